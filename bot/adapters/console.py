@@ -1,0 +1,110 @@
+"""The console chat: Liaison in a terminal, on the same core as Slack and DingTalk.
+
+In a terminal it is a prompt with history; when standard input is not a terminal it reads
+lines and prints each reply, so `printf '/help\\n' | liaison console` works in scripts."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from bot.core import Liaison
+from bot.messages import Inbound, Outbound
+
+CHANNEL = "console"
+
+
+class ConsoleAdapter:
+    platform = "console"
+
+    def __init__(
+        self,
+        app: Liaison,
+        user: str,
+        *,
+        out: TextIO | None = None,
+        history: Path | None = None,
+    ) -> None:
+        self.app = app
+        self.user = user
+        self.out = out or sys.stdout
+        self.history = history
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    def send(self, outbound: Outbound) -> None:
+        self._print(self.format(outbound))
+
+    def format(self, outbound: Outbound) -> str:
+        address, message = outbound.address, outbound.message
+        lines = []
+        if not address.in_reply:
+            if address.purpose:
+                where = f"#{address.purpose}"
+            elif address.channel:
+                where = f"#{address.channel}"
+            else:
+                where = f"@{address.user}"
+            lines.append(f"── [{where}] ──")
+        if message.title:
+            lines.append(f"【{message.title}】")
+        if message.body:
+            lines.append(message.body)
+        if message.choices:
+            lines.append("  ".join(f"[{i}] {c.label}" for i, c in enumerate(message.choices, 1)))
+        return "\n".join(lines)
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.out, flush=True)
+            print(file=self.out, flush=True)
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    def say(self, text: str) -> list[Outbound]:
+        """Hand one line to the core and print what comes back for this console."""
+        inbound = Inbound(
+            platform=self.platform, channel=CHANNEL, user=self.user, text=text,
+            direct=True, user_name=self.user,
+        )
+        outbounds = self.app.handle(inbound)
+        for outbound in outbounds:
+            if outbound.address.platform == self.platform:
+                self.send(outbound)
+        return outbounds
+
+    def run(self, lines: Iterable[str] | None = None) -> None:
+        if lines is None and sys.stdin.isatty():
+            self._interactive()
+            return
+        for line in lines if lines is not None else sys.stdin:
+            if self._stopped.is_set():
+                break
+            line = line.rstrip("\n")
+            if line.strip():
+                self.say(line)
+
+    def _interactive(self) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        history = FileHistory(str(self.history)) if self.history else InMemoryHistory()
+        session: PromptSession[str] = PromptSession(history=history)
+        self.say("/help")
+        with patch_stdout():
+            while not self._stopped.is_set():
+                try:
+                    line = session.prompt(f"{self.user}> ")
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if line.strip():
+                    self.say(line)
+
+    def stop(self) -> None:
+        self._stopped.set()

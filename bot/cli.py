@@ -1,0 +1,113 @@
+"""`liaison run`, `liaison console`, `liaison db upgrade`, `liaison --version`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, StorageError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liaison",
+        description="Liaison: the external-relations handbook as a chat bot "
+        "(Slack, DingTalk, or a console chat when neither is configured).",
+    )
+    parser.add_argument("--version", action="version", version=f"liaison {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser(
+        "run",
+        help="run the bot: Slack and/or DingTalk when configured, else the console chat",
+        description="Migrate the database, then run the bot on every configured platform; "
+        "with no Slack or DingTalk settings, open the console chat.",
+    )
+    console = sub.add_parser(
+        "console",
+        help="chat with Liaison in this terminal",
+        description="Chat with Liaison in this terminal. Reads lines from standard input when "
+        "it is not a terminal and prints each reply.",
+    )
+    console.add_argument("--user", default=None, help="who you are in the chat (default: $USER)")
+    console.add_argument(
+        "--locale", choices=("zh", "en"), default=None, help="your language (default: the setting)"
+    )
+
+    db = sub.add_parser("db", help="database commands", description="Database commands.")
+    db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    db_sub.add_parser(
+        "upgrade",
+        help="apply every migration",
+        description="Bring the database named by DATABASE_URL to the newest schema.",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+        if args.command == "db":
+            if args.db_command != "upgrade":
+                parser.parse_args(["db", "--help"])
+            from bot.db import upgrade
+
+            upgrade(settings.database_url)
+            print(f"database is up to date: {_safe_url(settings.database_url)}")
+            return 0
+        if args.command == "console":
+            return _console(settings, args.user, args.locale)
+        if args.command == "run":
+            return _run(settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"database error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _console(settings: Settings, user: str | None, locale: str | None) -> int:
+    from bot.adapters.console import ConsoleAdapter
+    from bot.runtime import build, configure_logging
+
+    configure_logging(settings)
+    app = build(settings)
+    name = user or getpass.getuser() or "you"
+    if locale:
+        app.set_preferences("console", name, locale=locale)
+    history = Path.home() / ".liaison_history" if sys.stdin.isatty() else None
+    console = ConsoleAdapter(app, name, history=history)
+    try:
+        console.run()
+    finally:
+        app.db.dispose()
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    from bot.runtime import platforms_configured
+
+    if not platforms_configured(settings):
+        return _console(settings, None, None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""What a handler sees: the message, the member, the session, the clock, the settings.
+
+Nothing here knows which platform it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.errors import PermissionDenied
+from bot.messages import Inbound, Mention
+from bot.models import AuditEntry, Member
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.core import Liaison
+
+
+@dataclass
+class Ctx:
+    app: Liaison
+    session: Session
+    inbound: Inbound
+    member: Member
+    roles: frozenset[str]
+    locale: str
+    zone: ZoneInfo
+    now: datetime
+    notices: list[Any] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def actor(self) -> str:
+        return f"{self.member.platform}:{self.member.user_id}"
+
+    @property
+    def me(self) -> Mention:
+        return Mention(self.member.platform, self.member.user_id, self.member.display_name)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    def require_role(self, *roles: str) -> None:
+        if not self.has_role(*roles):
+            raise PermissionDenied("errors/permission", roles=list(roles))
+
+    def audit(
+        self, record_type: str, record_id: str, action: str, changes: dict[str, Any] | None = None
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            at=self.now,
+            actor=self.actor,
+            record_type=record_type,
+            record_id=str(record_id),
+            action=action,
+            changes=changes or {},
+        )
+        self.session.add(entry)
+        return entry

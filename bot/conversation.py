@@ -1,0 +1,297 @@
+"""The conversation engine: walks a member through a flow one question at a time.
+
+A flow is data (steps with a key, a prompt template, a parser, choices, optional or not), and
+its state is a database row per (platform, channel, user), so a restart or another replica
+continues at the same step. The words cancel / back / skip / status (取消 / 上一步 / 跳过 /
+状态) work at every step; a flow ends with a summary and a confirmation before anything is
+written; an invalid answer is asked again with the reason.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import select
+
+from bot import parsers
+from bot.errors import InvalidAnswer, UserError
+from bot.messages import Choice, Reply
+from bot.models import Conversation
+
+if TYPE_CHECKING:
+    from bot.context import Ctx
+
+CONFIRM = "__confirm__"
+
+WORDS = {
+    "cancel": {"cancel", "/cancel", "取消", "退出", "quit"},
+    "back": {"back", "上一步", "返回"},
+    "skip": {"skip", "跳过"},
+    "status": {"status", "状态", "进度"},
+    "yes": {"yes", "y", "ok", "confirm", "确认", "是", "好", "对", "提交"},
+    "no": {"no", "n", "否", "不"},
+    "done": {"done", "完成", "结束", "好了"},
+}
+
+
+def word_of(text: str) -> str | None:
+    word = unicodedata.normalize("NFKC", text).strip().lower().rstrip(".。!！")
+    for name, synonyms in WORDS.items():
+        if word in synonyms:
+            return name
+    return None
+
+
+Values = Callable[["Ctx", dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    prompt: str  # template name
+    parse: parsers.Parser | None = None  # None with choices: pick one of them
+    choices: Sequence[Choice] | Callable[[Ctx, dict[str, Any]], Sequence[Choice]] = ()
+    optional: bool = False
+    default: Callable[[Ctx, dict[str, Any]], Any] | None = None  # the value when skipped
+    when: Callable[[dict[str, Any]], bool] | None = None  # ask only when this holds
+    collect: bool = False  # a list: one item a line, until "done"
+    max_items: int = 30
+
+    def options(self, ctx: Ctx, answers: dict[str, Any]) -> list[Choice]:
+        found = self.choices(ctx, answers) if callable(self.choices) else self.choices
+        return list(found)
+
+    def read(self, text: str, ctx: Ctx, answers: dict[str, Any]) -> Any:
+        parse = self.parse or parsers.choice(self.options(ctx, answers))
+        return parse(text, ctx)
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    steps: tuple[Step, ...]
+    summary: str  # template showing the answers before confirmation
+    finish: Callable[[Ctx, dict[str, Any]], list[Reply]]  # writes the record
+    values: Values | None = None  # extra values for prompts and the summary
+
+    def step(self, key: str) -> Step:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    def pending(self, answers: dict[str, Any]) -> Step | None:
+        for step in self.steps:
+            if step.key not in answers and (step.when is None or step.when(answers)):
+                return step
+        return None
+
+    def asked(self, answers: dict[str, Any]) -> list[Step]:
+        return [s for s in self.steps if s.when is None or s.when(answers)]
+
+
+class Engine:
+    def __init__(self, flows: dict[str, Flow]) -> None:
+        self.flows = flows
+
+    # -- state -------------------------------------------------------------------------------
+
+    def current(self, ctx: Ctx) -> Conversation | None:
+        query = select(Conversation).where(
+            Conversation.platform == ctx.inbound.platform,
+            Conversation.channel_id == ctx.inbound.channel,
+            Conversation.user_id == ctx.inbound.user,
+        )
+        if ctx.app.db.dialect == "postgresql":
+            # Two quick answers from one person must not both advance the same step.
+            query = query.with_for_update()
+        return ctx.session.exec(query).first()
+
+    def expire_if_stale(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
+        if conv.expires_at > ctx.now:
+            return []
+        ctx.session.delete(conv)
+        ctx.session.flush()
+        return [Reply("flow/expired", {"flow": conv.flow})]
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start(self, ctx: Ctx, name: str, prefill: dict[str, str] | None = None) -> list[Reply]:
+        flow = self.flows[name]
+        answers: dict[str, Any] = {}
+        for key, raw in (prefill or {}).items():
+            try:
+                step = flow.step(key)
+            except KeyError:
+                raise UserError(
+                    "errors/unknown_field", field=key, fields=[s.key for s in flow.steps]
+                ) from None
+            try:
+                answers[key] = step.read(raw, ctx, answers)
+            except InvalidAnswer as exc:
+                raise UserError(exc.template, field=key, **exc.params) from None
+        replies: list[Reply] = []
+        conv = self.current(ctx)
+        if conv is not None:
+            if conv.expires_at > ctx.now:
+                replies.append(Reply("flow/replaced", {"flow": conv.flow, "new": name}))
+            ctx.session.delete(conv)
+            ctx.session.flush()
+        conv = Conversation(
+            platform=ctx.inbound.platform,
+            channel_id=ctx.inbound.channel,
+            user_id=ctx.inbound.user,
+            thread_id=ctx.inbound.thread,
+            flow=name,
+            step="",
+            answers=answers,
+            history=[s.key for s in flow.steps if s.key in answers],
+            context={},
+            started_at=ctx.now,
+            updated_at=ctx.now,
+            expires_at=ctx.now + ctx.settings.conversation_timeout,
+        )
+        replies.append(Reply("flow/started", {"flow": name}))
+        replies.extend(self._advance(ctx, flow, conv))
+        return replies
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def answer(self, ctx: Ctx, conv: Conversation, text: str) -> list[Reply]:
+        flow = self.flows.get(conv.flow)
+        if flow is None:  # a flow removed by an upgrade
+            ctx.session.delete(conv)
+            return [Reply("flow/expired", {"flow": conv.flow})]
+        answers = dict(conv.answers)
+        text = self._numbered(ctx, flow, conv, text)
+        word = word_of(text)
+        conv.updated_at = ctx.now
+        conv.expires_at = ctx.now + ctx.settings.conversation_timeout
+
+        if word == "cancel":
+            ctx.session.delete(conv)
+            return [Reply("flow/cancelled", {"flow": conv.flow})]
+        if word == "status":
+            return [self._status(ctx, flow, conv), *self._prompt(ctx, flow, conv)]
+        if word == "back":
+            return self._back(ctx, flow, conv)
+
+        if conv.step == CONFIRM:
+            if word == "yes":
+                replies = flow.finish(ctx, answers)
+                ctx.session.delete(conv)
+                return replies
+            if word == "no":
+                ctx.session.delete(conv)
+                return [Reply("flow/cancelled", {"flow": conv.flow})]
+            return [Reply("flow/confirm_again"), *self._prompt(ctx, flow, conv)]
+
+        step = flow.step(conv.step)
+        if word == "skip":
+            if not step.optional:
+                return [Reply("flow/required"), *self._prompt(ctx, flow, conv)]
+            answers[step.key] = step.default(ctx, answers) if step.default else None
+            conv.context = {}
+            return self._accept(ctx, flow, conv, step, answers)
+
+        if step.collect:
+            return self._collect(ctx, flow, conv, step, answers, text, word)
+
+        try:
+            answers[step.key] = step.read(text, ctx, answers)
+        except InvalidAnswer as exc:
+            ctx.session.add(conv)
+            return [Reply(exc.template, exc.params), *self._prompt(ctx, flow, conv)]
+        return self._accept(ctx, flow, conv, step, answers)
+
+    def _numbered(self, ctx: Ctx, flow: Flow, conv: Conversation, text: str) -> str:
+        """Where a platform shows numbered options instead of buttons, "2" means option 2."""
+        word = unicodedata.normalize("NFKC", text).strip()
+        if not word.isdigit():
+            return text
+        if conv.step == CONFIRM:
+            options = ["yes", "cancel"]
+        else:
+            options = [c.value for c in flow.step(conv.step).options(ctx, conv.answers)]
+        index = int(word) - 1
+        return options[index] if 0 <= index < len(options) else text
+
+    def _collect(self, ctx, flow, conv, step, answers, text, word) -> list[Reply]:  # noqa: ANN001
+        items = list(conv.context.get("items", []))
+        if word == "done":
+            if not items and not step.optional:
+                return [Reply("flow/required"), *self._prompt(ctx, flow, conv)]
+            answers[step.key] = items
+            conv.context = {}
+            return self._accept(ctx, flow, conv, step, answers)
+        new = []
+        for line in filter(None, (ln.strip() for ln in text.splitlines())):
+            try:
+                new.append(step.read(line, ctx, answers))
+            except InvalidAnswer as exc:
+                # Nothing of this message is kept when one line is wrong.
+                ctx.session.add(conv)
+                return [Reply(exc.template, {**exc.params, "line": line})]
+        if len(items) + len(new) > step.max_items:
+            return [Reply("flow/too_many", {"limit": step.max_items})]
+        conv.context = {"items": items + new}
+        ctx.session.add(conv)
+        return [Reply("flow/collected", {"count": len(items) + len(new), "added": new})]
+
+    def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001
+        conv.answers = answers
+        conv.history = [*conv.history, step.key]
+        return self._advance(ctx, flow, conv)
+
+    def _back(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
+        history = list(conv.history)
+        if not history:
+            return [Reply("flow/no_back"), *self._prompt(ctx, flow, conv)]
+        key = history.pop()
+        answers = {k: v for k, v in conv.answers.items() if k != key}
+        conv.history, conv.answers, conv.step, conv.context = history, answers, key, {}
+        ctx.session.add(conv)
+        return self._prompt(ctx, flow, conv)
+
+    def _advance(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
+        nxt = flow.pending(conv.answers)
+        conv.step = nxt.key if nxt else CONFIRM
+        ctx.session.add(conv)
+        return self._prompt(ctx, flow, conv)
+
+    # -- what the member sees -----------------------------------------------------------------
+
+    def _values(self, ctx: Ctx, flow: Flow, conv: Conversation) -> dict[str, Any]:
+        extra = flow.values(ctx, conv.answers) if flow.values else {}
+        return {"answers": conv.answers, "flow": flow.name, **extra}
+
+    def _prompt(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
+        values = self._values(ctx, flow, conv)
+        if conv.step == CONFIRM:
+            yes_no = [
+                Choice("yes", "words.confirm", style="primary"),
+                Choice("cancel", "words.cancel", style="danger"),
+            ]
+            return [Reply(flow.summary, values, choices=yes_no)]
+        step = flow.step(conv.step)
+        asked = flow.asked(conv.answers)
+        position = next((i for i, s in enumerate(asked) if s.key == step.key), 0)
+        values.update(
+            step_no=position + 1,
+            step_total=len(asked),
+            optional=step.optional,
+            collect=step.collect,
+            collected=conv.context.get("items", []),
+        )
+        return [Reply(step.prompt, values, choices=step.options(ctx, conv.answers))]
+
+    def _status(self, ctx: Ctx, flow: Flow, conv: Conversation) -> Reply:
+        asked = flow.asked(conv.answers)
+        done = [s.key for s in asked if s.key in conv.answers]
+        return Reply(
+            "flow/status",
+            {"flow": flow.name, "done": len(done), "total": len(asked), "answers": conv.answers},
+        )

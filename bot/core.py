@@ -1,0 +1,223 @@
+"""The core: one inbound message in, rendered outbound messages out.
+
+adapter -> Liaison.handle -> router -> handler (-> conversation engine) -> replies -> renderer
+-> outbound messages, which the adapter (or, for another platform, the runtime) delivers.
+Everything a message changes is written in one transaction, and the replies are released only
+after it commits, so nobody is told about a record that was not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from bot import members
+from bot.config import Settings
+from bot.context import Ctx
+from bot.conversation import Engine, word_of
+from bot.db import Database
+from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
+from bot.messages import Address, Audience, Inbound, Outbound, Reply
+from bot.models import ChannelRoute, InboundEvent, Member
+from bot.render import Renderer
+from bot.router import MAX_MESSAGE, Registry
+
+log = logging.getLogger(__name__)
+
+
+def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return fallback
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+class Liaison:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        renderer: Renderer | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.renderer = renderer or Renderer(settings.default_locale)
+        if registry is None:
+            import handlers
+
+            registry = Registry()
+            handlers.register_all(registry)
+        self.registry = registry
+        self.engine = Engine(registry.flows)
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    def handle(self, inbound: Inbound) -> list[Outbound]:
+        now = datetime.now(UTC)
+        locale = self.renderer.locale(inbound.locale)
+        zone = zone_of(inbound.timezone, self.settings.zone)
+        try:
+            with self.db.session() as session:
+                if inbound.event_id and self._seen(session, inbound, now):
+                    return []
+                member = members.touch(session, inbound)
+                locale = self.renderer.locale(member.locale or inbound.locale)
+                zone = zone_of(member.timezone or inbound.timezone, self.settings.zone)
+                ctx = Ctx(
+                    app=self,
+                    session=session,
+                    inbound=inbound,
+                    member=member,
+                    roles=members.roles(session, member, self.settings.admin_ids),
+                    locale=locale,
+                    zone=zone,
+                    now=now,
+                )
+                replies = self._dispatch(ctx)
+                return self.resolve(ctx, replies)
+        except UserError as exc:
+            reply = Reply(exc.template, exc.params, audience=Audience.USER)
+        except StorageError:
+            reply = Reply("errors/storage", audience=Audience.USER)
+        except LiaisonError:
+            log.exception("could not handle a message")
+            reply = Reply("errors/internal", audience=Audience.USER)
+        except Exception:
+            log.exception("bug while handling a message")
+            reply = Reply("errors/internal", audience=Audience.USER)
+        return [self._to_asker(inbound, reply, locale, zone)]
+
+    def _seen(self, session: Session, inbound: Inbound, now: datetime) -> bool:
+        key = (inbound.platform, inbound.event_id)
+        exists = session.exec(
+            select(InboundEvent.id).where(
+                InboundEvent.platform == key[0], InboundEvent.event_id == key[1]
+            )
+        ).first()
+        if exists is not None:
+            return True
+        try:
+            with session.begin_nested():
+                session.add(InboundEvent(platform=key[0], event_id=key[1], received_at=now))
+        except IntegrityError:
+            return True  # the same event arrived twice at once; the other copy handles it
+        return False
+
+    def _dispatch(self, ctx: Ctx) -> list[Reply]:
+        text = ctx.inbound.text.strip()
+        if len(text) > MAX_MESSAGE:
+            raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
+        replies: list[Reply] = []
+        conv = self.engine.current(ctx)
+        if conv is not None:
+            replies += self.engine.expire_if_stale(ctx, conv)
+            if replies:
+                conv = None
+        if conv is not None and not text.startswith("/"):
+            return replies + self.engine.answer(ctx, conv, text)
+        if not text:
+            return replies + [Reply("help/hint")]
+        if self.registry.looks_like_command(text):
+            parsed = self.registry.parse(text)
+            if not parsed.command.allowed(ctx.roles):
+                raise PermissionDenied("errors/permission", roles=sorted(parsed.command.roles))
+            result = parsed.command.handler(ctx, parsed.args)
+            if isinstance(result, Reply):
+                result = [result]
+            return replies + list(result or [])
+        if word_of(text) == "cancel":
+            return replies + [Reply("flow/nothing_to_cancel")]
+        return replies + [Reply("errors/not_understood", {"text": text[:80]})]
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    def resolve(self, ctx: Ctx, replies: list[Reply]) -> list[Outbound]:
+        """Render each reply for whoever receives it, in their language and zone."""
+        out: list[Outbound] = []
+        inbound = ctx.inbound
+        for reply in replies:
+            if reply.audience in (Audience.CONVERSATION, Audience.USER):
+                out.append(self._to_asker(inbound, reply, ctx.locale, ctx.zone))
+            elif reply.audience is Audience.MEMBER and reply.member:
+                out.append(self.to_member(ctx.session, reply, *reply.member))
+            elif reply.audience is Audience.PURPOSE and reply.purpose:
+                found = self.to_purpose(ctx.session, reply, reply.purpose)
+                if not found:
+                    notice = Reply("errors/no_route", {"purpose": reply.purpose})
+                    found = [self._to_asker(inbound, notice, ctx.locale, ctx.zone)]
+                out.extend(found)
+        return out
+
+    def _to_asker(self, inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Outbound:
+        message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone)
+        private = reply.audience is Audience.USER
+        address = Address(
+            platform=inbound.platform,
+            channel=inbound.channel,
+            user=inbound.user,
+            thread=inbound.thread,
+            ephemeral_to=inbound.user if private and not inbound.direct else None,
+            in_reply=True,
+        )
+        return Outbound(address, message)
+
+    def to_member(self, session: Session, reply: Reply, platform: str, user_id: str) -> Outbound:
+        member = members.find(session, platform, user_id=user_id)
+        locale = (member.locale if member else None) or self.settings.default_locale
+        zone = zone_of(member.timezone if member else None, self.settings.zone)
+        message = self.renderer.render(reply, locale=locale, platform=platform, zone=zone)
+        return Outbound(Address(platform=platform, user=user_id), message)
+
+    def to_purpose(self, session: Session, reply: Reply, purpose: str) -> list[Outbound]:
+        routes = session.exec(
+            select(ChannelRoute).where(ChannelRoute.purpose == purpose).order_by(
+                col(ChannelRoute.platform)
+            )
+        ).all()
+        return [
+            Outbound(
+                Address(platform=r.platform, channel=r.channel_id, purpose=purpose),
+                self.renderer.render(
+                    reply,
+                    locale=reply.locale or self.settings.default_locale,
+                    platform=r.platform,
+                    zone=self.settings.zone,
+                ),
+            )
+            for r in routes
+        ]
+
+    def member_zone(self, member: Member | None) -> ZoneInfo:
+        return zone_of(member.timezone if member else None, self.settings.zone)
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def purge(self, now: datetime | None = None, keep_events: timedelta = timedelta(days=7)) -> None:
+        """Forget old inbound event ids and expired conversations."""
+        from bot.models import Conversation
+
+        now = now or datetime.now(UTC)
+        with self.db.session() as session:
+            session.exec(delete(InboundEvent).where(col(InboundEvent.received_at) < now - keep_events))
+            session.exec(delete(Conversation).where(col(Conversation.expires_at) < now))
+
+    def set_preferences(
+        self, platform: str, user_id: str, *, locale: str | None = None, timezone: str | None = None
+    ) -> None:
+        """Set a member's language or zone from outside a chat (the console's --locale)."""
+        with self.db.session() as session:
+            member = members.touch(
+                session, Inbound(platform=platform, channel="", user=user_id, text="")
+            )
+            if locale:
+                member.locale = locale
+            if timezone:
+                member.timezone = timezone
+            session.add(member)

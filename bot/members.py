@@ -1,0 +1,101 @@
+"""Members and roles. Admins come from LIAISON_ADMINS and are never stored, so removing a
+name from the setting takes the role away; other roles are granted with `/role grant`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.messages import Inbound
+from bot.models import Member, MemberRole, utcnow
+
+IMPLICIT = "staff"
+
+
+def find(
+    session: Session, platform: str, *, user_id: str | None = None, name: str | None = None
+) -> Member | None:
+    query = select(Member).where(Member.platform == platform)
+    if user_id is not None:
+        query = query.where(Member.user_id == user_id)
+    elif name is not None:
+        query = query.where(Member.display_name == name)
+    else:
+        return None
+    return session.exec(query.order_by(col(Member.id))).first()
+
+
+def touch(session: Session, inbound: Inbound) -> Member:
+    """The sender as a member, created on first contact. What the platform tells us about the
+    name always updates; locale and zone only fill gaps, since `/lang` and `/tz` win."""
+    member = find(session, inbound.platform, user_id=inbound.user)
+    if member is None:
+        member = Member(
+            platform=inbound.platform,
+            user_id=inbound.user,
+            display_name=(inbound.user_name or inbound.user)[:200],
+            locale=inbound.locale if inbound.locale in ("zh", "en") else None,
+            timezone=inbound.timezone,
+            created_at=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(member)
+        except IntegrityError:
+            # Another replica created the same member a moment ago.
+            member = find(session, inbound.platform, user_id=inbound.user)
+            assert member is not None
+        return member
+    changed = False
+    if inbound.user_name and member.display_name != inbound.user_name[:200]:
+        member.display_name = inbound.user_name[:200]
+        changed = True
+    if member.locale is None and inbound.locale in ("zh", "en"):
+        member.locale = inbound.locale
+        changed = True
+    if member.timezone is None and inbound.timezone:
+        member.timezone = inbound.timezone
+        changed = True
+    if changed:
+        session.add(member)
+    return member
+
+
+def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -> frozenset[str]:
+    stored = session.exec(select(MemberRole.role).where(MemberRole.member_id == member.id)).all()
+    found = {IMPLICIT, *stored}
+    if (member.platform, member.user_id) in set(admins):
+        found.add("admin")
+    return frozenset(found)
+
+
+def grant(session: Session, member: Member, role: str, by: str) -> bool:
+    exists = session.exec(
+        select(MemberRole).where(MemberRole.member_id == member.id, MemberRole.role == role)
+    ).first()
+    if exists:
+        return False
+    session.add(MemberRole(member_id=member.id, role=role, granted_by=by, granted_at=utcnow()))
+    return True
+
+
+def revoke(session: Session, member: Member, role: str) -> bool:
+    row = session.exec(
+        select(MemberRole).where(MemberRole.member_id == member.id, MemberRole.role == role)
+    ).first()
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def with_role(session: Session, role: str) -> list[Member]:
+    query = (
+        select(Member)
+        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+        .where(MemberRole.role == role)
+        .order_by(col(Member.id))
+    )
+    return list(session.exec(query).all())

@@ -1,0 +1,116 @@
+"""The platform-neutral message model: what adapters hand in, and what handlers hand back.
+
+Handlers return `Reply` objects: data (a template name and its values), never sentences. The
+renderer turns each into a `Rendered` message for one platform and locale; adapters deliver it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a person, as every platform can describe it."""
+
+    platform: str
+    channel: str
+    user: str
+    text: str
+    workspace: str = ""
+    thread: str | None = None
+    direct: bool = False
+    mentions: tuple[str, ...] = ()
+    event_id: str | None = None
+    user_name: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    # A button press carries the choice id as text and says so, so "1" is not read as a number.
+    is_action: bool = False
+
+
+class Audience(StrEnum):
+    """Who may see a reply."""
+
+    USER = "user"  # only the person who asked (ephemeral where the platform has it)
+    CONVERSATION = "conversation"  # where the message came from
+    PURPOSE = "purpose"  # the channel bound to a purpose (complaints, meetings, ...)
+    MEMBER = "member"  # a direct message to one member
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button, or a numbered option where the platform has no buttons. `value` is what the
+    press sends back as the answer; `label` names a label in templates/<locale>/labels.yaml,
+    or is shown as is when `literal`."""
+
+    value: str
+    label: str
+    literal: bool = False
+    style: str | None = None  # "primary" / "danger" where the platform styles buttons
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A reference to a member that the platform renders as a real mention."""
+
+    platform: str
+    user_id: str
+    name: str = ""
+
+
+@dataclass
+class Reply:
+    """What a handler returns: a template and its values, plus where it goes."""
+
+    template: str
+    values: dict[str, Any] = field(default_factory=dict)
+    choices: list[Choice] = field(default_factory=list)
+    audience: Audience = Audience.CONVERSATION
+    purpose: str | None = None  # with Audience.PURPOSE
+    member: tuple[str, str] | None = None  # (platform, user_id) with Audience.MEMBER
+    # The recipient's locale when it is not the asker's (a DM to someone else, a channel post).
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where one rendered message goes on one platform."""
+
+    platform: str
+    channel: str | None = None  # channel id; None with `user` means a DM
+    user: str | None = None
+    thread: str | None = None
+    ephemeral_to: str | None = None  # a user id when only they may see it
+    in_reply: bool = False  # an answer to the inbound message itself
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedChoice:
+    value: str
+    label: str
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message in one language for one platform: text already escaped for it."""
+
+    title: str
+    body: str
+    choices: tuple[RenderedChoice, ...] = ()
+    template: str = ""
+    mentions: tuple[str, ...] = ()  # user ids the text mentions on purpose
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.body}".strip() if self.title else self.body
+
+
+@dataclass(frozen=True)
+class Outbound:
+    address: Address
+    message: Rendered

@@ -1,0 +1,101 @@
+"""The core's tables: members and their roles, channel routes, conversations in progress,
+inbound events already seen, and the audit trail. Domain tables live with their handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "approver", "agent", "staff")
+PURPOSES = ("complaints", "escalations", "meetings", "talking_points", "training")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Member(SQLModel, table=True):
+    """A person on one platform. Locale and time zone are None until known."""
+
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=128)
+    display_name: str = Field(default="", max_length=200)
+    locale: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MemberRole(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("member_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role: str = Field(max_length=16, index=True)
+    granted_by: str = Field(default="", max_length=160)
+    granted_at: datetime = Field(default_factory=utcnow)
+
+
+class ChannelRoute(SQLModel, table=True):
+    """Which channel serves a purpose (complaints, meetings, ...) on a platform."""
+
+    __table_args__ = (UniqueConstraint("purpose", "platform"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=32)
+    platform: str = Field(max_length=16)
+    workspace: str = Field(default="", max_length=128)
+    channel_id: str = Field(max_length=128)
+    bound_by: str = Field(default="", max_length=160)
+    bound_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """A flow in progress, one per (platform, channel, user), so a restart or another replica
+    picks it up at the same step."""
+
+    __table_args__ = (UniqueConstraint("platform", "channel_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    channel_id: str = Field(max_length=128)
+    user_id: str = Field(max_length=128)
+    thread_id: str | None = Field(default=None, max_length=128)
+    flow: str = Field(max_length=64)
+    step: str = Field(max_length=64)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    history: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class InboundEvent(SQLModel, table=True):
+    """Platform event ids already handled: platforms redeliver."""
+
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, when. Append-only."""
+
+    __table_args__ = (Index("ix_audit_record", "record_type", "record_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=160)
+    record_type: str = Field(max_length=32)
+    record_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,224 @@
+"""Rendering: every sentence the bot says comes from templates/<locale>/.
+
+One Jinja environment is built at start-up and passed in. Every `{{ value }}` goes through
+`finalize`, which escapes it for the target platform, so user text can never become a mention,
+a broadcast or markup; user text is only ever a value, never template source.
+
+A template renders the body; it may `{% set title %}...{% endset %}` a title. Short words
+(choice labels, statuses, field names) live in templates/<locale>/labels.yaml, and in a domain
+folder's own labels.yaml, and are read with `t('key')`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    pass_context,
+)
+from markupsafe import Markup
+
+from bot.dialects import Dialect, dialect_for
+from bot.messages import Choice, Mention, Rendered, RenderedChoice, Reply
+
+LOCALES = ("zh", "en")
+
+
+def templates_root() -> Path:
+    return Path(str(files("templates")))
+
+
+class Safe(str):
+    """Markup the bot made itself (bold, a mention); finalize leaves it alone."""
+
+
+@pass_context
+def _finalize(context, value: Any) -> Any:  # noqa: ANN001
+    dialect: Dialect = context["_dialect"]
+    if isinstance(value, Safe | Markup):
+        return str(value)
+    if isinstance(value, Mention):
+        return dialect.mention(value.user_id, dialect.escape(value.name))
+    if value is None:
+        return ""
+    return dialect.escape(str(value))
+
+
+class Renderer:
+    def __init__(self, default_locale: str = "zh", root: Path | None = None) -> None:
+        self.default_locale = default_locale
+        self.root = root or templates_root()
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.root)),
+            undefined=StrictUndefined,
+            finalize=_finalize,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,
+            cache_size=2000,
+        )
+        self._labels = {loc: self._load_labels(loc) for loc in LOCALES}
+
+    def _load_labels(self, locale: str) -> dict[str, Any]:
+        """`<locale>/labels.yaml`, plus each domain folder's own `labels.yaml` under the
+        folder's name (`complaints/labels.yaml` -> `complaints.severity.high`)."""
+        base = self.root / locale
+        labels = yaml.safe_load((base / "labels.yaml").read_text(encoding="utf-8")) or {}
+        for path in sorted(base.glob("*/labels.yaml")):
+            labels[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return labels
+
+    def locale(self, locale: str | None) -> str:
+        return locale if locale in LOCALES else self.default_locale
+
+    def label(self, locale: str, key: str) -> str:
+        labels = self._labels[self.locale(locale)]
+        value = labels
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise KeyError(f"label {key!r} missing in {locale}/labels.yaml")
+            value = value[part]
+        return value
+
+    def has_label(self, locale: str, key: str) -> bool:
+        try:
+            self.label(locale, key)
+        except KeyError:
+            return False
+        return True
+
+    def render(
+        self,
+        reply: Reply,
+        *,
+        locale: str | None,
+        platform: str,
+        zone: ZoneInfo,
+    ) -> Rendered:
+        loc = self.locale(reply.locale or locale)
+        dialect = dialect_for(platform)
+        helpers = _Helpers(self, loc, zone, dialect)
+        values = {
+            **reply.values,
+            "_dialect": dialect,
+            "t": helpers.t,
+            "when": helpers.when,
+            "duration": helpers.duration,
+            "bold": helpers.bold,
+            "mention": helpers.mention,
+            "choices": reply.choices,
+            "platform": platform,
+            "locale": loc,
+            "has_buttons": dialect.has_buttons,
+        }
+        try:
+            template = self.env.get_template(f"{loc}/{reply.template}.j2")
+        except TemplateNotFound:
+            raise KeyError(f"template {loc}/{reply.template}.j2 is missing") from None
+        module = template.make_module(values)
+        body = str(module).strip()
+        title = str(getattr(module, "title", "") or "").strip()
+        choices = tuple(self._choice(loc, dialect, c) for c in reply.choices)
+        mentions = tuple(
+            v.user_id for v in reply.values.values() if isinstance(v, Mention)
+        )
+        return Rendered(
+            title=title, body=body, choices=choices, template=reply.template, mentions=mentions
+        )
+
+    def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:
+        label = choice.label if choice.literal else self.label(locale, choice.label)
+        return RenderedChoice(value=choice.value, label=dialect.escape(label), style=choice.style)
+
+    def template_names(self, locale: str) -> set[str]:
+        base = self.root / locale
+        return {
+            str(p.relative_to(base).with_suffix("")) for p in base.rglob("*.j2")
+        }
+
+
+class _Helpers:
+    """Functions templates call, bound to one locale, zone and platform."""
+
+    def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect):
+        self.renderer = renderer
+        self.locale = locale
+        self.zone = zone
+        self.dialect = dialect
+
+    def t(self, key: str, **fmt: Any) -> str:
+        text = self.renderer.label(self.locale, key)
+        return text.format(**fmt) if fmt else text
+
+    def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return format_when(self.renderer, self.locale, value, self.zone, with_zone)
+
+    def duration(self, value: timedelta | float) -> str:
+        return format_duration(self.renderer, self.locale, value)
+
+    def bold(self, text: Any) -> Safe:
+        inner = text if isinstance(text, Safe) else self.dialect.escape(str(text))
+        return Safe(self.dialect.bold(inner))
+
+    def mention(self, value: Mention | None) -> Safe:
+        if value is None:
+            return Safe("")
+        return Safe(self.dialect.mention(value.user_id, self.dialect.escape(value.name)))
+
+
+def format_when(
+    renderer: Renderer, locale: str, value: datetime, zone: ZoneInfo, with_zone: bool = True
+) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone)
+    weekdays = renderer.label(locale, "time.weekdays")
+    text = renderer.label(locale, "time.datetime").format(
+        year=local.year,
+        month=local.month,
+        month_name=renderer.label(locale, "time.months")[local.month - 1],
+        day=local.day,
+        weekday=weekdays[local.weekday()],
+        hour=local.hour,
+        minute=local.minute,
+    )
+    return f"{text} ({zone.key})" if with_zone else text
+
+
+def format_duration(renderer: Renderer, locale: str, value: timedelta | float) -> str:
+    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    unit = _units(renderer, locale)
+    parts = []
+    if days:
+        parts.append(unit["d"].format(n=days))
+    if hours:
+        parts.append(unit["h"].format(n=hours))
+    if minutes and not days:
+        parts.append(unit["m"].format(n=minutes))
+    if not parts:
+        parts.append(unit["m"].format(n=0 if seconds < 60 else minutes))
+    return sign + unit["sep"].join(parts)
+
+
+def _units(renderer: Renderer, locale: str) -> dict[str, str]:
+    return renderer.label(locale, "time.units")

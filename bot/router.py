@@ -1,0 +1,216 @@
+"""The command registry and parser.
+
+`/complaint new customer="ACME Ltd" severity=high` -> family `complaint`, command `new`,
+keywords {customer: "ACME Ltd", severity: "high"}. Every family and command has Chinese
+aliases (`投诉 新建`); the leading slash is optional. Help is generated from the registry,
+filtered by the member's roles.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.context import Ctx
+    from bot.conversation import Flow
+
+MAX_MESSAGE = 4000
+_QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
+_KEYWORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*|[\u4e00-\u9fff]+)=(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class Args:
+    """What followed the command words: positional words, key=value pairs, and the raw rest
+    (for commands whose argument is free text, such as `/complaint note C-1 text ...`)."""
+
+    positional: tuple[str, ...] = ()
+    keywords: dict[str, str] = field(default_factory=dict)
+    rest: str = ""
+
+    def get(self, index: int, default: str | None = None) -> str | None:
+        return self.positional[index] if index < len(self.positional) else default
+
+    def text_after(self, count: int) -> str:
+        """The raw text after the first `count` words, as the user typed it."""
+        rest = self.rest
+        for _ in range(count):
+            rest = rest.lstrip()
+            if not rest:
+                return ""
+            if rest[0] in "\"'":
+                end = rest.find(rest[0], 1)
+                rest = rest[end + 1 :] if end > 0 else ""
+            else:
+                parts = rest.split(None, 1)
+                rest = parts[1] if len(parts) > 1 else ""
+        return rest.strip()
+
+
+Handler = Callable[["Ctx", Args], Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    family: str
+    name: str | None  # None: the family's own command (`/help`, `/tp <words>`)
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    roles: frozenset[str] = frozenset()  # empty: everyone
+    usage: str = ""  # label key of the help line; default cmd.<family>.<name or main>
+
+    @property
+    def usage_key(self) -> str:
+        return self.usage or f"cmd.{self.family}.{self.name or 'main'}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.family} {self.name}" if self.name else self.family
+
+    def allowed(self, roles: Iterable[str]) -> bool:
+        return not self.roles or bool(self.roles & set(roles))
+
+
+@dataclass
+class Family:
+    name: str
+    aliases: tuple[str, ...] = ()
+    commands: dict[str | None, Command] = field(default_factory=dict)
+    label: str = ""  # label key of its name in help; default families.<name>
+
+    @property
+    def label_key(self) -> str:
+        return self.label or f"families.{self.name}"
+
+    def find(self, word: str) -> Command | None:
+        low = word.lower()
+        for command in self.commands.values():
+            if command.name and (low == command.name or word in command.aliases):
+                return command
+        return None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    command: Command
+    args: Args
+
+
+class Registry:
+    """All commands and flows. Handler modules add to it in their `register(registry)`."""
+
+    def __init__(self) -> None:
+        self.families: dict[str, Family] = {}
+        self._alias: dict[str, str] = {}
+        self.flows: dict[str, Flow] = {}
+
+    def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> Family:
+        fam = self.families.get(name)
+        if fam is None:
+            fam = self.families[name] = Family(name, tuple(aliases), label=label)
+            self._alias[name] = name
+            for alias in aliases:
+                self._alias[alias.lower()] = name
+        return fam
+
+    def command(
+        self,
+        family: str,
+        name: str | None = None,
+        *,
+        aliases: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        usage: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            fam = self.family(family)
+            fam.commands[name] = Command(
+                family, name, handler, tuple(aliases), frozenset(roles), usage
+            )
+            return handler
+
+        return decorate
+
+    def flow(self, flow: Flow) -> Flow:
+        self.flows[flow.name] = flow
+        return flow
+
+    def lookup_family(self, word: str) -> Family | None:
+        name = self._alias.get(word.lower().lstrip("/"))
+        return self.families.get(name) if name else None
+
+    def looks_like_command(self, text: str) -> bool:
+        text = text.strip()
+        if text.startswith("/"):
+            return True
+        first = text.split(None, 1)[0] if text else ""
+        return self.lookup_family(first) is not None
+
+    def parse(self, text: str) -> Parsed:
+        text = text.strip()
+        if len(text) > MAX_MESSAGE:
+            raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
+        body = text[1:] if text.startswith("/") else text
+        try:
+            words = shlex.split(body.translate(_QUOTES))
+        except ValueError:
+            raise UserError("errors/malformed", text=text) from None
+        if not words:
+            raise UserError("errors/unknown_command", word="/", suggestions=[])
+        family = self.lookup_family(words[0])
+        if family is None:
+            raise UserError(
+                "errors/unknown_command", word=words[0], suggestions=self.suggest(words[0])
+            )
+        rest_words = words[1:]
+        raw_rest = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
+        command = family.find(rest_words[0]) if rest_words else None
+        if command is not None:
+            rest_words = rest_words[1:]
+            raw_rest = raw_rest.split(None, 1)[1] if len(raw_rest.split(None, 1)) > 1 else ""
+        else:
+            command = family.commands.get(None)
+            if command is None:
+                word = f"{family.name} {rest_words[0]}" if rest_words else family.name
+                raise UserError(
+                    "errors/unknown_subcommand",
+                    word=word,
+                    family=family.name,
+                    suggestions=self.suggest_sub(family, rest_words[0] if rest_words else ""),
+                )
+        positional, keywords = [], {}
+        for word in rest_words:
+            match = _KEYWORD.match(word)
+            if match:
+                keywords[match.group(1).lower()] = match.group(2)
+            else:
+                positional.append(word)
+        return Parsed(command, Args(tuple(positional), keywords, raw_rest.strip()))
+
+    def suggest(self, word: str) -> list[str]:
+        names = list(self._alias)
+        close = difflib.get_close_matches(word.lower().lstrip("/"), names, n=3, cutoff=0.5)
+        return sorted({f"/{self._alias[c]}" for c in close})
+
+    def suggest_sub(self, family: Family, word: str) -> list[str]:
+        subs = {c.name: c for c in family.commands.values() if c.name}
+        candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
+        close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.4)
+        found = [f"/{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)]
+        return found or [f"/{family.name} {n}" for n in list(subs)[:5]]
+
+    def visible(self, roles: Iterable[str]) -> list[tuple[Family, list[Command]]]:
+        roles = set(roles)
+        out = []
+        for fam in self.families.values():
+            commands = [c for c in fam.commands.values() if c.allowed(roles)]
+            if commands:
+                out.append((fam, commands))
+        return out

@@ -1,0 +1,18 @@
+"""Domain handlers: one module per domain, each with `register(registry)` adding its commands
+and flows. Importing this package also registers every domain's tables for migrations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from handlers import system
+
+if TYPE_CHECKING:
+    from bot.router import Registry
+
+DOMAINS = (system,)
+
+
+def register_all(registry: Registry) -> None:
+    for module in DOMAINS:
+        module.register(registry)

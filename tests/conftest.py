@@ -1,0 +1,103 @@
+"""Shared fixtures: a scrubbed environment, a fake clock, and a fresh database per test on
+SQLite always and on PostgreSQL whenever LIAISON_TEST_DATABASE_URL is set (and then it must
+be reachable: the tests fail rather than skip)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.db import upgrade
+
+PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
+SCRUB = ("LIAISON_", "DATABASE_URL", "SLACK_", "DINGTALK_")
+
+# Thursday 26 November 2026, 10:00 in Shanghai.
+START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _scrubbed_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    for key in list(os.environ):
+        if key.startswith(SCRUB):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Coordinates]:
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def _admin_engine():  # noqa: ANN202
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated database that each PostgreSQL test copies (CREATE DATABASE ... TEMPLATE)."""
+    assert PG_URL, "LIAISON_TEST_DATABASE_URL is not set"
+    name = f"liaison_tpl_{os.getpid()}"
+    engine = _admin_engine()
+    with engine.connect() as conn:  # fails loudly when PostgreSQL is not reachable
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield name
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _pg_copy(template: str) -> tuple[str, str]:
+    name = f"liaison_t_{uuid.uuid4().hex[:12]}"
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    engine.dispose()
+    return name, make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(name: str) -> None:
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG_URL, reason="LIAISON_TEST_DATABASE_URL not set"),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A fresh, migrated database: a SQLite file, or a PostgreSQL copy of the template."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'liaison.db'}"
+        upgrade(url)
+        yield url
+        return
+    name, url = _pg_copy(request.getfixturevalue("pg_template"))
+    yield url
+    _pg_drop(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'liaison.db'}"
+    upgrade(url)
+    return url

@@ -1,0 +1,134 @@
+"""Test harness: Liaison over a real database, driven like a chat transcript.
+
+    chat = Chat(app, "alice")
+    chat("/help")            -> the text of the replies to alice, joined
+    chat.say("/help")        -> the Outbound objects, to look at addresses and choices
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.conversation import Flow, Step
+from bot.core import Liaison
+from bot.db import Database
+from bot.messages import Audience, Choice, Inbound, Outbound, Reply
+from bot.parsers import number, parse_mention, text, when
+from bot.render import Renderer, templates_root
+from bot.router import Registry
+
+TEST_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def settings(db_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "default_locale": "zh",
+        "timezone": "Asia/Shanghai",
+        "admins": "console:admin,slack:UADMIN",
+        "conversation_timeout": timedelta(hours=24),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def renderer_with_test_templates(tmp_path: Path, default_locale: str = "zh") -> Renderer:
+    """The real templates plus the ones the test flow below needs."""
+    root = tmp_path / "templates"
+    shutil.copytree(templates_root(), root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for locale_dir in TEST_TEMPLATES.iterdir():
+        shutil.copytree(locale_dir, root / locale_dir.name / "test", dirs_exist_ok=True)
+    return Renderer(default_locale, root=root)
+
+
+def add_test_flow(registry: Registry) -> list[dict[str, Any]]:
+    """A five-step flow touching every shared parser: /visit new."""
+    saved: list[dict[str, Any]] = []
+    kinds = [Choice("media", "test.media"), Choice("customer", "test.customer")]
+
+    def finish(ctx, answers):  # noqa: ANN001, ANN202
+        saved.append(dict(answers))
+        ctx.audit("visit", str(len(saved)), "create", answers)
+        return [
+            Reply("test/saved", {"answers": answers}),
+            Reply("test/card", {"answers": answers}, audience=Audience.PURPOSE,
+                  purpose="complaints"),
+        ]
+
+    registry.flow(
+        Flow(
+            name="visit",
+            steps=(
+                Step("who", "test/who", text(max_len=50)),
+                Step("kind", "test/kind", choices=kinds),
+                Step("score", "test/score", number(1, 5), optional=True),
+                Step("owner", "test/owner", parse_mention),
+                Step("at", "test/at", when()),
+                Step("topics", "test/topics", text(max_len=40), collect=True, optional=True),
+            ),
+            summary="test/summary",
+            finish=finish,
+        )
+    )
+    registry.family("visit", aliases=("拜访",), label="test.family")
+
+    @registry.command("visit", "new", aliases=("新建",), usage="test.usage_new")
+    def new(ctx, args):  # noqa: ANN001, ANN202
+        return ctx.app.engine.start(ctx, "visit", args.keywords)
+
+    return saved
+
+
+class Chat:
+    def __init__(
+        self,
+        app: Liaison,
+        user: str = "alice",
+        *,
+        platform: str = "console",
+        channel: str = "console",
+        direct: bool = True,
+        name: str | None = None,
+    ) -> None:
+        self.app = app
+        self.user = user
+        self.platform = platform
+        self.channel = channel
+        self.direct = direct
+        self.name = name or user
+        self.seen: list[Outbound] = []
+
+    def say(self, text: str, **fields: Any) -> list[Outbound]:
+        inbound = Inbound(
+            platform=self.platform,
+            channel=self.channel,
+            user=self.user,
+            text=text,
+            direct=self.direct,
+            user_name=self.name,
+            **fields,
+        )
+        out = self.app.handle(inbound)
+        self.seen.extend(out)
+        return out
+
+    def __call__(self, text: str, **fields: Any) -> str:
+        out = self.say(text, **fields)
+        return "\n".join(o.message.text for o in out if o.address.in_reply)
+
+
+def build_app(db_url: str, tmp_path: Path, **overrides: Any) -> tuple[Liaison, list[dict]]:
+    registry = Registry()
+    import handlers
+
+    handlers.register_all(registry)
+    saved = add_test_flow(registry)
+    db = Database(db_url)
+    db.upgrade()
+    app = Liaison(settings(db_url, **overrides), db, renderer_with_test_templates(tmp_path),
+                  registry)
+    return app, saved

@@ -1,0 +1,135 @@
+"""The core as a member meets it: help, language, zone, roles, routes, de-duplication, bad
+input, and a failed write leaving nothing behind."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from bot.messages import Reply
+from bot.models import AuditEntry, ChannelRoute, InboundEvent, Member, MemberRole
+from tests.support import Chat, build_app
+
+
+def _count(app, model) -> int:  # noqa: ANN001
+    with app.db.session() as s:
+        return s.exec(select(func.count()).select_from(model)).one()
+
+
+def test_help_is_in_my_language_and_shows_only_what_i_may_use(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice, admin = Chat(app, "alice"), Chat(app, "admin")
+    zh = alice("/help")
+    assert "Liaison 可用命令" in zh and "/whoami" in zh
+    assert "/role grant" not in zh  # admins only
+    assert "/role grant" in admin("/help")
+    alice("/lang en")
+    en = alice("帮助")  # Chinese alias, no slash
+    assert "Liaison commands" in en and "/role grant" not in en
+    assert "grant a role" not in alice("/help role")
+    assert "/role list — who has which role" in alice("/help role")
+
+
+def test_unknown_commands_get_suggestions_in_my_language(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    assert "没有 “/hlep” 这个命令" not in alice("/hlep")
+    assert "你是不是想用:/help" in alice("/hlep")
+    alice("/lang en")
+    assert "Did you mean /whoami?" in alice("/whoam")
+    assert "“role give” is not a command I know" in alice("/role give @bob agent")
+
+
+def test_language_and_zone_are_mine_and_kept(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    assert "Done: I'll talk to you in English" in alice("/lang en")
+    assert "There is no time zone “Mars/Base”" in alice("/tz Mars/Base")
+    out = alice("/tz America/New_York")
+    assert "Wed 25 Nov 2026, 21:00 (America/New_York)" in out
+    assert "用法:/lang zh 或 /lang en" not in alice("/lang")
+    assert "Usage: /lang zh or /lang en" in alice("/lang fr")
+    with app.db.session() as s:
+        me = s.exec(select(Member).where(Member.user_id == "alice")).one()
+        assert (me.locale, me.timezone) == ("en", "America/New_York")
+        actions = s.exec(select(AuditEntry.action).where(AuditEntry.record_type == "member"))
+        assert sorted(actions.all()) == ["locale", "timezone"]
+
+
+def test_platform_locale_fills_gaps_but_my_choice_wins(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    slack = Chat(app, "U1", platform="slack", channel="D1")
+    assert "Hello! I'm Liaison" in slack("", locale="en", timezone="Europe/London")
+    slack("/lang zh")
+    assert "你好" in slack("", locale="en")
+
+
+def test_only_admins_grant_roles(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice, bob, admin = Chat(app, "alice"), Chat(app, "bob"), Chat(app, "admin")
+    bob("/whoami")
+    out = alice("/role grant @bob approver")
+    assert "没有权限" in out and "管理员" in out
+    assert _count(app, MemberRole) == 0
+    assert "已授予 bob 审批人角色" in admin("/role grant @bob approver")
+    assert "bob 已经是审批人" in admin("/role grant @bob approver")
+    assert "审批人" in bob("/whoami")
+    assert "用法:/role grant" in admin("/role grant @bob king")
+    assert "已撤销 bob 的审批人角色" in admin("/role revoke @bob approver")
+    assert "审批人" not in bob("/whoami")
+
+
+def test_routes_bind_the_current_channel_admin_only(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice", channel="C1", direct=False)
+    admin = Chat(app, "admin", platform="console", channel="C1", direct=False)
+    assert "没有权限" in alice("/route complaints here")
+    assert "这个频道现在是投诉频道" in admin("/route 投诉 here")
+    assert "投诉频道 → 控制台 C1" in alice("/route list")
+    assert "用法" in admin("/route nowhere here")
+    assert "已解除投诉频道的绑定" in admin("/route complaints off")
+    assert _count(app, ChannelRoute) == 0
+
+
+def test_a_redelivered_event_is_acknowledged_and_ignored(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    assert alice("/lang en", event_id="Ev1")
+    assert alice.say("/lang zh", event_id="Ev1") == []  # the same event again: nothing
+    assert "Hello! I'm Liaison" in alice("")  # still English
+    assert _count(app, InboundEvent) == 1
+
+
+def test_bad_input_gets_a_clear_answer_and_stores_nothing(db_url, tmp_path, clock):
+    app, saved = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = alice.say("/visit new who=" + "x" * 4000)
+    assert len(out) == 1 and "消息太长了(4015 个字符)" in out[0].message.text
+    assert out[0].address.ephemeral_to is None  # a DM: the whole conversation is private
+    assert "引号好像没有配对" in alice('/visit new who="ACME')
+    assert _count(app, Member) == 0  # not even the member was kept from failed messages
+    alice("/lang en")
+    assert "a quote seems to be unclosed" in alice('/visit new who="ACME')
+
+
+def test_a_failed_write_rolls_back_everything_and_says_so(db_url, tmp_path, clock, caplog):
+    app, _ = build_app(db_url, tmp_path)
+
+    @app.registry.command("visit", "break")
+    def broken(ctx, args):  # noqa: ANN001, ANN202
+        ctx.audit("visit", "1", "create", {"who": "ACME"})
+        ctx.session.add(Member(platform="console", user_id="alice"))  # duplicate key
+        return Reply("test/saved", {"answers": {"who": "ACME"}})
+
+    alice = Chat(app, "alice")
+    alice("/whoami")
+    out = alice("/visit break")
+    assert "保存时出错了,这次的操作已全部撤回" in out and "已保存" not in out
+    assert _count(app, AuditEntry) == 0
+    assert "database error, change rolled back" in caplog.text
+
+
+def test_channel_errors_are_private_to_the_asker(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice", platform="slack", channel="C1", direct=False)
+    out = alice.say("/nope")
+    assert out[0].address.ephemeral_to == "alice"
