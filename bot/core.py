@@ -22,7 +22,7 @@ from bot.conversation import Engine, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
-from bot.models import ChannelRoute, InboundEvent, Member
+from bot.models import ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry
 
@@ -199,13 +199,11 @@ class Liaison:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def purge(self, now: datetime | None = None, keep_events: timedelta = timedelta(days=7)) -> None:
+    def purge(self, now: datetime, keep_events: timedelta = timedelta(days=7)) -> None:
         """Forget old inbound event ids and expired conversations."""
-        from bot.models import Conversation
-
-        now = now or datetime.now(UTC)
         with self.db.session() as session:
-            session.exec(delete(InboundEvent).where(col(InboundEvent.received_at) < now - keep_events))
+            old = col(InboundEvent.received_at) < now - keep_events
+            session.exec(delete(InboundEvent).where(old))
             session.exec(delete(Conversation).where(col(Conversation.expires_at) < now))
 
     def set_preferences(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from importlib.resources import files
 
 from alembic import command
@@ -55,6 +56,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Called with a due time after a commit that planned a reminder (the scheduler).
+        self.wakers: list[Callable[[datetime], None]] = []
 
     @property
     def dialect(self) -> str:
@@ -63,9 +66,13 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         session = Session(self.engine, expire_on_commit=False)
+        session.info["database"] = self
         try:
             yield session
             session.commit()
+            # Work that must wait until the change is durable (waking the reminder scheduler).
+            for callback in session.info.pop("after_commit", []):
+                callback()
         except SQLAlchemyError as exc:
             session.rollback()
             log.exception("database error, change rolled back")
@@ -75,6 +82,10 @@ class Database:
             raise
         finally:
             session.close()
+
+    @staticmethod
+    def after_commit(session: Session, callback: Callable[[], None]) -> None:
+        session.info.setdefault("after_commit", []).append(callback)
 
     def upgrade(self) -> None:
         upgrade(self.url, engine=self.engine)

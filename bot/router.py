@@ -55,6 +55,10 @@ class Args:
 
 
 Handler = Callable[["Ctx", Args], Any]
+# (session, reminder, now) -> Reply | None
+ReminderRenderer = Callable[[Any, Any, Any], Any]
+# (session, now) -> {purpose: [item dicts]} of overdue work for the daily digest
+DigestProvider = Callable[[Any, Any], dict[str, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ class Registry:
         self.families: dict[str, Family] = {}
         self._alias: dict[str, str] = {}
         self.flows: dict[str, Flow] = {}
+        # Reminder kinds: how a due reminder becomes a message, rendered at send time.
+        self.reminder_kinds: dict[str, ReminderRenderer] = {}
+        # Overdue items per purpose for the daily digest, one provider per domain.
+        self.digests: list[DigestProvider] = []
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> Family:
         fam = self.families.get(name)
@@ -137,6 +145,21 @@ class Registry:
             return handler
 
         return decorate
+
+    def reminder_kind(self, kind: str) -> Callable[[ReminderRenderer], ReminderRenderer]:
+        """Register how reminders of `kind` read. The function gets (session, reminder, now)
+        and returns a Reply, or None when there is nothing to say any more (the record moved
+        on), in which case the reminder is dropped."""
+
+        def decorate(render: ReminderRenderer) -> ReminderRenderer:
+            self.reminder_kinds[kind] = render
+            return render
+
+        return decorate
+
+    def digest(self, provider: DigestProvider) -> DigestProvider:
+        self.digests.append(provider)
+        return provider
 
     def flow(self, flow: Flow) -> Flow:
         self.flows[flow.name] = flow
@@ -203,7 +226,9 @@ class Registry:
         subs = {c.name: c for c in family.commands.values() if c.name}
         candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
         close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.4)
-        found = [f"/{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)]
+        found = [
+            f"/{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)
+        ]
         return found or [f"/{family.name} {n}" for n in list(subs)[:5]]
 
     def visible(self, roles: Iterable[str]) -> list[tuple[Family, list[Command]]]:

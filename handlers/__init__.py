@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import schedules.models  # noqa: F401  (the reminder outbox table)
 from handlers import system
 
 if TYPE_CHECKING:

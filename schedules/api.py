@@ -1,0 +1,141 @@
+"""The one small API handlers use to plan, cancel and move reminders.
+
+Calls join the handler's transaction: a reminder exists exactly when the record change that
+planned it was committed. After the commit the scheduler is woken for the new due time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.db import Database
+from schedules.models import Reminder, Status
+
+OPEN = (Status.PENDING, Status.CLAIMED)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who gets the reminder: a member's DM, a purpose's channel, or a given channel."""
+
+    kind: str
+    id: str
+    platform: str = ""
+
+    @classmethod
+    def member(cls, platform: str, user_id: str) -> Target:
+        return cls("member", user_id, platform)
+
+    @classmethod
+    def purpose(cls, purpose: str) -> Target:
+        return cls("purpose", purpose)
+
+    @classmethod
+    def channel(cls, platform: str, channel_id: str) -> Target:
+        return cls("channel", channel_id, platform)
+
+
+def plan(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    due: datetime,
+    target: Target,
+    record_type: str = "",
+    record_id: str = "",
+    payload: dict[str, Any] | None = None,
+    snoozable: bool = True,
+) -> Reminder:
+    """Plan (or re-plan) the reminder with this idempotency key. Planning a key again moves a
+    pending one; a reminder already sent stays sent, so a retry never sends twice."""
+    if due.tzinfo is None:
+        raise ValueError("reminder due times must be timezone-aware")
+    row = session.exec(select(Reminder).where(Reminder.key == key)).first()
+    if row is None:
+        row = Reminder(
+            key=key, kind=kind, due_at=due, planned_at=due, target_kind=target.kind,
+            target_platform=target.platform, target_id=target.id,
+            record_type=record_type, record_id=str(record_id), payload=payload or {},
+            snoozable=snoozable,
+        )
+    elif row.status == Status.SENT:
+        return row
+    else:
+        row.kind, row.due_at, row.planned_at = kind, due, due
+        row.target_kind, row.target_platform, row.target_id = (
+            target.kind, target.platform, target.id)
+        row.record_type, row.record_id = record_type, str(record_id)
+        row.payload, row.snoozable = payload or {}, snoozable
+        row.status, row.attempts, row.last_error = Status.PENDING, 0, None
+        row.lease_owner = row.lease_until = None
+    session.add(row)
+    _wake_after_commit(session, due)
+    return row
+
+
+def cancel(
+    session: Session,
+    *,
+    key: str | None = None,
+    record_type: str | None = None,
+    record_id: str | None = None,
+    kinds: Iterable[str] | None = None,
+) -> int:
+    """Cancel open reminders by key, or by record (optionally only some kinds)."""
+    rows = _open(session, key=key, record_type=record_type, record_id=record_id, kinds=kinds)
+    for row in rows:
+        row.status = Status.CANCELLED
+        row.lease_owner = row.lease_until = None
+        session.add(row)
+    return len(rows)
+
+
+def move(session: Session, key: str, due: datetime) -> bool:
+    """Move an open reminder to a new time. False when there is none open with that key."""
+    rows = _open(session, key=key)
+    for row in rows:
+        row.due_at = row.planned_at = due
+        row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
+        session.add(row)
+        _wake_after_commit(session, due)
+    return bool(rows)
+
+
+def pending(session: Session, record_type: str, record_id: str) -> list[Reminder]:
+    query = (
+        select(Reminder)
+        .where(Reminder.record_type == record_type, Reminder.record_id == str(record_id))
+        .where(col(Reminder.status).in_(OPEN))
+        .order_by(col(Reminder.due_at))
+    )
+    return list(session.exec(query).all())
+
+
+def _open(session: Session, *, key=None, record_type=None, record_id=None, kinds=None):  # noqa: ANN001, ANN202
+    query = select(Reminder).where(col(Reminder.status).in_(OPEN))
+    if key is not None:
+        query = query.where(Reminder.key == key)
+    if record_type is not None:
+        query = query.where(Reminder.record_type == record_type)
+    if record_id is not None:
+        query = query.where(Reminder.record_id == str(record_id))
+    if kinds is not None:
+        query = query.where(col(Reminder.kind).in_(list(kinds)))
+    if key is None and record_type is None:
+        raise ValueError("cancel needs a key or a record")
+    return list(session.exec(query).all())
+
+
+def _wake_after_commit(session: Session, due: datetime) -> None:
+    """A running scheduler (registered in Database.wakers) hears of the new due time once the
+    change is committed, so the reminder is not late by a sweep interval."""
+    db: Database | None = session.info.get("database")
+    if db is None or not db.wakers:
+        return
+    Database.after_commit(session, lambda: [wake(due) for wake in list(db.wakers)])
