@@ -1,0 +1,690 @@
+"""Read the dates, times and durations members type in chat, in Chinese or English.
+
+    parse_when("明天下午3点", now=now, tz=ZoneInfo("Asia/Shanghai"))  # -> aware UTC datetime
+    parse_duration("1h30m")                                # -> timedelta(minutes=90)
+
+What it reads
+-------------
+A text is split into pieces: a day, a part of the day, a clock time (in either order), or a
+relative time, or "now".  The pieces:
+
+Chinese
+    现在 马上 立刻 | 两小时后 30分钟后 半小时后 一个半小时后 十五分钟后
+    3天后 1周后 3天前 | 今天 明天 后天 大后天 昨天 前天 今晚 明晚 昨晚
+    今早 明早 | 周五 星期五 礼拜天 本周五 这周一 下周一 下下周一 上周五 |
+    12月1日 12月1号 十二月一日 2026年12月1日 3号 2026-12-01 2026/12/01 |
+    凌晨 早上 上午 中午 下午 傍晚 晚上 夜里 | 3点 十点 十二点 三点半 3点15
+    3点15分 3点零五分 3点一刻 3点三刻 15:00 15：00 15时30分.
+    E.g. 明天下午3点, 下周一上午10点, 12月1日下午3点, 3天后下午3点.
+English
+    now | in 2 hours, in 1h30m, in half an hour, 2 hours from now, 3 days ago |
+    today, tomorrow, yesterday, tonight, (the) day after tomorrow | friday, this/next/last
+    friday | dec 1, december 1st 2026, 1 dec, 12/1, 12/1/2026, 2026-12-01 | morning,
+    afternoon, evening, night | 3pm, 3:30 p.m., 15:00, noon, midnight, at 15.
+    E.g. tomorrow 3pm, 3pm tomorrow, next monday at 10am, Dec 1 3pm.
+ISO 8601
+    2026-12-01T15:00:00+08:00, 2026-12-01T07:00Z, 2026-12-01 15:00.
+
+Other English (zone names, RFC 2822, ...) goes to dateparser: "december 1 2026 3 pm pst".
+Our reader comes first because, checked phrase by phrase, dateparser misreads chat: it
+cannot read 明天下午3点 / 下周一上午10点 / 两小时后, takes "next friday" for this Friday and
+"thursday" on a Thursday for next week, reads "3pm" at 10:00 as tomorrow in Asia/Shanghai
+but today in America/New_York, and silently drops numbers it cannot place ("tomorrow at 3"
+and "tomorrow 25:00" both come back as tomorrow at the current time).  So its answers are
+only taken when it reports a time or a day (not a week, month or year) and used every number
+in the text.
+
+Conventions
+-----------
+* Wall-clock times are built in the member's zone ``tz`` and only then converted to UTC, so
+  DST is right: "tomorrow 3pm" is 15:00 local whatever tomorrow's offset is.  A wall time
+  skipped by a DST jump is pushed forward by the jump (02:30 that night is 03:30); a wall time
+  that happens twice means the first.  An explicit offset (+08:00, Z, PST) wins over ``tz``.
+* A date without a time means 09:00 local, the start of a working day: 明天, 12月1日,
+  本周五, 2026-12-01, friday.  A part of the day without an hour: morning / 早上 / 上午
+  09:00, noon / 中午 12:00, afternoon / 下午 15:00, 傍晚 18:00, evening / night /
+  tonight / 晚上 / 今晚 20:00; 凌晨 alone is rejected.
+* A time without a date means its next occurrence: today if not yet passed, else tomorrow.
+* Hours: Chinese hours without a part-of-day word are on the 24-hour clock (3点 is 03:00,
+  15点 is 15:00), as are h:mm times in both languages (9:30 is 09:30).  An English bare hour
+  ("at 3") needs am/pm or a part of the day ("tomorrow afternoon at 3"), except the
+  unambiguous 0 and 13-23.  English am/pm takes 1-12: 12am is 00:00, 12pm is noon.
+  Parts of the day: 凌晨 0-5 (12 means 00:00); 早上 / 上午 0-12 as said; 中午 11-14,
+  with 1 and 2 meaning 13:00 and 14:00; 下午 1-11 become 13-23 and 12 is noon; 傍晚 1-11
+  become 13-23; 晚上 / 夜里 / 今晚 / tonight / night: 5-11 become 17-23, and 12 (also
+  "midnight") is 00:00 of the NEXT day, 0-4 that hour of the next day, because an evening
+  runs past midnight.  Any other hour contradicts its part of the day and is rejected
+  (明天下午13点).
+* Weeks start on Monday in both languages.  下周X / next X = X of next week: from Thursday
+  2026-11-26, 下周一 and "next monday" are 2026-11-30, "next friday" is 2026-12-04.
+  上周X / last X = X of last week; 本周X / 这周X / this X = X of this week, even if passed;
+  下下周X = the week after next.  A bare 周X / 星期X / 礼拜X / X = the next X at or after
+  today, or next week if it is today and the time has passed.  日, 天 and 7 are Sunday.
+* Dates without a year are this year, or next year if the date has gone by; a day of the
+  month alone (3号) is this month, or next month if it has gone by.  Numeric dates are
+  year-first (2026-12-01, 2026/12/01, 2026.12.01) or month-first (12/1, 12/1/2026), as
+  written in both China and the US.
+* Relative times: hours, minutes and seconds are elapsed time; days and weeks move the
+  calendar and keep the wall-clock time ("in 2 days" at 10:00 is 10:00, even across DST).
+  Months and years are not read: their length is a matter of opinion.
+* Rejected (TimeParseError): empty text, over 100 characters, anything we cannot place,
+  impossible dates and times (25点, 13月1日, 2月30日, 12:60), contradictions
+  (明天下午13点, tonight 8am, 明天后天), bare durations (两小时 or "2 hours": say
+  两小时后 or "in 2 hours"), zero durations, vague answers (next week, december).
+Text is NFKC-normalised (full-width １２月１日, ：), trimmed, and English is case-insensitive.
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateparser.date import DateDataParser
+
+__all__ = ["TimeParseError", "parse_duration", "parse_when"]
+
+
+class TimeParseError(ValueError):
+    """The text is not a date/time we can read."""
+
+
+MAX_LENGTH = 100
+DATE_ONLY_HOUR = 9
+
+_DAY = 86_400
+_WEEK = 7 * _DAY
+
+
+# ----------------------------------------------------------------------------------- numbers
+
+_CN_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_CN_NUM = "[零〇一二两三四五六七八九十]+"
+_NUM = f"(?:[0-9]+|{_CN_NUM})"
+_EN_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+
+
+def _int(token: str) -> int:
+    """Read '15', '十五', '二十', '十', '零五' or '二〇二六'."""
+    if token.isascii():
+        return int(token)
+    tens, ten, ones = token.partition("十")
+    if not ten:  # digit by digit, as in years and 零五
+        return int("".join(str(_CN_DIGITS[c]) for c in token))
+    tens_ok = tens == "" or _CN_DIGITS.get(tens, 0) > 0
+    if not tens_ok or not (ones == "" or ones in _CN_DIGITS):
+        raise TimeParseError(f"cannot read the number {token!r}")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def _skip(pattern: re.Pattern[str], s: str, pos: int) -> int:
+    """Where `pattern` (which may match nothing) stops matching after `pos`."""
+    match = pattern.match(s, pos)
+    return pos if match is None else match.end()
+
+
+# --------------------------------------------------------------------------------- durations
+
+_EN_UNIT = r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w)(?![a-z])"
+# No 日 (also the day of the month: 1日) and no 月 / 年 (months have no fixed length).
+_CN_UNIT = "(?:秒钟?|分钟?|小时|钟头|天|周|星期|礼拜)"
+_UNIT_SECONDS = {
+    "s": 1, "秒": 1, "m": 60, "分": 60, "h": 3600, "小": 3600, "钟": 3600,
+    "d": _DAY, "天": _DAY, "w": _WEEK, "周": _WEEK, "星": _WEEK, "礼": _WEEK,
+}  # fmt: skip
+_DURATION_PART = re.compile(
+    rf"(?P<num>[0-9]+(?:\.[0-9]+)?|{_CN_NUM})\s*个?\s*(?P<half>半)?\s*个?\s*"
+    rf"(?P<unit>{_EN_UNIT}|{_CN_UNIT})"
+    rf"|半\s*个?\s*(?P<half_unit>{_CN_UNIT})"
+    rf"|(?P<word>half\s+an?|{'|'.join(_EN_NUMBER_WORDS)})\s+(?P<word_unit>{_EN_UNIT})"
+)
+_DURATION_GLUE = re.compile(r"\s*(?:,\s*|and\s+)?")
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """A duration: calendar days (which keep the wall clock) plus elapsed seconds."""
+
+    days: int
+    seconds: int
+
+    def __neg__(self) -> "_Shift":
+        return _Shift(-self.days, -self.seconds)
+
+
+def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
+    """Read a duration such as '1h30m', '2 hours and 30 minutes' or '一个半小时' at `pos`."""
+    days = seconds = 0
+    end = None
+    while part := _DURATION_PART.match(s, pos):
+        value: float
+        if part["num"] is not None:
+            num = part["num"]
+            value = (float(num) if "." in num else _int(num)) + (0.5 if part["half"] else 0)
+            unit = part["unit"]
+        elif part["half_unit"] is not None:
+            value, unit = 0.5, part["half_unit"]
+        else:
+            word = part["word"]
+            value = 0.5 if word.startswith("half") else _EN_NUMBER_WORDS[word]
+            unit = part["word_unit"]
+        unit_seconds = _UNIT_SECONDS[unit[0]]
+        if unit_seconds >= _DAY:
+            # Whole days move the calendar; a fraction of a day is elapsed time.
+            in_days = value * (unit_seconds // _DAY)
+            days += int(in_days)
+            seconds += round((in_days - int(in_days)) * _DAY)
+        else:
+            seconds += round(value * unit_seconds)
+        end = part.end()
+        pos = _skip(_DURATION_GLUE, s, end)
+    return None if end is None else (end, _Shift(days, seconds))
+
+
+# ------------------------------------------------------------------------- what a text names
+
+
+@dataclass(frozen=True)
+class _Day:
+    """Which calendar day was named; fixed once the time of day is known."""
+
+    fixed: date | None = None  # 2026-12-01
+    offset: int | None = None  # days from today: 明天 = 1
+    weekday: int | None = None  # 0 = Monday ...
+    week: int | None = None  # ... of this week (0), next (1), last (-1); None: next one
+    month: int | None = None  # with `day`: a date without a year
+    day: int | None = None  # alone: a day of the month (3号)
+
+
+@dataclass(frozen=True)
+class _Clock:
+    hour: int
+    minute: int = 0
+    second: int = 0
+    meridiem: str | None = None  # "am" / "pm"
+    bare: bool = False  # an English "at 3": needs am/pm or a part of the day
+
+
+@dataclass
+class _Parts:
+    """What the pieces of one text named; each slot at most once."""
+
+    now: bool = False
+    shift: _Shift | None = None
+    day: _Day | None = None
+    period: str | None = None
+    clock: _Clock | None = None
+
+    def absorb(self, other: "_Parts") -> bool:
+        """Take what `other` names; False when a slot gets named twice, differently."""
+        consistent = True
+        for slot in fields(self):
+            new = getattr(other, slot.name)
+            if not new:
+                continue
+            old = getattr(self, slot.name)
+            if old and old != new:
+                consistent = False
+            else:
+                setattr(self, slot.name, new)
+        return consistent
+
+
+# ------------------------------------------------------------------------------------ tokens
+
+_Token = Callable[[str, int], tuple[int, _Parts] | None]
+
+
+def _regex_token(pattern: str, build: Callable[[re.Match[str]], _Parts]) -> _Token:
+    compiled = re.compile(pattern)
+
+    def token(s: str, pos: int) -> tuple[int, _Parts] | None:
+        match = compiled.match(s, pos)
+        return None if match is None else (match.end(), build(match))
+
+    return token
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    # Longest first, so 大后天 is not read as 大 + 后天, nor "tomorrow" as "tmr".
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def _date(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise TimeParseError(f"there is no date {year}-{month:02}-{day:02}") from None
+
+
+def _numeric_date(year: str | None, month: str | int, day: str) -> _Parts:
+    month_number = month if isinstance(month, int) else _int(month)
+    if year is not None:
+        return _Parts(day=_Day(fixed=_date(_int(year), month_number, _int(day))))
+    try:  # in a leap year: rejects 13月 and 2月30日 but not 2月29日
+        date(2000, month_number, _int(day))
+    except ValueError:
+        raise TimeParseError(f"there is no day {_int(day)} in month {month_number}") from None
+    return _Parts(day=_Day(month=month_number, day=_int(day)))
+
+
+_NOW_WORDS = ("now", "right now", "现在", "马上", "立刻", "立即")
+
+_IN = re.compile(r"(?:in|after)\s+")
+_FUTURE_SUFFIX = re.compile(r"\s*(?:(?:from now|later|hence)(?![a-z])|以后|之后|过后|后)")
+_PAST_SUFFIX = re.compile(r"\s*(?:ago(?![a-z])|以前|之前|前)")
+
+
+def _shift_token(s: str, pos: int) -> tuple[int, _Parts] | None:
+    """'in 2 hours', '2 hours from now', '3 days ago', '两小时后', '3天前'."""
+    prefix = _IN.match(s, pos)
+    read = _read_duration(s, prefix.end() if prefix else pos)
+    if read is None:
+        return None
+    end, shift = read
+    if prefix:
+        return end, _Parts(shift=shift)
+    if suffix := _FUTURE_SUFFIX.match(s, end):
+        return suffix.end(), _Parts(shift=shift)
+    if suffix := _PAST_SUFFIX.match(s, end):
+        return suffix.end(), _Parts(shift=-shift)
+    return None
+
+
+_DAY_WORDS: dict[str, tuple[int, str | None]] = {
+    "today": (0, None), "tonight": (0, "evening"), "tomorrow": (1, None),
+    "tmrw": (1, None), "tmr": (1, None), "yesterday": (-1, None),
+    "day after tomorrow": (2, None), "the day after tomorrow": (2, None),
+    "day before yesterday": (-2, None), "the day before yesterday": (-2, None),
+    "this morning": (0, "morning"), "this afternoon": (0, "afternoon"),
+    "this evening": (0, "evening"),
+    "今天": (0, None), "今日": (0, None), "明天": (1, None), "明日": (1, None),
+    "后天": (2, None), "大后天": (3, None), "昨天": (-1, None), "昨日": (-1, None),
+    "前天": (-2, None), "大前天": (-3, None),
+    "今晚": (0, "evening"), "今夜": (0, "evening"), "明晚": (1, "evening"),
+    "昨晚": (-1, "evening"), "今早": (0, "morning"), "明早": (1, "morning"),
+}  # fmt: skip
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])\.?"
+)
+_YEAR = r"(?:,?\s*([0-9]{4})(?![0-9:]))?"
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_EN_WEEKDAY = (
+    r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?"
+    r"|sat(?:urday)?|sun(?:day)?)(?![a-z])"
+)
+_EN_WEEK = {None: None, "this": 0, "next": 1, "last": -1}
+_CN_WEEK = {
+    None: None, "本": 0, "这": 0, "这个": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2,
+    "上": -1, "上个": -1, "上上": -2, "上上个": -2,
+}  # fmt: skip
+_CN_WEEK_WORD = _alternatives(w for w in _CN_WEEK if w)
+_CN_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+
+
+def _day_word(m: re.Match[str]) -> _Parts:
+    offset, period = _DAY_WORDS[m[0]]
+    return _Parts(day=_Day(offset=offset), period=period)
+
+
+def _en_weekday(m: re.Match[str]) -> _Parts:
+    return _Parts(day=_Day(weekday=_WEEKDAYS[m[2][:3]], week=_EN_WEEK[m[1]]))
+
+
+def _cn_weekday(m: re.Match[str]) -> _Parts:
+    weekday = int(m[2]) - 1 if m[2].isdigit() else _CN_WEEKDAYS[m[2]]
+    return _Parts(day=_Day(weekday=weekday, week=_CN_WEEK[m[1]]))
+
+
+def _day_of_month(m: re.Match[str]) -> _Parts:
+    day = _int(m[1])
+    if not 1 <= day <= 31:
+        raise TimeParseError(f"no month has a day {day}")
+    return _Parts(day=_Day(day=day))
+
+
+_DAY_TOKENS: tuple[_Token, ...] = (
+    # 2026-12-01, 2026/12/01, 2026.12.01
+    _regex_token(
+        r"(?:on\s+)?([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])",
+        lambda m: _numeric_date(m[1], m[2], m[3]),
+    ),
+    # 2026年12月1日, 12月1号, 十二月一日
+    _regex_token(
+        rf"(?:([0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s*年\s*)?({_NUM})\s*月\s*({_NUM})\s*[日号]?",
+        lambda m: _numeric_date(m[1], m[2], m[3]),
+    ),
+    # 12/1, 12/1/2026: month first
+    _regex_token(
+        r"(?:on\s+)?([0-9]{1,2})/([0-9]{1,2})(?:/([0-9]{4}))?(?![0-9/])",
+        lambda m: _numeric_date(m[3], m[1], m[2]),
+    ),
+    # dec 1, december 1st, 2026
+    _regex_token(
+        rf"(?:on\s+)?{_MONTH}\s*([0-9]{{1,2}}){_ORDINAL}(?![0-9a-z:]){_YEAR}",
+        lambda m: _numeric_date(m[3], _MONTHS[m[1][:3]], m[2]),
+    ),
+    # 1 dec, the 1st of december 2026
+    _regex_token(
+        rf"(?:on\s+)?(?:the\s+)?([0-9]{{1,2}}){_ORDINAL}\s*(?:of\s+)?{_MONTH}{_YEAR}",
+        lambda m: _numeric_date(m[3], _MONTHS[m[2][:3]], m[1]),
+    ),
+    _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
+    _regex_token(rf"(?:on\s+)?(?:(this|next|last)\s+)?{_EN_WEEKDAY}", _en_weekday),
+    _regex_token(rf"({_CN_WEEK_WORD})?\s*(?:周|星期|礼拜|週)([一二三四五六日天1-7])", _cn_weekday),
+    _regex_token(rf"({_NUM})\s*[日号]", _day_of_month),
+)
+
+_PERIOD_WORDS = {
+    "凌晨": "early", "清晨": "morning", "早上": "morning", "早晨": "morning",
+    "上午": "morning", "中午": "noon", "午后": "afternoon", "下午": "afternoon",
+    "傍晚": "dusk", "晚上": "evening", "晚间": "evening", "夜里": "evening",
+    "夜间": "evening", "半夜": "evening", "深夜": "evening",
+    "morning": "morning", "in the morning": "morning", "afternoon": "afternoon",
+    "in the afternoon": "afternoon", "evening": "evening", "in the evening": "evening",
+    "night": "evening", "at night": "evening",
+}  # fmt: skip
+_PERIOD_DEFAULT_HOUR = {"morning": 9, "noon": 12, "afternoon": 15, "dusk": 18, "evening": 20}
+# Hour said with a part of the day -> (days after the day named, hour on the 24-hour clock).
+_PERIOD_HOURS: dict[str, dict[int, tuple[int, int]]] = {
+    "early": {h: (0, h) for h in range(6)} | {12: (0, 0)},
+    "morning": {h: (0, h) for h in range(13)},
+    "noon": {h: (0, h) for h in range(11, 15)} | {1: (0, 13), 2: (0, 14)},
+    "afternoon": {h: (0, h + 12) for h in range(1, 12)} | {12: (0, 12)},
+    "dusk": {h: (0, h + 12) for h in range(1, 12)},
+    # An evening runs past midnight: 晚上12点 (and midnight) and 晚上1点 are the next day.
+    "evening": {h: (0, h + 12) for h in range(5, 12)}
+    | {h: (1, h % 12) for h in (0, 1, 2, 3, 4, 12)},
+}
+_MERIDIEM_PERIODS = {"am": ("early", "morning"), "pm": ("noon", "afternoon", "dusk", "evening")}
+
+_AT = r"(?:(?:at|@)\s*)?"
+
+
+def _time(
+    hour: str,
+    minute: str | None = None,
+    second: str | None = None,
+    *,
+    meridiem: str | None = None,
+    bare: bool = False,
+) -> _Parts:
+    clock = _Clock(_int(hour), _int(minute or "0"), _int(second or "0"), meridiem, bare)
+    return _Parts(clock=clock)
+
+
+def _cn_clock(m: re.Match[str]) -> _Parts:
+    hour, half, quarters, minute = m[1], m[2], m[3], m[4]
+    if half:
+        return _time(hour, "30")
+    if quarters:
+        return _time(hour, str(15 * _int(quarters)))
+    return _time(hour, minute)
+
+
+_PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
+    _regex_token(
+        rf"(?:{_alternatives(_PERIOD_WORDS)})(?![a-z])",
+        lambda m: _Parts(period=_PERIOD_WORDS[m[0]]),
+    ),
+    _regex_token(
+        rf"{_AT}(?:noon|midday)(?![a-z])", lambda m: _Parts(period="noon", clock=_Clock(12))
+    ),
+    # Midnight closes the day named: "tomorrow midnight" is the night after tomorrow.
+    _regex_token(rf"{_AT}midnight(?![a-z])", lambda m: _Parts(period="evening", clock=_Clock(12))),
+    # 3pm, 3:30 p.m., 3.30pm
+    _regex_token(
+        rf"{_AT}([0-9]{{1,2}})(?:[:.]([0-9]{{2}}))?\s*([ap])\.?m\.?(?![a-z])",
+        lambda m: _time(m[1], m[2], meridiem=m[3] + "m"),
+    ),
+    # 15:00, 9:30, 15:00:30 (and 15：00, after NFKC)
+    _regex_token(
+        rf"{_AT}([0-9]{{1,2}}):([0-9]{{2}})(?::([0-9]{{2}}))?(?![0-9])",
+        lambda m: _time(m[1], m[2], m[3]),
+    ),
+    # at 15
+    _regex_token(r"(?:at|@)\s*([0-9]{1,2})(?![0-9:a-z])", lambda m: _time(m[1], bare=True)),
+    # 3点, 三点半, 3点15(分), 3点一刻, 15时30分, 十点整
+    _regex_token(
+        rf"({_NUM})\s*(?:点钟?|时)\s*(?:(半)|([一二三1-3])\s*刻|零?({_NUM})\s*分?|整)?", _cn_clock
+    ),
+)
+
+_TOKENS: tuple[_Token, ...] = (
+    _regex_token(rf"(?:{_alternatives(_NOW_WORDS)})(?![a-z])", lambda m: _Parts(now=True)),
+    _shift_token,
+    *_DAY_TOKENS,
+    *_PERIOD_AND_CLOCK_TOKENS,
+)
+_FILLER = re.compile(r"(?:\s|,|的)*")
+
+
+def _scan(s: str) -> _Parts | None:
+    """Split `s` into pieces; None if some of it is not a piece we know."""
+    parts = _Parts()
+    consistent = True
+    pos = _skip(_FILLER, s, 0)
+    while pos < len(s):
+        for token in _TOKENS:
+            if (hit := token(s, pos)) is not None:
+                break
+        else:
+            return None
+        pos, found = hit
+        consistent = parts.absorb(found) and consistent
+        pos = _skip(_FILLER, s, pos)
+    # Contradictions count only once the whole text is known to be ours: an unknown word may
+    # mean it is a format for dateparser instead ("Tue, 01 Dec 2026 15:00:00 +0800").
+    if not consistent:
+        raise TimeParseError("the text names the same thing twice, differently")
+    return parts if parts != _Parts() else None
+
+
+# --------------------------------------------------------------------------------- resolving
+
+
+def _hour(clock: _Clock, period: str | None) -> tuple[int, int]:
+    """(days after the day named, hour 0-23) for a clock time said with its part of the day."""
+    hour = clock.hour
+    if not 0 <= clock.minute <= 59 or not 0 <= clock.second <= 59:
+        raise TimeParseError("minutes and seconds run from 0 to 59")
+    if clock.meridiem is not None:
+        if not 1 <= hour <= 12:
+            raise TimeParseError(f"{hour}{clock.meridiem} is not a time")
+        if period is not None and period not in _MERIDIEM_PERIODS[clock.meridiem]:
+            raise TimeParseError(f"{clock.meridiem} contradicts the part of the day given")
+        return 0, hour % 12 + (12 if clock.meridiem == "pm" else 0)
+    if period is not None:
+        if hour not in _PERIOD_HOURS[period]:
+            raise TimeParseError(f"hour {hour} contradicts the part of the day given")
+        return _PERIOD_HOURS[period][hour]
+    if clock.bare and 1 <= hour <= 12:
+        raise TimeParseError(f"'at {hour}' is ambiguous: say {hour}am or {hour}pm")
+    if not 0 <= hour <= 23:
+        raise TimeParseError(f"there is no hour {hour}")
+    return 0, hour
+
+
+def _shifted(now: datetime, shift: _Shift, tz: ZoneInfo) -> datetime:
+    if shift.days == 0 and shift.seconds == 0:
+        raise TimeParseError("a duration of zero")
+    moved = now
+    if shift.days:
+        moved = (now.replace(tzinfo=None) + timedelta(days=shift.days)).replace(tzinfo=tz)
+    # Elapsed time is added in UTC: aware + timedelta in a local zone is wall-clock arithmetic.
+    return moved.astimezone(UTC) + timedelta(seconds=shift.seconds)
+
+
+def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
+    """The moment `parts` names, `now` being the member's local time."""
+    if parts.now:
+        if parts != _Parts(now=True):
+            raise TimeParseError("'now' cannot be combined with another time")
+        return now
+    day = parts.day
+    if parts.shift is not None:
+        if parts.clock is None and parts.period is None and day is None:
+            return _shifted(now, parts.shift, tz)
+        if parts.shift.seconds or not parts.shift.days or day is not None:
+            raise TimeParseError("a relative time cannot be combined with another date or time")
+        day = _Day(offset=parts.shift.days)  # 3天后下午3点: that day, at that time
+
+    if parts.clock is not None:
+        extra_days, hour = _hour(parts.clock, parts.period)
+        minute, second = parts.clock.minute, parts.clock.second
+    elif parts.period is not None:
+        if parts.period not in _PERIOD_DEFAULT_HOUR:
+            raise TimeParseError("say which hour (凌晨3点)")
+        extra_days, hour, minute, second = 0, _PERIOD_DEFAULT_HOUR[parts.period], 0, 0
+    else:
+        extra_days, hour, minute, second = 0, DATE_ONLY_HOUR, 0, 0
+
+    def at(d: date) -> datetime:
+        wall = datetime.combine(d + timedelta(days=extra_days), time(hour, minute, second))
+        return wall.replace(tzinfo=tz)
+
+    today = now.date()
+    if day is None:
+        found = today if at(today) >= now else today + timedelta(days=1)
+    elif day.fixed is not None:
+        found = day.fixed
+    elif day.offset is not None:
+        found = today + timedelta(days=day.offset)
+    elif day.weekday is not None and day.week is None:
+        found = today + timedelta(days=(day.weekday - today.weekday()) % 7)
+        if at(found) < now:
+            found += timedelta(weeks=1)
+    elif day.weekday is not None:
+        monday = today - timedelta(days=today.weekday())
+        found = monday + timedelta(weeks=day.week or 0, days=day.weekday)
+    elif day.month is not None and day.day is not None:
+        found = _date(today.year, day.month, day.day)
+        if found < today:
+            found = _date(today.year + 1, day.month, day.day)
+    elif day.day is not None:
+        year, month = today.year, today.month
+        if day.day < today.day:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        found = _date(year, month, day.day)
+    else:  # pragma: no cover - every _Day sets one of the above
+        raise TimeParseError("no day named")
+    return at(found)
+
+
+# ----------------------------------------------------------------------------- other readers
+
+_ISO = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[t ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+_CJK = re.compile("[\u3007\u4e00-\u9fff]")
+_OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
+_DATEPARSER_SETTINGS = {
+    "PREFER_DATES_FROM": "future",
+    # Says whether a time was given, so that a bare date can get our 09:00.
+    "RETURN_TIME_AS_PERIOD": True,
+    # No 'timestamp' (a long number is not a time to a member), no 'no-spaces-time'.
+    "PARSERS": ["relative-time", "custom-formats", "absolute-time"],
+}
+
+
+def _read_iso(s: str, tz: ZoneInfo) -> datetime:
+    try:
+        found = datetime.fromisoformat(s.upper())
+    except ValueError:
+        raise TimeParseError("not a valid ISO 8601 date and time") from None
+    return found if found.tzinfo is not None else found.replace(tzinfo=tz)
+
+
+def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
+    # A naive local base and no TIMEZONE / TO_TIMEZONE: naive answers are then wall-clock time
+    # in `tz`, which ZoneInfo localises (DST-correct, any zone name), and aware answers mean the
+    # text named its own zone.
+    settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
+    data = DateDataParser(languages=["en"], settings=settings).get_date_data(s)
+    found = data.date_obj
+    if found is None or data.period not in ("time", "day"):
+        raise TimeParseError("cannot read this as a date and time")
+    if data.period == "day":
+        found = found.replace(hour=DATE_ONLY_HOUR, minute=0, second=0, microsecond=0)
+    # dateparser drops numbers it cannot place; take only answers that used every one.
+    used = {found.year, found.month, found.day, found.hour, found.hour % 12 or 12}
+    used |= {found.minute, found.second}
+    if any(int(n) not in used for n in re.findall("[0-9]+", _OFFSET.sub("", s))):
+        raise TimeParseError("cannot read every part of this as a date and time")
+    return found if found.tzinfo is not None else found.replace(tzinfo=tz)
+
+
+def _normalise(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise TimeParseError("no date or time given")
+    if len(text) > MAX_LENGTH:
+        raise TimeParseError(f"longer than {MAX_LENGTH} characters")
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+# -------------------------------------------------------------------------------- public API
+
+
+def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """Read `text` in the member's zone `tz`, relative to `now` (an aware datetime, any zone).
+
+    Returns an AWARE datetime in UTC. Raises TimeParseError when the text cannot be read,
+    or is ambiguous/garbage. Never returns a naive datetime. A date without a time means
+    09:00 local; see the module docstring for the other conventions.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+    s = _normalise(text)
+    local_now = now.astimezone(tz)
+    try:
+        if _ISO.fullmatch(s):
+            found = _read_iso(s, tz)
+        elif (parts := _scan(s)) is not None:
+            found = _resolve(parts, local_now, tz)
+        elif (read := _read_duration(s, 0)) is not None and read[0] == len(s):
+            raise TimeParseError("that is a duration: say 'in 2 hours' or '两小时后'")
+        elif _CJK.search(s):
+            raise TimeParseError("cannot read this as a date and time")
+        else:
+            found = _read_with_dateparser(s, local_now, tz)
+        return found.astimezone(UTC)
+    except TimeParseError:
+        raise
+    except (ValueError, OverflowError) as exc:  # dates past year 9999 and the like
+        raise TimeParseError("out of range") from exc
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read a positive duration: 90s, 30m, 1h, 2d, 1h30m, 1.5h, 2 hours, 3 days, 2 hours and
+    30 minutes, half an hour, 两小时, 两个小时, 一个半小时, 半小时, 30分钟, 1天, 1周.
+
+    Raises TimeParseError on anything else, and on zero.
+    """
+    s = _normalise(text)
+    read = _read_duration(s, 0)
+    if read is None or read[0] != len(s):
+        raise TimeParseError("cannot read this as a duration")
+    shift = read[1]
+    try:
+        duration = timedelta(days=shift.days, seconds=shift.seconds)
+    except OverflowError as exc:
+        raise TimeParseError("duration too long") from exc
+    if duration <= timedelta(0):
+        raise TimeParseError("a duration must be longer than zero")
+    return duration
