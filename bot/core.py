@@ -194,6 +194,13 @@ class Liaison:
             for r in routes
         ]
 
+    def to_channel(self, reply: Reply, platform: str, channel_id: str) -> Outbound:
+        message = self.renderer.render(
+            reply, locale=reply.locale or self.settings.default_locale, platform=platform,
+            zone=self.settings.zone,
+        )
+        return Outbound(Address(platform=platform, channel=channel_id), message)
+
     def member_zone(self, member: Member | None) -> ZoneInfo:
         return zone_of(member.timezone if member else None, self.settings.zone)
 

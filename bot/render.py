@@ -157,7 +157,9 @@ class _Helpers:
         self.zone = zone
         self.dialect = dialect
 
-    def t(self, key: str, **fmt: Any) -> str:
+    def t(self, key: str, default: str | None = None, **fmt: Any) -> str:
+        if default is not None and not self.renderer.has_label(self.locale, key):
+            return default
         text = self.renderer.label(self.locale, key)
         return text.format(**fmt) if fmt else text
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import system
+from handlers import reminders, system
 
 if TYPE_CHECKING:
     from bot.router import Registry
 
-DOMAINS = (system,)
+DOMAINS = (system, reminders)
 
 
 def register_all(registry: Registry) -> None:

@@ -75,7 +75,7 @@ def plan(
         row.status, row.attempts, row.last_error = Status.PENDING, 0, None
         row.lease_owner = row.lease_until = None
     session.add(row)
-    _wake_after_commit(session, due)
+    wake_after_commit(session, due)
     return row
 
 
@@ -103,7 +103,7 @@ def move(session: Session, key: str, due: datetime) -> bool:
         row.due_at = row.planned_at = due
         row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
         session.add(row)
-        _wake_after_commit(session, due)
+        wake_after_commit(session, due)
     return bool(rows)
 
 
@@ -132,7 +132,7 @@ def _open(session: Session, *, key=None, record_type=None, record_id=None, kinds
     return list(session.exec(query).all())
 
 
-def _wake_after_commit(session: Session, due: datetime) -> None:
+def wake_after_commit(session: Session, due: datetime) -> None:
     """A running scheduler (registered in Database.wakers) hears of the new due time once the
     change is committed, so the reminder is not late by a sweep interval."""
     db: Database | None = session.info.get("database")

@@ -132,3 +132,37 @@ def build_app(db_url: str, tmp_path: Path, **overrides: Any) -> tuple[Liaison, l
     app = Liaison(settings(db_url, **overrides), db, renderer_with_test_templates(tmp_path),
                   registry)
     return app, saved
+
+
+class RecordingAdapter:
+    """Stands in for a platform adapter in reminder tests: records what it was asked to send,
+    and fails as told (`fail_with` is consumed one error per send)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        self.sent: list[Outbound] = []
+        self.fail_with: list[Exception] = []
+        self.always_fail: Exception | None = None
+        self.on_send = None
+
+    def send(self, outbound: Outbound) -> None:
+        if self.always_fail is not None:
+            raise self.always_fail
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(outbound)
+        if self.on_send:
+            self.on_send(outbound)
+
+
+def recording_adapters() -> dict[str, RecordingAdapter]:
+    return {p: RecordingAdapter(p) for p in ("console", "slack", "dingtalk")}
+
+
+def run_due(app: Liaison, adapters: dict[str, RecordingAdapter] | None = None, **kw: Any):
+    """One sweep of the reminder outbox at the (fake) current time; returns what went out."""
+    from schedules.worker import Sweeper
+
+    adapters = adapters if adapters is not None else recording_adapters()
+    result = Sweeper(app, adapters, **kw).sweep()
+    return result.sent

@@ -1,0 +1,155 @@
+"""`/remind`: my upcoming reminders, snoozing one, and (for admins) the failed ones. Also how
+the reminder engine's own messages read: delivery failures, catch-up summaries, the daily
+digest and the quarterly training reminder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.context import Ctx
+from bot.errors import NotFound, PermissionDenied, UserError
+from bot.messages import Audience, Reply
+from bot.router import Args, Registry
+from bot.timeparse import TimeParseError, parse_duration, parse_when
+from schedules.api import wake_after_commit
+from schedules.models import Reminder, Status
+from schedules.scheduler import DIGEST, TRAINING, next_workday
+from schedules.worker import SUMMARY, SYSTEM_NOTICE
+
+LIST_LIMIT = 20
+
+
+def register(registry: Registry) -> None:
+    registry.family("remind", aliases=("提醒",), label="reminders.family")
+
+    @registry.command("remind", "list", aliases=("列表",), usage="reminders.cmd.list")
+    def remind_list(ctx: Ctx, args: Args) -> Reply:
+        rows = ctx.session.exec(
+            select(Reminder)
+            .where(Reminder.target_kind == "member",
+                   Reminder.target_platform == ctx.member.platform,
+                   Reminder.target_id == ctx.member.user_id,
+                   col(Reminder.status).in_((Status.PENDING, Status.CLAIMED)))
+            .order_by(col(Reminder.due_at))
+            .limit(LIST_LIMIT)
+        ).all()
+        return Reply("reminders/list", {"rows": [_row(r) for r in rows]},
+                     audience=Audience.USER)
+
+    @registry.command("remind", "snooze", aliases=("推迟", "稍后"), usage="reminders.cmd.snooze")
+    def remind_snooze(ctx: Ctx, args: Args) -> Reply:
+        row = _own(ctx, args.get(0))
+        if not row.snoozable:
+            raise UserError("reminders/not_snoozable", id=row.id)
+        when = args.text_after(1)
+        if not when:
+            raise UserError("reminders/snooze_usage")
+        due = snooze_until(when, ctx)
+        old = row.due_at
+        row.due_at = row.planned_at = due
+        row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
+        ctx.session.add(row)
+        ctx.audit("reminder", str(row.id), "snooze",
+                  {"due_at": [old.isoformat(), due.isoformat()]})
+        wake_after_commit(ctx.session, due)
+        return Reply("reminders/snoozed", {"id": row.id, "due": due}, audience=Audience.USER)
+
+    @registry.command("remind", "failed", aliases=("失败",), roles=("admin",),
+                      usage="reminders.cmd.failed")
+    def remind_failed(ctx: Ctx, args: Args) -> Reply:
+        rows = ctx.session.exec(
+            select(Reminder).where(Reminder.status == Status.FAILED)
+            .order_by(col(Reminder.due_at).desc()).limit(LIST_LIMIT)
+        ).all()
+        return Reply("reminders/failed", {"rows": [_row(r) for r in rows]},
+                     audience=Audience.USER)
+
+    @registry.command("remind", "retry", aliases=("重试",), roles=("admin",),
+                      usage="reminders.cmd.retry")
+    def remind_retry(ctx: Ctx, args: Args) -> Reply:
+        row = _get(ctx, args.get(0))
+        if row.status != Status.FAILED:
+            raise UserError("reminders/not_failed", id=row.id)
+        row.status, row.attempts, row.due_at = Status.PENDING, 0, ctx.now
+        ctx.session.add(row)
+        ctx.audit("reminder", str(row.id), "retry", {"last_error": row.last_error})
+        wake_after_commit(ctx.session, ctx.now)
+        return Reply("reminders/retrying", {"id": row.id}, audience=Audience.USER)
+
+    @registry.reminder_kind(SYSTEM_NOTICE)
+    def failed_notice(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        failed = session.get(Reminder, int(reminder.record_id))
+        if failed is None or failed.status != Status.FAILED:
+            return None
+        return Reply("reminders/failed_notice", {"row": _row(failed)})
+
+    @registry.reminder_kind(SUMMARY)
+    def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
+        return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
+
+    @registry.reminder_kind(DIGEST)
+    def digest(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        purpose = reminder.payload.get("purpose", reminder.target_id)
+        items: list[dict[str, Any]] = []
+        for provider in registry.digests:
+            items += provider(session, now).get(purpose, [])
+        if not items:
+            return None
+        return Reply("reminders/digest", {"items": items, "purpose": purpose})
+
+    @registry.reminder_kind(TRAINING)
+    def training(session: Session, reminder: Reminder, now: datetime) -> Reply:
+        return Reply("reminders/training", {"quarter": reminder.payload.get("quarter", "")})
+
+
+def snooze_until(text: str, ctx: Ctx) -> datetime:
+    """`1h`, `30m`, `tomorrow`, `next-workday`, or any time the date parser reads."""
+    word = text.strip().lower()
+    local = ctx.now.astimezone(ctx.zone)
+    if word in ("next-workday", "workday", "下个工作日", "工作日"):
+        return next_workday(local).astimezone(ctx.now.tzinfo)
+    if word in ("tomorrow", "明天"):
+        day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        return day.astimezone(ctx.now.tzinfo)
+    try:
+        return ctx.now + parse_duration(word)
+    except TimeParseError:
+        pass
+    try:
+        due = parse_when(text, now=ctx.now, tz=ctx.zone)
+    except TimeParseError:
+        raise UserError("reminders/snooze_usage") from None
+    if due <= ctx.now:
+        raise UserError("errors/answer_when_past", at=due.isoformat())
+    return due
+
+
+def _get(ctx: Ctx, raw: str | None) -> Reminder:
+    ident = (raw or "").lstrip("#")
+    row = ctx.session.get(Reminder, int(ident)) if ident.isdigit() else None
+    if row is None:
+        raise NotFound("reminders/not_found", id=raw or "")
+    return row
+
+
+def _own(ctx: Ctx, raw: str | None) -> Reminder:
+    row = _get(ctx, raw)
+    mine = (row.target_kind == "member" and row.target_platform == ctx.member.platform
+            and row.target_id == ctx.member.user_id)
+    if not mine:
+        raise PermissionDenied("reminders/not_yours", id=row.id)
+    if row.status not in (Status.PENDING, Status.CLAIMED):
+        raise UserError("reminders/not_pending", id=row.id)
+    return row
+
+
+def _row(r: Reminder) -> dict[str, Any]:
+    return {
+        "id": r.id, "kind": r.kind, "record_type": r.record_type, "record_id": r.record_id,
+        "due": r.due_at, "planned": r.planned_at, "error": r.last_error or "",
+        "attempts": r.attempts, "target": f"{r.target_kind}:{r.target_platform}:{r.target_id}",
+        "title": str(r.payload.get("title", "")),
+    }

@@ -1,0 +1,151 @@
+"""APScheduler wiring: the in-memory job store runs a sweep every LIAISON_REMINDER_SWEEP, a
+one-shot wake-up at the next due time (so a reminder is late by a fraction of a second, not
+by a sweep interval), and the cron jobs that plan periodic pushes.
+
+Nothing is pickled and no job store is shared between processes (APScheduler's FAQ warns
+against that): every replica runs its own scheduler, and the reminder rows, claimed
+atomically, are what they share. A periodic push is itself a reminder row with a key such as
+`training:2027-Q1`, so several replicas produce one message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core import Liaison
+from schedules import api
+from schedules.api import Target
+from schedules.worker import Sweeper
+
+log = logging.getLogger(__name__)
+
+DIGEST = "system.digest"
+TRAINING = "system.training"
+PURPOSES_WITH_DIGEST = ("complaints", "meetings", "escalations", "talking_points")
+
+
+class ReminderScheduler:
+    def __init__(self, app: Liaison, adapters: Mapping[str, object]) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.sweeper = Sweeper(app, adapters)
+        self._sweeping = threading.Lock()
+        self._wake_lock = threading.Lock()
+        self._wake_at: datetime | None = None
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+            timezone=self.settings.zone,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        zone = self.settings.zone
+        hour, minute = (int(x) for x in self.settings.digest_time.split(":"))
+        self.scheduler.add_job(
+            self.sweep, IntervalTrigger(seconds=self.settings.reminder_sweep.total_seconds()),
+            id="sweep", next_run_time=datetime.now(UTC),  # at once: catch up after downtime
+        )
+        self.scheduler.add_job(
+            self.plan_digest, CronTrigger(hour=hour, minute=minute, timezone=zone), id="digest"
+        )
+        # The handbook's quarterly training: the first Monday of each quarter, 10:00 local.
+        # APScheduler ANDs cron fields, so day 1-7 and Monday is exactly the first Monday.
+        self.scheduler.add_job(
+            self.plan_training,
+            CronTrigger(month="1,4,7,10", day="1-7", day_of_week="mon", hour=10, timezone=zone),
+            id="training",
+        )
+        self.app.db.wakers.append(self.wake)
+        self.scheduler.start()
+        log.info("reminder scheduler started (sweep every %s)", self.settings.reminder_sweep)
+
+    def stop(self) -> None:
+        if self.wake in self.app.db.wakers:
+            self.app.db.wakers.remove(self.wake)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        with self._sweeping:
+            try:
+                self.sweeper.sweep()
+            except Exception:
+                log.exception("reminder sweep failed; the next one will try again")
+            upcoming = self.sweeper.next_due()
+        with self._wake_lock:
+            self._wake_at = None
+        if upcoming is not None:
+            self.wake(upcoming)
+
+    def wake(self, due: datetime) -> None:
+        """Run a sweep at `due` unless one is already set for no later than that."""
+        with self._wake_lock:
+            if self._wake_at is not None and self._wake_at <= due:
+                return
+            self._wake_at = due
+        if not self.scheduler.running:
+            return
+        self.scheduler.add_job(
+            self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
+            id="wake", replace_existing=True,
+        )
+
+    def plan_digest(self, now: datetime | None = None) -> int:
+        """Plan one digest per purpose with overdue work; it is rendered when it is sent."""
+        now = now or datetime.now(UTC)
+        day = now.astimezone(self.settings.zone).date().isoformat()
+        planned = 0
+        with self.app.db.session() as session:
+            purposes: set[str] = set()
+            for provider in self.app.registry.digests:
+                purposes |= {p for p, items in provider(session, now).items() if items}
+            for purpose in sorted(purposes):
+                api.plan(
+                    session, key=f"{DIGEST}:{day}:{purpose}", kind=DIGEST, due=now,
+                    target=Target.purpose(purpose), payload={"purpose": purpose},
+                    snoozable=False,
+                )
+                planned += 1
+        return planned
+
+    def plan_training(self, now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        local = now.astimezone(self.settings.zone)
+        quarter = f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+        target = training_target(self.settings.training_channel)
+        with self.app.db.session() as session:
+            api.plan(
+                session, key=f"training:{quarter}", kind=TRAINING, due=now, target=target,
+                payload={"quarter": quarter}, snoozable=False,
+            )
+        return quarter
+
+
+def training_target(setting: str) -> Target:
+    """LIAISON_TRAINING_CHANNEL is `platform:channel_id`; empty means the training purpose."""
+    platform, _, channel = setting.partition(":")
+    if platform and channel:
+        return Target.channel(platform, channel)
+    return Target.purpose("training")
+
+
+def next_workday(local: datetime) -> datetime:
+    day = local + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.replace(hour=9, minute=0, second=0, microsecond=0)

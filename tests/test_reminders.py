@@ -1,0 +1,281 @@
+"""The reminder outbox: delivered on time, once, across restarts, failures and downtime."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from sqlmodel import select
+
+from bot.errors import DeliveryError
+from bot.messages import Reply
+from schedules import api
+from schedules.api import Target
+from schedules.models import Reminder, Status
+from schedules.scheduler import ReminderScheduler
+from schedules.worker import Sweeper
+from tests.support import Chat, build_app, recording_adapters, run_due
+
+
+def _app(db_url, tmp_path, **kw):  # noqa: ANN001, ANN202
+    app, _ = build_app(db_url, tmp_path, **kw)
+
+    @app.registry.reminder_kind("test.ping")
+    def ping(session, reminder, now):  # noqa: ANN001, ANN202
+        if reminder.payload.get("gone"):
+            return None
+        return Reply("reminders/training", {"quarter": reminder.payload.get("q", "Q")})
+
+    return app
+
+
+def _plan(app, key="k1", due=None, target=None, **kw):  # noqa: ANN001, ANN202
+    with app.db.session() as s:
+        return api.plan(
+            s, key=key, kind=kw.pop("kind", "test.ping"),
+            due=due or datetime.now(UTC), target=target or Target.member("console", "alice"),
+            record_type="complaint", record_id="C-1", **kw,
+        )
+
+
+def _row(app, key="k1") -> Reminder:  # noqa: ANN001
+    with app.db.session() as s:
+        return s.exec(select(Reminder).where(Reminder.key == key)).one()
+
+
+def test_a_reminder_goes_out_when_due_and_only_once(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app, due=datetime.now(UTC) + timedelta(hours=1))
+    assert run_due(app) == []
+    clock.shift(timedelta(minutes=59, seconds=59))
+    assert run_due(app) == []
+    clock.shift(timedelta(seconds=1))
+    sent = run_due(app)
+    assert len(sent) == 1
+    assert sent[0].address.user == "alice" and sent[0].address.channel is None
+    assert "本季度外部沟通培训" in sent[0].message.text
+    assert run_due(app) == []
+    assert _row(app).status == Status.SENT
+
+
+def test_planning_the_same_key_twice_sends_one_message(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app, payload={"q": "first"})
+    _plan(app, payload={"q": "second"})
+    sent = run_due(app)
+    assert len(sent) == 1 and "second" in sent[0].message.text
+    _plan(app, payload={"q": "third"})  # already sent: stays sent
+    assert run_due(app) == []
+
+
+def test_the_message_reads_as_the_record_is_at_send_time(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app, payload={"gone": True})
+    assert run_due(app) == []
+    assert _row(app).status == Status.CANCELLED
+
+
+def test_cancel_and_move_before_due(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    _plan(app, key="a", due=later)
+    _plan(app, key="b", due=later)
+    with app.db.session() as s:
+        assert api.cancel(s, key="a") == 1
+        assert api.move(s, "b", later + timedelta(hours=1))
+    clock.shift(timedelta(hours=2))
+    assert run_due(app) == []
+    clock.shift(timedelta(hours=1))
+    assert len(run_due(app)) == 1
+    assert _row(app, "a").status == Status.CANCELLED
+
+
+def test_a_purpose_reminder_goes_to_the_bound_channel(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    Chat(app, "UADMIN", platform="slack", channel="C-ESC", direct=False)("/route escalations here")
+    _plan(app, target=Target.purpose("escalations"))
+    sent = run_due(app)
+    assert [(o.address.platform, o.address.channel) for o in sent] == [("slack", "C-ESC")]
+
+
+def test_a_crashed_claim_is_taken_over_after_the_lease(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app)
+    dead = Sweeper(app, recording_adapters(), owner="dead")
+    assert len(dead.claim(datetime.now(UTC))) == 1  # ... and the process dies here
+    adapters = recording_adapters()
+    assert run_due(app, adapters, owner="alive") == []  # the lease still holds
+    clock.shift(timedelta(minutes=5, seconds=1))
+    assert len(run_due(app, adapters, owner="alive")) == 1
+    assert run_due(app, adapters, owner="alive") == []
+    # The dead process's late delivery attempt finds the row no longer its own.
+    assert dead._prepare(_row(app).id, datetime.now(UTC)) is None
+    assert _row(app).status == Status.SENT
+
+
+def test_temporary_failures_retry_after_the_platforms_retry_after(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app)
+    adapters = recording_adapters()
+    adapters["console"].fail_with = [DeliveryError("ratelimited", temporary=True,
+                                                   retry_after=120)]
+    assert run_due(app, adapters) == []
+    row = _row(app)
+    assert row.status == Status.PENDING and row.last_error == "ratelimited"
+    assert row.due_at >= datetime.now(UTC) + timedelta(seconds=120)
+    clock.shift(timedelta(seconds=119))
+    assert run_due(app, adapters) == []
+    clock.shift(timedelta(minutes=2))
+    assert len(run_due(app, adapters)) == 1
+
+
+def test_after_max_attempts_it_fails_and_admins_hear_once(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path, reminder_max_attempts=3)
+    _plan(app, target=Target.member("slack", "U1"))
+    adapters = recording_adapters()
+    adapters["slack"].always_fail = DeliveryError("timeout", temporary=True)
+    for _ in range(3):
+        run_due(app, adapters)
+        clock.shift(timedelta(hours=2))
+    assert _row(app).status == Status.FAILED and _row(app).attempts == 3
+    notices = [o for o in adapters["console"].sent if o.address.user == "admin"]
+    assert len(notices) == 1
+    assert "提醒发送失败" in notices[0].message.text and "timeout" in notices[0].message.text
+    run_due(app, adapters)
+    assert len([o for o in adapters["console"].sent if o.address.user == "admin"]) == 1
+
+
+def test_a_permanent_failure_fails_at_once_and_admins_see_why(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app, target=Target.channel("slack", "C-GONE"))
+    adapters = recording_adapters()
+    adapters["slack"].always_fail = DeliveryError("channel_not_found", temporary=False)
+    run_due(app, adapters)
+    assert _row(app).status == Status.FAILED and _row(app).attempts == 1
+    admin = Chat(app, "admin")
+    out = admin("/remind failed")
+    assert "channel_not_found" in out and "/remind retry" in out
+    assert "没有权限" in Chat(app, "alice")("/remind failed")
+    adapters["slack"].always_fail = None
+    assert "马上重新发送" in admin(f"/remind retry {_row(app).id}")
+    assert [o.address.channel for o in run_due(app, adapters)] == ["C-GONE"]
+
+
+def test_a_purpose_with_no_channel_fails_with_the_reason(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app, target=Target.purpose("meetings"))
+    run_due(app)
+    assert (_row(app).status, _row(app).last_error) == (Status.FAILED, "no_target")
+
+
+def test_after_downtime_recent_ones_go_late_and_old_ones_are_summarised(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    _plan(app, key="recent", due=now - timedelta(hours=2))
+    for i in range(5):
+        _plan(app, key=f"old{i}", due=now - timedelta(days=2, hours=i))
+    _plan(app, key="old-bob", due=now - timedelta(days=3), target=Target.member("console", "bob"))
+    sent = run_due(app)
+    to_alice = [o for o in sent if o.address.user == "alice"]
+    to_bob = [o for o in sent if o.address.user == "bob"]
+    assert len(to_alice) == 2 and len(to_bob) == 1  # one late reminder + one summary each
+    summary = next(o for o in to_alice if "离线期间错过的提醒" in o.message.text)
+    assert summary.message.text.count("投诉 C-1") == 5
+    assert all(_row(app, f"old{i}").status == Status.SENT for i in range(5))
+    assert run_due(app) == []
+
+
+def test_my_reminders_and_snoozing_them(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    _plan(app, key="mine", due=now + timedelta(hours=1), payload={"title": "ACME 退款"})
+    _plan(app, key="esc", due=now + timedelta(hours=2), snoozable=False)
+    _plan(app, key="bobs", due=now + timedelta(hours=1), target=Target.member("console", "bob"))
+    alice = Chat(app, "alice")
+    out = alice("/remind list")
+    assert "ACME 退款" in out and "2026年11月26日 周四 11:00" in out
+    assert f"#{_row(app, 'bobs').id}" not in out
+    mine, esc, bobs = (_row(app, k).id for k in ("mine", "esc", "bobs"))
+    assert "推迟到 2026年11月27日 周五 09:00" in alice(f"/remind snooze {mine} tomorrow")
+    assert "升级通知,不能推迟" in alice(f"/remind snooze {esc} 1h")
+    assert "不是发给你的" in alice(f"/remind snooze {bobs} 1h")
+    assert "用法" in alice(f"/remind snooze {mine} someday")
+    assert "找不到提醒" in alice("/remind snooze 99999 1h")
+    alice("/lang en")
+    clock.shift(timedelta(days=1))  # Friday: the next workday is Monday
+    assert "Mon 30 Nov 2026, 09:00" in alice(f"/remind snooze {mine} next-workday")
+    clock.shift(timedelta(days=2))
+    sent = run_due(app)
+    assert sorted(o.address.user for o in sent) == ["alice", "bob"]  # the escalation, bob's
+    assert _row(app, "mine").status == Status.PENDING
+
+
+def test_quarterly_training_is_the_first_monday_and_one_message(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    zone = app.settings.zone
+    trigger = CronTrigger(month="1,4,7,10", day="1-7", day_of_week="mon", hour=10,
+                          timezone=zone)
+    first = trigger.get_next_fire_time(None, datetime(2026, 11, 26, tzinfo=zone))
+    assert first == datetime(2027, 1, 4, 10, 0, tzinfo=zone)
+    assert trigger.get_next_fire_time(None, first + timedelta(minutes=1)) == datetime(
+        2027, 4, 5, 10, 0, tzinfo=zone)
+    Chat(app, "admin", channel="C-TRAIN", direct=False)("/route training here")
+    replicas = [ReminderScheduler(app, recording_adapters()) for _ in range(2)]
+    assert {r.plan_training() for r in replicas} == {"2026-Q4"}
+    sent = run_due(app)
+    assert len(sent) == 1 and sent[0].address.channel == "C-TRAIN"
+
+
+def test_the_real_scheduler_wakes_for_a_new_reminder(db_url, tmp_path):
+    # Real time here: the sweep interval is an hour, so only the wake-up can deliver.
+    app = _app(db_url, tmp_path, reminder_sweep=timedelta(hours=1))
+    adapters = recording_adapters()
+    delivered = threading.Event()
+    adapters["console"].on_send = lambda outbound: delivered.set()
+    scheduler = ReminderScheduler(app, adapters)
+    scheduler.start()
+    try:
+        scheduler.sweep()  # the start-up sweep has run; nothing was due
+        _plan(app, due=datetime.now(UTC) + timedelta(milliseconds=300))
+        assert delivered.wait(timeout=10), "the wake-up did not deliver the reminder"
+    finally:
+        scheduler.stop()
+    assert len(adapters["console"].sent) == 1
+
+
+def _sweep_in_process(args) -> list[str]:  # noqa: ANN001
+    """One worker process: its own engine, sweeping until nothing is due."""
+    db_url, tmp = args
+    from pathlib import Path
+
+    from tests.support import build_app, recording_adapters
+
+    app, _ = build_app(db_url, Path(tmp))
+    adapters = recording_adapters()
+    Sweeper(app, adapters, batch=50).sweep()
+    app.db.dispose()
+    return [o.message.text for o in adapters["console"].sent]
+
+
+@pytest.mark.parametrize("workers", [4])
+def test_four_processes_deliver_2000_reminders_exactly_once(db_url, tmp_path, workers):
+    import multiprocessing
+
+    app, _ = build_app(db_url, tmp_path)
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    with app.db.session() as s:
+        for i in range(2000):
+            s.add(Reminder(key=f"bulk:{i}", kind="system.training", due_at=now, planned_at=now,
+                           target_kind="member", target_platform="console", target_id="u",
+                           payload={"quarter": f"#{i}#"}))
+    app.db.dispose()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers) as pool:
+        results = pool.map(_sweep_in_process, [(db_url, str(tmp_path / f"w{n}"))
+                                               for n in range(workers)])
+    keys = Counter(text.split("#")[1] for texts in results for text in texts)
+    assert len(keys) == 2000 and set(keys.values()) == {1}
+    assert sum(1 for texts in results if texts) >= 2, "only one worker did any work"
