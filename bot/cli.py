@@ -84,28 +84,40 @@ def _safe_url(url: str) -> str:
 
 
 def _console(settings: Settings, user: str | None, locale: str | None) -> int:
+    """The console chat, with the reminder scheduler running so reminders show as they fire."""
     from bot.adapters.console import ConsoleAdapter
-    from bot.runtime import build, configure_logging
+    from bot.runtime import build, configure_logging, serve
 
-    configure_logging(settings)
+    configure_logging(settings, chat=True)
     app = build(settings)
-    name = user or getpass.getuser() or "you"
+    name = user or _login_name()
     if locale:
         app.set_preferences("console", name, locale=locale)
     history = Path.home() / ".liaison_history" if sys.stdin.isatty() else None
     console = ConsoleAdapter(app, name, history=history)
-    try:
-        console.run()
-    finally:
-        app.db.dispose()
+    serve(app, {"console": console}, foreground=console)
     return 0
 
 
-def _run(settings: Settings) -> int:
-    from bot.runtime import platforms_configured
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "you"
 
-    if not platforms_configured(settings):
+
+def _run(settings: Settings) -> int:
+    from bot.runtime import build, configure_logging, make_adapter, platforms_configured, serve
+
+    platforms = platforms_configured(settings)
+    if not platforms:
         return _console(settings, None, None)
+    configure_logging(settings)
+    app = build(settings)
+    adapters = {name: make_adapter(name, app, settings) for name in platforms}
+    log_line = ", ".join(platforms)
+    print(f"Liaison is running on {log_line}; stop with Ctrl-C.", file=sys.stderr)
+    serve(app, adapters)
     return 0
 
 

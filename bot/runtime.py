@@ -1,16 +1,33 @@
-"""Putting the parts together: settings -> database -> core -> adapters."""
+"""Putting the parts together: settings -> database -> core -> adapters + reminder scheduler.
+
+Each platform adapter is a class `Adapter(app: Liaison, settings: Settings)` with a blocking
+`run()`, a thread-safe `stop()`, and `send(outbound)` (bot/adapters/base.py). `serve` runs
+every configured adapter in its own thread next to one reminder scheduler, and stops them all
+on SIGTERM or SIGINT.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Mapping
 
+from bot.adapters.base import Adapter
 from bot.config import Settings
 from bot.core import Liaison
 from bot.db import Database
 from bot.render import Renderer
 
 log = logging.getLogger(__name__)
+
+# platform -> "module:Class"; imported only when configured, so a missing SDK for an unused
+# platform never stops the bot.
+ADAPTERS = {
+    "slack": "bot.adapters.slack:SlackAdapter",
+    "dingtalk": "bot.adapters.dingtalk:DingTalkAdapter",
+}
 
 
 def build(settings: Settings, *, migrate: bool = True) -> Liaison:
@@ -20,20 +37,74 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
     return Liaison(settings, db, Renderer(settings.default_locale))
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migrations say what they do at INFO; in a chat that is noise.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+def configure_logging(settings: Settings, *, chat: bool = False) -> None:
+    """Logs go to stderr. In the console chat only warnings and errors, so the conversation
+    stays readable."""
+    level = logging.getLevelName(settings.log_level)
+    if chat:
+        level = max(level, logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Migrations and every scheduler tick are logged at INFO; that is noise, not news.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def platforms_configured(settings: Settings) -> list[str]:
     """The chat platforms whose settings are present; none means the console chat."""
-    found: list[str] = []
-    probes: dict[str, Callable[[Settings], bool]] = {}
-    for name, probe in probes.items():
-        if probe(settings):
-            found.append(name)
-    return found
+    enabled = {"slack": settings.slack_enabled, "dingtalk": settings.dingtalk_enabled}
+    return [name for name in ADAPTERS if enabled.get(name)]
+
+
+def make_adapter(platform: str, app: Liaison, settings: Settings) -> Adapter:
+    module_name, _, class_name = ADAPTERS[platform].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(app, settings)
+
+
+def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter | None = None):
+    """Run the adapters and the reminder scheduler until a signal (or the foreground adapter,
+    such as the console, returns)."""
+    from schedules.scheduler import ReminderScheduler
+
+    scheduler = ReminderScheduler(app, adapters)
+    scheduler.start()
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+        for adapter in adapters.values():
+            try:
+                adapter.stop()
+            except Exception:
+                log.exception("error while stopping the %s adapter", adapter.platform)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        if foreground is None:
+            signal.signal(signal.SIGINT, stop)
+    threads = [
+        threading.Thread(target=_run_adapter, args=(a, stop), name=f"adapter-{a.platform}")
+        for a in adapters.values()
+        if a is not foreground
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        if foreground is not None:
+            foreground.run()
+        else:
+            stopping.wait()
+    finally:
+        stop()
+        for thread in threads:
+            thread.join(timeout=10)
+        scheduler.stop()
+        app.db.dispose()
+
+
+def _run_adapter(adapter: Adapter, stop_all) -> None:  # noqa: ANN001
+    try:
+        adapter.run()
+    except Exception:
+        log.exception("the %s adapter stopped with an error", adapter.platform)
+        stop_all()
