@@ -167,6 +167,14 @@ class Settings(BaseSettings):
             parse_setting_duration(part)
         return value
 
+    @field_validator("training_channel")
+    @classmethod
+    def _platform_channel(cls, value: str) -> str:
+        platform, _, channel = value.strip().partition(":")
+        if value.strip() and (platform not in PLATFORMS or not channel):
+            raise ValueError(f"{value!r} is not platform:channel_id, e.g. slack:C0123ABCD")
+        return value.strip()
+
     @field_validator("digest_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:

@@ -39,6 +39,14 @@ SUMMARY = "system.summary"
 
 
 @dataclass
+class _Prepared:
+    id: int
+    key: str
+    outbounds: list[Outbound]
+    done: set[str]
+
+
+@dataclass
 class SweepResult:
     sent: list[Outbound] = field(default_factory=list)
     delivered: int = 0
@@ -102,23 +110,50 @@ class Sweeper:
             if not ids:
                 return result
             stale = self._summarise_stale(ids, current, result)
-            for rid in ids:
-                if rid not in stale:
-                    self.deliver(rid, current, result)
+            prepared = self._prepare([rid for rid in ids if rid not in stale], current, result)
+            sent = [p.id for p in prepared if self._deliver(p, current, result)]
+            self._mark_sent(sent, current)
             # Loop until nothing is due: summaries and admin notices planned in this round
             # are due at once. Retries are not, since their backoff puts them in the future.
 
-    def deliver(self, rid: int, now: datetime, result: SweepResult) -> None:
-        prepared = self._prepare(rid, now)
-        if prepared is None:
-            result.dropped += 1
-            return
-        reminder, outbounds, done = prepared
-        if not outbounds:
-            self._fail(rid, now, "no_target", permanent=True, result=result, reminder=reminder)
-            return
-        delivered = set(done)
-        for outbound in outbounds:
+    def _prepare(self, ids: list[int], now: datetime, result: SweepResult) -> list[_Prepared]:
+        """Render each claimed reminder as its record is now, in one transaction. Reminders
+        with nothing left to say are dropped here."""
+        if not ids:
+            return []
+        prepared = []
+        with self.app.db.session() as session:
+            rows = session.execute(
+                select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.due_at))
+            ).scalars().all()
+            for row in rows:
+                if row.status != Status.CLAIMED or row.lease_owner != self.owner:
+                    continue  # someone else's now (our lease expired)
+                render = self.app.registry.reminder_kinds.get(row.kind)
+                reply = render(session, row, now) if render else None
+                if reply is None:
+                    row.status = Status.CANCELLED
+                    row.last_error = "nothing_to_say" if render else f"unknown_kind:{row.kind}"
+                    row.lease_owner = row.lease_until = None
+                    session.add(row)
+                    result.dropped += 1
+                    continue
+                reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
+                reply.values.setdefault("planned_at", row.planned_at)
+                prepared.append(_Prepared(
+                    row.id, row.key, self.outbounds(session, row, reply),
+                    set(row.payload.get("_delivered", [])),
+                ))
+        return prepared
+
+    def _deliver(self, item: _Prepared, now: datetime, result: SweepResult) -> bool:
+        """Send each message of one reminder; on a failure record what already went out, so
+        a retry does not send it twice."""
+        if not item.outbounds:
+            self._fail(item.id, now, "no_target", permanent=True, result=result)
+            return False
+        delivered = set(item.done)
+        for outbound in item.outbounds:
             key = _address_key(outbound)
             if key in delivered:
                 continue
@@ -130,47 +165,29 @@ class Sweeper:
                     )
                 adapter.send(outbound)  # type: ignore[attr-defined]
             except DeliveryError as exc:
-                self._record_partial(rid, delivered)
-                self._fail(
-                    rid, now, exc.reason, permanent=not exc.temporary,
-                    retry_after=exc.retry_after, result=result, reminder=reminder,
-                )
-                return
+                self._fail(item.id, now, exc.reason, permanent=not exc.temporary,
+                           retry_after=exc.retry_after, result=result, delivered=delivered)
+                return False
             except Exception as exc:  # a bug in an adapter must not lose the reminder
-                log.exception("adapter failed while sending reminder %s", rid)
-                self._record_partial(rid, delivered)
-                self._fail(rid, now, f"error:{exc.__class__.__name__}", permanent=False,
-                           result=result, reminder=reminder)
-                return
+                log.exception("adapter failed while sending reminder %s", item.key)
+                self._fail(item.id, now, f"error:{exc.__class__.__name__}", permanent=False,
+                           result=result, delivered=delivered)
+                return False
             delivered.add(key)
             result.sent.append(outbound)
-        with self.app.db.session() as session:
-            row = session.get(Reminder, rid)
-            if row is not None and row.lease_owner == self.owner:
-                row.status, row.sent_at = Status.SENT, now
-                row.lease_owner = row.lease_until = None
-                row.payload = {**row.payload, "_delivered": sorted(delivered)}
-                session.add(row)
         result.delivered += 1
+        return True
 
-    def _prepare(self, rid: int, now: datetime):  # noqa: ANN202
-        """Render the reminder as the record is now; None when there is nothing to send."""
+    def _mark_sent(self, ids: list[int], now: datetime) -> None:
+        if not ids:
+            return
+        c = Reminder.__table__.c
         with self.app.db.session() as session:
-            row = session.get(Reminder, rid)
-            if row is None or row.status != Status.CLAIMED or row.lease_owner != self.owner:
-                return None  # someone else's now (our lease expired)
-            render = self.app.registry.reminder_kinds.get(row.kind)
-            reply = render(session, row, now) if render else None
-            if reply is None:
-                row.status = Status.CANCELLED
-                row.last_error = "nothing_to_say" if render else f"unknown_kind:{row.kind}"
-                row.lease_owner = row.lease_until = None
-                session.add(row)
-                return None
-            reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
-            reply.values.setdefault("planned_at", row.planned_at)
-            outbounds = self.outbounds(session, row, reply)
-            return row, outbounds, list(row.payload.get("_delivered", []))
+            session.execute(
+                update(Reminder.__table__)
+                .where(c.id.in_(ids), c.lease_owner == self.owner)
+                .values(status=Status.SENT, sent_at=now, lease_owner=None, lease_until=None)
+            )
 
     def outbounds(self, session: Session, row: Reminder, reply: Reply) -> list[Outbound]:
         if row.target_kind == "member":
@@ -199,13 +216,15 @@ class Sweeper:
         *,
         permanent: bool,
         result: SweepResult,
-        reminder: Reminder,
         retry_after: float | None = None,
+        delivered: set[str] | None = None,
     ) -> None:
         with self.app.db.session() as session:
             row = session.get(Reminder, rid)
             if row is None or row.lease_owner != self.owner:
                 return
+            if delivered:
+                row.payload = {**row.payload, "_delivered": sorted(delivered)}
             row.last_error = reason[:500]
             row.lease_owner = row.lease_until = None
             exhausted = row.attempts >= self.settings.reminder_max_attempts
@@ -221,15 +240,6 @@ class Sweeper:
                 result.retried += 1
                 log.info("reminder %s deferred to %s: %s", row.key, row.due_at, reason)
             session.add(row)
-
-    def _record_partial(self, rid: int, delivered: set[str]) -> None:
-        if not delivered:
-            return
-        with self.app.db.session() as session:
-            row = session.get(Reminder, rid)
-            if row is not None and row.lease_owner == self.owner:
-                row.payload = {**row.payload, "_delivered": sorted(delivered)}
-                session.add(row)
 
     def _notify_admins(self, session: Session, row: Reminder, now: datetime) -> None:
         """One notice per failed reminder to each admin on a platform this process serves."""

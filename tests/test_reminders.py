@@ -16,7 +16,7 @@ from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
 from schedules.scheduler import ReminderScheduler
-from schedules.worker import Sweeper
+from schedules.worker import Sweeper, SweepResult
 from tests.support import Chat, build_app, recording_adapters, run_due
 
 
@@ -111,9 +111,20 @@ def test_a_crashed_claim_is_taken_over_after_the_lease(db_url, tmp_path, clock):
     clock.shift(timedelta(minutes=5, seconds=1))
     assert len(run_due(app, adapters, owner="alive")) == 1
     assert run_due(app, adapters, owner="alive") == []
-    # The dead process's late delivery attempt finds the row no longer its own.
-    assert dead._prepare(_row(app).id, datetime.now(UTC)) is None
     assert _row(app).status == Status.SENT
+
+
+def test_a_sweeper_whose_lease_expired_sends_nothing(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    _plan(app)
+    slow, fast = (Sweeper(app, recording_adapters(), owner=o) for o in ("slow", "fast"))
+    [rid] = slow.claim(datetime.now(UTC))
+    clock.shift(timedelta(minutes=6))
+    assert fast.claim(datetime.now(UTC)) == [rid]
+    result = SweepResult()
+    assert slow._prepare([rid], datetime.now(UTC), result) == []  # no longer slow's to send
+    slow._mark_sent([rid], datetime.now(UTC))
+    assert _row(app).status == Status.CLAIMED and _row(app).lease_owner == "fast"
 
 
 def test_temporary_failures_retry_after_the_platforms_retry_after(db_url, tmp_path, clock):
