@@ -290,3 +290,23 @@ def test_four_processes_deliver_2000_reminders_exactly_once(db_url, tmp_path, wo
     keys = Counter(text.split("#")[1] for texts in results for text in texts)
     assert len(keys) == 2000 and set(keys.values()) == {1}
     assert sum(1 for texts in results if texts) >= 2, "only one worker did any work"
+
+
+def test_the_daily_digest_lists_overdue_items_per_channel(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    overdue: list[dict] = []
+    app.registry.digest(lambda session, now: {"complaints": list(overdue)})
+    Chat(app, "admin", channel="C-CMP", direct=False)("/route complaints here")
+    scheduler = ReminderScheduler(app, recording_adapters())
+    assert scheduler.plan_digest() == 0  # nothing overdue: no digest at all
+    overdue.append({"id": "C-2026-0001", "title": "退款延迟", "owner": "bob",
+                    "due": datetime.now(UTC) - timedelta(hours=3)})
+    assert scheduler.plan_digest() == 1
+    assert scheduler.plan_digest() == 1  # a second replica: same key, still one message
+    sent = run_due(app)
+    assert len(sent) == 1 and sent[0].address.channel == "C-CMP"
+    assert "C-2026-0001 退款延迟 · bob" in sent[0].message.text
+    clock.shift(timedelta(days=1))
+    overdue.clear()
+    scheduler.plan_digest()
+    assert run_due(app) == []
