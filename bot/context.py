@@ -4,7 +4,7 @@ Nothing here knows which platform it serves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,6 @@ class Ctx:
     locale: str
     zone: ZoneInfo
     now: datetime
-    notices: list[Any] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:

@@ -68,6 +68,7 @@ class ReminderScheduler:
             CronTrigger(month="1,4,7,10", day="1-7", day_of_week="mon", hour=10, timezone=zone),
             id="training",
         )
+        self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=1), id="housekeeping")
         self.app.db.wakers.append(self.wake)
         self.scheduler.start()
         log.info("reminder scheduler started (sweep every %s)", self.settings.reminder_sweep)
@@ -104,6 +105,13 @@ class ReminderScheduler:
             self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
             id="wake", replace_existing=True,
         )
+
+    def housekeeping(self) -> None:
+        """Forget inbound event ids older than a week and conversations that expired."""
+        try:
+            self.app.purge(datetime.now(UTC))
+        except Exception:
+            log.exception("housekeeping failed; it runs again in an hour")
 
     def plan_digest(self, now: datetime | None = None) -> int:
         """Plan one digest per purpose with overdue work; it is rendered when it is sent."""

@@ -133,3 +133,17 @@ def test_channel_errors_are_private_to_the_asker(db_url, tmp_path, clock):
     alice = Chat(app, "alice", platform="slack", channel="C1", direct=False)
     out = alice.say("/nope")
     assert out[0].address.ephemeral_to == "alice"
+
+
+def test_housekeeping_forgets_old_event_ids_and_expired_conversations(db_url, tmp_path, clock):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.models import Conversation
+
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/visit new", event_id="E1")
+    clock.shift(timedelta(days=8))
+    app.purge(datetime.now(UTC))
+    assert _count(app, InboundEvent) == 0 and _count(app, Conversation) == 0
+    assert "alice" in alice("/whoami", event_id="E1")  # the id is free again
