@@ -176,3 +176,17 @@ def test_the_card_goes_to_the_bound_channel_or_the_user_is_told(db_url, tmp_path
     assert len(card) == 1
     assert card[0].address.channel == "C-complaints" and card[0].address.purpose == "complaints"
     assert card[0].message.body == "新拜访:Globex"
+
+
+def test_a_hostile_customer_name_pings_nobody_anywhere(db_url, tmp_path, clock):
+    app, saved = build_app(db_url, tmp_path)
+    Chat(app, "UADMIN", platform="slack", channel="C-CMP", direct=False)(
+        "/route complaints here")
+    slack = Chat(app, "U1", platform="slack", channel="D1")
+    slack("/visit new kind=media score=1 owner=me at=now")
+    slack("<!channel> {{ 7*7 }} <@U999>")
+    slack("done")
+    out = slack.say("confirm")
+    card = next(o for o in out if o.address.channel == "C-CMP")
+    assert card.message.body == "新拜访:&lt;!channel&gt; {{ 7*7 }} &lt;@U999&gt;"
+    assert saved[0]["who"] == "<!channel> {{ 7*7 }} <@U999>"  # stored as typed
