@@ -1,0 +1,675 @@
+"""Slack through slack-bolt: Socket Mode with an app token, else HTTP mode on waitress.
+
+A thin translator. Slack payloads become `Inbound` messages for `Liaison.handle`; the
+`Outbound` messages that come back become Web API calls. slack_sdk errors become
+`DeliveryError` here, once.
+
+Acknowledging: the Bolt app runs with `process_before_response=True`, so the listener's
+return is the HTTP response (Socket Mode: the envelope ack) with no polling in between (Bolt's
+default mode polls for the ack every 10 ms). Every listener hands the work to a thread pool
+and waits for it at most `ack_budget` seconds (2 s, under Slack's 3): a slash command whose
+private answer is ready by then gets it in the ack body, the common case, a few milliseconds
+of database work; otherwise the ack goes out empty and the answer follows by the command's
+response URL. Everything else (public replies, DMs, cards) goes by the Web API after the ack.
+
+Where a conversation continues: a slash command in the bot's DM (or any DM) continues in the
+bot's DM; in a channel the bot's first answer is a channel message and the conversation goes
+on in its thread. Plain messages reach the core from the DM, from @mentions, and from a thread
+in which the sender has a conversation in progress, nothing else from channels.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.error import URLError
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy import update
+from sqlmodel import select
+
+from bot import members
+from bot.adapters import slack_forms
+from bot.adapters.slack_blocks import (
+    CHOICE_ACTION,
+    FORM_ACTION,
+    FORM_CALLBACK,
+    answered,
+    combine,
+    form_button,
+    message_payload,
+)
+from bot.config import Settings
+from bot.core import Liaison
+from bot.errors import ConfigError, DeliveryError
+from bot.messages import Inbound, Outbound, Rendered
+from bot.models import Conversation
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+ACK_BUDGET = 2.0
+INTERACTIVE_ATTEMPTS = 3  # a reply to someone waiting is retried this often on 429 / 5xx
+MAX_RETRY_WAIT = 30.0
+
+# Errors after which the same call can never succeed; anything else Slack calls temporary.
+PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
+    "cannot_dm_bot", "account_inactive", "invalid_auth", "not_authed", "token_revoked",
+    "token_expired", "missing_scope", "restricted_action", "msg_too_long", "no_text",
+    "invalid_blocks", "invalid_arguments", "channel_is_archived", "ekm_access_denied",
+    "user_not_in_channel", "messages_tab_disabled", "not_allowed_token_type",
+})
+TEMPORARY = frozenset({
+    "ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+    "request_timeout",
+})
+_CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def unescape(text: str) -> str:
+    """Slack sends &, < and > in message text as entities; the core wants what was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """The one place slack_sdk errors are translated."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = getattr(response, "status_code", 200)
+        error = str(response.get("error") or f"http_{status}")
+        if status == 429 or error in ("ratelimited", "rate_limited"):
+            headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+            try:
+                retry_after: float | None = float(headers.get("retry-after", 1))
+            except (TypeError, ValueError):
+                retry_after = 1.0
+            return DeliveryError(error, temporary=True, retry_after=retry_after)
+        if status >= 500 or error in TEMPORARY:
+            return DeliveryError(error, temporary=True)
+        return DeliveryError(error, temporary=error not in PERMANENT and status >= 500)
+    if isinstance(exc, SlackClientError | URLError | TimeoutError | OSError):
+        return DeliveryError(f"network:{exc.__class__.__name__}", temporary=True)
+    return DeliveryError(f"error:{exc.__class__.__name__}", temporary=True)
+
+
+@dataclass
+class Origin:
+    """What an inbound came with that its answers need: a slash command's response URL, and
+    whether its public answers open a thread in a channel."""
+
+    response_url: str | None = None
+    opens_thread: bool = False
+    form_command: str | None = None  # the command text, when it may be offered as a modal
+    extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(outbound) -> block
+
+
+@dataclass
+class _Ack:
+    """The private part of a slash command's answer, handed from the worker to the ack."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ready: Future = field(default_factory=Future)
+    late: bool = False
+
+
+class SlackAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        app: Liaison,
+        settings: Settings | None = None,
+        *,
+        bot_token: str = "",
+        app_token: str = "",
+        signing_secret: str = "",
+        api_url: str = "https://slack.com/api/",
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        ack_budget: float = ACK_BUDGET,
+        workers: int = 16,
+        http_threads: int = 8,
+    ) -> None:
+        if settings is not None:  # how `liaison run` builds every adapter
+            bot_token = bot_token or settings.slack_bot_token
+            app_token = app_token or settings.slack_app_token
+            signing_secret = signing_secret or settings.slack_signing_secret
+            api_url = settings.slack_api_url
+            port = settings.http_port
+        if not bot_token:
+            raise ConfigError("Setting SLACK_BOT_TOKEN: required for Slack")
+        if not app_token and not signing_secret:
+            raise ConfigError(
+                "Setting SLACK_SIGNING_SECRET: required for Slack HTTP mode "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        self.app = app
+        self.socket_mode = bool(app_token)
+        self.app_token = app_token
+        self.host, self.port, self.http_threads = host, port, http_threads
+        self.ack_budget = ack_budget
+        self.client = WebClient(token=bot_token, base_url=api_url, timeout=10)
+        self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
+        self._bot_token = bot_token
+        self._identity: dict[str, str] | None = None
+        self._identity_lock = threading.Lock()
+        self._profiles: dict[str, dict[str, str | None]] = {}
+        self._dms: dict[str, str] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
+        self._stopped = threading.Event()
+        self._server: Any = None
+        self._socket: SocketModeHandler | None = None
+        self.bolt = App(
+            client=self.client,
+            signing_secret=signing_secret or None,
+            authorize=lambda enterprise_id, team_id: self._authorize(enterprise_id, team_id),
+            process_before_response=True,
+            request_verification_enabled=not self.socket_mode,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self._listen()
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> dict[str, str]:
+        with self._identity_lock:
+            if self._identity is None:
+                found = self.client.auth_test()
+                self._identity = {
+                    "user_id": found["user_id"], "bot_id": found.get("bot_id") or "",
+                    "team_id": found.get("team_id") or "",
+                }
+            return self._identity
+
+    def _authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # Ours, not Bolt's default: one auth.test at start-up instead of a lookup per request.
+        me = self.identity
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id or me["team_id"],
+            bot_token=self._bot_token, bot_user_id=me["user_id"], bot_id=me["bot_id"],
+        )
+
+    def _profile(self, user: str) -> dict[str, str | None]:
+        """Name, locale and zone from users.info, once per member per process."""
+        found = self._profiles.get(user)
+        if found is not None:
+            return found
+        try:
+            info = self.client.users_info(user=user, include_locale=True)["user"]
+        except (SlackApiError, SlackClientError, URLError, OSError) as exc:
+            log.warning("users.info failed for %s: %s", user, delivery_error(exc).reason)
+            return {}
+        profile = info.get("profile") or {}
+        locale = str(info.get("locale") or "")
+        found = {
+            "name": profile.get("display_name") or info.get("real_name") or info.get("name"),
+            "locale": "zh" if locale.lower().startswith("zh") else ("en" if locale else None),
+            "timezone": info.get("tz"),
+        }
+        self._profiles[user] = found
+        return found
+
+    def _inbound(self, user: str, channel: str, text: str, **fields: Any) -> Inbound:
+        profile = self._profile(user)
+        mentions = tuple(m for m in _USER_MENTION.findall(text) if m != self.identity["user_id"])
+        return Inbound(
+            platform=PLATFORM, channel=channel, user=user, text=text, mentions=mentions,
+            user_name=profile.get("name"), locale=profile.get("locale"),
+            timezone=profile.get("timezone"), **fields,
+        )
+
+    # -- listeners -----------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        # Bolt passes arguments by parameter name and counts `self` of a bound method as one,
+        # hence plain functions around the methods.
+        bolt = self.bolt
+
+        def command(ack, body):  # noqa: ANN001, ANN202
+            self._on_command(ack, body)
+
+        def message(ack, event, body):  # noqa: ANN001, ANN202
+            self._on_message(ack, event, body)
+
+        def mention(ack, event, body):  # noqa: ANN001, ANN202
+            self._on_mention(ack, event, body)
+
+        def choice(ack, body):  # noqa: ANN001, ANN202
+            self._on_choice(ack, body)
+
+        def form_open(ack, body):  # noqa: ANN001, ANN202
+            self._on_form_open(ack, body)
+
+        def form_submit(ack, body, view):  # noqa: ANN001, ANN202
+            self._on_form_submit(ack, body, view)
+
+        bolt.command(re.compile(r"^/.+"))(command)
+        bolt.event("message")(message)
+        bolt.event("app_mention")(mention)
+        bolt.action(re.compile(f"^{CHOICE_ACTION}"))(choice)
+        bolt.action(FORM_ACTION)(form_open)
+        bolt.view(FORM_CALLBACK)(form_submit)
+
+    def command_text(self, command: str, text: str) -> str:
+        """`/complaint` + `new customer=x` -> `/complaint new customer=x`; `/liaison role ...`
+        -> `/role ...`: Slack has one app command for the core's small families."""
+        text = unescape(text).strip()
+        if command.lstrip("/").lower() == "liaison":
+            return f"/{text}" if text else "/help"
+        return f"{command} {text}".strip()
+
+    def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
+        user, channel = body["user_id"], body["channel_id"]
+        text = self.command_text(body.get("command", ""), body.get("text", ""))
+        direct = self._is_dm(body)
+        if direct:
+            channel = self._dm_channel(user) or channel
+        inbound = self._inbound(
+            user, channel, text, direct=direct, workspace=body.get("team_id") or "",
+        )
+        origin = Origin(
+            response_url=body.get("response_url"), opens_thread=not direct,
+            form_command=text if len(text.split()) == 2 else None,
+        )
+        pending = _Ack()
+        self._pool.submit(self._command_work, inbound, origin, pending)
+        try:
+            now = pending.ready.result(timeout=self.ack_budget)
+        except FutureTimeout:
+            with pending.lock:
+                pending.late = not pending.ready.done()
+            now = [] if pending.late else pending.ready.result()
+        except Exception:  # noqa: BLE001  (logged by the worker; the ack must still go)
+            now = []
+        if now:
+            ack(response_type="ephemeral", **combine(now))
+        else:
+            ack()
+
+    def _command_work(self, inbound: Inbound, origin: Origin, pending: _Ack) -> None:
+        try:
+            outbounds = self.app.handle(inbound)
+            outbounds = self._offer_form(inbound, origin, outbounds)
+            is_private = [bool(o.address.in_reply and o.address.ephemeral_to) for o in outbounds]
+            private = [o for o, p in zip(outbounds, is_private, strict=True) if p]
+            rest = [o for o, p in zip(outbounds, is_private, strict=True) if not p]
+            with pending.lock:
+                if not pending.late:
+                    pending.ready.set_result([o.message for o in private])
+                    private = []
+            self._deliver_all(private + rest, inbound, origin)
+        except Exception as exc:
+            log.exception("slash command failed")
+            if not pending.ready.done():
+                pending.ready.set_exception(exc)
+
+    def _on_message(self, ack: Callable[..., None], event: dict[str, Any],
+                    body: dict[str, Any]) -> None:
+        ack()
+        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return  # edits, joins, bot posts
+        user = event.get("user")
+        if not user or event.get("bot_id") or user == self.identity["user_id"]:
+            return
+        channel = event["channel"]
+        text = unescape(event.get("text") or "")
+        direct = event.get("channel_type") == "im"
+        thread = None
+        if not direct:
+            if f"<@{self.identity['user_id']}" in text:
+                return  # the app_mention event carries this one
+            thread = event.get("thread_ts")
+            if not thread or not self._in_conversation(channel, user, thread):
+                return
+        inbound = self._inbound(
+            user, channel, text, thread=thread, direct=direct,
+            event_id=body.get("event_id"), workspace=body.get("team_id") or "",
+        )
+        self._wait(self._pool.submit(self._work, inbound, Origin()))
+
+    def _on_mention(self, ack: Callable[..., None], event: dict[str, Any],
+                    body: dict[str, Any]) -> None:
+        ack()
+        user = event.get("user")
+        if not user or event.get("bot_id") or str(event.get("channel", "")).startswith("D"):
+            return  # in a DM the message event already brought it
+        me = self.identity["user_id"]
+        text = re.sub(rf"<@{me}(\|[^>]*)?>", "", unescape(event.get("text") or "")).strip()
+        inbound = self._inbound(
+            user, event["channel"], text, thread=event.get("thread_ts") or event.get("ts"),
+            event_id=body.get("event_id"), workspace=body.get("team_id") or "",
+        )
+        self._wait(self._pool.submit(self._work, inbound, Origin()))
+
+    def _on_choice(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
+        action = body["actions"][0]
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id", "")
+        message, container = body.get("message") or {}, body.get("container") or {}
+        direct = channel.startswith("D")
+        thread = None if direct else (
+            message.get("thread_ts") or container.get("thread_ts") or message.get("ts")
+            or container.get("message_ts")
+        )
+        inbound = self._inbound(
+            user, channel, str(action.get("value", "")), thread=thread, direct=direct,
+            is_action=True, workspace=(body.get("team") or {}).get("id", ""),
+        )
+        if message.get("blocks") and body.get("response_url"):
+            label = (action.get("text") or {}).get("text", "")
+            self._pool.submit(self._mark_answered, body["response_url"], message, label)
+        self._wait(self._pool.submit(self._work, inbound, Origin()))
+
+    def _mark_answered(self, response_url: str, message: dict[str, Any], label: str) -> None:
+        try:
+            WebhookClient(response_url, timeout=10).send(
+                text=message.get("text") or " ", blocks=answered(message["blocks"], label),
+                replace_original=True,
+            )
+        except Exception as exc:  # noqa: BLE001  (cosmetic: the answer itself went through)
+            log.warning("could not update the answered message: %s", exc)
+
+    # -- the complaint intake (or any flow) as a modal ------------------------------------------
+
+    def _offer_form(self, inbound: Inbound, origin: Origin,
+                    outbounds: list[Outbound]) -> list[Outbound]:
+        """A command that just started a flow (with no answers typed in) gets a button that
+        opens the same flow as a modal."""
+        if not origin.form_command:
+            return outbounds
+        started = next((o for o in outbounds if o.message.template == "flow/started"), None)
+        if started is None:
+            return outbounds
+        with self.app.db.session() as session:
+            conv = session.exec(select(Conversation).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+                Conversation.user_id == inbound.user)).first()
+        flow = self.app.registry.flows.get(conv.flow) if conv else None
+        if flow is None or not slack_forms.form_steps(flow):
+            return outbounds
+        with self.app.db.session() as session:
+            member = members.find(session, PLATFORM, user_id=inbound.user)
+        locale = self.app.renderer.locale(
+            (member.locale if member else None) or inbound.locale
+        )
+        value = json.dumps({"flow": flow.name, "command": origin.form_command,
+                            "channel": inbound.channel, "direct": inbound.direct})
+        label = str(self.app.renderer.label(locale, "slack.form_button"))
+        origin.extras[id(started)] = form_button(label, value)
+        return outbounds
+
+    def _on_form_open(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
+        meta = json.loads(body["actions"][0]["value"])
+        message, container = body.get("message") or {}, body.get("container") or {}
+        if not meta.get("direct"):
+            meta["thread"] = (message.get("thread_ts") or container.get("thread_ts")
+                              or message.get("ts") or container.get("message_ts"))
+        flow = self.app.registry.flows.get(meta.get("flow", ""))
+        if flow is None:
+            return
+        inbound = self._inbound(body["user"]["id"], meta["channel"], "", direct=meta["direct"])
+        with slack_forms.reading_ctx(self.app, inbound) as ctx:
+            view = slack_forms.build_view(self.app, ctx, flow, meta)
+        try:
+            self.client.views_open(trigger_id=body["trigger_id"], view=view)
+        except Exception as exc:  # noqa: BLE001  (the conversation goes on without the form)
+            log.warning("views.open failed: %s", delivery_error(exc).reason)
+
+    def _on_form_submit(self, ack: Callable[..., None], body: dict[str, Any],
+                        view: dict[str, Any]) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        flow = self.app.registry.flows.get(meta.get("flow", ""))
+        if flow is None:
+            ack()
+            return
+        user = body["user"]["id"]
+        raw = slack_forms.submitted(view.get("state") or {})
+        probe = self._inbound(user, meta["channel"], "", direct=meta["direct"])
+        with slack_forms.reading_ctx(self.app, probe) as ctx:
+            errors = slack_forms.check(self.app, ctx, flow, raw)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        # The answers go in as the command's key=value words: the same path as typing them.
+        words = [f"{key}={shlex.quote(value.translate(_CURLY))}" for key, value in raw.items()]
+        inbound = self._inbound(
+            user, meta["channel"], " ".join([meta["command"], *words]),
+            thread=meta.get("thread"), direct=meta["direct"],
+        )
+        self._pool.submit(self._work, inbound, Origin())
+
+    # -- doing the work ------------------------------------------------------------------------
+
+    def _wait(self, future: Future) -> None:
+        """Let the answer go out with the ack when it is quick; never past the budget."""
+        try:
+            future.result(timeout=self.ack_budget)
+        except FutureTimeout:
+            pass
+        except Exception:  # noqa: BLE001  (logged where it happened)
+            pass
+
+    def _work(self, inbound: Inbound, origin: Origin) -> None:
+        try:
+            self._deliver_all(self.app.handle(inbound), inbound, origin)
+        except Exception:
+            log.exception("could not handle a Slack message")
+
+    def _deliver_all(self, outbounds: list[Outbound], inbound: Inbound, origin: Origin) -> None:
+        anchor: str | None = None
+        for outbound in outbounds:
+            address = outbound.address
+            if address.platform != PLATFORM:
+                self._to_peer(outbound)
+                continue
+            try:
+                if not address.in_reply:
+                    self._retrying(lambda o=outbound: self.send(o))
+                elif address.ephemeral_to:
+                    self._retrying(lambda o=outbound: self._ephemeral(o, origin))
+                else:
+                    thread = anchor if origin.opens_thread else address.thread
+                    extra = origin.extras.get(id(outbound))
+                    ts = self._retrying(lambda o=outbound, t=thread, x=extra: self._post(
+                        o.address.channel or inbound.channel, o.message, t, x))
+                    if origin.opens_thread and anchor is None:
+                        anchor = ts
+            except DeliveryError as exc:
+                log.warning("could not deliver a reply on Slack: %s", exc.reason)
+                if address.in_reply and origin.response_url and not exc.temporary:
+                    # Not in the channel: the asker still sees the answer, privately.
+                    self._respond(origin.response_url, outbound.message)
+        if anchor:
+            self._thread_conversation(inbound.channel, inbound.user, anchor)
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        """A reply someone is waiting for: wait out a rate limit a few times rather than drop
+        it. (Reminders are not retried here; the sweeper defers them.)"""
+        for attempt in range(INTERACTIVE_ATTEMPTS):
+            try:
+                return call()
+            except DeliveryError as exc:
+                if not exc.temporary or attempt == INTERACTIVE_ATTEMPTS - 1:
+                    raise
+                self._stopped.wait(min(exc.retry_after or 1.0, MAX_RETRY_WAIT))
+        return None
+
+    def _to_peer(self, outbound: Outbound) -> None:
+        peer = self.peers.get(outbound.address.platform)
+        if peer is None:
+            log.warning("no adapter running for %s", outbound.address.platform)
+            return
+        try:
+            peer.send(outbound)
+        except DeliveryError as exc:
+            log.warning("could not deliver to %s: %s", outbound.address.platform, exc.reason)
+
+    # -- conversations in channel threads --------------------------------------------------
+
+    def _in_conversation(self, channel: str, user: str, thread: str) -> bool:
+        with self.app.db.session() as session:
+            found = session.exec(select(Conversation.id).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == channel,
+                Conversation.user_id == user, Conversation.thread_id == thread)).first()
+        return found is not None
+
+    def _thread_conversation(self, channel: str, user: str, thread: str) -> None:
+        """The conversation a slash command started goes on in the thread of its first
+        answer."""
+        with self.app.db.session() as session:
+            session.exec(update(Conversation).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == channel,
+                Conversation.user_id == user, Conversation.thread_id.is_(None),
+            ).values(thread_id=thread))
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    def send(self, outbound: Outbound) -> None:
+        """Deliver to a channel, or to a member's DM. Raises DeliveryError."""
+        address = outbound.address
+        if address.channel:
+            self._post(address.channel, outbound.message, address.thread)
+        elif address.user:
+            channel = self._dm_channel(address.user, strict=True)
+            assert channel is not None
+            self._post(channel, outbound.message, None)
+        else:
+            raise DeliveryError("no_address", temporary=False)
+
+    def _post(self, channel: str, message: Rendered, thread: str | None,
+              extra: dict[str, Any] | None = None) -> str:
+        payload = _payload(message, extra)
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
+                **payload,
+            )
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        return str(response.get("ts") or "")
+
+    def _ephemeral(self, outbound: Outbound, origin: Origin) -> None:
+        if origin.response_url:
+            self._respond(origin.response_url, outbound.message)
+            return
+        address = outbound.address
+        try:
+            self.client.chat_postEphemeral(
+                channel=address.channel or "", user=address.ephemeral_to or "",
+                thread_ts=address.thread, **_payload(outbound.message),
+            )
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+
+    def _respond(self, response_url: str, message: Rendered) -> None:
+        try:
+            WebhookClient(response_url, timeout=10).send(
+                response_type="ephemeral", replace_original=False, **_payload(message)
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.warning("response_url failed: %s", exc)
+
+    def _dm_channel(self, user: str, strict: bool = False) -> str | None:
+        found = self._dms.get(user)
+        if found:
+            return found
+        try:
+            found = self.client.conversations_open(users=user)["channel"]["id"]
+        except Exception as exc:
+            if strict:
+                raise delivery_error(exc) from exc
+            log.warning("conversations.open failed for %s: %s", user, exc)
+            return None
+        self._dms[user] = str(found)
+        return found
+
+    @staticmethod
+    def _is_dm(body: dict[str, Any]) -> bool:
+        name = str(body.get("channel_name") or "")
+        return (name == "directmessage" or name.startswith("mpdm-")
+                or str(body.get("channel_id", "")).startswith("D"))
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def wsgi(self) -> Callable[..., Any]:
+        """POST /slack/events (commands, events, interactivity) and GET /healthz."""
+        slack = SlackRequestHandler(self.bolt)
+
+        def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in (
+                "GET", "HEAD",
+            ):
+                start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"ok\n"]
+            return slack(environ, start_response)
+
+        return application
+
+    def listen(self) -> int:
+        """Bind the HTTP server (HTTP mode) and return its port; `run` then serves."""
+        from waitress import create_server
+
+        if self._server is None:
+            self._server = create_server(
+                self.wsgi(), host=self.host, port=self.port, threads=self.http_threads,
+                ident="liaison", clear_untrusted_proxy_headers=True,
+            )
+        return int(self._server.effective_port)
+
+    def run(self) -> None:
+        self.identity  # noqa: B018  (fail now, not at the first message, on a bad token)
+        if self.socket_mode:
+            self._socket = SocketModeHandler(self.bolt, self.app_token, web_client=self.client)
+            self._socket.connect()
+            log.info("Slack: Socket Mode connected")
+            self._stopped.wait()
+            return
+        port = self.listen()
+        log.info("Slack: HTTP mode on %s:%s (POST /slack/events, GET /healthz)", self.host, port)
+        self._server.run()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._socket is not None:
+            self._socket.close()
+        server = self._server
+        if server is not None:
+            # Close every channel from inside the server's own loop; the loop then ends.
+            def close_all() -> None:
+                for channel in list(server._map.values()):
+                    channel.close()
+
+            try:
+                server.trigger.pull_trigger(close_all)
+            except OSError:
+                pass
+            server.task_dispatcher.shutdown(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=False)
+
+
+def _payload(message: Rendered, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    payload = message_payload(message)
+    if extra:
+        payload["blocks"] = [*payload["blocks"], extra]
+    return payload

@@ -1,0 +1,338 @@
+"""A fake Slack: the Web API over HTTP, response URLs, and a Socket Mode WebSocket server.
+
+The real slack_sdk / slack-bolt code talks to it unmodified (WebClient(base_url=fake.api_url)).
+Every call is recorded with its parameters, so tests assert what Slack would have received.
+Failures are scripted per method: `fake.fail("chat.postMessage", status=429, retry_after=7)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str = ""
+    retry_after: int | None = None
+    times: int = 1
+
+
+@dataclass
+class _State:
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    socket_url: str = ""
+
+
+class FakeSlack:
+    """The Web API at `api_url`, response URLs at `response_url(name)`."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self._cond = threading.Condition()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    params = json.loads(raw or "{}")
+                else:
+                    params = dict(parse_qsl(raw, keep_blank_values=True))
+                for key in ("blocks", "view", "attachments"):
+                    if isinstance(params.get(key), str):
+                        params[key] = json.loads(params[key])
+                path = self.path.split("?", 1)[0]
+                method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
+                status, body, headers = fake._answer(method, params, dict(self.headers))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.api_url = f"http://127.0.0.1:{self.port}/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def add_user(
+        self, user_id: str, name: str, *, tz: str = "Asia/Shanghai", locale: str = "zh-CN"
+    ) -> None:
+        self.state.users[user_id] = {
+            "id": user_id, "name": name.lower(), "real_name": name, "tz": tz, "locale": locale,
+            "profile": {"display_name": name, "real_name": name},
+        }
+
+    def fail(
+        self, method: str, *, status: int = 200, error: str = "", retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` fail this way."""
+        if status == 429 and not error:
+            error = "ratelimited"
+        self.state.failures.setdefault(method, []).append(
+            Failure(status, error, retry_after, times)
+        )
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._cond:
+            return [c for c in self.state.calls if method is None or c.method == method]
+
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0,
+        where: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
+        """Block until `count` calls of `method` (matching `where`) arrived, or fail."""
+        deadline = time.monotonic() + timeout
+
+        def found() -> list[Call]:
+            return [c for c in self.state.calls
+                    if c.method == method and (where is None or where(c))]
+
+        with self._cond:
+            while len(found()) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(c.method, c.params.get("channel")) for c in self.state.calls]
+                    raise AssertionError(f"expected {count} {method} call(s); saw {seen}")
+                self._cond.wait(left)
+            return found()
+
+    def posted_text(self, channel: str | None = None) -> list[str]:
+        """Everything posted with chat.postMessage (to `channel`), as text and blocks' text."""
+        return [message_text(c.params) for c in self.calls("chat.postMessage")
+                if channel is None or c.params.get("channel") == channel]
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def _answer(
+        self, method: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._cond:
+            call = Call(method, params, headers)
+            queue = self.state.failures.get(method) or []
+            if queue:
+                failure = queue[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    queue.pop(0)
+                extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+                status, call.response = failure.status, {"ok": False, "error": failure.error}
+            else:
+                status, extra, call.response = 200, {}, self._ok(method, params)
+            self.state.calls.append(call)
+            self._cond.notify_all()
+            return status, call.response, extra
+
+    def _ok(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._ts):06d}"
+        if method == "auth.test":
+            return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM,
+                    "user": "liaison", "team": "Test", "url": "https://test.slack.com/"}
+        if method == "users.info":
+            user = self.state.users.get(params.get("user", ""))
+            if user is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": user}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(params.get("users", ""))}}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": params.get("channel"), "ts": ts,
+                    "message": {"text": params.get("text", ""), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method in ("views.open", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": "V" + ts.replace(".", ""), **params.get("view", {})}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.state.socket_url}
+        return {"ok": True}
+
+
+def message_text(params: dict[str, Any]) -> str:
+    """A message's text plus the text of its blocks and buttons, as a person would read it."""
+    parts = [str(params.get("text", ""))]
+    for block in params.get("blocks") or []:
+        text = block.get("text")
+        if isinstance(text, dict):
+            parts.append(text.get("text", ""))
+        for element in block.get("elements", []):
+            inner = element.get("text")
+            if isinstance(inner, dict):
+                parts.append(inner.get("text", ""))
+            elif isinstance(inner, str):
+                parts.append(inner)
+    return "\n".join(parts)
+
+
+class FakeSocketMode:
+    """A Socket Mode WebSocket server: says hello, pushes envelopes, collects the acks."""
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.acks: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._connections: list[Any] = []
+        self.server = serve(self._session, "127.0.0.1", 0)
+        self.port = self.server.socket.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self.port}/link"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> FakeSocketMode:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def _session(self, websocket: Any) -> None:
+        with self._cond:
+            self._connections.append(websocket)
+            self._cond.notify_all()
+        websocket.send(json.dumps({"type": "hello", "num_connections": 1,
+                                   "connection_info": {"app_id": "A1"}}))
+        try:
+            for message in websocket:
+                with self._cond:
+                    self.acks.append(json.loads(message))
+                    self._cond.notify_all()
+        except Exception:  # noqa: BLE001  (the client went away)
+            pass
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._connections, timeout):
+                raise AssertionError("the Socket Mode client never connected")
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        with self._cond:
+            connection = self._connections[-1]
+        connection.send(json.dumps(envelope))
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
+
+        with self._cond:
+            if not self._cond.wait_for(found, timeout):
+                raise AssertionError(f"no ack for envelope {envelope_id}; acks: {self.acks}")
+            ack = found()
+            assert ack is not None
+            return ack
+
+
+class SignedClient:
+    """Sends what Slack sends, signed as Slack signs it, over HTTP to the bot's endpoint."""
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        from slack_sdk.signature import SignatureVerifier
+
+        self.base_url = base_url
+        self.verifier = SignatureVerifier(secret)
+
+    def post(
+        self, body: str, content_type: str, *, timestamp: int | None = None,
+        signature: str | None = None, headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        import urllib.error
+        import urllib.request
+
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sent = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or self.verifier.generate_signature(
+                timestamp=ts, body=body),
+            **(headers or {}),
+        }
+        request = urllib.request.Request(
+            self.base_url + "/slack/events", data=body.encode(), headers=sent, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def command(self, command: str, text: str, *, user: str, channel: str,
+                channel_name: str = "general", response_url: str = "",
+                **signing: Any) -> tuple[int, str]:
+        from urllib.parse import urlencode
+
+        body = urlencode({
+            "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": channel,
+            "channel_name": channel_name, "user_id": user, "user_name": user.lower(),
+            "command": command, "text": text, "api_app_id": "A1", "is_enterprise_install":
+            "false", "response_url": response_url, "trigger_id": f"trig-{time.monotonic_ns()}",
+        })
+        return self.post(body, "application/x-www-form-urlencoded", **signing)
+
+    def event(self, event: dict[str, Any], *, event_id: str, retry: int | None = None,
+              **signing: Any) -> tuple[int, str]:
+        body = json.dumps({
+            "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+            "event_id": event_id, "event_time": int(time.time()), "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        })
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} \
+            if retry else None
+        return self.post(body, "application/json", headers=headers, **signing)
+
+    def interaction(self, payload: dict[str, Any], **signing: Any) -> tuple[int, str]:
+        from urllib.parse import urlencode
+
+        payload = {"team": {"id": TEAM}, "api_app_id": "A1", "token": "legacy", **payload}
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", **signing)

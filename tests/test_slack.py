@@ -1,0 +1,377 @@
+"""Slack in HTTP mode: the real slack-bolt and slack_sdk against a fake Slack Web API on
+127.0.0.1, with signed requests sent over HTTP to the bot's real endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.adapters.slack import SlackAdapter
+from bot.core import Liaison
+from bot.errors import DeliveryError
+from bot.messages import Address, Outbound, Rendered, Reply
+from bot.models import Member
+from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, SignedClient, message_text
+from tests.support import build_app
+
+SECRET = "test-signing-secret"
+ALICE, ADMIN = "UALICE", "UADMIN"
+DM = "DUALICE"  # what the fake's conversations.open gives for Alice
+COMPLAINTS = "CCOMPLAINTS"
+
+
+@dataclass
+class Harness:
+    fake: FakeSlack
+    adapter: SlackAdapter
+    app: Liaison
+    saved: list[dict[str, Any]]
+    slack: SignedClient
+    base_url: str
+    events: int = 0
+
+    def dm(self, text: str, user: str = ALICE, **extra: Any) -> tuple[int, str]:
+        return self.message(text, channel="D" + user, user=user, channel_type="im", **extra)
+
+    def message(self, text: str, *, channel: str, user: str = ALICE,
+                channel_type: str = "channel", **extra: Any) -> tuple[int, str]:
+        self.events += 1
+        event = {"type": "message", "channel": channel, "user": user, "text": text,
+                 "ts": f"1800000000.{self.events:06d}", "channel_type": channel_type, **extra}
+        return self.slack.event(event, event_id=f"Ev{self.events:04d}")
+
+    def press(self, call_params: dict[str, Any], value: str, *, user: str = ALICE,
+              response_url: str = "") -> tuple[int, str]:
+        """Press the button with `value` on the message a chat.postMessage call sent."""
+        button = next(e for b in call_params.get("blocks", []) if b["type"] == "actions"
+                      for e in b["elements"] if e.get("value") == value)
+        channel = call_params["channel"]
+        message = {"type": "message", "ts": "1700000099.000001", "text": call_params["text"],
+                   "blocks": call_params["blocks"]}
+        if call_params.get("thread_ts"):
+            message["thread_ts"] = call_params["thread_ts"]
+        return self.slack.interaction({
+            "type": "block_actions", "user": {"id": user, "name": user.lower()},
+            "channel": {"id": channel, "name": "x"}, "trigger_id": "trig-press",
+            "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
+            "message": message, "response_url": response_url,
+            "actions": [{**button, "type": "button", "block_id": "b", "action_ts": "1"}],
+        })
+
+
+@pytest.fixture
+def slack(db_url: str, tmp_path) -> Iterator[Harness]:  # noqa: ANN001
+    fake = FakeSlack().start()
+    fake.add_user(ALICE, "Alice", tz="Europe/London", locale="en-US")
+    fake.add_user(ADMIN, "Ada", tz="Asia/Shanghai", locale="zh-CN")
+    app, saved = build_app(db_url, tmp_path)
+    adapter = SlackAdapter(app, bot_token="xoxb-test", signing_secret=SECRET,
+                           api_url=fake.api_url, host="127.0.0.1", port=0)
+    port = adapter.listen()
+    thread = threading.Thread(target=adapter.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    yield Harness(fake, adapter, app, saved, SignedClient(base, SECRET), base)
+    adapter.stop()
+    thread.join(timeout=10)
+    fake.stop()
+    app.db.dispose()
+
+
+def texts(calls: list) -> str:  # noqa: ANN001
+    return "\n".join(message_text(c.params) for c in calls)
+
+
+def bind_complaints_channel(h: Harness) -> None:
+    status, _ = h.slack.command("/liaison", "route complaints here", user=ADMIN,
+                                channel=COMPLAINTS, channel_name="complaints")
+    assert status == 200
+    h.fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == COMPLAINTS)
+
+
+def test_healthz(slack: Harness) -> None:
+    with urllib.request.urlopen(slack.base_url + "/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert response.read() == b"ok\n"
+
+
+def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:
+    status, body = slack.slack.command("/liaison", "help", user=ALICE, channel="CGENERAL")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_type"] == "ephemeral"
+    # Alice's Slack locale is en-US, so she is answered in English from her first message.
+    assert "/help" in message_text(answer)
+    assert slack.fake.calls("chat.postMessage") == []
+
+
+def test_first_contact_reads_name_zone_and_locale_once(slack: Harness) -> None:
+    slack.slack.command("/liaison", "help", user=ALICE, channel="CGENERAL")
+    slack.slack.command("/liaison", "whoami", user=ALICE, channel="CGENERAL")
+    assert len(slack.fake.calls("users.info")) == 1
+    with slack.app.db.session() as session:
+        member = session.exec(select(Member).where(Member.user_id == ALICE)).one()
+    assert (member.display_name, member.timezone, member.locale) == (
+        "Alice", "Europe/London", "en")
+
+
+def test_visit_intake_in_a_dm_until_the_card_reaches_the_complaints_channel(
+    slack: Harness,
+) -> None:
+    h, fake = slack, slack.fake
+    bind_complaints_channel(h)
+
+    status, body = h.slack.command("/visit", "new", user=ALICE, channel=DM,
+                                   channel_name="directmessage")
+    assert status == 200 and body == ""
+    first = fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == DM)
+    assert "Who are you visiting?" in texts(first)
+    assert all("thread_ts" not in c.params for c in first)
+
+    h.dm("ACME <Ltd> & Co")
+    kind = fake.wait_for("chat.postMessage", 3, where=lambda c: c.params["channel"] == DM)[-1]
+    assert "What kind of audience?" in message_text(kind.params)
+    h.press(kind.params, "customer", response_url=fake.response_url("press-1"))
+    # The pressed message loses its buttons, so it cannot be answered twice.
+    replaced = fake.wait_for("/response/press-1")[0].params
+    assert replaced["replace_original"] is True
+    assert not [b for b in replaced["blocks"] if b["type"] == "actions"]
+
+    fake.wait_for("chat.postMessage", 4, where=lambda c: c.params["channel"] == DM)
+    for n, answer in enumerate(("skip", "me", "2026-12-01 15:00", "done"), start=5):
+        h.dm(answer)
+        fake.wait_for("chat.postMessage", n, where=lambda c: c.params["channel"] == DM)
+    summary = fake.calls("chat.postMessage")[-1].params
+    assert "Please confirm" in message_text(summary)
+    h.press(summary, "yes")
+
+    card = fake.wait_for("chat.postMessage", 2,
+                         where=lambda c: c.params["channel"] == COMPLAINTS)[-1]
+    # User text is data: it arrives escaped, never as markup.
+    # Channel posts are in the default language (zh here).
+    assert "ACME &lt;Ltd&gt; &amp; Co" in message_text(card.params)
+    assert h.saved == [{"who": "ACME <Ltd> & Co", "kind": "customer", "score": None,
+                        "owner": {"platform": "slack", "user_id": ALICE, "name": "Alice"},
+                        "at": "2026-12-01T15:00:00+00:00", "topics": []}]
+    fake.wait_for("chat.postMessage", where=lambda c: "Saved the visit" in message_text(
+        c.params) and c.params["channel"] == DM)
+
+
+def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> None:
+    h, fake = slack, slack.fake
+    h.slack.command("/visit", "new", user=ALICE, channel="CSALES", channel_name="sales")
+    first, second = fake.wait_for("chat.postMessage", 2)
+    assert first.params["channel"] == "CSALES" and "thread_ts" not in first.params
+    ts = first.response["ts"]
+    assert second.params["thread_ts"] == ts
+
+    # Chatter in the channel is not an answer; an answer in the thread is.
+    h.message("lunch anyone?", channel="CSALES")
+    h.message("ACME", channel="CSALES", thread_ts=ts)
+    third = fake.wait_for("chat.postMessage", 3)[-1]
+    assert third.params["thread_ts"] == ts
+    assert "What kind of audience?" in message_text(third.params)
+    assert len(fake.calls("chat.postMessage")) == 3
+
+
+def test_a_retried_event_is_handled_once(slack: Harness) -> None:
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+             "ts": "1800000000.000001", "channel_type": "im"}
+    assert slack.slack.event(event, event_id="EvSAME")[0] == 200
+    assert slack.slack.event(event, event_id="EvSAME", retry=1)[0] == 200
+    assert slack.slack.event(event, event_id="EvSAME", retry=2)[0] == 200
+    slack.fake.wait_for("chat.postMessage")
+    time.sleep(0.3)  # a second answer, if any, would be on its way by now
+    assert len(slack.fake.calls("chat.postMessage")) == 1
+
+
+def test_the_bot_ignores_its_own_messages(slack: Harness) -> None:
+    slack.dm("/whoami", user=ALICE, bot_id=BOT_ID)
+    slack.message("/whoami", channel=DM, user=BOT_USER, channel_type="im")
+    slack.dm("/whoami")
+    slack.fake.wait_for("chat.postMessage")
+    time.sleep(0.3)
+    assert len(slack.fake.calls("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("forgery", ["signature", "stale"])
+def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
+    slack: Harness, forgery: str
+) -> None:
+    signing: dict[str, Any] = (
+        {"signature": "v0=" + "0" * 64} if forgery == "signature"
+        else {"timestamp": int(time.time()) - 6 * 60}
+    )
+    status, _ = slack.slack.command("/liaison", "lang zh", user=ALICE, channel=DM,
+                                    channel_name="directmessage", **signing)
+    assert status == 401
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+             "ts": "1800000000.000001", "channel_type": "im"}
+    assert slack.slack.event(event, event_id="EvX", **signing)[0] == 401
+    # Only the start-up auth.test: nothing was read, posted or stored.
+    assert [c.method for c in slack.fake.calls()] == ["auth.test"]
+    with slack.app.db.session() as session:
+        assert session.exec(select(Member)).all() == []
+
+
+def test_a_mention_in_a_channel_is_answered_in_its_thread(slack: Harness) -> None:
+    slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
+                       "text": f"<@{BOT_USER}> /whoami", "ts": "1800000000.000042"},
+                      event_id="EvM1")
+    reply = slack.fake.wait_for("chat.postEphemeral")[0].params
+    assert reply["thread_ts"] == "1800000000.000042" and reply["user"] == ALICE
+    assert "Alice" in message_text(reply)
+
+
+# -- delivery errors, translated once ------------------------------------------------------
+
+
+def _card() -> Outbound:
+    return Outbound(Address(platform="slack", channel="CX"), Rendered(title="", body="hi"))
+
+
+@pytest.mark.parametrize(("status", "error", "temporary", "retry_after"), [
+    (429, "ratelimited", True, 30.0),
+    (500, "internal_error", True, None),
+    (200, "channel_not_found", False, None),
+    (200, "not_in_channel", False, None),
+    (200, "is_archived", False, None),
+])
+def test_send_translates_slack_errors(slack: Harness, status: int, error: str,
+                                      temporary: bool, retry_after: float | None) -> None:
+    slack.fake.fail("chat.postMessage", status=status, error=error,
+                    retry_after=30 if status == 429 else None)
+    with pytest.raises(DeliveryError) as caught:
+        slack.adapter.send(_card())
+    assert (caught.value.reason, caught.value.temporary, caught.value.retry_after) == (
+        error, temporary, retry_after)
+
+
+def test_a_dm_to_a_member_opens_the_conversation_first(slack: Harness) -> None:
+    slack.adapter.send(Outbound(Address(platform="slack", user="UBOB"),
+                                Rendered(title="Reminder", body="Agenda due")))
+    assert slack.fake.calls("conversations.open")[0].params["users"] == "UBOB"
+    post = slack.fake.calls("chat.postMessage")[0].params
+    assert post["channel"] == "DUBOB"
+    assert post["blocks"][0] == {"type": "header",
+                                 "text": {"type": "plain_text", "text": "Reminder"}}
+
+
+# -- reminders through the sweeper ---------------------------------------------------------
+
+
+def _plan_ping(h: Harness, due: datetime) -> None:
+    from schedules import api
+
+    h.app.registry.reminder_kind("test.ping")(
+        lambda session, reminder, now: Reply("test/card", {"answers": {"who": "ACME"}})
+    )
+    with h.app.db.session() as session:
+        api.plan(session, key="ping-1", kind="test.ping", due=due,
+                 target=api.Target.channel("slack", "CMEET"))
+
+
+def _reminder(h: Harness):  # noqa: ANN202
+    from schedules.models import Reminder
+
+    with h.app.db.session() as session:
+        return session.exec(select(Reminder).where(Reminder.key == "ping-1")).one()
+
+
+def test_a_reminder_is_posted_to_its_channel(slack: Harness) -> None:
+    from schedules.worker import Sweeper
+
+    now = datetime.now(UTC)
+    _plan_ping(slack, now)
+    Sweeper(slack.app, {"slack": slack.adapter}).sweep(now)
+    post = slack.fake.calls("chat.postMessage")[0].params
+    assert post["channel"] == "CMEET" and "ACME" in message_text(post)
+    assert _reminder(slack).status == "sent"
+
+
+def test_a_rate_limited_reminder_waits_for_retry_after_and_is_not_lost(slack: Harness) -> None:
+    from schedules.worker import Sweeper
+
+    now = datetime.now(UTC)
+    _plan_ping(slack, now)
+    slack.fake.fail("chat.postMessage", status=429, retry_after=120)
+    sweeper = Sweeper(slack.app, {"slack": slack.adapter})
+    sweeper.sweep(now)
+    row = _reminder(slack)
+    assert (row.status, row.last_error) == ("pending", "ratelimited")
+    assert row.due_at - now == timedelta(seconds=120)
+
+    sweeper.sweep(now + timedelta(seconds=60))  # not yet: Slack said two minutes
+    assert len(slack.fake.calls("chat.postMessage")) == 1
+    sweeper.sweep(now + timedelta(seconds=121))
+    assert len(slack.fake.calls("chat.postMessage")) == 2
+    assert _reminder(slack).status == "sent"
+
+
+# -- the intake as a modal -----------------------------------------------------------------
+
+
+def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
+    h, fake = slack, slack.fake
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["action_id"] == "liaison_form_open"
+    assert button["text"]["text"] == "Fill in a form instead"
+
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    opened = fake.wait_for("views.open")[0].params
+    assert opened["trigger_id"] == "trig-form"
+    view = opened["view"]
+    # Text and choice steps become inputs; the list of topics stays in the conversation.
+    assert [b["block_id"] for b in view["blocks"]] == ["who", "kind", "score", "owner", "at"]
+    assert view["blocks"][0]["label"]["text"] == "Who are you visiting?"
+    kinds = view["blocks"][1]["element"]["options"]
+    assert [o["value"] for o in kinds] == ["media", "customer"]
+
+    def submit(values: dict[str, str]) -> tuple[int, str]:
+        state = {key: {"value": ({"type": "static_select", "selected_option": {"value": v}}
+                                 if key == "kind" else {"type": "plain_text_input", "value": v})}
+                 for key, v in values.items()}
+        return h.slack.interaction({
+            "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+            "view": {**view, "id": "V1", "state": {"values": state}},
+        })
+
+    status, body = submit({"who": "ACME", "kind": "media", "score": "9", "owner": "me",
+                           "at": "2026-12-01 15:00"})
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == ["score"]
+    assert "1" in answer["errors"]["score"] and "5" in answer["errors"]["score"]
+    assert h.saved == []
+
+    status, body = submit({"who": "ACME", "kind": "media", "score": "4", "owner": "me",
+                           "at": "2026-12-01 15:00"})
+    assert (status, body) == (200, "")
+    # The form's answers are taken; the conversation asks what the form could not.
+    asked = fake.wait_for("chat.postMessage", where=lambda c: "Topics?" in message_text(
+        c.params))[-1].params
+    assert asked["channel"] == DM
+    h.dm("done")
+    summary = fake.wait_for("chat.postMessage", where=lambda c: "Please confirm" in
+                            message_text(c.params))[-1].params
+    h.press(summary, "yes")
+    fake.wait_for("chat.postMessage", where=lambda c: "Saved the visit" in message_text(
+        c.params))
+    assert h.saved[0]["score"] == 4 and h.saved[0]["who"] == "ACME"
