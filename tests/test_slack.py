@@ -83,6 +83,7 @@ def slack(db_url: str, tmp_path) -> Iterator[Harness]:  # noqa: ANN001
     yield Harness(fake, adapter, app, saved, SignedClient(base, SECRET), base)
     adapter.stop()
     thread.join(timeout=10)
+    assert not thread.is_alive(), "the HTTP server did not stop"
     fake.stop()
     app.db.dispose()
 
@@ -112,6 +113,34 @@ def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:
     # Alice's Slack locale is en-US, so she is answered in English from her first message.
     assert "/help" in message_text(answer)
     assert slack.fake.calls("chat.postMessage") == []
+
+
+def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    handle = slack.app.handle
+
+    def slow(inbound):  # noqa: ANN001, ANN202
+        release.wait(10)
+        return handle(inbound)
+
+    monkeypatch.setattr(slack.app, "handle", slow)
+    slack.adapter.ack_budget = 0.05
+    status, body = slack.slack.command("/liaison", "help", user=ALICE, channel="CGENERAL",
+                                       response_url=slack.fake.response_url("slow"))
+    assert (status, body) == (200, "")  # acked while the work is still going on
+    release.set()
+    late = slack.fake.wait_for("/response/slow")[0].params
+    assert late["response_type"] == "ephemeral" and "/help" in message_text(late)
+
+
+def test_slack_command_names_map_to_the_router(slack: Harness) -> None:
+    text = slack.adapter.command_text
+    assert text("/complaint", "new customer=&lt;ACME&gt;") == "/complaint new customer=<ACME>"
+    assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant <@U1|bob> agent"
+    assert text("/liaison", "route complaints here") == "/route complaints here"
+    assert text("/liaison", "") == "/help"
 
 
 def test_first_contact_reads_name_zone_and_locale_once(slack: Harness) -> None:
