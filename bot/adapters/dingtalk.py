@@ -1,0 +1,584 @@
+"""DingTalk, in Stream mode (no public URL): robot messages in, markdown out.
+
+A thin translator. A robot message (a 1:1 chat, or an @-mention in a group) becomes an Inbound
+for the core; the core's Outbounds go back as DingTalk markdown: an answer through the
+message's session webhook while it lives, else through the OpenAPI (dingtalk_openapi.py),
+which is also how reminders reach groups and people.
+
+The official SDK (dingtalk-stream 0.24.3) opens the connection, parses frames and builds
+ACKs; this module adds what it lacks:
+- every message is acknowledged at once and handled on a worker thread, never on the SDK's
+  event loop; one person's messages in one chat stay in order, different people run in
+  parallel;
+- a redelivered msgId is handled once (here in memory, and by the core's inbound-event table,
+  which also covers restarts and replicas);
+- a handler failure still acknowledges, and the person is told politely;
+- a connection with no frame for LIAISON_DINGTALK_IDLE is dropped and reopened, reconnects
+  back off exponentially with jitter, and stop() (SIGTERM) ends everything cleanly.
+
+What it remembers, in memory only: each chat's latest session webhook and its expiry. Losing
+it (a restart, another replica) costs nothing but a detour through the OpenAPI. Channel ids
+need no table: a group's channel is its openConversationId, which is what the OpenAPI takes,
+and a 1:1 chat's channel is `dm:<userId>`, which names whom to send to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import os
+import random
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote_plus
+
+from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
+from bot.config import Settings
+from bot.core import Liaison
+from bot.errors import ConfigError, DeliveryError
+from bot.messages import Address, Inbound, Outbound, Rendered, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "dingtalk"
+ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
+DM_PREFIX = "dm:"
+# A session webhook this close to its expiry is not worth trying.
+WEBHOOK_MARGIN = 30.0
+REPLY_ATTEMPTS = 3
+_LEADING_AT = re.compile(r"@\S+\s*")
+_AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
+
+
+def load_sdk(endpoint: str) -> Any:
+    """Import dingtalk_stream so that it talks to `endpoint`.
+
+    The SDK reads DINGTALK_OPENAPI_ENDPOINT once, at import, from the environment, while our
+    setting may come from `.env`; so the variable is set from the setting before the import,
+    and a second adapter that wants another endpoint in the same process is refused."""
+    loaded = sys.modules.get("dingtalk_stream.utils")
+    if loaded is None:
+        os.environ["DINGTALK_OPENAPI_ENDPOINT"] = endpoint
+    import dingtalk_stream
+    import dingtalk_stream.utils
+
+    if dingtalk_stream.utils.DINGTALK_OPENAPI_ENDPOINT.rstrip("/") != endpoint.rstrip("/"):
+        raise ConfigError(
+            "Setting DINGTALK_OPENAPI_ENDPOINT: the DingTalk SDK was already loaded with "
+            f"{dingtalk_stream.utils.DINGTALK_OPENAPI_ENDPOINT}; one endpoint per process"
+        )
+    return dingtalk_stream
+
+
+class DingTalkAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        app: Liaison,
+        settings: Settings,
+        *,
+        workers: int = 8,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        openapi: OpenApi | None = None,
+    ) -> None:
+        if not settings.dingtalk_enabled:
+            raise ConfigError(
+                "Setting DINGTALK_CLIENT_ID: DingTalk needs DINGTALK_CLIENT_ID and "
+                "DINGTALK_CLIENT_SECRET"
+            )
+        self.app = app
+        self.settings = settings
+        self.idle = settings.dingtalk_idle.total_seconds()
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.openapi = openapi or OpenApi(
+            settings.dingtalk_openapi_endpoint, settings.dingtalk_client_id,
+            settings.dingtalk_client_secret, settings.dingtalk_robot,
+        )
+        self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
+        self._webhooks: dict[str, tuple[str, float]] = {}
+        self._webhook_lock = threading.Lock()
+        self._seen = _Recent(20_000)
+        self._lanes = _Lanes(workers)
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self.processed = 0  # messages handled to the end, replies sent (tests wait on it)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until stop(): connect, read, reconnect. Messages already acknowledged are
+        finished before this returns, since DingTalk will not send them again."""
+        sdk = load_sdk(self.settings.dingtalk_openapi_endpoint)
+        stream_cls, handler_cls = _sdk_classes(sdk)
+        client = stream_cls(
+            sdk.Credential(self.settings.dingtalk_client_id, self.settings.dingtalk_client_secret),
+            self,
+        )
+        client.register_callback_handler(ROBOT_TOPIC, handler_cls(self))
+        self._client = client
+        try:
+            asyncio.run(self._serve(client))
+        finally:
+            self._lanes.close()
+            log.info("DingTalk adapter stopped")
+
+    async def _serve(self, client: Any) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await client.start()
+        finally:
+            self._loop = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+        loop, client = self._loop, self._client
+        if loop is not None and client is not None:
+            try:
+                loop.call_soon_threadsafe(client.wake)
+            except RuntimeError:
+                pass  # the loop closed in the meantime: nothing left to wake
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def backoff(self, failures: int) -> float:
+        """Seconds before the next connection attempt: prompt after a connection that worked
+        (DingTalk's `disconnect` asks for exactly that), exponential with full jitter after
+        failures, so a fleet does not reconnect in step."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** min(failures, 16)))
+        return random.uniform(0.5, 1.0) * ceiling
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def accept(self, data: dict[str, Any], message_cls: Any) -> None:
+        """Called on the SDK's event loop: only parse, de-duplicate and queue."""
+        message = message_cls.from_dict(data)
+        msg_id = message.message_id
+        if msg_id and not self._seen.add(msg_id):
+            log.info("DingTalk redelivered message %s; already handled", msg_id)
+            return
+        user = message.sender_staff_id or message.sender_id or ""
+        self._lanes.submit((message.conversation_id, user), self._process, message)
+
+    def _process(self, message: Any) -> None:
+        try:
+            self._handle(message)
+        finally:
+            with self._webhook_lock:
+                self.processed += 1
+
+    def _handle(self, message: Any) -> None:
+        inbound = to_inbound(message)
+        if inbound is None:
+            return
+        self._remember_webhook(inbound.channel, message)
+        try:
+            outbounds = self.app.handle(inbound)
+        except Exception:
+            # The core answers its own errors; this is a bug in between. Still say sorry.
+            log.exception("could not handle DingTalk message %s", inbound.event_id)
+            outbounds = [self._apology(inbound)]
+        for outbound in outbounds:
+            if outbound.address.platform == PLATFORM:
+                self._deliver(outbound)
+            else:
+                self._to_peer(outbound)
+
+    def _apology(self, inbound: Inbound) -> Outbound:
+        message = self.app.renderer.render(
+            Reply("errors/internal"), locale=None, platform=PLATFORM, zone=self.settings.zone
+        )
+        address = Address(platform=PLATFORM, channel=inbound.channel, user=inbound.user,
+                          in_reply=True)
+        return Outbound(address, message)
+
+    def _deliver(self, outbound: Outbound) -> None:
+        """A reply is not in the reminder outbox, so a throttled one is retried here briefly."""
+        for attempt in range(REPLY_ATTEMPTS):
+            try:
+                self.send(outbound)
+                return
+            except DeliveryError as exc:
+                last = attempt == REPLY_ATTEMPTS - 1
+                if not exc.temporary or last or self.stopping:
+                    log.warning("DingTalk reply not delivered: %s", exc.reason)
+                    return
+                self._stopping.wait(min(exc.retry_after or 2.0**attempt, 10.0))
+
+    def _to_peer(self, outbound: Outbound) -> None:
+        peer = self.peers.get(outbound.address.platform)
+        if peer is None:
+            log.warning("no adapter running for %s", outbound.address.platform)
+            return
+        try:
+            peer.send(outbound)
+        except DeliveryError as exc:
+            log.warning("could not deliver to %s: %s", outbound.address.platform, exc.reason)
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def send(self, outbound: Outbound) -> None:
+        """Deliver one message; raises DeliveryError (temporary or permanent)."""
+        error = self.send_many([outbound])[0]
+        if error is not None:
+            raise error
+
+    def send_many(self, outbounds: Sequence[Outbound]) -> list[DeliveryError | None]:
+        """Deliver several messages; one result per outbound (None: delivered). Identical
+        messages to people (a reminder to several members) share batchSend calls of up to 20
+        user ids; everything else goes one by one."""
+        results: list[DeliveryError | None] = [None] * len(outbounds)
+        batches: dict[tuple[str, str], list[int]] = {}
+        for index, outbound in enumerate(outbounds):
+            address = outbound.address
+            if not address.in_reply and not address.channel and address.user:
+                batches.setdefault(markdown(outbound.message), []).append(index)
+                continue
+            try:
+                self._send_one(outbound)
+            except DeliveryError as exc:
+                results[index] = exc
+        for (title, text), indexes in batches.items():
+            users = [outbounds[i].address.user or "" for i in indexes]
+            errors = self._send_users(users, title, text)
+            for i, user in zip(indexes, users, strict=True):
+                results[i] = errors.get(user)
+        return results
+
+    def _send_one(self, outbound: Outbound) -> None:
+        address, message = outbound.address, outbound.message
+        title, text = markdown(message)
+        if address.in_reply:
+            # DingTalk has no "only you can see this" in a group: private answers go to a DM.
+            private = address.ephemeral_to
+            channel = DM_PREFIX + private if private else (address.channel or "")
+            if self._via_webhook(channel, title, text, message):
+                return
+            self._send_channel(channel, title, text)
+            return
+        if address.channel:
+            self._send_channel(address.channel, title, text)
+        elif address.user:
+            self._raise_first(self._send_users([address.user], title, text))
+        else:
+            raise DeliveryError("dingtalk_no_address", temporary=False)
+
+    def _send_channel(self, channel: str, title: str, text: str) -> None:
+        if channel.startswith(DM_PREFIX):
+            self._raise_first(self._send_users([channel[len(DM_PREFIX):]], title, text))
+        elif channel:
+            self.openapi.send_group(channel, title, text)
+        else:
+            raise DeliveryError("dingtalk_no_address", temporary=False)
+
+    def _send_users(self, users: list[str], title: str, text: str) -> dict[str, DeliveryError]:
+        """batchSend in calls of up to 20; returns the error of each user not reached."""
+        errors: dict[str, DeliveryError] = {}
+        unique = list(dict.fromkeys(users))
+        for start in range(0, len(unique), BATCH_LIMIT):
+            chunk = unique[start:start + BATCH_LIMIT]
+            try:
+                result = self.openapi.send_users(chunk, title, text)
+            except DeliveryError as exc:
+                errors.update((user, exc) for user in chunk)
+                continue
+            for user in result.flow_controlled:
+                # Throttled for these people only: they were not reached, try again later.
+                errors[user] = DeliveryError(
+                    "dingtalk_flow_controlled", temporary=True, retry_after=60.0
+                )
+            for user in result.invalid:
+                errors[user] = DeliveryError("dingtalk_invalid_user", temporary=False)
+        return errors
+
+    @staticmethod
+    def _raise_first(errors: dict[str, DeliveryError]) -> None:
+        for error in errors.values():
+            raise error
+
+    # -- session webhooks -----------------------------------------------------------------------
+
+    def _remember_webhook(self, channel: str, message: Any) -> None:
+        url = message.session_webhook
+        if not url:
+            return
+        expires = (message.session_webhook_expired_time or 0) / 1000.0
+        with self._webhook_lock:
+            self._webhooks[channel] = (url, expires)
+
+    def _via_webhook(self, channel: str, title: str, text: str, message: Rendered) -> bool:
+        with self._webhook_lock:
+            url, expires = self._webhooks.get(channel, ("", 0.0))
+        if not url or time.time() > expires - WEBHOOK_MARGIN:
+            return False
+        payload = {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": text},
+            "at": {"atUserIds": list(message.mentions), "isAtAll": False},
+        }
+        try:
+            self.openapi.post_webhook(url, payload)
+        except WebhookRefused as exc:
+            log.info("session webhook of %s refused (%s); using the OpenAPI", channel, exc)
+            with self._webhook_lock:
+                if self._webhooks.get(channel, ("",))[0] == url:
+                    del self._webhooks[channel]
+            return False
+        return True
+
+
+# -- translation ---------------------------------------------------------------------------------
+
+
+def to_inbound(message: Any) -> Inbound | None:
+    """A robot message as the core sees it. Groups are their openConversationId; a 1:1 chat
+    is `dm:<userId>`. Without a staff id (someone outside the company) the SDK's senderId
+    stands in: answers still reach them through the session webhook."""
+    user = message.sender_staff_id or message.sender_id
+    if not user:
+        return None
+    direct = str(message.conversation_type) == "1"
+    channel = DM_PREFIX + user if direct else (message.conversation_id or "")
+    if not channel:
+        return None
+    robot = message.chatbot_user_id
+    others = [u for u in message.at_users or [] if u.dingtalk_id != robot]
+    return Inbound(
+        platform=PLATFORM,
+        channel=channel,
+        user=user,
+        text=_text_of(message, direct, others),
+        workspace=message.chatbot_corp_id or message.sender_corp_id or "",
+        direct=direct,
+        mentions=tuple(u.staff_id for u in others if u.staff_id),
+        event_id=message.message_id,
+        user_name=message.sender_nick or None,
+    )
+
+
+def _text_of(message: Any, direct: bool, others: list[Any]) -> str:
+    kind = message.message_type
+    if kind == "text" and message.text is not None:
+        text = message.text.content or ""
+    elif kind == "richText":
+        text = "\n".join(message.get_text_list() or [])
+    elif kind == "audio":
+        # DingTalk transcribes voice messages; the words are what the person meant.
+        content = message.extensions.get("content") or {}
+        text = str(content.get("recognition") or "") if isinstance(content, dict) else ""
+    else:
+        text = ""  # a picture or a file: the core answers with the help hint
+    # DingTalk puts a four-per-em space after each @name.
+    text = text.replace("\u2005", " ").strip()
+    robot_listed = len(others) < len(message.at_users or [])
+    if not direct and robot_listed and len(_AT_TOKEN.findall(text)) > len(others):
+        # The @robot is usually removed by DingTalk, leaving a leading space; when the text
+        # still carries it, it is the one @word more than the people mentioned.
+        text = _LEADING_AT.sub("", text, count=1).strip() if text.startswith("@") else text
+    return text
+
+
+def markdown(message: Rendered) -> tuple[str, str]:
+    """(title, text) in DingTalk's markdown subset. The title is what the notification and
+    the chat list show, as plain text; choices become numbered lines the person can answer
+    with the number."""
+    parts: list[str] = []
+    if message.title:
+        parts.append(f"#### {message.title}")
+    if message.body:
+        parts.append(_hard_breaks(message.body))
+    if message.choices:
+        parts.append("  \n".join(
+            f"{i}. {choice.label}" for i, choice in enumerate(message.choices, 1)
+        ))
+    text = "\n\n".join(parts) or " "
+    first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
+    title = _plain(first)[:60].strip() or "Liaison"
+    return title, text
+
+
+def _hard_breaks(body: str) -> str:
+    # DingTalk joins single newlines into one line, as markdown does; the templates mean them.
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", body.strip())
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"\\(.)", r"\1", text).replace("**", "").lstrip("#").strip()
+    return html.unescape(text)
+
+
+# -- the SDK, extended -----------------------------------------------------------------------------
+
+
+def _sdk_classes(sdk: Any) -> tuple[type, type]:
+    """Subclasses of the SDK's client and chatbot handler; built after load_sdk, since the SDK
+    may only be imported once the endpoint is in the environment."""
+    import websockets
+
+    class RobotHandler(sdk.ChatbotHandler):
+        def __init__(self, adapter: DingTalkAdapter) -> None:
+            super().__init__()
+            self.adapter = adapter
+
+        async def process(self, callback: Any) -> tuple[int, str]:
+            # Acknowledge whatever happens: an unacknowledged message is redelivered, and a
+            # message that breaks us once would break us again.
+            try:
+                self.adapter.accept(callback.data, sdk.ChatbotMessage)
+            except Exception:
+                log.exception("could not queue a DingTalk message")
+            return sdk.AckMessage.STATUS_OK, "OK"
+
+    class StreamClient(sdk.DingTalkStreamClient):
+        def __init__(self, credential: Any, adapter: DingTalkAdapter) -> None:
+            super().__init__(credential, logger=logging.getLogger(f"{__name__}.sdk"))
+            self.adapter = adapter
+            self._tasks: set[asyncio.Task[Any]] = set()
+            self._wakeup: asyncio.Event | None = None
+            # The SDK opens connections with blocking HTTP; that runs here, off the loop.
+            self._opener = ThreadPoolExecutor(1, thread_name_prefix="dingtalk-open")
+
+        def wake(self) -> None:
+            """On the loop: end the current wait or connection because stop() was called."""
+            if self._wakeup is not None:
+                self._wakeup.set()
+            if self.websocket is not None:
+                self._track(asyncio.ensure_future(self.websocket.close()))
+
+        async def start(self) -> None:  # replaces the SDK's loop: backoff, idle, stop
+            self.pre_start()
+            self._wakeup = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            failures = 0
+            try:
+                while not self.adapter.stopping:
+                    worked = False
+                    connection = await loop.run_in_executor(self._opener, self.open_connection)
+                    if connection and not self.adapter.stopping:
+                        worked = await self._connect(connection)
+                    if self.adapter.stopping:
+                        break
+                    failures = 0 if worked else failures + 1
+                    delay = self.adapter.backoff(failures)
+                    log.info("DingTalk stream: reconnecting in %.1fs", delay)
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+                    except TimeoutError:
+                        pass
+            finally:
+                if self._tasks:
+                    await asyncio.wait(self._tasks, timeout=3)
+                self._opener.shutdown(wait=False)
+
+        async def _connect(self, connection: dict[str, Any]) -> bool:
+            """One connection, until it closes or falls silent. True when it carried frames."""
+            uri = f"{connection['endpoint']}?ticket={quote_plus(connection['ticket'])}"
+            try:
+                async with websockets.connect(uri, open_timeout=15, close_timeout=3) as ws:
+                    self.websocket = ws
+                    if self.adapter.stopping:
+                        return False
+                    log.info("DingTalk stream connected")
+                    return await self._read(ws)
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+                log.warning("DingTalk stream connection failed: %s", exc)
+                return False
+            finally:
+                self.websocket = None
+
+        async def _read(self, ws: Any) -> bool:
+            got_frames = False
+            while True:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=self.adapter.idle)
+                except TimeoutError:
+                    # DingTalk pings every few seconds; silence this long is a dead link.
+                    log.warning("DingTalk stream silent for %.0fs; reconnecting", self.adapter.idle)
+                    await ws.close()
+                    return got_frames
+                except websockets.exceptions.ConnectionClosed:
+                    return got_frames
+                got_frames = True
+                try:
+                    frame = json.loads(raw)
+                except ValueError:
+                    log.warning("DingTalk sent a frame that is not JSON; ignored")
+                    continue
+                # The SDK routes the frame, calls our handler and sends the ACK; a `disconnect`
+                # frame makes it close this socket, which ends the loop above.
+                self._track(asyncio.create_task(self.background_task(frame)))
+
+        def _track(self, task: asyncio.Future[Any]) -> None:
+            self._tasks.add(task)  # type: ignore[arg-type]
+            task.add_done_callback(self._tasks.discard)
+
+    return StreamClient, RobotHandler
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+class _Recent:
+    """A bounded set of recent ids: add() is False when the id was already there."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> bool:
+        with self._lock:
+            if key in self._ids:
+                return False
+            self._ids[key] = None
+            if len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+            return True
+
+
+class _Lanes:
+    """A thread pool where the jobs of one key run in order, one at a time: one person's
+    answers in one chat must reach the conversation engine in the order they were typed."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
+        self._lock = threading.Lock()
+        self._queues: dict[object, deque[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+
+    def submit(self, key: object, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append((fn, args))
+                return
+            self._queues[key] = deque([(fn, args)])
+        self._pool.submit(self._drain, key)
+
+    def _drain(self, key: object) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                fn, args = queue.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("DingTalk message handling failed")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,201 @@
+"""DingTalk's OpenAPI, for what the Stream SDK does not do: proactive messages.
+
+A robot can answer a message through that message's `sessionWebhook`, but a reminder has no
+message to answer, and a webhook expires. For those the robot calls the OpenAPI with an app
+access token: `groupMessages/send` for a group (by its openConversationId) and
+`oToMessages/batchSend` for people (up to 20 user ids a call). Errors are translated here,
+once, into DeliveryError: temporary (throttling, 5xx, timeouts) or permanent (a group the
+robot is not in, an invalid id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from bot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+GROUP_PATH = "/v1.0/robot/groupMessages/send"
+BATCH_PATH = "/v1.0/robot/oToMessages/batchSend"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+MARKDOWN = "sampleMarkdown"
+BATCH_LIMIT = 20  # DingTalk refuses more user ids in one batchSend
+# Codes DingTalk uses when a caller is over its quota: wait and try again, nothing is wrong.
+_THROTTLE_HINTS = ("throttl", "qpslimit", "qpmlimit", "flowcontrol", "limitfor", "toofast")
+
+
+@dataclass
+class BatchResult:
+    """Who a batchSend did not reach: throttled ids may be retried, invalid ids never."""
+
+    flow_controlled: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+class WebhookRefused(Exception):
+    """A session webhook would not take the message (expired, or the chat is gone); the
+    caller falls back to the OpenAPI."""
+
+
+class OpenApi:
+    def __init__(
+        self,
+        endpoint: str,
+        client_id: str,
+        client_secret: str,
+        robot_code: str,
+        *,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.robot_code = robot_code
+        self.timeout = timeout
+        self.clock = clock
+        self.http = requests.Session()
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+
+    # -- access token ---------------------------------------------------------------------------
+
+    def token(self) -> str:
+        """The app access token, fetched once and renewed before it expires; one fetch at a
+        time, so a burst of reminders does not ask for a burst of tokens."""
+        with self._token_lock:
+            now = self.clock()
+            if self._token is not None and now < self._renew_at:
+                return self._token
+            body = self._post(
+                TOKEN_PATH, {"appKey": self.client_id, "appSecret": self.client_secret}, None
+            )
+            token = body.get("accessToken")
+            if not token:
+                raise DeliveryError("dingtalk_token_missing", temporary=True)
+            lifetime = float(body.get("expireIn") or 7200)
+            # Renew well before expiry: a token must not die between fetching and using it.
+            self._token = str(token)
+            self._renew_at = now + max(lifetime - min(300.0, lifetime / 2), 0.0)
+            return self._token
+
+    def forget_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token == token:
+                self._token = None
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send_group(self, open_conversation_id: str, title: str, text: str) -> None:
+        self._authorised(GROUP_PATH, {
+            "robotCode": self.robot_code,
+            "openConversationId": open_conversation_id,
+            "msgKey": MARKDOWN,
+            "msgParam": _markdown_param(title, text),
+        })
+
+    def send_users(self, user_ids: Sequence[str], title: str, text: str) -> BatchResult:
+        if not 0 < len(user_ids) <= BATCH_LIMIT:
+            raise ValueError(f"batchSend takes 1 to {BATCH_LIMIT} users, not {len(user_ids)}")
+        body = self._authorised(BATCH_PATH, {
+            "robotCode": self.robot_code,
+            "userIds": list(user_ids),
+            "msgKey": MARKDOWN,
+            "msgParam": _markdown_param(title, text),
+        })
+        return BatchResult(
+            flow_controlled=[str(u) for u in body.get("flowControlledStaffIdList") or []],
+            invalid=[str(u) for u in body.get("invalidStaffIdList") or []],
+        )
+
+    def post_webhook(self, url: str, payload: dict[str, Any]) -> None:
+        """Answer through a message's session webhook. Any refusal raises WebhookRefused so the
+        caller can use the OpenAPI instead; only a network failure is a DeliveryError."""
+        try:
+            response = self.http.post(url, json=payload, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise WebhookRefused(f"unreachable: {exc.__class__.__name__}") from None
+        body = _json(response)
+        errcode = body.get("errcode", 0)
+        if response.status_code >= 300 or (errcode not in (0, "0", None)):
+            raise WebhookRefused(f"http {response.status_code} errcode {errcode}")
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _authorised(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        token = self.token()
+        try:
+            return self._post(path, body, token)
+        except _Unauthorised:
+            # The token was revoked or expired early: one fresh token, one more try.
+            self.forget_token(token)
+            return self._post(path, body, self.token())
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers[TOKEN_HEADER] = token
+        try:
+            response = self.http.post(
+                self.endpoint + path, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers=headers, timeout=self.timeout,
+            )
+        except requests.Timeout:
+            raise DeliveryError("dingtalk_timeout", temporary=True) from None
+        except requests.RequestException as exc:
+            raise DeliveryError(
+                f"dingtalk_unreachable:{exc.__class__.__name__}", temporary=True
+            ) from None
+        data = _json(response)
+        status = response.status_code
+        if status < 300:
+            return data
+        code = str(data.get("code") or "")
+        reason = f"dingtalk:{status}:{code or 'error'}"
+        if status == 401 and token is not None:
+            raise _Unauthorised(reason)
+        if status == 429 or status >= 500 or _is_throttle(code):
+            raise DeliveryError(reason, temporary=True, retry_after=_retry_after(response))
+        log.warning("DingTalk refused %s: %s %s", path, status, data.get("message", ""))
+        raise DeliveryError(reason, temporary=False)
+
+
+class _Unauthorised(Exception):
+    pass
+
+
+def _markdown_param(title: str, text: str) -> str:
+    # The OpenAPI wants msgParam as a JSON string inside the JSON body, not as an object.
+    return json.dumps({"title": title, "text": text}, ensure_ascii=False)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_throttle(code: str) -> bool:
+    low = code.lower().replace(".", "").replace("_", "")
+    return any(hint in low for hint in _THROTTLE_HINTS)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

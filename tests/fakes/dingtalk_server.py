@@ -1,0 +1,309 @@
+"""A fake DingTalk for tests: the Stream gateway (HTTP + WebSocket) and the OpenAPI, on
+127.0.0.1, in threads of its own.
+
+The unmodified dingtalk-stream SDK connects to it exactly as to DingTalk: it POSTs
+/v1.0/gateway/connections/open with the client id and secret, gets an endpoint and a ticket,
+and opens the WebSocket. The test pushes robot messages and system frames down that socket
+and reads what came back: ACKs, session-webhook replies, and OpenAPI calls (access token,
+groupMessages/send, oToMessages/batchSend), each recorded with its headers and body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from websockets.sync.server import ServerConnection, serve
+
+ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
+ROBOT_ID = "$:LWCP_v1:$robot"
+WEBHOOK_EXPIRED = 300001  # what the fake answers on an expired session webhook
+
+
+@dataclass
+class Call:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+
+class FakeDingTalk:
+    def __init__(self, client_id: str = "ding-test-app", client_secret: str = "s3cret") -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.reset()
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._http.daemon_threads = True
+        self._ws = serve(self._on_socket, "127.0.0.1", 0)
+        self.http_port = self._http.server_address[1]
+        self.ws_port = self._ws.socket.getsockname()[1]
+        self._threads = [
+            threading.Thread(target=self._http.serve_forever, name="fake-dingtalk-http",
+                             daemon=True),
+            threading.Thread(target=self._ws.serve_forever, name="fake-dingtalk-ws", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def reset(self) -> None:
+        """Forget everything recorded and close open sockets; behaviours back to normal."""
+        for conn in list(getattr(self, "sockets", [])):
+            try:
+                conn.close()
+            except Exception:
+                pass
+        with self.lock:
+            self.calls: list[Call] = []
+            self.opened: list[dict[str, Any]] = []  # bodies of connections/open
+            self.tickets: set[str] = set()
+            self.sockets: list[ServerConnection] = []
+            self.connected_tickets: list[str] = []
+            self.acks: list[dict[str, Any]] = []
+            self.tokens: list[str] = []
+            self.token_lifetime = 7200
+            self.groups: set[str] = set()  # groups the robot is in
+            self.expired_webhooks: set[str] = set()
+            # Scripted answers for the next batchSend calls: "429" or "flow".
+            self.batch_trouble: list[str] = []
+            self.changed.notify_all()
+
+    def stop(self) -> None:
+        self._ws.shutdown()
+        self._http.shutdown()
+        self._http.server_close()
+
+    # -- what the test looks at -------------------------------------------------------------------
+
+    def calls_to(self, path: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.path == path]
+
+    def webhook_texts(self) -> list[str]:
+        return [c.body["markdown"]["text"] for c in self.calls_to("/robot/sendBySession")]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """Wait until predicate() is truthy (re-checked on every change); its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("fake DingTalk: condition not met in time")
+            with self.changed:
+                self.changed.wait(min(left, 0.05))
+
+    # -- what the test does ------------------------------------------------------------------------
+
+    def robot_message(
+        self,
+        text: str,
+        *,
+        user: str,
+        nick: str = "",
+        group: str | None = None,
+        msg_id: str | None = None,
+        webhook_ttl: float = 3600.0,
+        at_users: list[dict[str, str]] | None = None,
+        msgtype: str = "text",
+    ) -> dict[str, Any]:
+        """The `data` of a robot message as DingTalk sends it."""
+        now_ms = int(time.time() * 1000)
+        session = uuid.uuid4().hex
+        data: dict[str, Any] = {
+            "conversationId": group or f"cid-dm-{user}",
+            "chatbotCorpId": "ding-corp",
+            "chatbotUserId": ROBOT_ID,
+            "msgId": msg_id or f"msg{uuid.uuid4().hex}",
+            "senderNick": nick or user,
+            "isAdmin": False,
+            "senderStaffId": user,
+            "sessionWebhookExpiredTime": now_ms + int(webhook_ttl * 1000),
+            "createAt": now_ms,
+            "senderCorpId": "ding-corp",
+            "conversationType": "2" if group else "1",
+            "senderId": f"$:LWCP_v1:${user}",
+            "sessionWebhook": f"{self.endpoint}/robot/sendBySession?session={session}",
+            "robotCode": self.client_id,
+            "msgtype": msgtype,
+        }
+        if msgtype == "text":
+            data["text"] = {"content": text}
+        if group:
+            data["conversationTitle"] = "测试群"
+            data["isInAtList"] = True
+            data["atUsers"] = [{"dingtalkId": ROBOT_ID}, *(at_users or [])]
+        return data
+
+    def send_robot_message(self, text: str, **kw: Any) -> dict[str, Any]:
+        data = self.robot_message(text, **kw)
+        self.push_callback(data)
+        return data
+
+    def push_callback(self, data: dict[str, Any], *, frame_id: str | None = None) -> str:
+        frame_id = frame_id or uuid.uuid4().hex
+        self.push({
+            "specVersion": "1.0",
+            "type": "CALLBACK",
+            "headers": {
+                "appId": "app", "connectionId": "conn", "contentType": "application/json",
+                "messageId": frame_id, "time": str(int(time.time() * 1000)), "topic": ROBOT_TOPIC,
+            },
+            "data": json.dumps(data, ensure_ascii=False),
+        })
+        return frame_id
+
+    def push_system(self, topic: str, data: dict[str, Any] | None = None) -> str:
+        frame_id = uuid.uuid4().hex
+        self.push({
+            "specVersion": "1.0",
+            "type": "SYSTEM",
+            "headers": {"contentType": "application/json", "messageId": frame_id,
+                        "time": str(int(time.time() * 1000)), "topic": topic},
+            "data": json.dumps(data or {}),
+        })
+        return frame_id
+
+    def push(self, frame: dict[str, Any]) -> None:
+        with self.lock:
+            sockets = list(self.sockets)
+        assert sockets, "no client is connected to the fake DingTalk"
+        sockets[-1].send(json.dumps(frame, ensure_ascii=False))
+
+    def expire_webhook(self, data: dict[str, Any]) -> None:
+        session = parse_qs(urlparse(data["sessionWebhook"]).query)["session"][0]
+        with self.lock:
+            self.expired_webhooks.add(session)
+
+    def ack_for(self, frame_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return next((a for a in self.acks if a["headers"].get("messageId") == frame_id), None)
+
+    # -- the WebSocket side -----------------------------------------------------------------------
+
+    def _on_socket(self, conn: ServerConnection) -> None:
+        query = parse_qs(urlparse(conn.request.path).query if conn.request else "")
+        ticket = (query.get("ticket") or [""])[0]
+        with self.changed:
+            if ticket not in self.tickets:
+                conn.close(code=4001, reason="bad ticket")
+                return
+            self.tickets.discard(ticket)  # a ticket opens one connection
+            self.connected_tickets.append(ticket)
+            self.sockets.append(conn)
+            self.changed.notify_all()
+        try:
+            for raw in conn:
+                with self.changed:
+                    self.acks.append(json.loads(raw))
+                    self.changed.notify_all()
+        except Exception:
+            pass
+        finally:
+            with self.changed:
+                if conn in self.sockets:
+                    self.sockets.remove(conn)
+                self.changed.notify_all()
+
+    # -- the HTTP side ----------------------------------------------------------------------------
+
+    def _http_call(self, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                   body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self.changed:
+            self.calls.append(Call(path, headers, body, query))
+            self.changed.notify_all()
+            return self._answer(path, query, headers, body)
+
+    def _answer(self, path, query, headers, body):  # noqa: ANN001, ANN202, C901
+        if path == "/v1.0/gateway/connections/open":
+            if (body.get("clientId"), body.get("clientSecret")) != (
+                self.client_id, self.client_secret
+            ):
+                return 401, {"code": "InvalidAuthentication"}, {}
+            self.opened.append(body)
+            ticket = uuid.uuid4().hex
+            self.tickets.add(ticket)
+            return 200, {"endpoint": f"ws://127.0.0.1:{self.ws_port}/connect",
+                         "ticket": ticket}, {}
+        if path == "/v1.0/oauth2/accessToken":
+            if (body.get("appKey"), body.get("appSecret")) != (
+                self.client_id, self.client_secret
+            ):
+                return 400, {"code": "invalidClientIdOrSecret"}, {}
+            token = f"token-{len(self.tokens) + 1}"
+            self.tokens.append(token)
+            return 200, {"accessToken": token, "expireIn": self.token_lifetime}, {}
+        if path == "/robot/sendBySession":
+            session = (query.get("session") or [""])[0]
+            if session in self.expired_webhooks:
+                return 200, {"errcode": WEBHOOK_EXPIRED, "errmsg": "session expired"}, {}
+            return 200, {"errcode": 0, "errmsg": "ok"}, {}
+        if path in ("/v1.0/robot/groupMessages/send", "/v1.0/robot/oToMessages/batchSend"):
+            if headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+                return 401, {"code": "InvalidAuthentication", "message": "bad token"}, {}
+            if not isinstance(body.get("msgParam"), str):
+                return 400, {"code": "invalidParameter.msgParam"}, {}
+            json.loads(body["msgParam"])
+            if body.get("robotCode") != self.client_id:
+                return 400, {"code": "invalidParameter.robotCode"}, {}
+        if path == "/v1.0/robot/groupMessages/send":
+            if body.get("openConversationId") not in self.groups:
+                return 400, {"code": "resource.not.found",
+                             "message": "robot is not in this group"}, {}
+            return 200, {"processQueryKey": uuid.uuid4().hex}, {}
+        if path == "/v1.0/robot/oToMessages/batchSend":
+            users = body.get("userIds") or []
+            if not 0 < len(users) <= 20:
+                return 400, {"code": "invalidParameter.userIds"}, {}
+            trouble = self.batch_trouble.pop(0) if self.batch_trouble else ""
+            if trouble == "429":
+                return 429, {"code": "Throttling.Api", "message": "slow down"}, {
+                    "Retry-After": "7"}
+            flow = users[-1:] if trouble == "flow" else []
+            return 200, {"processQueryKey": uuid.uuid4().hex, "invalidStaffIdList": [],
+                         "flowControlledStaffIdList": flow}, {}
+        return 404, {"code": "notFound"}, {}
+
+
+def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"_raw": raw.decode("utf-8", "replace")}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, answer, extra = fake._http_call(url.path, parse_qs(url.query), headers, body)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
