@@ -21,7 +21,7 @@ from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
 from schedules.worker import Sweeper
-from tests.fakes.dingtalk_server import FakeDingTalk
+from tests.fakes.dingtalk_server import FakeDingTalk, shared
 from tests.support import build_app
 
 GROUP = "cid-complaints-group=="
@@ -30,19 +30,12 @@ GROUP_SEND = "/v1.0/robot/groupMessages/send"
 WEBHOOK = "/robot/sendBySession"
 
 
-@pytest.fixture(scope="session")
-def fake_dingtalk() -> Iterator[FakeDingTalk]:
-    # One fake for the whole session: the SDK reads its endpoint once, at import.
-    fake = FakeDingTalk()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def fake(fake_dingtalk: FakeDingTalk) -> FakeDingTalk:
-    fake_dingtalk.reset()
-    fake_dingtalk.groups.add(GROUP)
-    return fake_dingtalk
+def fake() -> FakeDingTalk:
+    fake = shared()  # one per process: the SDK reads its endpoint once, at import
+    fake.reset()
+    fake.groups.add(GROUP)
+    return fake
 
 
 def make(db_url: str, tmp_path: Path, fake: FakeDingTalk, **overrides: Any):  # noqa: ANN201

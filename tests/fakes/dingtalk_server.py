@@ -307,3 +307,15 @@ def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+_shared: FakeDingTalk | None = None
+
+
+def shared() -> FakeDingTalk:
+    """The fake every in-process test uses: the SDK reads its endpoint once per process, at
+    import, so all of them must talk to the same one."""
+    global _shared
+    if _shared is None:
+        _shared = FakeDingTalk()
+    return _shared

@@ -1,0 +1,91 @@
+"""The DingTalk adapter's translations, one at a time: robot message -> Inbound, rendered
+message -> DingTalk markdown, and the access token's lifetime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.adapters.dingtalk import load_sdk, markdown, to_inbound
+from bot.adapters.dingtalk_openapi import OpenApi
+from bot.messages import Rendered, RenderedChoice
+from tests.fakes.dingtalk_server import ROBOT_ID, FakeDingTalk, shared
+
+
+@pytest.fixture
+def fake() -> FakeDingTalk:
+    fake = shared()
+    fake.reset()
+    return fake
+
+
+def parse(fake: FakeDingTalk, data: dict[str, Any]) -> Any:
+    return load_sdk(fake.endpoint).ChatbotMessage.from_dict(data)
+
+
+def message(fake: FakeDingTalk, text: str, **kw: Any) -> Any:
+    return parse(fake, fake.robot_message(text, **kw))
+
+
+def test_a_direct_message_is_a_dm_channel_named_after_the_person(fake) -> None:
+    inbound = to_inbound(message(fake, "投诉 新建", user="zhang", nick="张三", msg_id="m1"))
+    assert inbound is not None
+    assert (inbound.platform, inbound.channel, inbound.user) == ("dingtalk", "dm:zhang", "zhang")
+    assert inbound.direct and inbound.user_name == "张三" and inbound.event_id == "m1"
+    assert inbound.text == "投诉 新建"
+
+
+def test_a_group_mention_loses_the_leading_space_and_the_robot(fake) -> None:
+    group = "cid-group"
+    plain = to_inbound(message(fake, " /route complaints here", user="u1", group=group))
+    assert plain.channel == group and not plain.direct
+    assert plain.text == "/route complaints here"
+    # Some clients leave the @robot in the text: it is the one @word too many.
+    named = to_inbound(message(fake, "@Liaison\u2005投诉 新建", user="u1", group=group))
+    assert named.text == "投诉 新建"
+    # A person mentioned as the answer stays, and is known as a mention.
+    someone = [{"dingtalkId": "$:LWCP_v1:$li", "staffId": "li"}]
+    answer = to_inbound(message(fake, " @李四\u2005", user="u1", group=group, at_users=someone))
+    assert answer.text == "@李四" and answer.mentions == ("li",)
+    assert ROBOT_ID not in answer.mentions
+
+
+def test_a_voice_message_is_read_as_its_transcription(fake) -> None:
+    data = fake.robot_message("", user="u1", msgtype="audio")
+    data["content"] = {"recognition": "投诉 列表", "duration": 3}
+    inbound = to_inbound(parse(fake, data))
+    assert inbound.text == "投诉 列表"
+
+
+def test_a_picture_becomes_an_empty_message(fake) -> None:
+    data = fake.robot_message("", user="u1", msgtype="picture")
+    data["content"] = {"downloadCode": "abc"}
+    assert to_inbound(parse(fake, data)).text == ""
+
+
+def test_markdown_has_a_heading_hard_line_breaks_and_numbered_choices() -> None:
+    rendered = Rendered(
+        title="请确认", body="客户:华为\n严重程度:高\n\n下一段",
+        choices=(RenderedChoice("yes", "确认"), RenderedChoice("cancel", "取消")),
+    )
+    title, text = markdown(rendered)
+    assert title == "请确认"
+    assert text == "#### 请确认\n\n客户:华为  \n严重程度:高\n\n下一段\n\n1. 确认  \n2. 取消"
+
+
+def test_the_notification_title_is_plain_text() -> None:
+    title, _ = markdown(Rendered(title="", body="**新投诉** A\\_B &lt;x&gt;\n第二行"))
+    assert title == "新投诉 A_B <x>"
+
+
+def test_the_access_token_is_cached_and_renewed_before_it_expires(fake) -> None:
+    now = [1_000_000.0]
+    api = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id,
+                  clock=lambda: now[0])
+    assert api.token() == "token-1"
+    now[0] += 7200 - 301  # more than five minutes left: the same token
+    assert api.token() == "token-1"
+    now[0] += 2  # under five minutes left: renewed before DingTalk expires it
+    assert api.token() == "token-2"
+    assert len(fake.calls_to("/v1.0/oauth2/accessToken")) == 2
