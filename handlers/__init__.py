@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import reminders, system
+from handlers import complaints, reminders, system
 
 if TYPE_CHECKING:
     from bot.router import Registry
 
-DOMAINS = (system, reminders)
+DOMAINS = (system, reminders, complaints)
 
 
 def register_all(registry: Registry) -> None:

@@ -1,0 +1,534 @@
+"""`/complaint` (投诉): the handbook's complaint handling. Respond within 24 hours, record the
+details with a named owner, propose a solution and follow it through.
+
+Intake is a flow (one question at a time, values given up front are not asked again); the
+lifecycle is one command per step. Rules (state machine, clocks, permissions, privacy) live in
+complaints_rules, storage and template values in complaints_store; this module wires them to
+the chat and to the reminder engine.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from bot import parsers
+from bot.context import Ctx
+from bot.conversation import Flow, Step
+from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.messages import Audience, Choice, Reply
+from bot.router import Args, Registry
+from handlers import complaints_rules as rules
+from handlers import complaints_store as store
+from handlers.complaints_models import (
+    MAX_CONTACT,
+    MAX_CUSTOMER,
+    MAX_DETAILS,
+    MAX_REASON,
+    MAX_SUMMARY,
+    MAX_TEXT,
+    Complaint,
+)
+from schedules.models import Reminder
+
+FLOW = "complaint"
+LIST_LIMIT = 20
+
+CHANNEL_SYNONYMS = {
+    "phone": ("tel", "call", "phone call", "电话", "来电", "打电话"),
+    "email": ("mail", "e-mail", "邮件", "电子邮件", "邮箱"),
+    "social": ("social media", "weibo", "wechat", "社交媒体", "微博", "微信", "社媒"),
+    "in_person": ("in person", "in-person", "visit", "当面", "现场", "面对面", "上门"),
+    "other": ("其他", "其它"),
+}
+SEVERITY_SYNONYMS = {
+    "low": ("低", "轻微", "minor"),
+    "normal": ("medium", "中", "一般", "普通"),
+    "high": ("高", "严重", "major"),
+    "critical": ("urgent", "紧急", "危急", "非常严重"),
+}
+# Chinese names for the fields that may be given up front: /投诉 新建 客户=ACME 严重程度=高
+FIELD_ALIASES = {
+    "客户": "customer", "客户名称": "customer", "联系方式": "contact", "联系人": "contact",
+    "渠道": "channel", "来源": "channel", "via": "channel", "摘要": "summary", "概要": "summary",
+    "详情": "details", "内容": "details", "严重程度": "severity", "级别": "severity",
+    "收到": "received", "接收时间": "received", "时间": "received", "负责人": "owner",
+}
+FILTERS = {
+    "mine": ("mine", "my", "我的"),
+    "open": ("open", "未结", "未关闭", "进行中", "处理中"),
+    "overdue": ("overdue", "late", "逾期", "超时", "已超时"),
+    "all": ("all", "全部", "所有"),
+}
+
+
+def register(registry: Registry) -> None:
+    registry.family("complaint", aliases=("投诉", "complaints"), label="complaints.family")
+    registry.flow(_intake_flow())
+    _register_commands(registry)
+    _register_reminders(registry)
+
+    @registry.digest
+    def overdue_digest(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
+        rows = session.exec(
+            select(Complaint)
+            .where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
+                   col(Complaint.due_at) < now)
+            .order_by(col(Complaint.due_at))
+        ).all()
+        items = [{"id": c.ref, "title": c.summary, "due": c.due_at,
+                  "owner": c.owner_name if c.has_owner else ""} for c in rows]
+        return {"complaints": items} if items else {}
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+def _choices(kind: str, values: tuple[str, ...]) -> list[Choice]:
+    return [Choice(v, f"complaints.{kind}.{v}") for v in values]
+
+
+def _default_owner(ctx: Ctx, answers: dict[str, Any]) -> dict[str, str] | None:
+    # An agent who files a complaint handles it; anyone else leaves it for the channel to pick.
+    if ctx.has_role("agent"):
+        return parsers.MemberRef(
+            ctx.member.platform, ctx.member.user_id, ctx.member.display_name
+        ).as_json()
+    return None
+
+
+def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {"is_agent": ctx.has_role("agent")}
+    severity = answers.get("severity")
+    if severity:
+        values["sla"] = ctx.settings.complaint_sla_for(severity)
+        if answers.get("received"):
+            received = datetime.fromisoformat(answers["received"])
+            values["due"] = rules.response_due(received, values["sla"])
+    return values
+
+
+def _intake_flow() -> Flow:
+    channels = _choices("channel", rules.CHANNELS)
+    severities = _choices("severity", rules.SEVERITIES)
+    return Flow(
+        name=FLOW,
+        steps=(
+            Step("customer", "complaints/ask_customer", parsers.text(MAX_CUSTOMER)),
+            Step("contact", "complaints/ask_contact", parsers.text(MAX_CONTACT), optional=True,
+                 default=lambda ctx, answers: ""),
+            Step("channel", "complaints/ask_channel",
+                 parsers.choice(channels, CHANNEL_SYNONYMS), choices=channels),
+            Step("summary", "complaints/ask_summary", parsers.text(MAX_SUMMARY)),
+            Step("details", "complaints/ask_details",
+                 parsers.text(MAX_DETAILS, single_line=False)),
+            Step("severity", "complaints/ask_severity",
+                 parsers.choice(severities, SEVERITY_SYNONYMS), choices=severities),
+            Step("received", "complaints/ask_received", parsers.when(past_only=True), optional=True,
+                 default=lambda ctx, answers: ctx.now.isoformat()),
+            Step("owner", "complaints/ask_owner", parsers.parse_mention, optional=True,
+                 default=_default_owner),
+        ),
+        summary="complaints/confirm",
+        finish=_create,
+        values=_flow_values,
+    )
+
+
+def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
+    settings = ctx.settings
+    severity = answers["severity"]
+    received = datetime.fromisoformat(answers.get("received") or ctx.now.isoformat())
+    year = ctx.now.astimezone(settings.zone).year
+    seq = store.next_seq(ctx.session, year)
+    owner = answers.get("owner")
+    c = Complaint(
+        ref=rules.format_ref(year, seq), year=year, seq=seq,
+        customer=answers["customer"], contact=answers.get("contact") or "",
+        channel=answers["channel"], summary=answers["summary"], details=answers["details"],
+        severity=severity, status="new", received_at=received,
+        due_at=rules.response_due(received, settings.complaint_sla_for(severity)),
+        reporter_platform=ctx.member.platform, reporter_id=ctx.member.user_id,
+        reporter_name=ctx.member.display_name,
+        owner_platform=owner["platform"] if owner else None,
+        owner_id=owner["user_id"] if owner else None,
+        owner_name=owner["name"] if owner else "",
+        created_at=ctx.now, updated_at=ctx.now,
+    )
+    ctx.session.add(c)
+    ctx.session.flush()
+    ctx.audit(store.RECORD, c.ref, "create", {
+        "customer": c.customer, "channel": c.channel, "summary": c.summary,
+        "severity": c.severity, "received": c.received_at.isoformat(),
+        "due": c.due_at.isoformat(), "owner": c.owner_name or None,
+    })
+    store.replan(ctx.session, c, settings, ctx.now)
+    mention = store.owner_mention(c)
+    replies = [
+        Reply("complaints/created", {"c": store.view(c, ctx.now, full=False), "owner": mention,
+                                     "sla": settings.complaint_sla_for(severity)}),
+        _card(c, ctx.now, intro="new"),
+    ]
+    if c.has_owner and not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
+        replies.append(_owner_dm(c, ctx.now, intro="assigned"))
+    return replies
+
+
+def _card(c: Complaint, now: datetime, *, intro: str) -> Reply:
+    """The card in the complaints channel; unowned complaints carry a button to take them."""
+    take = [] if c.has_owner else [
+        Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
+    ]
+    return Reply("complaints/card",
+                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                  "intro": intro},
+                 choices=take, audience=Audience.PURPOSE, purpose="complaints")
+
+
+def _owner_dm(c: Complaint, now: datetime, *, intro: str) -> Reply:
+    assert c.owner_platform and c.owner_id
+    return Reply("complaints/card",
+                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                  "intro": intro},
+                 audience=Audience.MEMBER, member=(c.owner_platform, c.owner_id))
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _usage(name: str) -> UserError:
+    return UserError("complaints/usage", usage=f"complaints.cmd.{name}")
+
+
+def _load(ctx: Ctx, raw: str | None, command: str, *, for_update: bool = False) -> Complaint:
+    ref = rules.parse_ref(raw)
+    if ref is None:
+        if raw:
+            raise UserError("complaints/bad_id", text=raw[:40], usage=f"complaints.cmd.{command}")
+        raise _usage(command)
+    c = store.find(ctx.session, ref, for_update=for_update)
+    if c is None:
+        raise NotFound("complaints/not_found", ref=ref)
+    return c
+
+
+def _may_change(ctx: Ctx, c: Complaint) -> None:
+    if not rules.can_change(c, ctx.member.platform, ctx.member.user_id, ctx.roles):
+        raise PermissionDenied("complaints/not_allowed", ref=c.ref,
+                               owner=c.owner_name if c.has_owner else "")
+
+
+def _check(c: Complaint, action: str, *, has_text: bool = True) -> None:
+    try:
+        rules.check(action, c, has_text=has_text)
+    except rules.Refused as refused:
+        raise UserError("complaints/refused", ref=c.ref, action=action, reason=refused.reason,
+                        status=c.status) from None
+
+
+def _text(args: Args, after: int, limit: int, *, command: str, required: bool) -> str:
+    value = unicodedata.normalize("NFC", args.text_after(after)).strip()
+    if required and not value:
+        raise _usage(command)
+    if len(value) > limit:
+        raise UserError("complaints/too_long", limit=limit, length=len(value))
+    return value
+
+
+def _leave_pause(c: Complaint, now: datetime) -> None:
+    """A paused clock ends with the stage it paused (answered, followed up, closed)."""
+    if c.paused_at is not None:
+        c.paused_seconds += int(rules.resume_shift(c, now).total_seconds())
+        c.paused_at = None
+        c.pause_reason = ""
+
+
+def _save(ctx: Ctx, c: Complaint, action: str, changes: dict[str, Any]) -> None:
+    c.updated_at = ctx.now
+    ctx.session.add(c)
+    ctx.audit(store.RECORD, c.ref, action, changes)
+    store.replan(ctx.session, c, ctx.settings, ctx.now)
+
+
+def _done(ctx: Ctx, c: Complaint, action: str, **extra: Any) -> Reply:
+    return Reply("complaints/updated", {"action": action, "c": store.view(c, ctx.now, full=False),
+                                        **extra})
+
+
+def _sees_full(ctx: Ctx, c: Complaint, place: str) -> bool:
+    return rules.sees_full(
+        place, owner=rules.is_owner(c, ctx.member.platform, ctx.member.user_id),
+        agent=rules.can_take(ctx.roles),
+    )
+
+
+def _place(ctx: Ctx) -> str:
+    inbound = ctx.inbound
+    return store.place_of(ctx.session, inbound.platform, inbound.channel, inbound.direct)
+
+
+def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small function a command)
+    cmd = registry.command
+
+    @cmd("complaint", None, usage="complaints.cmd.main")
+    def main(ctx: Ctx, args: Args) -> Reply:
+        first = args.get(0)
+        if first and rules.parse_ref(first):
+            return show(ctx, args)
+        if first:
+            family = registry.families["complaint"]
+            raise UserError("errors/unknown_subcommand", word=f"complaint {first}",
+                            family="complaint",
+                            suggestions=registry.suggest_sub(family, first))
+        family = registry.families["complaint"]
+        commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
+        return Reply("help/family", {"family": family.label_key, "aliases": list(family.aliases),
+                                     "help_topic": family.name, "commands": commands},
+                     audience=Audience.USER)
+
+    @cmd("complaint", "new", aliases=("新建", "创建", "add"), usage="complaints.cmd.new")
+    def new(ctx: Ctx, args: Args) -> list[Reply]:
+        prefill = {FIELD_ALIASES.get(k, k): v for k, v in args.keywords.items()}
+        return ctx.app.engine.start(ctx, FLOW, prefill)
+
+    @cmd("complaint", "list", aliases=("列表", "ls"), usage="complaints.cmd.list")
+    def list_(ctx: Ctx, args: Args) -> Reply:
+        word = (args.get(0) or "open").lower()
+        which = next((k for k, words in FILTERS.items() if word in words), None)
+        if which is None:
+            raise _usage("list")
+        query = select(Complaint)
+        if which == "mine":
+            query = query.where(Complaint.owner_platform == ctx.member.platform,
+                                Complaint.owner_id == ctx.member.user_id,
+                                Complaint.status != "closed")
+        elif which == "open":
+            query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))
+        elif which == "overdue":
+            query = query.where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
+                                col(Complaint.due_at) < ctx.now)
+        total = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
+        found = ctx.session.exec(
+            query.order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+            .limit(LIST_LIMIT)
+        ).all()
+        place = _place(ctx)
+        rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
+        return Reply("complaints/list", {"rows": rows, "which": which, "total": total,
+                                         "limited": any(not r["full"] for r in rows)})
+
+    @cmd("complaint", "show", aliases=("查看", "详情"), usage="complaints.cmd.show")
+    def show(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "show")
+        full = _sees_full(ctx, c, _place(ctx))
+        return Reply("complaints/show", {
+            "c": store.view(c, ctx.now, full=full),
+            "owner": store.owner_mention(c) if full else None,
+            "timeline": store.timeline(ctx.session, c) if full else [],
+        })
+
+    @cmd("complaint", "assign", aliases=("指派", "分配", "认领", "take"),
+         usage="complaints.cmd.assign")
+    def assign(ctx: Ctx, args: Args) -> list[Reply]:
+        c = _load(ctx, args.get(0), "assign", for_update=True)
+        who = args.get(1)
+        if not who:
+            raise _usage("assign")
+        _may_change(ctx, c)
+        _check(c, "assign")
+        try:
+            ref = parsers.parse_mention(who, ctx)
+        except InvalidAnswer as exc:
+            raise UserError(exc.template, **exc.params) from None
+        old = c.owner_name if c.has_owner else None
+        c.owner_platform, c.owner_id, c.owner_name = ref["platform"], ref["user_id"], ref["name"]
+        _save(ctx, c, "assign", {"owner": [old, c.owner_name]})
+        replies = [Reply("complaints/assigned", {"c": store.view(c, ctx.now, full=False),
+                                                 "owner": store.owner_mention(c)})]
+        if not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
+            replies.append(_owner_dm(c, ctx.now, intro="assigned"))
+        return replies
+
+    @cmd("complaint", "respond", aliases=("响应", "回复", "reply"), usage="complaints.cmd.respond")
+    def respond(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "respond", for_update=True)
+        text = _text(args, 1, MAX_TEXT, command="respond", required=True)
+        _may_change(ctx, c)
+        _check(c, "respond")
+        _leave_pause(c, ctx.now)
+        on_time = ctx.now <= c.due_at
+        taken = ctx.now - c.received_at
+        c.status, c.responded_at, c.response = "responded", ctx.now, text
+        _save(ctx, c, "respond", {"text": text, "on_time": on_time})
+        return _done(ctx, c, "respond", on_time=on_time, taken=taken,
+                     late_by=max(ctx.now - c.due_at, timedelta(0)))
+
+    @cmd("complaint", "solution", aliases=("方案", "解决方案"), usage="complaints.cmd.solution")
+    def solution(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "solution", for_update=True)
+        text = _text(args, 1, MAX_TEXT, command="solution", required=True)
+        _may_change(ctx, c)
+        _check(c, "solution")
+        revised = c.status == "solution"
+        every = ctx.settings.complaint_followup
+        c.status, c.solution, c.solution_at = "solution", text, ctx.now
+        c.followup_due_at = ctx.now + every
+        _save(ctx, c, "solution", {"text": text, "revised": revised})
+        return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised)
+
+    @cmd("complaint", "followup", aliases=("回访", "跟进", "follow-up"),
+         usage="complaints.cmd.followup")
+    def followup(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "followup", for_update=True)
+        text = _text(args, 1, MAX_TEXT, command="followup", required=True)
+        _may_change(ctx, c)
+        _check(c, "followup")
+        _leave_pause(c, ctx.now)
+        c.status, c.followup, c.followup_at, c.followup_due_at = (
+            "followed_up", text, ctx.now, None)
+        _save(ctx, c, "followup", {"text": text})
+        return _done(ctx, c, "followup")
+
+    @cmd("complaint", "satisfaction", aliases=("满意度", "评分", "csat"),
+         usage="complaints.cmd.satisfaction")
+    def satisfaction(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "satisfaction", for_update=True)
+        score_word = unicodedata.normalize("NFKC", args.get(1) or "").strip()
+        if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
+            raise _usage("satisfaction")
+        comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)
+        _may_change(ctx, c)
+        _check(c, "satisfaction")
+        old = c.satisfaction
+        c.satisfaction, c.satisfaction_comment = int(score_word), comment
+        _save(ctx, c, "satisfaction", {"score": [old, c.satisfaction], "text": comment})
+        return _done(ctx, c, "satisfaction", score=c.satisfaction)
+
+    @cmd("complaint", "note", aliases=("备注", "记录"), usage="complaints.cmd.note")
+    def note(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "note", for_update=True)
+        text = _text(args, 1, MAX_TEXT, command="note", required=True)
+        _may_change(ctx, c)
+        _check(c, "note")
+        _save(ctx, c, "note", {"text": text})
+        return _done(ctx, c, "note")
+
+    @cmd("complaint", "resolve", aliases=("解决", "已解决"), usage="complaints.cmd.resolve")
+    def resolve(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "resolve", for_update=True)
+        _may_change(ctx, c)
+        _check(c, "resolve")
+        _leave_pause(c, ctx.now)
+        c.status, c.resolved_at = "resolved", ctx.now
+        _save(ctx, c, "resolve", {})
+        return _done(ctx, c, "resolve")
+
+    @cmd("complaint", "close", aliases=("关闭", "结案"), usage="complaints.cmd.close")
+    def close(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "close", for_update=True)
+        reason = _text(args, 1, MAX_REASON, command="close", required=False)
+        _may_change(ctx, c)
+        _check(c, "close", has_text=bool(reason))
+        _leave_pause(c, ctx.now)
+        before = c.status
+        c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
+        _save(ctx, c, "close", {"text": reason, "from": before})
+        return _done(ctx, c, "close")
+
+    @cmd("complaint", "reopen", aliases=("重开", "重新打开"), usage="complaints.cmd.reopen")
+    def reopen(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "reopen", for_update=True)
+        reason = _text(args, 1, MAX_REASON, command="reopen", required=False)
+        _may_change(ctx, c)
+        _check(c, "reopen", has_text=bool(reason))
+        before = c.status
+        if c.responded_at is None:
+            # Never answered: the response clock starts again from the reopening.
+            c.status = "new"
+            c.due_at = rules.response_due(ctx.now, ctx.settings.complaint_sla_for(c.severity))
+            c.breached_at = None
+        else:
+            c.status = "responded"  # answered before; a new solution is needed
+        c.closed_at = c.resolved_at = c.followup_at = c.followup_due_at = None
+        c.close_reason = ""
+        c.clock_round += 1
+        _save(ctx, c, "reopen", {"text": reason, "from": before})
+        return _done(ctx, c, "reopen")
+
+    @cmd("complaint", "pause", aliases=("暂停",), usage="complaints.cmd.pause")
+    def pause(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "pause", for_update=True)
+        reason = _text(args, 1, MAX_REASON, command="pause", required=False)
+        _may_change(ctx, c)
+        _check(c, "pause", has_text=bool(reason))
+        c.paused_at, c.pause_reason = ctx.now, reason
+        _save(ctx, c, "pause", {"text": reason})
+        return _done(ctx, c, "pause")
+
+    @cmd("complaint", "resume", aliases=("恢复", "继续"), usage="complaints.cmd.resume")
+    def resume(ctx: Ctx, args: Args) -> Reply:
+        c = _load(ctx, args.get(0), "resume", for_update=True)
+        _may_change(ctx, c)
+        _check(c, "resume")
+        shift = rules.resume_shift(c, ctx.now)
+        if c.status == "new":
+            c.due_at += shift
+        if c.status == "solution" and c.followup_due_at is not None:
+            c.followup_due_at += shift
+        c.paused_seconds += int(shift.total_seconds())
+        c.paused_at, c.pause_reason = None, ""
+        c.clock_round += 1
+        _save(ctx, c, "resume", {"paused_for": int(shift.total_seconds()),
+                                 "due": c.due_at.isoformat()})
+        return _done(ctx, c, "resume", paused_for=shift)
+
+
+# -- reminders, read at send time -----------------------------------------------------------------
+
+
+def _register_reminders(registry: Registry) -> None:
+    @registry.reminder_kind(rules.RESPONSE_DUE)
+    def due_soon(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        c = store.find(session, reminder.record_id)
+        if c is None or c.status != "new" or c.paused_at is not None or c.due_at <= now:
+            return None
+        take = [] if c.has_owner else [
+            Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
+        ]
+        return Reply("complaints/due_soon",
+                     {"c": store.view(c, now, full=True), "owner": store.owner_mention(c)},
+                     choices=take)
+
+    @registry.reminder_kind(rules.BREACH)
+    def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        c = store.find(session, reminder.record_id)
+        if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
+            return None
+        if c.breached_at is None:
+            c.breached_at = now
+            session.add(c)
+            store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
+        # The escalations channel is not the complaints channel: it gets the limited view.
+        full = reminder.target_kind == "member"
+        return Reply("complaints/breach",
+                     {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
+                      "to_owner": full})
+
+    @registry.reminder_kind(rules.FOLLOWUP)
+    def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        c = store.find(session, reminder.record_id)
+        if c is None or c.status != "solution" or c.paused_at is not None:
+            return None
+        # Until the follow-up is recorded the owner hears again, every interval.
+        every = timedelta(seconds=int(reminder.payload.get("every") or 3 * 86400))
+        c.followup_nags += 1
+        c.followup_due_at = now + every
+        session.add(c)
+        for planned in rules.reminder_plan(c, now, [], every):
+            store.plan_one(session, c, planned)
+        return Reply("complaints/followup_due",
+                     {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                      "since": now - (c.solution_at or now), "nag": c.followup_nags})

@@ -1,0 +1,233 @@
+"""The rules of a complaint, as plain functions: the state machine, the response clock, which
+reminders should exist, who may change a complaint, and who may read its full text.
+
+Nothing here touches the database or the chat, so each rule is tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.complaints_models import Complaint
+
+SEVERITIES = ("low", "normal", "high", "critical")
+CHANNELS = ("phone", "email", "social", "in_person", "other")
+# new: waiting for the first response (the 24-hour clock runs); responded: answered, no
+# solution yet; solution: proposed, waiting for the follow-up with the customer;
+# followed_up: the customer confirmed (or not) the solution; resolved; closed.
+STATUSES = ("new", "responded", "solution", "followed_up", "resolved", "closed")
+OPEN_STATUSES = ("new", "responded", "solution", "followed_up")
+CHANGING_ROLES = frozenset({"agent", "admin"})
+
+RESPONSE_DUE = "complaint.response_due"
+BREACH = "complaint.breach"
+FOLLOWUP = "complaint.followup"
+KINDS = (RESPONSE_DUE, BREACH, FOLLOWUP)
+
+_REF = re.compile(r"^C-?(\d{4})-?(\d{1,6})$")
+
+
+def format_ref(year: int, seq: int) -> str:
+    return f"C-{year}-{seq:04d}"
+
+
+def parse_ref(text: str | None) -> str | None:
+    """`C-2026-0001`, `c-2026-1`, `C20260001`, full-width: the canonical id, or None."""
+    word = unicodedata.normalize("NFKC", text or "").strip().upper()
+    match = _REF.match(word)
+    if not match:
+        return None
+    return format_ref(int(match.group(1)), int(match.group(2)))
+
+
+# -- the state machine -------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A transition that is not allowed now; `reason` names the explanation template case."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check(action: str, c: Complaint, *, has_text: bool = True) -> None:
+    """Raise Refused when `action` may not happen to `c` in its current state."""
+    status = c.status
+    if status == "closed" and action not in ("reopen",):
+        raise Refused("closed")
+    if action == "reopen":
+        if status not in ("closed", "resolved"):
+            raise Refused("not_closed")
+        if not has_text:
+            raise Refused("reason_needed")
+    elif action == "respond":
+        if status != "new":
+            raise Refused("already_responded")
+    elif action == "solution":
+        if status == "new":
+            raise Refused("respond_first")
+        if status not in ("responded", "solution", "followed_up"):  # a revised solution
+            raise Refused("past_solution")
+    elif action == "followup":
+        if status in ("new", "responded"):
+            raise Refused("solution_first")
+        if status != "solution":
+            raise Refused("already_followed_up")
+    elif action == "satisfaction":
+        if status not in ("followed_up", "resolved"):
+            raise Refused("followup_first")
+    elif action == "resolve":
+        if status == "resolved":
+            raise Refused("already_resolved")
+        if status != "followed_up":
+            raise Refused("followup_before_resolve")
+    elif action == "close":
+        # Closing anything that was not resolved (an unanswered complaint included) says why.
+        if status != "resolved" and not has_text:
+            raise Refused("close_reason_needed")
+    elif action == "pause":
+        if c.paused_at is not None:
+            raise Refused("already_paused")
+        if status not in ("new", "solution"):
+            raise Refused("no_clock")
+        if not has_text:
+            raise Refused("reason_needed")
+    elif action == "resume":
+        if c.paused_at is None:
+            raise Refused("not_paused")
+    elif action in ("assign", "note"):
+        pass
+    else:
+        raise ValueError(f"unknown action {action!r}")
+
+
+def response_due(received_at: datetime, sla: timedelta) -> datetime:
+    return received_at + sla
+
+
+def clock(c: Complaint, now: datetime) -> dict[str, Any]:
+    """The response clock as a reader sees it: running (time left), overdue (by how much),
+    paused (time left frozen), or stopped (answered or closed)."""
+    if c.status != "new":
+        return {"state": "stopped", "due": c.due_at, "left": None}
+    if c.paused_at is not None:
+        return {"state": "paused", "due": c.due_at, "left": c.due_at - c.paused_at}
+    left = c.due_at - now
+    if left <= timedelta(0):
+        return {"state": "overdue", "due": c.due_at, "left": -left}
+    return {"state": "running", "due": c.due_at, "left": left}
+
+
+def is_overdue(c: Complaint, now: datetime) -> bool:
+    return clock(c, now)["state"] == "overdue"
+
+
+def resume_shift(c: Complaint, now: datetime) -> timedelta:
+    assert c.paused_at is not None
+    return max(now - c.paused_at, timedelta(0))
+
+
+# -- reminders ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One reminder that should exist for a complaint right now."""
+
+    key: str
+    kind: str
+    due: datetime
+    target: tuple[str, str, str]  # (kind, id, platform) as schedules.api.Target takes them
+    snoozable: bool = True
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def lead_label(lead: timedelta) -> str:
+    minutes = int(lead.total_seconds()) // 60
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def _suffix(c: Complaint) -> str:
+    return f"#{c.clock_round}" if c.clock_round else ""
+
+
+def owner_target(c: Complaint) -> tuple[str, str, str]:
+    if c.has_owner:
+        return ("member", str(c.owner_id), str(c.owner_platform))
+    # Nobody owns it yet: the complaints channel hears, so someone takes it.
+    return ("purpose", "complaints", "")
+
+
+def reminder_plan(
+    c: Complaint, now: datetime, leads: list[timedelta], followup_every: timedelta
+) -> list[Planned]:
+    """Every reminder the complaint should have pending, given its state now. Reminders of
+    this complaint that are pending but not in this list are to be cancelled."""
+    if c.status == "closed" or c.paused_at is not None:
+        return []
+    title = {"title": c.summary, "ref": c.ref}
+    out: list[Planned] = []
+    if c.status == "new":
+        for lead in leads:
+            at = c.due_at - lead
+            if at > now:  # a lead already past says nothing useful; the breach still comes
+                out.append(Planned(
+                    key=f"complaint:{c.ref}:due:{lead_label(lead)}{_suffix(c)}",
+                    kind=RESPONSE_DUE, due=at, target=owner_target(c),
+                    payload={**title, "lead": int(lead.total_seconds())},
+                ))
+        at = max(c.due_at, now)
+        if c.has_owner:
+            out.append(Planned(
+                key=f"complaint:{c.ref}:breach:owner{_suffix(c)}", kind=BREACH, due=at,
+                target=owner_target(c), snoozable=False, payload=dict(title),
+            ))
+        out.append(Planned(
+            key=f"complaint:{c.ref}:breach:escalations{_suffix(c)}", kind=BREACH, due=at,
+            target=("purpose", "escalations", ""), snoozable=False, payload=dict(title),
+        ))
+    elif c.status == "solution" and c.followup_due_at is not None:
+        out.append(Planned(
+            key=f"complaint:{c.ref}:followup:{c.followup_nags}{_suffix(c)}", kind=FOLLOWUP,
+            due=c.followup_due_at, target=owner_target(c),
+            payload={**title, "every": int(followup_every.total_seconds())},
+        ))
+    return out
+
+
+# -- who may do what ------------------------------------------------------------------------------
+
+
+def is_owner(c: Complaint, platform: str, user_id: str) -> bool:
+    return c.owner_platform == platform and c.owner_id == user_id
+
+
+def can_change(c: Complaint, platform: str, user_id: str, roles: frozenset[str]) -> bool:
+    """Only the owner, agents and admins change a complaint (anyone may create one)."""
+    return is_owner(c, platform, user_id) or bool(roles & CHANGING_ROLES)
+
+
+def can_take(roles: frozenset[str]) -> bool:
+    return bool(roles & CHANGING_ROLES)
+
+
+# Where a complaint is being read: its own channel, a direct message, or any other channel.
+COMPLAINTS_CHANNEL, DIRECT, OTHER = "complaints", "direct", "other"
+
+
+def sees_full(place: str, *, owner: bool, agent: bool) -> bool:
+    """Contact details and full text go to the complaints channel, and in a direct message to
+    the owner and agents. Anywhere else (a channel others read) shows the id, summary, status
+    and time left only, whoever asks: the others in that channel did not ask."""
+    if place == COMPLAINTS_CHANNEL:
+        return True
+    if place == DIRECT:
+        return owner or agent
+    return False

@@ -1,0 +1,165 @@
+"""Complaint storage: the id sequence, finding a complaint, keeping its reminders in step with
+its state, its timeline, and the values templates show (full or limited)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bot.config import Settings
+from bot.messages import Mention
+from bot.models import AuditEntry, ChannelRoute, Member
+from handlers import complaints_rules as rules
+from handlers.complaints_models import Complaint, ComplaintCounter
+from schedules import api
+from schedules.api import Target
+
+RECORD = "complaint"
+SYSTEM_ACTOR = "liaison"
+
+
+def next_seq(session: Session, year: int) -> int:
+    """The next number of `year`, in one statement: an upsert that creates the year's row or
+    bumps it and returns the new value. The row stays locked until the creating transaction
+    commits (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE serialises writers anyway), so two
+    complaints created at once get different numbers, and a rolled-back creation leaves no
+    gap. The unique constraint on `ref` is the backstop."""
+    table = ComplaintCounter.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def find(session: Session, ref: str, *, for_update: bool = False) -> Complaint | None:
+    query = select(Complaint).where(Complaint.ref == ref)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        # Two changes to one complaint at once must apply one after the other.
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def complaints_channel(session: Session, platform: str) -> str | None:
+    route = session.exec(
+        select(ChannelRoute).where(
+            ChannelRoute.purpose == "complaints", ChannelRoute.platform == platform
+        )
+    ).first()
+    return route.channel_id if route else None
+
+
+def place_of(session: Session, platform: str, channel: str, direct: bool) -> str:
+    """Where a message was asked: the complaints channel, a DM, or some other channel."""
+    if direct:
+        return rules.DIRECT
+    if complaints_channel(session, platform) == channel:
+        return rules.COMPLAINTS_CHANNEL
+    return rules.OTHER
+
+
+def replan(session: Session, c: Complaint, settings: Settings, now: datetime) -> None:
+    """Make the pending reminders of `c` exactly the ones its state calls for: plan (or move,
+    or re-target) those wanted, cancel the rest."""
+    wanted = rules.reminder_plan(
+        c, now, settings.complaint_reminder_leads, settings.complaint_followup
+    )
+    keys = {p.key for p in wanted}
+    for row in api.pending(session, RECORD, c.ref):
+        if row.key not in keys:
+            api.cancel(session, key=row.key)
+    for p in wanted:
+        plan_one(session, c, p)
+
+
+def plan_one(session: Session, c: Complaint, p: rules.Planned) -> None:
+    kind, ident, platform = p.target
+    api.plan(
+        session, key=p.key, kind=p.kind, due=p.due, target=Target(kind, ident, platform),
+        record_type=RECORD, record_id=c.ref, payload=p.payload, snoozable=p.snoozable,
+    )
+
+
+def system_audit(session: Session, c: Complaint, now: datetime, action: str,
+                 changes: dict[str, Any] | None = None) -> None:
+    """A timeline entry written by the bot itself (an escalation), not by a member."""
+    session.add(AuditEntry(at=now, actor=SYSTEM_ACTOR, record_type=RECORD, record_id=c.ref,
+                           action=action, changes=changes or {}))
+
+
+def timeline(session: Session, c: Complaint) -> list[dict[str, Any]]:
+    entries = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.record_type == RECORD, AuditEntry.record_id == c.ref)
+        .order_by(col(AuditEntry.at), col(AuditEntry.id))
+    ).all()
+    names = _names(session, {e.actor for e in entries})
+    return [
+        {"at": e.at, "action": e.action, "who": names.get(e.actor, e.actor),
+         "system": e.actor == SYSTEM_ACTOR, "changes": e.changes}
+        for e in entries
+    ]
+
+
+def _names(session: Session, actors: set[str]) -> dict[str, str]:
+    pairs = [a.partition(":") for a in actors if ":" in a]
+    found: dict[str, str] = {}
+    for platform, _, user_id in pairs:
+        member = session.exec(
+            select(Member).where(Member.platform == platform, Member.user_id == user_id)
+        ).first()
+        if member is not None:
+            found[f"{platform}:{user_id}"] = member.display_name or user_id
+    return found
+
+
+# -- what templates see ------------------------------------------------------------------------
+
+
+def owner_mention(c: Complaint) -> Mention | None:
+    if not c.has_owner:
+        return None
+    return Mention(str(c.owner_platform), str(c.owner_id), c.owner_name)
+
+
+def view(c: Complaint, now: datetime, *, full: bool) -> dict[str, Any]:
+    """The complaint as templates show it. Limited: id, summary, status, time left; full adds
+    the customer, contact, texts and people. Owner names are plain text here (a listing must
+    not ping everyone it names); a card passes the owner as a real mention separately."""
+    limited: dict[str, Any] = {
+        "ref": c.ref,
+        "summary": c.summary,
+        "status": c.status,
+        "severity": c.severity,
+        "paused": c.paused_at is not None,
+        "clock": rules.clock(c, now),
+        "full": full,
+    }
+    if not full:
+        return limited
+    return {
+        **limited,
+        "customer": c.customer,
+        "contact": c.contact,
+        "channel": c.channel,
+        "details": c.details,
+        "received": c.received_at,
+        "responded": c.responded_at,
+        "response": c.response,
+        "solution": c.solution,
+        "followup": c.followup,
+        "followup_due": c.followup_due_at if c.status == "solution" else None,
+        "satisfaction": c.satisfaction,
+        "satisfaction_comment": c.satisfaction_comment,
+        "close_reason": c.close_reason,
+        "pause_reason": c.pause_reason,
+        "reporter": c.reporter_name or c.reporter_id,
+        "owner_name": c.owner_name if c.has_owner else "",
+    }
