@@ -66,6 +66,10 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
     such as the console, returns)."""
     from schedules.scheduler import ReminderScheduler
 
+    for adapter in adapters.values():
+        if hasattr(adapter, "peers"):
+            # A reply may belong on another platform: a DingTalk complaint, a Slack channel.
+            adapter.peers = adapters  # type: ignore[attr-defined]
     scheduler = ReminderScheduler(app, adapters)
     scheduler.start()
     stopping = threading.Event()

@@ -22,7 +22,7 @@ from schedules.api import Target
 from schedules.models import Reminder, Status
 from schedules.worker import Sweeper
 from tests.fakes.dingtalk_server import FakeDingTalk, shared
-from tests.support import build_app
+from tests.support import Chat, RecordingAdapter, build_app
 
 GROUP = "cid-complaints-group=="
 BATCH = "/v1.0/robot/oToMessages/batchSend"
@@ -94,23 +94,27 @@ def test_the_connection_is_opened_with_the_client_id_and_secret(db_url, tmp_path
         assert json.loads(ack["data"]) == {"opaque": "abc"}
 
 
+def visit_intake(zhang: Talk) -> None:
+    """The test flow (/visit new, 拜访 新建) in Chinese, answered as a person would."""
+    assert "拜访谁" in zhang.say("拜访 新建")
+    kind = zhang.say("华为 <font color=red>总部</font>")
+    assert "对方是哪一类" in kind and "1. 媒体  \n2. 客户" in kind
+    assert "重要程度" in zhang.say("2")
+    assert "谁负责" in zhang.say("跳过")
+    assert "什么时候" in zhang.say("我")
+    assert "话题" in zhang.say("明天下午3点")
+    zhang.say("价格")
+    summary = zhang.say("完成")
+    assert "请确认" in summary and "1. 确认  \n2. 取消" in summary
+    assert "已保存拜访" in zhang.say("1")
+
+
 def test_a_visit_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path, fake) -> None:
     app, adapter, saved = make(db_url, tmp_path, fake)
     with running(adapter, fake):
         manager = Talk(fake, adapter, "manager", "王经理", group=GROUP)
         assert "投诉频道" in manager.say(" 路由 complaints here")
-        zhang = Talk(fake, adapter, "zhang", "张三")
-        assert "拜访谁" in zhang.say("拜访 新建")
-        kind = zhang.say("华为 <font color=red>总部</font>")
-        assert "对方是哪一类" in kind and "1. 媒体  \n2. 客户" in kind
-        assert "重要程度" in zhang.say("2")
-        assert "谁负责" in zhang.say("跳过")
-        assert "什么时候" in zhang.say("我")
-        assert "话题" in zhang.say("明天下午3点")
-        zhang.say("价格")
-        summary = zhang.say("完成")
-        assert "请确认" in summary and "1. 确认  \n2. 取消" in summary
-        assert "已保存拜访" in zhang.say("1")
+        visit_intake(Talk(fake, adapter, "zhang", "张三"))
 
     assert saved[0]["who"] == "华为 <font color=red>总部</font>"
     assert saved[0]["kind"] == "customer" and saved[0]["owner"]["user_id"] == "zhang"
@@ -124,6 +128,19 @@ def test_a_visit_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path
     assert "新拜访" in param["text"] and "<font" not in param["text"]
     assert "&lt;font color=red&gt;" in param["text"]
     assert len(fake.tokens) == 1  # the token is cached
+
+
+def test_a_card_for_a_slack_channel_goes_to_the_slack_adapter(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake, admins="slack:UADMIN")
+    slack = RecordingAdapter("slack")
+    adapter.peers = {"slack": slack, "dingtalk": adapter}
+    Chat(app, "UADMIN", platform="slack", channel="C0COMPLAINTS", direct=False)(
+        "/route complaints here")
+    with running(adapter, fake):
+        visit_intake(Talk(fake, adapter, "zhang", "张三"))
+    (card,) = slack.sent
+    assert card.address.channel == "C0COMPLAINTS" and "新拜访" in card.message.text
+    assert fake.calls_to(GROUP_SEND) == []
 
 
 def test_the_same_msg_id_delivered_twice_is_handled_once(db_url, tmp_path, fake) -> None:
