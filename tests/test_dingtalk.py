@@ -130,6 +130,36 @@ def test_a_visit_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path
     assert len(fake.tokens) == 1  # the token is cached
 
 
+def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path,
+                                                                    fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        assert "投诉频道" in Talk(fake, adapter, "manager", "王经理", group=GROUP).say(
+            " 路由 complaints here")
+        zhang = Talk(fake, adapter, "zhang", "张三")
+        assert "哪位客户" in zhang.say("投诉 新建")
+        assert "联系方式" in zhang.say("华为技术有限公司")
+        channel = zhang.say("跳过")
+        assert "什么渠道" in channel and "1. 电话" in channel
+        assert "概括" in zhang.say("1")
+        assert "详情" in zhang.say("物流延误三天")
+        severity = zhang.say("设备比约定晚三天到货,\n客户要求赔偿运费。")
+        assert "严重程度" in severity and "1. " in severity
+        assert "什么时候收到的" in zhang.say("3")
+        assert "谁负责跟进" in zhang.say("跳过")
+        confirm = zhang.say("我")
+        assert "请确认这条投诉" in confirm and "1. 确认  \n2. 取消" in confirm
+        assert "已登记投诉" in zhang.say("1")
+
+    (card,) = fake.calls_to(GROUP_SEND)
+    assert card.headers["x-acs-dingtalk-access-token"] == fake.tokens[-1]
+    assert card.body["openConversationId"] == GROUP and card.body["msgKey"] == "sampleMarkdown"
+    assert isinstance(card.body["msgParam"], str)
+    param = json.loads(card.body["msgParam"])
+    assert param["title"].startswith("新投诉")
+    assert "华为技术有限公司" in param["text"] and "物流延误三天" in param["text"]
+
+
 def test_a_card_for_a_slack_channel_goes_to_the_slack_adapter(db_url, tmp_path, fake) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake, admins="slack:UADMIN")
     slack = RecordingAdapter("slack")

@@ -89,3 +89,9 @@ def test_the_access_token_is_cached_and_renewed_before_it_expires(fake) -> None:
     now[0] += 2  # under five minutes left: renewed before DingTalk expires it
     assert api.token() == "token-2"
     assert len(fake.calls_to("/v1.0/oauth2/accessToken")) == 2
+
+
+def test_a_choice_that_is_a_command_shows_the_command() -> None:
+    take = RenderedChoice("/complaint assign C-2026-0001 me", "我来处理")
+    _, text = markdown(Rendered(title="新投诉", body="华为", choices=(take,)))
+    assert text.endswith("1. 我来处理 — /complaint assign C-2026-0001 me")

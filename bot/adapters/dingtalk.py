@@ -43,8 +43,9 @@ from urllib.parse import quote_plus
 from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
 from bot.config import Settings
 from bot.core import Liaison
+from bot.dialects import DINGTALK
 from bot.errors import ConfigError, DeliveryError
-from bot.messages import Address, Inbound, Outbound, Rendered, Reply
+from bot.messages import Address, Inbound, Outbound, Rendered, RenderedChoice, Reply
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +395,7 @@ def _text_of(message: Any, direct: bool, others: list[Any]) -> str:
 def markdown(message: Rendered) -> tuple[str, str]:
     """(title, text) in DingTalk's markdown subset. The title is what the notification and
     the chat list show, as plain text; choices become numbered lines the person can answer
-    with the number."""
+    with the number (DingTalk's robot messages have no buttons that answer in the chat)."""
     parts: list[str] = []
     if message.title:
         parts.append(f"#### {message.title}")
@@ -402,12 +403,20 @@ def markdown(message: Rendered) -> tuple[str, str]:
         parts.append(_hard_breaks(message.body))
     if message.choices:
         parts.append("  \n".join(
-            f"{i}. {choice.label}" for i, choice in enumerate(message.choices, 1)
+            f"{i}. {_choice(choice)}" for i, choice in enumerate(message.choices, 1)
         ))
     text = "\n\n".join(parts) or " "
     first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
     title = _plain(first)[:60].strip() or "Liaison"
     return title, text
+
+
+def _choice(choice: RenderedChoice) -> str:
+    # A number answers only the question the person is being asked; a choice that is a
+    # command (a card's "take it" button) shows the command, to send with @robot.
+    if choice.value.startswith("/"):
+        return f"{choice.label} — {DINGTALK.escape(choice.value)}"
+    return choice.label
 
 
 def _hard_breaks(body: str) -> str:
