@@ -177,15 +177,26 @@ class SlackAdapter:
         self._stopped = threading.Event()
         self._server: Any = None
         self._socket: SocketModeHandler | None = None
-        self.bolt = App(
+        bolt_log = logging.getLogger("slack_bolt")
+        level = bolt_log.level
+        # Bolt also reads SLACK_BOT_TOKEN from the environment and warns, at construction,
+        # that it is unused beside our client and `authorize`; that is by design here.
+        bolt_log.setLevel(logging.ERROR)
+        try:
+            self.bolt = self._bolt(signing_secret, bolt_log)
+        finally:
+            bolt_log.setLevel(level)
+        self._listen()
+
+    def _bolt(self, signing_secret: str, logger: logging.Logger) -> App:
+        return App(
             client=self.client,
             signing_secret=signing_secret or None,
             authorize=lambda enterprise_id, team_id: self._authorize(enterprise_id, team_id),
             process_before_response=True,
             request_verification_enabled=not self.socket_mode,
-            logger=logging.getLogger("slack_bolt"),
+            logger=logger,
         )
-        self._listen()
 
     # -- identity ------------------------------------------------------------------------------
 
