@@ -4,6 +4,7 @@ gateway and OpenAPI on 127.0.0.1), driving the real core over a real database.""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,7 +82,8 @@ class Talk:
         return "\n".join(self.fake.webhook_texts()[before:])
 
 
-def test_the_connection_is_opened_with_the_client_id_and_secret(db_url, tmp_path, fake) -> None:
+def test_the_connection_is_opened_with_the_client_id_and_secret(db_url, tmp_path, fake,
+                                                                caplog) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
     with running(adapter, fake):
         opened = fake.opened[0]
@@ -91,7 +93,8 @@ def test_the_connection_is_opened_with_the_client_id_and_secret(db_url, tmp_path
         assert len(fake.connected_tickets) == 1  # the WebSocket presented the issued ticket
         frame = fake.push_system("ping", {"opaque": "abc"})
         ack = fake.wait_for(lambda: fake.ack_for(frame))
-        assert json.loads(ack["data"]) == {"opaque": "abc"}
+        assert json.loads(ack["data"]) == {"opaque": "abc"}  # DingTalk's keep-alive, answered
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 def visit_intake(zhang: Talk) -> None:

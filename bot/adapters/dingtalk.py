@@ -55,6 +55,7 @@ DM_PREFIX = "dm:"
 # A session webhook this close to its expiry is not worth trying.
 WEBHOOK_MARGIN = 30.0
 REPLY_ATTEMPTS = 3
+MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -319,6 +320,10 @@ class DingTalkAdapter:
         expires = (message.session_webhook_expired_time or 0) / 1000.0
         with self._webhook_lock:
             self._webhooks[channel] = (url, expires)
+            if len(self._webhooks) > MAX_WEBHOOKS:
+                now = time.time()
+                for key in [k for k, (_, exp) in self._webhooks.items() if exp < now]:
+                    del self._webhooks[key]
 
     def _via_webhook(self, channel: str, title: str, text: str, message: Rendered) -> bool:
         with self._webhook_lock:
@@ -453,7 +458,7 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
 
     class StreamClient(sdk.DingTalkStreamClient):
         def __init__(self, credential: Any, adapter: DingTalkAdapter) -> None:
-            super().__init__(credential, logger=logging.getLogger(f"{__name__}.sdk"))
+            super().__init__(credential, logger=_sdk_logger())
             self.adapter = adapter
             self._tasks: set[asyncio.Task[Any]] = set()
             self._wakeup: asyncio.Event | None = None
@@ -538,6 +543,23 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
 
 
 # -- small helpers -------------------------------------------------------------------------------
+
+
+class _QuietPings(logging.Filter):
+    """The SDK warns "unknown message topic" on each of DingTalk's keep-alive pings, which
+    come every few seconds; it answers them correctly, so the warning is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (str(record.msg).startswith("unknown message topic") and args[:1] == ("ping",))
+
+
+def _sdk_logger() -> logging.Logger:
+    logger = logging.getLogger(f"{__name__}.sdk")
+    if not any(isinstance(f, _QuietPings) for f in logger.filters):
+        logger.addFilter(_QuietPings())
+    return logger
+
 
 
 class _Recent:
