@@ -29,6 +29,7 @@ GROUP = "cid-complaints-group=="
 BATCH = "/v1.0/robot/oToMessages/batchSend"
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 WEBHOOK = "/robot/sendBySession"
+TAP = "dtmd://dingtalkclient/sendMessage?content="  # a tap sends this as the person's message
 
 
 @pytest.fixture
@@ -101,14 +102,14 @@ def visit_intake(zhang: Talk) -> None:
     """The test flow (/visit new, 拜访 新建) in Chinese, answered as a person would."""
     assert "拜访谁" in zhang.say("拜访 新建")
     kind = zhang.say("华为 <font color=red>总部</font>")
-    assert "对方是哪一类" in kind and "1. 媒体  \n2. 客户" in kind
+    assert "对方是哪一类" in kind and f"1. [媒体]({TAP}1)  \n2. [客户]({TAP}2)" in kind
     assert "重要程度" in zhang.say("2")
     assert "谁负责" in zhang.say("跳过")
     assert "什么时候" in zhang.say("我")
     assert "话题" in zhang.say("明天下午3点")
     zhang.say("价格")
     summary = zhang.say("完成")
-    assert "请确认" in summary and "1. 确认  \n2. 取消" in summary
+    assert "请确认" in summary and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in summary
     assert "已保存拜访" in zhang.say("1")
 
 
@@ -143,7 +144,7 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "哪位客户" in zhang.say("投诉 新建")
         assert "联系方式" in zhang.say("华为技术有限公司")
         channel = zhang.say("跳过")
-        assert "什么渠道" in channel and "1. 电话" in channel
+        assert "什么渠道" in channel and f"1. [电话]({TAP}1)" in channel
         assert "概括" in zhang.say("1")
         assert "详情" in zhang.say("物流延误三天")
         severity = zhang.say("设备比约定晚三天到货,\n客户要求赔偿运费。")
@@ -151,7 +152,7 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "什么时候收到的" in zhang.say("3")
         assert "谁负责跟进" in zhang.say("跳过")
         confirm = zhang.say("我")
-        assert "请确认这条投诉" in confirm and "1. 确认  \n2. 取消" in confirm
+        assert "请确认这条投诉" in confirm and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in confirm
         assert "已登记投诉" in zhang.say("1")
 
     (card,) = fake.calls_to(GROUP_SEND)

@@ -95,3 +95,11 @@ def test_a_choice_that_is_a_command_shows_the_command() -> None:
     take = RenderedChoice("/complaint assign C-2026-0001 me", "我来处理")
     _, text = markdown(Rendered(title="新投诉", body="华为", choices=(take,)))
     assert text.endswith("1. 我来处理 — /complaint assign C-2026-0001 me")
+
+
+def test_in_a_direct_chat_a_choice_is_a_link_that_sends_the_answer() -> None:
+    choices = (RenderedChoice("yes", "确认"), RenderedChoice("/remind snooze 7 1h", "1小时后"))
+    _, text = markdown(Rendered(title="", body="?", choices=choices), tappable=True)
+    tap = "dtmd://dingtalkclient/sendMessage?content="
+    assert f"1. [确认]({tap}1)" in text
+    assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text

@@ -38,7 +38,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
 from bot.config import Settings
@@ -247,7 +247,7 @@ class DingTalkAdapter:
         for index, outbound in enumerate(outbounds):
             address = outbound.address
             if not address.in_reply and not address.channel and address.user:
-                batches.setdefault(markdown(outbound.message), []).append(index)
+                batches.setdefault(markdown(outbound.message, tappable=True), []).append(index)
                 continue
             try:
                 self._send_one(outbound)
@@ -262,18 +262,20 @@ class DingTalkAdapter:
 
     def _send_one(self, outbound: Outbound) -> None:
         address, message = outbound.address, outbound.message
-        title, text = markdown(message)
         if address.in_reply:
             # DingTalk has no "only you can see this" in a group: private answers go to a DM.
             private = address.ephemeral_to
             channel = DM_PREFIX + private if private else (address.channel or "")
+            title, text = markdown(message, tappable=channel.startswith(DM_PREFIX))
             if self._via_webhook(channel, title, text, message):
                 return
             self._send_channel(channel, title, text)
             return
         if address.channel:
+            title, text = markdown(message, tappable=address.channel.startswith(DM_PREFIX))
             self._send_channel(address.channel, title, text)
         elif address.user:
+            title, text = markdown(message, tappable=True)
             self._raise_first(self._send_users([address.user], title, text))
         else:
             raise DeliveryError("dingtalk_no_address", temporary=False)
@@ -397,10 +399,13 @@ def _text_of(message: Any, direct: bool, others: list[Any]) -> str:
     return text
 
 
-def markdown(message: Rendered) -> tuple[str, str]:
+def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
     """(title, text) in DingTalk's markdown subset. The title is what the notification and
     the chat list show, as plain text; choices become numbered lines the person can answer
-    with the number (DingTalk's robot messages have no buttons that answer in the chat)."""
+    with the number. In a 1:1 chat (`tappable`) each choice is also a DingTalk message link:
+    a tap sends the number (or the command) as the person's own message, which is as close
+    to a button as a robot's markdown gets. In a group such a message would not @ the robot,
+    so there the number is typed."""
     parts: list[str] = []
     if message.title:
         parts.append(f"#### {message.title}")
@@ -408,7 +413,7 @@ def markdown(message: Rendered) -> tuple[str, str]:
         parts.append(_hard_breaks(message.body))
     if message.choices:
         parts.append("  \n".join(
-            f"{i}. {_choice(choice)}" for i, choice in enumerate(message.choices, 1)
+            f"{i}. {_choice(i, choice, tappable)}" for i, choice in enumerate(message.choices, 1)
         ))
     text = "\n\n".join(parts) or " "
     first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
@@ -416,10 +421,14 @@ def markdown(message: Rendered) -> tuple[str, str]:
     return title, text
 
 
-def _choice(choice: RenderedChoice) -> str:
+def _choice(number: int, choice: RenderedChoice, tappable: bool) -> str:
     # A number answers only the question the person is being asked; a choice that is a
-    # command (a card's "take it" button) shows the command, to send with @robot.
-    if choice.value.startswith("/"):
+    # command (a card's "take it" button) is the command itself, shown so it can be sent.
+    command = choice.value.startswith("/")
+    if tappable:
+        content = quote(choice.value if command else str(number), safe="")
+        return f"[{choice.label}](dtmd://dingtalkclient/sendMessage?content={content})"
+    if command:
         return f"{choice.label} — {DINGTALK.escape(choice.value)}"
     return choice.label
 
