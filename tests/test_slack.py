@@ -404,3 +404,32 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     fake.wait_for("chat.postMessage", where=lambda c: "Saved the visit" in message_text(
         c.params))
     assert h.saved[0]["score"] == 4 and h.saved[0]["who"] == "ACME"
+
+
+def test_slack_url_verification_is_answered(slack: Harness) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"})
+    status, answer = slack.slack.post(body, "application/json")
+    assert status == 200 and json.loads(answer)["challenge"] == "c-123"
+
+
+def test_not_in_the_channel_the_answer_still_reaches_the_asker_privately(
+    slack: Harness,
+) -> None:
+    slack.fake.fail("chat.postMessage", error="not_in_channel")
+    slack.slack.command("/visit", "new", user=ALICE, channel="CSECRET", channel_name="secret",
+                        response_url=slack.fake.response_url("fallback"))
+    private = slack.fake.wait_for("/response/fallback")[0].params
+    assert private["response_type"] == "ephemeral"
+    assert "one question at a time" in message_text(private)
+
+
+def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
+    card = {"channel": "CSALES", "text": "card", "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "card"}},
+        {"type": "actions", "elements": [{"type": "button", "action_id": "liaison_choice_0",
+                                          "text": {"type": "plain_text", "text": "Who am I"},
+                                          "value": "/whoami"}]}]}
+    slack.press(card, "/whoami", response_url=slack.fake.response_url("card"))
+    answer = slack.fake.wait_for("chat.postEphemeral")[0].params
+    assert "Alice" in message_text(answer) and answer["thread_ts"] == "1700000099.000001"
+    assert slack.fake.calls("/response/card") == []

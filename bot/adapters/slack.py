@@ -385,7 +385,10 @@ class SlackAdapter:
             user, channel, str(action.get("value", "")), thread=thread, direct=direct,
             is_action=True, workspace=(body.get("team") or {}).get("id", ""),
         )
-        if message.get("blocks") and body.get("response_url"):
+        # A question's buttons go once answered; a card's command buttons (`/comm check ...`)
+        # stay, since others in the channel may use them too.
+        value = str(action.get("value", ""))
+        if message.get("blocks") and body.get("response_url") and not value.startswith("/"):
             label = (action.get("text") or {}).get("text", "")
             self._pool.submit(self._mark_answered, body["response_url"], message, label)
         self._wait(self._pool.submit(self._work, inbound, Origin()))
