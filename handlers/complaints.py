@@ -376,6 +376,8 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
         every = ctx.settings.complaint_followup
         c.status, c.solution, c.solution_at = "solution", text, ctx.now
         c.followup_due_at = ctx.now + every
+        # A revised solution needs its own follow-up; the earlier one stays in the timeline.
+        c.followup, c.followup_at = "", None
         _save(ctx, c, "solution", {"text": text, "revised": revised})
         return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised)
 
@@ -504,7 +506,9 @@ def _register_reminders(registry: Registry) -> None:
 
     @registry.reminder_kind(rules.BREACH)
     def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        c = store.find(session, reminder.record_id)
+        # Locked: an answer recorded at this very moment either lands first (no escalation)
+        # or after (the escalation and its timeline entry stand).
+        c = store.find(session, reminder.record_id, for_update=True)
         if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
             return None
         if c.breached_at is None:
@@ -519,7 +523,7 @@ def _register_reminders(registry: Registry) -> None:
 
     @registry.reminder_kind(rules.FOLLOWUP)
     def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        c = store.find(session, reminder.record_id)
+        c = store.find(session, reminder.record_id, for_update=True)
         if c is None or c.status != "solution" or c.paused_at is not None:
             return None
         # Until the follow-up is recorded the owner hears again, every interval.

@@ -146,6 +146,9 @@ def test_the_whole_life_of_a_complaint_in_english(db_url, tmp_path, clock):
     dm = next(o for o in out if o.address.user == "bob" and not o.address.in_reply)
     assert dm.message.title == "Complaint C-2026-0001 is yours"
     assert "Response due: Thu 26 Nov 2026, 07:00 (Europe/London)" in dm.message.body
+    listing = bob("/complaint list mine")  # times in the reader's zone
+    assert "C-2026-0001 · Invoice charged twice · ACME Ltd · bob · awaiting response" in listing
+    assert "5h left (due Thu 26 Nov 2026, 07:00)" in listing
 
     clock.shift(timedelta(hours=1))
     (four,) = run_due(app)
@@ -381,7 +384,7 @@ def test_bad_input_is_answered_politely_at_every_step(db_url, tmp_path, clock):
 
 def test_a_per_severity_response_time(db_url, tmp_path, clock):
     app, room = _setup(db_url, tmp_path, complaint_sla_critical=timedelta(hours=4))
-    out = _file(Chat(app, "alice"), severity="critical")
+    out = _file(Chat(app, "alice"), severity="critical", received="2026-11-26T10:00:00+08:00")
     assert "收到后 4小时 内" in out[0].message.text
     assert "🔴 紧急" in next(o for o in out if o.address.channel == "C-COMPLAINTS").message.body
     clock.shift(timedelta(hours=3))
