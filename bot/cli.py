@@ -45,6 +45,22 @@ def _parser() -> argparse.ArgumentParser:
         help="apply every migration",
         description="Bring the database named by DATABASE_URL to the newest schema.",
     )
+
+    comm = sub.add_parser(
+        "comm", help="communication records (/comm)", description="Communication records."
+    )
+    comm_sub = comm.add_subparsers(dest="comm_command", metavar="COMM_COMMAND")
+    comm_export = comm_sub.add_parser(
+        "export",
+        help="write every communication record as CSV",
+        description="Write every communication record as CSV (UTF-8 with a BOM, so spreadsheet "
+        "programs show Chinese correctly), to FILE or standard output.",
+    )
+    comm_export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
+    comm_export.add_argument(
+        "--locale", choices=("zh", "en"), default=None,
+        help="language of headers and values (default: the setting)",
+    )
     return parser
 
 
@@ -66,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "console":
             return _console(settings, args.user, args.locale)
+        if args.command == "comm":
+            if args.comm_command != "export":
+                parser.parse_args(["comm", "--help"])
+            from handlers.comm_export import export_command
+
+            return export_command(settings, args.out, args.locale)
         if args.command == "run":
             return _run(settings)
     except ConfigError as exc:

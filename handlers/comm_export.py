@@ -1,0 +1,96 @@
+"""Every communication record as one CSV file: `liaison comm export [--out FILE]`.
+
+UTF-8 with a byte-order mark, because Excel and WPS read a CSV without one in the system's
+code page and show Chinese as mojibake. Column headers and choice values are the labels of
+one locale; times are local to the configured zone, which the headers name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.config import Settings
+from bot.render import Renderer
+from handlers.comm_models import CommRecord
+
+COLUMNS = (
+    "ref", "state", "owner", "audience", "audience_name", "topic", "goal", "goal_text",
+    "materials", "channel", "strategy", "created_at", "started_at", "contact_at",
+    "contact_how", "message_text", "feedback", "followup_at", "followup_how", "executed_at",
+    "review_score", "review_measure", "review_problem", "review_problems", "review_improve",
+    "reviewed_at",
+)
+# Columns whose value is a choice, shown by its label.
+LABELLED = {
+    "state": "state", "audience": "audience", "goal": "goal", "channel": "channel",
+    "contact_how": "contact_how", "followup_how": "followup_how", "review_problem": "problem",
+}
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def cells(record: CommRecord, renderer: Renderer, locale: str, zone: ZoneInfo) -> list[Any]:
+    out: list[Any] = []
+    for column in COLUMNS:
+        if column == "owner":
+            value: Any = record.owner_name
+        elif column == "feedback":
+            value = "\n".join(str(item.get("text", "")) for item in record.feedback)
+        elif column in ("materials", "review_problems"):
+            value = "\n".join(getattr(record, column))
+        else:
+            value = getattr(record, column)
+        if column in LABELLED and value:
+            value = renderer.label(locale, f"comm.{LABELLED[column]}.{value}")
+        if isinstance(value, datetime):
+            value = value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        if value is None:
+            value = ""
+        out.append(safe_cell(value) if isinstance(value, str) else value)
+    return out
+
+
+def export_csv(session: Session, renderer: Renderer, locale: str, zone: ZoneInfo) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [renderer.label(locale, f"comm.csv.{c}").format(zone=zone.key) for c in COLUMNS]
+    )
+    query = select(CommRecord).order_by(col(CommRecord.year), col(CommRecord.seq))
+    for record in session.exec(query):
+        writer.writerow(cells(record, renderer, locale, zone))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def export_command(settings: Settings, out: str | None, locale: str | None) -> int:
+    """The CLI: write the file (or standard output) and say on stderr how many rows."""
+    from bot.db import Database
+
+    renderer = Renderer(settings.default_locale)
+    loc = renderer.locale(locale)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            data = export_csv(session, renderer, loc, settings.zone)
+            count = len(session.exec(select(CommRecord.id)).all())
+    finally:
+        db.dispose()
+    if out:
+        Path(out).write_bytes(data)
+        print(f"{count} communication records written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return 0
