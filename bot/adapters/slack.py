@@ -104,7 +104,9 @@ def delivery_error(exc: Exception) -> DeliveryError:
             return DeliveryError(error, temporary=True, retry_after=retry_after)
         if status >= 500 or error in TEMPORARY:
             return DeliveryError(error, temporary=True)
-        return DeliveryError(error, temporary=error not in PERMANENT and status >= 500)
+        # PERMANENT names the usual ones; an error Slack adds later is permanent too, since
+        # retrying a call Slack refused by name only repeats the refusal.
+        return DeliveryError(error, temporary=False)
     if isinstance(exc, SlackClientError | URLError | TimeoutError | OSError):
         return DeliveryError(f"network:{exc.__class__.__name__}", temporary=True)
     return DeliveryError(f"error:{exc.__class__.__name__}", temporary=True)
@@ -289,20 +291,8 @@ class SlackAdapter:
         return f"{command} {text}".strip()
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
-        user, channel = body["user_id"], body["channel_id"]
-        text = self.command_text(body.get("command", ""), body.get("text", ""))
-        direct = self._is_dm(body)
-        if direct:
-            channel = self._dm_channel(user) or channel
-        inbound = self._inbound(
-            user, channel, text, direct=direct, workspace=body.get("team_id") or "",
-        )
-        origin = Origin(
-            response_url=body.get("response_url"), opens_thread=not direct,
-            form_command=text if len(text.split()) == 2 else None,
-        )
         pending = _Ack()
-        self._pool.submit(self._command_work, inbound, origin, pending)
+        self._pool.submit(self._command_work, body, pending)
         try:
             now = pending.ready.result(timeout=self.ack_budget)
         except FutureTimeout:
@@ -316,8 +306,22 @@ class SlackAdapter:
         else:
             ack()
 
-    def _command_work(self, inbound: Inbound, origin: Origin, pending: _Ack) -> None:
+    def _command_work(self, body: dict[str, Any], pending: _Ack) -> None:
+        # Everything that may wait on Slack or the database (users.info on first contact,
+        # conversations.open, the transaction) happens here, inside the ack budget.
         try:
+            user, channel = body["user_id"], body["channel_id"]
+            text = self.command_text(body.get("command", ""), body.get("text", ""))
+            direct = self._is_dm(body)
+            if direct:
+                channel = self._dm_channel(user) or channel
+            inbound = self._inbound(
+                user, channel, text, direct=direct, workspace=body.get("team_id") or "",
+            )
+            origin = Origin(
+                response_url=body.get("response_url"), opens_thread=not direct,
+                form_command=text if len(text.split()) == 2 else None,
+            )
             outbounds = self.app.handle(inbound)
             outbounds = self._offer_form(inbound, origin, outbounds)
             is_private = [bool(o.address.in_reply and o.address.ephemeral_to) for o in outbounds]
@@ -344,17 +348,18 @@ class SlackAdapter:
         channel = event["channel"]
         text = unescape(event.get("text") or "")
         direct = event.get("channel_type") == "im"
-        thread = None
-        if not direct:
-            if f"<@{self.identity['user_id']}" in text:
-                return  # the app_mention event carries this one
-            thread = event.get("thread_ts")
-            if not thread or not self._in_conversation(channel, user, thread):
-                return
-        inbound = self._inbound(
-            user, channel, text, thread=thread, direct=direct,
-            event_id=body.get("event_id"), workspace=body.get("team_id") or "",
-        )
+        thread = None if direct else event.get("thread_ts")
+        if not direct and (not thread or f"<@{self.identity['user_id']}" in text):
+            return  # channel chatter; or a mention, which the app_mention event carries
+
+        def inbound() -> Inbound | None:
+            if not direct and not self._in_conversation(channel, user, str(thread)):
+                return None
+            return self._inbound(
+                user, channel, text, thread=thread, direct=direct,
+                event_id=body.get("event_id"), workspace=body.get("team_id") or "",
+            )
+
         self._wait(self._pool.submit(self._work, inbound, Origin()))
 
     def _on_mention(self, ack: Callable[..., None], event: dict[str, Any],
@@ -365,15 +370,19 @@ class SlackAdapter:
             return  # in a DM the message event already brought it
         me = self.identity["user_id"]
         text = re.sub(rf"<@{me}(\|[^>]*)?>", "", unescape(event.get("text") or "")).strip()
-        inbound = self._inbound(
-            user, event["channel"], text, thread=event.get("thread_ts") or event.get("ts"),
-            event_id=body.get("event_id"), workspace=body.get("team_id") or "",
-        )
+
+        def inbound() -> Inbound:
+            return self._inbound(
+                user, event["channel"], text, thread=event.get("thread_ts") or event.get("ts"),
+                event_id=body.get("event_id"), workspace=body.get("team_id") or "",
+            )
+
         self._wait(self._pool.submit(self._work, inbound, Origin()))
 
     def _on_choice(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
         action = body["actions"][0]
+        value = str(action.get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id", "")
         message, container = body.get("message") or {}, body.get("container") or {}
         direct = channel.startswith("D")
@@ -381,16 +390,18 @@ class SlackAdapter:
             message.get("thread_ts") or container.get("thread_ts") or message.get("ts")
             or container.get("message_ts")
         )
-        inbound = self._inbound(
-            user, channel, str(action.get("value", "")), thread=thread, direct=direct,
-            is_action=True, workspace=(body.get("team") or {}).get("id", ""),
-        )
         # A question's buttons go once answered; a card's command buttons (`/comm check ...`)
         # stay, since others in the channel may use them too.
-        value = str(action.get("value", ""))
         if message.get("blocks") and body.get("response_url") and not value.startswith("/"):
             label = (action.get("text") or {}).get("text", "")
             self._pool.submit(self._mark_answered, body["response_url"], message, label)
+
+        def inbound() -> Inbound:
+            return self._inbound(
+                user, channel, value, thread=thread, direct=direct, is_action=True,
+                workspace=(body.get("team") or {}).get("id", ""),
+            )
+
         self._wait(self._pool.submit(self._work, inbound, Origin()))
 
     def _mark_answered(self, response_url: str, message: dict[str, Any], label: str) -> None:
@@ -484,9 +495,12 @@ class SlackAdapter:
         except Exception:  # noqa: BLE001  (logged where it happened)
             pass
 
-    def _work(self, inbound: Inbound, origin: Origin) -> None:
+    def _work(self, inbound: Inbound | Callable[[], Inbound | None], origin: Origin) -> None:
+        """Handle one inbound (or build it first: that may call users.info) and deliver."""
         try:
-            self._deliver_all(self.app.handle(inbound), inbound, origin)
+            found = inbound() if callable(inbound) else inbound
+            if found is not None:
+                self._deliver_all(self.app.handle(found), found, origin)
         except Exception:
             log.exception("could not handle a Slack message")
 
