@@ -392,3 +392,24 @@ def test_a_per_severity_response_time(db_url, tmp_path, clock):
     assert "还剩 1小时" in one.message.title
     clock.shift(timedelta(hours=1))
     assert len(run_due(app)) == 2  # owner and escalations
+
+
+def test_in_the_console_adapter_itself(db_url, tmp_path, clock):
+    import io
+
+    from bot.adapters.console import ConsoleAdapter
+    from schedules.worker import Sweeper
+
+    app, room = _setup(db_url, tmp_path)
+    Chat(app, "alice")("/whoami")
+    Chat(app, "admin")("/role grant @alice agent")  # an agent who skips the owner owns it
+    out = io.StringIO()
+    console = ConsoleAdapter(app, "alice", out=out)
+    console.run(["/complaint new", "ACME", "跳过", "2", "账单重复扣款", "同一订单扣款两次",
+                 "critical", "跳过", "跳过", "1"])
+    printed = out.getvalue()
+    assert "[1] 确认  [2] 取消" in printed and "已登记投诉 C-2026-0001" in printed
+    assert "── [#complaints] ──\n【新投诉 C-2026-0001】" in printed
+    clock.shift(timedelta(hours=20))
+    Sweeper(app, {"console": console}).sweep()
+    assert "── [@alice] ──\n【⏰ 投诉 C-2026-0001 还剩 4小时 需要首次响应】" in out.getvalue()
