@@ -61,6 +61,31 @@ def _parser() -> argparse.ArgumentParser:
         "--locale", choices=("zh", "en"), default=None,
         help="language of headers and values (default: the setting)",
     )
+    tp = sub.add_parser(
+        "tp", help="talking points: import and export (/tp)", description="Talking points."
+    )
+    tp_sub = tp.add_subparsers(dest="tp_command", metavar="TP_COMMAND")
+    tp_import = tp_sub.add_parser(
+        "import",
+        help="import talking points from a CSV or YAML file (all rows or none)",
+        description="Import talking points from FILE (.csv or .yaml; columns topic, question, "
+        "answer, tags, language). Every row is checked first: one bad row refuses the whole "
+        "file, with the line numbers of the bad rows. Imported points wait for approval "
+        "unless --approved-by names an approver. See examples/talking_points.yaml.",
+    )
+    tp_import.add_argument("file", metavar="FILE", help="a .csv or .yaml file")
+    tp_import.add_argument(
+        "--approved-by", metavar="PLATFORM:USER_ID", default=None,
+        help="approve them at once in the name of this approver (e.g. slack:U0123456789)",
+    )
+    tp_export = tp_sub.add_parser(
+        "export",
+        help="write the approved talking points as CSV or YAML",
+        description="Write every approved talking point (in date or lapsed) to FILE or "
+        "standard output; CSV is UTF-8 with a BOM. The file can be imported again.",
+    )
+    tp_export.add_argument("--format", choices=("csv", "yaml"), default="csv")
+    tp_export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
     return parser
 
 
@@ -88,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             from handlers.comm_export import export_command
 
             return export_command(settings, args.out, args.locale)
+        if args.command == "tp":
+            if args.tp_command not in ("import", "export"):
+                parser.parse_args(["tp", "--help"])
+            from handlers.talking_points_io import cli as tp_cli
+
+            return tp_cli(settings, args)
         if args.command == "run":
             return _run(settings)
     except ConfigError as exc:

@@ -13,12 +13,19 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    # Database objects no model describes on purpose (full-text tables, trigram indexes) are
+    # named by their domain in metadata.info["unmanaged"]; autogenerate leaves them alone.
+    return name not in target_metadata.info.get("unmanaged", ())
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -30,6 +37,7 @@ def _run(connection) -> None:  # noqa: ANN001
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place; batch mode copies the table.
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

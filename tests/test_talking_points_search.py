@@ -1,0 +1,174 @@
+"""Finding talking points: the same answers on SQLite and PostgreSQL for any query length
+(two-character Chinese included), ranked by where the words occur, never an expired one as
+approved."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from handlers import talking_points_records as records
+from handlers.talking_points_models import TalkingPoint, fold
+from handlers.talking_points_records import Content
+from handlers.talking_points_search import search
+from tests.support import build_app
+
+REVIEW = timedelta(days=90)
+
+
+def _point(topic, question="", answer="", tags=(), language="zh") -> Content:  # noqa: ANN001
+    return Content(topic, question or f"{topic}?", answer or f"{topic}。", list(tags), language)
+
+
+def seed(app, *contents: Content, at: datetime | None = None) -> list[int]:  # noqa: ANN001
+    now = at or datetime.now(UTC)
+    ids = []
+    with app.db.session() as s:
+        for content in contents:
+            point, version = records.propose(s, content, actor="console:alice", name="alice",
+                                             now=now)
+            records.approve(s, point, version, actor="console:bob", name="bob", now=now,
+                            review=REVIEW)
+            ids.append(point.id)
+    return ids
+
+
+def find(app, query: str, locale: str = "zh", limit: int = 3):  # noqa: ANN001, ANN201
+    with app.db.session() as s:
+        return search(s, query, now=datetime.now(UTC), locale=locale, limit=limit)
+
+
+def ids(hits) -> list[int]:  # noqa: ANN001
+    return [h.id for h in hits]
+
+
+CORPUS = [
+    _point("退款政策", "产品有质量问题可以退款吗?", "收到商品7天内可无理由退款。",
+           ["退款", "投诉"]),
+    _point("环保政策", "公司在环保方面做了什么?", "我们每年发布社会责任报告。", ["环保"]),
+    _point("数据隐私", "你们会出售用户数据吗?", "不会。我们不出售个人信息。", ["隐私"]),
+    _point("产品召回", "召回批次怎么处理?", "免费更换或全额退款。", ["召回"]),
+    _point("Refund policy", "Can customers get a refund?", "Yes, within 7 days.",
+           ["refund", "complaint"], "en"),
+    _point("Data privacy", "Do you sell customer data?", "No. We do not sell personal data.",
+           ["privacy"], "en"),
+    _point("Press contact", "Who do journalists call?", "The press office: 100% of requests "
+           "answered in one working day.", ["press"], "en"),
+]
+
+
+def test_two_character_chinese_and_short_english_queries(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    refund, green, privacy, recall, en_refund, en_privacy, press = seed(app, *CORPUS)
+    assert ids(find(app, "退款").approved) == [refund, recall]
+    assert ids(find(app, "环保").approved) == [green]
+    assert ids(find(app, "隐私").approved) == [privacy]
+    assert ids(find(app, "召").approved) == [recall]  # one character works too
+    assert ids(find(app, "退款政策").approved) == [refund]
+    assert ids(find(app, "data", locale="en").approved) == [en_privacy]
+    assert ids(find(app, "7天").approved) == [refund]
+    assert find(app, "罚款").approved == [] and find(app, "zz").approved == []
+
+
+def test_case_width_and_wildcards_mean_what_they_say(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    seed(app, *CORPUS)
+    assert [h.topic for h in find(app, "REFUND").approved] == ["Refund policy"]
+    assert [h.topic for h in find(app, "ｒｅｆｕｎｄ").approved] == ["Refund policy"]  # full width
+    assert [h.topic for h in find(app, "100%").approved] == ["Press contact"]
+    assert find(app, "10_%").approved == []  # LIKE wildcards are literal characters here
+    assert find(app, "r_fund").approved == []
+    assert [h.topic for h in find(app, '"refund"').approved] == []  # quotes are characters
+    # Every word must occur; order and distance do not matter.
+    assert [h.topic for h in find(app, "sell personal").approved] == ["Data privacy"]
+    assert find(app, "sell refund").approved == []
+
+
+def test_any_substring_of_any_length_is_found_exactly_as_a_scan_would(db_url, tmp_path, clock):
+    """The FTS/trigram path (3+ characters) and the LIKE path (1-2) agree with a plain scan."""
+    app, _ = build_app(db_url, tmp_path)
+    seed(app, *CORPUS)
+    with app.db.session() as s:
+        texts = {p.id: p.search_text for p in s.exec(select(TalkingPoint)).all()}
+    rng = random.Random(7)
+    queries = ["不存在的词", "xyz", "质量问题可以", "of requests", "政策", "al"]
+    for _ in range(80):
+        text = rng.choice(list(texts.values())).replace("\n", " ")
+        size = rng.randint(1, 8)
+        start = rng.randint(0, max(0, len(text) - size))
+        queries.append(text[start:start + size])
+    for query in queries:
+        words = fold(query).split()
+        if not words:
+            continue
+        expected = sorted(i for i, t in texts.items() if all(w in t for w in words))
+        got = find(app, query, limit=100)
+        assert sorted(ids(got.approved)) == expected, query
+
+
+def test_ranking_topic_then_question_then_tags_then_answer(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    in_answer, in_tag, in_question, in_topic, exact_tag = seed(
+        app,
+        _point("Quality", "Is it safe?", "We issued a recall last year.", [], "en"),
+        _point("Safety", "Is it safe to use?", "Yes.", ["recalls"], "en"),
+        _point("Batches", "Is my batch in the recall?", "Check the page.", [], "en"),
+        _point("Product recall", "What should I do?", "Stop using it.", [], "en"),
+        _point("Batches again", "Which ones?", "See the list.", ["recall"], "en"),
+    )
+    got = find(app, "recall", locale="en", limit=10).approved
+    assert ids(got) == [in_topic, exact_tag, in_question, in_tag, in_answer]
+    assert [h.score for h in got] == [8, 5, 4, 2, 1]
+    assert ids(find(app, "recall", locale="en").approved) == [in_topic, exact_tag, in_question]
+
+
+def test_a_phrase_and_an_exact_topic_rank_first(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    scattered, phrase, exact = seed(
+        app,
+        _point("Data and privacy notes", "What data?", "privacy", [], "en"),
+        _point("Customer data privacy", "Q", "A", [], "en"),
+        _point("Data privacy", "Q2", "A2", [], "en"),
+    )
+    assert ids(find(app, "data privacy", locale="en").approved) == [exact, phrase, scattered]
+
+
+def test_ties_go_to_the_askers_language(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    english, chinese = seed(app, _point("ESG report", "Q", "A", [], "en"),
+                            _point("ESG 报告", "问", "答", [], "zh"))
+    assert ids(find(app, "esg", locale="zh").approved) == [chinese, english]
+    assert ids(find(app, "esg", locale="en").approved) == [english, chinese]
+
+
+def test_expired_points_are_apart_and_retired_or_pending_ones_absent(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    old = seed(app, _point("退款旧口径"), at=now - REVIEW - timedelta(hours=1))[0]
+    fresh, retired = seed(app, _point("退款新口径"), _point("退款已停用"))
+    with app.db.session() as s:
+        records.retire(s, s.get(TalkingPoint, retired), actor="console:bob", now=now)
+        records.propose(s, _point("退款待审"), actor="console:alice", name="alice", now=now)
+    found = find(app, "退款")
+    assert ids(found.approved) == [fresh]
+    assert ids(found.expired) == [old]
+
+
+def test_the_index_follows_a_new_approved_version(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    point_id = seed(app, _point("Layoffs", "Are you cutting jobs?", "No comment.", [], "en"))[0]
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        point = s.get(TalkingPoint, point_id)
+        version = records.edit(s, point, _point("Restructuring", "Are you cutting jobs?",
+                                                "We are reorganising two teams.", [], "en"),
+                               actor="console:carol", name="carol", now=now)
+    assert ids(find(app, "layoffs").approved) == [point_id]  # pending edit: old text serves
+    assert find(app, "reorganising").approved == []
+    with app.db.session() as s:
+        records.approve(s, s.get(TalkingPoint, point_id), version, actor="console:bob",
+                        name="bob", now=now, review=REVIEW)
+    assert find(app, "layoffs").approved == []
+    assert ids(find(app, "reorganising").approved) == [point_id]
