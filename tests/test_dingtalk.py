@@ -286,6 +286,18 @@ def test_a_silent_connection_is_dropped_and_reopened(db_url, tmp_path, fake) -> 
         fake.wait_for(lambda: len(fake.connected_tickets) >= 3)
 
 
+def test_failed_connection_attempts_are_retried_with_growing_pauses(db_url, tmp_path,
+                                                                   fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    fake.open_failures = 3
+    with running(adapter, fake):
+        assert len(fake.calls_to("/v1.0/gateway/connections/open")) == 4
+        assert "李四" in Talk(fake, adapter, "li", "李四").say("/whoami")
+    ceilings = [max(adapter.backoff(n) for _ in range(200)) for n in range(0, 12)]
+    assert ceilings[0] <= 0.05 < ceilings[2] <= 0.2 and ceilings[-1] <= 0.2  # capped
+    assert all(adapter.backoff(3) >= 0.5 * 0.2 for _ in range(50))  # jitter keeps half
+
+
 def test_an_expired_session_webhook_falls_back_to_the_openapi(db_url, tmp_path, fake) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
     with running(adapter, fake):

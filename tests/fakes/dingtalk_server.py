@@ -79,6 +79,7 @@ class FakeDingTalk:
             self.expired_webhooks: set[str] = set()
             # Scripted answers for the next batchSend calls: "429" or "flow".
             self.batch_trouble: list[str] = []
+            self.open_failures = 0  # the next connections/open calls that answer 503
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -230,6 +231,9 @@ class FakeDingTalk:
             return self._answer(path, query, headers, body)
 
     def _answer(self, path, query, headers, body):  # noqa: ANN001, ANN202, C901
+        if path == "/v1.0/gateway/connections/open" and self.open_failures > 0:
+            self.open_failures -= 1
+            return 503, {"code": "ServiceUnavailable"}, {}
         if path == "/v1.0/gateway/connections/open":
             if (body.get("clientId"), body.get("clientSecret")) != (
                 self.client_id, self.client_secret
