@@ -207,6 +207,30 @@ def test_a_failing_handler_still_acknowledges_and_apologises(db_url, tmp_path, f
     assert "出了点问题" in reply or "抱歉" in reply
 
 
+def test_acks_come_at_once_and_one_persons_messages_stay_in_order(db_url, tmp_path, fake,
+                                                                   monkeypatch) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    real_handle, gate, order = app.handle, threading.Event(), []
+
+    def slow(inbound):  # noqa: ANN001, ANN202
+        order.append((inbound.user, inbound.text))
+        if inbound.text == "first":
+            assert gate.wait(10)  # a slow database, or a slow flow
+        return real_handle(inbound)
+
+    monkeypatch.setattr(app, "handle", slow)
+    with running(adapter, fake):
+        first = fake.push_callback(fake.robot_message("first", user="zhang"))
+        second = fake.push_callback(fake.robot_message("second", user="zhang"))
+        other = fake.push_callback(fake.robot_message("/whoami", user="li", nick="李四"))
+        fake.wait_for(lambda: all(fake.ack_for(f) for f in (first, second, other)))
+        fake.wait_for(lambda: adapter.processed == 1)  # li was answered meanwhile
+        assert sorted(order) == [("li", "/whoami"), ("zhang", "first")]  # not "second" yet
+        gate.set()
+        fake.wait_for(lambda: adapter.processed == 3)
+    assert order[-1] == ("zhang", "second")
+
+
 def _plan_for(app: Liaison, users: list[str]) -> None:
     @app.registry.reminder_kind("test.ping")
     def render(session, reminder, now):  # noqa: ANN001, ANN202
