@@ -59,6 +59,9 @@ class Step:
     when: Callable[[dict[str, Any]], bool] | None = None  # ask only when this holds
     collect: bool = False  # a list: one item a line, until "done"
     max_items: int = 30
+    # With collect: the template acknowledging each message's items, for items that are
+    # records (a dict) rather than words, so they can be shown field by field.
+    collected: str = "flow/collected"
 
     def options(self, ctx: Ctx, answers: dict[str, Any]) -> list[Choice]:
         found = self.choices(ctx, answers) if callable(self.choices) else self.choices
@@ -239,7 +242,7 @@ class Engine:
             return [Reply("flow/too_many", {"limit": step.max_items})]
         conv.context = {"items": items + new}
         ctx.session.add(conv)
-        return [Reply("flow/collected", {"count": len(items) + len(new), "added": new})]
+        return [Reply(step.collected, {"count": len(items) + len(new), "added": new})]
 
     def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001
         conv.answers = answers

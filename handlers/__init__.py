@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import comm, complaints, reminders, system, talking_points
+from handlers import actions, complaints, meetings, reminders, system
 
 if TYPE_CHECKING:
     from bot.router import Registry
 
-DOMAINS = (system, reminders, complaints, comm, talking_points)
+DOMAINS = (system, reminders, complaints, meetings, actions)
 
 
 def register_all(registry: Registry) -> None:

@@ -1,0 +1,246 @@
+"""`/action`: the action items that partner-meeting minutes create. Each has an owner and a
+due date; the owner is reminded a day before, at the due time, then daily while it is open."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, col, select
+
+from bot import members, parsers
+from bot.context import Ctx
+from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.messages import Audience, Reply
+from bot.router import Args, Registry
+from bot.timeparse import TimeParseError, parse_when
+from handlers.meetings_models import (
+    DONE,
+    OPEN,
+    ActionItem,
+    Meeting,
+    action_reminder_times,
+    is_overdue,
+    next_daily,
+    normalise_ref,
+)
+from schedules import api
+from schedules.api import Target
+
+PURPOSE = "meetings"
+DUE = "action.due"
+LIST_LIMIT = 30
+
+
+def zone_named(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def view(session: Session, item: ActionItem, now: datetime | None = None) -> dict[str, Any]:
+    meeting = session.get(Meeting, item.meeting_id)
+    return {
+        "ref": item.ref, "what": item.what, "owner": item.owner, "due": item.due_at,
+        "status": item.status, "done_at": item.done_at, "note": item.done_note,
+        "meeting": meeting.ref if meeting else "", "partner": meeting.partner if meeting else "",
+        "overdue": now is not None and is_overdue(item, now),
+    }
+
+
+def find(session: Session, raw: str | None) -> ActionItem:
+    ref = normalise_ref(raw)
+    item = session.exec(select(ActionItem).where(ActionItem.ref == ref)).first() if ref else None
+    if item is None:
+        raise NotFound("actions/not_found", ref=(raw or "")[:40])
+    return item
+
+
+def may_change(ctx: Ctx, item: ActionItem) -> bool:
+    """The owner, the meeting's organiser, and admins."""
+    me = (ctx.member.platform, ctx.member.user_id)
+    if (item.owner_platform, item.owner_id) == me or ctx.has_role("admin"):
+        return True
+    meeting = ctx.session.get(Meeting, item.meeting_id)
+    return meeting is not None and (meeting.organiser_platform, meeting.organiser_id) == me
+
+
+def owner_zone(session: Session, item: ActionItem, fallback: ZoneInfo) -> ZoneInfo:
+    member = members.find(session, item.owner_platform, user_id=item.owner_id)
+    return zone_named(member.timezone) if member and member.timezone else fallback
+
+
+# -- creating and reminding ------------------------------------------------------------------
+
+
+def create(ctx: Ctx, meeting: Meeting, entry: dict[str, Any], ref: str) -> ActionItem:
+    owner = entry["owner"]
+    item = ActionItem(
+        ref=ref, meeting_id=meeting.id, what=entry["what"],
+        owner_platform=owner["platform"], owner_id=owner["user_id"],
+        owner_name=owner.get("name", ""), due_at=datetime.fromisoformat(entry["due"]),
+        created_at=ctx.now, updated_at=ctx.now,
+    )
+    ctx.session.add(item)
+    ctx.session.flush()
+    plan_reminders(ctx, item)
+    ctx.audit("action", item.ref, "create", {
+        "meeting": meeting.ref, "what": item.what, "owner": f"{owner['platform']}:"
+        f"{owner['user_id']}", "due": entry["due"],
+    })
+    return item
+
+
+def plan_reminders(ctx: Ctx, item: ActionItem) -> None:
+    """A day before and at the due time; the daily overdue ones are planned one at a time as
+    each goes out (see render_due). Keys carry the item's revision, so a new owner or due
+    time gets fresh reminders even where the old ones were already sent."""
+    api.cancel(ctx.session, record_type="action", record_id=item.ref, kinds=[DUE])
+    if item.status != OPEN:
+        return
+    zone = owner_zone(ctx.session, item, ctx.app.settings.zone)
+    for stage, due in action_reminder_times(item.due_at, ctx.now):
+        api.plan(
+            ctx.session, key=f"action:{item.ref}:r{item.rev}:{stage}", kind=DUE, due=due,
+            target=Target.member(item.owner_platform, item.owner_id),
+            record_type="action", record_id=item.ref,
+            payload={"rev": item.rev, "stage": stage, "n": 0, "title": item.what,
+                     "zone": zone.key},
+        )
+
+
+def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
+    item = session.exec(select(ActionItem).where(ActionItem.ref == reminder.record_id)).first()
+    if item is None or item.status != OPEN or reminder.payload.get("rev") != item.rev:
+        return None
+    stage = reminder.payload.get("stage", "due")
+    if stage != "before":
+        # Daily while overdue: the next one is planned as this one goes out.
+        n = int(reminder.payload.get("n", 0)) + 1
+        api.plan(
+            session, key=f"action:{item.ref}:r{item.rev}:overdue:{n}", kind=DUE,
+            due=next_daily(reminder.planned_at, now, zone_named(reminder.payload.get("zone"))),
+            target=Target.member(item.owner_platform, item.owner_id),
+            record_type="action", record_id=item.ref,
+            payload={**reminder.payload, "stage": "overdue", "n": n},
+        )
+    return Reply("actions/due", {"a": view(session, item, now), "stage": stage,
+                                 "overdue_by": now - item.due_at})
+
+
+def overdue_items(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    rows = session.exec(
+        select(ActionItem).where(ActionItem.status == OPEN, col(ActionItem.due_at) <= now)
+        .order_by(col(ActionItem.due_at))
+    ).all()
+    items = [{"id": i.ref, "title": i.what, "due": i.due_at, "owner": i.owner_name}
+             for i in rows]
+    return {PURPOSE: items} if items else {}
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def register(registry: Registry) -> None:
+    registry.family("action", aliases=("行动项", "待办"), label="actions.family")
+
+    @registry.command("action", "list", aliases=("列表",), usage="actions.cmd.list")
+    def action_list(ctx: Ctx, args: Args) -> Reply:
+        word = (args.get(0) or "mine").lower()
+        which = {"mine": "mine", "我的": "mine", "open": "open", "未完成": "open",
+                 "overdue": "overdue", "逾期": "overdue"}.get(word)
+        if which is None:
+            raise UserError("actions/usage_list")
+        query = select(ActionItem).where(ActionItem.status == OPEN)
+        if which == "mine":
+            query = query.where(ActionItem.owner_platform == ctx.member.platform,
+                                ActionItem.owner_id == ctx.member.user_id)
+        elif which == "overdue":
+            query = query.where(col(ActionItem.due_at) <= ctx.now)
+        rows = ctx.session.exec(
+            query.order_by(col(ActionItem.due_at), col(ActionItem.id)).limit(LIST_LIMIT)
+        ).all()
+        return Reply("actions/list", {
+            "which": which, "rows": [view(ctx.session, i, ctx.now) for i in rows],
+            "limit": LIST_LIMIT,
+        }, audience=Audience.USER)
+
+    @registry.command("action", "done", aliases=("完成",), usage="actions.cmd.done")
+    def action_done(ctx: Ctx, args: Args) -> list[Reply]:
+        item = _changeable(ctx, args, "actions/usage_done")
+        note = parsers.text(max_len=500, min_len=0)(args.text_after(1), ctx)
+        item.status, item.done_at, item.done_note = DONE, ctx.now, note
+        item.updated_at = ctx.now
+        ctx.session.add(item)
+        api.cancel(ctx.session, record_type="action", record_id=item.ref)
+        ctx.audit("action", item.ref, "done", {"status": [OPEN, DONE], "note": note})
+        replies = [Reply("actions/done", {"a": view(ctx.session, item, ctx.now)})]
+        meeting = ctx.session.get(Meeting, item.meeting_id)
+        organiser = (meeting.organiser_platform, meeting.organiser_id) if meeting else None
+        if organiser and organiser != (ctx.member.platform, ctx.member.user_id):
+            replies.append(Reply("actions/done_note", {"a": view(ctx.session, item),
+                                                       "by": ctx.me},
+                                 audience=Audience.MEMBER, member=organiser))
+        return replies
+
+    @registry.command("action", "reassign", aliases=("转交", "改派"),
+                      usage="actions.cmd.reassign")
+    def action_reassign(ctx: Ctx, args: Args) -> list[Reply]:
+        item = _changeable(ctx, args, "actions/usage_reassign")
+        if not args.get(1):
+            raise UserError("actions/usage_reassign")
+        try:
+            owner = parsers.parse_mention(args.get(1) or "", ctx)
+        except InvalidAnswer as exc:
+            raise UserError(exc.template, **exc.params) from None
+        old = f"{item.owner_platform}:{item.owner_id}"
+        item.owner_platform, item.owner_id = owner["platform"], owner["user_id"]
+        item.owner_name = owner["name"]
+        item.rev += 1
+        item.updated_at = ctx.now
+        ctx.session.add(item)
+        plan_reminders(ctx, item)
+        ctx.audit("action", item.ref, "reassign",
+                  {"owner": [old, f"{owner['platform']}:{owner['user_id']}"]})
+        values = {"a": view(ctx.session, item, ctx.now), "by": ctx.me}
+        replies = [Reply("actions/reassigned", values)]
+        if (owner["platform"], owner["user_id"]) != (ctx.member.platform, ctx.member.user_id):
+            replies.append(Reply("actions/assigned_note", values, audience=Audience.MEMBER,
+                                 member=(owner["platform"], owner["user_id"])))
+        return replies
+
+    @registry.command("action", "due", aliases=("截止", "延期"), usage="actions.cmd.due")
+    def action_due(ctx: Ctx, args: Args) -> Reply:
+        item = _changeable(ctx, args, "actions/usage_due")
+        text = args.text_after(1)
+        if not text:
+            raise UserError("actions/usage_due")
+        try:
+            due = parse_when(text, now=ctx.now, tz=ctx.zone)
+        except TimeParseError:
+            raise UserError("errors/answer_when", text=text[:100]) from None
+        if due <= ctx.now:
+            raise UserError("errors/answer_when_past", at=due.isoformat())
+        old = item.due_at
+        item.due_at, item.updated_at = due, ctx.now
+        item.rev += 1
+        ctx.session.add(item)
+        plan_reminders(ctx, item)
+        ctx.audit("action", item.ref, "due", {"due": [old.isoformat(), due.isoformat()]})
+        return Reply("actions/due_changed", {"a": view(ctx.session, item, ctx.now), "old": old})
+
+    registry.reminder_kind(DUE)(render_due)
+    registry.digest(overdue_items)
+
+
+def _changeable(ctx: Ctx, args: Args, usage: str) -> ActionItem:
+    if not args.get(0):
+        raise UserError(usage)
+    item = find(ctx.session, args.get(0))
+    if not may_change(ctx, item):
+        raise PermissionDenied("actions/not_allowed", ref=item.ref)
+    if item.status != OPEN:
+        raise UserError("actions/already_done", ref=item.ref, at=item.done_at)
+    return item

@@ -1,0 +1,194 @@
+"""Partner meetings and their action items: the tables, the human-friendly ids, and the small
+rules about them (when reminders fall due, what counts as overdue) as plain functions."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Column, Index, Text, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
+
+from bot.messages import Mention
+from bot.models import utcnow
+
+SCHEDULED = "scheduled"
+CANCELLED = "cancelled"
+OPEN = "open"
+DONE = "done"
+
+# The agenda reminder repeats this long before the start when it is still unsent.
+AGENDA_LAST_CALL = timedelta(hours=2)
+# After this many daily minutes reminders the meetings channel is told as well.
+MINUTES_ESCALATE_AFTER = 2
+
+
+class Meeting(SQLModel, table=True):
+    __tablename__ = "meeting"
+    __table_args__ = (
+        Index("ix_meeting_partner_start", "partner_key", "starts_at"),
+        Index("ix_meeting_status_start", "status", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=16, unique=True)  # M-2026-0001
+    partner: str = Field(max_length=200)
+    partner_key: str = Field(max_length=200)  # the partner's name folded, to find earlier ones
+    title: str = Field(max_length=200)
+    starts_at: datetime
+    duration_minutes: int
+    organiser_platform: str = Field(max_length=16)
+    organiser_id: str = Field(max_length=128)
+    organiser_name: str = Field(default="", max_length=200)
+    # [{"platform", "user_id", "name"}] for members, [{"name"}] for people outside the company
+    attendees: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel_kind: str = Field(default="purpose", max_length=16)  # purpose | channel
+    channel_platform: str = Field(default="", max_length=16)
+    channel_id: str = Field(default="", max_length=128)
+    status: str = Field(default=SCHEDULED, max_length=16)
+    # The end plus LIAISON_MINUTES_DUE at planning time: when minutes count as missing.
+    minutes_due_at: datetime
+    agenda_sent_at: datetime | None = None
+    minutes_at: datetime | None = None
+    minutes_by: str = Field(default="", max_length=160)
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decisions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Bumped on every reschedule: reminders carry it, so one planned for the old time is void.
+    rev: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def organiser(self) -> Mention:
+        return Mention(self.organiser_platform, self.organiser_id, self.organiser_name)
+
+    def members(self) -> list[dict[str, Any]]:
+        return [a for a in self.attendees if a.get("user_id")]
+
+    def involves(self, platform: str, user_id: str) -> bool:
+        if (self.organiser_platform, self.organiser_id) == (platform, user_id):
+            return True
+        return any((a.get("platform"), a.get("user_id")) == (platform, user_id)
+                   for a in self.attendees)
+
+
+class ActionItem(SQLModel, table=True):
+    __tablename__ = "meeting_action"
+    __table_args__ = (
+        Index("ix_action_status_due", "status", "due_at"),
+        Index("ix_action_owner", "owner_platform", "owner_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=16, unique=True)  # A-2026-0001
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    what: str = Field(max_length=300)
+    owner_platform: str = Field(max_length=16)
+    owner_id: str = Field(max_length=128)
+    owner_name: str = Field(default="", max_length=200)
+    due_at: datetime
+    status: str = Field(default=OPEN, max_length=16)
+    done_at: datetime | None = None
+    done_note: str = Field(default="", max_length=500)
+    rev: int = 0  # bumped on reassign and on a new due time, as Meeting.rev
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def owner(self) -> Mention:
+        return Mention(self.owner_platform, self.owner_id, self.owner_name)
+
+
+class RefCounter(SQLModel, table=True):
+    """The last number handed out per prefix and year, for M-2026-0001 style ids."""
+
+    __tablename__ = "meeting_counter"
+
+    prefix: str = Field(max_length=4, primary_key=True)
+    year: int = Field(primary_key=True)
+    value: int = 0
+
+
+def next_ref(session: Session, prefix: str, year: int) -> str:
+    """The next id, counted in the caller's transaction: the UPDATE locks the counter row until
+    commit, so concurrent creators queue instead of taking the same number; the first of a year
+    races on the primary key, and the loser counts on from the winner's row."""
+    table = RefCounter.__table__
+    c = table.c
+    bump = (
+        update(table).where(c.prefix == prefix, c.year == year)
+        .values(value=c.value + 1).returning(c.value)
+    )
+    value = session.execute(bump).scalar()
+    if value is None:
+        try:
+            with session.begin_nested():
+                session.execute(insert(table).values(prefix=prefix, year=year, value=1))
+            value = 1
+        except IntegrityError:
+            value = session.execute(bump).scalar_one()
+    return f"{prefix}-{year}-{value:04d}"
+
+
+def normalise_ref(raw: str | None) -> str:
+    """`m-2026-0001`, `#M-2026-0001` and a full-width copy are all M-2026-0001."""
+    return unicodedata.normalize("NFKC", raw or "").strip().lstrip("#").upper()
+
+
+def partner_key(name: str) -> str:
+    """`ACME  Ltd`, `acme ltd` and `ＡＣＭＥ Ltd` are one partner."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())[:200]
+
+
+# -- when reminders fall due ---------------------------------------------------------------
+
+
+def agenda_reminder_times(
+    start: datetime, lead: timedelta, now: datetime
+) -> list[datetime]:
+    """The lead-time reminder and the last call, leaving out those already past (a meeting
+    planned 5 hours ahead gets only the last call) and one that would duplicate the other."""
+    times = sorted({start - lead, start - AGENDA_LAST_CALL})
+    return [t for t in times if now < t < start]
+
+
+def action_reminder_times(due: datetime, now: datetime) -> list[tuple[str, datetime]]:
+    """A day before (unless that is already past) and at the due time."""
+    out = []
+    if due - timedelta(days=1) > now:
+        out.append(("before", due - timedelta(days=1)))
+    out.append(("due", due))
+    return out
+
+
+def next_daily(planned: datetime, now: datetime, zone: ZoneInfo) -> datetime:
+    """The same wall-clock time on the next day that is still ahead of `now` (a reminder sent
+    late does not make the next one late too, nor bunch several together)."""
+    local = planned.astimezone(zone)
+    nxt = local + timedelta(days=1)
+    while nxt <= now:
+        nxt += timedelta(days=1)
+    return nxt.astimezone(planned.tzinfo)
+
+
+def minutes_missing(meeting: Meeting, now: datetime) -> bool:
+    return (
+        meeting.status == SCHEDULED
+        and meeting.minutes_at is None
+        and meeting.minutes_due_at <= now
+    )
+
+
+def is_overdue(item: ActionItem, now: datetime) -> bool:
+    return item.status == OPEN and item.due_at <= now
