@@ -96,3 +96,26 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
     answer = json.loads(body)
     assert status == 200 and answer["response_action"] == "errors"
     assert list(answer["errors"]) == ["received"]
+
+    # Corrected, with the optional contact and arrival time left empty: nothing more is asked
+    # but the confirmation.
+    del values["received"]
+    status, body = h.slack.interaction({
+        "type": "view_submission", "user": {"id": ALICE},
+        "view": {**view, "id": "V1", "state": {"values": {
+            k: field(k, v) for k, v in values.items()}}},
+    })
+    assert (status, body) == (200, "")
+    confirm = h.fake.wait_for("chat.postMessage", where=lambda c: (
+        "Please confirm this complaint" in message_text(c.params)))[-1].params
+    assert "How can we reach them" not in texts_to(h, DM)
+    assert confirm["channel"] == DM
+    details = next(b for b in view["blocks"] if b["block_id"] == "details")
+    assert details["element"]["multiline"] is True
+    h.press(confirm, "yes")
+    h.fake.wait_for("chat.postMessage", where=lambda c: "filed" in message_text(c.params))
+
+
+def texts_to(h: Harness, channel: str) -> str:
+    return "\n".join(message_text(c.params) for c in h.fake.calls("chat.postMessage")
+                     if c.params["channel"] == channel)

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.error import URLError
 
@@ -482,7 +482,31 @@ class SlackAdapter:
             user, meta["channel"], " ".join([meta["command"], *words]),
             thread=meta.get("thread"), direct=meta["direct"],
         )
-        self._pool.submit(self._work, inbound, Origin())
+        left_empty = {s.key for s in slack_forms.form_steps(flow)
+                      if s.optional and s.key not in raw}
+        self._pool.submit(self._submit_form, inbound, left_empty)
+
+    def _submit_form(self, inbound: Inbound, left_empty: set[str]) -> None:
+        """Run the command with the form's answers; an optional field left empty in the form
+        is skipped in the conversation as if the member had said "skip", so the conversation
+        asks only what the form could not (lists), then the confirmation."""
+        try:
+            outbounds = self.app.handle(inbound)
+            for _ in range(len(left_empty)):
+                if self._current_step(inbound) not in left_empty:
+                    break
+                # Only the last prompt matters; what went elsewhere (none expected) is kept.
+                kept = [o for o in outbounds if not o.address.in_reply]
+                outbounds = kept + self.app.handle(replace(inbound, text="skip", is_action=True))
+            self._deliver_all(outbounds, inbound, Origin())
+        except Exception:
+            log.exception("could not take a submitted form")
+
+    def _current_step(self, inbound: Inbound) -> str | None:
+        with self.app.db.session() as session:
+            return session.exec(select(Conversation.step).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+                Conversation.user_id == inbound.user)).first()
 
     # -- doing the work ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ are asked there after the form.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,14 @@ if TYPE_CHECKING:
 LABEL_LIMIT = 2000
 TITLE_LIMIT = 24
 ERROR_LIMIT = 500
+
+
+def _multiline(step: Step) -> bool:
+    # parsers.text(single_line=False) keeps line breaks; its box should take them too.
+    try:
+        return inspect.getclosurevars(step.parse).nonlocals.get("single_line") is False
+    except TypeError:
+        return False
 
 
 def form_steps(flow: Flow) -> list[Step]:
@@ -88,7 +97,8 @@ def build_view(app: Liaison, ctx: Ctx, flow: Flow, metadata: dict[str, Any]) -> 
                 ],
             }
         else:
-            element = {"type": "plain_text_input", "action_id": "value"}
+            element = {"type": "plain_text_input", "action_id": "value",
+                       "multiline": _multiline(step)}
         blocks.append({
             "type": "input", "block_id": step.key, "optional": step.optional,
             "label": {"type": "plain_text", "text": clip(question, LABEL_LIMIT) or step.key},
