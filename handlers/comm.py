@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -141,7 +142,7 @@ def register(registry: Registry) -> None:
     def comm_export(ctx: Ctx, args: Args) -> Reply:
         # A chat platform cannot take a file through the Reply model, so the export is a CLI
         # command on the bot's host; the chat says how many records it holds and how to get it.
-        total = len(ctx.session.exec(select(CommRecord.id)).all())
+        total = ctx.session.exec(select(func.count()).select_from(CommRecord)).one()
         return Reply("comm/export", {"count": total}, audience=Audience.USER)
 
     @registry.reminder_kind(FOLLOWUP_KIND)
@@ -317,9 +318,10 @@ def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     ctx.audit(RECORD, record.ref, "create", plan)
     replies = [Reply("comm/created", _card(ctx, record))]
     if record.audience == "media":
-        topic = rules.command_safe(record.topic)
-        replies.append(Reply("comm/hint_media", {"ref": record.ref, "topic": topic},
-                             choices=[Choice(f"/tp {topic}", "comm.hint.tp")]))
+        # Quoted, so a topic that starts with a /tp subcommand word ("new ...") is searched.
+        command = f'/tp "{rules.command_safe(record.topic)}"'
+        replies.append(Reply("comm/hint_media", {"ref": record.ref, "command": command},
+                             choices=[Choice(command, "comm.hint.tp")]))
     return replies
 
 

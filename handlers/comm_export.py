@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
@@ -84,7 +85,7 @@ def export_command(settings: Settings, out: str | None, locale: str | None) -> i
     try:
         with db.session() as session:
             data = export_csv(session, renderer, loc, settings.zone)
-            count = len(session.exec(select(CommRecord.id)).all())
+            count = session.exec(select(func.count()).select_from(CommRecord)).one()
     finally:
         db.dispose()
     if out:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.models import AuditEntry, Conversation
@@ -72,7 +73,7 @@ def test_prepare_execute_review_in_chinese(db_url, tmp_path, clock):
     assert created.message.title == f"已创建沟通记录 {REF}(已准备)"
     assert "渠道:新闻稿 · 策略:先电话约时间,再发邮件附资料" in created.message.body
     assert "只能使用已审批的口径" in hint.message.text
-    assert [c.value for c in hint.message.choices] == ["/tp Q4 新品发布"]
+    assert [c.value for c in hint.message.choices] == ['/tp "Q4 新品发布"']
     assert _record(app).state == "prepared"
 
     assert "初步接触" in chat(f"沟通 执行 {REF}")
@@ -245,8 +246,8 @@ def test_media_hint_and_no_hint_for_others(db_url, tmp_path, clock):
     chat("跳过")
     hint = chat.say("确认")[-1].message
     # User text inside the command a button sends: no quotes or '=' that change its reading.
-    assert [c.value for c in hint.choices] == ["/tp 涨价 说明"]
-    assert "发送 /tp 涨价 说明 查询这个话题的口径" in hint.text
+    assert [c.value for c in hint.choices] == ['/tp "涨价 说明"']
+    assert '发送 /tp "涨价 说明" 查询这个话题的口径' in hint.text
     _prepare(chat, audience="partner", name="Globex")
     assert "口径" not in chat.seen[-1].message.text
 
@@ -264,6 +265,25 @@ def test_a_customer_complaint_is_offered_the_complaint_process(db_url, tmp_path,
     assert '请发送 /complaint new customer="ACME Ltd" 改为登记投诉' in out
     assert "这是一起客户投诉吗" in out
     assert "主题" in chat("否")  # not a complaint: the preparation goes on
+
+
+def test_the_offered_commands_work_when_pressed(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    if not {"complaint", "tp"} <= set(app.registry.families):
+        pytest.skip("the /complaint and /tp domains are not registered in this checkout")
+    chat = Chat(app, "alice")
+    chat("/comm new audience=customer")
+    button = chat.say("ACME")[0].message.choices[0].value
+    chat(button, is_action=True)
+    with app.db.session() as s:
+        conv = s.exec(select(Conversation)).one()
+        assert conv.flow != "comm.new" and conv.answers.get("customer") == "ACME"
+    chat("取消")
+    _prepare(chat, topic="new product launch")
+    button = chat.seen[-1].message.choices[0].value
+    assert button == '/tp "new product launch"'
+    out = chat.say(button, is_action=True)
+    assert out and all(o.message.template.startswith("talking_points/") for o in out)
 
 
 # -- the checklist ---------------------------------------------------------------------------
