@@ -343,11 +343,15 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
             ref = parsers.parse_mention(who, ctx)
         except InvalidAnswer as exc:
             raise UserError(exc.template, **exc.params) from None
+        values = {"c": store.view(c, ctx.now, full=False), "owner": store.owner_mention(c)}
+        if rules.is_owner(c, ref["platform"], ref["user_id"]):
+            return [Reply("complaints/assigned", {**values, "unchanged": True})]
         old = c.owner_name if c.has_owner else None
         c.owner_platform, c.owner_id, c.owner_name = ref["platform"], ref["user_id"], ref["name"]
         _save(ctx, c, "assign", {"owner": [old, c.owner_name]})
         replies = [Reply("complaints/assigned", {"c": store.view(c, ctx.now, full=False),
-                                                 "owner": store.owner_mention(c)})]
+                                                 "owner": store.owner_mention(c),
+                                                 "unchanged": False})]
         if not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
             replies.append(_owner_dm(c, ctx.now, intro="assigned"))
         return replies

@@ -413,3 +413,43 @@ def test_in_the_console_adapter_itself(db_url, tmp_path, clock):
     clock.shift(timedelta(hours=20))
     Sweeper(app, {"console": console}).sweep()
     assert "── [@alice] ──\n【⏰ 投诉 C-2026-0001 还剩 4小时 需要首次响应】" in out.getvalue()
+
+
+def test_overdue_complaints_are_in_the_daily_digest(db_url, tmp_path, clock):
+    from schedules.scheduler import ReminderScheduler
+    from tests.support import recording_adapters
+
+    app, room = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"))
+    _file(Chat(app, "alice"), summary="还在计时")
+    clock.shift(timedelta(hours=23))
+    _file(Chat(app, "alice"), summary="刚登记")
+    clock.shift(timedelta(hours=2))
+    run_due(app)  # the escalations of the first two
+    Chat(app, "bob")("/complaint respond C-2026-0002 已处理")
+    assert ReminderScheduler(app, recording_adapters()).plan_digest() == 1
+    (digest,) = [o for o in run_due(app) if o.address.channel == "C-COMPLAINTS"]
+    assert digest.message.title == "每日逾期汇总"
+    assert "C-2026-0001 退款未到账 · bob · 截止 2026年11月27日 周五 10:00" in digest.message.body
+    assert "C-2026-0002" not in digest.message.body and "C-2026-0003" not in digest.message.body
+
+
+def test_a_reopened_complaint_needs_a_new_solution_and_follow_up(db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    _file(Chat(app, "alice"))
+    for command in ("respond C-2026-0001 已回电", "solution C-2026-0001 退款",
+                    "followup C-2026-0001 已到账", "resolve C-2026-0001"):
+        bob(f"/complaint {command}")
+    assert "本来就由 @bob 负责" in bob("/complaint assign C-2026-0001 me")
+    out = bob("/complaint reopen C-2026-0001 客户说只退了一半")
+    assert "当前状态:已响应" in out
+    assert "还没有解决方案" in bob("/complaint followup C-2026-0001 again")
+    assert "已记录" in bob("/complaint solution C-2026-0001 补退另一半")
+    clock.shift(timedelta(days=3))
+    (nag,) = run_due(app)
+    assert "补退另一半" in nag.message.body
+    bob("/complaint followup C-2026-0001 全额到账")
+    show = bob("/complaint show C-2026-0001")
+    assert "重新打开:客户说只退了一半" in show and "回访:全额到账" in show
+    assert show.count("bob · 指派") == 0  # assigning the same owner changed nothing
