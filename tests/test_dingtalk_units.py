@@ -103,3 +103,13 @@ def test_in_a_direct_chat_a_choice_is_a_link_that_sends_the_answer() -> None:
     tap = "dtmd://dingtalkclient/sendMessage?content="
     assert f"1. [确认]({tap}1)" in text
     assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text
+
+
+def test_a_refused_secret_defers_rather_than_drops(fake) -> None:
+    from bot.errors import DeliveryError
+
+    api = OpenApi(fake.endpoint, fake.client_id, "wrong", fake.client_id)
+    with pytest.raises(DeliveryError) as refused:
+        api.send_users(["zhang"], "t", "x")
+    assert refused.value.temporary and "invalidClientIdOrSecret" in refused.value.reason
+    assert fake.calls_to("/v1.0/robot/oToMessages/batchSend") == []

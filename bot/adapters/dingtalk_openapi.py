@@ -78,9 +78,18 @@ class OpenApi:
             now = self.clock()
             if self._token is not None and now < self._renew_at:
                 return self._token
-            body = self._post(
-                TOKEN_PATH, {"appKey": self.client_id, "appSecret": self.client_secret}, None
-            )
+            try:
+                body = self._post(
+                    TOKEN_PATH, {"appKey": self.client_id, "appSecret": self.client_secret}, None
+                )
+            except DeliveryError as exc:
+                # Even a refused secret is worth retrying: it is fixed by a setting and a
+                # restart, and the reminders waiting meanwhile should then still go out.
+                log.error("DingTalk refused an access token: %s", exc.reason)
+                raise DeliveryError(
+                    f"dingtalk_token:{exc.reason}", temporary=True,
+                    retry_after=exc.retry_after or 60.0,
+                ) from None
             token = body.get("accessToken")
             if not token:
                 raise DeliveryError("dingtalk_token_missing", temporary=True)
