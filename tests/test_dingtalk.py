@@ -164,6 +164,25 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
     assert "华为技术有限公司" in param["text"] and "物流延误三天" in param["text"]
 
 
+NEW_FLOWS = [("complaint", "投诉 新建"), ("meeting", "会议 新建"), ("comm", "沟通 新建"),
+             ("tp", "口径 新建"), ("visit", "拜访 新建")]
+
+
+def test_every_domain_flow_starts_in_dingtalk_in_chinese(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    present = [(f, cmd) for f, cmd in NEW_FLOWS if f in app.registry.families]
+    with running(adapter, fake):
+        zhang = Talk(fake, adapter, "zhang", "张三")
+        for _family, command in present:
+            started = zhang.say(command)
+            assert "一步一步" in started and "出了问题" not in started, (command, started)
+            assert "已取消" in zhang.say("取消"), command  # every flow can be left
+        help_text = Talk(fake, adapter, "zhang", "张三").say("帮助")
+    for family, _ in present:
+        label = app.renderer.label("zh", app.registry.families[family].label_key)
+        assert label in help_text, family
+
+
 def test_a_card_for_a_slack_channel_goes_to_the_slack_adapter(db_url, tmp_path, fake) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake, admins="slack:UADMIN")
     slack = RecordingAdapter("slack")
