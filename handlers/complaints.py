@@ -377,6 +377,7 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
         _may_change(ctx, c)
         _check(c, "solution")
         revised = c.status == "solution"
+        _leave_pause(c, ctx.now)
         every = ctx.settings.complaint_followup
         c.status, c.solution, c.solution_at = "solution", text, ctx.now
         c.followup_due_at = ctx.now + every

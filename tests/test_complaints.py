@@ -453,3 +453,21 @@ def test_a_reopened_complaint_needs_a_new_solution_and_follow_up(db_url, tmp_pat
     show = bob("/complaint show C-2026-0001")
     assert "重新打开:客户说只退了一半" in show and "回访:全额到账" in show
     assert show.count("bob · 指派") == 0  # assigning the same owner changed nothing
+
+
+def test_pausing_while_waiting_for_the_follow_up_moves_its_reminder(db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    _file(Chat(app, "alice"))
+    bob("/complaint respond C-2026-0001 ok")
+    bob("/complaint solution C-2026-0001 退款")
+    clock.shift(timedelta(days=1))
+    assert "已暂停计时" in bob("/complaint pause C-2026-0001 客户出差一周")
+    clock.shift(timedelta(days=3))
+    assert run_due(app) == []  # the follow-up would have been due; the clock is stopped
+    bob("/complaint resume C-2026-0001")
+    clock.shift(timedelta(days=2) - timedelta(minutes=1))
+    assert run_due(app) == []
+    clock.shift(timedelta(minutes=1))  # 3 days of running clock after the solution
+    (nag,) = run_due(app)
+    assert "请回访" in nag.message.title
