@@ -259,14 +259,15 @@ def test_the_real_scheduler_wakes_for_a_new_reminder(db_url, tmp_path):
 
 def _sweep_in_process(args) -> list[str]:  # noqa: ANN001
     """One worker process: its own engine, sweeping until nothing is due."""
-    db_url, tmp = args
+    db_url, tmp, start = args
     from pathlib import Path
 
     from tests.support import build_app, recording_adapters
 
     app, _ = build_app(db_url, Path(tmp))
     adapters = recording_adapters()
-    Sweeper(app, adapters, batch=50).sweep()
+    start.wait()  # every process is ready: they sweep at the same moment
+    Sweeper(app, adapters, batch=25).sweep()
     app.db.dispose()
     return [o.message.text for o in adapters["console"].sent]
 
@@ -284,8 +285,9 @@ def test_four_processes_deliver_2000_reminders_exactly_once(db_url, tmp_path, wo
                            payload={"quarter": f"#{i}#"}))
     app.db.dispose()
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers) as pool:
-        results = pool.map(_sweep_in_process, [(db_url, str(tmp_path / f"w{n}"))
+    with ctx.Manager() as manager, ctx.Pool(workers) as pool:
+        start = manager.Barrier(workers)
+        results = pool.map(_sweep_in_process, [(db_url, str(tmp_path / f"w{n}"), start)
                                                for n in range(workers)])
     keys = Counter(text.split("#")[1] for texts in results for text in texts)
     assert len(keys) == 2000 and set(keys.values()) == {1}
