@@ -116,6 +116,8 @@ def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
     if item is None or item.status != OPEN or reminder.payload.get("rev") != item.rev:
         return None
     stage = reminder.payload.get("stage", "due")
+    if stage == "before" and now >= item.due_at:
+        return None  # sent late (after downtime): "due tomorrow" would be wrong, "due" follows
     if stage != "before":
         # Daily while overdue: the next one is planned as this one goes out.
         n = int(reminder.payload.get("n", 0)) + 1

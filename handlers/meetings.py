@@ -21,6 +21,7 @@ from bot.router import Args, Registry
 from bot.timeparse import TimeParseError, parse_duration, parse_when
 from handlers import actions
 from handlers.meetings_models import (
+    AGENDA_LAST_CALL,
     CANCELLED,
     MINUTES_ESCALATE_AFTER,
     OPEN,
@@ -309,6 +310,9 @@ def render_agenda_due(session: Session, reminder: Any, now: datetime) -> Reply |
     meeting = _current(session, reminder)
     if meeting is None or meeting.agenda_sent_at is not None or meeting.starts_at <= now:
         return None
+    last_call = meeting.starts_at - AGENDA_LAST_CALL
+    if reminder.planned_at < last_call <= now:
+        return None  # the lead-time one, sent late: the last call says it, once
     return Reply("meetings/agenda_due", {"m": view(meeting),
                                          "left": meeting.starts_at - now})
 
