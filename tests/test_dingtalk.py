@@ -371,6 +371,22 @@ def test_private_answers_in_a_group_go_to_a_direct_message(db_url, tmp_path, fak
     assert dm.body["userIds"] == ["zhang"]
 
 
+def test_stop_does_not_wait_for_a_gateway_that_does_not_answer(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    fake.open_gate = gate = threading.Event()
+    thread = threading.Thread(target=adapter.run)
+    thread.start()
+    try:
+        fake.wait_for(lambda: fake.calls_to("/v1.0/gateway/connections/open#held"))
+        adapter.stop()
+        thread.join(timeout=10)  # the held request would take 30 s
+        assert not thread.is_alive()
+    finally:
+        gate.set()
+        adapter.stop()
+        thread.join(timeout=10)
+
+
 def test_stop_ends_run_cleanly_while_connected(db_url, tmp_path, fake) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
     with running(adapter, fake):

@@ -55,6 +55,7 @@ DM_PREFIX = "dm:"
 # A session webhook this close to its expiry is not worth trying.
 WEBHOOK_MARGIN = 30.0
 REPLY_ATTEMPTS = 3
+OPEN_TIMEOUT = 30.0  # seconds for the SDK's connections/open call
 MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
@@ -471,8 +472,9 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
             self.adapter = adapter
             self._tasks: set[asyncio.Task[Any]] = set()
             self._wakeup: asyncio.Event | None = None
-            # The SDK opens connections with blocking HTTP; that runs here, off the loop.
-            self._opener = ThreadPoolExecutor(1, thread_name_prefix="dingtalk-open")
+            # The SDK opens connections with blocking HTTP; that runs here, off the loop, with
+            # room for a retry beside an attempt that hangs.
+            self._opener = ThreadPoolExecutor(4, thread_name_prefix="dingtalk-open")
 
         def wake(self) -> None:
             """On the loop: end the current wait or connection because stop() was called."""
@@ -489,7 +491,7 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
             try:
                 while not self.adapter.stopping:
                     worked = False
-                    connection = await loop.run_in_executor(self._opener, self.open_connection)
+                    connection = await self._open(loop)
                     if connection and not self.adapter.stopping:
                         worked = await self._connect(connection)
                     if self.adapter.stopping:
@@ -505,6 +507,22 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
                 if self._tasks:
                     await asyncio.wait(self._tasks, timeout=3)
                 self._opener.shutdown(wait=False)
+
+        async def _open(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
+            """The SDK's connections/open, which has no timeout: given up after OPEN_TIMEOUT,
+            or at once on stop(), so neither a hung request nor shutdown waits for it."""
+            assert self._wakeup is not None
+            opening = loop.run_in_executor(self._opener, self.open_connection)
+            stopped = asyncio.ensure_future(self._wakeup.wait())
+            done, _ = await asyncio.wait(
+                {opening, stopped}, timeout=OPEN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+            stopped.cancel()
+            if opening not in done:
+                if not self.adapter.stopping:
+                    log.warning("DingTalk connections/open took over %ss; retrying", OPEN_TIMEOUT)
+                return None
+            return opening.result()
 
         async def _connect(self, connection: dict[str, Any]) -> bool:
             """One connection, until it closes or falls silent. True when it carried frames."""

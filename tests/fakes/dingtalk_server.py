@@ -80,6 +80,7 @@ class FakeDingTalk:
             # Scripted answers for the next batchSend calls: "429" or "flow".
             self.batch_trouble: list[str] = []
             self.open_failures = 0  # the next connections/open calls that answer 503
+            self.open_gate: threading.Event | None = None  # connections/open waits for it
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -225,6 +226,12 @@ class FakeDingTalk:
 
     def _http_call(self, path: str, query: dict[str, list[str]], headers: dict[str, str],
                    body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        gate = self.open_gate
+        if path == "/v1.0/gateway/connections/open" and gate is not None:
+            with self.changed:
+                self.calls.append(Call(path + "#held", headers, body, query))
+                self.changed.notify_all()
+            gate.wait(30)  # a gateway that does not answer
         with self.changed:
             self.calls.append(Call(path, headers, body, query))
             self.changed.notify_all()
