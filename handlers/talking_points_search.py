@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, column, func, literal, select, text
+from sqlalchemy import Integer, String, bindparam, column, text
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
 from handlers.talking_points_models import PointStatus, TalkingPoint, fold, tag_list
@@ -34,16 +36,18 @@ MAX_TERMS = 8
 MAX_TERM = 100
 TRIGRAM = 3
 
-# Ranking, per query word (a point must contain every word somewhere to be found at all):
-#   in the topic 8, in the question 4, equal to one of its tags 5 (else inside a tag 2),
-#   in the answer 1.
+# Ranking, per query word (a point must contain every word somewhere to be found at all), by
+# the best place it occurs: in the topic 8, equal to one of the tags 5, in the question 4,
+# inside a tag 2, otherwise (so in the answer) 1.
 # Then, for a query of several words, the whole phrase as typed: in the topic +6, in the
-#   question +3, in the answer +1; and a topic that is exactly the query +10.
-# The topic names what a point is about, the question is how people ask it, tags are the
-#   approvers' own keywords, and the answer mentions many things in passing, hence the order.
+#   question +3; and a topic that is exactly the query +10.
+# The topic names what a point is about, tags are the approvers' own keywords, the question is
+#   how people ask it, and the answer mentions many things in passing, hence the order. The
+#   best place only, not a sum, so the long answer is never scanned a second time: a common
+#   word can match thousands of rows, and each is scored.
 # Ties: the asker's language first, then the most recently verified, then the oldest point.
-W_TOPIC, W_QUESTION, W_TAG_EXACT, W_TAG, W_ANSWER = 8, 4, 5, 2, 1
-W_PHRASE_TOPIC, W_PHRASE_QUESTION, W_PHRASE_ANSWER, W_TOPIC_EXACT = 6, 3, 1, 10
+W_TOPIC, W_TAG_EXACT, W_QUESTION, W_TAG, W_ANSWER = 8, 5, 4, 2, 1
+W_PHRASE_TOPIC, W_PHRASE_QUESTION, W_TOPIC_EXACT = 6, 3, 10
 
 
 @dataclass(frozen=True)
@@ -110,58 +114,91 @@ def search(
     terms = terms_of(query)
     if not terms:
         return Found([], [])
-    c = TalkingPoint.__table__.c
-    where = [c.status == PointStatus.APPROVED]
-    where += [c.search_text.like(_like(term), escape="\\") for term in terms]
-    engine = session.get_bind()
+    dialect = session.get_bind().dialect.name
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
-    if long_terms and engine.dialect.name == "sqlite" and has_fts(session):
-        narrowed = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts")
-        narrowed = narrowed.bindparams(fts=" AND ".join(_fts_phrase(t) for t in long_terms))
-        where.append(c.id.in_(narrowed.columns(column("rowid", Integer))))
-
-    score = _score(c, terms)
-    in_date = case((c.verified_until > now, 1), else_=0)
-    same_language = case((c.language == locale, 1), else_=0)
-    rank = func.row_number().over(
-        partition_by=in_date,
-        order_by=(score.desc(), same_language.desc(), c.verified_at.desc(), c.id),
-    )
-    inner = select(
-        c.id, c.topic, c.question, c.answer, c.tags, c.language, c.verified_by_name,
-        c.verified_until, in_date.label("in_date"), score.label("score"), rank.label("rank"),
-    ).where(and_(*where)).subquery()
-    rows = session.execute(
-        select(inner).where(inner.c.rank <= limit).order_by(inner.c.in_date.desc(),
-                                                           inner.c.rank)
-    ).all()
-    approved, expired = [], []
-    for row in rows:
-        hit = Hit(row.id, row.topic, row.question, row.answer, tag_list(row.tags),
-                  row.language, row.verified_by_name, row.verified_until, int(row.score))
-        (approved if row.in_date else expired).append(hit)
-    return Found(approved, expired)
-
-
-def _score(c: Any, terms: list[str]) -> Any:  # noqa: ANN401
-    def has(col: Any, term: str) -> Any:  # noqa: ANN401
-        return func.lower(col).like(_like(term), escape="\\")
-
-    def points(condition: Any, weight: int) -> Any:  # noqa: ANN401
-        return case((condition, weight), else_=0)
-
-    total: Any = literal(0)
-    tags = literal(",") + func.lower(c.tags) + literal(",")
-    for term in terms:
-        escaped = _like(term)[1:-1]
-        total = (total + points(has(c.topic, term), W_TOPIC)
-                 + points(has(c.question, term), W_QUESTION)
-                 + case((tags.like(f"%,{escaped},%", escape="\\"), W_TAG_EXACT),
-                        (has(c.tags, term), W_TAG), else_=0)
-                 + points(has(c.answer, term), W_ANSWER))
+    use_fts = bool(long_terms) and dialect == "sqlite" and has_fts(session)
     phrase = " ".join(terms)
-    if len(terms) > 1:
-        total = (total + points(has(c.topic, phrase), W_PHRASE_TOPIC)
-                 + points(has(c.question, phrase), W_PHRASE_QUESTION)
-                 + points(has(c.answer, phrase), W_PHRASE_ANSWER))
-    return total + points(func.lower(c.topic) == phrase, W_TOPIC_EXACT)
+    params: dict[str, Any] = {
+        "status": str(PointStatus.APPROVED), "now": now, "locale": locale, "limit": limit,
+        "phrase": _like(phrase), "exact": _like(phrase)[1:-1],
+        "fts": " AND ".join(_fts_phrase(t) for t in long_terms),
+    }
+    for i, term in enumerate(terms):
+        params[f"t{i}"] = _like(term)
+        params[f"x{i}"] = f"%,{_like(term)[1:-1]},%"
+    # PostgreSQL's cost model prices a pg_trgm GIN scan above reading a table of some
+    # thousands of rows, though the index answers a three-character word several times
+    # faster; with words that short or longer, the index is preferred for this query only.
+    # (Shorter words yield no trigrams, so for them the table is read, as the planner wants.)
+    prefer_index = dialect == "postgresql" and len(long_terms) == len(terms)
+    found = []
+    for lapsed in (False, True):
+        statement = _statement(len(terms), use_fts, dialect, lapsed)
+        if prefer_index and not lapsed:
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = session.execute(statement, params).all()
+        if prefer_index and not lapsed:
+            session.execute(text("SET LOCAL enable_seqscan = on"))
+        found.append([Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
+                          r.verified_by_name, r.verified_until, int(r.score)) for r in rows])
+    return Found(*found)
+
+
+@lru_cache(maxsize=64)
+def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool) -> TextClause:
+    """One statement per shape (number of words, FTS or not, database), built once: the query
+    runs on every `/tp`, and building it as expression objects cost more than running it.
+
+    In-date and lapsed points are asked for separately: the first is a top-3 over the matches
+    (a bounded sort, keeping only small columns; the text of the three is fetched after), the
+    second reads only lapsed points, through the (status, verified_until) index. A common
+    word matches thousands of rows, and sorting those with their answers attached, or ranking
+    them all, is what would cost."""
+    # Case-insensitive on the raw columns for ranking: SQLite's LIKE already is (for ASCII,
+    # the only case these two languages have); PostgreSQL's needs ILIKE. Matching itself is
+    # on the folded search_text, where LIKE is exact on both and pg_trgm's index serves it.
+    like = "ILIKE" if dialect == "postgresql" else "LIKE"
+    esc = "ESCAPE '\\'"
+    if lapsed:  # few rows: the (status, verified_until) index finds them
+        where = ["status = :status", "verified_until <= :now"]
+    elif dialect == "sqlite":  # most rows: `+` keeps SQLite from reading them via the index
+        where = ["+status = :status", "+verified_until > :now"]
+    else:
+        where = ["status = :status", "verified_until > :now"]
+    where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
+    if use_fts and not lapsed:
+        where.append(f"id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts)")
+    score = [
+        f"CASE WHEN topic {like} :t{i} {esc} THEN {W_TOPIC}"
+        f" WHEN (',' || tags || ',') {like} :x{i} {esc} THEN {W_TAG_EXACT}"
+        f" WHEN question {like} :t{i} {esc} THEN {W_QUESTION}"
+        f" WHEN tags {like} :t{i} {esc} THEN {W_TAG} ELSE {W_ANSWER} END"
+        for i in range(count)
+    ]
+    if count > 1:
+        score.append(f"CASE WHEN topic {like} :phrase {esc} THEN {W_PHRASE_TOPIC} ELSE 0 END")
+        score.append(
+            f"CASE WHEN question {like} :phrase {esc} THEN {W_PHRASE_QUESTION} ELSE 0 END")
+    score.append(f"CASE WHEN topic {like} :exact {esc} THEN {W_TOPIC_EXACT} ELSE 0 END")
+    order = "score DESC, same_language DESC, verified_at DESC, id"
+    sql = f"""
+        SELECT p.id, p.topic, p.question, p.answer, p.tags, p.language, p.verified_by_name,
+               p.verified_until, top.score
+        FROM (
+            SELECT id, verified_at,
+                   CASE WHEN language = :locale THEN 1 ELSE 0 END AS same_language,
+                   {" + ".join(score)} AS score
+            FROM talkingpoint
+            WHERE {" AND ".join(where)}
+            ORDER BY {order}
+            LIMIT :limit
+        ) AS top
+        JOIN talkingpoint AS p ON p.id = top.id
+        ORDER BY top.score DESC, top.same_language DESC, top.verified_at DESC, top.id"""
+    when = TalkingPoint.__table__.c.verified_until.type
+    return text(sql).bindparams(bindparam("now", type_=when)).columns(
+        column("id", Integer), column("topic", String), column("question", String),
+        column("answer", String), column("tags", String), column("language", String),
+        column("verified_by_name", String), column("verified_until", when),
+        column("score", Integer),
+    )
