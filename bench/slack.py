@@ -3,9 +3,9 @@
 Signed `/liaison help` requests go over HTTP (keep-alive, a few client threads in a separate
 process) to each server on 127.0.0.1, all served by waitress the same way: Liaison (a database
 transaction, the help text rendered and returned in the ack body), a bare Bolt app whose
-handler only acks
-with `process_before_response=True` (how Liaison runs Bolt), and the same bare app in Bolt's
-default mode. Prints requests per second and p50 / p99 time to the ack, and the ratios.
+handler only acks with `process_before_response=True` (how Liaison runs Bolt), and the same
+bare app in Bolt's default mode. Prints requests per second and p50 / p99 time to the ack,
+and the ratios.
 
     .venv/bin/python bench/slack.py [requests per server, default 2000] [client threads, 4]
 """

@@ -58,3 +58,29 @@ def test_an_answered_question_loses_its_buttons() -> None:
     after = answered(blocks, "A")
     assert [b["type"] for b in after] == ["section", "context"]
     assert after[-1]["elements"][0]["text"] == "✓ A"
+
+
+def test_tasks_run_in_order_per_member_and_members_do_not_wait_for_each_other() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.adapters.slack import SerialByKey
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    serial = SerialByKey(pool)
+    gate = threading.Event()
+    seen: list[int] = []
+    first = serial.submit("alice", gate.wait, 10)
+    later = [serial.submit("alice", seen.append, n) for n in range(20)]
+    # Bob is not held up by Alice's slow first message.
+    assert serial.submit("bob", lambda: "bob").result(timeout=5) == "bob"
+    assert seen == []
+    gate.set()
+    first.result(timeout=5)
+    for future in later:
+        future.result(timeout=5)
+    assert seen == list(range(20))
+    failing = serial.submit("alice", lambda: 1 / 0)
+    assert isinstance(failing.exception(timeout=5), ZeroDivisionError)
+    assert serial.submit("alice", lambda: "still served").result(timeout=5) == "still served"
+    pool.shutdown()

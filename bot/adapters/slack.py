@@ -25,6 +25,7 @@ import logging
 import re
 import shlex
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -123,6 +124,43 @@ class Origin:
     extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(outbound) -> block
 
 
+class SerialByKey:
+    """Runs tasks on a thread pool, one at a time per key, in the order they were given: two
+    quick answers from one member in one place must reach the conversation in order, while
+    different members never wait for each other."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._queues: dict[Any, deque[tuple[Future, Callable[..., Any], tuple]]] = {}
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is not None:  # a task for this key is running; it will drain this one
+                queue.append((future, fn, args))
+                return future
+            self._queues[key] = deque([(future, fn, args)])
+        self._pool.submit(self._drain, key)
+        return future
+
+    def _drain(self, key: Any) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                future, fn, args = queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001  (handed to whoever waits)
+                future.set_exception(exc)
+
+
 @dataclass
 class _Ack:
     """The private part of a slash command's answer, handed from the worker to the ack."""
@@ -176,6 +214,7 @@ class SlackAdapter:
         self._profiles: dict[str, dict[str, str | None]] = {}
         self._dms: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
+        self._serial = SerialByKey(self._pool)  # keyed by (channel, user)
         self._stopped = threading.Event()
         self._server: Any = None
         self._socket: SocketModeHandler | None = None
@@ -292,7 +331,8 @@ class SlackAdapter:
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         pending = _Ack()
-        self._pool.submit(self._command_work, body, pending)
+        self._serial.submit((body.get("channel_id"), body.get("user_id")),
+                            self._command_work, body, pending)
         try:
             now = pending.ready.result(timeout=self.ack_budget)
         except FutureTimeout:
@@ -360,7 +400,7 @@ class SlackAdapter:
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._pool.submit(self._work, inbound, Origin()))
+        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
 
     def _on_mention(self, ack: Callable[..., None], event: dict[str, Any],
                     body: dict[str, Any]) -> None:
@@ -377,7 +417,7 @@ class SlackAdapter:
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._pool.submit(self._work, inbound, Origin()))
+        self._wait(self._serial.submit((event["channel"], user), self._work, inbound, Origin()))
 
     def _on_choice(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
@@ -402,7 +442,7 @@ class SlackAdapter:
                 workspace=(body.get("team") or {}).get("id", ""),
             )
 
-        self._wait(self._pool.submit(self._work, inbound, Origin()))
+        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
 
     def _mark_answered(self, response_url: str, message: dict[str, Any], label: str) -> None:
         try:
@@ -484,7 +524,7 @@ class SlackAdapter:
         )
         left_empty = {s.key for s in slack_forms.form_steps(flow)
                       if s.optional and s.key not in raw}
-        self._pool.submit(self._submit_form, inbound, left_empty)
+        self._serial.submit((inbound.channel, user), self._submit_form, inbound, left_empty)
 
     def _submit_form(self, inbound: Inbound, left_empty: set[str]) -> None:
         """Run the command with the form's answers; an optional field left empty in the form
