@@ -15,7 +15,8 @@ response URL. Everything else (public replies, DMs, cards) goes by the Web API a
 Where a conversation continues: a slash command in the bot's DM (or any DM) continues in the
 bot's DM; in a channel the bot's first answer is a channel message and the conversation goes
 on in its thread. Plain messages reach the core from the DM, from @mentions, and from a thread
-in which the sender has a conversation in progress, nothing else from channels.
+in which the sender has a conversation in progress, nothing else from channels. One member's
+messages in one place are handled one at a time, in the order they came.
 """
 
 from __future__ import annotations
@@ -468,11 +469,10 @@ class SlackAdapter:
             conv = session.exec(select(Conversation).where(
                 Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
                 Conversation.user_id == inbound.user)).first()
+            member = members.find(session, PLATFORM, user_id=inbound.user)
         flow = self.app.registry.flows.get(conv.flow) if conv else None
         if flow is None or not slack_forms.form_steps(flow):
             return outbounds
-        with self.app.db.session() as session:
-            member = members.find(session, PLATFORM, user_id=inbound.user)
         locale = self.app.renderer.locale(
             (member.locale if member else None) or inbound.locale
         )
@@ -527,9 +527,9 @@ class SlackAdapter:
         self._serial.submit((inbound.channel, user), self._submit_form, inbound, left_empty)
 
     def _submit_form(self, inbound: Inbound, left_empty: set[str]) -> None:
-        """Run the command with the form's answers; an optional field left empty in the form
-        is skipped in the conversation as if the member had said "skip", so the conversation
-        asks only what the form could not (lists), then the confirmation."""
+        """Run the command with the form's answers. An optional field left empty in the form
+        is skipped, as if the member had said "skip", while it is the next question; one that
+        comes after a list step is asked in the conversation (the member may say "skip")."""
         try:
             outbounds = self.app.handle(inbound)
             for _ in range(len(left_empty)):
