@@ -7,8 +7,9 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   in step by triggers) narrows the rows for words of three or more characters; the LIKE test
   then runs on those few. Trigrams cannot find shorter words (`退款`, `环保`), so those rely on
   LIKE alone.
-- PostgreSQL: a pg_trgm GIN index on `search_text`, which the planner uses for LIKE '%..%' by
-  itself; without the extension the same LIKE scans the table, and the answers are the same.
+- PostgreSQL: a pg_trgm GIN index on `search_text`, which serves LIKE '%..%' for words of
+  three or more characters; without the extension (it needs the right to create it) the same
+  LIKE reads the table, and the answers are the same.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def search(
             session.execute(text("SET LOCAL enable_seqscan = off"))
         rows = session.execute(statement, params).all()
         if prefer_index and not lapsed:
-            session.execute(text("SET LOCAL enable_seqscan = on"))
+            session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
         found.append([Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
                           r.verified_by_name, r.verified_until, int(r.score)) for r in rows])
     return Found(*found)
