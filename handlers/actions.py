@@ -3,7 +3,7 @@ due date; the owner is reminded a day before, at the due time, then daily while 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,7 @@ from schedules.api import Target
 PURPOSE = "meetings"
 DUE = "action.due"
 LIST_LIMIT = 30
+LATE_DUE = timedelta(hours=1)
 
 
 def zone_named(name: str | None) -> ZoneInfo:
@@ -117,7 +118,9 @@ def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
         return None
     stage = reminder.payload.get("stage", "due")
     if stage == "before" and now >= item.due_at:
-        return None  # sent late (after downtime): "due tomorrow" would be wrong, "due" follows
+        return None  # sent late (after downtime): "due soon" would be wrong, "due" follows
+    if stage == "due" and now - item.due_at > LATE_DUE:
+        stage = "overdue"  # sent late after downtime: say what it is now
     if stage != "before":
         # Daily while overdue: the next one is planned as this one goes out.
         n = int(reminder.payload.get("n", 0)) + 1
@@ -134,7 +137,7 @@ def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
 
 def overdue_items(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
     rows = session.exec(
-        select(ActionItem).where(ActionItem.status == OPEN, col(ActionItem.due_at) <= now)
+        select(ActionItem).where(ActionItem.status == OPEN, col(ActionItem.due_at) < now)
         .order_by(col(ActionItem.due_at))
     ).all()
     items = [{"id": i.ref, "title": i.what, "due": i.due_at, "owner": i.owner_name}
@@ -160,7 +163,7 @@ def register(registry: Registry) -> None:
             query = query.where(ActionItem.owner_platform == ctx.member.platform,
                                 ActionItem.owner_id == ctx.member.user_id)
         elif which == "overdue":
-            query = query.where(col(ActionItem.due_at) <= ctx.now)
+            query = query.where(col(ActionItem.due_at) < ctx.now)
         rows = ctx.session.exec(
             query.order_by(col(ActionItem.due_at), col(ActionItem.id)).limit(LIST_LIMIT)
         ).all()

@@ -191,4 +191,4 @@ def minutes_missing(meeting: Meeting, now: datetime) -> bool:
 
 
 def is_overdue(item: ActionItem, now: datetime) -> bool:
-    return item.status == OPEN and item.due_at <= now
+    return item.status == OPEN and item.due_at < now

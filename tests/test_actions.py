@@ -86,3 +86,19 @@ def test_a_meeting_posting_to_its_own_channel_reaches_it_from_a_dm(db_url, tmp_p
     out = team.say("确认")
     assert any("会议纪要:ACME · Review" in o.message.text for o in out if o.address.in_reply)
     assert run_due(app) == []
+
+
+def test_a_due_reminder_sent_late_says_overdue(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    _new(alice, "ACME", "明天上午10点")
+    _shift_to(clock, app, "2026-11-27 11:30")
+    _minutes(alice, "M-2026-0001", "发送报价单 @bob 下周一下午5点")
+    _shift_to(clock, app, "2026-11-30 16:59")
+    sent = run_due(app)  # late, but still ahead of the due time
+    assert [o.message.title for o in sent] == ["行动项快到期了"]
+    assert "还有 1分钟" in sent[0].message.text
+    _shift_to(clock, app, "2026-12-01 06:00")  # the bot was down at the due time
+    sent = run_due(app)
+    assert [o.message.title for o in sent] == ["行动项已逾期"]
+    assert "已逾期 13小时" in sent[0].message.text

@@ -196,7 +196,8 @@ def test_minutes_with_three_action_items_go_out_and_their_owners_are_reminded(
     _shift_to(clock, app, "2026-11-29 17:00")
     sent = run_due(app)
     assert [o.address.user for o in sent] == ["bob"]
-    assert "行动项明天到期" in sent[0].message.text and "A-2026-0001" in sent[0].message.text
+    assert "行动项快到期了" in sent[0].message.text and "A-2026-0001" in sent[0].message.text
+    assert "还有 1天" in sent[0].message.text
     _shift_to(clock, app, "2026-11-30 17:00")
     sent = run_due(app)
     assert [o.address.user for o in sent] == ["bob"] and "现在到期" in sent[0].message.text
@@ -326,7 +327,7 @@ def test_a_meeting_life_in_english(db_url, tmp_path, clock):
     _shift_to(clock, app, "2026-11-29 17:00")
     sent = run_due(app)
     assert [o.address.user for o in sent] == ["bob"]
-    assert "Action item due tomorrow" in sent[0].message.text
+    assert "Action item due soon" in sent[0].message.text
     assert "My open action items" in bob("/action list mine")
     assert "A-2026-0003" in bob("/action list open")
     out = alice.say("/action reassign A-2026-0001 @carol")
