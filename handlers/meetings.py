@@ -53,6 +53,10 @@ _DUE_PREFIX = re.compile(r"^(?:due|by|截止(?:时间|日期)?|到期)\s*[:：]?
 _DUE_SUFFIX = re.compile(r"(?:之前|以前|前)$")
 _TRIM = " -—–:：,，;；"
 
+# Chinese names of the /meeting new fields given up front: `会议 新建 伙伴=ACME 时间=明天下午3点`
+NEW_KEYS = {"伙伴": "partner", "合作伙伴": "partner", "主题": "title", "标题": "title",
+            "时间": "start", "开始": "start", "时长": "duration", "参会人": "attendees",
+            "议程": "agenda", "资料": "materials", "频道": "channel"}
 CHANNELS = (Choice("meetings", "meetings.channel.purpose"), Choice("here", "meetings.channel.here"))
 
 
@@ -491,7 +495,8 @@ def register(registry: Registry) -> None:
 
     @registry.command("meeting", "new", aliases=("新建",), usage="meetings.cmd.new")
     def meeting_new(ctx: Ctx, args: Args) -> list[Reply]:
-        return ctx.app.engine.start(ctx, NEW_FLOW.name, args.keywords)
+        prefill = {NEW_KEYS.get(key, key): value for key, value in args.keywords.items()}
+        return ctx.app.engine.start(ctx, NEW_FLOW.name, prefill)
 
     @registry.command("meeting", "agenda", aliases=("议程",), usage="meetings.cmd.agenda")
     def meeting_agenda(ctx: Ctx, args: Args) -> list[Reply]:

@@ -95,6 +95,8 @@ def test_creating_a_meeting_asks_step_by_step_and_refuses_a_past_time(db_url, tm
             .action == "create"
     assert "M-2026-0001" in alice("/meeting list") and "没有符合条件" in alice("/meeting list past")
     assert "M-2026-0001" in alice("/meeting list partner acme 公司")
+    out = alice("会议 新建 伙伴=ACME 主题=月度沟通 时间=12月8日上午10点")
+    assert "开始时间:2026年12月8日 周二 10:00" in out and "多长时间" in out
 
 
 def test_the_organiser_is_reminded_of_an_unsent_agenda_and_not_once_it_is_sent(
