@@ -24,7 +24,7 @@ from bot import members
 from bot.config import Settings
 from bot.db import Database
 from handlers import talking_points_records as records
-from handlers.talking_points_models import PointStatus, TalkingPoint, fold, tag_list
+from handlers.talking_points_models import PointStatus, TalkingPoint, tag_list
 from handlers.talking_points_records import Content, Invalid
 
 COLUMNS = ("topic", "question", "answer", "tags", "language")
@@ -137,20 +137,20 @@ def validate(session: Session, rows: list[Row],
              problems: list[tuple[int, str]] | None = None) -> list[tuple[Row, Content]]:
     good, problems = [], list(problems or [])
     seen: dict[tuple[str, str, str], int] = {}
+    existing = records.live_keys(session)  # once: a file may hold thousands of rows
     for row in rows:
         try:
             content = records.content_from(row.raw)
         except Invalid as exc:
             problems.append((row.line, MESSAGES[exc.code].format(**exc.params)))
             continue
-        key = (fold(content.topic), fold(content.question), content.language)
+        key = records.key_of(content)
         if key in seen:
             problems.append((row.line, f"repeats the talking point on line {seen[key]}"))
             continue
         seen[key] = row.line
-        existing = records.duplicate_of(session, content)
-        if existing is not None:
-            problems.append((row.line, f"talking point #{existing} already answers this "
+        if key in existing:
+            problems.append((row.line, f"talking point #{existing[key]} already answers this "
                                        "question in this language"))
             continue
         good.append((row, content))

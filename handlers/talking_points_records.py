@@ -168,22 +168,34 @@ def latest_content(session: Session, point: TalkingPoint) -> Content:
     return Content.of(found)
 
 
-def duplicate_of(session: Session, content: Content) -> int | None:
-    """A point, not retired or rejected, that already answers this question in this language."""
-    rows = session.exec(
+def live_keys(session: Session, language: str | None = None,
+              question: str | None = None) -> dict[tuple[str, str, str], int]:
+    """(topic, question, language), folded, of every text a point not retired or rejected
+    stands for (its approved copy and its pending proposal), to its point id."""
+    query = (
         select(TalkingPointVersion.point_id, TalkingPointVersion.topic,
-               TalkingPointVersion.question)
+               TalkingPointVersion.question, TalkingPointVersion.language)
         .join(TalkingPoint, col(TalkingPoint.id) == col(TalkingPointVersion.point_id))
-        .where(TalkingPointVersion.language == content.language,
-               col(TalkingPointVersion.status).in_(
+        .where(col(TalkingPointVersion.status).in_(
                    (VersionStatus.PENDING, VersionStatus.APPROVED)),
                col(TalkingPoint.status).in_((PointStatus.PENDING, PointStatus.APPROVED)))
-    ).all()
-    key = (fold(content.topic), fold(content.question))
-    for point_id, topic, question in rows:
-        if (fold(topic), fold(question)) == key:
-            return point_id
-    return None
+    )
+    if language is not None:
+        query = query.where(TalkingPointVersion.language == language)
+    if question is not None:  # narrows by SQL; the folded comparison below decides
+        query = query.where(func.lower(TalkingPointVersion.question) == question.lower())
+    return {(fold(topic), fold(q), lang): point_id
+            for point_id, topic, q, lang in session.exec(query).all()}
+
+
+def key_of(content: Content) -> tuple[str, str, str]:
+    return fold(content.topic), fold(content.question), content.language
+
+
+def duplicate_of(session: Session, content: Content) -> int | None:
+    """A point, not retired or rejected, that already answers this question in this language."""
+    keys = live_keys(session, content.language, content.question)
+    return keys.get(key_of(content))
 
 
 # -- changing ---------------------------------------------------------------------------------

@@ -199,3 +199,12 @@ def test_a_hostile_answer_stays_text_in_slack(db_url, tmp_path, clock):
     approver("/tp approve 1")
     text = slack("/tp hostile")
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "{{ 7*7 }}" in text
+
+
+def test_the_same_question_twice_is_refused_and_nothing_saved(db_url, tmp_path, clock):
+    app, admin, alice, bob, carol = _team(db_url, tmp_path)
+    _propose(alice)
+    out = _propose(carol, [*PROPOSAL[:2], "产品有质量问题可以退款吗?", *PROPOSAL[3:]])
+    assert "口径 #1 已用同一语言回答了这个问题,本次未保存" in out[0].message.text
+    assert "取消" in carol("取消")
+    assert "#2" not in bob("/tp pending") and "#1 第 1 版 退款政策" in bob("/tp pending")
