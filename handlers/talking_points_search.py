@@ -164,8 +164,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool) -> TextCla
         where = ["status = :status", "verified_until <= :now"]
     elif dialect == "sqlite":  # most rows: `+` keeps SQLite from reading them via the index
         where = ["+status = :status", "+verified_until > :now"]
-    else:
-        where = ["status = :status", "verified_until > :now"]
+    else:  # the same, written so PostgreSQL reaches for the trigram index instead
+        where = ["(status || '') = :status", "(verified_until > :now) IS TRUE"]
     where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
     if use_fts and not lapsed:
         where.append(f"id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts)")
