@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import actions, comm, complaints, meetings, reminders, system
+from handlers import actions, comm, complaints, meetings, reminders, system, talking_points
 
 if TYPE_CHECKING:
     from bot.router import Registry
 
-DOMAINS = (system, reminders, complaints, meetings, actions, comm)
+DOMAINS = (system, reminders, complaints, talking_points, meetings, actions, comm)
 
 
 def register_all(registry: Registry) -> None:
