@@ -270,6 +270,14 @@ class Sweeper:
             ).scalars().all()
             groups: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
             for row in rows:
+                # Ask the kind first, as a normal send would: a reminder whose record moved on
+                # is dropped rather than listed, and a repeating one gets to plan its next.
+                render = self.app.registry.reminder_kinds.get(row.kind)
+                if render is None or render(session, row, now) is None:
+                    row.status, row.last_error = Status.CANCELLED, "nothing_to_say"
+                    row.lease_owner = row.lease_until = None
+                    session.add(row)
+                    continue
                 groups[(row.target_kind, row.target_platform, row.target_id)].append(row)
             for (kind, platform, target_id), items in groups.items():
                 first = min(r.id for r in items)

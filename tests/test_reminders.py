@@ -189,6 +189,7 @@ def test_after_downtime_recent_ones_go_late_and_old_ones_are_summarised(db_url, 
     for i in range(5):
         _plan(app, key=f"old{i}", due=now - timedelta(days=2, hours=i))
     _plan(app, key="old-bob", due=now - timedelta(days=3), target=Target.member("console", "bob"))
+    _plan(app, key="old-moot", due=now - timedelta(days=3), payload={"gone": True})
     sent = run_due(app)
     to_alice = [o for o in sent if o.address.user == "alice"]
     to_bob = [o for o in sent if o.address.user == "bob"]
@@ -196,6 +197,7 @@ def test_after_downtime_recent_ones_go_late_and_old_ones_are_summarised(db_url, 
     summary = next(o for o in to_alice if "离线期间错过的提醒" in o.message.text)
     assert summary.message.text.count("投诉 C-1") == 5
     assert all(_row(app, f"old{i}").status == Status.SENT for i in range(5))
+    assert _row(app, "old-moot").status == Status.CANCELLED  # nothing to say: not listed
     assert run_due(app) == []
 
 
