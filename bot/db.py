@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from importlib.resources import files
 
@@ -58,6 +59,10 @@ class Database:
         self.engine = make_engine(url)
         # Called with a due time after a commit that planned a reminder (the scheduler).
         self.wakers: list[Callable[[datetime], None]] = []
+        # SQLite has one writer at a time, and its busy handler waits in sleeps of up to
+        # 100 ms; queueing this process's threads on a lock instead turns that tail latency
+        # into a short, fair wait. Other processes still queue on busy_timeout.
+        self._sqlite_lock = threading.RLock() if self.dialect == "sqlite" else nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -65,6 +70,10 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        with self._sqlite_lock:
+            yield from self._session()
+
+    def _session(self) -> Iterator[Session]:
         session = Session(self.engine, expire_on_commit=False)
         session.info["database"] = self
         try:
