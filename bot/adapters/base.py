@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Protocol
 
+from bot.errors import DeliveryError
 from bot.messages import Outbound
+
+log = logging.getLogger(__name__)
 
 
 class Adapter(Protocol):
@@ -18,3 +23,16 @@ class Adapter(Protocol):
 
     def stop(self) -> None:
         """Stop serving; safe to call from another thread or a signal handler."""
+
+
+def deliver_to_peer(peers: Mapping[str, Adapter], outbound: Outbound) -> None:
+    """Hand a message for another platform (a DingTalk intake's card for a Slack channel) to
+    that platform's adapter; a failure is logged, since the asker's own reply already went."""
+    peer = peers.get(outbound.address.platform)
+    if peer is None:
+        log.warning("no adapter running for %s", outbound.address.platform)
+        return
+    try:
+        peer.send(outbound)
+    except DeliveryError as exc:
+        log.warning("could not deliver to %s: %s", outbound.address.platform, exc.reason)

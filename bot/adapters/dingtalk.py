@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from bot.adapters.base import deliver_to_peer
 from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
 from bot.config import Settings
 from bot.core import Liaison
@@ -222,14 +223,7 @@ class DingTalkAdapter:
                 self._stopping.wait(min(exc.retry_after or 2.0**attempt, 10.0))
 
     def _to_peer(self, outbound: Outbound) -> None:
-        peer = self.peers.get(outbound.address.platform)
-        if peer is None:
-            log.warning("no adapter running for %s", outbound.address.platform)
-            return
-        try:
-            peer.send(outbound)
-        except DeliveryError as exc:
-            log.warning("could not deliver to %s: %s", outbound.address.platform, exc.reason)
+        deliver_to_peer(self.peers, outbound)
 
     # -- outbound -------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from sqlmodel import select
 
 from bot import members
 from bot.adapters import slack_forms
+from bot.adapters.base import deliver_to_peer
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
     FORM_ACTION,
@@ -608,14 +609,7 @@ class SlackAdapter:
         return None
 
     def _to_peer(self, outbound: Outbound) -> None:
-        peer = self.peers.get(outbound.address.platform)
-        if peer is None:
-            log.warning("no adapter running for %s", outbound.address.platform)
-            return
-        try:
-            peer.send(outbound)
-        except DeliveryError as exc:
-            log.warning("could not deliver to %s: %s", outbound.address.platform, exc.reason)
+        deliver_to_peer(self.peers, outbound)
 
     # -- conversations in channel threads --------------------------------------------------
 
