@@ -34,14 +34,15 @@ import re
 import sys
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from bot.adapters.base import deliver_to_peer
 from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
+from bot.adapters.serial import SerialByKey
 from bot.config import Settings
 from bot.core import Liaison
 from bot.dialects import DINGTALK
@@ -113,7 +114,9 @@ class DingTalkAdapter:
         self._webhooks: dict[str, tuple[str, float]] = {}
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
-        self._lanes = _Lanes(workers)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
+        # One person's answers in one chat reach the conversation engine in typed order.
+        self._lanes = SerialByKey(self._pool)
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -135,7 +138,7 @@ class DingTalkAdapter:
         try:
             asyncio.run(self._serve(client))
         finally:
-            self._lanes.close()
+            self._pool.shutdown(wait=True)
             log.info("DingTalk adapter stopped")
 
     async def _serve(self, client: Any) -> None:
@@ -180,6 +183,8 @@ class DingTalkAdapter:
     def _process(self, message: Any) -> None:
         try:
             self._handle(message)
+        except Exception:  # the lane's future is not awaited: say it here
+            log.exception("DingTalk message handling failed")
         finally:
             with self._webhook_lock:
                 self.processed += 1
@@ -599,38 +604,3 @@ class _Recent:
             if len(self._ids) > self.size:
                 self._ids.popitem(last=False)
             return True
-
-
-class _Lanes:
-    """A thread pool where the jobs of one key run in order, one at a time: one person's
-    answers in one chat must reach the conversation engine in the order they were typed."""
-
-    def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
-        self._lock = threading.Lock()
-        self._queues: dict[object, deque[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
-
-    def submit(self, key: object, fn: Callable[..., None], *args: Any) -> None:
-        with self._lock:
-            queue = self._queues.get(key)
-            if queue is not None:
-                queue.append((fn, args))
-                return
-            self._queues[key] = deque([(fn, args)])
-        self._pool.submit(self._drain, key)
-
-    def _drain(self, key: object) -> None:
-        while True:
-            with self._lock:
-                queue = self._queues[key]
-                if not queue:
-                    del self._queues[key]
-                    return
-                fn, args = queue.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("DingTalk message handling failed")
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)

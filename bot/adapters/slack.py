@@ -26,7 +26,6 @@ import logging
 import re
 import shlex
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -47,6 +46,7 @@ from sqlmodel import select
 from bot import members
 from bot.adapters import slack_forms
 from bot.adapters.base import deliver_to_peer
+from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
     FORM_ACTION,
@@ -124,43 +124,6 @@ class Origin:
     opens_thread: bool = False
     form_command: str | None = None  # the command text, when it may be offered as a modal
     extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(outbound) -> block
-
-
-class SerialByKey:
-    """Runs tasks on a thread pool, one at a time per key, in the order they were given: two
-    quick answers from one member in one place must reach the conversation in order, while
-    different members never wait for each other."""
-
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
-        self._pool = pool
-        self._lock = threading.Lock()
-        self._queues: dict[Any, deque[tuple[Future, Callable[..., Any], tuple]]] = {}
-
-    def submit(self, key: Any, fn: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
-        with self._lock:
-            queue = self._queues.get(key)
-            if queue is not None:  # a task for this key is running; it will drain this one
-                queue.append((future, fn, args))
-                return future
-            self._queues[key] = deque([(future, fn, args)])
-        self._pool.submit(self._drain, key)
-        return future
-
-    def _drain(self, key: Any) -> None:
-        while True:
-            with self._lock:
-                queue = self._queues[key]
-                if not queue:
-                    del self._queues[key]
-                    return
-                future, fn, args = queue.popleft()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001  (handed to whoever waits)
-                future.set_exception(exc)
 
 
 @dataclass
