@@ -55,10 +55,25 @@ class Args:
 
 
 Handler = Callable[["Ctx", Args], Any]
-# (session, reminder, now) -> Reply | None
+# (session, reminder, now) -> Reply | None.  Reads only: it may run several times for one send.
 ReminderRenderer = Callable[[Any, Any, Any], Any]
+# (session, reminder, now) -> None.  Runs once, in the transaction that marks the reminder sent.
+ReminderSent = Callable[[Any, Any, Any], None]
 # (session, now) -> {purpose: [item dicts]} of overdue work for the daily digest
 DigestProvider = Callable[[Any, Any], dict[str, list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class ReminderKind:
+    """How a due reminder of one kind becomes a message, in two parts.
+
+    `render` is pure: it reads the record as it is now and returns a Reply, or None when there
+    is nothing to say any more (the reminder is then dropped). A retried send renders again.
+    `on_sent` runs exactly once, inside the transaction that marks the reminder sent: this is
+    where a kind plans its next nag, counts repeats or escalates."""
+
+    render: ReminderRenderer
+    on_sent: ReminderSent | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,7 @@ class Registry:
         self._alias: dict[str, str] = {}
         self.flows: dict[str, Flow] = {}
         # Reminder kinds: how a due reminder becomes a message, rendered at send time.
-        self.reminder_kinds: dict[str, ReminderRenderer] = {}
+        self.reminder_kinds: dict[str, ReminderKind] = {}
         # Overdue items per purpose for the daily digest, one provider per domain.
         self.digests: list[DigestProvider] = []
 
@@ -146,13 +161,14 @@ class Registry:
 
         return decorate
 
-    def reminder_kind(self, kind: str) -> Callable[[ReminderRenderer], ReminderRenderer]:
-        """Register how reminders of `kind` read. The function gets (session, reminder, now)
-        and returns a Reply, or None when there is nothing to say any more (the record moved
-        on), in which case the reminder is dropped."""
+    def reminder_kind(
+        self, kind: str, on_sent: ReminderSent | None = None
+    ) -> Callable[[ReminderRenderer], ReminderRenderer]:
+        """Register how reminders of `kind` read (see ReminderKind). The decorated function is
+        the pure `render`; `on_sent` is the optional once-only follow-up."""
 
         def decorate(render: ReminderRenderer) -> ReminderRenderer:
-            self.reminder_kinds[kind] = render
+            self.reminder_kinds[kind] = ReminderKind(render, on_sent)
             return render
 
         return decorate

@@ -129,11 +129,11 @@ class Sweeper:
             for row in rows:
                 if row.status != Status.CLAIMED or row.lease_owner != self.owner:
                     continue  # someone else's now (our lease expired)
-                render = self.app.registry.reminder_kinds.get(row.kind)
-                reply = render(session, row, now) if render else None
+                kind = self.app.registry.reminder_kinds.get(row.kind)
+                reply = kind.render(session, row, now) if kind else None
                 if reply is None:
                     row.status = Status.CANCELLED
-                    row.last_error = "nothing_to_say" if render else f"unknown_kind:{row.kind}"
+                    row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
                     row.lease_owner = row.lease_until = None
                     session.add(row)
                     result.dropped += 1
@@ -272,8 +272,8 @@ class Sweeper:
             for row in rows:
                 # Ask the kind first, as a normal send would: a reminder whose record moved on
                 # is dropped rather than listed, and a repeating one gets to plan its next.
-                render = self.app.registry.reminder_kinds.get(row.kind)
-                if render is None or render(session, row, now) is None:
+                kind = self.app.registry.reminder_kinds.get(row.kind)
+                if kind is None or kind.render(session, row, now) is None:
                     row.status, row.last_error = Status.CANCELLED, "nothing_to_say"
                     row.lease_owner = row.lease_until = None
                     session.add(row)
