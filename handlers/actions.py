@@ -112,27 +112,45 @@ def plan_reminders(ctx: Ctx, item: ActionItem) -> None:
         )
 
 
-def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
-    item = session.exec(select(ActionItem).where(ActionItem.ref == reminder.record_id)).first()
+def _due_stage(item: ActionItem | None, reminder: Any, now: datetime) -> str | None:
+    """What a due reminder of `item` says now: before, due or overdue; None for nothing."""
     if item is None or item.status != OPEN or reminder.payload.get("rev") != item.rev:
         return None
     stage = reminder.payload.get("stage", "due")
     if stage == "before" and now >= item.due_at:
         return None  # sent late (after downtime): "due soon" would be wrong, "due" follows
     if stage == "due" and now - item.due_at > LATE_DUE:
-        stage = "overdue"  # sent late after downtime: say what it is now
-    if stage != "before":
-        # Daily while overdue: the next one is planned as this one goes out.
-        n = int(reminder.payload.get("n", 0)) + 1
-        api.plan(
-            session, key=f"action:{item.ref}:r{item.rev}:overdue:{n}", kind=DUE,
-            due=next_daily(reminder.planned_at, now, zone_named(reminder.payload.get("zone"))),
-            target=Target.member(item.owner_platform, item.owner_id),
-            record_type="action", record_id=item.ref,
-            payload={**reminder.payload, "stage": "overdue", "n": n},
-        )
+        return "overdue"  # sent late after downtime: say what it is now
+    return stage
+
+
+def _item_of(session: Session, reminder: Any) -> ActionItem | None:
+    return session.exec(select(ActionItem).where(ActionItem.ref == reminder.record_id)).first()
+
+
+def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
+    item = _item_of(session, reminder)
+    stage = _due_stage(item, reminder, now)
+    if item is None or stage is None:
+        return None
     return Reply("actions/due", {"a": view(session, item, now), "stage": stage,
                                  "overdue_by": now - item.due_at})
+
+
+def due_sent(session: Session, reminder: Any, now: datetime) -> None:
+    """Daily while overdue: the next one is planned as this one goes out."""
+    item = _item_of(session, reminder)
+    stage = _due_stage(item, reminder, now)
+    if item is None or stage in (None, "before"):
+        return
+    n = int(reminder.payload.get("n", 0)) + 1
+    api.plan(
+        session, key=f"action:{item.ref}:r{item.rev}:overdue:{n}", kind=DUE,
+        due=next_daily(reminder.planned_at, now, zone_named(reminder.payload.get("zone"))),
+        target=Target.member(item.owner_platform, item.owner_id),
+        record_type="action", record_id=item.ref,
+        payload={**reminder.payload, "stage": "overdue", "n": n},
+    )
 
 
 def overdue_items(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -236,7 +254,7 @@ def register(registry: Registry) -> None:
         ctx.audit("action", item.ref, "due", {"due": [old.isoformat(), due.isoformat()]})
         return Reply("actions/due_changed", {"a": view(ctx.session, item, ctx.now), "old": old})
 
-    registry.reminder_kind(DUE)(render_due)
+    registry.reminder_kind(DUE, on_sent=due_sent)(render_due)
     registry.digest(overdue_items)
 
 

@@ -509,35 +509,47 @@ def _register_reminders(registry: Registry) -> None:
                      {"c": store.view(c, now, full=True), "owner": store.owner_mention(c)},
                      choices=take)
 
-    @registry.reminder_kind(rules.BREACH)
-    def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        # Locked: an answer recorded at this very moment either lands first (no escalation)
-        # or after (the escalation and its timeline entry stand).
+    def breach_sent(session: Session, reminder: Reminder, now: datetime) -> None:
+        # Locked, so the escalation and its timeline entry are written once, whichever of the
+        # two breach reminders (owner, escalations channel) is marked sent first.
         c = store.find(session, reminder.record_id, for_update=True)
+        if c is None or c.breached_at is not None or c.due_at > now:
+            return
+        if c.responded_at is not None and c.responded_at <= c.due_at:
+            return  # answered in time, just as the escalation went out: no breach
+        c.breached_at = now
+        session.add(c)
+        store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
+
+    @registry.reminder_kind(rules.BREACH, on_sent=breach_sent)
+    def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        c = store.find(session, reminder.record_id)
         if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
             return None
-        if c.breached_at is None:
-            c.breached_at = now
-            session.add(c)
-            store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
         # The escalations channel is not the complaints channel: it gets the limited view.
         full = reminder.target_kind == "member"
         return Reply("complaints/breach",
                      {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
                       "to_owner": full})
 
-    @registry.reminder_kind(rules.FOLLOWUP)
-    def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    def followup_sent(session: Session, reminder: Reminder, now: datetime) -> None:
+        # Until the follow-up is recorded the owner hears again, every interval: one nag
+        # counted and the next one planned per reminder actually sent.
         c = store.find(session, reminder.record_id, for_update=True)
         if c is None or c.status != "solution" or c.paused_at is not None:
-            return None
-        # Until the follow-up is recorded the owner hears again, every interval.
+            return
         every = timedelta(seconds=int(reminder.payload.get("every") or 3 * 86400))
         c.followup_nags += 1
         c.followup_due_at = now + every
         session.add(c)
         for planned in rules.reminder_plan(c, now, [], every):
             store.plan_one(session, c, planned)
+
+    @registry.reminder_kind(rules.FOLLOWUP, on_sent=followup_sent)
+    def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+        c = store.find(session, reminder.record_id)
+        if c is None or c.status != "solution" or c.paused_at is not None:
+            return None
         return Reply("complaints/followup_due",
                      {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
-                      "since": now - (c.solution_at or now), "nag": c.followup_nags})
+                      "since": now - (c.solution_at or now), "nag": c.followup_nags + 1})

@@ -327,24 +327,29 @@ def render_minutes_due(session: Session, reminder: Any, now: datetime) -> Reply 
     meeting = _current(session, reminder)
     if meeting is None or meeting.minutes_at is not None:
         return None
-    n = int(reminder.payload.get("n", 0))
-    if reminder.target_kind == "member":
-        # The next one is planned as this one goes out, so there is only ever one waiting.
-        zone = actions.zone_named(reminder.payload.get("zone"))
-        nxt = next_daily(reminder.planned_at, now, zone)
-        base = f"meeting:{meeting.ref}:r{meeting.rev}:minutes:{n + 1}"
-        payload = {**reminder.payload, "n": n + 1}
-        target = Target(reminder.target_kind, reminder.target_id, reminder.target_platform)
-        api.plan(session, key=base, kind=MINUTES_DUE, due=nxt, target=target,
-                 record_type="meeting", record_id=meeting.ref, payload=payload)
-        if n + 1 == MINUTES_ESCALATE_AFTER:
-            api.plan(session, key=f"{base}:channel", kind=MINUTES_DUE, due=nxt,
-                     target=Target.purpose(PURPOSE), record_type="meeting",
-                     record_id=meeting.ref, payload=payload, snoozable=False)
     return Reply("meetings/minutes_due", {
         "m": view(meeting), "since_end": now - meeting.ends_at,
         "escalated": reminder.target_kind != "member",
     })
+
+
+def minutes_due_sent(session: Session, reminder: Any, now: datetime) -> None:
+    """The next one is planned as this one goes out, so there is only ever one waiting."""
+    meeting = _current(session, reminder)
+    if meeting is None or meeting.minutes_at is not None or reminder.target_kind != "member":
+        return
+    n = int(reminder.payload.get("n", 0))
+    zone = actions.zone_named(reminder.payload.get("zone"))
+    nxt = next_daily(reminder.planned_at, now, zone)
+    base = f"meeting:{meeting.ref}:r{meeting.rev}:minutes:{n + 1}"
+    payload = {**reminder.payload, "n": n + 1}
+    target = Target(reminder.target_kind, reminder.target_id, reminder.target_platform)
+    api.plan(session, key=base, kind=MINUTES_DUE, due=nxt, target=target,
+             record_type="meeting", record_id=meeting.ref, payload=payload)
+    if n + 1 == MINUTES_ESCALATE_AFTER:
+        api.plan(session, key=f"{base}:channel", kind=MINUTES_DUE, due=nxt,
+                 target=Target.purpose(PURPOSE), record_type="meeting",
+                 record_id=meeting.ref, payload=payload, snoozable=False)
 
 
 def render_post(session: Session, reminder: Any, now: datetime) -> Reply | None:
@@ -595,7 +600,7 @@ def register(registry: Registry) -> None:
                 *to_people(ctx, meeting.members(), "meetings/cancelled_note", values)]
 
     registry.reminder_kind(AGENDA_DUE)(render_agenda_due)
-    registry.reminder_kind(MINUTES_DUE)(render_minutes_due)
+    registry.reminder_kind(MINUTES_DUE, on_sent=minutes_due_sent)(render_minutes_due)
     registry.reminder_kind(POST)(render_post)
     registry.digest(missing_minutes)
 

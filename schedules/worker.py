@@ -183,11 +183,25 @@ class Sweeper:
             return
         c = Reminder.__table__.c
         with self.app.db.session() as session:
-            session.execute(
+            marked = session.execute(
                 update(Reminder.__table__)
                 .where(c.id.in_(ids), c.lease_owner == self.owner)
                 .values(status=Status.SENT, sent_at=now, lease_owner=None, lease_until=None)
-            )
+                .returning(c.id, c.kind)
+            ).all()
+            # Each kind's once-only follow-up (next nag, escalation) joins this transaction.
+            kinds = self.app.registry.reminder_kinds
+            follow = [rid for rid, kind in marked if kind in kinds and kinds[kind].on_sent]
+            if follow:
+                for row in session.execute(
+                    select(Reminder).where(col(Reminder.id).in_(follow))
+                ).scalars():
+                    self._on_sent(session, row, now)
+
+    def _on_sent(self, session: Session, row: Reminder, now: datetime) -> None:
+        kind = self.app.registry.reminder_kinds.get(row.kind)
+        if kind is not None and kind.on_sent is not None:
+            kind.on_sent(session, row, now)
 
     def outbounds(self, session: Session, row: Reminder, reply: Reply) -> list[Outbound]:
         if row.target_kind == "member":
@@ -271,7 +285,7 @@ class Sweeper:
             groups: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
             for row in rows:
                 # Ask the kind first, as a normal send would: a reminder whose record moved on
-                # is dropped rather than listed, and a repeating one gets to plan its next.
+                # is dropped rather than listed; a listed one counts as sent (its on_sent runs).
                 kind = self.app.registry.reminder_kinds.get(row.kind)
                 if kind is None or kind.render(session, row, now) is None:
                     row.status, row.last_error = Status.CANCELLED, "nothing_to_say"
@@ -299,6 +313,7 @@ class Sweeper:
                     r.last_error = "summarised"
                     r.lease_owner = r.lease_until = None
                     session.add(r)
+                    self._on_sent(session, r, now)
             result.summarised += len(rows)
             return {r.id for r in rows}
 

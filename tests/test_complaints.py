@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import func, select
 
+from bot.errors import DeliveryError
 from bot.models import AuditEntry
 from handlers.complaints_models import Complaint
 from schedules.models import Reminder, Status
-from tests.support import Chat, build_app, run_due
+from tests.support import Chat, build_app, recording_adapters, run_due
 
 REF = "C-2026-0001"
 
@@ -471,3 +472,32 @@ def test_pausing_while_waiting_for_the_follow_up_moves_its_reminder(db_url, tmp_
     clock.shift(timedelta(minutes=1))  # 3 days of running clock after the solution
     (nag,) = run_due(app)
     assert "请回访" in nag.message.title
+
+
+def test_a_follow_up_sent_after_two_temporary_failures_is_counted_once(db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    _file(Chat(app, "alice"))
+    bob("/complaint respond C-2026-0001 ok")
+    bob("/complaint solution C-2026-0001 退款")
+    adapters = recording_adapters()
+    adapters["console"].fail_with = [
+        DeliveryError("timeout", temporary=True), DeliveryError("http_503", temporary=True)]
+    clock.shift(timedelta(days=3))
+    assert run_due(app, adapters) == []
+    clock.shift(timedelta(hours=1))  # past the backoff
+    assert run_due(app, adapters) == []
+    assert _complaint(app).followup_nags == 0  # a failed send renders and changes nothing
+    clock.shift(timedelta(hours=1))
+    (nag,) = run_due(app, adapters)
+    assert "请回访" in nag.message.title and nag.address.user == "bob"
+    assert _complaint(app).followup_nags == 1
+    followups = [r for r in _reminders(app)
+                 if r.kind == "complaint.followup" and r.status == Status.PENDING]
+    assert [r.key for r in followups] == ["complaint:C-2026-0001:followup:1"]
+    sent_at = datetime.now(UTC)
+    assert followups[0].due_at.astimezone(UTC) == sent_at + timedelta(days=3)
+    clock.shift(timedelta(days=3))
+    (again,) = run_due(app, adapters)  # and the next one comes an interval after the send
+    assert "请回访" in again.message.title
+    assert _complaint(app).followup_nags == 2
