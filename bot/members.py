@@ -14,17 +14,19 @@ from bot.models import Member, MemberRole, utcnow
 IMPLICIT = "staff"
 
 
-def find(
-    session: Session, platform: str, *, user_id: str | None = None, name: str | None = None
-) -> Member | None:
-    query = select(Member).where(Member.platform == platform)
-    if user_id is not None:
-        query = query.where(Member.user_id == user_id)
-    elif name is not None:
-        query = query.where(Member.display_name == name)
-    else:
-        return None
-    return session.exec(query.order_by(col(Member.id))).first()
+def find(session: Session, platform: str, *, user_id: str) -> Member | None:
+    """The member with this platform id, if the bot knows them."""
+    return session.exec(
+        select(Member).where(Member.platform == platform, Member.user_id == user_id)
+    ).first()
+
+
+def named(session: Session, platform: str, name: str) -> list[Member]:
+    """Every member of the platform with this display name (names are not unique)."""
+    return list(session.exec(
+        select(Member).where(Member.platform == platform, Member.display_name == name)
+        .order_by(col(Member.id))
+    ).all())
 
 
 def touch(session: Session, inbound: Inbound) -> Member:

@@ -14,12 +14,14 @@ from bot.messages import Choice
 
 if TYPE_CHECKING:
     from bot.context import Ctx
+    from bot.models import Member
 
 Parser = Callable[[str, "Ctx"], Any]
 
 # <@U123>, <@U123|name> (Slack), @name (console, DingTalk text)
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _AT_NAME = re.compile(r"^@([\w.\-\u4e00-\u9fff]{1,64})$")
+_AT_WORD = re.compile(r"(?<!\S)@[\w.\-\u4e00-\u9fff]{1,64}")
 
 
 def text(max_len: int = 200, min_len: int = 1, single_line: bool = True) -> Parser:
@@ -81,9 +83,11 @@ class MemberRef:
 
 
 def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
-    """A member on the asker's platform: a Slack `<@U…>`, a DingTalk/console `@name`, or the
-    words `me`/`我`. The member must be known to the bot (has talked to it), so a typo does not
-    silently assign work to nobody."""
+    """A member on the asker's platform, known to the bot (has talked to it), so a typo does
+    not silently assign work to nobody: a Slack `<@U…>`, an `@name` the platform sent with its
+    id (DingTalk's atUsers, in `Inbound.mentions`), a typed `@id`, a typed `@name` that exactly
+    one member has, or the words `me`/`我`. A typed name that several members share is not
+    guessed: the answer lists them with their ids."""
     from bot import members
 
     word = answer.strip()
@@ -95,14 +99,41 @@ def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
     if slack:
         found = members.find(ctx.session, platform, user_id=slack.group(1))
     elif at:
-        found = members.find(ctx.session, platform, user_id=at.group(1)) or members.find(
-            ctx.session, platform, name=at.group(1)
-        )
+        found = _mentioned(ctx, at.group(1)) or members.find(
+            ctx.session, platform, user_id=at.group(1))
+        if found is None:
+            same = members.named(ctx.session, platform, at.group(1))
+            if len(same) > 1:
+                raise InvalidAnswer("errors/answer_mention_ambiguous", name=word, candidates=[
+                    {"name": m.display_name, "id": m.user_id} for m in same])
+            found = same[0] if same else None
     else:
         raise InvalidAnswer("errors/answer_mention")
     if found is None:
         raise InvalidAnswer("errors/answer_unknown_member", name=word)
     return MemberRef(found.platform, found.user_id, found.display_name).as_json()
+
+
+def _mentioned(ctx: Ctx, name: str) -> Member | None:
+    """The member an `@name` of this message means, by the ids the platform sent with it.
+    Ids written into the text (Slack's `<@U…>`) are read where they stand; the others belong
+    to the message's `@name` words: the one whose member has that name, or the only one when
+    the message has a single `@name`."""
+    from bot import members
+
+    inbound = ctx.inbound
+    ids = [uid for uid in inbound.mentions if f"<@{uid}" not in inbound.text]
+    if not ids:
+        return None
+    known = [m for uid in ids if (m := members.find(ctx.session, inbound.platform, user_id=uid))]
+    same = [m for m in known if name in (m.display_name, m.user_id)]
+    if len(same) == 1:
+        return same[0]
+    if not same and len(ids) == 1 and len(_AT_WORD.findall(inbound.text)) == 1:
+        if not known:
+            raise InvalidAnswer("errors/answer_unknown_member", name=f"@{name}")
+        return known[0]
+    return None
 
 
 def when(future_only: bool = False, past_only: bool = False) -> Parser:

@@ -78,6 +78,34 @@ def test_only_admins_grant_roles(db_url, tmp_path, clock):
     assert "审批人" not in bob("/whoami")
 
 
+def test_two_members_of_one_name_are_told_apart_by_their_platform_id(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path, admins="dingtalk:manager")
+    for user in ("zw1", "zw2"):
+        Chat(app, user, platform="dingtalk", channel=f"dm:{user}", name="张伟")("/whoami")
+    manager = Chat(app, "manager", platform="dingtalk", channel="G1", direct=False, name="王经理")
+
+    # DingTalk sends the id of the person picked from the @ list (atUsers -> mentions).
+    assert "已授予 张伟 审批人角色" in manager("/role grant @张伟 approver", mentions=("zw2",))
+    assert _roles(app) == {("zw2", "approver")}
+
+    # Typed, without an id: both are listed with their ids, and nothing changes.
+    out = manager("/role grant @张伟 agent")
+    assert "有 2 位成员都叫 @张伟,我没有改动任何内容" in out
+    assert "张伟(ID:zw1)" in out and "张伟(ID:zw2)" in out
+    assert _roles(app) == {("zw2", "approver")}
+    assert "已授予 张伟 客服专员角色" in manager("/role grant @zw1 agent")
+    assert _roles(app) == {("zw2", "approver"), ("zw1", "agent")}
+    manager("/lang en")
+    assert "2 members are called @张伟, so I changed nothing" in manager("/role revoke @张伟 agent")
+
+
+def _roles(app) -> set[tuple[str, str]]:  # noqa: ANN001
+    with app.db.session() as s:
+        rows = s.exec(select(Member.user_id, MemberRole.role).join(
+            MemberRole, MemberRole.member_id == Member.id)).all()
+        return {(user, role) for user, role in rows}
+
+
 def test_routes_bind_the_current_channel_admin_only(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     alice = Chat(app, "alice", channel="C1", direct=False)

@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.adapters.dingtalk import DingTalkAdapter
 from bot.core import Liaison
 from bot.messages import Address, Outbound, Rendered, Reply
+from bot.models import Member, MemberRole
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
@@ -392,3 +393,25 @@ def test_stop_ends_run_cleanly_while_connected(db_url, tmp_path, fake) -> None:
     with running(adapter, fake):
         pass  # running() asserts the thread ends after stop()
     fake.wait_for(lambda: not fake.sockets)
+
+
+def test_two_members_named_alike_are_granted_by_the_id_dingtalk_sends(db_url, tmp_path,
+                                                                      fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        for staff in ("zw1", "zw2"):
+            Talk(fake, adapter, staff, "张伟").say("/whoami")
+        manager = Talk(fake, adapter, "manager", "王经理", group=GROUP)
+        # The manager picks the second 张伟 from DingTalk's @ list: atUsers carries his id.
+        picked = [{"dingtalkId": "$:LWCP_v1:$zw2", "staffId": "zw2"}]
+        assert "已授予 张伟 审批人角色" in manager.say(
+            "/role grant @张伟\u2005approver", at_users=picked)
+        manager.say("/role grant @张伟 agent")  # typed by hand: no id
+    (dm,) = fake.calls_to(BATCH)  # the question is for the manager only
+    typed = json.loads(dm.body["msgParam"])["text"]
+    assert dm.body["userIds"] == ["manager"]
+    assert "有 2 位成员都叫 @张伟" in typed and "ID:zw1" in typed and "ID:zw2" in typed
+    with app.db.session() as s:
+        granted = s.exec(select(Member.user_id, MemberRole.role).join(
+            MemberRole, MemberRole.member_id == Member.id)).all()
+    assert [tuple(g) for g in granted] == [("zw2", "approver")]
