@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.core import Liaison
 from bot.db import Database, upgrade
 from bot.messages import Inbound
-from handlers.complaints_models import Complaint, ComplaintCounter
+from handlers.complaints.models import Complaint, ComplaintCounter
 
 FILE = ('/complaint new customer=ACME contact=x channel=email summary="bench {n}" details=d '
         'severity=high received=now owner=me')

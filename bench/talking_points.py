@@ -23,8 +23,8 @@ from _common import percentile, temporary_postgres
 from sqlalchemy import insert, text
 
 from bot.db import Database, upgrade
-from handlers.talking_points_models import PointStatus, TalkingPoint, TalkingPointVersion
-from handlers.talking_points_search import search
+from handlers.talking_points.models import PointStatus, TalkingPoint, TalkingPointVersion
+from handlers.talking_points.search import search
 
 ZH_WORDS = (
     "退款 投诉 环保 隐私 数据 召回 产品 质量 安全 合作 伙伴 供应商 合同 纠纷 调解 媒体 采访 新闻稿 "

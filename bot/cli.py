@@ -110,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "comm":
             if args.comm_command != "export":
                 parser.parse_args(["comm", "--help"])
-            from handlers.comm_export import export_command
+            from handlers.comm.export import export_command
 
             return export_command(settings, args.out, args.locale)
         if args.command == "tp":
             if args.tp_command not in ("import", "export"):
                 parser.parse_args(["tp", "--help"])
-            from handlers.talking_points_io import cli as tp_cli
+            from handlers.talking_points.io import cli as tp_cli
 
             return tp_cli(settings, args)
         if args.command == "run":

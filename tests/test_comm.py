@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from bot.models import AuditEntry, Conversation
-from handlers.comm import next_seq
-from handlers.comm_models import CommRecord
+from handlers.comm.commands import next_seq
+from handlers.comm.models import CommRecord
 from schedules.models import Reminder, Status
 from tests.support import Chat, build_app, run_due
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers import comm_rules as rules
-from handlers.comm_rules import State
+from handlers.comm import rules
+from handlers.comm.rules import State
 
 T = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from bot.errors import DeliveryError
 from bot.models import AuditEntry
-from handlers.complaints_models import Complaint
+from handlers.complaints.models import Complaint
 from schedules.models import Reminder, Status
 from tests.support import Chat, build_app, recording_adapters, run_due
 

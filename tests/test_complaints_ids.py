@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from handlers import complaints_store as store
-from handlers.complaints_models import Complaint
+from handlers.complaints import store
+from handlers.complaints.models import Complaint
 from tests.support import Chat, build_app
 
 FILE = ('/complaint new customer=ACME contact=x channel=email summary="s {n}" details=d '

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers import complaints_rules as rules
-from handlers.complaints_models import Complaint
+from handlers.complaints import rules
+from handlers.complaints.models import Complaint
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 LEADS = [timedelta(hours=4), timedelta(hours=1)]

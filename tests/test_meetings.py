@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.models import AuditEntry
-from handlers.meetings_models import Meeting
+from handlers.meetings.models import Meeting
 from schedules.models import Reminder, Status
 from schedules.scheduler import ReminderScheduler
 from tests.support import Chat, build_app, recording_adapters, run_due

@@ -14,8 +14,8 @@ from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer
 from bot.messages import Reply
 from bot.parsers import text
-from handlers.meetings import parse_action, parse_attendees, parse_length
-from handlers.meetings_models import (
+from handlers.meetings.commands import parse_action, parse_attendees, parse_length
+from handlers.meetings.models import (
     RefCounter,
     action_reminder_times,
     agenda_reminder_times,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from handlers import talking_points_io as tio
-from handlers.talking_points_models import PointStatus, TalkingPoint, TalkingPointVersion
-from handlers.talking_points_search import search
+from handlers.talking_points import io as tio
+from handlers.talking_points.models import PointStatus, TalkingPoint, TalkingPointVersion
+from handlers.talking_points.search import search
 from tests.support import Chat, build_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from handlers import talking_points_records as records
-from handlers.talking_points_models import TalkingPoint, fold
-from handlers.talking_points_records import Content
-from handlers.talking_points_search import search
+from handlers.talking_points import records
+from handlers.talking_points.models import TalkingPoint, fold
+from handlers.talking_points.records import Content
+from handlers.talking_points.search import search
 from tests.support import build_app
 
 REVIEW = timedelta(days=90)

@@ -20,8 +20,8 @@ from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
-from handlers import talking_points_records as records
-from handlers.talking_points_models import (
+from handlers.talking_points import records
+from handlers.talking_points.models import (
     ANSWER_MAX,
     QUESTION_MAX,
     TOPIC_MAX,
@@ -31,8 +31,8 @@ from handlers.talking_points_models import (
     VersionStatus,
     tag_list,
 )
-from handlers.talking_points_records import Content, Invalid
-from handlers.talking_points_search import search
+from handlers.talking_points.records import Content, Invalid
+from handlers.talking_points.search import search
 from schedules.models import Reminder
 
 PURPOSE = "talking_points"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.complaints_models import Complaint
+from handlers.complaints.models import Complaint
 
 SEVERITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("phone", "email", "social", "in_person", "other")

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.render import Renderer
-from handlers.comm_models import CommRecord
+from handlers.comm.models import CommRecord
 
 COLUMNS = (
     "ref", "state", "owner", "audience", "audience_name", "topic", "goal", "goal_text",

@@ -21,9 +21,9 @@ from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
-from handlers import complaints_rules as rules
-from handlers import complaints_store as store
-from handlers.complaints_models import (
+from handlers.complaints import rules
+from handlers.complaints import store
+from handlers.complaints.models import (
     MAX_CONTACT,
     MAX_CUSTOMER,
     MAX_DETAILS,

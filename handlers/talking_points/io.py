@@ -23,9 +23,9 @@ from sqlmodel import Session, col, select
 from bot import members
 from bot.config import Settings
 from bot.db import Database
-from handlers import talking_points_records as records
-from handlers.talking_points_models import PointStatus, TalkingPoint, tag_list
-from handlers.talking_points_records import Content, Invalid
+from handlers.talking_points import records
+from handlers.talking_points.models import PointStatus, TalkingPoint, tag_list
+from handlers.talking_points.records import Content, Invalid
 
 COLUMNS = ("topic", "question", "answer", "tags", "language")
 # Written by export for people to read; accepted and ignored on import, so a file goes round.

@@ -15,7 +15,7 @@ from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
 from bot.timeparse import TimeParseError, parse_when
-from handlers.meetings_models import (
+from handlers.meetings.models import (
     DONE,
     OPEN,
     ActionItem,

@@ -19,8 +19,8 @@ from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args, Registry
 from bot.timeparse import TimeParseError, parse_duration, parse_when
-from handlers import actions
-from handlers.meetings_models import (
+from handlers.actions import commands as actions
+from handlers.meetings.models import (
     AGENDA_LAST_CALL,
     CANCELLED,
     MINUTES_ESCALATE_AFTER,

@@ -22,9 +22,9 @@ from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
 from bot.router import Args, Registry
-from handlers import comm_rules as rules
-from handlers.comm_models import CommCounter, CommRecord
-from handlers.comm_rules import State
+from handlers.comm import rules
+from handlers.comm.models import CommCounter, CommRecord
+from handlers.comm.rules import State
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from bot.models import AuditEntry
-from handlers.talking_points_models import (
+from handlers.talking_points.models import (
     ANSWER_MAX,
     LANGUAGES,
     QUESTION_MAX,

@@ -23,7 +23,7 @@ from sqlalchemy import Integer, String, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
-from handlers.talking_points_models import PointStatus, TalkingPoint, fold, tag_list
+from handlers.talking_points.models import PointStatus, TalkingPoint, fold, tag_list
 
 FTS_TABLE = "talkingpoint_fts"
 TRGM_INDEX = "ix_talkingpoint_search_trgm"

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.messages import Mention
 from bot.models import AuditEntry, ChannelRoute, Member
-from handlers import complaints_rules as rules
-from handlers.complaints_models import Complaint, ComplaintCounter
+from handlers.complaints import rules
+from handlers.complaints.models import Complaint, ComplaintCounter
 from schedules import api
 from schedules.api import Target
 
