@@ -30,7 +30,8 @@ from bot.config import Settings
 from bot.core import Liaison
 from bot.db import Database, upgrade
 from bot.messages import Inbound
-from handlers.complaints.models import Complaint, ComplaintCounter
+from bot.models import RecordCounter
+from handlers.complaints.models import Complaint
 
 FILE = ('/complaint new customer=ACME contact=x channel=email summary="bench {n}" details=d '
         'severity=high received=now owner=me')
@@ -106,7 +107,7 @@ def bench_listing(url: str, rows: int) -> None:
         ))
     with app.db.session() as s:
         s.execute(insert(Complaint), batch)
-        s.execute(insert(ComplaintCounter), [{"year": 2026, "last": rows}])
+        s.execute(insert(RecordCounter), [{"prefix": "C", "year": 2026, "last": rows}])
     for label, text, direct, channel in (
         ("list open, agent DM (full)", "/complaint list open", True, "console"),
         ("list overdue, agent DM", "/complaint list overdue", True, "console"),

@@ -1,4 +1,5 @@
-"""`liaison run`, `liaison console`, `liaison db upgrade`, `liaison --version`."""
+"""`liaison run`, `liaison console`, `liaison db upgrade`, `liaison --version`, and the
+sub-commands each domain declares (`liaison comm export`, `liaison tp import`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import getpass
 import sys
 from pathlib import Path
 
+import handlers
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, StorageError
@@ -46,46 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Bring the database named by DATABASE_URL to the newest schema.",
     )
 
-    comm = sub.add_parser(
-        "comm", help="communication records (/comm)", description="Communication records."
-    )
-    comm_sub = comm.add_subparsers(dest="comm_command", metavar="COMM_COMMAND")
-    comm_export = comm_sub.add_parser(
-        "export",
-        help="write every communication record as CSV",
-        description="Write every communication record as CSV (UTF-8 with a BOM, so spreadsheet "
-        "programs show Chinese correctly), to FILE or standard output.",
-    )
-    comm_export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
-    comm_export.add_argument(
-        "--locale", choices=("zh", "en"), default=None,
-        help="language of headers and values (default: the setting)",
-    )
-    tp = sub.add_parser(
-        "tp", help="talking points: import and export (/tp)", description="Talking points."
-    )
-    tp_sub = tp.add_subparsers(dest="tp_command", metavar="TP_COMMAND")
-    tp_import = tp_sub.add_parser(
-        "import",
-        help="import talking points from a CSV or YAML file (all rows or none)",
-        description="Import talking points from FILE (.csv or .yaml; columns topic, question, "
-        "answer, tags, language). Every row is checked first: one bad row refuses the whole "
-        "file, with the line numbers of the bad rows. Imported points wait for approval "
-        "unless --approved-by names an approver. See examples/talking_points.yaml.",
-    )
-    tp_import.add_argument("file", metavar="FILE", help="a .csv or .yaml file")
-    tp_import.add_argument(
-        "--approved-by", metavar="PLATFORM:USER_ID", default=None,
-        help="approve them at once in the name of this approver (e.g. slack:U0123456789)",
-    )
-    tp_export = tp_sub.add_parser(
-        "export",
-        help="write the approved talking points as CSV or YAML",
-        description="Write every approved talking point (in date or lapsed) to FILE or "
-        "standard output; CSV is UTF-8 with a BOM. The file can be imported again.",
-    )
-    tp_export.add_argument("--format", choices=("csv", "yaml"), default="csv")
-    tp_export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
+    for domain in handlers.DOMAINS:  # each domain adds its own sub-commands
+        if domain.cli is not None:
+            domain.cli(sub)
     return parser
 
 
@@ -107,18 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "console":
             return _console(settings, args.user, args.locale)
-        if args.command == "comm":
-            if args.comm_command != "export":
-                parser.parse_args(["comm", "--help"])
-            from handlers.comm.export import export_command
-
-            return export_command(settings, args.out, args.locale)
-        if args.command == "tp":
-            if args.tp_command not in ("import", "export"):
-                parser.parse_args(["tp", "--help"])
-            from handlers.talking_points.io import cli as tp_cli
-
-            return tp_cli(settings, args)
+        if args.command not in ("run", "console", "db"):
+            if getattr(args, "run", None) is None:  # `liaison tp`: which of its commands?
+                parser.parse_args([args.command, "--help"])
+            return args.run(settings, args)
         if args.command == "run":
             return _run(settings)
     except ConfigError as exc:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.domain import Domain
 
 PLATFORMS = ("console", "slack", "dingtalk")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -29,19 +41,68 @@ def parse_setting_duration(value: object) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(text)))
 
 
+def _positive(value: timedelta | None) -> timedelta | None:
+    if value is not None and value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_setting_duration)]
+# A length of time that must be longer than zero (every interval and deadline).
+Period = Annotated[timedelta, BeforeValidator(parse_setting_duration), AfterValidator(_positive)]
 
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-class Settings(BaseSettings):
-    """Every setting Liaison reads. `.env.example` documents each one."""
+def env(name: str) -> AliasChoices:
+    """The environment variable a setting is read from (and named by in errors)."""
+    return AliasChoices(name)
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+
+_CONFIG = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+)
+
+
+class Section(BaseSettings):
+    """One domain's settings, read from the same environment and `.env` as the core ones and
+    reached as `settings.<domain name>`. Fields name their variable with `env(...)`."""
+
+    model_config = _CONFIG
+
+
+class Settings(BaseSettings):
+    """Every setting Liaison reads. `.env.example` documents each one. The core's settings are
+    fields here; each domain's are its `Section`, validated with these: `settings.complaints`."""
+
+    model_config = _CONFIG
+    _sections: dict[str, Section] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, domains: Iterable[Domain] | None = None, **values: Any) -> None:
+        """`domains` default to the ones `handlers.DOMAINS` lists. A section's values may be
+        given as a mapping under its name: `Settings(complaints={"followup": "1d"})`."""
+        if domains is None:
+            import handlers
+
+            domains = handlers.DOMAINS
+        domains = [d for d in domains if d.settings is not None]
+        given = {d.name: values.pop(d.name, None) or {} for d in domains}
+        super().__init__(**values)
+        files = {k: values[k] for k in ("_env_file",) if k in values}
+        for domain in domains:
+            assert domain.settings is not None
+            try:
+                self._sections[domain.name] = domain.settings(**files, **given[domain.name])
+            except ValidationError as exc:
+                raise ConfigError(_describe(domain.settings, exc)) from None
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 (a section, by domain name)
+        sections = (object.__getattribute__(self, "__pydantic_private__") or {}).get("_sections")
+        if sections and name in sections:
+            return sections[name]
+        return super().__getattr__(name)  # type: ignore[misc]
 
     database_url: str = Field("sqlite:///./liaison.db", validation_alias=_env("DATABASE_URL"))
     default_locale: Literal["zh", "en"] = Field(
@@ -49,7 +110,7 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Asia/Shanghai", validation_alias=_env("LIAISON_TIMEZONE"))
     admins: str = Field("", validation_alias=_env("LIAISON_ADMINS"))
-    conversation_timeout: Duration = Field(
+    conversation_timeout: Period = Field(
         timedelta(hours=24), validation_alias=_env("LIAISON_CONVERSATION_TIMEOUT")
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -57,56 +118,20 @@ class Settings(BaseSettings):
     )
 
     # Reminders (schedules/)
-    reminder_sweep: Duration = Field(
+    reminder_sweep: Period = Field(
         timedelta(seconds=15), validation_alias=_env("LIAISON_REMINDER_SWEEP")
     )
-    reminder_lease: Duration = Field(
+    reminder_lease: Period = Field(
         timedelta(minutes=5), validation_alias=_env("LIAISON_REMINDER_LEASE")
     )
     reminder_max_attempts: int = Field(
         8, ge=1, le=100, validation_alias=_env("LIAISON_REMINDER_MAX_ATTEMPTS")
     )
-    reminder_grace: Duration = Field(
+    reminder_grace: Period = Field(
         timedelta(hours=24), validation_alias=_env("LIAISON_REMINDER_GRACE")
     )
     training_channel: str = Field("", validation_alias=_env("LIAISON_TRAINING_CHANNEL"))
     digest_time: str = Field("09:30", validation_alias=_env("LIAISON_DIGEST_TIME"))
-
-    # Complaints
-    complaint_sla: Duration = Field(
-        timedelta(hours=24), validation_alias=_env("LIAISON_COMPLAINT_SLA")
-    )
-    complaint_sla_low: Duration | None = Field(
-        None, validation_alias=_env("LIAISON_COMPLAINT_SLA_LOW")
-    )
-    complaint_sla_normal: Duration | None = Field(
-        None, validation_alias=_env("LIAISON_COMPLAINT_SLA_NORMAL")
-    )
-    complaint_sla_high: Duration | None = Field(
-        None, validation_alias=_env("LIAISON_COMPLAINT_SLA_HIGH")
-    )
-    complaint_sla_critical: Duration | None = Field(
-        None, validation_alias=_env("LIAISON_COMPLAINT_SLA_CRITICAL")
-    )
-    complaint_reminders: str = Field(
-        "4h,1h", validation_alias=_env("LIAISON_COMPLAINT_REMINDERS")
-    )
-    complaint_followup: Duration = Field(
-        timedelta(days=3), validation_alias=_env("LIAISON_COMPLAINT_FOLLOWUP")
-    )
-
-    # Communication checklist
-    comm_followup: Duration = Field(
-        timedelta(days=2), validation_alias=_env("LIAISON_COMM_FOLLOWUP")
-    )
-    comm_review: Duration = Field(timedelta(days=7), validation_alias=_env("LIAISON_COMM_REVIEW"))
-
-    # Partner meetings
-    agenda_lead: Duration = Field(timedelta(hours=24), validation_alias=_env("LIAISON_AGENDA_LEAD"))
-    minutes_due: Duration = Field(timedelta(hours=2), validation_alias=_env("LIAISON_MINUTES_DUE"))
-
-    # Talking points
-    tp_review: Duration = Field(timedelta(days=90), validation_alias=_env("LIAISON_TP_REVIEW"))
 
     # Slack (slack-bolt): Socket Mode with an app token, else HTTP mode with the signing secret
     slack_bot_token: str = Field("", validation_alias=_env("SLACK_BOT_TOKEN"))
@@ -122,7 +147,7 @@ class Settings(BaseSettings):
     dingtalk_openapi_endpoint: str = Field(
         "https://api.dingtalk.com", validation_alias=_env("DINGTALK_OPENAPI_ENDPOINT")
     )
-    dingtalk_idle: Duration = Field(
+    dingtalk_idle: Period = Field(
         timedelta(seconds=90), validation_alias=_env("LIAISON_DINGTALK_IDLE")
     )
 
@@ -148,25 +173,6 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator(
-        "conversation_timeout", "reminder_sweep", "reminder_lease", "reminder_grace",
-        "complaint_sla", "complaint_sla_low", "complaint_sla_normal", "complaint_sla_high",
-        "complaint_sla_critical", "complaint_followup", "comm_followup", "comm_review",
-        "agenda_lead", "minutes_due", "tp_review", "dingtalk_idle",
-    )
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be longer than zero")
-        return value
-
-    @field_validator("complaint_reminders")
-    @classmethod
-    def _duration_list(cls, value: str) -> str:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            parse_setting_duration(part)
-        return value
-
     @field_validator("training_channel")
     @classmethod
     def _platform_channel(cls, value: str) -> str:
@@ -181,15 +187,6 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError(f"{value!r} is not a time of day such as 09:30")
         return value.strip()
-
-    @property
-    def complaint_reminder_leads(self) -> list[timedelta]:
-        parts = (p.strip() for p in self.complaint_reminders.split(","))
-        return sorted((parse_setting_duration(p) for p in parts if p), reverse=True)
-
-    def complaint_sla_for(self, severity: str) -> timedelta:
-        override = getattr(self, f"complaint_sla_{severity}", None)
-        return override or self.complaint_sla
 
     @property
     def slack_enabled(self) -> bool:
@@ -218,10 +215,14 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        info = Settings.model_fields.get(field)
-        alias = info.validation_alias if info else None
-        name = alias.choices[0] if isinstance(alias, AliasChoices) else field
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"Setting {name}: {message}") from None
+        raise ConfigError(_describe(Settings, exc)) from None
+
+
+def _describe(model: type[BaseSettings], exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    info = model.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    name = alias.choices[0] if isinstance(alias, AliasChoices) else field
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"Setting {name}: {message}"

@@ -99,3 +99,14 @@ class AuditEntry(SQLModel, table=True):
     record_id: str = Field(max_length=64)
     action: str = Field(max_length=32)
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RecordCounter(SQLModel, table=True):
+    """The last number handed out per id prefix and year (C-2026-0001 style ids of every
+    record type; see bot.records.RecordIds)."""
+
+    __tablename__ = "record_counter"
+
+    prefix: str = Field(max_length=4, primary_key=True)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0

@@ -11,6 +11,7 @@ folder's own labels.yaml, and are read with `t('key')`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -54,11 +55,17 @@ def _finalize(context, value: Any) -> Any:  # noqa: ANN001
 
 
 class Renderer:
-    def __init__(self, default_locale: str = "zh", root: Path | None = None) -> None:
+    """`root` holds the templates (templates/ by default); `extra` roots of the same layout
+    (`<locale>/<folder>/...`) add folders beside them without copying anything."""
+
+    def __init__(
+        self, default_locale: str = "zh", root: Path | None = None, extra: Iterable[Path] = ()
+    ) -> None:
         self.default_locale = default_locale
         self.root = root or templates_root()
+        self.roots = [self.root, *extra]
         self.env = Environment(
-            loader=FileSystemLoader(str(self.root)),
+            loader=FileSystemLoader([str(r) for r in self.roots]),
             undefined=StrictUndefined,
             finalize=_finalize,
             autoescape=False,
@@ -72,11 +79,17 @@ class Renderer:
 
     def _load_labels(self, locale: str) -> dict[str, Any]:
         """`<locale>/labels.yaml`, plus each domain folder's own `labels.yaml` under the
-        folder's name (`complaints/labels.yaml` -> `complaints.severity.high`)."""
+        folder's name (`complaints/labels.yaml` -> `complaints.severity.high`). The `roles`
+        and `purposes` a domain folder names are also read as `roles.x` and `purposes.x`, so
+        the core's sentences about roles and channels name the ones a domain adds."""
         base = self.root / locale
         labels = yaml.safe_load((base / "labels.yaml").read_text(encoding="utf-8")) or {}
-        for path in sorted(base.glob("*/labels.yaml")):
-            labels[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for root in self.roots:
+            for path in sorted((root / locale).glob("*/labels.yaml")):
+                folder = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                labels[path.parent.name] = folder
+                for shared in ("roles", "purposes"):
+                    labels[shared] = {**folder.get(shared, {}), **labels.get(shared, {})}
         return labels
 
     def locale(self, locale: str | None) -> str:

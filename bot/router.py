@@ -20,8 +20,12 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.context import Ctx
     from bot.conversation import Flow
+    from bot.domain import Domain
 
 MAX_MESSAGE = 4000
+# Roles every member or admin has whatever the domains: admins come from LIAISON_ADMINS, and
+# everyone is staff. The roles that can be granted are the ones the domains declare.
+CORE_ROLES = ("admin", "staff")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _KEYWORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*|[\u4e00-\u9fff]+)=(.*)$", re.S)
 
@@ -123,9 +127,11 @@ class Parsed:
 
 
 class Registry:
-    """All commands and flows. Handler modules add to it in their `register(registry)`."""
+    """All commands, flows, reminder kinds and digests, and the domains that declared them
+    (`install`). Roles, channel purposes and slash commands are read from the domains."""
 
     def __init__(self) -> None:
+        self.domains: list[Domain] = []
         self.families: dict[str, Family] = {}
         self._alias: dict[str, str] = {}
         self.flows: dict[str, Flow] = {}
@@ -133,6 +139,34 @@ class Registry:
         self.reminder_kinds: dict[str, ReminderKind] = {}
         # Overdue items per purpose for the daily digest, one provider per domain.
         self.digests: list[DigestProvider] = []
+
+    def install(self, domain: Domain) -> None:
+        domain.install_into(self)
+
+    @property
+    def grantable_roles(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for d in self.domains for r in d.roles))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return (CORE_ROLES[0], *self.grantable_roles, *CORE_ROLES[1:])
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        return tuple(sorted({p for d in self.domains for p in d.purposes}))
+
+    def purpose(self, word: str) -> str | None:
+        """A purpose by its name or one of its aliases (`投诉`, `complaint`)."""
+        low = word.lower()
+        for domain in self.domains:
+            for purpose, aliases in domain.purposes.items():
+                if low == purpose or low in (a.lower() for a in aliases):
+                    return purpose
+        return None
+
+    @property
+    def slash_commands(self) -> tuple[str, ...]:
+        return tuple(d.slash for d in self.domains if d.slash)
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> Family:
         fam = self.families.get(name)

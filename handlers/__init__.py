@@ -1,5 +1,9 @@
-"""Domain handlers: one module per domain, each with `register(registry)` adding its commands
-and flows. Importing this package also registers every domain's tables for migrations."""
+"""Domain handlers: one package per domain, each exposing one `Domain` (see bot/domain.py).
+
+DOMAINS is the one list the core reads: the registry (commands, flows, reminder kinds,
+digests, roles, purposes, slash commands), the CLI and the settings all come from it, in this
+order (the order of /help). Importing this package also registers every domain's tables for
+migrations."""
 
 from __future__ import annotations
 
@@ -11,9 +15,17 @@ from handlers import actions, comm, complaints, meetings, reminders, system, tal
 if TYPE_CHECKING:
     from bot.router import Registry
 
-DOMAINS = (system, reminders, complaints, talking_points, meetings, actions, comm)
+DOMAINS = [
+    system.DOMAIN,
+    reminders.DOMAIN,
+    complaints.DOMAIN,
+    talking_points.DOMAIN,
+    meetings.DOMAIN,
+    actions.DOMAIN,
+    comm.DOMAIN,
+]
 
 
 def register_all(registry: Registry) -> None:
-    for module in DOMAINS:
-        module.register(registry)
+    for domain in DOMAINS:
+        registry.install(domain)

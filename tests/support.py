@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from bot.core import Liaison
 from bot.db import Database
 from bot.messages import Audience, Choice, Inbound, Outbound, Reply
 from bot.parsers import number, parse_mention, text, when
-from bot.render import Renderer, templates_root
+from bot.render import Renderer
 from bot.router import Registry
 
 TEST_TEMPLATES = Path(__file__).parent / "templates"
@@ -36,13 +35,11 @@ def settings(db_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-def renderer_with_test_templates(tmp_path: Path, default_locale: str = "zh") -> Renderer:
-    """The real templates plus the ones the test flow below needs."""
-    root = tmp_path / "templates"
-    shutil.copytree(templates_root(), root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    for locale_dir in TEST_TEMPLATES.iterdir():
-        shutil.copytree(locale_dir, root / locale_dir.name / "test", dirs_exist_ok=True)
-    return Renderer(default_locale, root=root)
+def renderer_with_test_templates(tmp_path: Path | None = None,
+                                 default_locale: str = "zh") -> Renderer:
+    """The real templates plus the ones the test flow below needs (tests/templates/<locale>/
+    test/), read where they are: nothing is copied."""
+    return Renderer(default_locale, extra=[TEST_TEMPLATES])
 
 
 def add_test_flow(registry: Registry) -> list[dict[str, Any]]:

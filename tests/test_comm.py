@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from bot.models import AuditEntry, Conversation
-from handlers.comm.commands import next_seq
 from handlers.comm.models import CommRecord
+from handlers.comm.rules import IDS
 from schedules.models import Reminder, Status
 from tests.support import Chat, build_app, run_due
 
@@ -191,7 +191,7 @@ def test_the_owner_is_reminded_when_the_follow_up_is_still_open(db_url, tmp_path
 
 
 def test_a_follow_up_done_in_time_sends_nothing(db_url, tmp_path, clock):
-    app = _app(db_url, tmp_path, comm_followup=timedelta(hours=4))
+    app = _app(db_url, tmp_path, comm={"followup": timedelta(hours=4)})
     chat = Chat(app, "alice")
     _prepare(chat)
     chat(f"/comm check {REF} message 新品 12 月上市")
@@ -220,7 +220,7 @@ def test_an_executed_record_not_reviewed_reminds_its_owner(db_url, tmp_path, clo
 
 
 def test_a_reminder_reads_the_record_as_it_is_when_it_fires(db_url, tmp_path, clock):
-    app = _app(db_url, tmp_path, comm_followup=timedelta(hours=1))
+    app = _app(db_url, tmp_path, comm={"followup": timedelta(hours=1)})
     chat = Chat(app, "alice")
     _prepare(chat)
     chat(f"/comm check {REF} contact")
@@ -437,7 +437,7 @@ def test_ids_count_per_year_and_never_repeat_under_concurrency(db_url, tmp_path,
         try:
             for _ in range(5):
                 with app.db.session() as s:
-                    got.append(next_seq(s, 2026))
+                    got.append(IDS.next(s, 2026)[0])
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -448,7 +448,7 @@ def test_ids_count_per_year_and_never_repeat_under_concurrency(db_url, tmp_path,
         t.join()
     assert errors == [] and sorted(got) == list(range(1, 41))
     with app.db.session() as s:
-        assert next_seq(s, 2027) == 1
+        assert IDS.next(s, 2027)[0] == 1
     # The year is the company's local year: 1 January 01:00 in Shanghai is still 2026 in UTC.
     clock.move_to(datetime(2026, 12, 31, 17, 0, tzinfo=UTC))
     chat = Chat(app, "alice")

@@ -29,11 +29,11 @@ class Rec:
     ("C-2026-0001", None), ("K-26-1", None), ("", None), (None, None),
 ])
 def test_ids(text, ref) -> None:  # noqa: ANN001
-    assert rules.parse_ref(text) == ref
+    assert rules.IDS.parse(text) == ref
 
 
 def test_ids_of_full_width_digits_are_read() -> None:
-    assert rules.parse_ref("Ｋ－２０２６－０００３") == "K-2026-0003"
+    assert rules.IDS.parse("Ｋ－２０２６－０００３") == "K-2026-0003"
 
 
 @pytest.mark.parametrize("ticks, state", [

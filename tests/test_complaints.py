@@ -384,7 +384,7 @@ def test_bad_input_is_answered_politely_at_every_step(db_url, tmp_path, clock):
 
 
 def test_a_per_severity_response_time(db_url, tmp_path, clock):
-    app, room = _setup(db_url, tmp_path, complaint_sla_critical=timedelta(hours=4))
+    app, room = _setup(db_url, tmp_path, complaints={"sla_critical": timedelta(hours=4)})
     out = _file(Chat(app, "alice"), severity="critical", received="2026-11-26T10:00:00+08:00")
     assert "收到后 4小时 内" in out[0].message.text
     assert "🔴 紧急" in next(o for o in out if o.address.channel == "C-COMPLAINTS").message.body

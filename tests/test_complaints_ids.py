@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from handlers.complaints import store
 from handlers.complaints.models import Complaint
+from handlers.complaints.rules import IDS
 from tests.support import Chat, build_app
 
 FILE = ('/complaint new customer=ACME contact=x channel=email summary="s {n}" details=d '
@@ -52,13 +52,13 @@ def test_many_people_filing_at_once_get_unique_consecutive_ids(db_url, tmp_path)
 def test_the_sequence_starts_again_each_year_and_survives_a_rollback(db_url, tmp_path):
     app, _ = build_app(db_url, tmp_path)
     with app.db.session() as s:
-        assert [store.next_seq(s, 2026) for _ in range(3)] == [1, 2, 3]
-        assert store.next_seq(s, 2027) == 1
+        assert [IDS.next(s, 2026)[0] for _ in range(3)] == [1, 2, 3]
+        assert IDS.next(s, 2027)[0] == 1
     try:
         with app.db.session() as s:
-            assert store.next_seq(s, 2026) == 4
+            assert IDS.next(s, 2026)[0] == 4
             raise RuntimeError("the creation failed after taking a number")
     except RuntimeError:
         pass
     with app.db.session() as s:
-        assert store.next_seq(s, 2026) == 4  # the rolled-back number is handed out again
+        assert IDS.next(s, 2026)[0] == 4  # the rolled-back number is handed out again

@@ -31,7 +31,7 @@ def _c(**kw) -> Complaint:  # noqa: ANN003
     ("2026-0001", None), ("C-26-1", None), ("hello", None), ("", None), (None, None),
 ])
 def test_complaint_ids_are_read_leniently_and_written_one_way(text, ref) -> None:  # noqa: ANN001
-    assert rules.parse_ref(text) == ref
+    assert rules.IDS.parse(text) == ref
 
 
 ORDER = [  # (status, action, has_text) -> refusal reason or None

@@ -13,18 +13,19 @@ from sqlmodel import select
 from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer
 from bot.messages import Reply
+from bot.models import RecordCounter
 from bot.parsers import text
+from bot.render import Renderer
 from handlers.meetings.commands import parse_action, parse_attendees, parse_length
 from handlers.meetings.models import (
-    RefCounter,
+    ACTION_IDS,
+    MEETING_IDS,
     action_reminder_times,
     agenda_reminder_times,
     next_daily,
-    next_ref,
-    normalise_ref,
     partner_key,
 )
-from tests.support import Chat, build_app
+from tests.support import TEST_TEMPLATES, Chat, build_app
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -62,8 +63,9 @@ def test_the_next_daily_reminder_keeps_the_wall_clock_and_is_never_in_the_past()
 
 
 def test_ids_and_partner_names_are_read_loosely() -> None:
-    assert normalise_ref(" #m-2026-0001 ") == "M-2026-0001"
-    assert normalise_ref("Ｍ-2026-0001") == "M-2026-0001"
+    assert MEETING_IDS.parse(" #m-2026-0001 ") == "M-2026-0001"
+    assert MEETING_IDS.parse("Ｍ-2026-1") == "M-2026-0001"
+    assert MEETING_IDS.parse("A-2026-0001") is None
     assert partner_key("ACME  Ltd") == partner_key("acme ltd") == partner_key("ＡＣＭＥ Ltd")
 
 
@@ -142,7 +144,7 @@ def test_ids_stay_unique_when_many_are_created_at_once(db_url, tmp_path):
             start.wait()
             for _ in range(5):
                 with app.db.session() as session:
-                    refs.append(next_ref(session, "M", 2026))
+                    refs.append(MEETING_IDS.next(session, 2026)[1])
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -154,9 +156,9 @@ def test_ids_stay_unique_when_many_are_created_at_once(db_url, tmp_path):
     assert errors == []
     assert sorted(refs) == [f"M-2026-{n:04d}" for n in range(1, 41)]
     with app.db.session() as session:
-        assert next_ref(session, "M", 2027) == "M-2027-0001"  # each year counts from 1
-        assert next_ref(session, "A", 2026) == "A-2026-0001"
-        assert {(c.prefix, c.year, c.value) for c in session.exec(select(RefCounter))} == {
+        assert MEETING_IDS.next(session, 2027)[1] == "M-2027-0001"  # each year counts from 1
+        assert ACTION_IDS.next(session, 2026)[1] == "A-2026-0001"
+        assert {(c.prefix, c.year, c.last) for c in session.exec(select(RecordCounter))} == {
             ("M", 2026, 40), ("M", 2027, 1), ("A", 2026, 1)}
 
 
@@ -164,12 +166,15 @@ def test_a_collect_step_can_acknowledge_records_with_its_own_template(db_url, tm
     """Engine: `Step(collected=...)` names the template that acknowledges collected items, for
     items that are records (dicts) rather than words."""
     app, _ = build_app(db_url, tmp_path)
+    own = tmp_path / "templates"
     for locale in ("zh", "en"):
-        (app.renderer.root / locale / "test" / "pair_added.j2").write_text(
+        (own / locale / "pairs").mkdir(parents=True)
+        (own / locale / "pairs" / "added.j2").write_text(
             "{% for p in added %}+{{ p.a }}={{ p.b }}{% endfor %} ({{ count }})\n",
             encoding="utf-8")
-        (app.renderer.root / locale / "test" / "pairs_summary.j2").write_text(
+        (own / locale / "pairs" / "summary.j2").write_text(
             "{% set title %}OK?{% endset %}{{ answers.who }}\n", encoding="utf-8")
+    app.renderer = Renderer("zh", extra=[TEST_TEMPLATES, own])
 
     def pair(answer, ctx):  # noqa: ANN001, ANN202
         a, _, b = answer.partition("=")
@@ -180,9 +185,9 @@ def test_a_collect_step_can_acknowledge_records_with_its_own_template(db_url, tm
     saved = []
     app.registry.flow(Flow(
         name="pairs",
-        steps=(Step("pairs", "test/topics", pair, collect=True, collected="test/pair_added"),
+        steps=(Step("pairs", "test/topics", pair, collect=True, collected="pairs/added"),
                Step("who", "test/who", text())),
-        summary="test/pairs_summary",
+        summary="pairs/summary",
         finish=lambda ctx, answers: saved.append(answers) or [Reply("test/saved",
                                                                     {"answers": answers})],
     ))

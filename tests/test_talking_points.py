@@ -140,7 +140,8 @@ def test_retired_points_are_not_served_and_their_reminders_stop(db_url, tmp_path
 
 
 def test_verification_lapses_reminds_the_approver_and_can_be_renewed(db_url, tmp_path, clock):
-    app, admin, alice, bob, carol = _team(db_url, tmp_path, tp_review=timedelta(days=30))
+    month = {"review": timedelta(days=30)}
+    app, admin, alice, bob, carol = _team(db_url, tmp_path, talking_points=month)
     _propose(alice)
     bob("/tp approve 1")
     clock.shift(timedelta(days=22, hours=23))
@@ -169,7 +170,8 @@ def test_verification_lapses_reminds_the_approver_and_can_be_renewed(db_url, tmp
 
 
 def test_re_verifying_early_moves_the_reminders(db_url, tmp_path, clock):
-    app, admin, alice, bob, carol = _team(db_url, tmp_path, tp_review=timedelta(days=30))
+    month = {"review": timedelta(days=30)}
+    app, admin, alice, bob, carol = _team(db_url, tmp_path, talking_points=month)
     _propose(alice)
     bob("/tp approve 1")
     clock.shift(timedelta(days=20))

@@ -3,6 +3,8 @@ by a named approver, and a file that goes round."""
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -130,6 +132,28 @@ def test_export_then_import_gives_the_same_points(db_url, tmp_path, clock, fmt):
                           for v in s.exec(select(TalkingPointVersion)).all())
 
     assert contents(other) == contents(app)
+
+
+def test_a_formula_in_a_point_is_exported_as_text_and_imports_back(sqlite_url, tmp_path, clock):
+    app = _with_approver(sqlite_url, tmp_path)
+    path = tmp_path / "formula.yaml"
+    path.write_text("- topic: 价格\n  question: '=HYPERLINK(\"http://evil\",\"x\")'\n"
+                    "  answer: '-2% 的折扣不对外'\n  language: zh\n", encoding="utf-8")
+    tio.import_file(app.db, app.settings, path, approved_by="console:bob")
+    data = tio.export(app.db, "csv")
+    row = next(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    # A spreadsheet shows these as text instead of running them (CSV injection).
+    assert row["question"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["answer"] == "'-2% 的折扣不对外"
+    rows, problems = tio.read_rows(_written(tmp_path / "again.csv", data))
+    assert problems == []
+    assert rows[0].raw["question"] == '=HYPERLINK("http://evil","x")'
+    assert rows[0].raw["answer"] == "-2% 的折扣不对外"
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def _cli(tmp_path: Path, *args: str):  # noqa: ANN202

@@ -1,5 +1,5 @@
-"""The actions domain (its package; the module was handlers/actions.py)."""
+"""`/action` (行动项): the action items recorded in meeting minutes."""
 
-from handlers.actions.commands import register
+from handlers.actions.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

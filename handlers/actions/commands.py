@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from bot import members, parsers
+from bot import members, parsers, records
 from bot.context import Ctx
+from bot.domain import Domain
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
-from bot.router import Args, Registry
+from bot.router import Args
 from bot.timeparse import TimeParseError, parse_when
 from handlers.meetings.models import (
+    ACTION_IDS,
     DONE,
     OPEN,
     ActionItem,
@@ -23,7 +25,6 @@ from handlers.meetings.models import (
     action_reminder_times,
     is_overdue,
     next_daily,
-    normalise_ref,
 )
 from schedules import api
 from schedules.api import Target
@@ -52,8 +53,8 @@ def view(session: Session, item: ActionItem, now: datetime | None = None) -> dic
 
 
 def find(session: Session, raw: str | None) -> ActionItem:
-    ref = normalise_ref(raw)
-    item = session.exec(select(ActionItem).where(ActionItem.ref == ref)).first() if ref else None
+    ref = ACTION_IDS.parse(raw)
+    item = records.find(session, ActionItem, ref) if ref else None
     if item is None:
         raise NotFound("actions/not_found", ref=(raw or "")[:40])
     return item
@@ -166,96 +167,100 @@ def overdue_items(session: Session, now: datetime) -> dict[str, list[dict[str, A
 # -- commands --------------------------------------------------------------------------------
 
 
-def register(registry: Registry) -> None:
-    registry.family("action", aliases=("行动项", "待办"), label="actions.family")
+DOMAIN = Domain("actions", slash="/action")
+DOMAIN.family("action", aliases=("行动项", "待办"), label="actions.family")
 
-    @registry.command("action", "list", aliases=("列表",), usage="actions.cmd.list")
-    def action_list(ctx: Ctx, args: Args) -> Reply:
-        word = (args.get(0) or "mine").lower()
-        which = {"mine": "mine", "我的": "mine", "open": "open", "未完成": "open",
-                 "overdue": "overdue", "逾期": "overdue"}.get(word)
-        if which is None:
-            raise UserError("actions/usage_list")
-        query = select(ActionItem).where(ActionItem.status == OPEN)
-        if which == "mine":
-            query = query.where(ActionItem.owner_platform == ctx.member.platform,
-                                ActionItem.owner_id == ctx.member.user_id)
-        elif which == "overdue":
-            query = query.where(col(ActionItem.due_at) < ctx.now)
-        rows = ctx.session.exec(
-            query.order_by(col(ActionItem.due_at), col(ActionItem.id)).limit(LIST_LIMIT)
-        ).all()
-        return Reply("actions/list", {
-            "which": which, "rows": [view(ctx.session, i, ctx.now) for i in rows],
-            "limit": LIST_LIMIT,
-        }, audience=Audience.USER)
 
-    @registry.command("action", "done", aliases=("完成",), usage="actions.cmd.done")
-    def action_done(ctx: Ctx, args: Args) -> list[Reply]:
-        item = _changeable(ctx, args, "actions/usage_done")
-        note = parsers.text(max_len=500, min_len=0)(args.text_after(1), ctx)
-        item.status, item.done_at, item.done_note = DONE, ctx.now, note
-        item.updated_at = ctx.now
-        ctx.session.add(item)
-        api.cancel(ctx.session, record_type="action", record_id=item.ref)
-        ctx.audit("action", item.ref, "done", {"status": [OPEN, DONE], "note": note})
-        replies = [Reply("actions/done", {"a": view(ctx.session, item, ctx.now)})]
-        meeting = ctx.session.get(Meeting, item.meeting_id)
-        organiser = (meeting.organiser_platform, meeting.organiser_id) if meeting else None
-        if organiser and organiser != (ctx.member.platform, ctx.member.user_id):
-            replies.append(Reply("actions/done_note", {"a": view(ctx.session, item),
-                                                       "by": ctx.me},
-                                 audience=Audience.MEMBER, member=organiser))
-        return replies
+@DOMAIN.command("action", "list", aliases=("列表",), usage="actions.cmd.list")
+def action_list(ctx: Ctx, args: Args) -> Reply:
+    word = (args.get(0) or "mine").lower()
+    which = {"mine": "mine", "我的": "mine", "open": "open", "未完成": "open",
+             "overdue": "overdue", "逾期": "overdue"}.get(word)
+    if which is None:
+        raise UserError("actions/usage_list")
+    query = select(ActionItem).where(ActionItem.status == OPEN)
+    if which == "mine":
+        query = query.where(ActionItem.owner_platform == ctx.member.platform,
+                            ActionItem.owner_id == ctx.member.user_id)
+    elif which == "overdue":
+        query = query.where(col(ActionItem.due_at) < ctx.now)
+    rows = ctx.session.exec(
+        query.order_by(col(ActionItem.due_at), col(ActionItem.id)).limit(LIST_LIMIT)
+    ).all()
+    return Reply("actions/list", {
+        "which": which, "rows": [view(ctx.session, i, ctx.now) for i in rows],
+        "limit": LIST_LIMIT,
+    }, audience=Audience.USER)
 
-    @registry.command("action", "reassign", aliases=("转交", "改派"),
-                      usage="actions.cmd.reassign")
-    def action_reassign(ctx: Ctx, args: Args) -> list[Reply]:
-        item = _changeable(ctx, args, "actions/usage_reassign")
-        if not args.get(1):
-            raise UserError("actions/usage_reassign")
-        try:
-            owner = parsers.parse_mention(args.get(1) or "", ctx)
-        except InvalidAnswer as exc:
-            raise UserError(exc.template, **exc.params) from None
-        old = f"{item.owner_platform}:{item.owner_id}"
-        item.owner_platform, item.owner_id = owner["platform"], owner["user_id"]
-        item.owner_name = owner["name"]
-        item.rev += 1
-        item.updated_at = ctx.now
-        ctx.session.add(item)
-        plan_reminders(ctx, item)
-        ctx.audit("action", item.ref, "reassign",
-                  {"owner": [old, f"{owner['platform']}:{owner['user_id']}"]})
-        values = {"a": view(ctx.session, item, ctx.now), "by": ctx.me}
-        replies = [Reply("actions/reassigned", values)]
-        if (owner["platform"], owner["user_id"]) != (ctx.member.platform, ctx.member.user_id):
-            replies.append(Reply("actions/assigned_note", values, audience=Audience.MEMBER,
-                                 member=(owner["platform"], owner["user_id"])))
-        return replies
 
-    @registry.command("action", "due", aliases=("截止", "延期"), usage="actions.cmd.due")
-    def action_due(ctx: Ctx, args: Args) -> Reply:
-        item = _changeable(ctx, args, "actions/usage_due")
-        text = args.text_after(1)
-        if not text:
-            raise UserError("actions/usage_due")
-        try:
-            due = parse_when(text, now=ctx.now, tz=ctx.zone)
-        except TimeParseError:
-            raise UserError("errors/answer_when", text=text[:100]) from None
-        if due <= ctx.now:
-            raise UserError("errors/answer_when_past", at=due.isoformat())
-        old = item.due_at
-        item.due_at, item.updated_at = due, ctx.now
-        item.rev += 1
-        ctx.session.add(item)
-        plan_reminders(ctx, item)
-        ctx.audit("action", item.ref, "due", {"due": [old.isoformat(), due.isoformat()]})
-        return Reply("actions/due_changed", {"a": view(ctx.session, item, ctx.now), "old": old})
+@DOMAIN.command("action", "done", aliases=("完成",), usage="actions.cmd.done")
+def action_done(ctx: Ctx, args: Args) -> list[Reply]:
+    item = _changeable(ctx, args, "actions/usage_done")
+    note = parsers.text(max_len=500, min_len=0)(args.text_after(1), ctx)
+    item.status, item.done_at, item.done_note = DONE, ctx.now, note
+    item.updated_at = ctx.now
+    ctx.session.add(item)
+    api.cancel(ctx.session, record_type="action", record_id=item.ref)
+    ctx.audit("action", item.ref, "done", {"status": [OPEN, DONE], "note": note})
+    replies = [Reply("actions/done", {"a": view(ctx.session, item, ctx.now)})]
+    meeting = ctx.session.get(Meeting, item.meeting_id)
+    organiser = (meeting.organiser_platform, meeting.organiser_id) if meeting else None
+    if organiser and organiser != (ctx.member.platform, ctx.member.user_id):
+        replies.append(Reply("actions/done_note", {"a": view(ctx.session, item),
+                                                   "by": ctx.me},
+                             audience=Audience.MEMBER, member=organiser))
+    return replies
 
-    registry.reminder_kind(DUE, on_sent=due_sent)(render_due)
-    registry.digest(overdue_items)
+
+@DOMAIN.command("action", "reassign", aliases=("转交", "改派"),
+                  usage="actions.cmd.reassign")
+def action_reassign(ctx: Ctx, args: Args) -> list[Reply]:
+    item = _changeable(ctx, args, "actions/usage_reassign")
+    if not args.get(1):
+        raise UserError("actions/usage_reassign")
+    try:
+        owner = parsers.parse_mention(args.get(1) or "", ctx)
+    except InvalidAnswer as exc:
+        raise UserError(exc.template, **exc.params) from None
+    old = f"{item.owner_platform}:{item.owner_id}"
+    item.owner_platform, item.owner_id = owner["platform"], owner["user_id"]
+    item.owner_name = owner["name"]
+    item.rev += 1
+    item.updated_at = ctx.now
+    ctx.session.add(item)
+    plan_reminders(ctx, item)
+    ctx.audit("action", item.ref, "reassign",
+              {"owner": [old, f"{owner['platform']}:{owner['user_id']}"]})
+    values = {"a": view(ctx.session, item, ctx.now), "by": ctx.me}
+    replies = [Reply("actions/reassigned", values)]
+    if (owner["platform"], owner["user_id"]) != (ctx.member.platform, ctx.member.user_id):
+        replies.append(Reply("actions/assigned_note", values, audience=Audience.MEMBER,
+                             member=(owner["platform"], owner["user_id"])))
+    return replies
+
+
+@DOMAIN.command("action", "due", aliases=("截止", "延期"), usage="actions.cmd.due")
+def action_due(ctx: Ctx, args: Args) -> Reply:
+    item = _changeable(ctx, args, "actions/usage_due")
+    text = args.text_after(1)
+    if not text:
+        raise UserError("actions/usage_due")
+    try:
+        due = parse_when(text, now=ctx.now, tz=ctx.zone)
+    except TimeParseError:
+        raise UserError("errors/answer_when", text=text[:100]) from None
+    if due <= ctx.now:
+        raise UserError("errors/answer_when_past", at=due.isoformat())
+    old = item.due_at
+    item.due_at, item.updated_at = due, ctx.now
+    item.rev += 1
+    ctx.session.add(item)
+    plan_reminders(ctx, item)
+    ctx.audit("action", item.ref, "due", {"due": [old.isoformat(), due.isoformat()]})
+    return Reply("actions/due_changed", {"a": view(ctx.session, item, ctx.now), "old": old})
+
+DOMAIN.reminder_kind(DUE, on_sent=due_sent)(render_due)
+DOMAIN.digest(overdue_items)
 
 
 def _changeable(ctx: Ctx, args: Args, usage: str) -> ActionItem:

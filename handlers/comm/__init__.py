@@ -1,5 +1,5 @@
-"""The comm domain (its package; the module was handlers/comm.py)."""
+"""`/comm` (沟通): communication plans, their checklist, review and CSV export."""
 
-from handlers.comm.commands import register
+from handlers.comm.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

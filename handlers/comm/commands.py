@@ -12,19 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bot import parsers
+from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
+from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
-from bot.router import Args, Registry
+from bot.router import Args
 from handlers.comm import rules
-from handlers.comm.models import CommCounter, CommRecord
+from handlers.comm.export import cli
+from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
+from handlers.comm.settings import CommSettings
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -50,127 +52,127 @@ NOT_YET = Choice("skip", "comm.not_yet")
 SCORE_CHOICES = [Choice(str(n), str(n), literal=True) for n in range(1, 6)]
 
 
-def register(registry: Registry) -> None:
-    registry.family("comm", aliases=("沟通",), label="comm.family")
-    registry.flow(_new_flow())
-    registry.flow(_run_flow())
-    registry.flow(_review_flow())
+DOMAIN = Domain("comm", slash="/comm", settings=CommSettings, cli=cli)
+DOMAIN.family("comm", aliases=("沟通",), label="comm.family")
 
-    @registry.command("comm", None, usage="comm.cmd.main")
-    def comm_main(ctx: Ctx, args: Args) -> Reply:
-        word = args.get(0)
-        if word is None:
-            family = registry.families["comm"]
-            commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
-            return Reply("help/family", {"family": family.label_key, "help_topic": "comm",
-                                         "aliases": list(family.aliases), "commands": commands},
-                         audience=Audience.USER)
-        if rules.parse_ref(word):
-            return _show(ctx, _load(ctx, word, "comm/show_usage"))
-        family = registry.families["comm"]
-        raise UserError("errors/unknown_subcommand", word=f"comm {word}", family="comm",
-                        suggestions=registry.suggest_sub(family, word))
 
-    @registry.command("comm", "new", aliases=("新建",), usage="comm.cmd.new")
-    def comm_new(ctx: Ctx, args: Args) -> list[Reply]:
-        return ctx.app.engine.start(ctx, NEW_FLOW, args.keywords)
+@DOMAIN.command("comm", None, usage="comm.cmd.main")
+def comm_main(ctx: Ctx, args: Args) -> Reply:
+    word = args.get(0)
+    if word and rules.IDS.parse(word):
+        return _show(ctx, _load(ctx, word, "comm/show_usage"))
+    return family_menu(ctx, "comm", word)
 
-    @registry.command("comm", "run", aliases=("执行",), usage="comm.cmd.run")
-    def comm_run(ctx: Ctx, args: Args) -> list[Reply]:
-        record = _load_own(ctx, args.get(0), "comm/run_usage")
-        _require_runnable(record)
-        return ctx.app.engine.start(ctx, RUN_FLOW, {"record": record.ref})
 
-    @registry.command("comm", "check", aliases=("勾选", "打勾"), usage="comm.cmd.check")
-    def comm_check(ctx: Ctx, args: Args) -> Reply:
-        record = _load_own(ctx, args.get(0), "comm/check_usage", lock=True)
-        step = rules.step_of(args.get(1))
-        if step is None:
-            raise UserError("comm/check_usage", ref=record.ref)
-        if not rules.may_tick(rules.state_of(record)):
-            raise UserError("comm/closed", ref=record.ref)
-        before = rules.state_of(record)
-        changes = _tick(ctx, record, step, args)
-        ctx.audit(RECORD, record.ref, "check", {"step": step, **changes})
-        _settle(ctx, record, before)
-        return Reply("comm/checked", {"step": step, **_card(ctx, record)})
+@DOMAIN.command("comm", "new", aliases=("新建",), usage="comm.cmd.new")
+def comm_new(ctx: Ctx, args: Args) -> list[Reply]:
+    return ctx.app.engine.start(ctx, NEW_FLOW, args.keywords)
 
-    @registry.command("comm", "show", aliases=("查看",), usage="comm.cmd.show")
-    def comm_show(ctx: Ctx, args: Args) -> Reply:
-        return _show(ctx, _load(ctx, args.get(0), "comm/show_usage"))
 
-    @registry.command("comm", "review", aliases=("复盘",), usage="comm.cmd.review")
-    def comm_review(ctx: Ctx, args: Args) -> list[Reply]:
-        record = _load_own(ctx, args.get(0), "comm/review_usage")
-        _require_reviewable(record)
-        return ctx.app.engine.start(ctx, REVIEW_FLOW, {"record": record.ref})
+@DOMAIN.command("comm", "run", aliases=("执行",), usage="comm.cmd.run")
+def comm_run(ctx: Ctx, args: Args) -> list[Reply]:
+    record = _load_own(ctx, args.get(0), "comm/run_usage")
+    _require_runnable(record)
+    return ctx.app.engine.start(ctx, RUN_FLOW, {"record": record.ref})
 
-    @registry.command("comm", "list", aliases=("列表",), usage="comm.cmd.list")
-    def comm_list(ctx: Ctx, args: Args) -> Reply:
-        found = rules.list_filter_of(args.get(0))
-        if found is None:
-            raise UserError("comm/list_usage", word=(args.get(0) or "")[:40])
-        name, audience = found
-        query = select(CommRecord)
-        if name == "mine":
-            query = query.where(CommRecord.owner_platform == ctx.member.platform,
-                                CommRecord.owner_id == ctx.member.user_id)
-        elif name == "open":
-            query = query.where(CommRecord.state != State.REVIEWED)
-        else:
-            query = query.where(CommRecord.audience == audience)
-        rows, more = _page(ctx.session, query.order_by(col(CommRecord.id).desc()))
-        return Reply("comm/list", {"filter": name, "audience": audience, "more": more,
-                                   "rows": [_row(r) for r in rows]}, audience=Audience.USER)
 
-    @registry.command("comm", "cases", aliases=("案例",), usage="comm.cmd.cases")
-    def comm_cases(ctx: Ctx, args: Args) -> Reply:
-        audience = None
-        if args.get(0):
-            audience = rules.audience_of(args.get(0))
-            if audience is None:
-                raise UserError("comm/cases_usage", word=(args.get(0) or "")[:40])
-        query = select(CommRecord).where(CommRecord.state == State.REVIEWED)
-        if audience:
-            query = query.where(CommRecord.audience == audience)
-        rows, more = _page(ctx.session, query.order_by(col(CommRecord.reviewed_at).desc(),
-                                                       col(CommRecord.id).desc()))
-        return Reply("comm/cases", {"audience": audience, "more": more,
-                                    "rows": [_row(r) for r in rows]}, audience=Audience.USER)
+@DOMAIN.command("comm", "check", aliases=("勾选", "打勾"), usage="comm.cmd.check")
+def comm_check(ctx: Ctx, args: Args) -> Reply:
+    record = _load_own(ctx, args.get(0), "comm/check_usage", lock=True)
+    step = rules.step_of(args.get(1))
+    if step is None:
+        raise UserError("comm/check_usage", ref=record.ref)
+    if not rules.may_tick(rules.state_of(record)):
+        raise UserError("comm/closed", ref=record.ref)
+    before = rules.state_of(record)
+    changes = _tick(ctx, record, step, args)
+    ctx.audit(RECORD, record.ref, "check", {"step": step, **changes})
+    _settle(ctx, record, before)
+    return Reply("comm/checked", {"step": step, **_card(ctx, record)})
 
-    @registry.command("comm", "export", aliases=("导出",), usage="comm.cmd.export")
-    def comm_export(ctx: Ctx, args: Args) -> Reply:
-        # A chat platform cannot take a file through the Reply model, so the export is a CLI
-        # command on the bot's host; the chat says how many records it holds and how to get it.
-        total = ctx.session.exec(select(func.count()).select_from(CommRecord)).one()
-        return Reply("comm/export", {"count": total}, audience=Audience.USER)
 
-    @registry.reminder_kind(FOLLOWUP_KIND)
-    def remind_followup(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        record = _by_ref(session, reminder.record_id)
-        if record is None or not rules.followup_still_open(record):
-            return None
-        ref = record.ref
-        return Reply(
-            "comm/remind_followup",
-            {"ref": ref, "subject": rules.title_of(record.audience_name, record.topic),
-             "started": record.started_at, "open": rules.open_steps(record)},
-            choices=[Choice(f"/comm check {ref} followup email", "comm.remind.followup_email"),
-                     Choice(f"/comm check {ref} followup call", "comm.remind.followup_call"),
-                     Choice(f"/comm show {ref}", "comm.remind.show")],
-        )
+@DOMAIN.command("comm", "show", aliases=("查看",), usage="comm.cmd.show")
+def comm_show(ctx: Ctx, args: Args) -> Reply:
+    return _show(ctx, _load(ctx, args.get(0), "comm/show_usage"))
 
-    @registry.reminder_kind(REVIEW_KIND)
-    def remind_review(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        record = _by_ref(session, reminder.record_id)
-        if record is None or not rules.review_still_open(record):
-            return None
-        return Reply(
-            "comm/remind_review",
-            {"ref": record.ref, "subject": rules.title_of(record.audience_name, record.topic),
-             "executed": record.executed_at},
-            choices=[Choice(f"/comm review {record.ref}", "comm.remind.review_now")],
-        )
+
+@DOMAIN.command("comm", "review", aliases=("复盘",), usage="comm.cmd.review")
+def comm_review(ctx: Ctx, args: Args) -> list[Reply]:
+    record = _load_own(ctx, args.get(0), "comm/review_usage")
+    _require_reviewable(record)
+    return ctx.app.engine.start(ctx, REVIEW_FLOW, {"record": record.ref})
+
+
+@DOMAIN.command("comm", "list", aliases=("列表",), usage="comm.cmd.list")
+def comm_list(ctx: Ctx, args: Args) -> Reply:
+    found = rules.list_filter_of(args.get(0))
+    if found is None:
+        raise UserError("comm/list_usage", word=(args.get(0) or "")[:40])
+    name, audience = found
+    query = select(CommRecord)
+    if name == "mine":
+        query = query.where(CommRecord.owner_platform == ctx.member.platform,
+                            CommRecord.owner_id == ctx.member.user_id)
+    elif name == "open":
+        query = query.where(CommRecord.state != State.REVIEWED)
+    else:
+        query = query.where(CommRecord.audience == audience)
+    rows, more = _page(ctx.session, query.order_by(col(CommRecord.id).desc()))
+    return Reply("comm/list", {"filter": name, "audience": audience, "more": more,
+                               "rows": [_row(r) for r in rows]}, audience=Audience.USER)
+
+
+@DOMAIN.command("comm", "cases", aliases=("案例",), usage="comm.cmd.cases")
+def comm_cases(ctx: Ctx, args: Args) -> Reply:
+    audience = None
+    if args.get(0):
+        audience = rules.audience_of(args.get(0))
+        if audience is None:
+            raise UserError("comm/cases_usage", word=(args.get(0) or "")[:40])
+    query = select(CommRecord).where(CommRecord.state == State.REVIEWED)
+    if audience:
+        query = query.where(CommRecord.audience == audience)
+    rows, more = _page(ctx.session, query.order_by(col(CommRecord.reviewed_at).desc(),
+                                                   col(CommRecord.id).desc()))
+    return Reply("comm/cases", {"audience": audience, "more": more,
+                                "rows": [_row(r) for r in rows]}, audience=Audience.USER)
+
+
+@DOMAIN.command("comm", "export", aliases=("导出",), usage="comm.cmd.export")
+def comm_export(ctx: Ctx, args: Args) -> Reply:
+    # A chat platform cannot take a file through the Reply model, so the export is a CLI
+    # command on the bot's host; the chat says how many records it holds and how to get it.
+    total = ctx.session.exec(select(func.count()).select_from(CommRecord)).one()
+    return Reply("comm/export", {"count": total}, audience=Audience.USER)
+
+
+@DOMAIN.reminder_kind(FOLLOWUP_KIND)
+def remind_followup(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    record = _by_ref(session, reminder.record_id)
+    if record is None or not rules.followup_still_open(record):
+        return None
+    ref = record.ref
+    return Reply(
+        "comm/remind_followup",
+        {"ref": ref, "subject": rules.title_of(record.audience_name, record.topic),
+         "started": record.started_at, "open": rules.open_steps(record)},
+        choices=[Choice(f"/comm check {ref} followup email", "comm.remind.followup_email"),
+                 Choice(f"/comm check {ref} followup call", "comm.remind.followup_call"),
+                 Choice(f"/comm show {ref}", "comm.remind.show")],
+    )
+
+
+@DOMAIN.reminder_kind(REVIEW_KIND)
+def remind_review(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    record = _by_ref(session, reminder.record_id)
+    if record is None or not rules.review_still_open(record):
+        return None
+    return Reply(
+        "comm/remind_review",
+        {"ref": record.ref, "subject": rules.title_of(record.audience_name, record.topic),
+         "executed": record.executed_at},
+        choices=[Choice(f"/comm review {record.ref}", "comm.remind.review_now")],
+    )
 
 
 # -- the three flows ---------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def _current_answers(ctx: Ctx) -> dict[str, Any]:
 
 def _record_step(purpose: str) -> Step:
     def parse(answer: str, ctx: Ctx) -> dict[str, Any]:
-        ref = rules.parse_ref(answer)
+        ref = rules.IDS.parse(answer)
         record = _by_ref(ctx.session, ref) if ref else None
         if record is None:
             raise InvalidAnswer("comm/not_found", id=answer.strip()[:40])
@@ -301,9 +303,9 @@ def _review_flow() -> Flow:
 
 def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     year = ctx.now.astimezone(ctx.settings.zone).year
-    seq = next_seq(ctx.session, year)
+    seq, ref = rules.IDS.next(ctx.session, year)
     record = CommRecord(
-        ref=rules.format_ref(year, seq), year=year, seq=seq, state=State.PREPARED,
+        ref=ref, year=year, seq=seq, state=State.PREPARED,
         owner_platform=ctx.member.platform, owner_id=ctx.member.user_id,
         owner_name=ctx.member.display_name,
         audience=answers["audience"], audience_name=answers["audience_name"],
@@ -375,20 +377,6 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def next_seq(session: Session, year: int) -> int:
-    """The next number of `year`, in one upsert: the row lock it takes is held until the
-    creating transaction ends, so concurrent creators queue instead of sharing a number."""
-    table = CommCounter.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table).values(year=year, last=1)
-        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    return int(session.execute(stmt).scalar_one())
-
-
 # -- ticking the checklist ---------------------------------------------------------------------
 
 
@@ -452,7 +440,7 @@ def _settle(ctx: Ctx, record: CommRecord, before: State) -> None:
         record.started_at = ctx.now
         if record.followup_at is None:
             api.plan(ctx.session, key=keys["followup"], kind=FOLLOWUP_KIND,
-                     due=rules.followup_due(ctx.now, ctx.settings.comm_followup),
+                     due=rules.followup_due(ctx.now, ctx.settings.comm.followup),
                      target=owner, record_type=RECORD, record_id=record.ref,
                      payload={"title": title})
     if record.followup_at is not None:
@@ -460,7 +448,7 @@ def _settle(ctx: Ctx, record: CommRecord, before: State) -> None:
     if after == State.EXECUTED and before != State.EXECUTED:
         record.executed_at = ctx.now
         api.plan(ctx.session, key=keys["review"], kind=REVIEW_KIND,
-                 due=rules.review_due(ctx.now, ctx.settings.comm_review),
+                 due=rules.review_due(ctx.now, ctx.settings.comm.review),
                  target=owner, record_type=RECORD, record_id=record.ref,
                  payload={"title": title})
     if after == State.REVIEWED:
@@ -472,19 +460,14 @@ def _settle(ctx: Ctx, record: CommRecord, before: State) -> None:
 
 
 def _by_ref(session: Session, ref: str | None, lock: bool = False) -> CommRecord | None:
-    if not ref:
-        return None
-    query = select(CommRecord).where(CommRecord.ref == ref)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        # Two people ticking the same record at once must not both read it unticked.
-        query = query.with_for_update()
-    return session.exec(query).first()
+    # Locked: two people ticking the same record at once must not both read it unticked.
+    return records.find(session, CommRecord, ref, lock=lock) if ref else None
 
 
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommRecord:
     if not raw:
         raise UserError(usage)
-    record = _by_ref(ctx.session, rules.parse_ref(raw), lock=lock)
+    record = _by_ref(ctx.session, rules.IDS.parse(raw), lock=lock)
     if record is None:
         raise NotFound("comm/not_found", id=raw[:40])
     return record
@@ -555,7 +538,7 @@ def _card(ctx: Ctx, r: CommRecord) -> dict[str, Any]:
         "channel": r.channel, "strategy": r.strategy, "checklist": _checklist(r),
         "started": r.started_at, "executed": r.executed_at,
         "open": rules.open_steps(r), "timeline": [],
-        "followup_after": ctx.settings.comm_followup, "review_after": ctx.settings.comm_review,
+        "followup_after": ctx.settings.comm.followup, "review_after": ctx.settings.comm.review,
     }
 
 
@@ -581,3 +564,8 @@ def _actor_names(session: Session, actors: set[str]) -> dict[str, str]:
         if member is not None:
             names[actor] = member.display_name
     return names
+
+
+DOMAIN.flow(_new_flow())
+DOMAIN.flow(_run_flow())
+DOMAIN.flow(_review_flow())

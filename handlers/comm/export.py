@@ -1,14 +1,12 @@
 """Every communication record as one CSV file: `liaison comm export [--out FILE]`.
 
-UTF-8 with a byte-order mark, because Excel and WPS read a CSV without one in the system's
-code page and show Chinese as mojibake. Column headers and choice values are the labels of
-one locale; times are local to the configured zone, which the headers name.
+Written by bot.export (a byte-order mark for Excel, formulas escaped). Column headers and
+choice values are the labels of one locale; times are local to the configured zone, which the
+headers name.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.export import csv_bytes
 from bot.render import Renderer
 from handlers.comm.models import CommRecord
 
@@ -34,14 +33,6 @@ LABELLED = {
     "state": "state", "audience": "audience", "goal": "goal", "channel": "channel",
     "contact_how": "contact_how", "followup_how": "followup_how", "review_problem": "problem",
 }
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def cells(record: CommRecord, renderer: Renderer, locale: str, zone: ZoneInfo) -> list[Any]:
     out: list[Any] = []
     for column in COLUMNS:
@@ -57,22 +48,14 @@ def cells(record: CommRecord, renderer: Renderer, locale: str, zone: ZoneInfo) -
             value = renderer.label(locale, f"comm.{LABELLED[column]}.{value}")
         if isinstance(value, datetime):
             value = value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        if value is None:
-            value = ""
-        out.append(safe_cell(value) if isinstance(value, str) else value)
+        out.append(value)
     return out
 
 
 def export_csv(session: Session, renderer: Renderer, locale: str, zone: ZoneInfo) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [renderer.label(locale, f"comm.csv.{c}").format(zone=zone.key) for c in COLUMNS]
-    )
+    header = [renderer.label(locale, f"comm.csv.{c}").format(zone=zone.key) for c in COLUMNS]
     query = select(CommRecord).order_by(col(CommRecord.year), col(CommRecord.seq))
-    for record in session.exec(query):
-        writer.writerow(cells(record, renderer, locale, zone))
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_bytes(header, (cells(r, renderer, locale, zone) for r in session.exec(query)))
 
 
 def export_command(settings: Settings, out: str | None, locale: str | None) -> int:
@@ -95,3 +78,23 @@ def export_command(settings: Settings, out: str | None, locale: str | None) -> i
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     return 0
+
+
+def cli(sub: Any) -> None:  # noqa: ANN401 (argparse's sub-parsers)
+    """`liaison comm export [--out FILE] [--locale zh|en]`."""
+    comm = sub.add_parser(
+        "comm", help="communication records (/comm)", description="Communication records."
+    )
+    comm_sub = comm.add_subparsers(dest="comm_command", metavar="COMM_COMMAND")
+    export = comm_sub.add_parser(
+        "export",
+        help="write every communication record as CSV",
+        description="Write every communication record as CSV (UTF-8 with a BOM, so spreadsheet "
+        "programs show Chinese correctly), to FILE or standard output.",
+    )
+    export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
+    export.add_argument(
+        "--locale", choices=("zh", "en"), default=None,
+        help="language of headers and values (default: the setting)",
+    )
+    export.set_defaults(run=lambda settings, args: export_command(settings, args.out, args.locale))

@@ -69,13 +69,3 @@ class CommRecord(SQLModel, table=True):
 
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
-
-
-class CommCounter(SQLModel, table=True):
-    """The last sequence number handed out per year; bumped by one upsert in the creating
-    transaction, so two people creating at once never get the same id."""
-
-    __tablename__ = "comm_counter"
-
-    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    last: int = 0

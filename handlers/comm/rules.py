@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.records import RecordIds
+
 PREFIX = "K"  # C is complaints, M meetings, A actions
 
 AUDIENCES = ("media", "customer", "government", "partner", "industry", "other")
@@ -63,20 +65,7 @@ class Checklist(Protocol):
 
 # -- ids ---------------------------------------------------------------------------------------
 
-_REF = re.compile(r"^K-?(\d{4})-?(\d{1,6})$")
-
-
-def format_ref(year: int, seq: int) -> str:
-    return f"{PREFIX}-{year}-{seq:04d}"
-
-
-def parse_ref(text: str | None) -> str | None:
-    """`K-2026-0001`, `k-2026-1`, `K20260001`: the canonical id, or None if it is not one."""
-    word = unicodedata.normalize("NFKC", text or "").strip().upper().lstrip("#")
-    match = _REF.match(word)
-    if not match:
-        return None
-    return format_ref(int(match.group(1)), int(match.group(2)))
+IDS = RecordIds(PREFIX)  # K-2026-0001
 
 
 # -- words -------------------------------------------------------------------------------------

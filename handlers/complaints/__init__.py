@@ -1,5 +1,5 @@
-"""The complaints domain (its package; the module was handlers/complaints.py)."""
+"""`/complaint` (投诉): intake, the response clock, the lifecycle and its reminders."""
 
-from handlers.complaints.commands import register
+from handlers.complaints.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

@@ -18,11 +18,11 @@ from sqlmodel import Session, col, func, select
 from bot import parsers
 from bot.context import Ctx
 from bot.conversation import Flow, Step
+from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
-from bot.router import Args, Registry
-from handlers.complaints import rules
-from handlers.complaints import store
+from bot.router import Args
+from handlers.complaints import rules, store
 from handlers.complaints.models import (
     MAX_CONTACT,
     MAX_CUSTOMER,
@@ -32,6 +32,7 @@ from handlers.complaints.models import (
     MAX_TEXT,
     Complaint,
 )
+from handlers.complaints.settings import ComplaintSettings
 from schedules.models import Reminder
 
 FLOW = "complaint"
@@ -65,23 +66,24 @@ FILTERS = {
 }
 
 
-def register(registry: Registry) -> None:
-    registry.family("complaint", aliases=("投诉", "complaints"), label="complaints.family")
-    registry.flow(_intake_flow())
-    _register_commands(registry)
-    _register_reminders(registry)
+DOMAIN = Domain(
+    "complaints", slash="/complaint", roles=("agent",), settings=ComplaintSettings,
+    purposes={"complaints": ("complaint", "投诉"), "escalations": ("escalation", "升级")},
+)
+DOMAIN.family("complaint", aliases=("投诉", "complaints"), label="complaints.family")
 
-    @registry.digest
-    def overdue_digest(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
-        rows = session.exec(
-            select(Complaint)
-            .where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
-                   col(Complaint.due_at) < now)
-            .order_by(col(Complaint.due_at))
-        ).all()
-        items = [{"id": c.ref, "title": c.summary, "due": c.due_at,
-                  "owner": c.owner_name if c.has_owner else ""} for c in rows]
-        return {"complaints": items} if items else {}
+
+@DOMAIN.digest
+def overdue_digest(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    rows = session.exec(
+        select(Complaint)
+        .where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
+               col(Complaint.due_at) < now)
+        .order_by(col(Complaint.due_at))
+    ).all()
+    items = [{"id": c.ref, "title": c.summary, "due": c.due_at,
+              "owner": c.owner_name if c.has_owner else ""} for c in rows]
+    return {"complaints": items} if items else {}
 
 
 # -- intake ------------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"is_agent": ctx.has_role("agent")}
     severity = answers.get("severity")
     if severity:
-        values["sla"] = ctx.settings.complaint_sla_for(severity)
+        values["sla"] = ctx.settings.complaints.sla_for(severity)
         if answers.get("received"):
             received = datetime.fromisoformat(answers["received"])
             values["due"] = rules.response_due(received, values["sla"])
@@ -143,14 +145,14 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     severity = answers["severity"]
     received = datetime.fromisoformat(answers.get("received") or ctx.now.isoformat())
     year = ctx.now.astimezone(settings.zone).year
-    seq = store.next_seq(ctx.session, year)
+    seq, ref = rules.IDS.next(ctx.session, year)
     owner = answers.get("owner")
     c = Complaint(
-        ref=rules.format_ref(year, seq), year=year, seq=seq,
+        ref=ref, year=year, seq=seq,
         customer=answers["customer"], contact=answers.get("contact") or "",
         channel=answers["channel"], summary=answers["summary"], details=answers["details"],
         severity=severity, status="new", received_at=received,
-        due_at=rules.response_due(received, settings.complaint_sla_for(severity)),
+        due_at=rules.response_due(received, settings.complaints.sla_for(severity)),
         reporter_platform=ctx.member.platform, reporter_id=ctx.member.user_id,
         reporter_name=ctx.member.display_name,
         owner_platform=owner["platform"] if owner else None,
@@ -169,7 +171,7 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     mention = store.owner_mention(c)
     replies = [
         Reply("complaints/created", {"c": store.view(c, ctx.now, full=False), "owner": mention,
-                                     "sla": settings.complaint_sla_for(severity)}),
+                                     "sla": settings.complaints.sla_for(severity)}),
         _card(c, ctx.now, intro="new"),
     ]
     if c.has_owner and not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
@@ -204,7 +206,7 @@ def _usage(name: str) -> UserError:
 
 
 def _load(ctx: Ctx, raw: str | None, command: str, *, for_update: bool = False) -> Complaint:
-    ref = rules.parse_ref(raw)
+    ref = rules.IDS.parse(raw)
     if ref is None:
         if raw:
             raise UserError("complaints/bad_id", text=raw[:40], usage=f"complaints.cmd.{command}")
@@ -270,286 +272,297 @@ def _place(ctx: Ctx) -> str:
     return store.place_of(ctx.session, inbound.platform, inbound.channel, inbound.direct)
 
 
-def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small function a command)
-    cmd = registry.command
 
-    @cmd("complaint", None, usage="complaints.cmd.main")
-    def main(ctx: Ctx, args: Args) -> Reply:
-        first = args.get(0)
-        if first and rules.parse_ref(first):
-            return show(ctx, args)
-        if first:
-            family = registry.families["complaint"]
-            raise UserError("errors/unknown_subcommand", word=f"complaint {first}",
-                            family="complaint",
-                            suggestions=registry.suggest_sub(family, first))
-        family = registry.families["complaint"]
-        commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
-        return Reply("help/family", {"family": family.label_key, "aliases": list(family.aliases),
-                                     "help_topic": family.name, "commands": commands},
-                     audience=Audience.USER)
+@DOMAIN.command("complaint", None, usage="complaints.cmd.main")
+def main(ctx: Ctx, args: Args) -> Reply:
+    first = args.get(0)
+    if first and rules.IDS.parse(first):
+        return show(ctx, args)
+    return family_menu(ctx, "complaint", first)
 
-    @cmd("complaint", "new", aliases=("新建", "创建", "add"), usage="complaints.cmd.new")
-    def new(ctx: Ctx, args: Args) -> list[Reply]:
-        prefill = {FIELD_ALIASES.get(k, k): v for k, v in args.keywords.items()}
-        return ctx.app.engine.start(ctx, FLOW, prefill)
 
-    @cmd("complaint", "list", aliases=("列表", "ls"), usage="complaints.cmd.list")
-    def list_(ctx: Ctx, args: Args) -> Reply:
-        word = (args.get(0) or "open").lower()
-        which = next((k for k, words in FILTERS.items() if word in words), None)
-        if which is None:
-            raise _usage("list")
-        query = select(Complaint)
-        if which == "mine":
-            query = query.where(Complaint.owner_platform == ctx.member.platform,
-                                Complaint.owner_id == ctx.member.user_id,
-                                Complaint.status != "closed")
-        elif which == "open":
-            query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))
-        elif which == "overdue":
-            query = query.where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
-                                col(Complaint.due_at) < ctx.now)
-        total = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
-        found = ctx.session.exec(
-            query.order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
-            .limit(LIST_LIMIT)
-        ).all()
-        place = _place(ctx)
-        rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
-        return Reply("complaints/list", {"rows": rows, "which": which, "total": total,
-                                         "limited": any(not r["full"] for r in rows)})
+@DOMAIN.command("complaint", "new", aliases=("新建", "创建", "add"), usage="complaints.cmd.new")
+def new(ctx: Ctx, args: Args) -> list[Reply]:
+    prefill = {FIELD_ALIASES.get(k, k): v for k, v in args.keywords.items()}
+    return ctx.app.engine.start(ctx, FLOW, prefill)
 
-    @cmd("complaint", "show", aliases=("查看", "详情"), usage="complaints.cmd.show")
-    def show(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "show")
-        full = _sees_full(ctx, c, _place(ctx))
-        return Reply("complaints/show", {
-            "c": store.view(c, ctx.now, full=full),
-            "owner": store.owner_mention(c) if full else None,
-            "timeline": store.timeline(ctx.session, c) if full else [],
-        })
 
-    @cmd("complaint", "assign", aliases=("指派", "分配", "认领", "take"),
-         usage="complaints.cmd.assign")
-    def assign(ctx: Ctx, args: Args) -> list[Reply]:
-        c = _load(ctx, args.get(0), "assign", for_update=True)
-        who = args.get(1)
-        if not who:
-            raise _usage("assign")
-        _may_change(ctx, c)
-        _check(c, "assign")
-        try:
-            ref = parsers.parse_mention(who, ctx)
-        except InvalidAnswer as exc:
-            raise UserError(exc.template, **exc.params) from None
-        values = {"c": store.view(c, ctx.now, full=False), "owner": store.owner_mention(c)}
-        if rules.is_owner(c, ref["platform"], ref["user_id"]):
-            return [Reply("complaints/assigned", {**values, "unchanged": True})]
-        old = c.owner_name if c.has_owner else None
-        c.owner_platform, c.owner_id, c.owner_name = ref["platform"], ref["user_id"], ref["name"]
-        _save(ctx, c, "assign", {"owner": [old, c.owner_name]})
-        replies = [Reply("complaints/assigned", {"c": store.view(c, ctx.now, full=False),
-                                                 "owner": store.owner_mention(c),
-                                                 "unchanged": False})]
-        if not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
-            replies.append(_owner_dm(c, ctx.now, intro="assigned"))
-        return replies
+@DOMAIN.command("complaint", "list", aliases=("列表", "ls"), usage="complaints.cmd.list")
+def list_(ctx: Ctx, args: Args) -> Reply:
+    word = (args.get(0) or "open").lower()
+    which = next((k for k, words in FILTERS.items() if word in words), None)
+    if which is None:
+        raise _usage("list")
+    query = select(Complaint)
+    if which == "mine":
+        query = query.where(Complaint.owner_platform == ctx.member.platform,
+                            Complaint.owner_id == ctx.member.user_id,
+                            Complaint.status != "closed")
+    elif which == "open":
+        query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))
+    elif which == "overdue":
+        query = query.where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
+                            col(Complaint.due_at) < ctx.now)
+    total = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
+    found = ctx.session.exec(
+        query.order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    place = _place(ctx)
+    rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
+    return Reply("complaints/list", {"rows": rows, "which": which, "total": total,
+                                     "limited": any(not r["full"] for r in rows)})
 
-    @cmd("complaint", "respond", aliases=("响应", "回复", "reply"), usage="complaints.cmd.respond")
-    def respond(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "respond", for_update=True)
-        text = _text(args, 1, MAX_TEXT, command="respond", required=True)
-        _may_change(ctx, c)
-        _check(c, "respond")
-        _leave_pause(c, ctx.now)
-        on_time = ctx.now <= c.due_at
-        taken = ctx.now - c.received_at
-        c.status, c.responded_at, c.response = "responded", ctx.now, text
-        _save(ctx, c, "respond", {"text": text, "on_time": on_time})
-        return _done(ctx, c, "respond", on_time=on_time, taken=taken,
-                     late_by=max(ctx.now - c.due_at, timedelta(0)))
 
-    @cmd("complaint", "solution", aliases=("方案", "解决方案"), usage="complaints.cmd.solution")
-    def solution(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "solution", for_update=True)
-        text = _text(args, 1, MAX_TEXT, command="solution", required=True)
-        _may_change(ctx, c)
-        _check(c, "solution")
-        revised = c.status == "solution"
-        _leave_pause(c, ctx.now)
-        every = ctx.settings.complaint_followup
-        c.status, c.solution, c.solution_at = "solution", text, ctx.now
-        c.followup_due_at = ctx.now + every
-        # A revised solution needs its own follow-up; the earlier one stays in the timeline.
-        c.followup, c.followup_at = "", None
-        _save(ctx, c, "solution", {"text": text, "revised": revised})
-        return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised)
+@DOMAIN.command("complaint", "show", aliases=("查看", "详情"), usage="complaints.cmd.show")
+def show(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "show")
+    full = _sees_full(ctx, c, _place(ctx))
+    return Reply("complaints/show", {
+        "c": store.view(c, ctx.now, full=full),
+        "owner": store.owner_mention(c) if full else None,
+        "timeline": store.timeline(ctx.session, c) if full else [],
+    })
 
-    @cmd("complaint", "followup", aliases=("回访", "跟进", "follow-up"),
-         usage="complaints.cmd.followup")
-    def followup(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "followup", for_update=True)
-        text = _text(args, 1, MAX_TEXT, command="followup", required=True)
-        _may_change(ctx, c)
-        _check(c, "followup")
-        _leave_pause(c, ctx.now)
-        c.status, c.followup, c.followup_at, c.followup_due_at = (
-            "followed_up", text, ctx.now, None)
-        _save(ctx, c, "followup", {"text": text})
-        return _done(ctx, c, "followup")
 
-    @cmd("complaint", "satisfaction", aliases=("满意度", "评分", "csat"),
-         usage="complaints.cmd.satisfaction")
-    def satisfaction(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "satisfaction", for_update=True)
-        score_word = unicodedata.normalize("NFKC", args.get(1) or "").strip()
-        if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
-            raise _usage("satisfaction")
-        comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)
-        _may_change(ctx, c)
-        _check(c, "satisfaction")
-        old = c.satisfaction
-        c.satisfaction, c.satisfaction_comment = int(score_word), comment
-        _save(ctx, c, "satisfaction", {"score": [old, c.satisfaction], "text": comment})
-        return _done(ctx, c, "satisfaction", score=c.satisfaction)
+@DOMAIN.command("complaint", "assign", aliases=("指派", "分配", "认领", "take"),
+     usage="complaints.cmd.assign")
+def assign(ctx: Ctx, args: Args) -> list[Reply]:
+    c = _load(ctx, args.get(0), "assign", for_update=True)
+    who = args.get(1)
+    if not who:
+        raise _usage("assign")
+    _may_change(ctx, c)
+    _check(c, "assign")
+    try:
+        ref = parsers.parse_mention(who, ctx)
+    except InvalidAnswer as exc:
+        raise UserError(exc.template, **exc.params) from None
+    values = {"c": store.view(c, ctx.now, full=False), "owner": store.owner_mention(c)}
+    if rules.is_owner(c, ref["platform"], ref["user_id"]):
+        return [Reply("complaints/assigned", {**values, "unchanged": True})]
+    old = c.owner_name if c.has_owner else None
+    c.owner_platform, c.owner_id, c.owner_name = ref["platform"], ref["user_id"], ref["name"]
+    _save(ctx, c, "assign", {"owner": [old, c.owner_name]})
+    replies = [Reply("complaints/assigned", {"c": store.view(c, ctx.now, full=False),
+                                             "owner": store.owner_mention(c),
+                                             "unchanged": False})]
+    if not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
+        replies.append(_owner_dm(c, ctx.now, intro="assigned"))
+    return replies
 
-    @cmd("complaint", "note", aliases=("备注", "记录"), usage="complaints.cmd.note")
-    def note(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "note", for_update=True)
-        text = _text(args, 1, MAX_TEXT, command="note", required=True)
-        _may_change(ctx, c)
-        _check(c, "note")
-        _save(ctx, c, "note", {"text": text})
-        return _done(ctx, c, "note")
 
-    @cmd("complaint", "resolve", aliases=("解决", "已解决"), usage="complaints.cmd.resolve")
-    def resolve(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "resolve", for_update=True)
-        _may_change(ctx, c)
-        _check(c, "resolve")
-        _leave_pause(c, ctx.now)
-        c.status, c.resolved_at = "resolved", ctx.now
-        _save(ctx, c, "resolve", {})
-        return _done(ctx, c, "resolve")
+@DOMAIN.command("complaint", "respond", aliases=("响应", "回复", "reply"),
+                usage="complaints.cmd.respond")
+def respond(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "respond", for_update=True)
+    text = _text(args, 1, MAX_TEXT, command="respond", required=True)
+    _may_change(ctx, c)
+    _check(c, "respond")
+    _leave_pause(c, ctx.now)
+    on_time = ctx.now <= c.due_at
+    taken = ctx.now - c.received_at
+    c.status, c.responded_at, c.response = "responded", ctx.now, text
+    _save(ctx, c, "respond", {"text": text, "on_time": on_time})
+    return _done(ctx, c, "respond", on_time=on_time, taken=taken,
+                 late_by=max(ctx.now - c.due_at, timedelta(0)))
 
-    @cmd("complaint", "close", aliases=("关闭", "结案"), usage="complaints.cmd.close")
-    def close(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "close", for_update=True)
-        reason = _text(args, 1, MAX_REASON, command="close", required=False)
-        _may_change(ctx, c)
-        _check(c, "close", has_text=bool(reason))
-        _leave_pause(c, ctx.now)
-        before = c.status
-        c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
-        _save(ctx, c, "close", {"text": reason, "from": before})
-        return _done(ctx, c, "close")
 
-    @cmd("complaint", "reopen", aliases=("重开", "重新打开"), usage="complaints.cmd.reopen")
-    def reopen(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "reopen", for_update=True)
-        reason = _text(args, 1, MAX_REASON, command="reopen", required=False)
-        _may_change(ctx, c)
-        _check(c, "reopen", has_text=bool(reason))
-        before = c.status
-        if c.responded_at is None:
-            # Never answered: the response clock starts again from the reopening.
-            c.status = "new"
-            c.due_at = rules.response_due(ctx.now, ctx.settings.complaint_sla_for(c.severity))
-            c.breached_at = None
-        else:
-            c.status = "responded"  # answered before; a new solution is needed
-        c.closed_at = c.resolved_at = c.followup_at = c.followup_due_at = None
-        c.close_reason = ""
-        c.clock_round += 1
-        _save(ctx, c, "reopen", {"text": reason, "from": before})
-        return _done(ctx, c, "reopen")
+@DOMAIN.command("complaint", "solution", aliases=("方案", "解决方案"),
+                usage="complaints.cmd.solution")
+def solution(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "solution", for_update=True)
+    text = _text(args, 1, MAX_TEXT, command="solution", required=True)
+    _may_change(ctx, c)
+    _check(c, "solution")
+    revised = c.status == "solution"
+    _leave_pause(c, ctx.now)
+    every = ctx.settings.complaints.followup
+    c.status, c.solution, c.solution_at = "solution", text, ctx.now
+    c.followup_due_at = ctx.now + every
+    # A revised solution needs its own follow-up; the earlier one stays in the timeline.
+    c.followup, c.followup_at = "", None
+    _save(ctx, c, "solution", {"text": text, "revised": revised})
+    return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised)
 
-    @cmd("complaint", "pause", aliases=("暂停",), usage="complaints.cmd.pause")
-    def pause(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "pause", for_update=True)
-        reason = _text(args, 1, MAX_REASON, command="pause", required=False)
-        _may_change(ctx, c)
-        _check(c, "pause", has_text=bool(reason))
-        c.paused_at, c.pause_reason = ctx.now, reason
-        _save(ctx, c, "pause", {"text": reason})
-        return _done(ctx, c, "pause")
 
-    @cmd("complaint", "resume", aliases=("恢复", "继续"), usage="complaints.cmd.resume")
-    def resume(ctx: Ctx, args: Args) -> Reply:
-        c = _load(ctx, args.get(0), "resume", for_update=True)
-        _may_change(ctx, c)
-        _check(c, "resume")
-        shift = rules.resume_shift(c, ctx.now)
-        if c.status == "new":
-            c.due_at += shift
-        if c.status == "solution" and c.followup_due_at is not None:
-            c.followup_due_at += shift
-        c.paused_seconds += int(shift.total_seconds())
-        c.paused_at, c.pause_reason = None, ""
-        c.clock_round += 1
-        _save(ctx, c, "resume", {"paused_for": int(shift.total_seconds()),
-                                 "due": c.due_at.isoformat()})
-        return _done(ctx, c, "resume", paused_for=shift)
+@DOMAIN.command("complaint", "followup", aliases=("回访", "跟进", "follow-up"),
+     usage="complaints.cmd.followup")
+def followup(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "followup", for_update=True)
+    text = _text(args, 1, MAX_TEXT, command="followup", required=True)
+    _may_change(ctx, c)
+    _check(c, "followup")
+    _leave_pause(c, ctx.now)
+    c.status, c.followup, c.followup_at, c.followup_due_at = (
+        "followed_up", text, ctx.now, None)
+    _save(ctx, c, "followup", {"text": text})
+    return _done(ctx, c, "followup")
+
+
+@DOMAIN.command("complaint", "satisfaction", aliases=("满意度", "评分", "csat"),
+     usage="complaints.cmd.satisfaction")
+def satisfaction(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "satisfaction", for_update=True)
+    score_word = unicodedata.normalize("NFKC", args.get(1) or "").strip()
+    if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
+        raise _usage("satisfaction")
+    comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)
+    _may_change(ctx, c)
+    _check(c, "satisfaction")
+    old = c.satisfaction
+    c.satisfaction, c.satisfaction_comment = int(score_word), comment
+    _save(ctx, c, "satisfaction", {"score": [old, c.satisfaction], "text": comment})
+    return _done(ctx, c, "satisfaction", score=c.satisfaction)
+
+
+@DOMAIN.command("complaint", "note", aliases=("备注", "记录"), usage="complaints.cmd.note")
+def note(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "note", for_update=True)
+    text = _text(args, 1, MAX_TEXT, command="note", required=True)
+    _may_change(ctx, c)
+    _check(c, "note")
+    _save(ctx, c, "note", {"text": text})
+    return _done(ctx, c, "note")
+
+
+@DOMAIN.command("complaint", "resolve", aliases=("解决", "已解决"), usage="complaints.cmd.resolve")
+def resolve(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "resolve", for_update=True)
+    _may_change(ctx, c)
+    _check(c, "resolve")
+    _leave_pause(c, ctx.now)
+    c.status, c.resolved_at = "resolved", ctx.now
+    _save(ctx, c, "resolve", {})
+    return _done(ctx, c, "resolve")
+
+
+@DOMAIN.command("complaint", "close", aliases=("关闭", "结案"), usage="complaints.cmd.close")
+def close(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "close", for_update=True)
+    reason = _text(args, 1, MAX_REASON, command="close", required=False)
+    _may_change(ctx, c)
+    _check(c, "close", has_text=bool(reason))
+    _leave_pause(c, ctx.now)
+    before = c.status
+    c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
+    _save(ctx, c, "close", {"text": reason, "from": before})
+    return _done(ctx, c, "close")
+
+
+@DOMAIN.command("complaint", "reopen", aliases=("重开", "重新打开"), usage="complaints.cmd.reopen")
+def reopen(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "reopen", for_update=True)
+    reason = _text(args, 1, MAX_REASON, command="reopen", required=False)
+    _may_change(ctx, c)
+    _check(c, "reopen", has_text=bool(reason))
+    before = c.status
+    if c.responded_at is None:
+        # Never answered: the response clock starts again from the reopening.
+        c.status = "new"
+        c.due_at = rules.response_due(ctx.now, ctx.settings.complaints.sla_for(c.severity))
+        c.breached_at = None
+    else:
+        c.status = "responded"  # answered before; a new solution is needed
+    c.closed_at = c.resolved_at = c.followup_at = c.followup_due_at = None
+    c.close_reason = ""
+    c.clock_round += 1
+    _save(ctx, c, "reopen", {"text": reason, "from": before})
+    return _done(ctx, c, "reopen")
+
+
+@DOMAIN.command("complaint", "pause", aliases=("暂停",), usage="complaints.cmd.pause")
+def pause(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "pause", for_update=True)
+    reason = _text(args, 1, MAX_REASON, command="pause", required=False)
+    _may_change(ctx, c)
+    _check(c, "pause", has_text=bool(reason))
+    c.paused_at, c.pause_reason = ctx.now, reason
+    _save(ctx, c, "pause", {"text": reason})
+    return _done(ctx, c, "pause")
+
+
+@DOMAIN.command("complaint", "resume", aliases=("恢复", "继续"), usage="complaints.cmd.resume")
+def resume(ctx: Ctx, args: Args) -> Reply:
+    c = _load(ctx, args.get(0), "resume", for_update=True)
+    _may_change(ctx, c)
+    _check(c, "resume")
+    shift = rules.resume_shift(c, ctx.now)
+    if c.status == "new":
+        c.due_at += shift
+    if c.status == "solution" and c.followup_due_at is not None:
+        c.followup_due_at += shift
+    c.paused_seconds += int(shift.total_seconds())
+    c.paused_at, c.pause_reason = None, ""
+    c.clock_round += 1
+    _save(ctx, c, "resume", {"paused_for": int(shift.total_seconds()),
+                             "due": c.due_at.isoformat()})
+    return _done(ctx, c, "resume", paused_for=shift)
 
 
 # -- reminders, read at send time -----------------------------------------------------------------
 
 
-def _register_reminders(registry: Registry) -> None:
-    @registry.reminder_kind(rules.RESPONSE_DUE)
-    def due_soon(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        c = store.find(session, reminder.record_id)
-        if c is None or c.status != "new" or c.paused_at is not None or c.due_at <= now:
-            return None
-        take = [] if c.has_owner else [
-            Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
-        ]
-        return Reply("complaints/due_soon",
-                     {"c": store.view(c, now, full=True), "owner": store.owner_mention(c)},
-                     choices=take)
+@DOMAIN.reminder_kind(rules.RESPONSE_DUE)
+def due_soon(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    c = store.find(session, reminder.record_id)
+    if c is None or c.status != "new" or c.paused_at is not None or c.due_at <= now:
+        return None
+    take = [] if c.has_owner else [
+        Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
+    ]
+    return Reply("complaints/due_soon",
+                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c)},
+                 choices=take)
 
-    def breach_sent(session: Session, reminder: Reminder, now: datetime) -> None:
-        # Locked, so the escalation and its timeline entry are written once, whichever of the
-        # two breach reminders (owner, escalations channel) is marked sent first.
-        c = store.find(session, reminder.record_id, for_update=True)
-        if c is None or c.breached_at is not None or c.due_at > now:
-            return
-        if c.responded_at is not None and c.responded_at <= c.due_at:
-            return  # answered in time, just as the escalation went out: no breach
-        c.breached_at = now
-        session.add(c)
-        store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
 
-    @registry.reminder_kind(rules.BREACH, on_sent=breach_sent)
-    def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        c = store.find(session, reminder.record_id)
-        if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
-            return None
-        # The escalations channel is not the complaints channel: it gets the limited view.
-        full = reminder.target_kind == "member"
-        return Reply("complaints/breach",
-                     {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
-                      "to_owner": full})
+def breach_sent(session: Session, reminder: Reminder, now: datetime) -> None:
+    # Locked, so the escalation and its timeline entry are written once, whichever of the
+    # two breach reminders (owner, escalations channel) is marked sent first.
+    c = store.find(session, reminder.record_id, for_update=True)
+    if c is None or c.breached_at is not None or c.due_at > now:
+        return
+    if c.responded_at is not None and c.responded_at <= c.due_at:
+        return  # answered in time, just as the escalation went out: no breach
+    c.breached_at = now
+    session.add(c)
+    store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
 
-    def followup_sent(session: Session, reminder: Reminder, now: datetime) -> None:
-        # Until the follow-up is recorded the owner hears again, every interval: one nag
-        # counted and the next one planned per reminder actually sent.
-        c = store.find(session, reminder.record_id, for_update=True)
-        if c is None or c.status != "solution" or c.paused_at is not None:
-            return
-        every = timedelta(seconds=int(reminder.payload.get("every") or 3 * 86400))
-        c.followup_nags += 1
-        c.followup_due_at = now + every
-        session.add(c)
-        for planned in rules.reminder_plan(c, now, [], every):
-            store.plan_one(session, c, planned)
 
-    @registry.reminder_kind(rules.FOLLOWUP, on_sent=followup_sent)
-    def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        c = store.find(session, reminder.record_id)
-        if c is None or c.status != "solution" or c.paused_at is not None:
-            return None
-        return Reply("complaints/followup_due",
-                     {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
-                      "since": now - (c.solution_at or now), "nag": c.followup_nags + 1})
+@DOMAIN.reminder_kind(rules.BREACH, on_sent=breach_sent)
+def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    c = store.find(session, reminder.record_id)
+    if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
+        return None
+    # The escalations channel is not the complaints channel: it gets the limited view.
+    full = reminder.target_kind == "member"
+    return Reply("complaints/breach",
+                 {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
+                  "to_owner": full})
+
+
+def followup_sent(session: Session, reminder: Reminder, now: datetime) -> None:
+    # Until the follow-up is recorded the owner hears again, every interval: one nag
+    # counted and the next one planned per reminder actually sent.
+    c = store.find(session, reminder.record_id, for_update=True)
+    if c is None or c.status != "solution" or c.paused_at is not None:
+        return
+    every = timedelta(seconds=int(reminder.payload.get("every") or 3 * 86400))
+    c.followup_nags += 1
+    c.followup_due_at = now + every
+    session.add(c)
+    for planned in rules.reminder_plan(c, now, [], every):
+        store.plan_one(session, c, planned)
+
+
+@DOMAIN.reminder_kind(rules.FOLLOWUP, on_sent=followup_sent)
+def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    c = store.find(session, reminder.record_id)
+    if c is None or c.status != "solution" or c.paused_at is not None:
+        return None
+    return Reply("complaints/followup_due",
+                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                  "since": now - (c.solution_at or now), "nag": c.followup_nags + 1})
+
+
+DOMAIN.flow(_intake_flow())

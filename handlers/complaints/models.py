@@ -80,12 +80,3 @@ class Complaint(SQLModel, table=True):
     @property
     def has_owner(self) -> bool:
         return bool(self.owner_platform and self.owner_id)
-
-
-class ComplaintCounter(SQLModel, table=True):
-    """One row per year; `last` is the last sequence number handed out that year."""
-
-    __tablename__ = "complaint_counter"
-
-    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    last: int = 0

@@ -6,12 +6,11 @@ Nothing here touches the database or the chat, so each rule is tested on its own
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.records import RecordIds
 from handlers.complaints.models import Complaint
 
 SEVERITIES = ("low", "normal", "high", "critical")
@@ -28,20 +27,7 @@ BREACH = "complaint.breach"
 FOLLOWUP = "complaint.followup"
 KINDS = (RESPONSE_DUE, BREACH, FOLLOWUP)
 
-_REF = re.compile(r"^C-?(\d{4})-?(\d{1,6})$")
-
-
-def format_ref(year: int, seq: int) -> str:
-    return f"C-{year}-{seq:04d}"
-
-
-def parse_ref(text: str | None) -> str | None:
-    """`C-2026-0001`, `c-2026-1`, `C20260001`, full-width: the canonical id, or None."""
-    word = unicodedata.normalize("NFKC", text or "").strip().upper()
-    match = _REF.match(word)
-    if not match:
-        return None
-    return format_ref(int(match.group(1)), int(match.group(2)))
+IDS = RecordIds("C")  # C-2026-0001
 
 
 # -- the state machine -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Complaint storage: the id sequence, finding a complaint, keeping its reminders in step with
+"""Complaint storage: finding a complaint, keeping its reminders in step with
 its state, its timeline, and the values templates show (full or limited)."""
 
 from __future__ import annotations
@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from bot import records
 from bot.config import Settings
 from bot.messages import Mention
 from bot.models import AuditEntry, ChannelRoute, Member
 from handlers.complaints import rules
-from handlers.complaints.models import Complaint, ComplaintCounter
+from handlers.complaints.models import Complaint
 from schedules import api
 from schedules.api import Target
 
@@ -21,30 +21,8 @@ RECORD = "complaint"
 SYSTEM_ACTOR = "liaison"
 
 
-def next_seq(session: Session, year: int) -> int:
-    """The next number of `year`, in one statement: an upsert that creates the year's row or
-    bumps it and returns the new value. The row stays locked until the creating transaction
-    commits (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE serialises writers anyway), so two
-    complaints created at once get different numbers, and a rolled-back creation leaves no
-    gap. The unique constraint on `ref` is the backstop."""
-    table = ComplaintCounter.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    return int(session.execute(stmt).scalar_one())
-
-
 def find(session: Session, ref: str, *, for_update: bool = False) -> Complaint | None:
-    query = select(Complaint).where(Complaint.ref == ref)
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        # Two changes to one complaint at once must apply one after the other.
-        query = query.with_for_update()
-    return session.exec(query).first()
+    return records.find(session, Complaint, ref, lock=for_update)
 
 
 def complaints_channel(session: Session, platform: str) -> str | None:
@@ -69,7 +47,7 @@ def replan(session: Session, c: Complaint, settings: Settings, now: datetime) ->
     """Make the pending reminders of `c` exactly the ones its state calls for: plan (or move,
     or re-target) those wanted, cancel the rest."""
     wanted = rules.reminder_plan(
-        c, now, settings.complaint_reminder_leads, settings.complaint_followup
+        c, now, settings.complaints.reminder_leads, settings.complaints.followup
     )
     keys = {p.key for p in wanted}
     for row in api.pending(session, RECORD, c.ref):

@@ -1,5 +1,5 @@
-"""The meetings domain (its package; the module was handlers/meetings.py)."""
+"""`/meeting` (会议): partner meetings, their agenda, minutes and reminders."""
 
-from handlers.meetings.commands import register
+from handlers.meetings.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

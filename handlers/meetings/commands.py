@@ -12,17 +12,20 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import parsers
+from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
+from bot.domain import Domain
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Mention, Reply
-from bot.router import Args, Registry
+from bot.router import Args
 from bot.timeparse import TimeParseError, parse_duration, parse_when
 from handlers.actions import commands as actions
 from handlers.meetings.models import (
+    ACTION_IDS,
     AGENDA_LAST_CALL,
     CANCELLED,
+    MEETING_IDS,
     MINUTES_ESCALATE_AFTER,
     OPEN,
     SCHEDULED,
@@ -31,10 +34,9 @@ from handlers.meetings.models import (
     agenda_reminder_times,
     minutes_missing,
     next_daily,
-    next_ref,
-    normalise_ref,
     partner_key,
 )
+from handlers.meetings.settings import MeetingSettings
 from schedules import api
 from schedules.api import Target
 
@@ -141,11 +143,9 @@ def parse_minutes_meeting(answer: str, ctx: Ctx) -> str:
 
 
 def find(session: Session, raw: str | None, *, lock: bool = False) -> Meeting:
-    ref = normalise_ref(raw)
-    query = select(Meeting).where(Meeting.ref == ref)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # two people recording minutes at once: one wins
-    meeting = session.exec(query).first() if ref else None
+    ref = MEETING_IDS.parse(raw)
+    # Locked: two people recording minutes at once, one wins.
+    meeting = records.find(session, Meeting, ref, lock=lock) if ref else None
     if meeting is None:
         raise NotFound("meetings/not_found", ref=(raw or "")[:40])
     return meeting
@@ -290,7 +290,7 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
     base = f"meeting:{meeting.ref}:r{meeting.rev}"
     payload = {"rev": meeting.rev, "title": reminder_title(meeting), "zone": ctx.zone.key}
     if meeting.agenda_sent_at is None:
-        times = agenda_reminder_times(meeting.starts_at, ctx.settings.agenda_lead, ctx.now)
+        times = agenda_reminder_times(meeting.starts_at, ctx.settings.meetings.agenda_lead, ctx.now)
         for i, due in enumerate(times):
             api.plan(session, key=f"{base}:agenda:{i}", kind=AGENDA_DUE, due=due,
                      target=organiser, record_type="meeting", record_id=meeting.ref,
@@ -394,10 +394,10 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     here = answers.get("channel") == "here"
     minutes = int(answers.get("duration") or 60)
     meeting = Meeting(
-        ref=next_ref(ctx.session, "M", year),
+        ref=MEETING_IDS.next(ctx.session, year)[1],
         partner=answers["partner"], partner_key=partner_key(answers["partner"]),
         title=answers["title"], starts_at=start, duration_minutes=minutes,
-        minutes_due_at=start + timedelta(minutes=minutes) + ctx.settings.minutes_due,
+        minutes_due_at=start + timedelta(minutes=minutes) + ctx.settings.meetings.minutes_due,
         organiser_platform=ctx.member.platform, organiser_id=ctx.member.user_id,
         organiser_name=ctx.member.display_name,
         attendees=list(answers["attendees"]), agenda=list(answers["agenda"]),
@@ -418,7 +418,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     carry = open_items_of_partner(ctx.session, meeting.partner_key, exclude=meeting.id)
     return [Reply("meetings/created", {
         "m": view(meeting), "carry": [actions.view(ctx.session, i) for i in carry],
-        "lead": ctx.settings.agenda_lead,
+        "lead": ctx.settings.meetings.agenda_lead,
     })]
 
 
@@ -443,7 +443,7 @@ def record_minutes(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     year = ctx.now.astimezone(ctx.settings.zone).year
     owners = []
     for entry in answers.get("actions") or []:
-        item = actions.create(ctx, meeting, entry, next_ref(ctx.session, "A", year))
+        item = actions.create(ctx, meeting, entry, ACTION_IDS.next(ctx.session, year)[1])
         owners.append({"platform": item.owner_platform, "user_id": item.owner_id})
     ctx.session.flush()
     values = minutes_values(ctx.session, meeting)
@@ -493,116 +493,124 @@ MINUTES_FLOW = Flow(
 # -- commands --------------------------------------------------------------------------------
 
 
-def register(registry: Registry) -> None:
-    registry.family("meeting", aliases=("会议",), label="meetings.family")
-    registry.flow(NEW_FLOW)
-    registry.flow(MINUTES_FLOW)
+DOMAIN = Domain("meetings", slash="/meeting", settings=MeetingSettings,
+                purposes={PURPOSE: ("meeting", "会议")})
+DOMAIN.family("meeting", aliases=("会议",), label="meetings.family")
+DOMAIN.flow(NEW_FLOW)
+DOMAIN.flow(MINUTES_FLOW)
 
-    @registry.command("meeting", "new", aliases=("新建",), usage="meetings.cmd.new")
-    def meeting_new(ctx: Ctx, args: Args) -> list[Reply]:
-        prefill = {NEW_KEYS.get(key, key): value for key, value in args.keywords.items()}
-        return ctx.app.engine.start(ctx, NEW_FLOW.name, prefill)
 
-    @registry.command("meeting", "agenda", aliases=("议程",), usage="meetings.cmd.agenda")
-    def meeting_agenda(ctx: Ctx, args: Args) -> list[Reply]:
-        meeting = _usable(ctx, args, "meetings/usage_agenda")
-        if not may_run(ctx, meeting):
-            raise PermissionDenied("meetings/not_allowed", ref=meeting.ref)
-        again = meeting.agenda_sent_at is not None
-        meeting.agenda_sent_at = meeting.updated_at = ctx.now
-        ctx.session.add(meeting)
-        api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref, kinds=[AGENDA_DUE])
-        ctx.audit("meeting", meeting.ref, "agenda_sent", {"again": again})
-        values = agenda_values(ctx.session, meeting)
-        dms = to_people(ctx, meeting.members(), "meetings/agenda", values)
-        return [
-            Reply("meetings/agenda_sent", {"m": view(meeting), "again": again,
-                                           "dms": len(dms)}),
-            *to_channel(ctx, meeting, "meetings/agenda"),
-            *dms,
-        ]
+@DOMAIN.command("meeting", "new", aliases=("新建",), usage="meetings.cmd.new")
+def meeting_new(ctx: Ctx, args: Args) -> list[Reply]:
+    prefill = {NEW_KEYS.get(key, key): value for key, value in args.keywords.items()}
+    return ctx.app.engine.start(ctx, NEW_FLOW.name, prefill)
 
-    @registry.command("meeting", "minutes", aliases=("纪要",), usage="meetings.cmd.minutes")
-    def meeting_minutes(ctx: Ctx, args: Args) -> list[Reply]:
-        prefill = {"meeting": args.get(0)} if args.get(0) else {}
-        return ctx.app.engine.start(ctx, MINUTES_FLOW.name, prefill)
 
-    @registry.command("meeting", "list", aliases=("列表",), usage="meetings.cmd.list")
-    def meeting_list(ctx: Ctx, args: Args) -> Reply:
-        word = (args.get(0) or "upcoming").lower()
-        query = select(Meeting)
-        if word in ("upcoming", "即将", "未来", "将来"):
-            which = "upcoming"
-            query = query.where(col(Meeting.starts_at) >= ctx.now, Meeting.status == SCHEDULED)
-            query = query.order_by(col(Meeting.starts_at))
-        elif word in ("past", "过去", "以往", "已结束"):
-            which = "past"
-            query = query.where(col(Meeting.starts_at) < ctx.now).order_by(
-                col(Meeting.starts_at).desc())
-        else:
-            words = args.text_after(1) if word in ("partner", "伙伴", "合作伙伴") else args.rest
-            if not words.strip():
-                raise UserError("meetings/usage_list")
-            which = "partner"
-            query = query.where(Meeting.partner_key == partner_key(words)).order_by(
-                col(Meeting.starts_at).desc())
-        rows = ctx.session.exec(query.limit(LIST_LIMIT)).all()
-        return Reply("meetings/list", {"which": which, "rows": [view(m) for m in rows],
-                                       "limit": LIST_LIMIT}, audience=Audience.USER)
+@DOMAIN.command("meeting", "agenda", aliases=("议程",), usage="meetings.cmd.agenda")
+def meeting_agenda(ctx: Ctx, args: Args) -> list[Reply]:
+    meeting = _usable(ctx, args, "meetings/usage_agenda")
+    if not may_run(ctx, meeting):
+        raise PermissionDenied("meetings/not_allowed", ref=meeting.ref)
+    again = meeting.agenda_sent_at is not None
+    meeting.agenda_sent_at = meeting.updated_at = ctx.now
+    ctx.session.add(meeting)
+    api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref, kinds=[AGENDA_DUE])
+    ctx.audit("meeting", meeting.ref, "agenda_sent", {"again": again})
+    values = agenda_values(ctx.session, meeting)
+    dms = to_people(ctx, meeting.members(), "meetings/agenda", values)
+    return [
+        Reply("meetings/agenda_sent", {"m": view(meeting), "again": again,
+                                       "dms": len(dms)}),
+        *to_channel(ctx, meeting, "meetings/agenda"),
+        *dms,
+    ]
 
-    @registry.command("meeting", "show", aliases=("查看", "详情"), usage="meetings.cmd.show")
-    def meeting_show(ctx: Ctx, args: Args) -> Reply:
-        if not args.get(0):
-            raise UserError("meetings/usage_show")
-        meeting = find(ctx.session, args.get(0))
-        return Reply("meetings/show", minutes_values(ctx.session, meeting),
-                     audience=Audience.USER)
 
-    @registry.command("meeting", "reschedule", aliases=("改期",),
-                      usage="meetings.cmd.reschedule")
-    def meeting_reschedule(ctx: Ctx, args: Args) -> list[Reply]:
-        meeting = _usable(ctx, args, "meetings/usage_reschedule", edit=True)
-        text = args.text_after(1)
-        if not text:
-            raise UserError("meetings/usage_reschedule")
-        if meeting.minutes_at is not None:
-            raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
-        try:
-            start = parse_when(text, now=ctx.now, tz=ctx.zone)
-        except TimeParseError:
-            raise UserError("errors/answer_when", text=text[:100]) from None
-        if start <= ctx.now:
-            raise UserError("errors/answer_when_past", at=start.isoformat())
-        old = meeting.starts_at
-        meeting.starts_at = start
-        meeting.minutes_due_at = meeting.ends_at + ctx.settings.minutes_due
-        meeting.rev += 1
-        meeting.updated_at = ctx.now
-        ctx.session.add(meeting)
-        plan_reminders(ctx, meeting)
-        ctx.audit("meeting", meeting.ref, "reschedule",
-                  {"start": [old.isoformat(), start.isoformat()]})
-        values = {"m": view(meeting), "old": old}
-        return [Reply("meetings/rescheduled", values),
-                *to_people(ctx, meeting.members(), "meetings/rescheduled_note", values)]
+@DOMAIN.command("meeting", "minutes", aliases=("纪要",), usage="meetings.cmd.minutes")
+def meeting_minutes(ctx: Ctx, args: Args) -> list[Reply]:
+    prefill = {"meeting": args.get(0)} if args.get(0) else {}
+    return ctx.app.engine.start(ctx, MINUTES_FLOW.name, prefill)
 
-    @registry.command("meeting", "cancel", aliases=("取消",), usage="meetings.cmd.cancel")
-    def meeting_cancel(ctx: Ctx, args: Args) -> list[Reply]:
-        meeting = _usable(ctx, args, "meetings/usage_cancel", edit=True)
-        if meeting.minutes_at is not None:
-            raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
-        meeting.status, meeting.updated_at = CANCELLED, ctx.now
-        ctx.session.add(meeting)
-        dropped = api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref)
-        ctx.audit("meeting", meeting.ref, "cancel", {"status": [SCHEDULED, CANCELLED]})
-        values = {"m": view(meeting), "dropped": dropped}
-        return [Reply("meetings/cancelled", values),
-                *to_people(ctx, meeting.members(), "meetings/cancelled_note", values)]
 
-    registry.reminder_kind(AGENDA_DUE)(render_agenda_due)
-    registry.reminder_kind(MINUTES_DUE, on_sent=minutes_due_sent)(render_minutes_due)
-    registry.reminder_kind(POST)(render_post)
-    registry.digest(missing_minutes)
+@DOMAIN.command("meeting", "list", aliases=("列表",), usage="meetings.cmd.list")
+def meeting_list(ctx: Ctx, args: Args) -> Reply:
+    word = (args.get(0) or "upcoming").lower()
+    query = select(Meeting)
+    if word in ("upcoming", "即将", "未来", "将来"):
+        which = "upcoming"
+        query = query.where(col(Meeting.starts_at) >= ctx.now, Meeting.status == SCHEDULED)
+        query = query.order_by(col(Meeting.starts_at))
+    elif word in ("past", "过去", "以往", "已结束"):
+        which = "past"
+        query = query.where(col(Meeting.starts_at) < ctx.now).order_by(
+            col(Meeting.starts_at).desc())
+    else:
+        words = args.text_after(1) if word in ("partner", "伙伴", "合作伙伴") else args.rest
+        if not words.strip():
+            raise UserError("meetings/usage_list")
+        which = "partner"
+        query = query.where(Meeting.partner_key == partner_key(words)).order_by(
+            col(Meeting.starts_at).desc())
+    rows = ctx.session.exec(query.limit(LIST_LIMIT)).all()
+    return Reply("meetings/list", {"which": which, "rows": [view(m) for m in rows],
+                                   "limit": LIST_LIMIT}, audience=Audience.USER)
+
+
+@DOMAIN.command("meeting", "show", aliases=("查看", "详情"), usage="meetings.cmd.show")
+def meeting_show(ctx: Ctx, args: Args) -> Reply:
+    if not args.get(0):
+        raise UserError("meetings/usage_show")
+    meeting = find(ctx.session, args.get(0))
+    return Reply("meetings/show", minutes_values(ctx.session, meeting),
+                 audience=Audience.USER)
+
+
+@DOMAIN.command("meeting", "reschedule", aliases=("改期",),
+                  usage="meetings.cmd.reschedule")
+def meeting_reschedule(ctx: Ctx, args: Args) -> list[Reply]:
+    meeting = _usable(ctx, args, "meetings/usage_reschedule", edit=True)
+    text = args.text_after(1)
+    if not text:
+        raise UserError("meetings/usage_reschedule")
+    if meeting.minutes_at is not None:
+        raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
+    try:
+        start = parse_when(text, now=ctx.now, tz=ctx.zone)
+    except TimeParseError:
+        raise UserError("errors/answer_when", text=text[:100]) from None
+    if start <= ctx.now:
+        raise UserError("errors/answer_when_past", at=start.isoformat())
+    old = meeting.starts_at
+    meeting.starts_at = start
+    meeting.minutes_due_at = meeting.ends_at + ctx.settings.meetings.minutes_due
+    meeting.rev += 1
+    meeting.updated_at = ctx.now
+    ctx.session.add(meeting)
+    plan_reminders(ctx, meeting)
+    ctx.audit("meeting", meeting.ref, "reschedule",
+              {"start": [old.isoformat(), start.isoformat()]})
+    values = {"m": view(meeting), "old": old}
+    return [Reply("meetings/rescheduled", values),
+            *to_people(ctx, meeting.members(), "meetings/rescheduled_note", values)]
+
+
+@DOMAIN.command("meeting", "cancel", aliases=("取消",), usage="meetings.cmd.cancel")
+def meeting_cancel(ctx: Ctx, args: Args) -> list[Reply]:
+    meeting = _usable(ctx, args, "meetings/usage_cancel", edit=True)
+    if meeting.minutes_at is not None:
+        raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
+    meeting.status, meeting.updated_at = CANCELLED, ctx.now
+    ctx.session.add(meeting)
+    dropped = api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref)
+    ctx.audit("meeting", meeting.ref, "cancel", {"status": [SCHEDULED, CANCELLED]})
+    values = {"m": view(meeting), "dropped": dropped}
+    return [Reply("meetings/cancelled", values),
+            *to_people(ctx, meeting.members(), "meetings/cancelled_note", values)]
+
+DOMAIN.reminder_kind(AGENDA_DUE)(render_agenda_due)
+DOMAIN.reminder_kind(MINUTES_DUE, on_sent=minutes_due_sent)(render_minutes_due)
+DOMAIN.reminder_kind(POST)(render_post)
+DOMAIN.digest(missing_minutes)
 
 
 def _usable(ctx: Ctx, args: Args, usage: str, *, edit: bool = False) -> Meeting:

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, Index, Text, insert, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
 
 from bot.messages import Mention
 from bot.models import utcnow
+from bot.records import RecordIds
 
 SCHEDULED = "scheduled"
 CANCELLED = "cancelled"
@@ -110,40 +110,7 @@ class ActionItem(SQLModel, table=True):
         return Mention(self.owner_platform, self.owner_id, self.owner_name)
 
 
-class RefCounter(SQLModel, table=True):
-    """The last number handed out per prefix and year, for M-2026-0001 style ids."""
-
-    __tablename__ = "meeting_counter"
-
-    prefix: str = Field(max_length=4, primary_key=True)
-    year: int = Field(primary_key=True)
-    value: int = 0
-
-
-def next_ref(session: Session, prefix: str, year: int) -> str:
-    """The next id, counted in the caller's transaction: the UPDATE locks the counter row until
-    commit, so concurrent creators queue instead of taking the same number; the first of a year
-    races on the primary key, and the loser counts on from the winner's row."""
-    table = RefCounter.__table__
-    c = table.c
-    bump = (
-        update(table).where(c.prefix == prefix, c.year == year)
-        .values(value=c.value + 1).returning(c.value)
-    )
-    value = session.execute(bump).scalar()
-    if value is None:
-        try:
-            with session.begin_nested():
-                session.execute(insert(table).values(prefix=prefix, year=year, value=1))
-            value = 1
-        except IntegrityError:
-            value = session.execute(bump).scalar_one()
-    return f"{prefix}-{year}-{value:04d}"
-
-
-def normalise_ref(raw: str | None) -> str:
-    """`m-2026-0001`, `#M-2026-0001` and a full-width copy are all M-2026-0001."""
-    return unicodedata.normalize("NFKC", raw or "").strip().lstrip("#").upper()
+MEETING_IDS, ACTION_IDS = RecordIds("M"), RecordIds("A")
 
 
 def partner_key(name: str) -> str:

@@ -1,5 +1,5 @@
-"""The reminders domain (its package; the module was handlers/reminders.py)."""
+"""`/remind` and how the reminder engine's own messages read."""
 
-from handlers.reminders.commands import register
+from handlers.reminders.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.context import Ctx
+from bot.domain import Domain
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
@@ -22,73 +23,8 @@ from schedules.worker import SUMMARY, SYSTEM_NOTICE
 LIST_LIMIT = 20
 
 
-def register(registry: Registry) -> None:
-    registry.family("remind", aliases=("提醒",), label="reminders.family")
-
-    @registry.command("remind", "list", aliases=("列表",), usage="reminders.cmd.list")
-    def remind_list(ctx: Ctx, args: Args) -> Reply:
-        rows = ctx.session.exec(
-            select(Reminder)
-            .where(Reminder.target_kind == "member",
-                   Reminder.target_platform == ctx.member.platform,
-                   Reminder.target_id == ctx.member.user_id,
-                   col(Reminder.status).in_((Status.PENDING, Status.CLAIMED)))
-            .order_by(col(Reminder.due_at))
-            .limit(LIST_LIMIT)
-        ).all()
-        return Reply("reminders/list", {"rows": [_row(r) for r in rows]},
-                     audience=Audience.USER)
-
-    @registry.command("remind", "snooze", aliases=("推迟", "稍后"), usage="reminders.cmd.snooze")
-    def remind_snooze(ctx: Ctx, args: Args) -> Reply:
-        row = _own(ctx, args.get(0))
-        if not row.snoozable:
-            raise UserError("reminders/not_snoozable", id=row.id)
-        when = args.text_after(1)
-        if not when:
-            raise UserError("reminders/snooze_usage")
-        due = snooze_until(when, ctx)
-        old = row.due_at
-        row.due_at = row.planned_at = due
-        row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
-        ctx.session.add(row)
-        ctx.audit("reminder", str(row.id), "snooze",
-                  {"due_at": [old.isoformat(), due.isoformat()]})
-        wake_after_commit(ctx.session, due)
-        return Reply("reminders/snoozed", {"id": row.id, "due": due}, audience=Audience.USER)
-
-    @registry.command("remind", "failed", aliases=("失败",), roles=("admin",),
-                      usage="reminders.cmd.failed")
-    def remind_failed(ctx: Ctx, args: Args) -> Reply:
-        rows = ctx.session.exec(
-            select(Reminder).where(Reminder.status == Status.FAILED)
-            .order_by(col(Reminder.due_at).desc()).limit(LIST_LIMIT)
-        ).all()
-        return Reply("reminders/failed", {"rows": [_row(r) for r in rows]},
-                     audience=Audience.USER)
-
-    @registry.command("remind", "retry", aliases=("重试",), roles=("admin",),
-                      usage="reminders.cmd.retry")
-    def remind_retry(ctx: Ctx, args: Args) -> Reply:
-        row = _get(ctx, args.get(0))
-        if row.status != Status.FAILED:
-            raise UserError("reminders/not_failed", id=row.id)
-        row.status, row.attempts, row.due_at = Status.PENDING, 0, ctx.now
-        ctx.session.add(row)
-        ctx.audit("reminder", str(row.id), "retry", {"last_error": row.last_error})
-        wake_after_commit(ctx.session, ctx.now)
-        return Reply("reminders/retrying", {"id": row.id}, audience=Audience.USER)
-
-    @registry.reminder_kind(SYSTEM_NOTICE)
-    def failed_notice(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        failed = session.get(Reminder, int(reminder.record_id))
-        if failed is None or failed.status != Status.FAILED:
-            return None
-        return Reply("reminders/failed_notice", {"row": _row(failed)})
-
-    @registry.reminder_kind(SUMMARY)
-    def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
-        return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
+def _install(registry: Registry) -> None:
+    """The daily digest gathers the overdue items of every domain installed with this one."""
 
     @registry.reminder_kind(DIGEST)
     def digest(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
@@ -100,9 +36,86 @@ def register(registry: Registry) -> None:
             return None
         return Reply("reminders/digest", {"items": items, "purpose": purpose})
 
-    @registry.reminder_kind(TRAINING)
-    def training(session: Session, reminder: Reminder, now: datetime) -> Reply:
-        return Reply("reminders/training", {"quarter": reminder.payload.get("quarter", "")})
+
+DOMAIN = Domain("reminders", slash="/remind", purposes={"training": ("培训",)},
+                install=_install)
+DOMAIN.family("remind", aliases=("提醒",), label="reminders.family")
+
+
+@DOMAIN.command("remind", "list", aliases=("列表",), usage="reminders.cmd.list")
+def remind_list(ctx: Ctx, args: Args) -> Reply:
+    rows = ctx.session.exec(
+        select(Reminder)
+        .where(Reminder.target_kind == "member",
+               Reminder.target_platform == ctx.member.platform,
+               Reminder.target_id == ctx.member.user_id,
+               col(Reminder.status).in_((Status.PENDING, Status.CLAIMED)))
+        .order_by(col(Reminder.due_at))
+        .limit(LIST_LIMIT)
+    ).all()
+    return Reply("reminders/list", {"rows": [_row(r) for r in rows]},
+                 audience=Audience.USER)
+
+
+@DOMAIN.command("remind", "snooze", aliases=("推迟", "稍后"), usage="reminders.cmd.snooze")
+def remind_snooze(ctx: Ctx, args: Args) -> Reply:
+    row = _own(ctx, args.get(0))
+    if not row.snoozable:
+        raise UserError("reminders/not_snoozable", id=row.id)
+    when = args.text_after(1)
+    if not when:
+        raise UserError("reminders/snooze_usage")
+    due = snooze_until(when, ctx)
+    old = row.due_at
+    row.due_at = row.planned_at = due
+    row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
+    ctx.session.add(row)
+    ctx.audit("reminder", str(row.id), "snooze",
+              {"due_at": [old.isoformat(), due.isoformat()]})
+    wake_after_commit(ctx.session, due)
+    return Reply("reminders/snoozed", {"id": row.id, "due": due}, audience=Audience.USER)
+
+
+@DOMAIN.command("remind", "failed", aliases=("失败",), roles=("admin",),
+                  usage="reminders.cmd.failed")
+def remind_failed(ctx: Ctx, args: Args) -> Reply:
+    rows = ctx.session.exec(
+        select(Reminder).where(Reminder.status == Status.FAILED)
+        .order_by(col(Reminder.due_at).desc()).limit(LIST_LIMIT)
+    ).all()
+    return Reply("reminders/failed", {"rows": [_row(r) for r in rows]},
+                 audience=Audience.USER)
+
+
+@DOMAIN.command("remind", "retry", aliases=("重试",), roles=("admin",),
+                  usage="reminders.cmd.retry")
+def remind_retry(ctx: Ctx, args: Args) -> Reply:
+    row = _get(ctx, args.get(0))
+    if row.status != Status.FAILED:
+        raise UserError("reminders/not_failed", id=row.id)
+    row.status, row.attempts, row.due_at = Status.PENDING, 0, ctx.now
+    ctx.session.add(row)
+    ctx.audit("reminder", str(row.id), "retry", {"last_error": row.last_error})
+    wake_after_commit(ctx.session, ctx.now)
+    return Reply("reminders/retrying", {"id": row.id}, audience=Audience.USER)
+
+
+@DOMAIN.reminder_kind(SYSTEM_NOTICE)
+def failed_notice(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    failed = session.get(Reminder, int(reminder.record_id))
+    if failed is None or failed.status != Status.FAILED:
+        return None
+    return Reply("reminders/failed_notice", {"row": _row(failed)})
+
+
+@DOMAIN.reminder_kind(SUMMARY)
+def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
+    return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
+
+
+@DOMAIN.reminder_kind(TRAINING)
+def training(session: Session, reminder: Reminder, now: datetime) -> Reply:
+    return Reply("reminders/training", {"quarter": reminder.payload.get("quarter", "")})
 
 
 def snooze_until(text: str, ctx: Ctx) -> datetime:

@@ -1,5 +1,5 @@
-"""The system domain (its package; the module was handlers/system.py)."""
+"""Help, language, time zone, roles and channel routes."""
 
-from handlers.system.commands import register
+from handlers.system.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

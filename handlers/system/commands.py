@@ -8,148 +8,152 @@ from sqlmodel import col, select
 
 from bot import members, parsers
 from bot.context import Ctx
+from bot.domain import Domain
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Reply
-from bot.models import PURPOSES, ROLES, ChannelRoute
-from bot.router import Args, Registry
+from bot.models import ChannelRoute
+from bot.router import Args
 
-GRANTABLE = tuple(r for r in ROLES if r not in ("admin", "staff"))
+DOMAIN = Domain("system", slash="/liaison")
+DOMAIN.family("help", aliases=("帮助", "h", "?"))
+DOMAIN.family("lang", aliases=("语言", "language"))
+DOMAIN.family("tz", aliases=("时区", "timezone"))
+DOMAIN.family("role", aliases=("角色",))
+DOMAIN.family("route", aliases=("路由", "频道"))
+DOMAIN.family("whoami", aliases=("我",))
 
 
-def register(registry: Registry) -> None:
-    registry.family("help", aliases=("帮助", "h", "?"))
-    registry.family("lang", aliases=("语言", "language"))
-    registry.family("tz", aliases=("时区", "timezone"))
-    registry.family("role", aliases=("角色",))
-    registry.family("route", aliases=("路由", "频道"))
-    registry.family("whoami", aliases=("我",))
-
-    @registry.command("help")
-    def help_(ctx: Ctx, args: Args) -> Reply:
-        topic = args.get(0)
-        visible = registry.visible(ctx.roles)
-        if topic:
-            family = registry.lookup_family(topic)
-            if family is None:
-                raise UserError(
-                    "errors/unknown_command", word=topic, suggestions=registry.suggest(topic)
-                )
-            commands = next((cmds for fam, cmds in visible if fam is family), [])
-            if not commands:
-                raise UserError("errors/permission", roles=[])
-            return Reply(
-                "help/family",
-                {"family": family.label_key, "aliases": list(family.aliases),
-                 "help_topic": family.name, "commands": [c.usage_key for c in commands]},
-                audience=Audience.USER,
+@DOMAIN.command("help")
+def help_(ctx: Ctx, args: Args) -> Reply:
+    topic = args.get(0)
+    registry = ctx.app.registry
+    visible = registry.visible(ctx.roles)
+    if topic:
+        family = registry.lookup_family(topic)
+        if family is None:
+            raise UserError(
+                "errors/unknown_command", word=topic, suggestions=registry.suggest(topic)
             )
-        families = [
-            {"label": fam.label_key, "commands": [c.usage_key for c in cmds]}
-            for fam, cmds in visible
-        ]
-        return Reply("help/index", {"families": families}, audience=Audience.USER)
-
-    @registry.command("lang")
-    def lang(ctx: Ctx, args: Args) -> Reply:
-        choice = (args.get(0) or "").lower()
-        mapping = {"zh": "zh", "cn": "zh", "中文": "zh", "chinese": "zh",
-                   "en": "en", "english": "en", "英文": "en", "英语": "en"}
-        if choice not in mapping:
-            raise UserError("system/lang_usage", current=ctx.locale)
-        old = ctx.member.locale
-        ctx.member.locale = mapping[choice]
-        ctx.session.add(ctx.member)
-        ctx.audit("member", ctx.actor, "locale", {"locale": [old, ctx.member.locale]})
-        ctx.locale = ctx.member.locale
-        return Reply("system/lang_set", {"locale": ctx.locale}, audience=Audience.USER)
-
-    @registry.command("tz")
-    def tz(ctx: Ctx, args: Args) -> Reply:
-        name = args.get(0)
-        if not name:
-            return Reply("system/tz_show", {"zone": ctx.zone.key, "now": ctx.now},
-                         audience=Audience.USER)
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UserError("system/tz_unknown", zone=name[:64]) from None
-        old = ctx.member.timezone
-        ctx.member.timezone = zone.key
-        ctx.session.add(ctx.member)
-        ctx.audit("member", ctx.actor, "timezone", {"timezone": [old, zone.key]})
-        ctx.zone = zone
-        return Reply("system/tz_set", {"zone": zone.key, "now": ctx.now}, audience=Audience.USER)
-
-    @registry.command("whoami")
-    def whoami(ctx: Ctx, args: Args) -> Reply:
+        commands = next((cmds for fam, cmds in visible if fam is family), [])
+        if not commands:
+            raise UserError("errors/permission", roles=[])
         return Reply(
-            "system/whoami",
-            {"name": ctx.member.display_name, "user_id": ctx.member.user_id,
-             "platform": ctx.member.platform, "roles": sorted(ctx.roles),
-             "locale": ctx.locale, "zone": ctx.zone.key},
+            "help/family",
+            {"family": family.label_key, "aliases": list(family.aliases),
+             "help_topic": family.name, "commands": [c.usage_key for c in commands]},
             audience=Audience.USER,
         )
+    families = [
+        {"label": fam.label_key, "commands": [c.usage_key for c in cmds]}
+        for fam, cmds in visible
+    ]
+    return Reply("help/index", {"families": families}, audience=Audience.USER)
 
-    @registry.command("role", "grant", aliases=("授予",), roles=("admin",))
-    def role_grant(ctx: Ctx, args: Args) -> Reply:
-        target, role = _role_args(ctx, args)
-        changed = members.grant(ctx.session, target, role, by=ctx.actor)
-        if changed:
-            ctx.audit("member", f"{target.platform}:{target.user_id}", "role_grant",
-                      {"role": role})
-        return Reply("system/role_granted",
-                     {"name": target.display_name, "role": role, "changed": changed})
 
-    @registry.command("role", "revoke", aliases=("撤销",), roles=("admin",))
-    def role_revoke(ctx: Ctx, args: Args) -> Reply:
-        target, role = _role_args(ctx, args)
-        changed = members.revoke(ctx.session, target, role)
-        if changed:
-            ctx.audit("member", f"{target.platform}:{target.user_id}", "role_revoke",
-                      {"role": role})
-        return Reply("system/role_revoked",
-                     {"name": target.display_name, "role": role, "changed": changed})
+@DOMAIN.command("lang")
+def lang(ctx: Ctx, args: Args) -> Reply:
+    choice = (args.get(0) or "").lower()
+    mapping = {"zh": "zh", "cn": "zh", "中文": "zh", "chinese": "zh",
+               "en": "en", "english": "en", "英文": "en", "英语": "en"}
+    if choice not in mapping:
+        raise UserError("system/lang_usage", current=ctx.locale)
+    old = ctx.member.locale
+    ctx.member.locale = mapping[choice]
+    ctx.session.add(ctx.member)
+    ctx.audit("member", ctx.actor, "locale", {"locale": [old, ctx.member.locale]})
+    ctx.locale = ctx.member.locale
+    return Reply("system/lang_set", {"locale": ctx.locale}, audience=Audience.USER)
 
-    @registry.command("role", "list", aliases=("列表",))
-    def role_list(ctx: Ctx, args: Args) -> Reply:
-        rows = []
-        for role in GRANTABLE:
-            for member in members.with_role(ctx.session, role):
-                rows.append({"name": member.display_name, "platform": member.platform,
-                             "role": role})
-        admins = sorted(f"{p}:{u}" for p, u in ctx.settings.admin_ids)
-        return Reply("system/role_list", {"rows": rows, "admins": admins},
+
+@DOMAIN.command("tz")
+def tz(ctx: Ctx, args: Args) -> Reply:
+    name = args.get(0)
+    if not name:
+        return Reply("system/tz_show", {"zone": ctx.zone.key, "now": ctx.now},
                      audience=Audience.USER)
-
-    @registry.command("route", "list", aliases=("列表",))
-    def route_list(ctx: Ctx, args: Args) -> Reply:
-        routes = ctx.session.exec(
-            select(ChannelRoute).order_by(col(ChannelRoute.purpose), col(ChannelRoute.platform))
-        ).all()
-        rows = [{"purpose": r.purpose, "platform": r.platform, "channel": r.channel_id}
-                for r in routes]
-        return Reply("system/route_list", {"rows": rows, "purposes": list(PURPOSES)},
-                     audience=Audience.USER)
-
-    @registry.command("route", None, roles=("admin",))
-    def route_bind(ctx: Ctx, args: Args) -> Reply:
-        purpose = _purpose(args.get(0))
-        where = (args.get(1) or "").lower()
-        if where in ("here", "这里", "此处"):
-            return _bind(ctx, purpose)
-        if where in ("off", "none", "取消", "解除"):
-            return _unbind(ctx, purpose)
-        raise UserError("system/route_usage", purposes=list(PURPOSES))
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError("system/tz_unknown", zone=name[:64]) from None
+    old = ctx.member.timezone
+    ctx.member.timezone = zone.key
+    ctx.session.add(ctx.member)
+    ctx.audit("member", ctx.actor, "timezone", {"timezone": [old, zone.key]})
+    ctx.zone = zone
+    return Reply("system/tz_set", {"zone": zone.key, "now": ctx.now}, audience=Audience.USER)
 
 
-def _purpose(word: str | None) -> str:
-    aliases = {"complaint": "complaints", "投诉": "complaints", "escalation": "escalations",
-               "升级": "escalations", "meeting": "meetings", "会议": "meetings",
-               "tp": "talking_points", "talking-points": "talking_points",
-               "口径": "talking_points", "培训": "training"}
-    purpose = aliases.get((word or "").lower(), (word or "").lower())
-    if purpose not in PURPOSES:
-        raise UserError("system/route_usage", purposes=list(PURPOSES))
+@DOMAIN.command("whoami")
+def whoami(ctx: Ctx, args: Args) -> Reply:
+    return Reply(
+        "system/whoami",
+        {"name": ctx.member.display_name, "user_id": ctx.member.user_id,
+         "platform": ctx.member.platform, "roles": sorted(ctx.roles),
+         "locale": ctx.locale, "zone": ctx.zone.key},
+        audience=Audience.USER,
+    )
+
+
+@DOMAIN.command("role", "grant", aliases=("授予",), roles=("admin",))
+def role_grant(ctx: Ctx, args: Args) -> Reply:
+    target, role = _role_args(ctx, args)
+    changed = members.grant(ctx.session, target, role, by=ctx.actor)
+    if changed:
+        ctx.audit("member", f"{target.platform}:{target.user_id}", "role_grant",
+                  {"role": role})
+    return Reply("system/role_granted",
+                 {"name": target.display_name, "role": role, "changed": changed})
+
+
+@DOMAIN.command("role", "revoke", aliases=("撤销",), roles=("admin",))
+def role_revoke(ctx: Ctx, args: Args) -> Reply:
+    target, role = _role_args(ctx, args)
+    changed = members.revoke(ctx.session, target, role)
+    if changed:
+        ctx.audit("member", f"{target.platform}:{target.user_id}", "role_revoke",
+                  {"role": role})
+    return Reply("system/role_revoked",
+                 {"name": target.display_name, "role": role, "changed": changed})
+
+
+@DOMAIN.command("role", "list", aliases=("列表",))
+def role_list(ctx: Ctx, args: Args) -> Reply:
+    rows = []
+    for role in ctx.app.registry.grantable_roles:
+        for member in members.with_role(ctx.session, role):
+            rows.append({"name": member.display_name, "platform": member.platform,
+                         "role": role})
+    admins = sorted(f"{p}:{u}" for p, u in ctx.settings.admin_ids)
+    return Reply("system/role_list", {"rows": rows, "admins": admins},
+                 audience=Audience.USER)
+
+
+@DOMAIN.command("route", "list", aliases=("列表",))
+def route_list(ctx: Ctx, args: Args) -> Reply:
+    routes = ctx.session.exec(
+        select(ChannelRoute).order_by(col(ChannelRoute.purpose), col(ChannelRoute.platform))
+    ).all()
+    rows = [{"purpose": r.purpose, "platform": r.platform, "channel": r.channel_id}
+            for r in routes]
+    return Reply("system/route_list", {"rows": rows, "purposes": list(ctx.app.registry.purposes)},
+                 audience=Audience.USER)
+
+
+@DOMAIN.command("route", None, roles=("admin",))
+def route_bind(ctx: Ctx, args: Args) -> Reply:
+    purpose = _purpose(ctx, args.get(0))
+    where = (args.get(1) or "").lower()
+    if where in ("here", "这里", "此处"):
+        return _bind(ctx, purpose)
+    if where in ("off", "none", "取消", "解除"):
+        return _unbind(ctx, purpose)
+    raise UserError("system/route_usage", purposes=list(ctx.app.registry.purposes))
+
+
+def _purpose(ctx: Ctx, word: str | None) -> str:
+    purpose = ctx.app.registry.purpose(word or "")
+    if purpose is None:
+        raise UserError("system/route_usage", purposes=list(ctx.app.registry.purposes))
     return purpose
 
 
@@ -186,8 +190,9 @@ def _unbind(ctx: Ctx, purpose: str) -> Reply:
 
 def _role_args(ctx: Ctx, args: Args):  # noqa: ANN202
     who, role = args.get(0), (args.get(1) or "").lower()
-    if not who or role not in GRANTABLE:
-        raise UserError("system/role_usage", roles=list(GRANTABLE))
+    grantable = ctx.app.registry.grantable_roles
+    if not who or role not in grantable:
+        raise UserError("system/role_usage", roles=list(grantable))
     try:
         ref = parsers.parse_mention(who, ctx)
     except InvalidAnswer as exc:

@@ -1,5 +1,5 @@
-"""The talking_points domain (its package; the module was handlers/talking_points.py)."""
+"""`/tp` (口径): approved talking points, their approval and re-verification."""
 
-from handlers.talking_points.commands import register
+from handlers.talking_points.commands import DOMAIN
 
-__all__ = ["register"]
+__all__ = ["DOMAIN"]

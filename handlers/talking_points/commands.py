@@ -17,10 +17,12 @@ from sqlmodel import Session, col, select
 from bot import members, parsers
 from bot.context import Ctx
 from bot.conversation import Flow, Step
+from bot.domain import Domain
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
-from bot.router import Args, Registry
+from bot.router import Args
 from handlers.talking_points import records
+from handlers.talking_points.io import cli
 from handlers.talking_points.models import (
     ANSWER_MAX,
     QUESTION_MAX,
@@ -33,6 +35,7 @@ from handlers.talking_points.models import (
 )
 from handlers.talking_points.records import Content, Invalid
 from handlers.talking_points.search import search
+from handlers.talking_points.settings import TalkingPointSettings
 from schedules.models import Reminder
 
 PURPOSE = "talking_points"
@@ -42,146 +45,155 @@ LANGUAGE_CHOICES = (Choice("zh", "talking_points.lang.zh"), Choice("en", "talkin
 PENDING_LIMIT = 20
 
 
-def register(registry: Registry) -> None:
-    registry.family("tp", aliases=("口径", "talking-points"), label="talking_points.family")
-    registry.flow(Flow("tp_propose", _steps(editing=False), "talking_points/summary",
-                       _finish_propose, values=_flow_values))
-    registry.flow(Flow("tp_edit", _steps(editing=True), "talking_points/summary",
-                       _finish_edit, values=_flow_values))
+DOMAIN = Domain(
+    "talking_points", slash="/tp", roles=("approver",), settings=TalkingPointSettings, cli=cli,
+    purposes={PURPOSE: ("tp", "talking-points", "口径")},
+)
+DOMAIN.family("tp", aliases=("口径", "talking-points"), label="talking_points.family")
 
-    @registry.command("tp", None, usage="talking_points.cmd.main")
-    def find(ctx: Ctx, args: Args) -> Reply:
-        words = [*args.positional, *(f"{k}={v}" for k, v in args.keywords.items())]
-        share = len(words) > 1 and (words[-1].lower() in SHARE_WORDS
-                                    or words[0].lower() in SHARE_WORDS)
-        if share:
-            words = words[:-1] if words[-1].lower() in SHARE_WORDS else words[1:]
-        query = " ".join(words).strip()
-        if not query:
-            return Reply("talking_points/usage", audience=Audience.USER)
-        found = search(ctx.session, query, now=ctx.now, locale=ctx.locale)
-        audience = Audience.CONVERSATION if share else Audience.USER
-        values = {"query": query[:100], "shared": share,
-                  "approved": [h.as_values() for h in found.approved],
-                  "expired": [h.as_values() for h in found.expired]}
-        propose = [] if found.approved else [
-            Choice("/tp propose", "talking_points.choice.propose")]
-        template = "talking_points/results" if found.approved or found.expired else \
-            "talking_points/none"
-        return Reply(template, values, choices=propose, audience=audience)
 
-    @registry.command("tp", "propose", aliases=("提议", "新建", "new"),
-                      usage="talking_points.cmd.propose")
-    def propose(ctx: Ctx, args: Args) -> list[Reply]:
-        return ctx.app.engine.start(ctx, "tp_propose", args.keywords)
+@DOMAIN.command("tp", None, usage="talking_points.cmd.main")
+def find(ctx: Ctx, args: Args) -> Reply:
+    words = [*args.positional, *(f"{k}={v}" for k, v in args.keywords.items())]
+    share = len(words) > 1 and (words[-1].lower() in SHARE_WORDS
+                                or words[0].lower() in SHARE_WORDS)
+    if share:
+        words = words[:-1] if words[-1].lower() in SHARE_WORDS else words[1:]
+    query = " ".join(words).strip()
+    if not query:
+        return Reply("talking_points/usage", audience=Audience.USER)
+    found = search(ctx.session, query, now=ctx.now, locale=ctx.locale)
+    audience = Audience.CONVERSATION if share else Audience.USER
+    values = {"query": query[:100], "shared": share,
+              "approved": [h.as_values() for h in found.approved],
+              "expired": [h.as_values() for h in found.expired]}
+    propose = [] if found.approved else [
+        Choice("/tp propose", "talking_points.choice.propose")]
+    template = "talking_points/results" if found.approved or found.expired else \
+        "talking_points/none"
+    return Reply(template, values, choices=propose, audience=audience)
 
-    @registry.command("tp", "edit", aliases=("修改", "编辑"), usage="talking_points.cmd.edit")
-    def edit(ctx: Ctx, args: Args) -> list[Reply]:
-        point_id = _point_id(args.get(0), "edit")
-        return ctx.app.engine.start(ctx, "tp_edit", {"point": str(point_id), **args.keywords})
 
-    @registry.command("tp", "approve", aliases=("批准", "通过"), roles=APPROVERS,
-                      usage="talking_points.cmd.approve")
-    def approve(ctx: Ctx, args: Args) -> list[Reply]:
-        point = _load(ctx, args.get(0), "approve", lock=True)
-        _not_retired(point)
-        review = ctx.settings.tp_review
-        version = records.pending_version(ctx.session, point.id)
-        if version is not None:
-            _not_own(ctx, version)
-            records.approve(ctx.session, point, version, actor=ctx.actor,
-                            name=ctx.member.display_name, now=ctx.now, review=review)
-            values = {"id": point.id, "number": version.number, "topic": point.topic,
-                      "until": point.verified_until, "approver": ctx.member.display_name}
-            return [Reply("talking_points/approved", values),
-                    *_tell_proposer(ctx, version, "talking_points/approved_notice", values)]
-        if point.status != PointStatus.APPROVED:
-            raise UserError("talking_points/nothing_pending", id=point.id)
-        live = records.live_version(ctx.session, point)
-        if live is not None:
-            _not_own(ctx, live)
-        old = point.verified_until
-        records.reverify(ctx.session, point, actor=ctx.actor, name=ctx.member.display_name,
-                         now=ctx.now, review=review)
-        return [Reply("talking_points/reverified",
-                      {"id": point.id, "topic": point.topic, "until": point.verified_until,
-                       "was_expired": old is not None and old <= ctx.now})]
+@DOMAIN.command("tp", "propose", aliases=("提议", "新建", "new"),
+                  usage="talking_points.cmd.propose")
+def propose(ctx: Ctx, args: Args) -> list[Reply]:
+    return ctx.app.engine.start(ctx, "tp_propose", args.keywords)
 
-    @registry.command("tp", "reject", aliases=("驳回", "拒绝"), roles=APPROVERS,
-                      usage="talking_points.cmd.reject")
-    def reject(ctx: Ctx, args: Args) -> list[Reply]:
-        point = _load(ctx, args.get(0), "reject", lock=True)
-        _not_retired(point)
-        version = records.pending_version(ctx.session, point.id)
-        if version is None:
-            raise UserError("talking_points/nothing_pending", id=point.id)
-        reason_text = args.text_after(1)
-        if not reason_text:
-            raise UserError("talking_points/reject_usage", id=point.id)
-        try:
-            reason = records.clean_text(reason_text, 500)
-        except Invalid as exc:
-            raise UserError("errors/answer_too_long", **exc.params) from None
-        records.reject(ctx.session, point, version, actor=ctx.actor,
-                       name=ctx.member.display_name, now=ctx.now, reason=reason)
-        values = {"id": point.id, "number": version.number, "topic": version.topic,
-                  "reason": reason, "approver": ctx.member.display_name,
-                  "still_serving": point.status == PointStatus.APPROVED}
-        return [Reply("talking_points/rejected", values),
-                *_tell_proposer(ctx, version, "talking_points/rejected_notice", values)]
 
-    @registry.command("tp", "retire", aliases=("停用", "下线"), roles=APPROVERS,
-                      usage="talking_points.cmd.retire")
-    def retire(ctx: Ctx, args: Args) -> Reply:
-        point = _load(ctx, args.get(0), "retire", lock=True)
-        _not_retired(point)
-        topic = point.topic or records.latest_content(ctx.session, point).topic
-        records.retire(ctx.session, point, actor=ctx.actor, now=ctx.now)
-        return Reply("talking_points/retired", {"id": point.id, "topic": topic})
+@DOMAIN.command("tp", "edit", aliases=("修改", "编辑"), usage="talking_points.cmd.edit")
+def edit(ctx: Ctx, args: Args) -> list[Reply]:
+    point_id = _point_id(args.get(0), "edit")
+    return ctx.app.engine.start(ctx, "tp_edit", {"point": str(point_id), **args.keywords})
 
-    @registry.command("tp", "show", aliases=("查看", "详情"), usage="talking_points.cmd.show")
-    def show(ctx: Ctx, args: Args) -> Reply:
-        point = _load(ctx, args.get(0), "show")
-        rows = [_version_values(v) for v in records.versions(ctx.session, point.id)]
-        values = {"id": point.id, "status": point.status, "live": point.live_version,
-                  "topic": point.topic, "question": point.question, "answer": point.answer,
-                  "tags": tag_list(point.tags), "language": point.language,
-                  "approved_by": point.verified_by_name, "until": point.verified_until,
-                  "in_date": point.in_date(ctx.now), "versions": rows}
-        return Reply("talking_points/show", values, audience=Audience.USER)
 
-    @registry.command("tp", "pending", aliases=("待审",), roles=APPROVERS,
-                      usage="talking_points.cmd.pending")
-    def pending(ctx: Ctx, args: Args) -> Reply:
-        rows = ctx.session.exec(
-            select(TalkingPointVersion).join(
-                TalkingPoint, col(TalkingPoint.id) == col(TalkingPointVersion.point_id))
-            .where(TalkingPointVersion.status == VersionStatus.PENDING,
-                   TalkingPoint.status != PointStatus.RETIRED)
-            .order_by(col(TalkingPointVersion.proposed_at)).limit(PENDING_LIMIT)
-        ).all()
-        return Reply("talking_points/pending", {"rows": [_version_values(v) for v in rows]},
-                     audience=Audience.USER)
+@DOMAIN.command("tp", "approve", aliases=("批准", "通过"), roles=APPROVERS,
+                  usage="talking_points.cmd.approve")
+def approve(ctx: Ctx, args: Args) -> list[Reply]:
+    point = _load(ctx, args.get(0), "approve", lock=True)
+    _not_retired(point)
+    review = ctx.settings.talking_points.review
+    version = records.pending_version(ctx.session, point.id)
+    if version is not None:
+        _not_own(ctx, version)
+        records.approve(ctx.session, point, version, actor=ctx.actor,
+                        name=ctx.member.display_name, now=ctx.now, review=review)
+        values = {"id": point.id, "number": version.number, "topic": point.topic,
+                  "until": point.verified_until, "approver": ctx.member.display_name}
+        return [Reply("talking_points/approved", values),
+                *_tell_proposer(ctx, version, "talking_points/approved_notice", values)]
+    if point.status != PointStatus.APPROVED:
+        raise UserError("talking_points/nothing_pending", id=point.id)
+    live = records.live_version(ctx.session, point)
+    if live is not None:
+        _not_own(ctx, live)
+    old = point.verified_until
+    records.reverify(ctx.session, point, actor=ctx.actor, name=ctx.member.display_name,
+                     now=ctx.now, review=review)
+    return [Reply("talking_points/reverified",
+                  {"id": point.id, "topic": point.topic, "until": point.verified_until,
+                   "was_expired": old is not None and old <= ctx.now})]
 
-    @registry.reminder_kind(records.KIND_REVERIFY)
-    def reverify_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        point = records.still_due(session, reminder.record_id, reminder.payload)
-        if point is None or point.verified_until <= now:
-            return None
-        return Reply("talking_points/reverify_reminder",
-                     {"id": point.id, "topic": point.topic, "until": point.verified_until},
-                     choices=[Choice(f"/tp approve {point.id}", "talking_points.choice.reverify",
-                                     style="primary")])
 
-    @registry.reminder_kind(records.KIND_EXPIRED)
-    def expired_now(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
-        point = records.still_due(session, reminder.record_id, reminder.payload)
-        if point is None or point.verified_until > now:
-            return None
-        return Reply("talking_points/expired_reminder",
-                     {"id": point.id, "topic": point.topic, "until": point.verified_until},
-                     choices=[Choice(f"/tp approve {point.id}", "talking_points.choice.reverify",
-                                     style="primary")])
+@DOMAIN.command("tp", "reject", aliases=("驳回", "拒绝"), roles=APPROVERS,
+                  usage="talking_points.cmd.reject")
+def reject(ctx: Ctx, args: Args) -> list[Reply]:
+    point = _load(ctx, args.get(0), "reject", lock=True)
+    _not_retired(point)
+    version = records.pending_version(ctx.session, point.id)
+    if version is None:
+        raise UserError("talking_points/nothing_pending", id=point.id)
+    reason_text = args.text_after(1)
+    if not reason_text:
+        raise UserError("talking_points/reject_usage", id=point.id)
+    try:
+        reason = records.clean_text(reason_text, 500)
+    except Invalid as exc:
+        raise UserError("errors/answer_too_long", **exc.params) from None
+    records.reject(ctx.session, point, version, actor=ctx.actor,
+                   name=ctx.member.display_name, now=ctx.now, reason=reason)
+    values = {"id": point.id, "number": version.number, "topic": version.topic,
+              "reason": reason, "approver": ctx.member.display_name,
+              "still_serving": point.status == PointStatus.APPROVED}
+    return [Reply("talking_points/rejected", values),
+            *_tell_proposer(ctx, version, "talking_points/rejected_notice", values)]
+
+
+@DOMAIN.command("tp", "retire", aliases=("停用", "下线"), roles=APPROVERS,
+                  usage="talking_points.cmd.retire")
+def retire(ctx: Ctx, args: Args) -> Reply:
+    point = _load(ctx, args.get(0), "retire", lock=True)
+    _not_retired(point)
+    topic = point.topic or records.latest_content(ctx.session, point).topic
+    records.retire(ctx.session, point, actor=ctx.actor, now=ctx.now)
+    return Reply("talking_points/retired", {"id": point.id, "topic": topic})
+
+
+@DOMAIN.command("tp", "show", aliases=("查看", "详情"), usage="talking_points.cmd.show")
+def show(ctx: Ctx, args: Args) -> Reply:
+    point = _load(ctx, args.get(0), "show")
+    rows = [_version_values(v) for v in records.versions(ctx.session, point.id)]
+    values = {"id": point.id, "status": point.status, "live": point.live_version,
+              "topic": point.topic, "question": point.question, "answer": point.answer,
+              "tags": tag_list(point.tags), "language": point.language,
+              "approved_by": point.verified_by_name, "until": point.verified_until,
+              "in_date": point.in_date(ctx.now), "versions": rows}
+    return Reply("talking_points/show", values, audience=Audience.USER)
+
+
+@DOMAIN.command("tp", "pending", aliases=("待审",), roles=APPROVERS,
+                  usage="talking_points.cmd.pending")
+def pending(ctx: Ctx, args: Args) -> Reply:
+    rows = ctx.session.exec(
+        select(TalkingPointVersion).join(
+            TalkingPoint, col(TalkingPoint.id) == col(TalkingPointVersion.point_id))
+        .where(TalkingPointVersion.status == VersionStatus.PENDING,
+               TalkingPoint.status != PointStatus.RETIRED)
+        .order_by(col(TalkingPointVersion.proposed_at)).limit(PENDING_LIMIT)
+    ).all()
+    return Reply("talking_points/pending", {"rows": [_version_values(v) for v in rows]},
+                 audience=Audience.USER)
+
+
+@DOMAIN.reminder_kind(records.KIND_REVERIFY)
+def reverify_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    point = records.still_due(session, reminder.record_id, reminder.payload)
+    if point is None or point.verified_until <= now:
+        return None
+    return Reply("talking_points/reverify_reminder",
+                 {"id": point.id, "topic": point.topic, "until": point.verified_until},
+                 choices=[Choice(f"/tp approve {point.id}", "talking_points.choice.reverify",
+                                 style="primary")])
+
+
+@DOMAIN.reminder_kind(records.KIND_EXPIRED)
+def expired_now(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    point = records.still_due(session, reminder.record_id, reminder.payload)
+    if point is None or point.verified_until > now:
+        return None
+    return Reply("talking_points/expired_reminder",
+                 {"id": point.id, "topic": point.topic, "until": point.verified_until},
+                 choices=[Choice(f"/tp approve {point.id}", "talking_points.choice.reverify",
+                                 style="primary")])
 
 
 # -- the propose / edit conversation -----------------------------------------------------------
@@ -347,3 +359,9 @@ def _version_values(v: TalkingPointVersion) -> dict[str, Any]:
             "language": v.language, "proposer": v.proposed_by_name or v.proposed_by,
             "proposed_at": v.proposed_at, "decider": v.decided_by_name or v.decided_by,
             "decided_at": v.decided_at, "reason": v.reason, "source": v.source}
+
+
+DOMAIN.flow(Flow("tp_propose", _steps(editing=False), "talking_points/summary",
+                 _finish_propose, values=_flow_values))
+DOMAIN.flow(Flow("tp_edit", _steps(editing=True), "talking_points/summary",
+                 _finish_edit, values=_flow_values))

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from bot import members
 from bot.config import Settings
 from bot.db import Database
+from bot.export import csv_bytes, read_cell
 from handlers.talking_points import records
 from handlers.talking_points.models import PointStatus, TalkingPoint, tag_list
 from handlers.talking_points.records import Content, Invalid
@@ -86,7 +87,7 @@ def _csv_rows(data: str) -> list[Row]:
         for record in reader:
             if None in record:  # more cells than the header has
                 raise Refused([(start, "more cells than the header has columns")])
-            rows.append(Row(start, {k: v for k, v in record.items() if k in COLUMNS}))
+            rows.append(Row(start, {k: read_cell(v) for k, v in record.items() if k in COLUMNS}))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise Refused([(reader.line_num, f"not valid CSV: {exc}")]) from None
@@ -188,7 +189,7 @@ def import_file(db: Database, settings: Settings, path: Path, *,
                                              name=path.name[:200], now=now, source="import")
             if who is not None:
                 records.approve(session, point, version, actor=who[0], name=who[1], now=now,
-                                review=settings.tp_review)
+                                review=settings.talking_points.review)
             ids.append(point.id)
         return ids
 
@@ -212,18 +213,45 @@ def export(db: Database, fmt: str = "csv") -> bytes:
         text = yaml.safe_dump({"talking_points": items}, allow_unicode=True, sort_keys=False,
                               width=100)
         return text.encode("utf-8")
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=["id", *COLUMNS, "version", "approved_by",
-                                             "verified_until"], lineterminator="\r\n")
-    writer.writeheader()
-    for item in items:
-        writer.writerow({**item, "tags": ", ".join(item["tags"])})
-    return out.getvalue().encode("utf-8-sig")
+    header = ["id", *COLUMNS, "version", "approved_by", "verified_until"]
+    return csv_bytes(header, ([{**item, "tags": ", ".join(item["tags"])}[h] for h in header]
+                              for item in items))
 
 
 # -- the command line -------------------------------------------------------------------------
 
-def cli(settings: Settings, args: Any) -> int:  # noqa: ANN401
+def cli(sub: Any) -> None:  # noqa: ANN401 (argparse's sub-parsers)
+    """`liaison tp import FILE [--approved-by PLATFORM:USER_ID]`, `liaison tp export`."""
+    tp = sub.add_parser(
+        "tp", help="talking points: import and export (/tp)", description="Talking points."
+    )
+    tp_sub = tp.add_subparsers(dest="tp_command", metavar="TP_COMMAND")
+    tp_import = tp_sub.add_parser(
+        "import",
+        help="import talking points from a CSV or YAML file (all rows or none)",
+        description="Import talking points from FILE (.csv or .yaml; columns topic, question, "
+        "answer, tags, language). Every row is checked first: one bad row refuses the whole "
+        "file, with the line numbers of the bad rows. Imported points wait for approval "
+        "unless --approved-by names an approver. See examples/talking_points.yaml.",
+    )
+    tp_import.add_argument("file", metavar="FILE", help="a .csv or .yaml file")
+    tp_import.add_argument(
+        "--approved-by", metavar="PLATFORM:USER_ID", default=None,
+        help="approve them at once in the name of this approver (e.g. slack:U0123456789)",
+    )
+    tp_import.set_defaults(run=run_cli)
+    tp_export = tp_sub.add_parser(
+        "export",
+        help="write the approved talking points as CSV or YAML",
+        description="Write every approved talking point (in date or lapsed) to FILE or "
+        "standard output; CSV is UTF-8 with a BOM. The file can be imported again.",
+    )
+    tp_export.add_argument("--format", choices=("csv", "yaml"), default="csv")
+    tp_export.add_argument("--out", metavar="FILE", default=None, help="the file to write")
+    tp_export.set_defaults(run=run_cli)
+
+
+def run_cli(settings: Settings, args: Any) -> int:  # noqa: ANN401
     db = Database(settings.database_url)
     try:
         db.upgrade()

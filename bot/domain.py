@@ -1,0 +1,123 @@
+"""A domain is one declared unit: a package under handlers/ exposing one `Domain` object.
+
+The object declares everything the core needs to know about the domain: its command families
+and commands (module-level functions), flows, reminder kinds, digest providers, the roles and
+channel purposes it adds, its settings section, its CLI sub-commands and its Slack slash
+command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
+derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the
+validation of settings, and the manifest check. Adding a domain touches its own package, its
+templates and that one list.
+
+    DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)})
+    DOMAIN.family("visit", aliases=("拜访",), label="visits.family")
+
+    @DOMAIN.command("visit", "new", aliases=("新建",), usage="visits.cmd.new")
+    def new(ctx: Ctx, args: Args) -> Reply: ...
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import UserError
+from bot.messages import Audience, Reply
+from bot.router import DigestProvider, Handler, ReminderRenderer, ReminderSent
+
+if TYPE_CHECKING:
+    from bot.config import Section, Settings
+    from bot.context import Ctx
+    from bot.conversation import Flow
+    from bot.router import Registry
+
+# (the `liaison` sub-parsers) -> None. Each parser it adds sets `run`, a function
+# (settings, parsed arguments) -> exit status, with `parser.set_defaults(run=...)`.
+CliSetup = Callable[["argparse._SubParsersAction[Any]"], None]
+CliRun = Callable[["Settings", argparse.Namespace], int]
+
+
+@dataclass
+class Domain:
+    name: str  # the package, its template folder and its settings section: settings.<name>
+    slash: str = ""  # its Slack slash command, e.g. "/complaint"; "" when it has none
+    roles: tuple[str, ...] = ()  # grantable roles it adds (`/role grant @x <role>`)
+    purposes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> aliases
+    settings: type[Section] | None = None
+    cli: CliSetup | None = None
+    # Wiring that needs the finished registry (the digest kind reads every domain's providers).
+    install: Callable[[Registry], None] | None = None
+    families: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    commands: list[tuple[str, str | None, Handler, dict[str, Any]]] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    kinds: dict[str, tuple[ReminderRenderer, ReminderSent | None]] = field(default_factory=dict)
+    digests: list[DigestProvider] = field(default_factory=list)
+
+    def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
+        self.families.append((name, tuple(aliases), label))
+
+    def command(
+        self,
+        family: str,
+        name: str | None = None,
+        *,
+        aliases: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        usage: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self.commands.append((family, name, handler, {
+                "aliases": tuple(aliases), "roles": tuple(roles), "usage": usage}))
+            return handler
+
+        return decorate
+
+    def flow(self, flow: Flow) -> Flow:
+        self.flows.append(flow)
+        return flow
+
+    def reminder_kind(
+        self, kind: str, on_sent: ReminderSent | None = None
+    ) -> Callable[[ReminderRenderer], ReminderRenderer]:
+        """`render` (the decorated function) only reads; `on_sent` runs once, when the
+        reminder is marked sent (see bot.router.ReminderKind)."""
+
+        def decorate(render: ReminderRenderer) -> ReminderRenderer:
+            self.kinds[kind] = (render, on_sent)
+            return render
+
+        return decorate
+
+    def digest(self, provider: DigestProvider) -> DigestProvider:
+        self.digests.append(provider)
+        return provider
+
+    def install_into(self, registry: Registry) -> None:
+        for name, aliases, label in self.families:
+            registry.family(name, aliases, label=label)
+        for family, name, handler, options in self.commands:
+            registry.command(family, name, **options)(handler)
+        for flow in self.flows:
+            registry.flow(flow)
+        for kind, (render, on_sent) in self.kinds.items():
+            registry.reminder_kind(kind, on_sent=on_sent)(render)
+        for provider in self.digests:
+            registry.digest(provider)
+        registry.domains.append(self)
+        if self.install is not None:
+            self.install(registry)
+
+
+def family_menu(ctx: Ctx, family_name: str, word: str | None) -> Reply:
+    """What a family's own command says when it is not given a record id: its commands this
+    member may use, or, after a word it does not know, the closest of them."""
+    registry = ctx.app.registry
+    family = registry.families[family_name]
+    if word:
+        raise UserError("errors/unknown_subcommand", word=f"{family_name} {word}",
+                        family=family_name, suggestions=registry.suggest_sub(family, word))
+    commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
+    return Reply("help/family", {"family": family.label_key, "aliases": list(family.aliases),
+                                 "help_topic": family.name, "commands": commands},
+                 audience=Audience.USER)

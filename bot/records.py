@@ -1,0 +1,66 @@
+"""Record plumbing every domain shares: `C-2026-0001` style ids (a number per prefix and
+year, handed out in the creating transaction), reading such an id back as people type it,
+and finding a record by it, locked for a change."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, select
+
+from bot.models import RecordCounter
+
+Record = TypeVar("Record", bound=SQLModel)
+
+
+@dataclass(frozen=True)
+class RecordIds:
+    """The ids of one record type: `prefix`-year-number, four digits at least."""
+
+    prefix: str
+
+    def format(self, year: int, seq: int) -> str:
+        return f"{self.prefix}-{year}-{seq:04d}"
+
+    def parse(self, text: str | None) -> str | None:
+        """`C-2026-0001`, `c-2026-1`, `#C20260001`, full-width: the canonical id, or None."""
+        word = unicodedata.normalize("NFKC", text or "").strip().lstrip("#").upper()
+        match = re.fullmatch(rf"{re.escape(self.prefix)}-?(\d{{4}})-?(\d{{1,6}})", word)
+        if not match:
+            return None
+        return self.format(int(match.group(1)), int(match.group(2)))
+
+    def next(self, session: Session, year: int) -> tuple[int, str]:
+        """The next number of `year` and its id, in one statement: an upsert that creates the
+        year's counter or bumps it and returns the new value. The row stays locked until the
+        creating transaction ends (PostgreSQL's row lock; SQLite serialises writers anyway),
+        so two records created at once get different numbers, and a creation rolled back
+        leaves no gap. A unique constraint on the record's id is the backstop."""
+        table = RecordCounter.__table__
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(table)
+            .values(prefix=self.prefix, year=year, last=1)
+            .on_conflict_do_update(
+                index_elements=[table.c.prefix, table.c.year], set_={"last": table.c.last + 1}
+            )
+            .returning(table.c.last)
+        )
+        seq = int(session.execute(stmt).scalar_one())
+        return seq, self.format(year, seq)
+
+
+def find(session: Session, model: type[Record], ref: str, *, lock: bool = False,
+         column: str = "ref") -> Record | None:
+    """The record whose id is `ref`. Locked: two changes to one record at once apply one after
+    the other (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE serialises writers already)."""
+    field: Any = getattr(model, column)
+    query = select(model).where(field == ref)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.exec(query).first()

@@ -1,0 +1,14 @@
+"""When a meeting's agenda and its minutes are due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from bot.config import Period, Section, env
+
+
+class MeetingSettings(Section):
+    agenda_lead: Period = Field(timedelta(hours=24), validation_alias=env("LIAISON_AGENDA_LEAD"))
+    minutes_due: Period = Field(timedelta(hours=2), validation_alias=env("LIAISON_MINUTES_DUE"))

@@ -1,0 +1,137 @@
+"""A domain is one declared unit. A probe domain declared in this file (its package's code
+here, its templates written by the test), and nothing edited anywhere else, is discovered from
+the one list, shows in /help, adds a role and a channel purpose, validates its settings
+section, adds a CLI command, and has its slash command checked against the manifest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import Field
+
+import handlers
+from bot import cli
+from bot.config import Period, Section, env, load_settings
+from bot.context import Ctx
+from bot.core import Liaison
+from bot.db import Database
+from bot.domain import Domain
+from bot.errors import ConfigError
+from bot.messages import Reply
+from bot.render import Renderer
+from bot.router import Args, Registry
+from tests.support import TEST_TEMPLATES, Chat, settings
+from tests.test_slack_manifest import unlisted_slash_commands
+
+# -- the probe domain, as handlers/probe/ would declare it ----------------------------------------
+
+
+class ProbeSettings(Section):
+    every: Period = Field(timedelta(hours=1), validation_alias=env("LIAISON_PROBE_EVERY"))
+
+
+def _cli(sub) -> None:  # noqa: ANN001
+    ping = sub.add_parser("probe", help="the probe domain").add_subparsers(dest="probe_command")
+    ping.add_parser("ping", help="say pong").set_defaults(run=_cli_ping)
+
+
+def _cli_ping(settings, args) -> int:  # noqa: ANN001
+    print(f"pong every {settings.probe.every}")
+    return 0
+
+
+PROBE = Domain("probe", slash="/probe", roles=("prober",), purposes={"probes": ("探针",)},
+               settings=ProbeSettings, cli=_cli)
+PROBE.family("probe", aliases=("探针",), label="probe.family")
+
+
+@PROBE.command("probe", "ping", aliases=("测试",), roles=("prober", "admin"),
+               usage="probe.cmd.ping")
+def ping(ctx: Ctx, args: Args) -> Reply:
+    return Reply("probe/pong", {"every": ctx.settings.probe.every})
+
+
+TEMPLATES = {
+    "zh": {
+        "labels.yaml": 'family: 探针\ncmd:\n  ping: "/probe ping — 探一下(别名:探针 测试)"\n'
+                       "roles:\n  prober: 探测员\npurposes:\n  probes: 探针频道\n",
+        "pong.j2": "探到了,每 {{ duration(every) }} 一次。",
+    },
+    "en": {
+        "labels.yaml": 'family: Probe\ncmd:\n  ping: "/probe ping — probe once"\n'
+                       "roles:\n  prober: prober\npurposes:\n  probes: probe channel\n",
+        "pong.j2": "Pong, every {{ duration(every) }}.",
+    },
+}
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def probe_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe added to the one list the core reads, as handlers/__init__.py would."""
+    monkeypatch.setattr(handlers, "DOMAINS", [*handlers.DOMAINS, PROBE])
+
+
+def _app(tmp_path: Path) -> Liaison:
+    root = tmp_path / "probe_templates"
+    for locale, files in TEMPLATES.items():
+        (root / locale / "probe").mkdir(parents=True)
+        for name, text in files.items():
+            (root / locale / "probe" / name).write_text(text, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'liaison.db'}"
+    db = Database(url)
+    db.upgrade()
+    registry = Registry()
+    handlers.register_all(registry)
+    return Liaison(settings(url), db, Renderer("zh", extra=[TEST_TEMPLATES, root]), registry)
+
+
+def test_a_probe_domain_is_discovered_helps_grants_and_routes(probe_listed, tmp_path, clock):
+    app = _app(tmp_path)
+    admin, bob = Chat(app, "admin", channel="C-PROBE", direct=False), Chat(app, "bob")
+    assert "/probe ping — 探一下" in admin("/help")
+    assert "/probe ping" not in bob("/help")  # a role of its own
+    assert "没有权限" in bob("/probe ping") and "探测员" in bob("/probe ping")
+    assert "已授予 bob 探测员角色" in admin("/role grant @bob prober")
+    assert "探到了,每 1小时 一次" in bob("探针 测试")
+    assert "探针频道" in admin("/route 探针 here")
+    assert "探针频道 → 控制台 C-PROBE" in admin("/route list")
+    bob("/lang en")
+    assert "Pong, every 1h." in bob("/probe ping")
+    assert "Channel routes" in bob("/route list") and "probe channel" in bob("/route list")
+
+
+def test_the_probe_settings_section_is_validated(probe_listed, monkeypatch):
+    assert load_settings(_env_file=None).probe.every == timedelta(hours=1)
+    monkeypatch.setenv("LIAISON_PROBE_EVERY", "2h")
+    assert load_settings(_env_file=None).probe.every == timedelta(hours=2)
+    monkeypatch.setenv("LIAISON_PROBE_EVERY", "0")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_PROBE_EVERY: must be longer"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("LIAISON_PROBE_EVERY", "soon")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_PROBE_EVERY: 'soon' is not a"):
+        load_settings(_env_file=None)
+
+
+def test_the_probe_adds_its_cli_command(probe_listed, monkeypatch, capsys):
+    monkeypatch.setenv("LIAISON_PROBE_EVERY", "30m")
+    assert cli.main(["probe", "ping"]) == 0
+    assert capsys.readouterr().out == "pong every 0:30:00\n"
+
+
+def test_the_probe_slash_command_is_checked_against_the_manifest(probe_listed):
+    registry = Registry()
+    handlers.register_all(registry)
+    assert unlisted_slash_commands(registry) == ["/probe"]
+
+
+def test_commands_are_module_level_functions():
+    registry = Registry()
+    handlers.register_all(registry)
+    handlers_ = [c.handler for f in registry.families.values() for c in f.commands.values()]
+    assert len(handlers_) > 50
+    assert [h.__qualname__ for h in handlers_ if "<locals>" in h.__qualname__] == []
