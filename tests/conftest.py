@@ -81,11 +81,21 @@ BACKENDS = [
         marks=pytest.mark.skipif(not PG_URL, reason="LIAISON_TEST_DATABASE_URL not set"),
     ),
 ]
+# Adapter and rendering tests exercise the platforms and the templates, not the database: they
+# run on SQLite only. Storage, reminder and concurrency tests run on both.
+SQLITE_ONLY = ("test_slack", "test_dingtalk", "test_comm_export")
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        sqlite_only = metafunc.module.__name__.rpartition(".")[2].startswith(SQLITE_ONLY)
+        metafunc.parametrize("db_url", BACKENDS[:1] if sqlite_only else BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def db_url(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    """A fresh, migrated database: a SQLite file, or a PostgreSQL copy of the template."""
+    """A fresh, migrated database: a SQLite file, or a PostgreSQL copy of the template
+    (parametrised by pytest_generate_tests above)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'liaison.db'}"
         upgrade(url)
