@@ -8,13 +8,16 @@ import getpass
 import sys
 from pathlib import Path
 
-import handlers
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, StorageError
 
+CORE_COMMANDS = ("run", "console", "db", "--version")
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
+    """The core's commands, and (unless the command line names a core one, which spares
+    importing every domain) each domain's."""
     parser = argparse.ArgumentParser(
         prog="liaison",
         description="Liaison: the external-relations handbook as a chat bot "
@@ -48,14 +51,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Bring the database named by DATABASE_URL to the newest schema.",
     )
 
-    for domain in handlers.DOMAINS:  # each domain adds its own sub-commands
-        if domain.cli is not None:
-            domain.cli(sub)
+    if domains:
+        import handlers
+
+        for domain in handlers.DOMAINS:  # each domain adds its own sub-commands
+            if domain.cli is not None:
+                domain.cli(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(domains=not argv or argv[0] not in CORE_COMMANDS)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -47,13 +47,8 @@ def _positive(value: timedelta | None) -> timedelta | None:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_setting_duration)]
 # A length of time that must be longer than zero (every interval and deadline).
 Period = Annotated[timedelta, BeforeValidator(parse_setting_duration), AfterValidator(_positive)]
-
-
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
 
 
 def env(name: str) -> AliasChoices:
@@ -104,51 +99,51 @@ class Settings(BaseSettings):
             return sections[name]
         return super().__getattr__(name)  # type: ignore[misc]
 
-    database_url: str = Field("sqlite:///./liaison.db", validation_alias=_env("DATABASE_URL"))
+    database_url: str = Field("sqlite:///./liaison.db", validation_alias=env("DATABASE_URL"))
     default_locale: Literal["zh", "en"] = Field(
-        "zh", validation_alias=_env("LIAISON_DEFAULT_LOCALE")
+        "zh", validation_alias=env("LIAISON_DEFAULT_LOCALE")
     )
-    timezone: str = Field("Asia/Shanghai", validation_alias=_env("LIAISON_TIMEZONE"))
-    admins: str = Field("", validation_alias=_env("LIAISON_ADMINS"))
+    timezone: str = Field("Asia/Shanghai", validation_alias=env("LIAISON_TIMEZONE"))
+    admins: str = Field("", validation_alias=env("LIAISON_ADMINS"))
     conversation_timeout: Period = Field(
-        timedelta(hours=24), validation_alias=_env("LIAISON_CONVERSATION_TIMEOUT")
+        timedelta(hours=24), validation_alias=env("LIAISON_CONVERSATION_TIMEOUT")
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", validation_alias=_env("LIAISON_LOG_LEVEL")
+        "INFO", validation_alias=env("LIAISON_LOG_LEVEL")
     )
 
     # Reminders (schedules/)
     reminder_sweep: Period = Field(
-        timedelta(seconds=15), validation_alias=_env("LIAISON_REMINDER_SWEEP")
+        timedelta(seconds=15), validation_alias=env("LIAISON_REMINDER_SWEEP")
     )
     reminder_lease: Period = Field(
-        timedelta(minutes=5), validation_alias=_env("LIAISON_REMINDER_LEASE")
+        timedelta(minutes=5), validation_alias=env("LIAISON_REMINDER_LEASE")
     )
     reminder_max_attempts: int = Field(
-        8, ge=1, le=100, validation_alias=_env("LIAISON_REMINDER_MAX_ATTEMPTS")
+        8, ge=1, le=100, validation_alias=env("LIAISON_REMINDER_MAX_ATTEMPTS")
     )
     reminder_grace: Period = Field(
-        timedelta(hours=24), validation_alias=_env("LIAISON_REMINDER_GRACE")
+        timedelta(hours=24), validation_alias=env("LIAISON_REMINDER_GRACE")
     )
-    training_channel: str = Field("", validation_alias=_env("LIAISON_TRAINING_CHANNEL"))
-    digest_time: str = Field("09:30", validation_alias=_env("LIAISON_DIGEST_TIME"))
+    training_channel: str = Field("", validation_alias=env("LIAISON_TRAINING_CHANNEL"))
+    digest_time: str = Field("09:30", validation_alias=env("LIAISON_DIGEST_TIME"))
 
     # Slack (slack-bolt): Socket Mode with an app token, else HTTP mode with the signing secret
-    slack_bot_token: str = Field("", validation_alias=_env("SLACK_BOT_TOKEN"))
-    slack_app_token: str = Field("", validation_alias=_env("SLACK_APP_TOKEN"))
-    slack_signing_secret: str = Field("", validation_alias=_env("SLACK_SIGNING_SECRET"))
-    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
-    http_port: int = Field(3000, ge=1, le=65535, validation_alias=_env("LIAISON_HTTP_PORT"))
+    slack_bot_token: str = Field("", validation_alias=env("SLACK_BOT_TOKEN"))
+    slack_app_token: str = Field("", validation_alias=env("SLACK_APP_TOKEN"))
+    slack_signing_secret: str = Field("", validation_alias=env("SLACK_SIGNING_SECRET"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=env("SLACK_API_URL"))
+    http_port: int = Field(3000, ge=1, le=65535, validation_alias=env("LIAISON_HTTP_PORT"))
 
     # DingTalk (dingtalk-stream, Stream mode)
-    dingtalk_client_id: str = Field("", validation_alias=_env("DINGTALK_CLIENT_ID"))
-    dingtalk_client_secret: str = Field("", validation_alias=_env("DINGTALK_CLIENT_SECRET"))
-    dingtalk_robot_code: str = Field("", validation_alias=_env("DINGTALK_ROBOT_CODE"))
+    dingtalk_client_id: str = Field("", validation_alias=env("DINGTALK_CLIENT_ID"))
+    dingtalk_client_secret: str = Field("", validation_alias=env("DINGTALK_CLIENT_SECRET"))
+    dingtalk_robot_code: str = Field("", validation_alias=env("DINGTALK_ROBOT_CODE"))
     dingtalk_openapi_endpoint: str = Field(
-        "https://api.dingtalk.com", validation_alias=_env("DINGTALK_OPENAPI_ENDPOINT")
+        "https://api.dingtalk.com", validation_alias=env("DINGTALK_OPENAPI_ENDPOINT")
     )
     dingtalk_idle: Period = Field(
-        timedelta(seconds=90), validation_alias=_env("LIAISON_DINGTALK_IDLE")
+        timedelta(seconds=90), validation_alias=env("LIAISON_DINGTALK_IDLE")
     )
 
     @field_validator("timezone")

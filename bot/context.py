@@ -53,13 +53,6 @@ class Ctx:
     def audit(
         self, record_type: str, record_id: str, action: str, changes: dict[str, Any] | None = None
     ) -> AuditEntry:
-        entry = AuditEntry(
-            at=self.now,
-            actor=self.actor,
-            record_type=record_type,
-            record_id=str(record_id),
-            action=action,
-            changes=changes or {},
-        )
-        self.session.add(entry)
-        return entry
+        from bot.records import audit
+
+        return audit(self.session, self.actor, record_type, record_id, action, changes, self.now)

@@ -1,6 +1,7 @@
 """Record plumbing every domain shares: `C-2026-0001` style ids (a number per prefix and
 year, handed out in the creating transaction), reading such an id back as people type it,
-and finding a record by it, locked for a change."""
+loading a record by it (locked for a change, with the domain's polite "not found"), and the
+audit entry."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from bot.models import RecordCounter
+from bot.errors import NotFound
+from bot.models import AuditEntry, RecordCounter
 
 Record = TypeVar("Record", bound=SQLModel)
 
@@ -64,3 +66,23 @@ def find(session: Session, model: type[Record], ref: str, *, lock: bool = False,
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return session.exec(query).first()
+
+
+def load(session: Session, model: type[Record], ids: RecordIds, raw: str | None, *,
+         missing: str, lock: bool = False) -> Record:
+    """The record `raw` names, as people type ids; else NotFound(`missing`, ref=...), the
+    domain's answer naming the id (as typed when it is not one)."""
+    ref = ids.parse(raw)
+    record = find(session, model, ref, lock=lock) if ref else None
+    if record is None:
+        raise NotFound(missing, ref=ref or (raw or "")[:40])
+    return record
+
+
+def audit(session: Session, actor: str, record_type: str, record_id: str, action: str,
+          changes: dict[str, Any] | None, at: Any) -> AuditEntry:  # noqa: ANN401 (a datetime)
+    """One entry of the audit trail: who (`platform:user_id`, or the bot itself), when, what."""
+    entry = AuditEntry(at=at, actor=actor, record_type=record_type, record_id=str(record_id),
+                       action=action, changes=changes or {})
+    session.add(entry)
+    return entry

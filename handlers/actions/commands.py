@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot import members, parsers, records
 from bot.context import Ctx
 from bot.domain import Domain
-from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args
 from bot.timeparse import TimeParseError, parse_when
@@ -53,11 +53,7 @@ def view(session: Session, item: ActionItem, now: datetime | None = None) -> dic
 
 
 def find(session: Session, raw: str | None) -> ActionItem:
-    ref = ACTION_IDS.parse(raw)
-    item = records.find(session, ActionItem, ref) if ref else None
-    if item is None:
-        raise NotFound("actions/not_found", ref=(raw or "")[:40])
-    return item
+    return records.load(session, ActionItem, ACTION_IDS, raw, missing="actions/not_found")
 
 
 def may_change(ctx: Ctx, item: ActionItem) -> bool:

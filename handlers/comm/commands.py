@@ -18,7 +18,7 @@ from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
 from bot.router import Args
@@ -235,7 +235,7 @@ def _record_step(purpose: str) -> Step:
         ref = rules.IDS.parse(answer)
         record = _by_ref(ctx.session, ref) if ref else None
         if record is None:
-            raise InvalidAnswer("comm/not_found", id=answer.strip()[:40])
+            raise InvalidAnswer("comm/not_found", ref=answer.strip()[:40])
         if not _may_change(ctx, record):
             raise InvalidAnswer("comm/not_owner", ref=record.ref, owner=record.owner_name)
         state = rules.state_of(record)
@@ -467,10 +467,8 @@ def _by_ref(session: Session, ref: str | None, lock: bool = False) -> CommRecord
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommRecord:
     if not raw:
         raise UserError(usage)
-    record = _by_ref(ctx.session, rules.IDS.parse(raw), lock=lock)
-    if record is None:
-        raise NotFound("comm/not_found", id=raw[:40])
-    return record
+    return records.load(ctx.session, CommRecord, rules.IDS, raw, missing="comm/not_found",
+                        lock=lock)
 
 
 def _may_change(ctx: Ctx, record: CommRecord) -> bool:

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from bot import parsers
+from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from handlers.complaints import rules, store
@@ -211,10 +211,8 @@ def _load(ctx: Ctx, raw: str | None, command: str, *, for_update: bool = False) 
         if raw:
             raise UserError("complaints/bad_id", text=raw[:40], usage=f"complaints.cmd.{command}")
         raise _usage(command)
-    c = store.find(ctx.session, ref, for_update=for_update)
-    if c is None:
-        raise NotFound("complaints/not_found", ref=ref)
-    return c
+    return records.load(ctx.session, Complaint, rules.IDS, ref, missing="complaints/not_found",
+                        lock=for_update)
 
 
 def _may_change(ctx: Ctx, c: Complaint) -> None:

@@ -68,8 +68,7 @@ def plan_one(session: Session, c: Complaint, p: rules.Planned) -> None:
 def system_audit(session: Session, c: Complaint, now: datetime, action: str,
                  changes: dict[str, Any] | None = None) -> None:
     """A timeline entry written by the bot itself (an escalation), not by a member."""
-    session.add(AuditEntry(at=now, actor=SYSTEM_ACTOR, record_type=RECORD, record_id=c.ref,
-                           action=action, changes=changes or {}))
+    records.audit(session, SYSTEM_ACTOR, RECORD, c.ref, action, changes, now)
 
 
 def timeline(session: Session, c: Complaint) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain
-from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
 from bot.timeparse import TimeParseError, parse_duration, parse_when
@@ -143,12 +143,9 @@ def parse_minutes_meeting(answer: str, ctx: Ctx) -> str:
 
 
 def find(session: Session, raw: str | None, *, lock: bool = False) -> Meeting:
-    ref = MEETING_IDS.parse(raw)
     # Locked: two people recording minutes at once, one wins.
-    meeting = records.find(session, Meeting, ref, lock=lock) if ref else None
-    if meeting is None:
-        raise NotFound("meetings/not_found", ref=(raw or "")[:40])
-    return meeting
+    return records.load(session, Meeting, MEETING_IDS, raw, missing="meetings/not_found",
+                        lock=lock)
 
 
 def may_edit(ctx: Ctx, meeting: Meeting) -> bool:
