@@ -2,7 +2,7 @@
 prepared (`/comm new`), carried out against a four-step checklist (`/comm run`, `/comm check`)
 and reviewed (`/comm review`); reviewed records are the case library (`/comm cases`).
 
-The rules (states, the checklist, what is due when) are in comm_rules; this module is the
+The rules (states, the checklist, what is due when) are in rules.py; this module is the
 chat around them: commands, the three flows, and how the two reminders read when they fire.
 """
 

@@ -3,7 +3,7 @@ details with a named owner, propose a solution and follow it through.
 
 Intake is a flow (one question at a time, values given up front are not asked again); the
 lifecycle is one command per step. Rules (state machine, clocks, permissions, privacy) live in
-complaints_rules, storage and template values in complaints_store; this module wires them to
+rules.py, storage and template values in store.py; this module wires them to
 the chat and to the reminder engine.
 """
 

@@ -1,7 +1,7 @@
 """`/meeting`: partner meetings as the handbook runs them: the agenda and materials go out
 beforehand, the minutes with clear action items go out afterwards, and reminders make sure
-of both. Action items themselves are in handlers/actions.py; the tables and the small rules
-in handlers/meetings_models.py."""
+of both. Action items themselves are in handlers/actions/; the tables and the small rules
+in handlers/meetings/models.py."""
 
 from __future__ import annotations
 
