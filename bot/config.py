@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field("sqlite:///./liaison.db", validation_alias=_env("DATABASE_URL"))
+    database_connect_timeout: Duration = Field(
+        timedelta(seconds=5), validation_alias=_env("LIAISON_DATABASE_CONNECT_TIMEOUT")
+    )
+    database_statement_timeout: Duration = Field(
+        timedelta(seconds=10), validation_alias=_env("LIAISON_DATABASE_STATEMENT_TIMEOUT")
+    )
     default_locale: Literal["zh", "en"] = Field(
         "zh", validation_alias=_env("LIAISON_DEFAULT_LOCALE")
     )
@@ -61,7 +67,7 @@ class Settings(BaseSettings):
         timedelta(seconds=15), validation_alias=_env("LIAISON_REMINDER_SWEEP")
     )
     reminder_lease: Duration = Field(
-        timedelta(minutes=5), validation_alias=_env("LIAISON_REMINDER_LEASE")
+        timedelta(seconds=60), validation_alias=_env("LIAISON_REMINDER_LEASE")
     )
     reminder_max_attempts: int = Field(
         8, ge=1, le=100, validation_alias=_env("LIAISON_REMINDER_MAX_ATTEMPTS")
@@ -149,6 +155,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
+        "database_connect_timeout", "database_statement_timeout",
         "conversation_timeout", "reminder_sweep", "reminder_lease", "reminder_grace",
         "complaint_sla", "complaint_sla_low", "complaint_sla_normal", "complaint_sla_high",
         "complaint_sla_critical", "complaint_followup", "comm_followup", "comm_review",

@@ -23,6 +23,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core import Liaison
+from bot.errors import StorageError
 from schedules import api
 from schedules.api import Target
 from schedules.worker import Sweeper
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DIGEST = "system.digest"
 TRAINING = "system.training"
 PURPOSES_WITH_DIGEST = ("complaints", "meetings", "escalations", "talking_points")
+RETRY_DOWN = timedelta(seconds=1)  # how soon a sweep that met a database failure runs again
 
 
 class ReminderScheduler:
@@ -42,6 +44,7 @@ class ReminderScheduler:
         self._sweeping = threading.Lock()
         self._wake_lock = threading.Lock()
         self._wake_at: datetime | None = None
+        self._down = False
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(4)},
@@ -82,12 +85,28 @@ class ReminderScheduler:
     # -- jobs ---------------------------------------------------------------------------------
 
     def sweep(self) -> None:
+        """One sweep, then a wake-up for the next due time. Every step is inside the error
+        handling: while the database is away the sweep is tried again every RETRY_DOWN, so
+        reminders due meanwhile go out within that of its return."""
         with self._sweeping:
             try:
                 self.sweeper.sweep()
+                upcoming = self.sweeper.next_due()
+                if self._down:
+                    log.warning("database is back; reminder delivery resumed")
+                self._down = False
+            except StorageError as exc:
+                if exc.unavailable:
+                    if not self._down:
+                        log.warning("database unavailable; reminder sweep retried every %s s",
+                                    RETRY_DOWN.total_seconds())
+                    self._down = True
+                else:
+                    log.exception("reminder sweep failed; trying again shortly")
+                upcoming = datetime.now(UTC) + RETRY_DOWN
             except Exception:
-                log.exception("reminder sweep failed; the next one will try again")
-            upcoming = self.sweeper.next_due()
+                log.exception("reminder sweep failed; trying again shortly")
+                upcoming = datetime.now(UTC) + RETRY_DOWN
         with self._wake_lock:
             self._wake_at = None
         if upcoming is not None:
