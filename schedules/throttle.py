@@ -13,16 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
-@dataclass(frozen=True)
-class Pace:
-    """A token bucket: `per_second` on average, up to `burst` at once."""
-
-    per_second: float
-    burst: int
+from bot.adapters.base import Pace
 
 
 def kind_of(scope: str) -> str:

@@ -30,13 +30,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlmodel import Session, col
 
+from bot.adapters.base import Pace
 from bot.core import Liaison
 from bot.errors import DeliveryError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
-from schedules.throttle import Pace, Throttle
+from schedules.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class Sweeper:
                 continue
             scopes, paces = self._scopes(outbound)
             if scopes:
-                until = self.throttle.blocked_until(scopes, paces, datetime.now(UTC))
+                until = self.throttle.blocked_until(scopes, paces, now)
                 if until is not None and (latest is None or until > latest):
                     latest = until
         return latest
@@ -275,8 +276,8 @@ class Sweeper:
                 adapter.send(outbound)  # type: ignore[attr-defined]
             except DeliveryError as exc:
                 if exc.scopes and exc.retry_after is not None:
-                    # Counted from the response, not from when the batch began.
-                    until = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
+                    # Counted from the response (`now` is taken per reminder, just before).
+                    until = now + timedelta(seconds=exc.retry_after)
                     self.throttle.pause(exc.scopes, until)
                     log.warning("%s rate limited (%s) until %s", ", ".join(exc.scopes),
                                 exc.reason, until.isoformat(timespec="seconds"))

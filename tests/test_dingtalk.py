@@ -284,16 +284,20 @@ def test_throttling_defers_the_reminder_and_loses_nothing(db_url, tmp_path, fake
     app, adapter, _ = make(db_url, tmp_path, fake)
     _plan_for(app, ["zhang", "li"])
     fake.batch_trouble = ["429", "flow"]
-    result = Sweeper(app, {"dingtalk": adapter}).sweep()
-    assert result.retried == 2 and result.delivered == 0
+    sweeper = Sweeper(app, {"dingtalk": adapter})
+    result = sweeper.sweep()
+    # The 429 pauses the robot: the second reminder is not tried, and no attempt is counted.
+    assert (result.retried, result.released, result.delivered) == (1, 1, 0)
     with app.db.session() as session:
         rows = session.exec(select(Reminder)).all()
         assert {r.status for r in rows} == {Status.PENDING}
         assert all(r.due_at > datetime.now(UTC) + timedelta(seconds=5) for r in rows)
-        reasons = sorted(r.last_error for r in rows)
-    assert reasons == ["dingtalk:429:Throttling.Api", "dingtalk_flow_controlled"]
+        assert sorted((r.last_error, r.attempts) for r in rows) == [
+            ("dingtalk:429:Throttling.Api", 1), ("rate_limited", 0)]
     later = datetime.now(UTC) + timedelta(hours=2)
-    assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 2
+    result = sweeper.sweep(now=later)  # one person is flow-controlled, the other reached
+    assert (result.retried, result.delivered) == (1, 1)
+    assert sweeper.sweep(now=later + timedelta(hours=2)).delivered == 1
 
 
 def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -> None:

@@ -10,6 +10,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
+from bot.adapters.base import Pace
 from bot.errors import DeliveryError
 from bot.messages import Reply
 from schedules import api
@@ -424,3 +425,39 @@ def test_the_lease_is_renewed_while_a_slow_batch_is_delivered(db_url, tmp_path, 
     adapters["console"].on_send = slow
     run_due(app, adapters, owner="busy")
     assert taken == [] and len(adapters["console"].sent) == 6
+
+
+def test_a_rate_limit_pauses_its_channel_and_releases_the_rest_unattempted(
+        db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    for i in range(4):
+        _plan(app, key=f"c1-{i}", target=Target.channel("slack", "C1"))
+    _plan(app, key="c2", target=Target.channel("slack", "C2"))
+    adapters = recording_adapters()
+    slack = adapters["slack"]
+    slack.scopes = lambda outbound: (f"slack:post:{outbound.address.channel}",)
+    slack.pace = {"slack:post": Pace(per_second=1.0, burst=3)}
+    calls: list[tuple[str, datetime]] = []
+    slack.on_send = lambda o: calls.append((o.address.channel, datetime.now(UTC)))
+    limited_at = datetime.now(UTC)
+    slack.fail_with = [DeliveryError("ratelimited", temporary=True, retry_after=90,
+                                     scopes=("slack:post:C1",))]
+    sweeper = Sweeper(app, adapters)
+    result = sweeper.sweep()
+    # One call got the 429; the other three for C1 were not even tried; C2 went out.
+    assert [c for c, _ in calls] == ["C2"] and result.released == 3
+    rows = [_row(app, f"c1-{i}") for i in range(4)]
+    assert [r.attempts for r in rows] == [1, 0, 0, 0]
+    assert all(r.status == Status.PENDING for r in rows)
+    clock.shift(timedelta(seconds=89))
+    sweeper.sweep()
+    assert [c for c, _ in calls] == ["C2"]
+    clock.shift(timedelta(seconds=2))
+    sweeper.sweep()
+    first_retry = next(t for c, t in calls if c == "C1")
+    assert first_retry >= limited_at + timedelta(seconds=90)
+    assert len([c for c, _ in calls if c == "C1"]) == 3  # paced: a burst of three ...
+    clock.shift(timedelta(seconds=1))
+    sweeper.sweep()
+    assert len([c for c, _ in calls if c == "C1"]) == 4  # ... then one a second
+    assert all(_row(app, f"c1-{i}").status == Status.SENT for i in range(4))

@@ -45,7 +45,7 @@ from sqlmodel import select
 
 from bot import members
 from bot.adapters import slack_forms
-from bot.adapters.base import deliver_to_peer
+from bot.adapters.base import Pace, deliver_to_peer
 from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
@@ -90,8 +90,9 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def delivery_error(exc: Exception) -> DeliveryError:
-    """The one place slack_sdk errors are translated."""
+def delivery_error(exc: Exception, scopes: tuple[str, ...] = ()) -> DeliveryError:
+    """The one place slack_sdk errors are translated. A rate limit names the `scopes` the
+    call was in (its channel, or its method's tier), which the delivery worker pauses."""
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, SlackApiError):
@@ -104,7 +105,7 @@ def delivery_error(exc: Exception) -> DeliveryError:
                 retry_after: float | None = float(headers.get("retry-after", 1))
             except (TypeError, ValueError):
                 retry_after = 1.0
-            return DeliveryError(error, temporary=True, retry_after=retry_after)
+            return DeliveryError(error, temporary=True, retry_after=retry_after, scopes=scopes)
         if status >= 500 or error in TEMPORARY:
             return DeliveryError(error, temporary=True)
         # PERMANENT names the usual ones; an error Slack adds later is permanent too, since
@@ -594,6 +595,24 @@ class SlackAdapter:
 
     # -- outbound ------------------------------------------------------------------------------
 
+    # How fast the delivery worker may call, from Slack's "Rate limits" page: chat.postMessage
+    # has special limits, about one message per second per channel with short bursts allowed;
+    # conversations.open is Tier 3 (50+ per minute).
+    pace = {
+        f"{PLATFORM}:post": Pace(per_second=1.0, burst=3),
+        f"{PLATFORM}:method": Pace(per_second=50 / 60, burst=10),
+    }
+
+    def scopes(self, outbound: Outbound) -> tuple[str, ...]:
+        """The rate-limit scopes `send(outbound)` calls in (see schedules/throttle.py)."""
+        address = outbound.address
+        if address.channel:
+            return (f"{PLATFORM}:post:{address.channel}",)
+        dm = self._dms.get(address.user or "")
+        if dm:
+            return (f"{PLATFORM}:post:{dm}",)
+        return (f"{PLATFORM}:method:conversations.open", f"{PLATFORM}:post:{address.user}")
+
     def send(self, outbound: Outbound) -> None:
         """Deliver to a channel, or to a member's DM. Raises DeliveryError."""
         address = outbound.address
@@ -615,7 +634,7 @@ class SlackAdapter:
                 **payload,
             )
         except Exception as exc:
-            raise delivery_error(exc) from exc
+            raise delivery_error(exc, (f"{PLATFORM}:post:{channel}",)) from exc
         return str(response.get("ts") or "")
 
     def _ephemeral(self, outbound: Outbound, origin: Origin) -> None:
@@ -647,7 +666,7 @@ class SlackAdapter:
             found = self.client.conversations_open(users=user)["channel"]["id"]
         except Exception as exc:
             if strict:
-                raise delivery_error(exc) from exc
+                raise delivery_error(exc, (f"{PLATFORM}:method:conversations.open",)) from exc
             log.warning("conversations.open failed for %s: %s", user, exc)
             return None
         self._dms[user] = str(found)
