@@ -46,6 +46,7 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
+RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
 
 
 @dataclass
@@ -175,46 +176,55 @@ class Sweeper:
                 if not ids and not self.failed_at_claim:
                     return result
                 stale = self._summarise_stale(ids, current, result)
-                for rid in ids:
-                    if rid in stale:
-                        continue
-                    self._renew_if_due()
-                    self._one(rid, now_or(now), result)
+                todo = [rid for rid in ids if rid not in stale]
+                for at in range(0, len(todo), RENDER_CHUNK):
+                    chunk = todo[at:at + RENDER_CHUNK]
+                    prepared = self._render_chunk(chunk, now_or(now), result)
+                    for item in prepared:
+                        self._send(item, now_or(now), result)
                 # Loop until nothing is due: summaries and admin notices planned in this round
                 # are due at once. Retries are not, since their backoff puts them in the future.
 
-    def _one(self, rid: int, now: datetime, result: SweepResult) -> None:
-        item = self._render(rid, now, result)
-        if item is None:
-            return
+    def _send(self, item: _Prepared, now: datetime, result: SweepResult) -> None:
+        self._renew_if_due()
         held = self._held_until(item, now)
         if held is not None:
-            self._release(rid, held, result)
+            self._release(item.id, held, result)
             return
         if self._deliver(item, now, result):
-            self._mark_sent(rid, now)
+            self._mark_sent(item.id, now)
+
+    def _render_chunk(self, ids: list[int], now: datetime,
+                      result: SweepResult) -> list[_Prepared]:
+        """Render a few claimed reminders in one read. Should any renderer raise, the chunk is
+        rendered again one reminder per transaction, so that one fails alone."""
+        try:
+            dropped: list[int] = []
+            with self.app.db.session() as session:
+                rows = session.execute(
+                    select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
+                ).scalars().all()
+                found = [self._render_row(session, row, now, dropped) for row in rows]
+            result.dropped += len(dropped)
+            return [p for p in found if p is not None]
+        except StorageError as exc:
+            if exc.unavailable:
+                raise
+        except Exception:  # noqa: BLE001  (found again, and reported, one by one below)
+            pass
+        alone = (self._render(rid, now, result) for rid in ids)
+        return [p for p in alone if p is not None]
 
     def _render(self, rid: int, now: datetime, result: SweepResult) -> _Prepared | None:
         """Render one claimed reminder as its record is now, in its own transaction. One
         whose renderer raises is retried and, after the attempt limit, failed alone."""
         try:
+            dropped: list[int] = []
             with self.app.db.session() as session:
                 row = session.get(Reminder, rid)
-                if row is None or row.status != Status.CLAIMED or row.lease_owner != self.owner:
-                    return None  # someone else's now (our lease expired)
-                kind = self.app.registry.reminder_kinds.get(row.kind)
-                reply = kind.render(session, row, now) if kind else None
-                if reply is None:
-                    row.status = Status.CANCELLED
-                    row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
-                    row.lease_owner = row.lease_until = None
-                    session.add(row)
-                    result.dropped += 1
-                    return None
-                reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
-                reply.values.setdefault("planned_at", row.planned_at)
-                return _Prepared(row.id, row.key, self.outbounds(session, row, reply),
-                                 set(row.payload.get("_delivered", [])))
+                found = self._render_row(session, row, now, dropped) if row else None
+            result.dropped += len(dropped)
+            return found
         except StorageError as exc:
             if exc.unavailable:
                 raise
@@ -224,6 +234,24 @@ class Sweeper:
         log.error("reminder %s: rendering failed: %s: %s", rid, error.__class__.__name__, error)
         self._fail(rid, now, f"render:{error.__class__.__name__}", permanent=False, result=result)
         return None
+
+    def _render_row(self, session: Session, row: Reminder, now: datetime,
+                    dropped: list[int]) -> _Prepared | None:
+        if row.status != Status.CLAIMED or row.lease_owner != self.owner:
+            return None  # someone else's now (our lease expired)
+        kind = self.app.registry.reminder_kinds.get(row.kind)
+        reply = kind.render(session, row, now) if kind else None
+        if reply is None:
+            row.status = Status.CANCELLED
+            row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
+            row.lease_owner = row.lease_until = None
+            session.add(row)
+            dropped.append(row.id)
+            return None
+        reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
+        reply.values.setdefault("planned_at", row.planned_at)
+        return _Prepared(row.id, row.key, self.outbounds(session, row, reply),
+                         set(row.payload.get("_delivered", [])))
 
     def _scopes(self, outbound: Outbound) -> tuple[list[str], Mapping[str, Pace]]:
         adapter = self.adapters.get(outbound.address.platform)
@@ -313,19 +341,21 @@ class Sweeper:
             del self._unwritten[rid]
 
     def _write_mark(self, rid: int, sent_at: datetime) -> None:
+        c = Reminder.__table__.c
         with self.app.db.session() as session:
-            row = session.get(Reminder, rid, with_for_update=True)
-            if row is None or row.status in (Status.SENT, Status.CANCELLED):
+            # One statement that both locks and marks; the row is read only for an on_sent.
+            marked = session.execute(
+                update(Reminder.__table__)
+                .where(c.id == rid, c.status.notin_((Status.SENT, Status.CANCELLED)))
+                .values(status=Status.SENT, sent_at=sent_at, lease_owner=None,
+                        lease_until=None)
+                .returning(c.kind, c.key)
+            ).first()
+            if marked is None:
                 return
-            if row.lease_owner != self.owner:
-                # Our lease ran out while we were sending (the database was away, or the
-                # platform slow): it went out all the same, so it is sent.
-                log.warning("reminder %s: marked sent after our lease passed to %s",
-                            row.key, row.lease_owner)
-            self._on_sent(session, row, sent_at)
-            row.status, row.sent_at = Status.SENT, sent_at
-            row.lease_owner = row.lease_until = None
-            session.add(row)
+            kind = self.app.registry.reminder_kinds.get(marked.kind)
+            if kind is not None and kind.on_sent is not None:
+                self._on_sent(session, session.get(Reminder, rid), sent_at)
 
     def _on_sent(self, session: Session, row: Reminder, sent_at: datetime) -> None:
         """The kind's follow-up, once, in the marking transaction. One that raises is logged
