@@ -84,8 +84,10 @@ class Liaison:
                 return self.resolve(ctx, replies)
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
-        except StorageError:
-            reply = Reply("errors/storage", audience=Audience.USER)
+        except StorageError as exc:
+            # "Rolled back" only when a change was on its way; a failed read just says wait.
+            template = "errors/storage" if exc.wrote else "errors/unavailable"
+            reply = Reply(template, audience=Audience.USER)
         except LiaisonError:
             log.exception("could not handle a message")
             reply = Reply("errors/internal", audience=Audience.USER)

@@ -147,3 +147,22 @@ def test_housekeeping_forgets_old_event_ids_and_expired_conversations(db_url, tm
     app.purge(datetime.now(UTC))
     assert _count(app, InboundEvent) == 0 and _count(app, Conversation) == 0
     assert "alice" in alice("/whoami", event_id="E1")  # the id is free again
+
+
+def test_a_failed_read_says_the_database_is_unavailable(db_url, tmp_path, clock, caplog):
+    from sqlalchemy import create_engine
+
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/lang en")
+    healthy = app.db.engine
+    # Nothing listens on port 1: every statement fails to connect, as in an outage.
+    app.db.engine = create_engine("postgresql+psycopg://x@127.0.0.1:1/x",
+                                  connect_args={"connect_timeout": 1})
+    try:
+        out = alice("/whoami")
+    finally:
+        app.db.engine.dispose()
+        app.db.engine = healthy
+    assert "数据库暂时无法访问" in out and "撤回" not in out  # the default locale: not read
+    assert "database unavailable" in caplog.text and "Traceback" not in caplog.text

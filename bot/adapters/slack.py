@@ -46,6 +46,7 @@ from sqlmodel import select
 from bot import members
 from bot.adapters import slack_forms
 from bot.adapters.base import Pace, deliver_to_peer
+from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
 from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
@@ -175,6 +176,7 @@ class SlackAdapter:
         self.client = WebClient(token=bot_token, base_url=api_url, timeout=10)
         self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
         self._bot_token = bot_token
+        self._signing_secret = signing_secret
         self._identity: dict[str, str] | None = None
         self._identity_lock = threading.Lock()
         self._profiles: dict[str, dict[str, str | None]] = {}
@@ -681,7 +683,8 @@ class SlackAdapter:
     # -- serving -------------------------------------------------------------------------------
 
     def wsgi(self) -> Callable[..., Any]:
-        """POST /slack/events (commands, events, interactivity) and GET /healthz."""
+        """POST /slack/events (commands, events, interactivity), GET /healthz (liveness) and
+        GET /readyz (the database answers), behind the guard against hostile requests."""
         slack = SlackRequestHandler(self.bolt)
 
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -692,7 +695,7 @@ class SlackAdapter:
                 return [b"ok\n"]
             return slack(environ, start_response)
 
-        return application
+        return SlackHttpGuard(application, self.app.db, self._signing_secret, max_body=MAX_BODY)
 
     def listen(self) -> int:
         """Bind the HTTP server (HTTP mode) and return its port; `run` then serves."""
@@ -702,6 +705,7 @@ class SlackAdapter:
             self._server = create_server(
                 self.wsgi(), host=self.host, port=self.port, threads=self.http_threads,
                 ident="liaison", clear_untrusted_proxy_headers=True,
+                max_request_body_size=MAX_BODY,
             )
         return int(self._server.effective_port)
 
