@@ -22,11 +22,13 @@ from bot.conversation import Engine, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
-from bot.models import ChannelRoute, Conversation, InboundEvent, Member
+from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry
 
 log = logging.getLogger(__name__)
+
+JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a double click
 
 
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -136,7 +138,19 @@ class Liaison:
             return replies + list(result or [])
         if word_of(text) == "cancel":
             return replies + [Reply("flow/nothing_to_cancel")]
+        if word_of(text) == "yes" and (saved := self._just_saved(ctx)):
+            # A second "yes" (a double-clicked Confirm) to a summary already saved.
+            return replies + [Reply("flow/already_saved", {"id": saved})]
         return replies + [Reply("errors/not_understood", {"text": text[:80]})]
+
+    def _just_saved(self, ctx: Ctx) -> str | None:
+        """The record this member created in the last few minutes, if any."""
+        return ctx.session.exec(
+            select(AuditEntry.record_id)
+            .where(AuditEntry.actor == ctx.actor, AuditEntry.action == "create",
+                   col(AuditEntry.at) >= ctx.now - JUST_SAVED)
+            .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        ).first()
 
     # -- outbound ---------------------------------------------------------------------------
 
