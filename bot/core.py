@@ -9,6 +9,7 @@ after it commits, so nobody is told about a record that was not stored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,7 +62,43 @@ class Liaison:
 
     # -- inbound ----------------------------------------------------------------------------
 
-    def handle(self, inbound: Inbound) -> list[Outbound]:
+    def handle(
+        self,
+        inbound: Inbound,
+        *,
+        queue: bool = False,
+        keep: Callable[[Outbound], bool] | None = None,
+        prepare: Callable[[Session, Inbound, list[Outbound]], list[Outbound]] | None = None,
+    ) -> list[Outbound]:
+        """Handle one message; returns the rendered answers. With `queue` (how the platform
+        adapters call it) every answer is written to the outbox in the same transaction as
+        the change it reports, for the delivery worker; only those `keep` selects (a slash
+        command's private answer, for the HTTP ack) are returned. `prepare` lets the adapter
+        add what it needs to deliver them later (Outbound.meta), inside the transaction."""
+        outbounds = self._handle(inbound, queue=queue, keep=keep, prepare=prepare)
+        if not queue:
+            return outbounds
+        kept = [o for o in outbounds if keep is not None and keep(o)]
+        rest = [o for o in outbounds if not (keep is not None and keep(o))]
+        return kept + self.queue(rest)
+
+    def queue(self, outbounds: list[Outbound]) -> list[Outbound]:
+        """Queue messages in a transaction of their own (an error answer, or a private answer
+        that missed the ack). Returns those that could not be queued (the database is away):
+        the caller may still try them once directly."""
+        if not outbounds:
+            return []
+        from schedules import api
+
+        try:
+            with self.db.session() as session:
+                for outbound in outbounds:
+                    api.queue(session, outbound)
+        except StorageError:
+            return outbounds
+        return []
+
+    def _handle(self, inbound, *, queue, keep, prepare) -> list[Outbound]:  # noqa: ANN001
         now = datetime.now(UTC)
         locale = self.renderer.locale(inbound.locale)
         zone = zone_of(inbound.timezone, self.settings.zone)
@@ -83,7 +120,18 @@ class Liaison:
                     now=now,
                 )
                 replies = self._dispatch(ctx)
-                return self.resolve(ctx, replies)
+                outbounds = self.resolve(ctx, replies)
+                if prepare is not None:
+                    outbounds = prepare(session, inbound, outbounds)
+                if not queue:
+                    return outbounds
+                from schedules import api
+
+                kept = [o for o in outbounds if keep is not None and keep(o)]
+                for outbound in outbounds:
+                    if not any(outbound is k for k in kept):
+                        api.queue(session, outbound, now=now)
+                return kept
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
         except StorageError as exc:
@@ -96,6 +144,7 @@ class Liaison:
         except Exception:
             log.exception("bug while handling a message")
             reply = Reply("errors/internal", audience=Audience.USER)
+        # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
 
     def _seen(self, session: Session, inbound: Inbound, now: datetime) -> bool:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
 from bot.adapters.base import Pace
@@ -55,6 +55,7 @@ class _Prepared:
     key: str
     outbounds: list[Outbound]
     done: set[str]
+    ts: str | None = None
 
 
 @dataclass
@@ -86,8 +87,9 @@ class Sweeper:
         self.rng = rng or random.Random()
         self.settings = app.settings
         self.throttle = throttle or Throttle()
-        # Sent, but the mark could not be written yet (database down): id -> sent at.
-        self._unwritten: dict[int, datetime] = {}
+        # Sent, but the mark could not be written yet (database down): id -> (sent at,
+        # the platform's message id when later messages thread under it).
+        self._unwritten: dict[int, tuple[datetime, str | None]] = {}
         self._renewed_at: datetime | None = None
         self.failed_at_claim = 0  # by the last claim: their admin notices are due now
         self._lock = threading.Lock()  # one sweep at a time per sweeper
@@ -104,6 +106,14 @@ class Sweeper:
             and_(c.status == Status.CLAIMED, c.lease_until < now),
             and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
         )
+        # Only the first open message of a conversation: the next waits until it is out, so a
+        # deferred message holds back the later ones of its conversation and nothing else.
+        earlier = Reminder.__table__.alias("earlier")
+        head = ~exists().where(
+            earlier.c.conversation == c.conversation, earlier.c.id < c.id,
+            earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
+        )
+        due = and_(due, or_(c.conversation.is_(None), head))
         pick = (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
                 .order_by(c.due_at, c.id).limit(limit or self.batch))
         if self.app.db.dialect == "postgresql":
@@ -192,7 +202,7 @@ class Sweeper:
             self._release(item.id, held, result)
             return
         if self._deliver(item, now, result):
-            self._mark_sent(item.id, now)
+            self._mark_sent(item.id, now, item.ts)
 
     def _render_chunk(self, ids: list[int], now: datetime,
                       result: SweepResult) -> list[_Prepared]:
@@ -239,6 +249,8 @@ class Sweeper:
                     dropped: list[int]) -> _Prepared | None:
         if row.status != Status.CLAIMED or row.lease_owner != self.owner:
             return None  # someone else's now (our lease expired)
+        if row.kind == api.OUTBOUND:
+            return _Prepared(row.id, row.key, [self._queued(session, row)], set())
         kind = self.app.registry.reminder_kinds.get(row.kind)
         reply = kind.render(session, row, now) if kind else None
         if reply is None:
@@ -252,6 +264,18 @@ class Sweeper:
         reply.values.setdefault("planned_at", row.planned_at)
         return _Prepared(row.id, row.key, self.outbounds(session, row, reply),
                          set(row.payload.get("_delivered", [])))
+
+    @staticmethod
+    def _queued(session: Session, row: Reminder) -> Outbound:
+        """A queued message; one that follows a thread's first message learns its id."""
+        outbound = api.outbound_of(row)
+        first = outbound.meta.get("thread_of")
+        if first:
+            anchor = session.execute(
+                select(Reminder).where(col(Reminder.key) == first)).scalars().first()
+            if anchor is not None and anchor.payload.get("ts"):
+                outbound.meta["thread"] = anchor.payload["ts"]
+        return outbound
 
     def _scopes(self, outbound: Outbound) -> tuple[list[str], Mapping[str, Pace]]:
         adapter = self.adapters.get(outbound.address.platform)
@@ -301,7 +325,9 @@ class Sweeper:
                     raise DeliveryError(
                         f"platform_not_running:{outbound.address.platform}", temporary=True
                     )
-                adapter.send(outbound)  # type: ignore[attr-defined]
+                sent = adapter.send(outbound)  # type: ignore[attr-defined]
+                if isinstance(sent, str) and outbound.meta.get("anchor"):
+                    item.ts = sent  # the id of a thread's first message, for the ones after
             except DeliveryError as exc:
                 if exc.scopes and exc.retry_after is not None:
                     # Counted from the response (`now` is taken per reminder, just before).
@@ -322,17 +348,17 @@ class Sweeper:
         result.delivered += 1
         return True
 
-    def _mark_sent(self, rid: int, now: datetime) -> None:
+    def _mark_sent(self, rid: int, now: datetime, ts: str | None = None) -> None:
         """Mark one reminder sent, with its kind's on_sent, the moment the platform took it.
         When the database is down the mark is kept in memory and written on the next sweep,
         before anything is claimed: this process never sends it twice."""
-        self._unwritten[rid] = now
+        self._unwritten[rid] = (now, ts)
         self._write_unwritten()
 
     def _write_unwritten(self) -> None:
-        for rid, sent_at in sorted(self._unwritten.items()):
+        for rid, (sent_at, ts) in sorted(self._unwritten.items()):
             try:
-                self._write_mark(rid, sent_at)
+                self._write_mark(rid, sent_at, ts)
             except StorageError as exc:
                 if exc.unavailable:
                     log.warning("reminder %s was sent; the mark waits for the database", rid)
@@ -340,7 +366,7 @@ class Sweeper:
                 log.error("reminder %s was sent but could not be marked: %s", rid, exc)
             del self._unwritten[rid]
 
-    def _write_mark(self, rid: int, sent_at: datetime) -> None:
+    def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
         c = Reminder.__table__.c
         with self.app.db.session() as session:
             # One statement that both locks and marks; the row is read only for an on_sent.
@@ -353,6 +379,10 @@ class Sweeper:
             ).first()
             if marked is None:
                 return
+            if ts:
+                row = session.get(Reminder, rid)
+                row.payload = {**row.payload, "ts": ts}
+                session.add(row)
             kind = self.app.registry.reminder_kinds.get(marked.kind)
             if kind is not None and kind.on_sent is not None:
                 self._on_sent(session, session.get(Reminder, rid), sent_at)
@@ -446,7 +476,7 @@ class Sweeper:
             rows = session.execute(
                 select(Reminder)
                 .where(col(Reminder.id).in_(ids), col(Reminder.planned_at) < cutoff)
-                .where(col(Reminder.kind) != SUMMARY)
+                .where(col(Reminder.kind).notin_((SUMMARY, api.OUTBOUND)))
             ).scalars().all()
             groups: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
             listed: list[Reminder] = []

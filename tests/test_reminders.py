@@ -388,11 +388,11 @@ def test_a_mark_that_cannot_be_written_is_written_later_and_nothing_resent(
     real = sweeper._write_mark
     down = {"on": False}
 
-    def flaky(rid, sent_at):  # noqa: ANN001, ANN202
+    def flaky(rid, sent_at, ts=None):  # noqa: ANN001, ANN202
         if down["on"]:
             raise StorageError("OperationalError", unavailable=True)
         down["on"] = True  # the database goes away right after the first mark
-        return real(rid, sent_at)
+        return real(rid, sent_at, ts)
 
     monkeypatch.setattr(sweeper, "_write_mark", flaky)
     with pytest.raises(StorageError):

@@ -56,7 +56,6 @@ ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
 DM_PREFIX = "dm:"
 # A session webhook this close to its expiry is not worth trying.
 WEBHOOK_MARGIN = 30.0
-REPLY_ATTEMPTS = 3
 OPEN_TIMEOUT = 30.0  # seconds for the SDK's connections/open call
 THROTTLE_PAUSE = 60.0  # seconds, when a DingTalk throttle names no Retry-After
 MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
@@ -196,7 +195,9 @@ class DingTalkAdapter:
             return
         self._remember_webhook(inbound.channel, message)
         try:
-            outbounds = self.app.handle(inbound)
+            # Every answer goes to the outbox with the change; only what could not be queued
+            # (the database is away: the apology for that) comes back, for one direct try.
+            outbounds = self.app.handle(inbound, queue=True)
         except Exception:
             # The core answers its own errors; this is a bug in between. Still say sorry.
             log.exception("could not handle DingTalk message %s", inbound.event_id)
@@ -216,17 +217,10 @@ class DingTalkAdapter:
         return Outbound(address, message)
 
     def _deliver(self, outbound: Outbound) -> None:
-        """A reply is not in the reminder outbox, so a throttled one is retried here briefly."""
-        for attempt in range(REPLY_ATTEMPTS):
-            try:
-                self.send(outbound)
-                return
-            except DeliveryError as exc:
-                last = attempt == REPLY_ATTEMPTS - 1
-                if not exc.temporary or last or self.stopping:
-                    log.warning("DingTalk reply not delivered: %s", exc.reason)
-                    return
-                self._stopping.wait(min(exc.retry_after or 2.0**attempt, 10.0))
+        try:
+            self.send(outbound)
+        except DeliveryError as exc:
+            log.warning("DingTalk reply not delivered: %s", exc.reason)
 
     def _to_peer(self, outbound: Outbound) -> None:
         deliver_to_peer(self.peers, outbound)
