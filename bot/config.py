@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         return super().__getattr__(name)  # type: ignore[misc]
 
     database_url: str = Field("sqlite:///./liaison.db", validation_alias=env("DATABASE_URL"))
+    database_connect_timeout: Period = Field(
+        timedelta(seconds=5), validation_alias=env("LIAISON_DATABASE_CONNECT_TIMEOUT")
+    )
+    database_statement_timeout: Period = Field(
+        timedelta(seconds=10), validation_alias=env("LIAISON_DATABASE_STATEMENT_TIMEOUT")
+    )
     default_locale: Literal["zh", "en"] = Field(
         "zh", validation_alias=env("LIAISON_DEFAULT_LOCALE")
     )
@@ -117,7 +123,7 @@ class Settings(BaseSettings):
         timedelta(seconds=15), validation_alias=env("LIAISON_REMINDER_SWEEP")
     )
     reminder_lease: Period = Field(
-        timedelta(minutes=5), validation_alias=env("LIAISON_REMINDER_LEASE")
+        timedelta(seconds=60), validation_alias=env("LIAISON_REMINDER_LEASE")
     )
     reminder_max_attempts: int = Field(
         8, ge=1, le=100, validation_alias=env("LIAISON_REMINDER_MAX_ATTEMPTS")

@@ -9,6 +9,7 @@ after it commits, so nobody is told about a record that was not stored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,11 +23,13 @@ from bot.conversation import Engine, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
-from bot.models import ChannelRoute, Conversation, InboundEvent, Member
+from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry
 
 log = logging.getLogger(__name__)
+
+JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a double click
 
 
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -59,7 +62,43 @@ class Liaison:
 
     # -- inbound ----------------------------------------------------------------------------
 
-    def handle(self, inbound: Inbound) -> list[Outbound]:
+    def handle(
+        self,
+        inbound: Inbound,
+        *,
+        queue: bool = False,
+        keep: Callable[[Outbound], bool] | None = None,
+        prepare: Callable[[Session, Inbound, list[Outbound]], list[Outbound]] | None = None,
+    ) -> list[Outbound]:
+        """Handle one message; returns the rendered answers. With `queue` (how the platform
+        adapters call it) every answer is written to the outbox in the same transaction as
+        the change it reports, for the delivery worker; only those `keep` selects (a slash
+        command's private answer, for the HTTP ack) are returned. `prepare` lets the adapter
+        add what it needs to deliver them later (Outbound.meta), inside the transaction."""
+        outbounds = self._handle(inbound, queue=queue, keep=keep, prepare=prepare)
+        if not queue:
+            return outbounds
+        kept = [o for o in outbounds if keep is not None and keep(o)]
+        rest = [o for o in outbounds if not (keep is not None and keep(o))]
+        return kept + self.queue(rest)
+
+    def queue(self, outbounds: list[Outbound]) -> list[Outbound]:
+        """Queue messages in a transaction of their own (an error answer, or a private answer
+        that missed the ack). Returns those that could not be queued (the database is away):
+        the caller may still try them once directly."""
+        if not outbounds:
+            return []
+        from schedules import api
+
+        try:
+            with self.db.session() as session:
+                for outbound in outbounds:
+                    api.queue(session, outbound)
+        except StorageError:
+            return outbounds
+        return []
+
+    def _handle(self, inbound, *, queue, keep, prepare) -> list[Outbound]:  # noqa: ANN001
         now = datetime.now(UTC)
         locale = self.renderer.locale(inbound.locale)
         zone = zone_of(inbound.timezone, self.settings.zone)
@@ -81,17 +120,31 @@ class Liaison:
                     now=now,
                 )
                 replies = self._dispatch(ctx)
-                return self.resolve(ctx, replies)
+                outbounds = self.resolve(ctx, replies)
+                if prepare is not None:
+                    outbounds = prepare(session, inbound, outbounds)
+                if not queue:
+                    return outbounds
+                from schedules import api
+
+                kept = [o for o in outbounds if keep is not None and keep(o)]
+                for outbound in outbounds:
+                    if not any(outbound is k for k in kept):
+                        api.queue(session, outbound, now=now)
+                return kept
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
-        except StorageError:
-            reply = Reply("errors/storage", audience=Audience.USER)
+        except StorageError as exc:
+            # "Rolled back" only when a change was on its way; a failed read just says wait.
+            template = "errors/storage" if exc.wrote else "errors/unavailable"
+            reply = Reply(template, audience=Audience.USER)
         except LiaisonError:
             log.exception("could not handle a message")
             reply = Reply("errors/internal", audience=Audience.USER)
         except Exception:
             log.exception("bug while handling a message")
             reply = Reply("errors/internal", audience=Audience.USER)
+        # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
 
     def _seen(self, session: Session, inbound: Inbound, now: datetime) -> bool:
@@ -134,7 +187,19 @@ class Liaison:
             return replies + list(result or [])
         if word_of(text) == "cancel":
             return replies + [Reply("flow/nothing_to_cancel")]
+        if word_of(text) == "yes" and (saved := self._just_saved(ctx)):
+            # A second "yes" (a double-clicked Confirm) to a summary already saved.
+            return replies + [Reply("flow/already_saved", {"id": saved})]
         return replies + [Reply("errors/not_understood", {"text": text[:80]})]
+
+    def _just_saved(self, ctx: Ctx) -> str | None:
+        """The record this member created in the last few minutes, if any."""
+        return ctx.session.exec(
+            select(AuditEntry.record_id)
+            .where(AuditEntry.actor == ctx.actor, AuditEntry.action == "create",
+                   col(AuditEntry.at) >= ctx.now - JUST_SAVED)
+            .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        ).first()
 
     # -- outbound ---------------------------------------------------------------------------
 

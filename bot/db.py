@@ -11,9 +11,15 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 from bot.errors import LiaisonError, StorageError
@@ -21,10 +27,17 @@ from bot.errors import LiaisonError, StorageError
 log = logging.getLogger(__name__)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, connect_timeout: float = 5.0,
+                statement_timeout: float = 10.0) -> Engine:
+    """The engine, with bounded waits: a connect timeout, and a statement timeout
+    (PostgreSQL's statement_timeout; SQLite's busy timeout, how long a writer waits for the
+    lock), so a hung database gives an error in seconds instead of holding threads."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        busy_ms = int(statement_timeout * 1000)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": statement_timeout}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -36,7 +49,7 @@ def make_engine(url: str) -> Engine:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -47,16 +60,40 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+        pool_timeout=connect_timeout,
+        connect_args={
+            "connect_timeout": max(1, round(connect_timeout)),
+            "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+        },
+    )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or did not answer in time, as opposed to refusing
+    a statement (a duplicate key, a bug)."""
+    if isinstance(exc, DisconnectionError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        if getattr(exc, "connection_invalidated", False):
+            return True
+        message = str(exc.orig).lower()
+        if "sqlite" in type(exc.orig).__module__:
+            return "locked" in message or "busy" in message or "unable to open" in message
+        return True  # PostgreSQL: connection failures, timeouts, shutdown
+    return False
 
 
 class Database:
     """Owns the engine. `session()` commits on success and rolls the whole change back on any
     error; driver errors leave as StorageError."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0,
+                 statement_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, connect_timeout=connect_timeout,
+                                  statement_timeout=statement_timeout)
         # Called with a due time after a commit that planned a reminder (the scheduler).
         self.wakers: list[Callable[[datetime], None]] = []
         # SQLite has one writer at a time, and its busy handler waits in sleeps of up to
@@ -76,6 +113,7 @@ class Database:
     def _session(self) -> Iterator[Session]:
         session = Session(self.engine, expire_on_commit=False)
         session.info["database"] = self
+        event.listen(session, "before_flush", _note_write)
         try:
             yield session
             session.commit()
@@ -83,14 +121,36 @@ class Database:
             for callback in session.info.pop("after_commit", []):
                 callback()
         except SQLAlchemyError as exc:
-            session.rollback()
-            log.exception("database error, change rolled back")
-            raise StorageError(str(exc.__class__.__name__)) from exc
+            wrote = bool(session.info.get("wrote") or session.new or session.dirty
+                         or session.deleted)
+            down = unavailable(exc)
+            try:
+                session.rollback()
+            except SQLAlchemyError:
+                pass  # the connection is gone; nothing was committed
+            if down:
+                # One line, not a traceback per request while the database is away.
+                log.warning("database unavailable: %s", _first_line(exc))
+            else:
+                log.exception("database error, change rolled back")
+            raise StorageError(
+                exc.__class__.__name__, unavailable=down, wrote=wrote
+            ) from exc
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    def ready(self) -> bool:
+        """Whether the database answers a trivial query now (for /readyz)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError as exc:
+            log.warning("readiness check: database unavailable: %s", _first_line(exc))
+            return False
 
     @staticmethod
     def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -101,6 +161,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _note_write(session: Session, _context: object, _instances: object) -> None:
+    session.info["wrote"] = True
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {lines[0] if lines else ''}"
 
 
 def alembic_config(url: str) -> Config:

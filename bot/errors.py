@@ -40,17 +40,35 @@ class NotFound(UserError):
 
 
 class StorageError(LiaisonError):
-    """The database failed; the change was rolled back."""
+    """The database failed; the change was rolled back. `unavailable` when the database could
+    not be reached or did not answer in time (connect or statement timeout), as opposed to a
+    statement it refused; `wrote` when a change had been sent to it (only then is anything
+    rolled back from the user's point of view)."""
+
+    def __init__(self, reason: str, *, unavailable: bool = False, wrote: bool = True) -> None:
+        super().__init__(reason)
+        self.unavailable = unavailable
+        self.wrote = wrote
 
 
 class DeliveryError(LiaisonError):
     """A platform refused or failed to take a message.
 
     `temporary` failures (timeouts, 5xx, rate limits) are retried, after `retry_after`
-    seconds when the platform said so; permanent ones (unknown channel) are not."""
+    seconds when the platform said so; permanent ones (unknown channel) are not. A rate limit
+    names in `scopes` what the platform throttled (`slack:post:C123`, `dingtalk:robot:...`):
+    the delivery worker pauses every call in those scopes for `retry_after` seconds."""
 
-    def __init__(self, reason: str, *, temporary: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        temporary: bool,
+        retry_after: float | None = None,
+        scopes: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.temporary = temporary
         self.retry_after = retry_after
+        self.scopes = scopes

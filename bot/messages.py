@@ -114,3 +114,6 @@ class Rendered:
 class Outbound:
     address: Address
     message: Rendered
+    # What one platform's adapter needs to deliver it later from the outbox (a slash
+    # command's response URL, a thread to open or follow); plain JSON values.
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -31,7 +31,11 @@ ADAPTERS = {
 
 
 def build(settings: Settings, *, migrate: bool = True) -> Liaison:
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout.total_seconds(),
+        statement_timeout=settings.database_statement_timeout.total_seconds(),
+    )
     if migrate:
         db.upgrade()
     return Liaison(settings, db, Renderer(settings.default_locale))

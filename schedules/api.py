@@ -6,17 +6,20 @@ planned it was committed. After the commit the scheduler is woken for the new du
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.db import Database
+from bot.messages import Address, Outbound, Rendered, RenderedChoice
 from schedules.models import Reminder, Status
 
 OPEN = (Status.PENDING, Status.CLAIMED)
+OUTBOUND = "system.outbound"  # a message already rendered, queued for delivery
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,39 @@ def plan(
     session.add(row)
     wake_after_commit(session, due)
     return row
+
+
+def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) -> Reminder:
+    """Queue one rendered message for the delivery worker, in the caller's transaction: it
+    exists exactly when the change it reports was committed, and the worker is woken then.
+    Messages to one conversation (platform, place, person) go out in the order queued."""
+    now = now or datetime.now(UTC)
+    a = outbound.address
+    row = Reminder(
+        key=str(outbound.meta.get("key") or f"out:{uuid.uuid4().hex}"), kind=OUTBOUND,
+        due_at=now, planned_at=now, target_kind="address", target_platform=a.platform,
+        target_id=(a.channel or a.user or "")[:128], snoozable=False,
+        conversation=conversation_of(outbound),
+        payload={"address": asdict(a), "message": asdict(outbound.message),
+                 "meta": dict(outbound.meta)},
+    )
+    session.add(row)
+    wake_after_commit(session, now)
+    return row
+
+
+def conversation_of(outbound: Outbound) -> str:
+    a = outbound.address
+    return f"{a.platform}:{a.channel or ''}:{a.user or a.ephemeral_to or ''}"[:300]
+
+
+def outbound_of(row: Reminder) -> Outbound:
+    """The message a queued row holds."""
+    message = dict(row.payload["message"])
+    message["choices"] = tuple(RenderedChoice(**c) for c in message.get("choices", ()))
+    message["mentions"] = tuple(message.get("mentions", ()))
+    return Outbound(Address(**row.payload["address"]), Rendered(**message),
+                    dict(row.payload.get("meta") or {}))
 
 
 def cancel(

@@ -27,6 +27,8 @@ class Reminder(SQLModel, table=True):
         Index("ix_reminder_status_lease", "status", "lease_until"),
         Index("ix_reminder_record", "record_type", "record_id"),
         Index("ix_reminder_target", "target_kind", "target_platform", "target_id", "status"),
+        # Outbound messages of one conversation go out in id order: is an earlier one open?
+        Index("ix_reminder_conversation", "conversation", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,3 +50,5 @@ class Reminder(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # A reply's conversation (platform, place, person): such rows are sent strictly in order.
+    conversation: str | None = Field(default=None, max_length=300)

@@ -23,6 +23,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core import Liaison
+from bot.errors import StorageError
 from schedules import api
 from schedules.api import Target
 from schedules.worker import Sweeper
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DIGEST = "system.digest"
 TRAINING = "system.training"
 PURPOSES_WITH_DIGEST = ("complaints", "meetings", "escalations", "talking_points")
+RETRY_DOWN = timedelta(seconds=1)  # how soon a sweep that met a database failure runs again
 
 
 class ReminderScheduler:
@@ -41,7 +43,8 @@ class ReminderScheduler:
         self.sweeper = Sweeper(app, adapters)
         self._sweeping = threading.Lock()
         self._wake_lock = threading.Lock()
-        self._wake_at: datetime | None = None
+        self._down = False
+        self._woken = False  # a wake-up for now arrived (see sweep)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(4)},
@@ -82,29 +85,55 @@ class ReminderScheduler:
     # -- jobs ---------------------------------------------------------------------------------
 
     def sweep(self) -> None:
+        """Sweep, then set a wake-up for the next due time. Every step is inside the error
+        handling: while the database is away the sweep is tried again every RETRY_DOWN, so
+        reminders due meanwhile go out within that of its return."""
         with self._sweeping:
-            try:
-                self.sweeper.sweep()
-            except Exception:
-                log.exception("reminder sweep failed; the next one will try again")
-            upcoming = self.sweeper.next_due()
-        with self._wake_lock:
-            self._wake_at = None
+            while True:
+                with self._wake_lock:
+                    self._woken = False
+                upcoming = self._sweep_once()
+                with self._wake_lock:
+                    # Woken meanwhile (a reply queued while this sweep ran): once more, since
+                    # APScheduler skips a wake-up job whose previous run is still going.
+                    if not self._woken:
+                        break
         if upcoming is not None:
             self.wake(upcoming)
+
+    def _sweep_once(self) -> datetime | None:
+        try:
+            self.sweeper.sweep()
+            upcoming = self.sweeper.next_due()
+            if self._down:
+                log.warning("database is back; reminder delivery resumed")
+            self._down = False
+            return upcoming
+        except StorageError as exc:
+            if not exc.unavailable:
+                log.exception("reminder sweep failed; trying again shortly")
+            elif not self._down:
+                log.warning("database unavailable; reminder sweep retried every %s s",
+                            RETRY_DOWN.total_seconds())
+            self._down = exc.unavailable
+        except Exception:
+            log.exception("reminder sweep failed; trying again shortly")
+        return datetime.now(UTC) + RETRY_DOWN
 
     def wake(self, due: datetime) -> None:
         """Run a sweep at `due` unless one is already set for no later than that."""
         with self._wake_lock:
-            if self._wake_at is not None and self._wake_at <= due:
+            if due <= datetime.now(UTC):
+                self._woken = True
+            if not self.scheduler.running:
                 return
-            self._wake_at = due
-        if not self.scheduler.running:
-            return
-        self.scheduler.add_job(
-            self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
-            id="wake", replace_existing=True,
-        )
+            job = self.scheduler.get_job("wake")
+            if job is not None and job.next_run_time is not None and job.next_run_time <= due:
+                return
+            self.scheduler.add_job(
+                self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
+                id="wake", replace_existing=True,
+            )
 
     def housekeeping(self) -> None:
         """Forget inbound event ids older than a week and conversations that expired."""

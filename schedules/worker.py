@@ -1,33 +1,43 @@
-"""The sweep: claim due reminders atomically, render them as they are now, deliver them
-through the adapters, and record the outcome.
+"""The sweep: claim due reminders atomically, render each as its record is now, deliver it
+through the adapters, and mark it sent as soon as the platform took it.
 
-Claiming is one statement, in one place. On PostgreSQL a `FOR UPDATE SKIP LOCKED` selection
-in a materialised CTE, so concurrent sweepers take disjoint rows without waiting; on SQLite
-`UPDATE ... RETURNING` inside a BEGIN IMMEDIATE transaction, which serialises writers. A claim
-carries a lease: a process that dies after claiming loses its rows when the lease expires, and
-another sweeper takes them over. Delivery happens outside any transaction, so a slow platform
-never holds a database lock.
+Claiming is one transaction, in one place: on PostgreSQL a `FOR UPDATE SKIP LOCKED`
+selection, so concurrent sweepers take disjoint rows without waiting; on SQLite inside a
+BEGIN IMMEDIATE transaction, which serialises writers. A claim carries a short lease
+(LIAISON_REMINDER_LEASE, 60 s), renewed while the batch is being delivered; a process that
+dies loses its rows when the lease expires, and the sweeper that takes them over logs whose
+they were. Each reminder is rendered in its own short transaction (one whose renderer raises
+fails alone), sent outside any transaction (a slow platform never holds a database lock), and
+marked sent in its own transaction together with its kind's `on_sent`. So a crash repeats at
+most the one message in flight; if the mark cannot be written (the database is down) the
+process keeps it and writes it first thing when the database is back.
+
+Rate limits pause scopes (schedules/throttle.py): a reminder whose platform scope is paused is
+released back to the outbox for that time without counting an attempt.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
+from bot.adapters.base import Pace
 from bot.core import Liaison
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
+from schedules.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,7 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
+RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
 
 
 @dataclass
@@ -44,6 +55,7 @@ class _Prepared:
     key: str
     outbounds: list[Outbound]
     done: set[str]
+    ts: str | None = None
 
 
 @dataclass
@@ -54,6 +66,7 @@ class SweepResult:
     failed: int = 0
     dropped: int = 0
     summarised: int = 0
+    released: int = 0  # held back by a rate limit, no attempt counted
 
 
 class Sweeper:
@@ -63,8 +76,9 @@ class Sweeper:
         adapters: Mapping[str, object],
         *,
         owner: str | None = None,
-        batch: int = 500,
+        batch: int = 100,
         rng: random.Random | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.app = app
         self.adapters = adapters
@@ -72,79 +86,227 @@ class Sweeper:
         self.batch = batch
         self.rng = rng or random.Random()
         self.settings = app.settings
+        self.throttle = throttle or Throttle()
+        # Sent, but the mark could not be written yet (database down): id -> (sent at,
+        # the platform's message id when later messages thread under it).
+        self._unwritten: dict[int, tuple[datetime, str | None]] = {}
+        self._renewed_at: datetime | None = None
+        self.failed_at_claim = 0  # by the last claim: their admin notices are due now
+        self._lock = threading.Lock()  # one sweep at a time per sweeper
 
     # -- claiming ---------------------------------------------------------------------------
 
     def claim(self, now: datetime, limit: int | None = None) -> list[int]:
-        """Take up to `limit` due rows (and rows whose lease expired) for this sweeper."""
-        table = Reminder.__table__
-        c = table.c
+        """Take up to `limit` due rows (and rows whose lease expired, and this sweeper's own
+        rows left claimed by an interrupted sweep). Rows already tried
+        LIAISON_REMINDER_MAX_ATTEMPTS times are failed here instead of claimed again."""
+        c = Reminder.__table__.c
         due = or_(
             and_(c.status == Status.PENDING, c.due_at <= now),
             and_(c.status == Status.CLAIMED, c.lease_until < now),
+            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
         )
-        values = {
-            "status": Status.CLAIMED,
-            "lease_owner": self.owner,
-            "lease_until": now + self.settings.reminder_lease,
-            "attempts": c.attempts + 1,
-        }
-        pick = select(c.id).where(due).order_by(c.due_at, c.id).limit(limit or self.batch)
+        # Only the first open message of a conversation: the next waits until it is out, so a
+        # deferred message holds back the later ones of its conversation and nothing else.
+        earlier = Reminder.__table__.alias("earlier")
+        head = ~exists().where(
+            earlier.c.conversation == c.conversation, earlier.c.id < c.id,
+            earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
+        )
+        due = and_(due, or_(c.conversation.is_(None), head))
+        pick = (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
+                .order_by(c.due_at, c.id).limit(limit or self.batch))
         if self.app.db.dialect == "postgresql":
-            chosen = pick.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-            stmt = update(table).where(c.id == chosen.c.id)
-        else:
-            stmt = update(table).where(c.id.in_(pick.scalar_subquery()))
-        stmt = stmt.values(**values).returning(c.id)
+            pick = pick.with_for_update(skip_locked=True)
         with self.app.db.session() as session:
-            return list(session.execute(stmt).scalars().all())
+            rows = session.execute(pick).all()
+            limit_ = self.settings.reminder_max_attempts
+            exhausted = {r.id for r in rows if r.attempts >= limit_ and r.lease_owner != self.owner}
+            ids = [r.id for r in rows if r.id not in exhausted]
+            for r in rows:
+                if r.id in ids and r.status == Status.CLAIMED and r.lease_owner != self.owner:
+                    log.warning("reminder %s: taking over from %s, whose lease expired",
+                                r.id, r.lease_owner)
+            if exhausted:
+                self._fail_exhausted(session, sorted(exhausted), now)
+            self.failed_at_claim = len(exhausted)
+            if ids:
+                session.execute(
+                    update(Reminder.__table__).where(c.id.in_(ids)).values(
+                        status=Status.CLAIMED,
+                        lease_owner=self.owner,
+                        lease_until=now + self.settings.reminder_lease,
+                        # Our own rows from an interrupted sweep were not attempted.
+                        attempts=case((c.lease_owner == self.owner, c.attempts),
+                                      else_=c.attempts + 1),
+                    )
+                )
+        self._renewed_at = now
+        return ids
+
+    def _fail_exhausted(self, session: Session, ids: list[int], now: datetime) -> None:
+        for row in session.execute(select(Reminder).where(col(Reminder.id).in_(ids))).scalars():
+            row.status = Status.FAILED
+            row.last_error = (row.last_error or "attempts_exhausted")[:500]
+            row.lease_owner = row.lease_until = None
+            session.add(row)
+            log.warning("reminder %s failed for good at claim time after %s attempts: %s",
+                        row.key, row.attempts, row.last_error)
+            if row.kind != SYSTEM_NOTICE:
+                self._notify_admins(session, row, now)
+
+    def renew(self, now: datetime) -> None:
+        """Extend the lease of every row this sweeper still holds."""
+        c = Reminder.__table__.c
+        with self.app.db.session() as session:
+            session.execute(
+                update(Reminder.__table__)
+                .where(c.status == Status.CLAIMED, c.lease_owner == self.owner)
+                .values(lease_until=now + self.settings.reminder_lease)
+            )
+        self._renewed_at = now
+
+    def _renew_if_due(self) -> None:
+        now = datetime.now(UTC)
+        if self._renewed_at is None or now - self._renewed_at >= self.settings.reminder_lease / 3:
+            self.renew(now)
 
     # -- the sweep --------------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None) -> SweepResult:
-        """Deliver everything due now; loops until nothing due is left."""
+        """Deliver everything due now; loops until nothing due is left. A database failure
+        leaves as StorageError; what was sent meanwhile is kept and marked on the next sweep."""
         result = SweepResult()
-        while True:
-            current = now_or(now)
-            ids = self.claim(current)
-            if not ids:
-                return result
-            stale = self._summarise_stale(ids, current, result)
-            prepared = self._prepare([rid for rid in ids if rid not in stale], current, result)
-            sent = [p.id for p in prepared if self._deliver(p, current, result)]
-            self._mark_sent(sent, current)
-            # Loop until nothing is due: summaries and admin notices planned in this round
-            # are due at once. Retries are not, since their backoff puts them in the future.
+        with self._lock:
+            self._write_unwritten()
+            while True:
+                current = now_or(now)
+                ids = self.claim(current)
+                result.failed += self.failed_at_claim
+                if not ids and not self.failed_at_claim:
+                    return result
+                stale = self._summarise_stale(ids, current, result)
+                todo = [rid for rid in ids if rid not in stale]
+                for at in range(0, len(todo), RENDER_CHUNK):
+                    chunk = todo[at:at + RENDER_CHUNK]
+                    prepared = self._render_chunk(chunk, now_or(now), result)
+                    for item in prepared:
+                        self._send(item, now_or(now), result)
+                # Loop until nothing is due: summaries and admin notices planned in this round
+                # are due at once. Retries are not, since their backoff puts them in the future.
 
-    def _prepare(self, ids: list[int], now: datetime, result: SweepResult) -> list[_Prepared]:
-        """Render each claimed reminder as its record is now, in one transaction. Reminders
-        with nothing left to say are dropped here."""
-        if not ids:
-            return []
-        prepared = []
+    def _send(self, item: _Prepared, now: datetime, result: SweepResult) -> None:
+        self._renew_if_due()
+        held = self._held_until(item, now)
+        if held is not None:
+            self._release(item.id, held, result)
+            return
+        if self._deliver(item, now, result):
+            self._mark_sent(item.id, now, item.ts)
+
+    def _render_chunk(self, ids: list[int], now: datetime,
+                      result: SweepResult) -> list[_Prepared]:
+        """Render a few claimed reminders in one read. Should any renderer raise, the chunk is
+        rendered again one reminder per transaction, so that one fails alone."""
+        try:
+            dropped: list[int] = []
+            with self.app.db.session() as session:
+                rows = session.execute(
+                    select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
+                ).scalars().all()
+                found = [self._render_row(session, row, now, dropped) for row in rows]
+            result.dropped += len(dropped)
+            return [p for p in found if p is not None]
+        except StorageError as exc:
+            if exc.unavailable:
+                raise
+        except Exception:  # noqa: BLE001  (found again, and reported, one by one below)
+            pass
+        alone = (self._render(rid, now, result) for rid in ids)
+        return [p for p in alone if p is not None]
+
+    def _render(self, rid: int, now: datetime, result: SweepResult) -> _Prepared | None:
+        """Render one claimed reminder as its record is now, in its own transaction. One
+        whose renderer raises is retried and, after the attempt limit, failed alone."""
+        try:
+            dropped: list[int] = []
+            with self.app.db.session() as session:
+                row = session.get(Reminder, rid)
+                found = self._render_row(session, row, now, dropped) if row else None
+            result.dropped += len(dropped)
+            return found
+        except StorageError as exc:
+            if exc.unavailable:
+                raise
+            error: Exception = exc
+        except Exception as exc:  # a bug in one kind must not hold back the others
+            error = exc
+        log.error("reminder %s: rendering failed: %s: %s", rid, error.__class__.__name__, error)
+        self._fail(rid, now, f"render:{error.__class__.__name__}", permanent=False, result=result)
+        return None
+
+    def _render_row(self, session: Session, row: Reminder, now: datetime,
+                    dropped: list[int]) -> _Prepared | None:
+        if row.status != Status.CLAIMED or row.lease_owner != self.owner:
+            return None  # someone else's now (our lease expired)
+        if row.kind == api.OUTBOUND:
+            return _Prepared(row.id, row.key, [self._queued(session, row)], set())
+        kind = self.app.registry.reminder_kinds.get(row.kind)
+        reply = kind.render(session, row, now) if kind else None
+        if reply is None:
+            row.status = Status.CANCELLED
+            row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
+            row.lease_owner = row.lease_until = None
+            session.add(row)
+            dropped.append(row.id)
+            return None
+        reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
+        reply.values.setdefault("planned_at", row.planned_at)
+        return _Prepared(row.id, row.key, self.outbounds(session, row, reply),
+                         set(row.payload.get("_delivered", [])))
+
+    @staticmethod
+    def _queued(session: Session, row: Reminder) -> Outbound:
+        """A queued message; one that follows a thread's first message learns its id."""
+        outbound = api.outbound_of(row)
+        first = outbound.meta.get("thread_of")
+        if first:
+            anchor = session.execute(
+                select(Reminder).where(col(Reminder.key) == first)).scalars().first()
+            if anchor is not None and anchor.payload.get("ts"):
+                outbound.meta["thread"] = anchor.payload["ts"]
+        return outbound
+
+    def _scopes(self, outbound: Outbound) -> tuple[list[str], Mapping[str, Pace]]:
+        adapter = self.adapters.get(outbound.address.platform)
+        scopes = getattr(adapter, "scopes", None)
+        return (list(scopes(outbound)) if scopes else []), getattr(adapter, "pace", {})
+
+    def _held_until(self, item: _Prepared, now: datetime) -> datetime | None:
+        """When a paused or fully used scope holds this reminder back, the time it may go."""
+        latest = None
+        for outbound in item.outbounds:
+            if _address_key(outbound) in item.done:
+                continue
+            scopes, paces = self._scopes(outbound)
+            if scopes:
+                until = self.throttle.blocked_until(scopes, paces, now)
+                if until is not None and (latest is None or until > latest):
+                    latest = until
+        return latest
+
+    def _release(self, rid: int, until: datetime, result: SweepResult) -> None:
+        """Back to the outbox until `until`, without counting an attempt: it was never tried."""
+        c = Reminder.__table__.c
         with self.app.db.session() as session:
-            rows = session.execute(
-                select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.due_at))
-            ).scalars().all()
-            for row in rows:
-                if row.status != Status.CLAIMED or row.lease_owner != self.owner:
-                    continue  # someone else's now (our lease expired)
-                kind = self.app.registry.reminder_kinds.get(row.kind)
-                reply = kind.render(session, row, now) if kind else None
-                if reply is None:
-                    row.status = Status.CANCELLED
-                    row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
-                    row.lease_owner = row.lease_until = None
-                    session.add(row)
-                    result.dropped += 1
-                    continue
-                reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
-                reply.values.setdefault("planned_at", row.planned_at)
-                prepared.append(_Prepared(
-                    row.id, row.key, self.outbounds(session, row, reply),
-                    set(row.payload.get("_delivered", [])),
-                ))
-        return prepared
+            session.execute(
+                update(Reminder.__table__)
+                .where(c.id == rid, c.lease_owner == self.owner, c.status == Status.CLAIMED)
+                .values(status=Status.PENDING, due_at=until, attempts=c.attempts - 1,
+                        lease_owner=None, lease_until=None, last_error="rate_limited")
+            )
+            api.wake_after_commit(session, until)
+        result.released += 1
 
     def _deliver(self, item: _Prepared, now: datetime, result: SweepResult) -> bool:
         """Send each message of one reminder; on a failure record what already went out, so
@@ -163,8 +325,16 @@ class Sweeper:
                     raise DeliveryError(
                         f"platform_not_running:{outbound.address.platform}", temporary=True
                     )
-                adapter.send(outbound)  # type: ignore[attr-defined]
+                sent = adapter.send(outbound)  # type: ignore[attr-defined]
+                if isinstance(sent, str) and outbound.meta.get("anchor"):
+                    item.ts = sent  # the id of a thread's first message, for the ones after
             except DeliveryError as exc:
+                if exc.scopes and exc.retry_after is not None:
+                    # Counted from the response (`now` is taken per reminder, just before).
+                    until = now + timedelta(seconds=exc.retry_after)
+                    self.throttle.pause(exc.scopes, until)
+                    log.warning("%s rate limited (%s) until %s", ", ".join(exc.scopes),
+                                exc.reason, until.isoformat(timespec="seconds"))
                 self._fail(item.id, now, exc.reason, permanent=not exc.temporary,
                            retry_after=exc.retry_after, result=result, delivered=delivered)
                 return False
@@ -178,30 +348,56 @@ class Sweeper:
         result.delivered += 1
         return True
 
-    def _mark_sent(self, ids: list[int], now: datetime) -> None:
-        if not ids:
-            return
+    def _mark_sent(self, rid: int, now: datetime, ts: str | None = None) -> None:
+        """Mark one reminder sent, with its kind's on_sent, the moment the platform took it.
+        When the database is down the mark is kept in memory and written on the next sweep,
+        before anything is claimed: this process never sends it twice."""
+        self._unwritten[rid] = (now, ts)
+        self._write_unwritten()
+
+    def _write_unwritten(self) -> None:
+        for rid, (sent_at, ts) in sorted(self._unwritten.items()):
+            try:
+                self._write_mark(rid, sent_at, ts)
+            except StorageError as exc:
+                if exc.unavailable:
+                    log.warning("reminder %s was sent; the mark waits for the database", rid)
+                    raise
+                log.error("reminder %s was sent but could not be marked: %s", rid, exc)
+            del self._unwritten[rid]
+
+    def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
         c = Reminder.__table__.c
         with self.app.db.session() as session:
+            # One statement that both locks and marks; the row is read only for an on_sent.
             marked = session.execute(
                 update(Reminder.__table__)
-                .where(c.id.in_(ids), c.lease_owner == self.owner)
-                .values(status=Status.SENT, sent_at=now, lease_owner=None, lease_until=None)
-                .returning(c.id, c.kind)
-            ).all()
-            # Each kind's once-only follow-up (next nag, escalation) joins this transaction.
-            kinds = self.app.registry.reminder_kinds
-            follow = [rid for rid, kind in marked if kind in kinds and kinds[kind].on_sent]
-            if follow:
-                for row in session.execute(
-                    select(Reminder).where(col(Reminder.id).in_(follow))
-                ).scalars():
-                    self._on_sent(session, row, now)
+                .where(c.id == rid, c.status.notin_((Status.SENT, Status.CANCELLED)))
+                .values(status=Status.SENT, sent_at=sent_at, lease_owner=None,
+                        lease_until=None)
+                .returning(c.kind, c.key)
+            ).first()
+            if marked is None:
+                return
+            if ts:
+                row = session.get(Reminder, rid)
+                row.payload = {**row.payload, "ts": ts}
+                session.add(row)
+            kind = self.app.registry.reminder_kinds.get(marked.kind)
+            if kind is not None and kind.on_sent is not None:
+                self._on_sent(session, session.get(Reminder, rid), sent_at)
 
-    def _on_sent(self, session: Session, row: Reminder, now: datetime) -> None:
+    def _on_sent(self, session: Session, row: Reminder, sent_at: datetime) -> None:
+        """The kind's follow-up, once, in the marking transaction. One that raises is logged
+        and undone alone (a savepoint): the message went out, so it is marked sent."""
         kind = self.app.registry.reminder_kinds.get(row.kind)
-        if kind is not None and kind.on_sent is not None:
-            kind.on_sent(session, row, now)
+        if kind is None or kind.on_sent is None:
+            return
+        try:
+            with session.begin_nested():
+                kind.on_sent(session, row, sent_at)
+        except Exception:
+            log.exception("reminder %s: on_sent of %s failed", row.key, row.kind)
 
     def outbounds(self, session: Session, row: Reminder, reply: Reply) -> list[Outbound]:
         if row.target_kind == "member":
@@ -280,18 +476,26 @@ class Sweeper:
             rows = session.execute(
                 select(Reminder)
                 .where(col(Reminder.id).in_(ids), col(Reminder.planned_at) < cutoff)
-                .where(col(Reminder.kind) != SUMMARY)
+                .where(col(Reminder.kind).notin_((SUMMARY, api.OUTBOUND)))
             ).scalars().all()
             groups: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
+            listed: list[Reminder] = []
             for row in rows:
                 # Ask the kind first, as a normal send would: a reminder whose record moved on
-                # is dropped rather than listed; a listed one counts as sent (its on_sent runs).
+                # is dropped rather than listed. One whose renderer raises is listed anyway.
                 kind = self.app.registry.reminder_kinds.get(row.kind)
-                if kind is None or kind.render(session, row, now) is None:
+                try:
+                    with session.begin_nested():
+                        moot = kind is None or kind.render(session, row, now) is None
+                except Exception as exc:
+                    log.error("reminder %s: rendering failed: %s", row.key, exc.__class__.__name__)
+                    moot = False
+                if moot:
                     row.status, row.last_error = Status.CANCELLED, "nothing_to_say"
                     row.lease_owner = row.lease_until = None
                     session.add(row)
                     continue
+                listed.append(row)
                 groups[(row.target_kind, row.target_platform, row.target_id)].append(row)
             for (kind, platform, target_id), items in groups.items():
                 first = min(r.id for r in items)
@@ -309,12 +513,13 @@ class Sweeper:
                     snoozable=False,
                 )
                 for r in items:
+                    # Listed in the summary counts as sent: a repeating kind plans its next.
+                    self._on_sent(session, r, now)
                     r.status, r.sent_at = Status.SENT, now
                     r.last_error = "summarised"
                     r.lease_owner = r.lease_until = None
                     session.add(r)
-                    self._on_sent(session, r, now)
-            result.summarised += len(rows)
+            result.summarised += len(listed)
             return {r.id for r in rows}
 
     # -- for the scheduler ------------------------------------------------------------------

@@ -175,3 +175,38 @@ def test_housekeeping_forgets_old_event_ids_and_expired_conversations(db_url, tm
     app.purge(datetime.now(UTC))
     assert _count(app, InboundEvent) == 0 and _count(app, Conversation) == 0
     assert "alice" in alice("/whoami", event_id="E1")  # the id is free again
+
+
+def test_a_failed_read_says_the_database_is_unavailable(db_url, tmp_path, clock, caplog):
+    from sqlalchemy import create_engine
+
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/lang en")
+    healthy = app.db.engine
+    # Nothing listens on port 1: every statement fails to connect, as in an outage.
+    app.db.engine = create_engine("postgresql+psycopg://x@127.0.0.1:1/x",
+                                  connect_args={"connect_timeout": 1})
+    try:
+        out = alice("/whoami")
+    finally:
+        app.db.engine.dispose()
+        app.db.engine = healthy
+    assert "数据库暂时无法访问" in out and "撤回" not in out  # the default locale: not read
+    assert "database unavailable" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_second_yes_to_a_saved_summary_says_already_saved(db_url, tmp_path, clock):
+    from datetime import timedelta
+
+    app, saved = build_app(db_url, tmp_path)
+    Chat(app, "bob", name="bob")("/whoami")
+    alice = Chat(app, "alice")
+    alice("/visit new who=ACME kind=media score=3 owner=@bob")
+    alice("明天下午3点")
+    alice("跳过")
+    assert "已保存拜访 ACME" in alice.say("yes", is_action=True)[0].message.text
+    again = alice("yes", is_action=True)  # the Confirm button clicked twice
+    assert "已经保存为 1" in again and len(saved) == 1
+    clock.shift(timedelta(minutes=11))
+    assert "没看懂" in alice("yes")

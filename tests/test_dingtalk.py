@@ -56,12 +56,18 @@ def make(db_url: str, tmp_path: Path, fake: FakeDingTalk, **overrides: Any):  # 
 
 @contextmanager
 def running(adapter: DingTalkAdapter, fake: FakeDingTalk) -> Iterator[None]:
+    from schedules.scheduler import ReminderScheduler
+
     thread = threading.Thread(target=adapter.run, name="test-dingtalk")
     thread.start()
+    # Answers go out through the outbox, as under `liaison run`: the delivery worker runs.
+    outbox = ReminderScheduler(adapter.app, {**adapter.peers, "dingtalk": adapter})
+    outbox.start()
     try:
         fake.wait_for(lambda: fake.sockets)
         yield
     finally:
+        outbox.stop()
         adapter.stop()
         thread.join(timeout=15)
         assert not thread.is_alive(), "the adapter did not stop"
@@ -81,7 +87,21 @@ class Talk:
         done = self.adapter.processed
         self.fake.send_robot_message(text, user=self.user, nick=self.nick, group=self.group, **kw)
         self.fake.wait_for(lambda: self.adapter.processed > done)
+        self.fake.wait_for(lambda: outbox_drained(self.adapter.app))
         return "\n".join(self.fake.webhook_texts()[before:])
+
+
+def outbox_drained(app: Any) -> bool:
+    """Nothing queued for delivery is still waiting (the delivery worker has sent it)."""
+    from sqlmodel import col
+
+    from schedules.api import OUTBOUND
+
+    with app.db.session() as session:
+        waiting = session.exec(select(Reminder.id).where(
+            Reminder.kind == OUTBOUND, col(Reminder.status).in_(("pending", "claimed")),
+            col(Reminder.due_at) <= datetime.now(UTC))).first()
+    return waiting is None
 
 
 def test_the_connection_is_opened_with_the_client_id_and_secret(db_url, tmp_path, fake,
@@ -204,7 +224,7 @@ def test_the_same_msg_id_delivered_twice_is_handled_once(db_url, tmp_path, fake)
         first = fake.push_callback(data)
         second = fake.push_callback(data)  # DingTalk redelivers with a new frame id
         fake.wait_for(lambda: fake.ack_for(first) and fake.ack_for(second))
-        fake.wait_for(lambda: adapter.processed >= 1)
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
         later = Talk(fake, adapter, "li", "李四").say("/whoami")  # a later message is answered
         assert "李四" in later
     assert len(fake.calls_to(WEBHOOK)) == 2
@@ -215,14 +235,14 @@ def test_a_failing_handler_still_acknowledges_and_apologises(db_url, tmp_path, f
                                                               monkeypatch) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
 
-    def broken(inbound):  # noqa: ANN001, ANN202
+    def broken(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
         raise RuntimeError("bug")
 
     monkeypatch.setattr(app, "handle", broken)
     with running(adapter, fake):
         frame = fake.push_callback(fake.robot_message("/help", user="li"))
         assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
-        fake.wait_for(lambda: adapter.processed >= 1)
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
     (reply,) = fake.webhook_texts()
     assert "出了点问题" in reply or "抱歉" in reply
 
@@ -232,11 +252,11 @@ def test_acks_come_at_once_and_one_persons_messages_stay_in_order(db_url, tmp_pa
     app, adapter, _ = make(db_url, tmp_path, fake)
     real_handle, gate, order = app.handle, threading.Event(), []
 
-    def slow(inbound):  # noqa: ANN001, ANN202
+    def slow(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
         order.append((inbound.user, inbound.text))
         if inbound.text == "first":
             assert gate.wait(10)  # a slow database, or a slow flow
-        return real_handle(inbound)
+        return real_handle(inbound, **kw)
 
     monkeypatch.setattr(app, "handle", slow)
     with running(adapter, fake):
@@ -247,7 +267,7 @@ def test_acks_come_at_once_and_one_persons_messages_stay_in_order(db_url, tmp_pa
         fake.wait_for(lambda: adapter.processed == 1)  # li was answered meanwhile
         assert sorted(order) == [("li", "/whoami"), ("zhang", "first")]  # not "second" yet
         gate.set()
-        fake.wait_for(lambda: adapter.processed == 3)
+        fake.wait_for(lambda: adapter.processed == 3 and outbox_drained(adapter.app))
     assert order[-1] == ("zhang", "second")
 
 
@@ -285,16 +305,20 @@ def test_throttling_defers_the_reminder_and_loses_nothing(db_url, tmp_path, fake
     app, adapter, _ = make(db_url, tmp_path, fake)
     _plan_for(app, ["zhang", "li"])
     fake.batch_trouble = ["429", "flow"]
-    result = Sweeper(app, {"dingtalk": adapter}).sweep()
-    assert result.retried == 2 and result.delivered == 0
+    sweeper = Sweeper(app, {"dingtalk": adapter})
+    result = sweeper.sweep()
+    # The 429 pauses the robot: the second reminder is not tried, and no attempt is counted.
+    assert (result.retried, result.released, result.delivered) == (1, 1, 0)
     with app.db.session() as session:
         rows = session.exec(select(Reminder)).all()
         assert {r.status for r in rows} == {Status.PENDING}
         assert all(r.due_at > datetime.now(UTC) + timedelta(seconds=5) for r in rows)
-        reasons = sorted(r.last_error for r in rows)
-    assert reasons == ["dingtalk:429:Throttling.Api", "dingtalk_flow_controlled"]
+        assert sorted((r.last_error, r.attempts) for r in rows) == [
+            ("dingtalk:429:Throttling.Api", 1), ("rate_limited", 0)]
     later = datetime.now(UTC) + timedelta(hours=2)
-    assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 2
+    result = sweeper.sweep(now=later)  # one person is flow-controlled, the other reached
+    assert (result.retried, result.delivered) == (1, 1)
+    assert sweeper.sweep(now=later + timedelta(hours=2)).delivered == 1
 
 
 def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -> None:
@@ -355,7 +379,7 @@ def test_an_expired_session_webhook_falls_back_to_the_openapi(db_url, tmp_path, 
         fake.expire_webhook(data)
         done = adapter.processed
         fake.push_callback(data)
-        fake.wait_for(lambda: adapter.processed > done)
+        fake.wait_for(lambda: adapter.processed > done and outbox_drained(adapter.app))
         (group,) = fake.calls_to(GROUP_SEND)
         assert group.body["openConversationId"] == GROUP
         assert len(fake.calls_to(WEBHOOK)) == 1  # tried once, then the OpenAPI

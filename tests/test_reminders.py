@@ -10,6 +10,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
+from bot.adapters.base import Pace
 from bot.errors import DeliveryError
 from bot.messages import Reply
 from schedules import api
@@ -108,22 +109,21 @@ def test_a_crashed_claim_is_taken_over_after_the_lease(db_url, tmp_path, clock):
     assert len(dead.claim(datetime.now(UTC))) == 1  # ... and the process dies here
     adapters = recording_adapters()
     assert run_due(app, adapters, owner="alive") == []  # the lease still holds
-    clock.shift(timedelta(minutes=5, seconds=1))
+    clock.shift(app.settings.reminder_lease + timedelta(seconds=1))
     assert len(run_due(app, adapters, owner="alive")) == 1
     assert run_due(app, adapters, owner="alive") == []
     assert _row(app).status == Status.SENT
 
 
-def test_a_sweeper_whose_lease_expired_sends_nothing(db_url, tmp_path, clock):
+def test_a_sweeper_whose_lease_expired_sends_nothing(db_url, tmp_path, clock, caplog):
     app = _app(db_url, tmp_path)
     _plan(app)
     slow, fast = (Sweeper(app, recording_adapters(), owner=o) for o in ("slow", "fast"))
     [rid] = slow.claim(datetime.now(UTC))
-    clock.shift(timedelta(minutes=6))
+    clock.shift(timedelta(minutes=2))
     assert fast.claim(datetime.now(UTC)) == [rid]
-    result = SweepResult()
-    assert slow._prepare([rid], datetime.now(UTC), result) == []  # no longer slow's to send
-    slow._mark_sent([rid], datetime.now(UTC))
+    assert "taking over from slow" in caplog.text
+    assert slow._render(rid, datetime.now(UTC), SweepResult()) is None  # no longer slow's
     assert _row(app).status == Status.CLAIMED and _row(app).lease_owner == "fast"
 
 
@@ -314,3 +314,150 @@ def test_the_daily_digest_lists_overdue_items_per_channel(db_url, tmp_path, cloc
     overdue.clear()
     scheduler.plan_digest()
     assert run_due(app) == []
+
+
+def test_a_kind_that_raises_fails_alone_after_the_attempt_limit(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path, reminder_max_attempts=3)
+
+    @app.registry.reminder_kind("test.broken")
+    def broken(session, reminder, now):  # noqa: ANN001, ANN202
+        raise KeyError("no such field")
+
+    _plan(app, key="good1")
+    _plan(app, key="bad", kind="test.broken")
+    _plan(app, key="good2")
+    adapters = recording_adapters()
+    sent = run_due(app, adapters)
+    assert sorted(o.address.user for o in sent) == ["alice", "alice"]  # in that same sweep
+    assert _row(app, "good1").status == _row(app, "good2").status == Status.SENT
+    bad = _row(app, "bad")
+    assert (bad.status, bad.last_error) == (Status.PENDING, "render:KeyError")
+    for _ in range(4):
+        clock.shift(timedelta(hours=2))
+        run_due(app, adapters)
+    bad = _row(app, "bad")
+    assert (bad.status, bad.attempts, bad.last_error) == (Status.FAILED, 3, "render:KeyError")
+    notices = [o for o in adapters["console"].sent if o.address.user == "admin"]
+    assert len(notices) == 1 and "render:KeyError" in notices[0].message.text
+
+
+def test_on_sent_runs_once_in_the_marking_transaction(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    calls: list[str] = []
+
+    def plan_next(session, reminder, now):  # noqa: ANN001, ANN202
+        calls.append(reminder.key)
+        api.plan(session, key=f"{reminder.key}:next", kind="test.ping",
+                 due=now + timedelta(days=1), target=Target.member("console", "alice"))
+
+    app.registry.reminder_kind("test.nag", on_sent=plan_next)(
+        app.registry.reminder_kinds["test.ping"].render)
+    _plan(app, kind="test.nag")
+    adapters = recording_adapters()
+    adapters["console"].fail_with = [DeliveryError("timeout", temporary=True)] * 2
+    for _ in range(3):
+        run_due(app, adapters)
+        clock.shift(timedelta(minutes=10))
+    assert calls == ["k1"] and len(adapters["console"].sent) == 1
+    assert _row(app, "k1:next").status == Status.PENDING
+
+
+def test_a_row_past_its_attempt_limit_is_failed_at_claim_time(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path, reminder_max_attempts=2)
+    _plan(app)
+    for owner in ("crash1", "crash2"):  # two processes died holding it
+        Sweeper(app, recording_adapters(), owner=owner).claim(datetime.now(UTC))
+        clock.shift(app.settings.reminder_lease + timedelta(seconds=1))
+    adapters = recording_adapters()
+    run_due(app, adapters)
+    row = _row(app)
+    assert (row.status, row.attempts) == (Status.FAILED, 2)
+    assert adapters["console"].sent[0].address.user == "admin"
+    assert len(adapters["console"].sent) == 1  # nothing to alice; one notice
+
+
+def test_a_mark_that_cannot_be_written_is_written_later_and_nothing_resent(
+        db_url, tmp_path, clock, monkeypatch):
+    from bot.errors import StorageError
+
+    app = _app(db_url, tmp_path)
+    for i in range(3):
+        _plan(app, key=f"k{i}")
+    adapters = recording_adapters()
+    sweeper = Sweeper(app, adapters)
+    real = sweeper._write_mark
+    down = {"on": False}
+
+    def flaky(rid, sent_at, ts=None):  # noqa: ANN001, ANN202
+        if down["on"]:
+            raise StorageError("OperationalError", unavailable=True)
+        down["on"] = True  # the database goes away right after the first mark
+        return real(rid, sent_at, ts)
+
+    monkeypatch.setattr(sweeper, "_write_mark", flaky)
+    with pytest.raises(StorageError):
+        sweeper.sweep()
+    assert len(adapters["console"].sent) == 2  # the second was sent, its mark kept in memory
+    with pytest.raises(StorageError):
+        sweeper.sweep()  # still down: nothing claimed, nothing sent
+    assert len(adapters["console"].sent) == 2
+    down["on"] = False
+    monkeypatch.setattr(sweeper, "_write_mark", real)
+    sweeper.sweep()
+    texts = [o.message.text for o in adapters["console"].sent]
+    assert len(texts) == 3
+    assert all(_row(app, f"k{i}").status == Status.SENT for i in range(3))
+    assert all(_row(app, f"k{i}").attempts == 1 for i in range(3))
+
+
+def test_the_lease_is_renewed_while_a_slow_batch_is_delivered(db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    for i in range(6):
+        _plan(app, key=f"k{i}")
+    adapters = recording_adapters()
+    other = Sweeper(app, recording_adapters(), owner="other")
+    taken: list[int] = []
+
+    def slow(outbound):  # noqa: ANN001, ANN202
+        clock.shift(timedelta(seconds=25))  # each send takes 25 s: 150 s for the batch
+        taken.extend(other.claim(datetime.now(UTC)))
+
+    adapters["console"].on_send = slow
+    run_due(app, adapters, owner="busy")
+    assert taken == [] and len(adapters["console"].sent) == 6
+
+
+def test_a_rate_limit_pauses_its_channel_and_releases_the_rest_unattempted(
+        db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    for i in range(4):
+        _plan(app, key=f"c1-{i}", target=Target.channel("slack", "C1"))
+    _plan(app, key="c2", target=Target.channel("slack", "C2"))
+    adapters = recording_adapters()
+    slack = adapters["slack"]
+    slack.scopes = lambda outbound: (f"slack:post:{outbound.address.channel}",)
+    slack.pace = {"slack:post": Pace(per_second=1.0, burst=3)}
+    calls: list[tuple[str, datetime]] = []
+    slack.on_send = lambda o: calls.append((o.address.channel, datetime.now(UTC)))
+    limited_at = datetime.now(UTC)
+    slack.fail_with = [DeliveryError("ratelimited", temporary=True, retry_after=90,
+                                     scopes=("slack:post:C1",))]
+    sweeper = Sweeper(app, adapters)
+    result = sweeper.sweep()
+    # One call got the 429; the other three for C1 were not even tried; C2 went out.
+    assert [c for c, _ in calls] == ["C2"] and result.released == 3
+    rows = [_row(app, f"c1-{i}") for i in range(4)]
+    assert [r.attempts for r in rows] == [1, 0, 0, 0]
+    assert all(r.status == Status.PENDING for r in rows)
+    clock.shift(timedelta(seconds=89))
+    sweeper.sweep()
+    assert [c for c, _ in calls] == ["C2"]
+    clock.shift(timedelta(seconds=2))
+    sweeper.sweep()
+    first_retry = next(t for c, t in calls if c == "C1")
+    assert first_retry >= limited_at + timedelta(seconds=90)
+    assert len([c for c, _ in calls if c == "C1"]) == 3  # paced: a burst of three ...
+    clock.shift(timedelta(seconds=1))
+    sweeper.sweep()
+    assert len([c for c, _ in calls if c == "C1"]) == 4  # ... then one a second
+    assert all(_row(app, f"c1-{i}").status == Status.SENT for i in range(4))

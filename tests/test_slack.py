@@ -20,6 +20,7 @@ from bot.core import Liaison
 from bot.errors import DeliveryError
 from bot.messages import Address, Outbound, Rendered, Reply
 from bot.models import Member
+from schedules.scheduler import ReminderScheduler
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, SignedClient, message_text
 from tests.support import build_app
 
@@ -38,6 +39,7 @@ class Harness:
     slack: SignedClient
     base_url: str
     events: int = 0
+    outbox: Any = None  # the delivery worker (a ReminderScheduler)
 
     def dm(self, text: str, user: str = ALICE, **extra: Any) -> tuple[int, str]:
         return self.message(text, channel="D" + user, user=user, channel_type="im", **extra)
@@ -79,8 +81,12 @@ def slack(db_url: str, tmp_path) -> Iterator[Harness]:  # noqa: ANN001
     port = adapter.listen()
     thread = threading.Thread(target=adapter.run, daemon=True)
     thread.start()
+    # Answers go out through the outbox, as under `liaison run`: the delivery worker runs.
+    outbox = ReminderScheduler(app, {"slack": adapter})
+    outbox.start()
     base = f"http://127.0.0.1:{port}"
-    yield Harness(fake, adapter, app, saved, SignedClient(base, SECRET), base)
+    yield Harness(fake, adapter, app, saved, SignedClient(base, SECRET), base, outbox=outbox)
+    outbox.stop()
     adapter.stop()
     thread.join(timeout=10)
     assert not thread.is_alive(), "the HTTP server did not stop"
@@ -121,9 +127,9 @@ def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
     release = threading.Event()
     handle = slack.app.handle
 
-    def slow(inbound):  # noqa: ANN001, ANN202
+    def slow(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
         release.wait(10)
-        return handle(inbound)
+        return handle(inbound, **kw)
 
     monkeypatch.setattr(slack.app, "handle", slow)
     slack.adapter.ack_budget = 0.05
@@ -323,6 +329,8 @@ def _reminder(h: Harness):  # noqa: ANN202
 def test_a_reminder_is_posted_to_its_channel(slack: Harness) -> None:
     from schedules.worker import Sweeper
 
+    slack.outbox.stop()  # this test sweeps by hand
+
     now = datetime.now(UTC)
     _plan_ping(slack, now)
     Sweeper(slack.app, {"slack": slack.adapter}).sweep(now)
@@ -333,6 +341,8 @@ def test_a_reminder_is_posted_to_its_channel(slack: Harness) -> None:
 
 def test_a_rate_limited_reminder_waits_for_retry_after_and_is_not_lost(slack: Harness) -> None:
     from schedules.worker import Sweeper
+
+    slack.outbox.stop()  # this test sweeps by hand
 
     now = datetime.now(UTC)
     _plan_ping(slack, now)

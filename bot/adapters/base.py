@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.errors import DeliveryError
 from bot.messages import Outbound
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast one kind of rate-limit scope may be called: a token bucket, `per_second` on
+    average and up to `burst` at once. Adapters declare theirs as `pace = {"slack:post": ...}`
+    and name a message's scopes with `scopes(outbound)`; the delivery worker keeps to them."""
+
+    per_second: float
+    burst: int
 
 
 class Adapter(Protocol):

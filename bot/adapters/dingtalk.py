@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from bot.adapters.base import deliver_to_peer
+from bot.adapters.base import Pace, deliver_to_peer
 from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
 from bot.adapters.serial import SerialByKey
 from bot.config import Settings
@@ -56,8 +56,8 @@ ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
 DM_PREFIX = "dm:"
 # A session webhook this close to its expiry is not worth trying.
 WEBHOOK_MARGIN = 30.0
-REPLY_ATTEMPTS = 3
 OPEN_TIMEOUT = 30.0  # seconds for the SDK's connections/open call
+THROTTLE_PAUSE = 60.0  # seconds, when a DingTalk throttle names no Retry-After
 MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
@@ -195,7 +195,9 @@ class DingTalkAdapter:
             return
         self._remember_webhook(inbound.channel, message)
         try:
-            outbounds = self.app.handle(inbound)
+            # Every answer goes to the outbox with the change; only what could not be queued
+            # (the database is away: the apology for that) comes back, for one direct try.
+            outbounds = self.app.handle(inbound, queue=True)
         except Exception:
             # The core answers its own errors; this is a bug in between. Still say sorry.
             log.exception("could not handle DingTalk message %s", inbound.event_id)
@@ -215,22 +217,31 @@ class DingTalkAdapter:
         return Outbound(address, message)
 
     def _deliver(self, outbound: Outbound) -> None:
-        """A reply is not in the reminder outbox, so a throttled one is retried here briefly."""
-        for attempt in range(REPLY_ATTEMPTS):
-            try:
-                self.send(outbound)
-                return
-            except DeliveryError as exc:
-                last = attempt == REPLY_ATTEMPTS - 1
-                if not exc.temporary or last or self.stopping:
-                    log.warning("DingTalk reply not delivered: %s", exc.reason)
-                    return
-                self._stopping.wait(min(exc.retry_after or 2.0**attempt, 10.0))
+        try:
+            self.send(outbound)
+        except DeliveryError as exc:
+            log.warning("DingTalk reply not delivered: %s", exc.reason)
 
     def _to_peer(self, outbound: Outbound) -> None:
         deliver_to_peer(self.peers, outbound)
 
     # -- outbound -------------------------------------------------------------------------------
+
+    # How fast the delivery worker may call, from DingTalk's documentation: the robot OpenAPIs
+    # are limited per app ("API调用频率限制": 20 calls a second by default), and a robot may
+    # post about 20 messages a minute to one group ("机器人发送消息频率限制").
+    pace = {
+        f"{PLATFORM}:robot": Pace(per_second=20.0, burst=20),
+        f"{PLATFORM}:group": Pace(per_second=20 / 60, burst=10),
+    }
+
+    def scopes(self, outbound: Outbound) -> tuple[str, ...]:
+        """The rate-limit scopes `send(outbound)` calls in (see schedules/throttle.py)."""
+        robot = f"{PLATFORM}:robot:{self.openapi.robot_code}"
+        channel = outbound.address.channel or ""
+        if channel and not channel.startswith(DM_PREFIX):
+            return (robot, f"{PLATFORM}:group:{channel}")
+        return (robot,)
 
     def send(self, outbound: Outbound) -> None:
         """Deliver one message; raises DeliveryError (temporary or permanent)."""
@@ -284,7 +295,10 @@ class DingTalkAdapter:
         if channel.startswith(DM_PREFIX):
             self._raise_first(self._send_users([channel[len(DM_PREFIX):]], title, text))
         elif channel:
-            self.openapi.send_group(channel, title, text)
+            try:
+                self.openapi.send_group(channel, title, text)
+            except DeliveryError as exc:
+                raise self._throttled(exc, f"{PLATFORM}:group:{channel}") from None
         else:
             raise DeliveryError("dingtalk_no_address", temporary=False)
 
@@ -297,16 +311,28 @@ class DingTalkAdapter:
             try:
                 result = self.openapi.send_users(chunk, title, text)
             except DeliveryError as exc:
+                exc = self._throttled(exc, f"{PLATFORM}:robot:{self.openapi.robot_code}")
                 errors.update((user, exc) for user in chunk)
                 continue
             for user in result.flow_controlled:
                 # Throttled for these people only: they were not reached, try again later.
                 errors[user] = DeliveryError(
-                    "dingtalk_flow_controlled", temporary=True, retry_after=60.0
+                    "dingtalk_flow_controlled", temporary=True, retry_after=THROTTLE_PAUSE
                 )
             for user in result.invalid:
                 errors[user] = DeliveryError("dingtalk_invalid_user", temporary=False)
         return errors
+
+    @staticmethod
+    def _throttled(exc: DeliveryError, scope: str) -> DeliveryError:
+        """A throttle (429, or a QpsLimit / qps.exceed.limit code) pauses `scope`: the group
+        for a group message, the robot for messages to people."""
+        throttle = ":429:" in exc.reason or any(
+            hint in exc.reason.lower() for hint in ("qps", "limit", "throttl", "flowcontrol"))
+        if not exc.temporary or not throttle or exc.scopes:
+            return exc
+        return DeliveryError(exc.reason, temporary=True, scopes=(scope,),
+                             retry_after=exc.retry_after or THROTTLE_PAUSE)
 
     @staticmethod
     def _raise_first(errors: dict[str, DeliveryError]) -> None:

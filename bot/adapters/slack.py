@@ -26,6 +26,7 @@ import logging
 import re
 import shlex
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -41,11 +42,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot import members
 from bot.adapters import slack_forms
-from bot.adapters.base import deliver_to_peer
+from bot.adapters.base import Pace, deliver_to_peer
+from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
 from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
@@ -66,8 +68,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 ACK_BUDGET = 2.0
-INTERACTIVE_ATTEMPTS = 3  # a reply to someone waiting is retried this often on 429 / 5xx
-MAX_RETRY_WAIT = 30.0
 
 # Errors after which the same call can never succeed; anything else Slack calls temporary.
 PERMANENT = frozenset({
@@ -90,8 +90,9 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def delivery_error(exc: Exception) -> DeliveryError:
-    """The one place slack_sdk errors are translated."""
+def delivery_error(exc: Exception, scopes: tuple[str, ...] = ()) -> DeliveryError:
+    """The one place slack_sdk errors are translated. A rate limit names the `scopes` the
+    call was in (its channel, or its method's tier), which the delivery worker pauses."""
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, SlackApiError):
@@ -104,7 +105,7 @@ def delivery_error(exc: Exception) -> DeliveryError:
                 retry_after: float | None = float(headers.get("retry-after", 1))
             except (TypeError, ValueError):
                 retry_after = 1.0
-            return DeliveryError(error, temporary=True, retry_after=retry_after)
+            return DeliveryError(error, temporary=True, retry_after=retry_after, scopes=scopes)
         if status >= 500 or error in TEMPORARY:
             return DeliveryError(error, temporary=True)
         # PERMANENT names the usual ones; an error Slack adds later is permanent too, since
@@ -174,6 +175,7 @@ class SlackAdapter:
         self.client = WebClient(token=bot_token, base_url=api_url, timeout=10)
         self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
         self._bot_token = bot_token
+        self._signing_secret = signing_secret
         self._identity: dict[str, str] | None = None
         self._identity_lock = threading.Lock()
         self._profiles: dict[str, dict[str, str | None]] = {}
@@ -327,16 +329,17 @@ class SlackAdapter:
                 response_url=body.get("response_url"), opens_thread=not direct,
                 form_command=text if len(text.split()) == 2 else None,
             )
-            outbounds = self.app.handle(inbound)
-            outbounds = self._offer_form(inbound, origin, outbounds)
-            is_private = [bool(o.address.in_reply and o.address.ephemeral_to) for o in outbounds]
-            private = [o for o, p in zip(outbounds, is_private, strict=True) if p]
-            rest = [o for o, p in zip(outbounds, is_private, strict=True) if not p]
+            # Public answers, cards and DMs go to the outbox with the change; the private
+            # answer comes back here for the ack, or joins the outbox when the ack has gone.
+            kept = self.app.handle(inbound, queue=True, keep=_private_answer,
+                                   prepare=self._preparer(origin))
+            private = [o for o in kept if _private_answer(o)]
             with pending.lock:
                 if not pending.late:
                     pending.ready.set_result([o.message for o in private])
                     private = []
-            self._deliver_all(private + rest, inbound, origin)
+            rest = [o for o in kept if not _private_answer(o)]
+            self._deliver_all(self.app.queue(private) + rest, inbound, origin)
         except Exception as exc:
             log.exception("slash command failed")
             if not pending.ready.done():
@@ -420,7 +423,7 @@ class SlackAdapter:
 
     # -- the complaint intake (or any flow) as a modal ------------------------------------------
 
-    def _offer_form(self, inbound: Inbound, origin: Origin,
+    def _offer_form(self, session: Session, inbound: Inbound, origin: Origin,
                     outbounds: list[Outbound]) -> list[Outbound]:
         """A command that just started a flow (with no answers typed in) gets a button that
         opens the same flow as a modal."""
@@ -429,11 +432,11 @@ class SlackAdapter:
         started = next((o for o in outbounds if o.message.template == "flow/started"), None)
         if started is None:
             return outbounds
-        with self.app.db.session() as session:
-            conv = session.exec(select(Conversation).where(
-                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
-                Conversation.user_id == inbound.user)).first()
-            member = members.find(session, PLATFORM, user_id=inbound.user)
+        session.flush()
+        conv = session.exec(select(Conversation).where(
+            Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+            Conversation.user_id == inbound.user)).first()
+        member = members.find(session, PLATFORM, user_id=inbound.user)
         flow = self.app.registry.flows.get(conv.flow) if conv else None
         if flow is None or not slack_forms.form_steps(flow):
             return outbounds
@@ -502,7 +505,7 @@ class SlackAdapter:
                 # Only the last prompt matters; what went elsewhere (none expected) is kept.
                 kept = [o for o in outbounds if not o.address.in_reply]
                 outbounds = kept + self.app.handle(replace(inbound, text="skip", is_action=True))
-            self._deliver_all(outbounds, inbound, Origin())
+            self._deliver_all(self.app.queue(outbounds), inbound, Origin())
         except Exception:
             log.exception("could not take a submitted form")
 
@@ -528,48 +531,52 @@ class SlackAdapter:
         try:
             found = inbound() if callable(inbound) else inbound
             if found is not None:
-                self._deliver_all(self.app.handle(found), found, origin)
+                left = self.app.handle(found, queue=True, prepare=self._preparer(origin))
+                self._deliver_all(left, found, origin)
         except Exception:
             log.exception("could not handle a Slack message")
 
+    def _preparer(self, origin: Origin) -> Callable[[Session, Inbound, list[Outbound]],
+                                                     list[Outbound]]:
+        """What the outbox must keep for Slack to deliver the answers later: the response URL
+        (private answers; the fallback when the bot is not in the channel), the form button,
+        and, for a command in a channel, that the first public answer opens a thread and the
+        others follow it."""
+
+        def prepare(session: Session, inbound: Inbound,
+                    outbounds: list[Outbound]) -> list[Outbound]:
+            outbounds = self._offer_form(session, inbound, origin, outbounds)
+            anchor: str | None = None
+            prepared = []
+            for outbound in outbounds:
+                address, meta = outbound.address, dict(outbound.meta)
+                if address.platform == PLATFORM and address.in_reply:
+                    if origin.response_url:
+                        meta["response_url"] = origin.response_url
+                    if not address.ephemeral_to:
+                        if id(outbound) in origin.extras:
+                            meta["extra"] = origin.extras[id(outbound)]
+                        if origin.opens_thread and anchor is None:
+                            anchor = f"out:{uuid.uuid4().hex}"
+                            meta.update(key=anchor, anchor=True, user=inbound.user)
+                        elif origin.opens_thread:
+                            meta["thread_of"] = anchor
+                prepared.append(replace(outbound, meta=meta) if meta else outbound)
+            return prepared
+
+        return prepare
+
     def _deliver_all(self, outbounds: list[Outbound], inbound: Inbound, origin: Origin) -> None:
-        anchor: str | None = None
+        """What could not be queued (the database is away: the apology for that): one try
+        each, directly."""
         for outbound in outbounds:
-            address = outbound.address
-            if address.platform != PLATFORM:
+            if outbound.address.platform != PLATFORM:
                 self._to_peer(outbound)
                 continue
             try:
-                if not address.in_reply:
-                    self._retrying(lambda o=outbound: self.send(o))
-                elif address.ephemeral_to:
-                    self._retrying(lambda o=outbound: self._ephemeral(o, origin))
-                else:
-                    thread = anchor if origin.opens_thread else address.thread
-                    extra = origin.extras.get(id(outbound))
-                    ts = self._retrying(lambda o=outbound, t=thread, x=extra: self._post(
-                        o.address.channel or inbound.channel, o.message, t, x))
-                    if origin.opens_thread and anchor is None:
-                        anchor = ts
+                self.send(outbound)
             except DeliveryError as exc:
                 log.warning("could not deliver a reply on Slack: %s", exc.reason)
-                if address.in_reply and origin.response_url and not exc.temporary:
-                    # Not in the channel: the asker still sees the answer, privately.
-                    self._respond(origin.response_url, outbound.message)
-        if anchor:
-            self._thread_conversation(inbound.channel, inbound.user, anchor)
-
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        """A reply someone is waiting for: wait out a rate limit a few times rather than drop
-        it. (Reminders are not retried here; the sweeper defers them.)"""
-        for attempt in range(INTERACTIVE_ATTEMPTS):
-            try:
-                return call()
-            except DeliveryError as exc:
-                if not exc.temporary or attempt == INTERACTIVE_ATTEMPTS - 1:
-                    raise
-                self._stopped.wait(min(exc.retry_after or 1.0, MAX_RETRY_WAIT))
-        return None
 
     def _to_peer(self, outbound: Outbound) -> None:
         deliver_to_peer(self.peers, outbound)
@@ -594,17 +601,57 @@ class SlackAdapter:
 
     # -- outbound ------------------------------------------------------------------------------
 
-    def send(self, outbound: Outbound) -> None:
-        """Deliver to a channel, or to a member's DM. Raises DeliveryError."""
+    # How fast the delivery worker may call, from Slack's "Rate limits" page: chat.postMessage
+    # has special limits, about one message per second per channel with short bursts allowed;
+    # conversations.open is Tier 3 (50+ per minute), chat.postEphemeral Tier 4 (100+).
+    pace = {
+        f"{PLATFORM}:post": Pace(per_second=1.0, burst=3),
+        f"{PLATFORM}:method": Pace(per_second=50 / 60, burst=10),
+    }
+
+    def scopes(self, outbound: Outbound) -> tuple[str, ...]:
+        """The rate-limit scopes `send(outbound)` calls in (see schedules/throttle.py)."""
         address = outbound.address
+        if address.in_reply and address.ephemeral_to:
+            if outbound.meta.get("response_url"):
+                return ()
+            return (f"{PLATFORM}:method:chat.postEphemeral",)
         if address.channel:
-            self._post(address.channel, outbound.message, address.thread)
-        elif address.user:
+            return (f"{PLATFORM}:post:{address.channel}",)
+        dm = self._dms.get(address.user or "")
+        if dm:
+            return (f"{PLATFORM}:post:{dm}",)
+        return (f"{PLATFORM}:method:conversations.open", f"{PLATFORM}:post:{address.user}")
+
+    def send(self, outbound: Outbound) -> str | None:
+        """Deliver to a channel, to a member's DM, or as an answer where the message came
+        from (privately by the response URL or chat.postEphemeral; publicly in the channel,
+        in the thread its first answer opened). Returns the message's ts. Raises
+        DeliveryError."""
+        address, meta = outbound.address, outbound.meta
+        if address.in_reply and address.ephemeral_to:
+            self._ephemeral(outbound, Origin(response_url=meta.get("response_url")))
+            return None
+        if address.in_reply:
+            try:
+                ts = self._post(address.channel or "", outbound.message,
+                                meta.get("thread") or address.thread, meta.get("extra"))
+            except DeliveryError as exc:
+                if exc.temporary or not meta.get("response_url"):
+                    raise
+                # Not in the channel: the asker still sees the answer, privately.
+                self._respond(meta["response_url"], outbound.message)
+                return None
+            if meta.get("anchor"):
+                self._thread_conversation(address.channel or "", meta.get("user", ""), ts)
+            return ts
+        if address.channel:
+            return self._post(address.channel, outbound.message, address.thread)
+        if address.user:
             channel = self._dm_channel(address.user, strict=True)
             assert channel is not None
-            self._post(channel, outbound.message, None)
-        else:
-            raise DeliveryError("no_address", temporary=False)
+            return self._post(channel, outbound.message, None)
+        raise DeliveryError("no_address", temporary=False)
 
     def _post(self, channel: str, message: Rendered, thread: str | None,
               extra: dict[str, Any] | None = None) -> str:
@@ -615,7 +662,7 @@ class SlackAdapter:
                 **payload,
             )
         except Exception as exc:
-            raise delivery_error(exc) from exc
+            raise delivery_error(exc, (f"{PLATFORM}:post:{channel}",)) from exc
         return str(response.get("ts") or "")
 
     def _ephemeral(self, outbound: Outbound, origin: Origin) -> None:
@@ -629,15 +676,19 @@ class SlackAdapter:
                 thread_ts=address.thread, **_payload(outbound.message),
             )
         except Exception as exc:
-            raise delivery_error(exc) from exc
+            raise delivery_error(exc, (f"{PLATFORM}:method:chat.postEphemeral",)) from exc
 
     def _respond(self, response_url: str, message: Rendered) -> None:
         try:
-            WebhookClient(response_url, timeout=10).send(
+            response = WebhookClient(response_url, timeout=10).send(
                 response_type="ephemeral", replace_original=False, **_payload(message)
             )
-        except Exception as exc:  # noqa: BLE001
-            log.warning("response_url failed: %s", exc)
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise DeliveryError(f"response_url:http_{response.status_code}", temporary=True)
+        if response.status_code >= 300:  # expired (30 minutes) or used up (5 times)
+            log.warning("response_url refused: http %s", response.status_code)
 
     def _dm_channel(self, user: str, strict: bool = False) -> str | None:
         found = self._dms.get(user)
@@ -647,7 +698,7 @@ class SlackAdapter:
             found = self.client.conversations_open(users=user)["channel"]["id"]
         except Exception as exc:
             if strict:
-                raise delivery_error(exc) from exc
+                raise delivery_error(exc, (f"{PLATFORM}:method:conversations.open",)) from exc
             log.warning("conversations.open failed for %s: %s", user, exc)
             return None
         self._dms[user] = str(found)
@@ -662,7 +713,8 @@ class SlackAdapter:
     # -- serving -------------------------------------------------------------------------------
 
     def wsgi(self) -> Callable[..., Any]:
-        """POST /slack/events (commands, events, interactivity) and GET /healthz."""
+        """POST /slack/events (commands, events, interactivity), GET /healthz (liveness) and
+        GET /readyz (the database answers), behind the guard against hostile requests."""
         slack = SlackRequestHandler(self.bolt)
 
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -673,7 +725,7 @@ class SlackAdapter:
                 return [b"ok\n"]
             return slack(environ, start_response)
 
-        return application
+        return SlackHttpGuard(application, self.app.db, self._signing_secret, max_body=MAX_BODY)
 
     def listen(self) -> int:
         """Bind the HTTP server (HTTP mode) and return its port; `run` then serves."""
@@ -683,6 +735,7 @@ class SlackAdapter:
             self._server = create_server(
                 self.wsgi(), host=self.host, port=self.port, threads=self.http_threads,
                 ident="liaison", clear_untrusted_proxy_headers=True,
+                max_request_body_size=MAX_BODY,
             )
         return int(self._server.effective_port)
 
@@ -715,6 +768,12 @@ class SlackAdapter:
                 pass
             server.task_dispatcher.shutdown(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=False)
+
+
+def _private_answer(outbound: Outbound) -> bool:
+    """A slash command's private answer, which may ride in the HTTP ack."""
+    address = outbound.address
+    return address.platform == PLATFORM and address.in_reply and bool(address.ephemeral_to)
 
 
 def _payload(message: Rendered, extra: dict[str, Any] | None = None) -> dict[str, Any]:
