@@ -128,9 +128,10 @@ def test_a_visit_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path
     assert card.body["robotCode"] == fake.client_id and card.body["msgKey"] == "sampleMarkdown"
     assert isinstance(card.body["msgParam"], str)
     param = json.loads(card.body["msgParam"])
-    # The customer's markup arrives escaped: shown as typed, never as DingTalk's coloured text.
+    # The customer's markup is shown as typed, never as DingTalk's coloured text: a zero-width
+    # joiner keeps the tag from forming, and no backslash or entity shows.
     assert "新拜访" in param["text"] and "<font" not in param["text"]
-    assert "&lt;font color=red&gt;" in param["text"]
+    assert "华为 <\u200dfont color=red>总部<\u200d/font>" in param["text"]
     assert len(fake.tokens) == 1  # the token is cached
 
 

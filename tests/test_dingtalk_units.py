@@ -75,8 +75,8 @@ def test_markdown_has_a_heading_hard_line_breaks_and_numbered_choices() -> None:
 
 
 def test_the_notification_title_is_plain_text() -> None:
-    title, _ = markdown(Rendered(title="", body="**新投诉** A\\_B &lt;x&gt;\n第二行"))
-    assert title == "新投诉 A_B <x>"
+    title, _ = markdown(Rendered(title="", body="**新投诉** A_B (x) A&B\n第二行"))
+    assert title == "新投诉 A_B (x) A&B"
 
 
 def test_the_access_token_is_cached_and_renewed_before_it_expires(fake) -> None:

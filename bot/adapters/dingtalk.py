@@ -25,7 +25,6 @@ and a 1:1 chat's channel is `dm:<userId>`, which names whom to send to.
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import os
@@ -45,7 +44,7 @@ from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
 from bot.adapters.serial import SerialByKey
 from bot.config import Settings
 from bot.core import Liaison
-from bot.dialects import DINGTALK
+from bot.dialects import DINGTALK, resolve_mentions
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Address, Inbound, Outbound, Rendered, RenderedChoice, Reply
 
@@ -267,7 +266,7 @@ class DingTalkAdapter:
             private = address.ephemeral_to
             channel = DM_PREFIX + private if private else (address.channel or "")
             title, text = markdown(message, tappable=channel.startswith(DM_PREFIX))
-            if self._via_webhook(channel, title, text, message):
+            if self._via_webhook(channel, title, text):
                 return
             self._send_channel(channel, title, text)
             return
@@ -284,13 +283,14 @@ class DingTalkAdapter:
         if channel.startswith(DM_PREFIX):
             self._raise_first(self._send_users([channel[len(DM_PREFIX):]], title, text))
         elif channel:
-            self.openapi.send_group(channel, title, text)
+            self.openapi.send_group(channel, title, _named(text))
         else:
             raise DeliveryError("dingtalk_no_address", temporary=False)
 
     def _send_users(self, users: list[str], title: str, text: str) -> dict[str, DeliveryError]:
         """batchSend in calls of up to 20; returns the error of each user not reached."""
         errors: dict[str, DeliveryError] = {}
+        text = _named(text)
         unique = list(dict.fromkeys(users))
         for start in range(0, len(unique), BATCH_LIMIT):
             chunk = unique[start:start + BATCH_LIMIT]
@@ -327,15 +327,17 @@ class DingTalkAdapter:
                 for key in [k for k, (_, exp) in self._webhooks.items() if exp < now]:
                     del self._webhooks[key]
 
-    def _via_webhook(self, channel: str, title: str, text: str, message: Rendered) -> bool:
+    def _via_webhook(self, channel: str, title: str, text: str) -> bool:
         with self._webhook_lock:
             url, expires = self._webhooks.get(channel, ("", 0.0))
         if not url or time.time() > expires - WEBHOOK_MARGIN:
             return False
+        # A session webhook mentions for real: `@userId` in the text, the id in `at`.
+        text, mentioned = resolve_mentions(text, by_id=True)
         payload = {
             "msgtype": "markdown",
             "markdown": {"title": title, "text": text},
-            "at": {"atUserIds": list(message.mentions), "isAtAll": False},
+            "at": {"atUserIds": mentioned, "isAtAll": False},
         }
         try:
             self.openapi.post_webhook(url, payload)
@@ -400,12 +402,13 @@ def _text_of(message: Any, direct: bool, others: list[Any]) -> str:
 
 
 def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
-    """(title, text) in DingTalk's markdown subset. The title is what the notification and
-    the chat list show, as plain text; choices become numbered lines the person can answer
-    with the number. In a 1:1 chat (`tappable`) each choice is also a DingTalk message link:
-    a tap sends the number (or the command) as the person's own message, which is as close
-    to a button as a robot's markdown gets. In a group such a message would not @ the robot,
-    so there the number is typed."""
+    """(title, text) in DingTalk's markdown subset, mentions still as tokens (see
+    `resolve_mentions`). The title is what the notification and the chat list show, as plain
+    text; choices become numbered lines the person can answer with the number. In a 1:1 chat
+    (`tappable`) each choice is also a DingTalk message link: a tap sends the answer (or the
+    command) as the person's own message, which is as close to a button as a robot's markdown
+    gets. In a group such a message would not @ the robot, and DingTalk delivers a group's
+    messages to a robot only when they @ it, so there the number is typed."""
     parts: list[str] = []
     if message.title:
         parts.append(f"#### {message.title}")
@@ -417,7 +420,7 @@ def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
         ))
     text = "\n\n".join(parts) or " "
     first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
-    title = _plain(first)[:60].strip() or "Liaison"
+    title = _plain(resolve_mentions(first, by_id=False)[0])[:60].strip() or "Liaison"
     return title, text
 
 
@@ -427,10 +430,17 @@ def _choice(number: int, choice: RenderedChoice, tappable: bool) -> str:
     command = choice.value.startswith("/")
     if tappable:
         content = quote(choice.value if command else str(number), safe="")
-        return f"[{choice.label}](dtmd://dingtalkclient/sendMessage?content={content})"
+        # Brackets inside a link's text would end it early.
+        label = choice.label.replace("[", "\uff3b").replace("]", "\uff3d")
+        return f"[{label}](dtmd://dingtalkclient/sendMessage?content={content})"
     if command:
         return f"{choice.label} — {DINGTALK.escape(choice.value)}"
     return choice.label
+
+
+def _named(text: str) -> str:
+    # The OpenAPI's messages have no `at`: a mention shows the person's name, never an id.
+    return resolve_mentions(text, by_id=False)[0]
 
 
 def _hard_breaks(body: str) -> str:
@@ -439,8 +449,7 @@ def _hard_breaks(body: str) -> str:
 
 
 def _plain(text: str) -> str:
-    text = re.sub(r"\\(.)", r"\1", text).replace("**", "").lstrip("#").strip()
-    return html.unescape(text)
+    return text.replace("**", "").lstrip("#").strip()
 
 
 # -- the SDK, extended -----------------------------------------------------------------------------
