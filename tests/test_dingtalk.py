@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from sqlmodel import select
 
 from bot.adapters.dingtalk import DingTalkAdapter
@@ -281,20 +282,72 @@ def test_a_reminder_to_two_users_goes_through_batch_send(db_url, tmp_path, fake)
     assert fake.calls_to(BATCH)[-1].body["userIds"] == ["zhang", "li", "wang"]
 
 
-def test_throttling_defers_the_reminder_and_loses_nothing(db_url, tmp_path, fake) -> None:
+def _rows(app: Liaison) -> dict[str, Reminder]:
+    with app.db.session() as session:
+        return {r.key: r for r in session.exec(select(Reminder)).all()}
+
+
+@pytest.mark.parametrize("code", ["qps.exceed.limit", "request.overlimit",
+                                  "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"])
+def test_a_throttle_code_defers_the_whole_robot_and_loses_nothing(db_url, tmp_path, fake,
+                                                                   code) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
     _plan_for(app, ["zhang", "li"])
-    fake.batch_trouble = ["429", "flow"]
+    fake.refuse = [code]
     result = Sweeper(app, {"dingtalk": adapter}).sweep()
     assert result.retried == 2 and result.delivered == 0
-    with app.db.session() as session:
-        rows = session.exec(select(Reminder)).all()
-        assert {r.status for r in rows} == {Status.PENDING}
-        assert all(r.due_at > datetime.now(UTC) + timedelta(seconds=5) for r in rows)
-        reasons = sorted(r.last_error for r in rows)
-    assert reasons == ["dingtalk:429:Throttling.Api", "dingtalk_flow_controlled"]
+    # The first refusal holds back the robot: the second reminder did not even ask DingTalk.
+    assert len(fake.calls_to(BATCH)) == 1
+    rows = _rows(app)
+    assert {r.status for r in rows.values()} == {Status.PENDING}
+    assert all(r.due_at > datetime.now(UTC) for r in rows.values())
+    status = 403 if code.startswith("Forbidden") else 400
+    assert sorted(r.last_error for r in rows.values()) == sorted(
+        [f"dingtalk:{status}:{code}", "dingtalk_throttled"])
     later = datetime.now(UTC) + timedelta(hours=2)
-    assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 2
+    with time_machine.travel(later):
+        assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 2
+
+
+def test_people_dingtalk_flow_controls_are_retried_later(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    _plan_for(app, ["zhang"])
+    fake.batch_trouble = ["flow"]
+    assert Sweeper(app, {"dingtalk": adapter}).sweep().retried == 1
+    assert _rows(app)["ping:zhang"].last_error == "dingtalk_flow_controlled"
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 1
+
+
+def test_an_invalid_token_is_renewed_and_the_reminder_delivered(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    adapter.send(Outbound(Address("dingtalk", channel=GROUP), Rendered(title="", body="hi")))
+    assert fake.tokens == ["token-1"]
+    fake.revoke_tokens()  # DingTalk no longer takes our cached token: 400 InvalidAuthentication
+    _plan_for(app, ["zhang"])
+    assert Sweeper(app, {"dingtalk": adapter}).sweep().delivered == 1
+    assert fake.tokens == ["token-1", "token-2"]
+    refused, delivered = fake.calls_to(BATCH)
+    assert refused.headers["x-acs-dingtalk-access-token"] == "token-1"
+    assert delivered.headers["x-acs-dingtalk-access-token"] == "token-2"
+    assert _rows(app)["ping:zhang"].status == Status.SENT
+
+
+def test_a_person_dingtalk_filters_out_fails_for_good_and_admins_hear(db_url, tmp_path,
+                                                                      fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    _plan_for(app, ["zhang"])
+    fake.batch_trouble = ["filtered"]
+    result = Sweeper(app, {"dingtalk": adapter}).sweep()
+    assert result.failed == 1
+    row = _rows(app)["ping:zhang"]
+    assert row.status == Status.FAILED and row.last_error == "dingtalk_filtered_user"
+    # The admin (LIAISON_ADMINS=dingtalk:manager) is told, with the reason, in the same sweep.
+    assert result.delivered == 1
+    notice = fake.calls_to(BATCH)[-1]
+    assert notice.body["userIds"] == ["manager"]
+    text = json.loads(notice.body["msgParam"])["text"]
+    assert "提醒发送失败" in text and "dingtalk_filtered_user" in text
 
 
 def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -> None:
@@ -304,14 +357,17 @@ def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -
     message = Rendered(title="", body="hi")
     with pytest.raises(DeliveryError) as gone:
         adapter.send(Outbound(Address("dingtalk", channel="cid-not-a-member"), message))
-    assert not gone.value.temporary
-    fake.batch_trouble = ["429"]
+    assert not gone.value.temporary and gone.value.reason == "dingtalk:400:resource.not.found"
+    fake.refuse = ["Forbidden.AccessDenied.QpsLimitForApi"]
     with pytest.raises(DeliveryError) as busy:
         adapter.send(Outbound(Address("dingtalk", user="zhang"), message))
-    assert busy.value.temporary and busy.value.retry_after == 7
-    fake.tokens.clear()  # DingTalk forgot our token: one new token, one more try
-    adapter.send(Outbound(Address("dingtalk", channel=GROUP), message))
-    assert fake.tokens == ["token-1"]
+    assert busy.value.temporary and busy.value.retry_after == 1.0
+    with pytest.raises(DeliveryError) as held:  # the pause covers the robot, not one call
+        adapter.send(Outbound(Address("dingtalk", channel=GROUP), message))
+    assert held.value.temporary and held.value.reason == "dingtalk_throttled"
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=2)):
+        adapter.send(Outbound(Address("dingtalk", channel=GROUP), message))
+    assert len(fake.calls_to(GROUP_SEND)) == 2
 
 
 def test_a_disconnect_frame_is_followed_by_a_reconnect(db_url, tmp_path, fake) -> None:

@@ -306,6 +306,11 @@ class DingTalkAdapter:
                 )
             for user in result.invalid:
                 errors[user] = DeliveryError("dingtalk_invalid_user", temporary=False)
+            for user in result.filtered:
+                # DingTalk took the call but filtered the message out for this person: it
+                # will not arrive however often it is sent. Failed for good, so the reminder
+                # engine tells the admins, with this reason.
+                errors[user] = DeliveryError("dingtalk_filtered_user", temporary=False)
         return errors
 
     @staticmethod

@@ -4,8 +4,18 @@ A robot can answer a message through that message's `sessionWebhook`, but a remi
 message to answer, and a webhook expires. For those the robot calls the OpenAPI with an app
 access token: `groupMessages/send` for a group (by its openConversationId) and
 `oToMessages/batchSend` for people (up to 20 user ids a call). Errors are translated here,
-once, into DeliveryError: temporary (throttling, 5xx, timeouts) or permanent (a group the
-robot is not in, an invalid id).
+once, into DeliveryError, by the codes DingTalk documents (the new API answers 4xx/5xx with
+`{"code": …, "message": …}`; branch on the code, not the status):
+- an invalid or expired access token is HTTP 400 `InvalidAuthentication` ("不合法的
+  access_token"; also `accesstoken.expired`, and a plain 401): the token is fetched again and
+  the call made once more;
+- throttling ("附录B：如何处理钉钉服务端API限流"): 403 `Forbidden.AccessDenied.QpsLimitForApi`,
+  `…QpsLimitForAppkeyAndApi` (one second), `…QpmLimit…` (a minute), the IP ban answered as
+  `{"punish": "deny"}` (five minutes), and 400 `qps.exceed.limit` / `request.overlimit` /
+  `oaplus.query.limit` ("请求过于频繁"). These are temporary, and they hold back the whole
+  robot: until the pause is over every call fails at once, without asking DingTalk;
+- 429 and 5xx, timeouts and unreachable hosts are temporary too;
+- any other code is permanent, and the reason names it: `dingtalk:<status>:<code>`.
 """
 
 from __future__ import annotations
@@ -30,16 +40,23 @@ BATCH_PATH = "/v1.0/robot/oToMessages/batchSend"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 MARKDOWN = "sampleMarkdown"
 BATCH_LIMIT = 20  # DingTalk refuses more user ids in one batchSend
-# Codes DingTalk uses when a caller is over its quota: wait and try again, nothing is wrong.
-_THROTTLE_HINTS = ("throttl", "qpslimit", "qpmlimit", "flowcontrol", "limitfor", "toofast")
+TOKEN_CODES = frozenset({"InvalidAuthentication", "accesstoken.expired"})
+THROTTLE_CODES = frozenset({"qps.exceed.limit", "request.overlimit", "oaplus.query.limit"})
+QPS_PREFIX = "Forbidden.AccessDenied.QpsLimit"
+QPM_PREFIX = "Forbidden.AccessDenied.QpmLimit"
+PAUSE = 1.0  # "qps限流限制时间是1秒": a throttled robot waits at least this long
+PAUSE_QPM = 60.0
+PAUSE_IP = 300.0  # an IP over its limit is barred for five minutes
 
 
 @dataclass
 class BatchResult:
-    """Who a batchSend did not reach: throttled ids may be retried, invalid ids never."""
+    """Who a batchSend did not reach: throttled ids may be retried; invalid ids and ids
+    DingTalk filtered out (`filteredStaffIdList`) never."""
 
     flow_controlled: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    filtered: list[str] = field(default_factory=list)
 
 
 class WebhookRefused(Exception):
@@ -68,6 +85,7 @@ class OpenApi:
         self._token_lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
+        self._quiet_until = 0.0  # throttled: no call before this (clock time)
 
     # -- access token ---------------------------------------------------------------------------
 
@@ -126,6 +144,7 @@ class OpenApi:
         return BatchResult(
             flow_controlled=[str(u) for u in body.get("flowControlledStaffIdList") or []],
             invalid=[str(u) for u in body.get("invalidStaffIdList") or []],
+            filtered=[str(u) for u in body.get("filteredStaffIdList") or []],
         )
 
     def post_webhook(self, url: str, payload: dict[str, Any]) -> None:
@@ -143,13 +162,19 @@ class OpenApi:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _authorised(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        wait = self._quiet_until - self.clock()
+        if wait > 0:
+            raise DeliveryError("dingtalk_throttled", temporary=True, retry_after=wait)
         token = self.token()
         try:
             return self._post(path, body, token)
         except _Unauthorised:
             # The token was revoked or expired early: one fresh token, one more try.
             self.forget_token(token)
+        try:
             return self._post(path, body, self.token())
+        except _Unauthorised as exc:
+            raise DeliveryError(exc.reason, temporary=True, retry_after=60.0) from None
 
     def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -172,16 +197,25 @@ class OpenApi:
             return data
         code = str(data.get("code") or "")
         reason = f"dingtalk:{status}:{code or 'error'}"
-        if status == 401 and token is not None:
+        if token is not None and (status == 401 or code in TOKEN_CODES):
             raise _Unauthorised(reason)
-        if status == 429 or status >= 500 or _is_throttle(code):
+        pause = _throttle_pause(code, data)
+        if pause is not None:
+            pause = max(pause, _retry_after(response) or 0.0)
+            with self._token_lock:
+                self._quiet_until = max(self._quiet_until, self.clock() + pause)
+            log.warning("DingTalk throttles the robot (%s); pausing %.0fs", code, pause)
+            raise DeliveryError(reason, temporary=True, retry_after=pause)
+        if status == 429 or status >= 500:
             raise DeliveryError(reason, temporary=True, retry_after=_retry_after(response))
         log.warning("DingTalk refused %s: %s %s", path, status, data.get("message", ""))
         raise DeliveryError(reason, temporary=False)
 
 
 class _Unauthorised(Exception):
-    pass
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _markdown_param(title: str, text: str) -> str:
@@ -197,9 +231,15 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _is_throttle(code: str) -> bool:
-    low = code.lower().replace(".", "").replace("_", "")
-    return any(hint in low for hint in _THROTTLE_HINTS)
+def _throttle_pause(code: str, data: dict[str, Any]) -> float | None:
+    """Seconds the whole robot should wait, when the answer says it is throttled."""
+    if data.get("punish") == "deny":
+        return PAUSE_IP
+    if code.startswith(QPM_PREFIX):
+        return PAUSE_QPM
+    if code.startswith(QPS_PREFIX) or code in THROTTLE_CODES:
+        return PAUSE
+    return None
 
 
 def _retry_after(response: requests.Response) -> float | None:
