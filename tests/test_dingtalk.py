@@ -157,6 +157,11 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "请确认这条投诉" in confirm and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in confirm
         assert "已登记投诉" in zhang.say("1")
 
+    # The answer through the session webhook mentions the owner for real: `@userId` in the
+    # text and the id in `at.atUserIds`, which DingTalk shows as the name.
+    created = fake.calls_to(WEBHOOK)[-1].body
+    assert "负责人:@zhang" in created["markdown"]["text"]
+    assert created["at"] == {"atUserIds": ["zhang"], "isAtAll": False}
     (card,) = fake.calls_to(GROUP_SEND)
     assert card.headers["x-acs-dingtalk-access-token"] == fake.tokens[-1]
     assert card.body["openConversationId"] == GROUP and card.body["msgKey"] == "sampleMarkdown"
@@ -164,6 +169,8 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
     param = json.loads(card.body["msgParam"])
     assert param["title"].startswith("新投诉")
     assert "华为技术有限公司" in param["text"] and "物流延误三天" in param["text"]
+    # The OpenAPI has no `at`: the group card names the owner as DingTalk told us (senderNick).
+    assert "负责人:@张三" in param["text"] and "zhang" not in param["text"]
 
 
 NEW_FLOWS = [("complaint", "投诉 新建"), ("meeting", "会议 新建"), ("comm", "沟通 新建"),
