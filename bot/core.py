@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, select
 from bot import members
 from bot.config import Settings
 from bot.context import Ctx
-from bot.conversation import Engine, word_of
+from bot.conversation import Engine, tapped, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
@@ -134,6 +134,8 @@ class Liaison:
             return replies + list(result or [])
         if word_of(text) == "cancel":
             return replies + [Reply("flow/nothing_to_cancel")]
+        if tapped(text)[1] is not None:  # a choice link of a conversation that has ended
+            return replies + [Reply("flow/already_answered")]
         return replies + [Reply("errors/not_understood", {"text": text[:80]})]
 
     # -- outbound ---------------------------------------------------------------------------

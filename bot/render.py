@@ -134,7 +134,8 @@ class Renderer:
             v.user_id for v in reply.values.values() if isinstance(v, Mention)
         )
         return Rendered(
-            title=title, body=body, choices=choices, template=reply.template, mentions=mentions
+            title=title, body=body, choices=choices, template=reply.template, mentions=mentions,
+            step=str(reply.values.get("step_token") or ""),
         )
 
     def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import time_machine
@@ -31,6 +33,19 @@ BATCH = "/v1.0/robot/oToMessages/batchSend"
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 WEBHOOK = "/robot/sendBySession"
 TAP = "dtmd://dingtalkclient/sendMessage?content="  # a tap sends this as the person's message
+_LINK = re.compile(r"\[([^\]]*)\]\(" + re.escape(TAP) + r"([^)]*)\)")
+
+
+def taps(text: str) -> dict[str, str]:
+    """The message links of a reply: label -> what a tap sends."""
+    return {label: unquote(content) for label, content in _LINK.findall(text)}
+
+
+def numbered(text: str, *labels: str) -> bool:
+    """The choices are numbered links, each sending its number and the question it answers."""
+    found = taps(text)
+    return all(re.fullmatch(rf"{i} #q[0-9a-f]{{6}}", found.get(label, ""))
+               for i, label in enumerate(labels, 1))
 
 
 @pytest.fixture
@@ -103,14 +118,14 @@ def visit_intake(zhang: Talk) -> None:
     """The test flow (/visit new, 拜访 新建) in Chinese, answered as a person would."""
     assert "拜访谁" in zhang.say("拜访 新建")
     kind = zhang.say("华为 <font color=red>总部</font>")
-    assert "对方是哪一类" in kind and f"1. [媒体]({TAP}1)  \n2. [客户]({TAP}2)" in kind
+    assert "对方是哪一类" in kind and numbered(kind, "媒体", "客户")
     assert "重要程度" in zhang.say("2")
     assert "谁负责" in zhang.say("跳过")
     assert "什么时候" in zhang.say("我")
     assert "话题" in zhang.say("明天下午3点")
     zhang.say("价格")
     summary = zhang.say("完成")
-    assert "请确认" in summary and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in summary
+    assert "请确认" in summary and numbered(summary, "确认", "取消")
     assert "已保存拜访" in zhang.say("1")
 
 
@@ -146,7 +161,7 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "哪位客户" in zhang.say("投诉 新建")
         assert "联系方式" in zhang.say("华为技术有限公司")
         channel = zhang.say("跳过")
-        assert "什么渠道" in channel and f"1. [电话]({TAP}1)" in channel
+        assert "什么渠道" in channel and numbered(channel, "电话")
         assert "概括" in zhang.say("1")
         assert "详情" in zhang.say("物流延误三天")
         severity = zhang.say("设备比约定晚三天到货,\n客户要求赔偿运费。")
@@ -154,7 +169,7 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "什么时候收到的" in zhang.say("3")
         assert "谁负责跟进" in zhang.say("跳过")
         confirm = zhang.say("我")
-        assert "请确认这条投诉" in confirm and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in confirm
+        assert "请确认这条投诉" in confirm and numbered(confirm, "确认", "取消")
         assert "已登记投诉" in zhang.say("1")
 
     # The answer through the session webhook mentions the owner for real: `@userId` in the
@@ -171,6 +186,40 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
     assert "华为技术有限公司" in param["text"] and "物流延误三天" in param["text"]
     # The OpenAPI has no `at`: the group card names the owner as DingTalk told us (senderNick).
     assert "负责人:@张三" in param["text"] and "zhang" not in param["text"]
+
+
+def test_an_old_choice_link_changes_nothing_and_says_so(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        Talk(fake, adapter, "manager", "王经理", group=GROUP).say(" 路由 complaints here")
+        zhang = Talk(fake, adapter, "zhang", "张三")
+        zhang.say("投诉 新建")
+        zhang.say("华为技术有限公司")
+        phone = taps(zhang.say("跳过"))["电话"]  # how did it arrive: 1. 电话 …
+        assert "概括" in zhang.say(phone)
+        # Tapped again, the link answers nothing: the current question is asked again.
+        again = zhang.say(phone)
+        assert "这个问题已经回答过了" in again and "概括" in again
+        assert "详情" in zhang.say("物流延误三天")
+        zhang.say("设备比约定晚三天到货")
+        zhang.say("3")
+        zhang.say("跳过")
+        confirm = taps(zhang.say("我"))["确认"]
+        assert "已登记投诉" in zhang.say(confirm)
+        # The conversation is over: the same confirm link does not file a second complaint.
+        assert "这个问题已经回答过了" in zhang.say(confirm)
+
+        li = Talk(fake, adapter, "li", "李四")
+        li.say("/lang en")
+        li.say("/complaint new")
+        li.say("ACME")
+        email = taps(li.say("skip"))["email"]
+        assert "Sum it up" in li.say(email)
+        again = li.say(email)
+        assert "That question was already answered" in again and "Sum it up" in again
+
+    assert len(fake.calls_to(GROUP_SEND)) == 1  # one complaint, one card
+    assert fake.sent_params(GROUP_SEND)[0]["text"].count("物流延误三天") == 1
 
 
 NEW_FLOWS = [("complaint", "投诉 新建"), ("meeting", "会议 新建"), ("comm", "沟通 新建"),

@@ -103,6 +103,11 @@ def test_in_a_direct_chat_a_choice_is_a_link_that_sends_the_answer() -> None:
     tap = "dtmd://dingtalkclient/sendMessage?content="
     assert f"1. [确认]({tap}1)" in text
     assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text
+    # In a conversation the link also names the question it answers; a command stays as is.
+    rendered = Rendered(title="", body="?", choices=choices, step="q1a2b3c")
+    _, text = markdown(rendered, tappable=True)
+    assert f"1. [确认]({tap}1%20%23q1a2b3c)" in text
+    assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text
 
 
 def test_a_refused_secret_defers_rather_than_drops(fake) -> None:

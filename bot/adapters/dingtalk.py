@@ -421,7 +421,8 @@ def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
         parts.append(_hard_breaks(message.body))
     if message.choices:
         parts.append("  \n".join(
-            f"{i}. {_choice(i, choice, tappable)}" for i, choice in enumerate(message.choices, 1)
+            f"{i}. {_choice(i, choice, tappable, message.step)}"
+            for i, choice in enumerate(message.choices, 1)
         ))
     text = "\n\n".join(parts) or " "
     first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
@@ -429,12 +430,15 @@ def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
     return title, text
 
 
-def _choice(number: int, choice: RenderedChoice, tappable: bool) -> str:
+def _choice(number: int, choice: RenderedChoice, tappable: bool, step: str) -> str:
     # A number answers only the question the person is being asked; a choice that is a
     # command (a card's "take it" button) is the command itself, shown so it can be sent.
+    # A link stays tappable forever, so it also names its question (`2 #q1a2b3c`): tapped
+    # after that question was answered, it changes nothing (bot.conversation.tapped).
     command = choice.value.startswith("/")
     if tappable:
-        content = quote(choice.value if command else str(number), safe="")
+        answer = f"{number} #{step}" if step else str(number)
+        content = quote(choice.value if command else answer, safe="")
         # Brackets inside a link's text would end it early.
         label = choice.label.replace("[", "\uff3b").replace("]", "\uff3d")
         return f"[{label}](dtmd://dingtalkclient/sendMessage?content={content})"
