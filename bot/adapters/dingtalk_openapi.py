@@ -124,22 +124,23 @@ class OpenApi:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def send_group(self, open_conversation_id: str, title: str, text: str) -> None:
+    def send_group(self, open_conversation_id: str, msg_key: str, param: str) -> None:
+        """`param` is the message's msgParam, already a JSON string."""
         self._authorised(GROUP_PATH, {
             "robotCode": self.robot_code,
             "openConversationId": open_conversation_id,
-            "msgKey": MARKDOWN,
-            "msgParam": _markdown_param(title, text),
+            "msgKey": msg_key,
+            "msgParam": param,
         })
 
-    def send_users(self, user_ids: Sequence[str], title: str, text: str) -> BatchResult:
+    def send_users(self, user_ids: Sequence[str], msg_key: str, param: str) -> BatchResult:
         if not 0 < len(user_ids) <= BATCH_LIMIT:
             raise ValueError(f"batchSend takes 1 to {BATCH_LIMIT} users, not {len(user_ids)}")
         body = self._authorised(BATCH_PATH, {
             "robotCode": self.robot_code,
             "userIds": list(user_ids),
-            "msgKey": MARKDOWN,
-            "msgParam": _markdown_param(title, text),
+            "msgKey": msg_key,
+            "msgParam": param,
         })
         return BatchResult(
             flow_controlled=[str(u) for u in body.get("flowControlledStaffIdList") or []],
@@ -216,11 +217,6 @@ class _Unauthorised(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _markdown_param(title: str, text: str) -> str:
-    # The OpenAPI wants msgParam as a JSON string inside the JSON body, not as an object.
-    return json.dumps({"title": title, "text": text}, ensure_ascii=False)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

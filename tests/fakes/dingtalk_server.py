@@ -112,7 +112,18 @@ class FakeDingTalk:
             return [c for c in self.calls if c.path == path]
 
     def webhook_texts(self) -> list[str]:
-        return [c.body["markdown"]["text"] for c in self.calls_to("/robot/sendBySession")]
+        """What each session-webhook answer shows: its markdown, or an action card's text
+        followed by its buttons, one `[title](actionURL)` a line."""
+        texts = []
+        for call in self.calls_to("/robot/sendBySession"):
+            body = call.body
+            if body["msgtype"] == "actionCard":
+                card = body["actionCard"]
+                buttons = [f"[{b['title']}]({b['actionURL']})" for b in card["btns"]]
+                texts.append("\n".join([card["text"], *buttons]))
+            else:
+                texts.append(body["markdown"]["text"])
+        return texts
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
         """Wait until predicate() is truthy (re-checked on every change); its value."""
