@@ -366,8 +366,10 @@ class FakeDingTalk:
         return ""
 
     def _webhook(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """A session webhook takes the robot message types of the custom robot ("自定义机器人"
-        text, markdown, actionCard), with `at.atUserIds`; it answers errcode-style."""
+        """A session webhook takes the custom robot's message types ("自定义机器人发送群消息":
+        text, markdown with `at.atUserIds`, actionCard with `btns` of title and actionURL;
+        that actionCard works through a session webhook rests on third-party reports, while
+        the SDK's interactive cards do not) and answers errcode-style."""
         kind = body.get("msgtype")
         content = body.get(kind) if isinstance(kind, str) else None
         at = body.get("at", {})
