@@ -2,7 +2,8 @@
 
 User text is data: on Slack `<!channel>` from a customer name must arrive as `&lt;!channel&gt;`
 and ping nobody; on DingTalk markdown must not turn a customer's `[x](y)` into a link, and must
-not show a backslash or an entity where the customer typed none.
+not show a backslash or an entity where the customer typed none (DingTalk's "消息类型与数据格式"
+documents neither; see `_dingtalk_escape`).
 """
 
 from __future__ import annotations
@@ -34,19 +35,7 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# -- DingTalk -------------------------------------------------------------------------------------
-#
-# DingTalk's markdown is a small subset, listed in its message-type documentation ("消息类型与数据
-# 格式", markdown: 标题 `#`, 引用 `>`, 加粗 `**`, 斜体 `*`, 链接 `[text](url)`, 图片
-# `![](url)`, 有序/无序列表, 换行, and `<font>` for colour). It documents no backslash escapes
-# and no HTML entities: a `\(` or an `&amp;` is shown exactly so. So user text is left as
-# typed, and only what would form markup in that subset is broken, invisibly where possible:
-# - `*` (bold and italic both use it) becomes the full-width `＊`, which NFKC reads back as `*`;
-# - a `]` that could close a link (`](`, or a value ending in `]`) and a `<` opening a tag
-#   (`<font …>`) get a zero-width joiner after them;
-# - a line starting with `#` (heading) or `>` (quote) gets a zero-width joiner before it;
-# - an `@` starting a word gets a zero-width joiner, so it never becomes someone's name.
-# Everything else (parentheses, `&`, `_`, `|`, `~`, backticks, lists) shows as typed.
+# -- DingTalk ---------------------------------------------------------------------------------
 
 ZWJ = "\u200d"
 _DT_STAR = str.maketrans({"*": "\uff0a"})
@@ -63,6 +52,20 @@ MENTION = re.compile("\x1e([^\x1e\x1f]*)\x1f([^\x1e]*)\x1e")
 
 
 def _dingtalk_escape(text: str) -> str:
+    """User text for DingTalk markdown, shown as typed.
+
+    DingTalk's markdown is a small subset, listed in its message-type documentation ("消息类型
+    与数据格式", markdown: 标题 `#`, 引用 `>`, 加粗 `**`, 斜体 `*`, 链接 `[text](url)`, 图片
+    `![](url)`, 有序/无序列表, 换行, and `<font>` for colour). It documents no backslash escapes
+    and no HTML entities: a `\\(` or an `&amp;` would be shown exactly so. So only what would
+    form markup in that subset is broken, invisibly where possible:
+    - `*` (bold and italic both use it) becomes the full-width `＊`, which NFKC reads back as `*`;
+    - a `]` that could close a link (`](`, or a value ending in `]`) and a `<` opening a tag
+      (`<font …>`) get a zero-width joiner after them;
+    - a line starting with `#` (heading) or `>` (quote) gets a zero-width joiner before it;
+    - an `@` starting a word gets a zero-width joiner, so it never becomes someone's name.
+    Everything else (parentheses, `&`, `_`, `|`, `~`, backticks, lists) stays as typed.
+    """
     text = strip_controls(text).translate(_DT_STAR)
     text = _DT_LINK.sub("]" + ZWJ, text)
     text = _DT_TAG.sub("<" + ZWJ, text)

@@ -318,6 +318,10 @@ class FakeDingTalk:
                 return 400, _error("resource.not.found", "robot is not in this group"), {}
             return 200, {"processQueryKey": uuid.uuid4().hex}, {}
         if path == "/v1.0/robot/oToMessages/batchSend":
+            # "批量发送人与机器人会话中机器人消息": up to 20 userIds; the answer is the
+            # processQueryKey and who was not reached: invalidStaffIdList and
+            # flowControlledStaffIdList (the SDK's BatchSendOTOResponseBody), and
+            # filteredStaffIdList (reported by other integrations of this API).
             users = body.get("userIds") or []
             if not 0 < len(users) <= 20:
                 return 400, _error("invalidParameter.userIds", "1 to 20 userIds"), {}
