@@ -9,9 +9,12 @@ written; an invalid answer is asked again with the reason.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
@@ -35,6 +38,27 @@ WORDS = {
     "no": {"no", "n", "否", "不"},
     "done": {"done", "完成", "结束", "好了"},
 }
+
+
+# A choice that stays tappable after its question is answered (DingTalk's message links) sends
+# "<answer> #<token>", the token naming the question it belongs to, so that an old link cannot
+# answer whatever question is current.
+_TAPPED = re.compile(r"^(?P<answer>\S+) #(?P<token>q[0-9a-f]{6})$")
+
+
+def tapped(text: str) -> tuple[str, str | None]:
+    """(answer, token) of a tapped choice; (text, None) for anything typed."""
+    match = _TAPPED.match(text.strip())
+    return (match["answer"], match["token"]) if match else (text, None)
+
+
+def step_token(conv: Conversation) -> str:
+    """Names the question being asked: this conversation, this step, this far along."""
+    started = conv.started_at
+    if started.tzinfo is not None:  # stored aware; read back naive on some databases
+        started = started.astimezone(UTC).replace(tzinfo=None)
+    seed = f"{started.isoformat()}|{conv.step}|{len(conv.history)}"
+    return "q" + hashlib.sha256(seed.encode()).hexdigest()[:6]
 
 
 def word_of(text: str) -> str | None:
@@ -168,6 +192,10 @@ class Engine:
         if flow is None:  # a flow removed by an upgrade
             ctx.session.delete(conv)
             return [Reply("flow/expired", {"flow": conv.flow})]
+        text, token = tapped(text)
+        if token is not None and token != step_token(conv):
+            # A link of a question already answered: say so, ask the current one, change nothing.
+            return [Reply("flow/already_answered"), *self._prompt(ctx, flow, conv)]
         answers = dict(conv.answers)
         text = self._numbered(ctx, flow, conv, text)
         word = word_of(text)
@@ -272,7 +300,7 @@ class Engine:
         return {"answers": conv.answers, "flow": flow.name, **extra}
 
     def _prompt(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
-        values = self._values(ctx, flow, conv)
+        values = {**self._values(ctx, flow, conv), "step_token": step_token(conv)}
         if conv.step == CONFIRM:
             yes_no = [
                 Choice("yes", "words.confirm", style="primary"),

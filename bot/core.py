@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete, select
 from bot import members
 from bot.config import Settings
 from bot.context import Ctx
-from bot.conversation import Engine, word_of
+from bot.conversation import Engine, tapped, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
@@ -190,6 +190,8 @@ class Liaison:
         if word_of(text) == "yes" and (saved := self._just_saved(ctx)):
             # A second "yes" (a double-clicked Confirm) to a summary already saved.
             return replies + [Reply("flow/already_saved", {"id": saved})]
+        if tapped(text)[1] is not None:  # a choice link of a conversation that has ended
+            return replies + [Reply("flow/already_answered")]
         return replies + [Reply("errors/not_understood", {"text": text[:80]})]
 
     def _just_saved(self, ctx: Ctx) -> str | None:

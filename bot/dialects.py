@@ -1,7 +1,9 @@
 """How each platform wants text: escaping of user values, bold, and real mentions.
 
 User text is data: on Slack `<!channel>` from a customer name must arrive as `&lt;!channel&gt;`
-and ping nobody; on DingTalk markdown must not turn a customer's `[x](y)` into a link.
+and ping nobody; on DingTalk markdown must not turn a customer's `[x](y)` into a link, and must
+not show a backslash or an entity where the customer typed none (DingTalk's "消息类型与数据格式"
+documents neither; see `_dingtalk_escape`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,60 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_DINGTALK_SPECIAL = re.compile(r"([\\`*_\[\]()#>!|~])")
+# -- DingTalk ---------------------------------------------------------------------------------
+
+ZWJ = "\u200d"
+_DT_STAR = str.maketrans({"*": "\uff0a"})
+_DT_LINK = re.compile(r"\](?=\(|$)")
+_DT_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+_DT_LINE = re.compile(r"^([ \t]*)(?=[#>])", re.MULTILINE)
+_DT_AT = re.compile(r"(?<!\S)@")
+
+# A mention is written as a control-character token (user text never holds one: strip_controls
+# removes them) that the DingTalk adapter resolves once it knows the route: `@userId` plus
+# `at.atUserIds` through a session webhook, the person's name through the OpenAPI, which has
+# no `at` field.
+MENTION = re.compile("\x1e([^\x1e\x1f]*)\x1f([^\x1e]*)\x1e")
 
 
 def _dingtalk_escape(text: str) -> str:
-    text = strip_controls(text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _DINGTALK_SPECIAL.sub(r"\\\1", text)
+    """User text for DingTalk markdown, shown as typed.
+
+    DingTalk's markdown is a small subset, listed in its message-type documentation ("消息类型
+    与数据格式", markdown: 标题 `#`, 引用 `>`, 加粗 `**`, 斜体 `*`, 链接 `[text](url)`, 图片
+    `![](url)`, 有序/无序列表, 换行, and `<font>` for colour). It documents no backslash escapes
+    and no HTML entities: a `\\(` or an `&amp;` would be shown exactly so. So only what would
+    form markup in that subset is broken, invisibly where possible:
+    - `*` (bold and italic both use it) becomes the full-width `＊`, which NFKC reads back as `*`;
+    - a `]` that could close a link (`](`, or a value ending in `]`) and a `<` opening a tag
+      (`<font …>`) get a zero-width joiner after them;
+    - a line starting with `#` (heading) or `>` (quote) gets a zero-width joiner before it;
+    - an `@` starting a word gets a zero-width joiner, so it never becomes someone's name.
+    Everything else (parentheses, `&`, `_`, `|`, `~`, backticks, lists) stays as typed.
+    """
+    text = strip_controls(text).translate(_DT_STAR)
+    text = _DT_LINK.sub("]" + ZWJ, text)
+    text = _DT_TAG.sub("<" + ZWJ, text)
+    text = _DT_LINE.sub(lambda m: m.group(1) + ZWJ, text)
+    return _DT_AT.sub("@" + ZWJ, text)
+
+
+def _dingtalk_mention(user: str, name: str) -> str:
+    return f"\x1e{user}\x1f{name}\x1e"
+
+
+def resolve_mentions(text: str, *, by_id: bool) -> tuple[str, list[str]]:
+    """DingTalk text with its mention tokens resolved: `@userId` (which DingTalk shows as the
+    name when the id is in `at.atUserIds`) when `by_id`, else `@name`; and the ids, in order."""
+    ids: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        user, name = match.group(1), match.group(2)
+        if user not in ids:
+            ids.append(user)
+        return f"@{user}" if by_id else f"@{name or user}"
+
+    return MENTION.sub(one, text), ids
 
 
 CONSOLE = Dialect(
@@ -60,8 +109,7 @@ DINGTALK = Dialect(
     name="dingtalk",
     escape=_dingtalk_escape,
     bold=lambda text: f"**{text}**",
-    # DingTalk notifies only users listed in the message's `at`; the text just shows the name.
-    mention=lambda user, name: f"@{user}",
+    mention=_dingtalk_mention,
     has_buttons=False,
 )
 

@@ -103,7 +103,9 @@ class Rendered:
     body: str
     choices: tuple[RenderedChoice, ...] = ()
     template: str = ""
-    mentions: tuple[str, ...] = ()  # user ids the text mentions on purpose
+    # The conversation question the choices answer (bot.conversation.step_token), for
+    # platforms whose choices stay tappable after they are answered; "" outside a flow.
+    step: str = ""
 
     @property
     def text(self) -> str:

@@ -104,7 +104,8 @@ def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
         if found is None:
             same = members.named(ctx.session, platform, at.group(1))
             if len(same) > 1:
-                raise InvalidAnswer("errors/answer_mention_ambiguous", name=word, candidates=[
+                raise InvalidAnswer(
+                    "errors/answer_mention_ambiguous", name=word.lstrip("@"), candidates=[
                     {"name": m.display_name, "id": m.user_id} for m in same])
             found = same[0] if same else None
     else:

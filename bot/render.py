@@ -143,11 +143,9 @@ class Renderer:
         body = str(module).strip()
         title = str(getattr(module, "title", "") or "").strip()
         choices = tuple(self._choice(loc, dialect, c) for c in reply.choices)
-        mentions = tuple(
-            v.user_id for v in reply.values.values() if isinstance(v, Mention)
-        )
         return Rendered(
-            title=title, body=body, choices=choices, template=reply.template, mentions=mentions
+            title=title, body=body, choices=choices, template=reply.template,
+            step=str(reply.values.get("step_token") or ""),
         )
 
     def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:

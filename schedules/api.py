@@ -110,7 +110,6 @@ def outbound_of(row: Reminder) -> Outbound:
     """The message a queued row holds."""
     message = dict(row.payload["message"])
     message["choices"] = tuple(RenderedChoice(**c) for c in message.get("choices", ()))
-    message["mentions"] = tuple(message.get("mentions", ()))
     return Outbound(Address(**row.payload["address"]), Rendered(**message),
                     dict(row.payload.get("meta") or {}))
 

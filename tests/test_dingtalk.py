@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import time_machine
 from sqlmodel import select
 
 from bot.adapters.dingtalk import DingTalkAdapter
@@ -31,6 +34,19 @@ BATCH = "/v1.0/robot/oToMessages/batchSend"
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 WEBHOOK = "/robot/sendBySession"
 TAP = "dtmd://dingtalkclient/sendMessage?content="  # a tap sends this as the person's message
+_LINK = re.compile(r"\[([^\]]*)\]\(" + re.escape(TAP) + r"([^)]*)\)")
+
+
+def taps(text: str) -> dict[str, str]:
+    """The message links of a reply: label -> what a tap sends."""
+    return {label: unquote(content) for label, content in _LINK.findall(text)}
+
+
+def numbered(text: str, *labels: str) -> bool:
+    """The choices are numbered links, each sending its number and the question it answers."""
+    found = taps(text)
+    return all(re.fullmatch(rf"{i} #q[0-9a-f]{{6}}", found.get(label, ""))
+               for i, label in enumerate(labels, 1))
 
 
 @pytest.fixture
@@ -123,14 +139,14 @@ def visit_intake(zhang: Talk) -> None:
     """The test flow (/visit new, 拜访 新建) in Chinese, answered as a person would."""
     assert "拜访谁" in zhang.say("拜访 新建")
     kind = zhang.say("华为 <font color=red>总部</font>")
-    assert "对方是哪一类" in kind and f"1. [媒体]({TAP}1)  \n2. [客户]({TAP}2)" in kind
+    assert "对方是哪一类" in kind and numbered(kind, "媒体", "客户")
     assert "重要程度" in zhang.say("2")
     assert "谁负责" in zhang.say("跳过")
     assert "什么时候" in zhang.say("我")
     assert "话题" in zhang.say("明天下午3点")
     zhang.say("价格")
     summary = zhang.say("完成")
-    assert "请确认" in summary and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in summary
+    assert "请确认" in summary and numbered(summary, "确认", "取消")
     assert "已保存拜访" in zhang.say("1")
 
 
@@ -149,9 +165,10 @@ def test_a_visit_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_path
     assert card.body["robotCode"] == fake.client_id and card.body["msgKey"] == "sampleMarkdown"
     assert isinstance(card.body["msgParam"], str)
     param = json.loads(card.body["msgParam"])
-    # The customer's markup arrives escaped: shown as typed, never as DingTalk's coloured text.
+    # The customer's markup is shown as typed, never as DingTalk's coloured text: a zero-width
+    # joiner keeps the tag from forming, and no backslash or entity shows.
     assert "新拜访" in param["text"] and "<font" not in param["text"]
-    assert "&lt;font color=red&gt;" in param["text"]
+    assert "华为 <\u200dfont color=red>总部<\u200d/font>" in param["text"]
     assert len(fake.tokens) == 1  # the token is cached
 
 
@@ -165,17 +182,22 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
         assert "哪位客户" in zhang.say("投诉 新建")
         assert "联系方式" in zhang.say("华为技术有限公司")
         channel = zhang.say("跳过")
-        assert "什么渠道" in channel and f"1. [电话]({TAP}1)" in channel
+        assert "什么渠道" in channel and numbered(channel, "电话")
         assert "概括" in zhang.say("1")
         assert "详情" in zhang.say("物流延误三天")
         severity = zhang.say("设备比约定晚三天到货,\n客户要求赔偿运费。")
-        assert "严重程度" in severity and "1. " in severity
+        assert "严重程度" in severity and numbered(severity, "低", "普通")
         assert "什么时候收到的" in zhang.say("3")
         assert "谁负责跟进" in zhang.say("跳过")
         confirm = zhang.say("我")
-        assert "请确认这条投诉" in confirm and f"1. [确认]({TAP}1)  \n2. [取消]({TAP}2)" in confirm
+        assert "请确认这条投诉" in confirm and numbered(confirm, "确认", "取消")
         assert "已登记投诉" in zhang.say("1")
 
+    # The answer through the session webhook mentions the owner for real: `@userId` in the
+    # text and the id in `at.atUserIds`, which DingTalk shows as the name.
+    created = fake.calls_to(WEBHOOK)[-1].body
+    assert "负责人:@zhang" in created["markdown"]["text"]
+    assert created["at"] == {"atUserIds": ["zhang"], "isAtAll": False}
     (card,) = fake.calls_to(GROUP_SEND)
     assert card.headers["x-acs-dingtalk-access-token"] == fake.tokens[-1]
     assert card.body["openConversationId"] == GROUP and card.body["msgKey"] == "sampleMarkdown"
@@ -183,6 +205,42 @@ def test_a_complaint_intake_in_chinese_reaches_the_complaints_group(db_url, tmp_
     param = json.loads(card.body["msgParam"])
     assert param["title"].startswith("新投诉")
     assert "华为技术有限公司" in param["text"] and "物流延误三天" in param["text"]
+    # The OpenAPI has no `at`: the group card names the owner as DingTalk told us (senderNick).
+    assert "负责人:@张三" in param["text"] and "zhang" not in param["text"]
+
+
+def test_an_old_choice_link_changes_nothing_and_says_so(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        Talk(fake, adapter, "manager", "王经理", group=GROUP).say(" 路由 complaints here")
+        zhang = Talk(fake, adapter, "zhang", "张三")
+        zhang.say("投诉 新建")
+        zhang.say("华为技术有限公司")
+        phone = taps(zhang.say("跳过"))["电话"]  # how did it arrive: 1. 电话 …
+        assert "概括" in zhang.say(phone)
+        # Tapped again, the link answers nothing: the current question is asked again.
+        again = zhang.say(phone)
+        assert "这个问题已经回答过了" in again and "概括" in again
+        assert "详情" in zhang.say("物流延误三天")
+        zhang.say("设备比约定晚三天到货")
+        zhang.say("3")
+        zhang.say("跳过")
+        confirm = taps(zhang.say("我"))["确认"]
+        assert "已登记投诉" in zhang.say(confirm)
+        # The conversation is over: the same confirm link does not file a second complaint.
+        assert "这个问题已经回答过了" in zhang.say(confirm)
+
+        li = Talk(fake, adapter, "li", "李四")
+        li.say("/lang en")
+        li.say("/complaint new")
+        li.say("ACME")
+        email = taps(li.say("skip"))["email"]
+        assert "Sum it up" in li.say(email)
+        again = li.say(email)
+        assert "That question was already answered" in again and "Sum it up" in again
+
+    assert len(fake.calls_to(GROUP_SEND)) == 1  # one complaint, one card
+    assert fake.sent_params(GROUP_SEND)[0]["text"].count("物流延误三天") == 1
 
 
 NEW_FLOWS = [("complaint", "投诉 新建"), ("meeting", "会议 新建"), ("comm", "沟通 新建"),
@@ -301,24 +359,73 @@ def test_a_reminder_to_two_users_goes_through_batch_send(db_url, tmp_path, fake)
     assert fake.calls_to(BATCH)[-1].body["userIds"] == ["zhang", "li", "wang"]
 
 
-def test_throttling_defers_the_reminder_and_loses_nothing(db_url, tmp_path, fake) -> None:
+def _rows(app: Liaison) -> dict[str, Reminder]:
+    with app.db.session() as session:
+        return {r.key: r for r in session.exec(select(Reminder)).all()}
+
+
+@pytest.mark.parametrize("code", ["qps.exceed.limit", "request.overlimit",
+                                  "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"])
+def test_a_throttle_code_defers_the_whole_robot_and_loses_nothing(db_url, tmp_path, fake,
+                                                                   code) -> None:
     app, adapter, _ = make(db_url, tmp_path, fake)
     _plan_for(app, ["zhang", "li"])
-    fake.batch_trouble = ["429", "flow"]
-    sweeper = Sweeper(app, {"dingtalk": adapter})
-    result = sweeper.sweep()
-    # The 429 pauses the robot: the second reminder is not tried, and no attempt is counted.
+    fake.refuse = [code]
+    result = Sweeper(app, {"dingtalk": adapter}).sweep()
+    # The first refusal pauses the robot: the second reminder did not even ask DingTalk, and
+    # is released without counting an attempt.
     assert (result.retried, result.released, result.delivered) == (1, 1, 0)
-    with app.db.session() as session:
-        rows = session.exec(select(Reminder)).all()
-        assert {r.status for r in rows} == {Status.PENDING}
-        assert all(r.due_at > datetime.now(UTC) + timedelta(seconds=5) for r in rows)
-        assert sorted((r.last_error, r.attempts) for r in rows) == [
-            ("dingtalk:429:Throttling.Api", 1), ("rate_limited", 0)]
+    assert len(fake.calls_to(BATCH)) == 1
+    rows = _rows(app)
+    assert {r.status for r in rows.values()} == {Status.PENDING}
+    assert all(r.due_at > datetime.now(UTC) for r in rows.values())
+    status = 403 if code.startswith("Forbidden") else 400
+    assert sorted((r.last_error, r.attempts) for r in rows.values()) == sorted(
+        [(f"dingtalk:{status}:{code}", 1), ("rate_limited", 0)])
     later = datetime.now(UTC) + timedelta(hours=2)
-    result = sweeper.sweep(now=later)  # one person is flow-controlled, the other reached
-    assert (result.retried, result.delivered) == (1, 1)
-    assert sweeper.sweep(now=later + timedelta(hours=2)).delivered == 1
+    with time_machine.travel(later):
+        assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 2
+
+
+def test_people_dingtalk_flow_controls_are_retried_later(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    _plan_for(app, ["zhang"])
+    fake.batch_trouble = ["flow"]
+    assert Sweeper(app, {"dingtalk": adapter}).sweep().retried == 1
+    assert _rows(app)["ping:zhang"].last_error == "dingtalk_flow_controlled"
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert Sweeper(app, {"dingtalk": adapter}).sweep(now=later).delivered == 1
+
+
+def test_an_invalid_token_is_renewed_and_the_reminder_delivered(db_url, tmp_path, fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    adapter.send(Outbound(Address("dingtalk", channel=GROUP), Rendered(title="", body="hi")))
+    assert fake.tokens == ["token-1"]
+    fake.revoke_tokens()  # DingTalk no longer takes our cached token: 400 InvalidAuthentication
+    _plan_for(app, ["zhang"])
+    assert Sweeper(app, {"dingtalk": adapter}).sweep().delivered == 1
+    assert fake.tokens == ["token-1", "token-2"]
+    refused, delivered = fake.calls_to(BATCH)
+    assert refused.headers["x-acs-dingtalk-access-token"] == "token-1"
+    assert delivered.headers["x-acs-dingtalk-access-token"] == "token-2"
+    assert _rows(app)["ping:zhang"].status == Status.SENT
+
+
+def test_a_person_dingtalk_filters_out_fails_for_good_and_admins_hear(db_url, tmp_path,
+                                                                      fake) -> None:
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    _plan_for(app, ["zhang"])
+    fake.batch_trouble = ["filtered"]
+    result = Sweeper(app, {"dingtalk": adapter}).sweep()
+    assert result.failed == 1
+    row = _rows(app)["ping:zhang"]
+    assert row.status == Status.FAILED and row.last_error == "dingtalk_filtered_user"
+    # The admin (LIAISON_ADMINS=dingtalk:manager) is told, with the reason, in the same sweep.
+    assert result.delivered == 1
+    notice = fake.calls_to(BATCH)[-1]
+    assert notice.body["userIds"] == ["manager"]
+    text = json.loads(notice.body["msgParam"])["text"]
+    assert "提醒发送失败" in text and "dingtalk_filtered_user" in text
 
 
 def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -> None:
@@ -328,14 +435,13 @@ def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -
     message = Rendered(title="", body="hi")
     with pytest.raises(DeliveryError) as gone:
         adapter.send(Outbound(Address("dingtalk", channel="cid-not-a-member"), message))
-    assert not gone.value.temporary
-    fake.batch_trouble = ["429"]
+    assert not gone.value.temporary and gone.value.reason == "dingtalk:400:resource.not.found"
+    fake.refuse = ["Forbidden.AccessDenied.QpsLimitForApi"]
     with pytest.raises(DeliveryError) as busy:
         adapter.send(Outbound(Address("dingtalk", user="zhang"), message))
-    assert busy.value.temporary and busy.value.retry_after == 7
-    fake.tokens.clear()  # DingTalk forgot our token: one new token, one more try
-    adapter.send(Outbound(Address("dingtalk", channel=GROUP), message))
-    assert fake.tokens == ["token-1"]
+    # The pause covers the whole robot (the delivery worker holds back this scope).
+    assert busy.value.temporary and busy.value.retry_after == 1.0
+    assert busy.value.scopes == (f"dingtalk:robot:{adapter.openapi.robot_code}",)
 
 
 def test_a_disconnect_frame_is_followed_by_a_reconnect(db_url, tmp_path, fake) -> None:

@@ -3,11 +3,12 @@ message -> DingTalk markdown, and the access token's lifetime."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from bot.adapters.dingtalk import load_sdk, markdown, to_inbound
+from bot.adapters.dingtalk import load_sdk, markdown, shape, to_inbound
 from bot.adapters.dingtalk_openapi import OpenApi
 from bot.messages import Rendered, RenderedChoice
 from tests.fakes.dingtalk_server import ROBOT_ID, FakeDingTalk, shared
@@ -75,8 +76,8 @@ def test_markdown_has_a_heading_hard_line_breaks_and_numbered_choices() -> None:
 
 
 def test_the_notification_title_is_plain_text() -> None:
-    title, _ = markdown(Rendered(title="", body="**新投诉** A\\_B &lt;x&gt;\n第二行"))
-    assert title == "新投诉 A_B <x>"
+    title, _ = markdown(Rendered(title="", body="**新投诉** A_B (x) A&B\n第二行"))
+    assert title == "新投诉 A_B (x) A&B"
 
 
 def test_the_access_token_is_cached_and_renewed_before_it_expires(fake) -> None:
@@ -103,6 +104,11 @@ def test_in_a_direct_chat_a_choice_is_a_link_that_sends_the_answer() -> None:
     tap = "dtmd://dingtalkclient/sendMessage?content="
     assert f"1. [确认]({tap}1)" in text
     assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text
+    # In a conversation the link also names the question it answers; a command stays as is.
+    rendered = Rendered(title="", body="?", choices=choices, step="q1a2b3c")
+    _, text = markdown(rendered, tappable=True)
+    assert f"1. [确认]({tap}1%20%23q1a2b3c)" in text
+    assert f"2. [1小时后]({tap}%2Fremind%20snooze%207%201h)" in text
 
 
 def test_a_refused_secret_defers_rather_than_drops(fake) -> None:
@@ -110,6 +116,46 @@ def test_a_refused_secret_defers_rather_than_drops(fake) -> None:
 
     api = OpenApi(fake.endpoint, fake.client_id, "wrong", fake.client_id)
     with pytest.raises(DeliveryError) as refused:
-        api.send_users(["zhang"], "t", "x")
+        api.send_users(["zhang"], "sampleMarkdown", '{"title": "t", "text": "x"}')
     assert refused.value.temporary and "invalidClientIdOrSecret" in refused.value.reason
     assert fake.calls_to("/v1.0/robot/oToMessages/batchSend") == []
+
+
+def test_in_a_direct_chat_up_to_five_short_choices_are_action_card_buttons(fake) -> None:
+    choices = (RenderedChoice("yes", "确认"), RenderedChoice("cancel", "取消"))
+    card = shape(Rendered(title="请确认", body="客户:华为", choices=choices, step="q1a2b3c"),
+                 tappable=True)
+    tap = "dtmd://dingtalkclient/sendMessage?content="
+    assert card.buttons == (("确认", f"{tap}1%20%23q1a2b3c"), ("取消", f"{tap}2%20%23q1a2b3c"))
+    assert card.webhook() == {"msgtype": "actionCard", "actionCard": {
+        "title": "请确认", "text": "#### 请确认\n\n客户:华为",
+        "btns": [{"title": "确认", "actionURL": f"{tap}1%20%23q1a2b3c"},
+                 {"title": "取消", "actionURL": f"{tap}2%20%23q1a2b3c"}],
+        "btnOrientation": "0"}}
+    key, param = card.openapi()
+    assert key == "sampleActionCard2"
+    assert json.loads(param) == {"title": "请确认", "text": "#### 请确认\n\n客户:华为",
+                                 "actionTitle1": "确认", "actionURL1": f"{tap}1%20%23q1a2b3c",
+                                 "actionTitle2": "取消", "actionURL2": f"{tap}2%20%23q1a2b3c"}
+    single = shape(Rendered(title="", body="?", choices=choices[:1]), tappable=True).openapi()
+    assert single[0] == "sampleActionCard"
+    assert json.loads(single[1])["singleURL"] == f"{tap}1"
+    # DingTalk takes both through batchSend.
+    api = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
+    api.send_users(["zhang"], key, param)
+    api.send_users(["zhang"], *single)
+    assert [c.body["msgKey"] for c in fake.calls_to("/v1.0/robot/oToMessages/batchSend")] == [
+        "sampleActionCard2", "sampleActionCard"]
+
+
+def test_many_or_long_choices_and_any_group_stay_numbered_markdown() -> None:
+    six = tuple(RenderedChoice(str(i), f"选项{i}") for i in range(1, 7))
+    long = (RenderedChoice("form", "Fill in a form instead, please"),)
+    for message, tappable in ((Rendered(title="", body="?", choices=six), True),
+                              (Rendered(title="", body="?", choices=long), True),
+                              (Rendered(title="", body="?", choices=six[:2]), False)):
+        shaped = shape(message, tappable=tappable)
+        assert shaped.buttons == ()
+        assert shaped.openapi()[0] == "sampleMarkdown"
+        assert shaped.webhook()["msgtype"] == "markdown"
+        assert "1. " in shaped.text and ("](dtmd://" in shaped.text) == tappable

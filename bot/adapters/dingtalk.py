@@ -25,7 +25,6 @@ and a 1:1 chat's channel is `dm:<userId>`, which names whom to send to.
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import os
@@ -37,15 +36,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from bot.adapters.base import Pace, deliver_to_peer
-from bot.adapters.dingtalk_openapi import BATCH_LIMIT, OpenApi, WebhookRefused
+from bot.adapters.dingtalk_openapi import BATCH_LIMIT, MARKDOWN, OpenApi, WebhookRefused
 from bot.adapters.serial import SerialByKey
 from bot.config import Settings
 from bot.core import Liaison
-from bot.dialects import DINGTALK
+from bot.dialects import DINGTALK, resolve_mentions
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Address, Inbound, Outbound, Rendered, RenderedChoice, Reply
 
@@ -59,6 +59,8 @@ WEBHOOK_MARGIN = 30.0
 OPEN_TIMEOUT = 30.0  # seconds for the SDK's connections/open call
 THROTTLE_PAUSE = 60.0  # seconds, when a DingTalk throttle names no Retry-After
 MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
+MAX_BUTTONS = 5  # an action card has one to five buttons; more choices stay numbered links
+BUTTON_TITLE = 20  # characters
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -258,15 +260,16 @@ class DingTalkAdapter:
         for index, outbound in enumerate(outbounds):
             address = outbound.address
             if not address.in_reply and not address.channel and address.user:
-                batches.setdefault(markdown(outbound.message, tappable=True), []).append(index)
+                key = shape(outbound.message, tappable=True).openapi()
+                batches.setdefault(key, []).append(index)
                 continue
             try:
                 self._send_one(outbound)
             except DeliveryError as exc:
                 results[index] = exc
-        for (title, text), indexes in batches.items():
+        for (msg_key, param), indexes in batches.items():
             users = [outbounds[i].address.user or "" for i in indexes]
-            errors = self._send_users(users, title, text)
+            errors = self._send_users(users, msg_key, param)
             for i, user in zip(indexes, users, strict=True):
                 results[i] = errors.get(user)
         return results
@@ -277,39 +280,41 @@ class DingTalkAdapter:
             # DingTalk has no "only you can see this" in a group: private answers go to a DM.
             private = address.ephemeral_to
             channel = DM_PREFIX + private if private else (address.channel or "")
-            title, text = markdown(message, tappable=channel.startswith(DM_PREFIX))
-            if self._via_webhook(channel, title, text, message):
+            shaped = shape(message, tappable=channel.startswith(DM_PREFIX))
+            if self._via_webhook(channel, shaped):
                 return
-            self._send_channel(channel, title, text)
+            self._send_channel(channel, shaped)
             return
         if address.channel:
-            title, text = markdown(message, tappable=address.channel.startswith(DM_PREFIX))
-            self._send_channel(address.channel, title, text)
+            self._send_channel(
+                address.channel, shape(message, tappable=address.channel.startswith(DM_PREFIX))
+            )
         elif address.user:
-            title, text = markdown(message, tappable=True)
-            self._raise_first(self._send_users([address.user], title, text))
+            msg_key, param = shape(message, tappable=True).openapi()
+            self._raise_first(self._send_users([address.user], msg_key, param))
         else:
             raise DeliveryError("dingtalk_no_address", temporary=False)
 
-    def _send_channel(self, channel: str, title: str, text: str) -> None:
+    def _send_channel(self, channel: str, shaped: Shaped) -> None:
+        msg_key, param = shaped.openapi()
         if channel.startswith(DM_PREFIX):
-            self._raise_first(self._send_users([channel[len(DM_PREFIX):]], title, text))
+            self._raise_first(self._send_users([channel[len(DM_PREFIX):]], msg_key, param))
         elif channel:
             try:
-                self.openapi.send_group(channel, title, text)
+                self.openapi.send_group(channel, msg_key, param)
             except DeliveryError as exc:
                 raise self._throttled(exc, f"{PLATFORM}:group:{channel}") from None
         else:
             raise DeliveryError("dingtalk_no_address", temporary=False)
 
-    def _send_users(self, users: list[str], title: str, text: str) -> dict[str, DeliveryError]:
+    def _send_users(self, users: list[str], msg_key: str, param: str) -> dict[str, DeliveryError]:
         """batchSend in calls of up to 20; returns the error of each user not reached."""
         errors: dict[str, DeliveryError] = {}
         unique = list(dict.fromkeys(users))
         for start in range(0, len(unique), BATCH_LIMIT):
             chunk = unique[start:start + BATCH_LIMIT]
             try:
-                result = self.openapi.send_users(chunk, title, text)
+                result = self.openapi.send_users(chunk, msg_key, param)
             except DeliveryError as exc:
                 exc = self._throttled(exc, f"{PLATFORM}:robot:{self.openapi.robot_code}")
                 errors.update((user, exc) for user in chunk)
@@ -321,15 +326,19 @@ class DingTalkAdapter:
                 )
             for user in result.invalid:
                 errors[user] = DeliveryError("dingtalk_invalid_user", temporary=False)
+            for user in result.filtered:
+                # DingTalk took the call but filtered the message out for this person: it
+                # will not arrive however often it is sent. Failed for good, so the reminder
+                # engine tells the admins, with this reason.
+                errors[user] = DeliveryError("dingtalk_filtered_user", temporary=False)
         return errors
 
     @staticmethod
     def _throttled(exc: DeliveryError, scope: str) -> DeliveryError:
-        """A throttle (429, or a QpsLimit / qps.exceed.limit code) pauses `scope`: the group
-        for a group message, the robot for messages to people."""
-        throttle = ":429:" in exc.reason or any(
-            hint in exc.reason.lower() for hint in ("qps", "limit", "throttl", "flowcontrol"))
-        if not exc.temporary or not throttle or exc.scopes:
+        """A plain HTTP 429 pauses `scope`: the group for a group message, the robot for
+        messages to people. (DingTalk's documented throttle codes already name the whole
+        robot, in dingtalk_openapi.)"""
+        if not exc.temporary or ":429:" not in exc.reason or exc.scopes:
             return exc
         return DeliveryError(exc.reason, temporary=True, scopes=(scope,),
                              retry_after=exc.retry_after or THROTTLE_PAUSE)
@@ -353,16 +362,12 @@ class DingTalkAdapter:
                 for key in [k for k, (_, exp) in self._webhooks.items() if exp < now]:
                     del self._webhooks[key]
 
-    def _via_webhook(self, channel: str, title: str, text: str, message: Rendered) -> bool:
+    def _via_webhook(self, channel: str, shaped: Shaped) -> bool:
         with self._webhook_lock:
             url, expires = self._webhooks.get(channel, ("", 0.0))
         if not url or time.time() > expires - WEBHOOK_MARGIN:
             return False
-        payload = {
-            "msgtype": "markdown",
-            "markdown": {"title": title, "text": text},
-            "at": {"atUserIds": list(message.mentions), "isAtAll": False},
-        }
+        payload = shaped.webhook()
         try:
             self.openapi.post_webhook(url, payload)
         except WebhookRefused as exc:
@@ -425,13 +430,68 @@ def _text_of(message: Any, direct: bool, others: list[Any]) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Shaped:
+    """One DingTalk message before its route is known: markdown with its mention tokens, and
+    the buttons (label, link) when it is an action card."""
+
+    title: str
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+    def webhook(self) -> dict[str, Any]:
+        """The session-webhook payload (the custom robot's message types)."""
+        if self.buttons:
+            # An action card has no `at`: a mention shows the name.
+            btns = [{"title": label, "actionURL": url} for label, url in self.buttons]
+            return {"msgtype": "actionCard", "actionCard": {
+                "title": self.title, "text": _named(self.text), "btns": btns,
+                "btnOrientation": "0"}}
+        # Markdown mentions for real: `@userId` in the text, the id in `at.atUserIds`.
+        text, mentioned = resolve_mentions(self.text, by_id=True)
+        return {"msgtype": "markdown", "markdown": {"title": self.title, "text": text},
+                "at": {"atUserIds": mentioned, "isAtAll": False}}
+
+    def openapi(self) -> tuple[str, str]:
+        """(msgKey, msgParam) for groupMessages/send and oToMessages/batchSend; msgParam is a
+        JSON string inside the JSON body ("企业机器人发送消息的消息类型")."""
+        param: dict[str, str] = {"title": self.title, "text": _named(self.text)}
+        if not self.buttons:
+            key = MARKDOWN
+        elif len(self.buttons) == 1:
+            key = "sampleActionCard"
+            param["singleTitle"], param["singleURL"] = self.buttons[0]
+        else:
+            key = f"sampleActionCard{len(self.buttons)}"
+            for n, (label, url) in enumerate(self.buttons, 1):
+                param[f"actionTitle{n}"], param[f"actionURL{n}"] = label, url
+        return key, json.dumps(param, ensure_ascii=False)
+
+
+def shape(message: Rendered, *, tappable: bool) -> Shaped:
+    """The message as DingTalk shows it. In a 1:1 chat (`tappable`) up to five short choices
+    are action-card buttons ("企业机器人发送消息的消息类型": sampleActionCard takes one,
+    sampleActionCard2..5 two to five, each title at most 20 characters); a button is a message
+    link, so a tap sends the answer as the person's own message. Otherwise the choices are
+    numbered lines in the markdown (links too, in a 1:1 chat)."""
+    choices = message.choices
+    fits = 0 < len(choices) <= MAX_BUTTONS and all(
+        0 < len(c.label) <= BUTTON_TITLE for c in choices)
+    if tappable and fits:
+        title, text = markdown(replace(message, choices=()))
+        buttons = tuple((c.label, _tap(i, c, message.step)) for i, c in enumerate(choices, 1))
+        return Shaped(title, text, buttons)
+    return Shaped(*markdown(message, tappable=tappable))
+
+
 def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
-    """(title, text) in DingTalk's markdown subset. The title is what the notification and
-    the chat list show, as plain text; choices become numbered lines the person can answer
-    with the number. In a 1:1 chat (`tappable`) each choice is also a DingTalk message link:
-    a tap sends the number (or the command) as the person's own message, which is as close
-    to a button as a robot's markdown gets. In a group such a message would not @ the robot,
-    so there the number is typed."""
+    """(title, text) in DingTalk's markdown subset, mentions still as tokens (see
+    `resolve_mentions`). The title is what the notification and the chat list show, as plain
+    text; choices become numbered lines the person can answer with the number. In a 1:1 chat
+    (`tappable`) each choice is also a DingTalk message link: a tap sends the answer (or the
+    command) as the person's own message. In a group such a message would not @ the robot,
+    and DingTalk delivers a group's messages to a robot only when they @ it, so there the
+    number is typed."""
     parts: list[str] = []
     if message.title:
         parts.append(f"#### {message.title}")
@@ -439,24 +499,40 @@ def markdown(message: Rendered, *, tappable: bool = False) -> tuple[str, str]:
         parts.append(_hard_breaks(message.body))
     if message.choices:
         parts.append("  \n".join(
-            f"{i}. {_choice(i, choice, tappable)}" for i, choice in enumerate(message.choices, 1)
+            f"{i}. {_choice(i, choice, tappable, message.step)}"
+            for i, choice in enumerate(message.choices, 1)
         ))
     text = "\n\n".join(parts) or " "
     first = message.title or next((ln for ln in message.body.splitlines() if ln.strip()), "")
-    title = _plain(first)[:60].strip() or "Liaison"
+    title = _plain(resolve_mentions(first, by_id=False)[0])[:60].strip() or "Liaison"
     return title, text
 
 
-def _choice(number: int, choice: RenderedChoice, tappable: bool) -> str:
-    # A number answers only the question the person is being asked; a choice that is a
-    # command (a card's "take it" button) is the command itself, shown so it can be sent.
-    command = choice.value.startswith("/")
+def _choice(number: int, choice: RenderedChoice, tappable: bool, step: str) -> str:
     if tappable:
-        content = quote(choice.value if command else str(number), safe="")
-        return f"[{choice.label}](dtmd://dingtalkclient/sendMessage?content={content})"
-    if command:
+        # Brackets inside a link's text would end it early.
+        label = choice.label.replace("[", "\uff3b").replace("]", "\uff3d")
+        return f"[{label}]({_tap(number, choice, step)})"
+    if choice.value.startswith("/"):
         return f"{choice.label} — {DINGTALK.escape(choice.value)}"
     return choice.label
+
+
+def _tap(number: int, choice: RenderedChoice, step: str) -> str:
+    """The message link of a choice. A number answers only the question the person is being
+    asked; a choice that is a command (a card's "take it") sends the command itself. A link
+    stays tappable forever, so in a conversation it also names its question (`2 #q1a2b3c`):
+    tapped after that question was answered, it changes nothing (bot.conversation.tapped)."""
+    if choice.value.startswith("/"):
+        content = choice.value
+    else:
+        content = f"{number} #{step}" if step else str(number)
+    return "dtmd://dingtalkclient/sendMessage?content=" + quote(content, safe="")
+
+
+def _named(text: str) -> str:
+    # The OpenAPI's messages have no `at`: a mention shows the person's name, never an id.
+    return resolve_mentions(text, by_id=False)[0]
 
 
 def _hard_breaks(body: str) -> str:
@@ -465,8 +541,7 @@ def _hard_breaks(body: str) -> str:
 
 
 def _plain(text: str) -> str:
-    text = re.sub(r"\\(.)", r"\1", text).replace("**", "").lstrip("#").strip()
-    return html.unescape(text)
+    return text.replace("**", "").lstrip("#").strip()
 
 
 # -- the SDK, extended -----------------------------------------------------------------------------

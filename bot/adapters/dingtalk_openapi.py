@@ -4,8 +4,18 @@ A robot can answer a message through that message's `sessionWebhook`, but a remi
 message to answer, and a webhook expires. For those the robot calls the OpenAPI with an app
 access token: `groupMessages/send` for a group (by its openConversationId) and
 `oToMessages/batchSend` for people (up to 20 user ids a call). Errors are translated here,
-once, into DeliveryError: temporary (throttling, 5xx, timeouts) or permanent (a group the
-robot is not in, an invalid id).
+once, into DeliveryError, by the codes DingTalk documents (the new API answers 4xx/5xx with
+`{"code": …, "message": …}`; branch on the code, not the status):
+- an invalid or expired access token is HTTP 400 `InvalidAuthentication` ("不合法的
+  access_token"; also `accesstoken.expired`, and a plain 401): the token is fetched again and
+  the call made once more;
+- throttling ("附录B：如何处理钉钉服务端API限流"): 403 `Forbidden.AccessDenied.QpsLimitForApi`,
+  `…QpsLimitForAppkeyAndApi` (one second), `…QpmLimit…` (a minute), the IP ban answered as
+  `{"punish": "deny"}` (five minutes), and 400 `qps.exceed.limit` / `request.overlimit` /
+  `oaplus.query.limit` ("请求过于频繁"). These are temporary, and they hold back the whole
+  robot: the delivery worker pauses every call of the robot until the pause is over;
+- 429 and 5xx, timeouts and unreachable hosts are temporary too;
+- any other code is permanent, and the reason names it: `dingtalk:<status>:<code>`.
 """
 
 from __future__ import annotations
@@ -30,16 +40,23 @@ BATCH_PATH = "/v1.0/robot/oToMessages/batchSend"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 MARKDOWN = "sampleMarkdown"
 BATCH_LIMIT = 20  # DingTalk refuses more user ids in one batchSend
-# Codes DingTalk uses when a caller is over its quota: wait and try again, nothing is wrong.
-_THROTTLE_HINTS = ("throttl", "qpslimit", "qpmlimit", "flowcontrol", "limitfor", "toofast")
+TOKEN_CODES = frozenset({"InvalidAuthentication", "accesstoken.expired"})
+THROTTLE_CODES = frozenset({"qps.exceed.limit", "request.overlimit", "oaplus.query.limit"})
+QPS_PREFIX = "Forbidden.AccessDenied.QpsLimit"
+QPM_PREFIX = "Forbidden.AccessDenied.QpmLimit"
+PAUSE = 1.0  # "qps限流限制时间是1秒": a throttled robot waits at least this long
+PAUSE_QPM = 60.0
+PAUSE_IP = 300.0  # an IP over its limit is barred for five minutes
 
 
 @dataclass
 class BatchResult:
-    """Who a batchSend did not reach: throttled ids may be retried, invalid ids never."""
+    """Who a batchSend did not reach: throttled ids may be retried; invalid ids and ids
+    DingTalk filtered out (`filteredStaffIdList`) never."""
 
     flow_controlled: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    filtered: list[str] = field(default_factory=list)
 
 
 class WebhookRefused(Exception):
@@ -106,26 +123,28 @@ class OpenApi:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def send_group(self, open_conversation_id: str, title: str, text: str) -> None:
+    def send_group(self, open_conversation_id: str, msg_key: str, param: str) -> None:
+        """`param` is the message's msgParam, already a JSON string."""
         self._authorised(GROUP_PATH, {
             "robotCode": self.robot_code,
             "openConversationId": open_conversation_id,
-            "msgKey": MARKDOWN,
-            "msgParam": _markdown_param(title, text),
+            "msgKey": msg_key,
+            "msgParam": param,
         })
 
-    def send_users(self, user_ids: Sequence[str], title: str, text: str) -> BatchResult:
+    def send_users(self, user_ids: Sequence[str], msg_key: str, param: str) -> BatchResult:
         if not 0 < len(user_ids) <= BATCH_LIMIT:
             raise ValueError(f"batchSend takes 1 to {BATCH_LIMIT} users, not {len(user_ids)}")
         body = self._authorised(BATCH_PATH, {
             "robotCode": self.robot_code,
             "userIds": list(user_ids),
-            "msgKey": MARKDOWN,
-            "msgParam": _markdown_param(title, text),
+            "msgKey": msg_key,
+            "msgParam": param,
         })
         return BatchResult(
             flow_controlled=[str(u) for u in body.get("flowControlledStaffIdList") or []],
             invalid=[str(u) for u in body.get("invalidStaffIdList") or []],
+            filtered=[str(u) for u in body.get("filteredStaffIdList") or []],
         )
 
     def post_webhook(self, url: str, payload: dict[str, Any]) -> None:
@@ -149,7 +168,10 @@ class OpenApi:
         except _Unauthorised:
             # The token was revoked or expired early: one fresh token, one more try.
             self.forget_token(token)
+        try:
             return self._post(path, body, self.token())
+        except _Unauthorised as exc:
+            raise DeliveryError(exc.reason, temporary=True, retry_after=60.0) from None
 
     def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -172,21 +194,26 @@ class OpenApi:
             return data
         code = str(data.get("code") or "")
         reason = f"dingtalk:{status}:{code or 'error'}"
-        if status == 401 and token is not None:
+        if token is not None and (status == 401 or code in TOKEN_CODES):
             raise _Unauthorised(reason)
-        if status == 429 or status >= 500 or _is_throttle(code):
+        pause = _throttle_pause(code, data)
+        if pause is not None:
+            pause = max(pause, _retry_after(response) or 0.0)
+            log.warning("DingTalk throttles the robot (%s); pausing %.0fs", code, pause)
+            # The whole robot waits: the delivery worker pauses this scope (and releases what
+            # it had claimed for it, without counting an attempt).
+            raise DeliveryError(reason, temporary=True, retry_after=pause,
+                                scopes=(f"dingtalk:robot:{self.robot_code}",))
+        if status == 429 or status >= 500:
             raise DeliveryError(reason, temporary=True, retry_after=_retry_after(response))
         log.warning("DingTalk refused %s: %s %s", path, status, data.get("message", ""))
         raise DeliveryError(reason, temporary=False)
 
 
 class _Unauthorised(Exception):
-    pass
-
-
-def _markdown_param(title: str, text: str) -> str:
-    # The OpenAPI wants msgParam as a JSON string inside the JSON body, not as an object.
-    return json.dumps({"title": title, "text": text}, ensure_ascii=False)
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
@@ -197,9 +224,15 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _is_throttle(code: str) -> bool:
-    low = code.lower().replace(".", "").replace("_", "")
-    return any(hint in low for hint in _THROTTLE_HINTS)
+def _throttle_pause(code: str, data: dict[str, Any]) -> float | None:
+    """Seconds the whole robot should wait, when the answer says it is throttled."""
+    if data.get("punish") == "deny":
+        return PAUSE_IP
+    if code.startswith(QPM_PREFIX):
+        return PAUSE_QPM
+    if code.startswith(QPS_PREFIX) or code in THROTTLE_CODES:
+        return PAUSE
+    return None
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -25,6 +25,19 @@ from websockets.sync.server import ServerConnection, serve
 ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
 ROBOT_ID = "$:LWCP_v1:$robot"
 WEBHOOK_EXPIRED = 300001  # what the fake answers on an expired session webhook
+# The new API's errors are `{"code", "message", "requestid"}` with a 4xx status (DingTalk's
+# global error codes): an invalid or expired token is 400 InvalidAuthentication "不合法的
+# access_token"; throttling ("附录B：如何处理钉钉服务端API限流") is 403
+# Forbidden.AccessDenied.QpsLimitForApi / QpsLimitForAppkeyAndApi / QpmLimit…, and the API
+# error tables list 400 qps.exceed.limit / request.overlimit ("请求过于频繁").
+THROTTLE_STATUS = {"qps.exceed.limit": 400, "request.overlimit": 400}
+# msgParam fields of each robot message type ("企业机器人发送消息的消息类型": sampleMarkdown
+# title+text; sampleActionCard title, text, singleTitle, singleURL; sampleActionCard2..5
+# title, text and actionTitleN/actionURLN for N buttons; a button title at most 20 characters,
+# a URL at most 500).
+MSG_KEYS = {"sampleText": 0, "sampleMarkdown": 0, "sampleActionCard": 1,
+            "sampleActionCard2": 2, "sampleActionCard3": 3, "sampleActionCard4": 4,
+            "sampleActionCard5": 5}
 
 
 @dataclass
@@ -74,11 +87,15 @@ class FakeDingTalk:
             self.connected_tickets: list[str] = []
             self.acks: list[dict[str, Any]] = []
             self.tokens: list[str] = []
+            self.revoked: set[str] = set()  # tokens DingTalk no longer accepts
             self.token_lifetime = 7200
             self.groups: set[str] = set()  # groups the robot is in
             self.expired_webhooks: set[str] = set()
-            # Scripted answers for the next batchSend calls: "429" or "flow".
+            # Scripted answers for the next batchSend calls: the last user of the call is
+            # listed as "flow" (flowControlledStaffIdList), "filtered" or "invalid".
             self.batch_trouble: list[str] = []
+            # Scripted refusals of the next robot sends (group or batch), by DingTalk code.
+            self.refuse: list[str] = []
             self.open_failures = 0  # the next connections/open calls that answer 503
             self.open_gate: threading.Event | None = None  # connections/open waits for it
             self.changed.notify_all()
@@ -95,7 +112,18 @@ class FakeDingTalk:
             return [c for c in self.calls if c.path == path]
 
     def webhook_texts(self) -> list[str]:
-        return [c.body["markdown"]["text"] for c in self.calls_to("/robot/sendBySession")]
+        """What each session-webhook answer shows: its markdown, or an action card's text
+        followed by its buttons, one `[title](actionURL)` a line."""
+        texts = []
+        for call in self.calls_to("/robot/sendBySession"):
+            body = call.body
+            if body["msgtype"] == "actionCard":
+                card = body["actionCard"]
+                buttons = [f"[{b['title']}]({b['actionURL']})" for b in card["btns"]]
+                texts.append("\n".join([card["text"], *buttons]))
+            else:
+                texts.append(body["markdown"]["text"])
+        return texts
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
         """Wait until predicate() is truthy (re-checked on every change); its value."""
@@ -192,6 +220,15 @@ class FakeDingTalk:
         with self.lock:
             self.expired_webhooks.add(session)
 
+    def revoke_tokens(self) -> None:
+        """DingTalk stops accepting every token issued so far (expired early, or revoked)."""
+        with self.lock:
+            self.revoked.update(self.tokens)
+
+    def sent_params(self, path: str) -> list[dict[str, Any]]:
+        """The msgParam of each call to a robot send, parsed."""
+        return [json.loads(c.body["msgParam"]) for c in self.calls_to(path)]
+
     def ack_for(self, frame_id: str) -> dict[str, Any] | None:
         with self.lock:
             return next((a for a in self.acks if a["headers"].get("messageId") == frame_id), None)
@@ -263,32 +300,98 @@ class FakeDingTalk:
             session = (query.get("session") or [""])[0]
             if session in self.expired_webhooks:
                 return 200, {"errcode": WEBHOOK_EXPIRED, "errmsg": "session expired"}, {}
-            return 200, {"errcode": 0, "errmsg": "ok"}, {}
+            return self._webhook(body)
         if path in ("/v1.0/robot/groupMessages/send", "/v1.0/robot/oToMessages/batchSend"):
-            if headers.get("x-acs-dingtalk-access-token") not in self.tokens:
-                return 401, {"code": "InvalidAuthentication", "message": "bad token"}, {}
-            if not isinstance(body.get("msgParam"), str):
-                return 400, {"code": "invalidParameter.msgParam"}, {}
-            json.loads(body["msgParam"])
-            if body.get("robotCode") != self.client_id:
-                return 400, {"code": "invalidParameter.robotCode"}, {}
+            token = headers.get("x-acs-dingtalk-access-token")
+            if token not in self.tokens or token in self.revoked:
+                return 400, _error("InvalidAuthentication", "不合法的access_token"), {}
+            if self.refuse:
+                code = self.refuse.pop(0)
+                return THROTTLE_STATUS.get(code, 403), _error(code, "请求过于频繁"), {}
+            refused = self._message_refused(body)
+            if refused:
+                return 400, _error("invalidParameter", refused), {}
         if path == "/v1.0/robot/groupMessages/send":
+            if len(body["msgParam"].encode()) > 15000:  # "must not exceed 15,000 bytes"
+                return 400, _error("invalidParameter", "msgParam too long"), {}
             if body.get("openConversationId") not in self.groups:
-                return 400, {"code": "resource.not.found",
-                             "message": "robot is not in this group"}, {}
+                return 400, _error("resource.not.found", "robot is not in this group"), {}
             return 200, {"processQueryKey": uuid.uuid4().hex}, {}
         if path == "/v1.0/robot/oToMessages/batchSend":
+            # "批量发送人与机器人会话中机器人消息": up to 20 userIds; the answer is the
+            # processQueryKey and who was not reached: invalidStaffIdList and
+            # flowControlledStaffIdList (the SDK's BatchSendOTOResponseBody), and
+            # filteredStaffIdList (reported by other integrations of this API).
             users = body.get("userIds") or []
             if not 0 < len(users) <= 20:
-                return 400, {"code": "invalidParameter.userIds"}, {}
+                return 400, _error("invalidParameter.userIds", "1 to 20 userIds"), {}
             trouble = self.batch_trouble.pop(0) if self.batch_trouble else ""
-            if trouble == "429":
-                return 429, {"code": "Throttling.Api", "message": "slow down"}, {
-                    "Retry-After": "7"}
-            flow = users[-1:] if trouble == "flow" else []
-            return 200, {"processQueryKey": uuid.uuid4().hex, "invalidStaffIdList": [],
-                         "flowControlledStaffIdList": flow}, {}
+            lists: dict[str, list[str]] = {"flow": [], "filtered": [], "invalid": []}
+            if trouble:
+                lists[trouble] = users[-1:]
+            return 200, {"processQueryKey": uuid.uuid4().hex,
+                         "invalidStaffIdList": lists["invalid"],
+                         "flowControlledStaffIdList": lists["flow"],
+                         "filteredStaffIdList": lists["filtered"]}, {}
         return 404, {"code": "notFound"}, {}
+
+
+    def _message_refused(self, body: dict[str, Any]) -> str:
+        """Why DingTalk would refuse this robot message, or "" when it takes it."""
+        if body.get("robotCode") != self.client_id:
+            return "robotCode"
+        if not isinstance(body.get("msgParam"), str):
+            return "msgParam must be a JSON string"
+        try:
+            param = json.loads(body["msgParam"])
+        except ValueError:
+            return "msgParam is not JSON"
+        key = body.get("msgKey")
+        if key not in MSG_KEYS or not isinstance(param, dict):
+            return f"msgKey {key}"
+        buttons = MSG_KEYS[key]
+        if key == "sampleText":
+            needed = ["content"]
+        elif buttons == 0:
+            needed = ["title", "text"]
+        elif buttons == 1:
+            needed = ["title", "text", "singleTitle", "singleURL"]
+        else:
+            needed = ["title", "text"] + [f"action{f}{n}" for n in range(1, buttons + 1)
+                                          for f in ("Title", "URL")]
+        missing = [f for f in needed if not isinstance(param.get(f), str) or not param[f]]
+        if missing:
+            return f"missing {missing}"
+        titles = [v for k, v in param.items() if k in ("singleTitle",) or
+                  k.startswith("actionTitle")]
+        urls = [v for k, v in param.items() if k == "singleURL" or k.startswith("actionURL")]
+        if any(len(t) > 20 for t in titles) or any(len(u) > 500 for u in urls):
+            return "button title over 20 characters or URL over 500"
+        return ""
+
+    def _webhook(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A session webhook takes the custom robot's message types ("自定义机器人发送群消息":
+        text, markdown with `at.atUserIds`, actionCard with `btns` of title and actionURL;
+        that actionCard works through a session webhook rests on third-party reports, while
+        the SDK's interactive cards do not) and answers errcode-style."""
+        kind = body.get("msgtype")
+        content = body.get(kind) if isinstance(kind, str) else None
+        at = body.get("at", {})
+        if not isinstance(content, dict) or not isinstance(at, dict):
+            return 200, {"errcode": 40035, "errmsg": "缺少参数 json"}, {}
+        if kind == "markdown" and not (content.get("title") and content.get("text")):
+            return 200, {"errcode": 40035, "errmsg": "缺少参数 title/text"}, {}
+        if kind == "actionCard" and not (content.get("title") and content.get("text") and (
+                content.get("btns") or content.get("singleURL"))):
+            return 200, {"errcode": 40035, "errmsg": "缺少参数 btns"}, {}
+        ids = at.get("atUserIds", [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return 200, {"errcode": 40035, "errmsg": "atUserIds"}, {}
+        return 200, {"errcode": 0, "errmsg": "ok"}, {}
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message, "requestid": uuid.uuid4().hex.upper()}
 
 
 def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
