@@ -523,3 +523,20 @@ def test_rendering_a_due_reminder_changes_nothing_and_a_breach_is_recorded_once(
     with app.db.session() as s:  # two breach reminders sent, one escalation in the timeline
         actions = s.exec(select(AuditEntry.action).where(AuditEntry.record_id == REF)).all()
     assert actions.count("breach") == 1
+
+
+def test_a_follow_up_missed_in_downtime_is_summarised_and_the_nagging_goes_on(
+        db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    _file(Chat(app, "alice"))
+    bob("/complaint respond C-2026-0001 ok")
+    bob("/complaint solution C-2026-0001 退款")
+    clock.shift(timedelta(days=5))  # the bot was down when the follow-up fell due
+    (summary,) = run_due(app)
+    assert summary.address.user == "bob" and "离线期间错过的提醒" in summary.message.text
+    assert _complaint(app).followup_nags == 1  # summarised counts as sent
+    clock.shift(timedelta(days=3))
+    (nag,) = run_due(app)
+    assert "请回访" in nag.message.title
+    assert _complaint(app).followup_nags == 2
