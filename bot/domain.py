@@ -27,7 +27,7 @@ from bot.messages import Audience, Reply
 from bot.router import DigestProvider, Handler, ReminderRenderer, ReminderSent
 
 if TYPE_CHECKING:
-    from bot.config import Section, Settings
+    from bot.config import Section
     from bot.context import Ctx
     from bot.conversation import Flow
     from bot.router import Registry
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # (the `liaison` sub-parsers) -> None. Each parser it adds sets `run`, a function
 # (settings, parsed arguments) -> exit status, with `parser.set_defaults(run=...)`.
 CliSetup = Callable[["argparse._SubParsersAction[Any]"], None]
-CliRun = Callable[["Settings", argparse.Namespace], int]
 
 
 @dataclass

@@ -57,7 +57,7 @@ class RecordIds:
         return seq, self.format(year, seq)
 
 
-def find(session: Session, model: type[Record], ref: str, *, lock: bool = False,
+def find(session: Session, model: type[Record], ref: str | int, *, lock: bool = False,
          column: str = "ref") -> Record | None:
     """The record whose id is `ref`. Locked: two changes to one record at once apply one after
     the other (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE serialises writers already)."""

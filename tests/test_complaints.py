@@ -501,3 +501,42 @@ def test_a_follow_up_sent_after_two_temporary_failures_is_counted_once(db_url, t
     (again,) = run_due(app, adapters)  # and the next one comes an interval after the send
     assert "请回访" in again.message.title
     assert _complaint(app).followup_nags == 2
+
+
+def test_rendering_a_due_reminder_changes_nothing_and_a_breach_is_recorded_once(
+        db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"))
+    clock.shift(timedelta(hours=24))
+    now = datetime.now(UTC)
+    with app.db.session() as s:  # what a retried send does: render again
+        due = [r for r in s.exec(select(Reminder).where(Reminder.status == Status.PENDING))
+               if r.due_at <= now]
+        said = [app.registry.reminder_kinds[r.kind].render(s, r, now) for r in due * 2]
+        assert not (s.new or s.dirty or s.deleted)
+    # The leads came too late to be worth saying; the two escalations stand.
+    assert sorted(r.kind for r, reply in zip(due * 2, said, strict=True) if reply) == [
+        "complaint.breach"] * 4
+    assert _complaint(app).breached_at is None
+    assert len(run_due(app)) == 2  # the owner and the escalations channel
+    assert _complaint(app).breached_at is not None
+    with app.db.session() as s:  # two breach reminders sent, one escalation in the timeline
+        actions = s.exec(select(AuditEntry.action).where(AuditEntry.record_id == REF)).all()
+    assert actions.count("breach") == 1
+
+
+def test_a_follow_up_missed_in_downtime_is_summarised_and_the_nagging_goes_on(
+        db_url, tmp_path, clock):
+    app, room = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    _file(Chat(app, "alice"))
+    bob("/complaint respond C-2026-0001 ok")
+    bob("/complaint solution C-2026-0001 退款")
+    clock.shift(timedelta(days=5))  # the bot was down when the follow-up fell due
+    (summary,) = run_due(app)
+    assert summary.address.user == "bob" and "离线期间错过的提醒" in summary.message.text
+    assert _complaint(app).followup_nags == 1  # summarised counts as sent
+    clock.shift(timedelta(days=3))
+    (nag,) = run_due(app)
+    assert "请回访" in nag.message.title
+    assert _complaint(app).followup_nags == 2

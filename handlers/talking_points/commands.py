@@ -20,6 +20,7 @@ from bot.conversation import Flow, Step
 from bot.domain import Domain
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
+from bot.records import find as find_record
 from bot.router import Args
 from handlers.talking_points import records
 from handlers.talking_points.io import cli
@@ -333,11 +334,8 @@ def _point_id(raw: str | None, command: str) -> int:
 
 def _load(ctx: Ctx, raw: str | None, command: str, *, lock: bool = False) -> TalkingPoint:
     point_id = _point_id(raw, command)
-    query = select(TalkingPoint).where(TalkingPoint.id == point_id)
-    if lock and ctx.app.db.dialect == "postgresql":
-        # Two approvers pressing the same button at once decide one after the other.
-        query = query.with_for_update()
-    point = ctx.session.exec(query).first()
+    # Locked: two approvers pressing the same button at once decide one after the other.
+    point = find_record(ctx.session, TalkingPoint, point_id, lock=lock, column="id")
     if point is None:
         raise NotFound("talking_points/not_found", id=point_id)
     return point
