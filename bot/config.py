@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     dingtalk_openapi_endpoint: str = Field(
         "https://api.dingtalk.com", validation_alias=_env("DINGTALK_OPENAPI_ENDPOINT")
     )
+    # How the robot is called in groups: replies there name commands as `@<name> /command`.
+    dingtalk_robot_name: str = Field(
+        "Liaison", min_length=1, validation_alias=_env("LIAISON_DINGTALK_ROBOT_NAME")
+    )
     dingtalk_idle: Duration = Field(
         timedelta(seconds=90), validation_alias=_env("LIAISON_DINGTALK_IDLE")
     )
@@ -198,6 +202,11 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+
+    @property
+    def bot_names(self) -> dict[str, str]:
+        """The bot's display name per platform, where replies need it to name commands."""
+        return {"dingtalk": self.dingtalk_robot_name}
 
     @property
     def dingtalk_robot(self) -> str:

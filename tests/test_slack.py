@@ -111,7 +111,9 @@ def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:
     answer = json.loads(body)
     assert answer["response_type"] == "ephemeral"
     # Alice's Slack locale is en-US, so she is answered in English from her first message.
-    assert "/help" in message_text(answer)
+    # Commands are named as Slack delivers them: `/help` is Slack's own, `/lang` no command.
+    assert "• /liaison help [command]" in message_text(answer)
+    assert "• /liaison lang zh|en" in message_text(answer)
     assert slack.fake.calls("chat.postMessage") == []
 
 
@@ -132,7 +134,7 @@ def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
     assert (status, body) == (200, "")  # acked while the work is still going on
     release.set()
     late = slack.fake.wait_for("/response/slow")[0].params
-    assert late["response_type"] == "ephemeral" and "/help" in message_text(late)
+    assert late["response_type"] == "ephemeral" and "/liaison help" in message_text(late)
 
 
 def test_slack_command_names_map_to_the_router(slack: Harness) -> None:
@@ -141,6 +143,7 @@ def test_slack_command_names_map_to_the_router(slack: Harness) -> None:
     assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant <@U1|bob> agent"
     assert text("/liaison", "route complaints here") == "/route complaints here"
     assert text("/liaison", "") == "/help"
+    assert text("/reminders", "snooze 4 1h") == "/remind snooze 4 1h"
 
 
 def test_first_contact_reads_name_zone_and_locale_once(slack: Harness) -> None:
@@ -213,23 +216,23 @@ def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> Non
 
 
 def test_a_retried_event_is_handled_once(slack: Harness) -> None:
-    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "whoami",
              "ts": "1800000000.000001", "channel_type": "im"}
     assert slack.slack.event(event, event_id="EvSAME")[0] == 200
     assert slack.slack.event(event, event_id="EvSAME", retry=1)[0] == 200
     assert slack.slack.event(event, event_id="EvSAME", retry=2)[0] == 200
     # One person's messages are handled in order, so once the answer to a later message is
     # out, any second answer to the retried event would be out before it.
-    slack.dm("/lang en")
+    slack.dm("lang en")
     posts = slack.fake.wait_for("chat.postMessage", count=2)
     assert "Done: I'll talk to you in English" in message_text(posts[-1].params)
     assert len(slack.fake.calls("chat.postMessage")) == 2
 
 
 def test_the_bot_ignores_its_own_messages(slack: Harness) -> None:
-    slack.dm("/whoami", user=ALICE, bot_id=BOT_ID)
-    slack.message("/whoami", channel=DM, user=BOT_USER, channel_type="im")
-    slack.dm("/whoami")
+    slack.dm("whoami", user=ALICE, bot_id=BOT_ID)
+    slack.message("whoami", channel=DM, user=BOT_USER, channel_type="im")
+    slack.dm("whoami")
     # The bot's own messages are dropped before their requests are answered (Bolt runs the
     # listener before responding here), so by now only the real message can produce a post.
     slack.fake.wait_for("chat.postMessage")
@@ -247,7 +250,7 @@ def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
     status, _ = slack.slack.command("/liaison", "lang zh", user=ALICE, channel=DM,
                                     channel_name="directmessage", **signing)
     assert status == 401
-    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "whoami",
              "ts": "1800000000.000001", "channel_type": "im"}
     assert slack.slack.event(event, event_id="EvX", **signing)[0] == 401
     # Only the start-up auth.test: nothing was read, posted or stored.
@@ -258,7 +261,7 @@ def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
 
 def test_a_mention_in_a_channel_is_answered_in_its_thread(slack: Harness) -> None:
     slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
-                       "text": f"<@{BOT_USER}> /whoami", "ts": "1800000000.000042"},
+                       "text": f"<@{BOT_USER}> whoami", "ts": "1800000000.000042"},
                       event_id="EvM1")
     reply = slack.fake.wait_for("chat.postEphemeral")[0].params
     assert reply["thread_ts"] == "1800000000.000042" and reply["user"] == ALICE

@@ -58,6 +58,7 @@ from bot.adapters.slack_blocks import (
 )
 from bot.config import Settings
 from bot.core import Liaison
+from bot.dialects import SLACK_APP_COMMAND, SLACK_COMMANDS
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Inbound, Outbound, Rendered
 from bot.models import Conversation
@@ -82,6 +83,7 @@ TEMPORARY = frozenset({
     "request_timeout",
 })
 _CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
+_FAMILY_OF = {slash: family for family, slash in SLACK_COMMANDS.items()}
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -288,11 +290,14 @@ class SlackAdapter:
 
     def command_text(self, command: str, text: str) -> str:
         """`/complaint` + `new customer=x` -> `/complaint new customer=x`; `/liaison role ...`
-        -> `/role ...`: Slack has one app command for the core's small families."""
+        -> `/role ...`: Slack has one app command for the core's small families;
+        `/reminders list` -> `/remind list` (`/remind` is Slack's own)."""
         text = unescape(text).strip()
-        if command.lstrip("/").lower() == "liaison":
+        name = command.lower()
+        if name == SLACK_APP_COMMAND:
             return f"/{text}" if text else "/help"
-        return f"{command} {text}".strip()
+        family = _FAMILY_OF.get(name, name.lstrip("/"))
+        return f"/{family} {text}".strip()
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         pending = _Ack()

@@ -321,6 +321,11 @@ class SignedClient:
 
     def event(self, event: dict[str, Any], *, event_id: str, retry: int | None = None,
               **signing: Any) -> tuple[int, str]:
+        if event.get("type") == "message" and str(event.get("text", "")).startswith("/"):
+            # Slack's client sends a message starting with `/` as a slash command, or answers
+            # "not a valid command" itself; it never becomes a message event ("Implementing
+            # slash commands", docs.slack.dev).
+            raise AssertionError(f"Slack never delivers {event['text']!r} as a message")
         body = json.dumps({
             "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
             "event_id": event_id, "event_time": int(time.time()), "event": event,
