@@ -43,7 +43,12 @@ class Harness:
         return self.message(text, channel="D" + user, user=user, channel_type="im", **extra)
 
     def message(self, text: str, *, channel: str, user: str = ALICE,
-                channel_type: str = "channel", **extra: Any) -> tuple[int, str]:
+                channel_type: str = "channel", **extra: Any) -> tuple[int, str] | None:
+        """What Slack sends when someone posts `text`; None when it sends nothing (a channel
+        the bot is not in)."""
+        if not self.fake.delivers(channel):
+            return None
+        self.fake.note_message(channel, extra.get("thread_ts"))
         self.events += 1
         event = {"type": "message", "channel": channel, "user": user, "text": text,
                  "ts": f"1800000000.{self.events:06d}", "channel_type": channel_type, **extra}
@@ -207,12 +212,37 @@ def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> Non
     assert second.params["thread_ts"] == ts
 
     # Chatter in the channel is not an answer; an answer in the thread is.
+    # The bot was not in the public channel: it joined, or the answers would never arrive.
+    assert fake.wait_for("conversations.join")[0].params["channel"] == "CSALES"
     h.message("lunch anyone?", channel="CSALES")
     h.message("ACME", channel="CSALES", thread_ts=ts)
     third = fake.wait_for("chat.postMessage", 3)[-1]
     assert third.params["thread_ts"] == ts
     assert "What kind of audience?" in message_text(third.params)
     assert len(fake.calls("chat.postMessage")) == 3
+
+
+@pytest.mark.parametrize("channel", ["private", "join_refused"])
+def test_a_flow_in_a_channel_the_bot_cannot_follow_goes_on_in_the_dm(
+    slack: Harness, channel: str,
+) -> None:
+    h, fake = slack, slack.fake
+    if channel == "private":
+        fake.add_channel("CSECRET", private=True)  # not a member: Slack says not_in_channel
+    else:
+        fake.fail("conversations.join", error="restricted_action")
+    h.slack.command("/visit", "new", user=ALICE, channel="CSECRET", channel_name="secret",
+                    response_url=fake.response_url("hint"))
+    # At once, privately: why, and how to invite the bot.
+    hint = fake.wait_for("/response/hint")[0].params
+    assert hint["response_type"] == "ephemeral"
+    assert "invite me with /invite @liaison" in message_text(hint)
+    question = fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == DM)
+    assert "Who are you visiting?" in message_text(question[-1].params)
+    # The conversation is in the DM now: the answer there is taken.
+    h.dm("ACME")
+    fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == DM
+                  and "What kind of audience?" in message_text(c.params))
 
 
 def test_a_retried_event_is_handled_once(slack: Harness) -> None:
@@ -259,13 +289,30 @@ def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
         assert session.exec(select(Member)).all() == []
 
 
-def test_a_mention_in_a_channel_is_answered_in_its_thread(slack: Harness) -> None:
+def test_a_mention_in_a_channel_is_answered_where_the_person_sees_it(slack: Harness) -> None:
+    fake = slack.fake
+    fake.add_channel("CSALES", joined=True)  # Slack sends app_mention only from its channels
+    # A private answer to a mention outside a thread: top-level (a thread under the mention
+    # does not exist, and Slack would not show it there).
     slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
                        "text": f"<@{BOT_USER}> whoami", "ts": "1800000000.000042"},
                       event_id="EvM1")
-    reply = slack.fake.wait_for("chat.postEphemeral")[0].params
-    assert reply["thread_ts"] == "1800000000.000042" and reply["user"] == ALICE
+    reply = fake.wait_for("chat.postEphemeral")[0].params
+    assert "thread_ts" not in reply and reply["user"] == ALICE
     assert "Alice" in message_text(reply)
+    # Inside an existing thread, the private answer stays in that thread.
+    fake.note_message("CSALES", "1800000000.000001")
+    slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
+                       "text": f"<@{BOT_USER}> whoami", "ts": "1800000000.000043",
+                       "thread_ts": "1800000000.000001"}, event_id="EvM2")
+    reply = fake.wait_for("chat.postEphemeral", 2)[-1].params
+    assert reply["thread_ts"] == "1800000000.000001"
+    # An answer for everyone is a normal message in the mention's thread.
+    slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
+                       "text": f"<@{BOT_USER}> visit new", "ts": "1800000000.000044"},
+                      event_id="EvM3")
+    started = fake.wait_for("chat.postMessage")[0].params
+    assert started["thread_ts"] == "1800000000.000044"
 
 
 # -- delivery errors, translated once ------------------------------------------------------
@@ -422,12 +469,12 @@ def test_slack_url_verification_is_answered(slack: Harness) -> None:
 def test_not_in_the_channel_the_answer_still_reaches_the_asker_privately(
     slack: Harness,
 ) -> None:
-    slack.fake.fail("chat.postMessage", error="not_in_channel")
-    slack.slack.command("/visit", "new", user=ALICE, channel="CSECRET", channel_name="secret",
-                        response_url=slack.fake.response_url("fallback"))
+    slack.fake.add_channel("CSECRET", private=True)
+    slack.slack.command("/complaint", "list", user=ALICE, channel="CSECRET",
+                        channel_name="secret", response_url=slack.fake.response_url("fallback"))
     private = slack.fake.wait_for("/response/fallback")[0].params
     assert private["response_type"] == "ephemeral"
-    assert "one question at a time" in message_text(private)
+    assert slack.fake.calls("chat.postMessage")[0].response["error"] == "not_in_channel"
 
 
 def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
@@ -437,6 +484,10 @@ def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
                                           "text": {"type": "plain_text", "text": "Who am I"},
                                           "value": "/whoami"}]}]}
     slack.press(card, "/whoami", response_url=slack.fake.response_url("card"))
-    answer = slack.fake.wait_for("chat.postEphemeral")[0].params
-    assert "Alice" in message_text(answer) and answer["thread_ts"] == "1700000099.000001"
-    assert slack.fake.calls("/response/card") == []
+    # The private answer goes back through the action's response URL, next to the card,
+    # which stays as it was for the others.
+    answer = slack.fake.wait_for("/response/card")[0].params
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert "Alice" in message_text(answer)
+    assert slack.fake.calls("chat.postEphemeral") == []
+    assert len(slack.fake.calls("/response/card")) == 1

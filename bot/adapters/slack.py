@@ -40,7 +40,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import select
 
 from bot import members
@@ -60,7 +60,7 @@ from bot.config import Settings
 from bot.core import Liaison
 from bot.dialects import SLACK_APP_COMMAND, SLACK_COMMANDS
 from bot.errors import ConfigError, DeliveryError
-from bot.messages import Inbound, Outbound, Rendered
+from bot.messages import Address, Inbound, Outbound, Rendered, Reply
 from bot.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ class Origin:
 
     response_url: str | None = None
     opens_thread: bool = False
+    # A thread known to exist (someone wrote in it). Ephemeral messages go only there: Slack
+    # shows an ephemeral message in a thread only if the thread already exists.
+    existing_thread: str | None = None
     form_command: str | None = None  # the command text, when it may be offered as a modal
     extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(outbound) -> block
 
@@ -180,6 +183,7 @@ class SlackAdapter:
         self._identity_lock = threading.Lock()
         self._profiles: dict[str, dict[str, str | None]] = {}
         self._dms: dict[str, str] = {}
+        self._joined: set[str] = set()  # channels joined (or found joined) by this process
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
         self._serial = SerialByKey(self._pool)  # keyed by (channel, user)
         self._stopped = threading.Event()
@@ -215,7 +219,7 @@ class SlackAdapter:
                 found = self.client.auth_test()
                 self._identity = {
                     "user_id": found["user_id"], "bot_id": found.get("bot_id") or "",
-                    "team_id": found.get("team_id") or "",
+                    "team_id": found.get("team_id") or "", "name": found.get("user") or "",
                 }
             return self._identity
 
@@ -370,7 +374,8 @@ class SlackAdapter:
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
+        origin = Origin(existing_thread=thread)
+        self._wait(self._serial.submit((channel, user), self._work, inbound, origin))
 
     def _on_mention(self, ack: Callable[..., None], event: dict[str, Any],
                     body: dict[str, Any]) -> None:
@@ -387,7 +392,10 @@ class SlackAdapter:
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._serial.submit((event["channel"], user), self._work, inbound, Origin()))
+        # Public answers start a thread under the mention; private ones go in the thread only
+        # when the mention was itself in one.
+        origin = Origin(existing_thread=event.get("thread_ts"))
+        self._wait(self._serial.submit((event["channel"], user), self._work, inbound, origin))
 
     def _on_choice(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
@@ -412,7 +420,10 @@ class SlackAdapter:
                 workspace=(body.get("team") or {}).get("id", ""),
             )
 
-        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
+        # A private answer goes back through the action's response URL, where the person is.
+        origin = Origin(response_url=body.get("response_url") or None,
+                        existing_thread=message.get("thread_ts") or container.get("thread_ts"))
+        self._wait(self._serial.submit((channel, user), self._work, inbound, origin))
 
     def _mark_answered(self, response_url: str, message: dict[str, Any], label: str) -> None:
         try:
@@ -507,7 +518,7 @@ class SlackAdapter:
                 # Only the last prompt matters; what went elsewhere (none expected) is kept.
                 kept = [o for o in outbounds if not o.address.in_reply]
                 outbounds = kept + self.app.handle(replace(inbound, text="skip", is_action=True))
-            self._deliver_all(outbounds, inbound, Origin())
+            self._deliver_all(outbounds, inbound, Origin(existing_thread=inbound.thread))
         except Exception:
             log.exception("could not take a submitted form")
 
@@ -538,7 +549,12 @@ class SlackAdapter:
             log.exception("could not handle a Slack message")
 
     def _deliver_all(self, outbounds: list[Outbound], inbound: Inbound, origin: Origin) -> None:
+        # A conversation a slash command just started in a channel goes on in the thread of
+        # the first answer, which the bot can only read as a member of the channel.
+        starts = origin.opens_thread and self._unthreaded_conversation(inbound)
         anchor: str | None = None
+        public: list[Rendered] = []  # the answers posted where the command was typed
+        to_dm = False
         for outbound in outbounds:
             address = outbound.address
             if address.platform != PLATFORM:
@@ -549,20 +565,31 @@ class SlackAdapter:
                     self._retrying(lambda o=outbound: self.send(o))
                 elif address.ephemeral_to:
                     self._retrying(lambda o=outbound: self._ephemeral(o, origin))
+                elif to_dm:
+                    public.append(outbound.message)
                 else:
                     thread = anchor if origin.opens_thread else address.thread
                     extra = origin.extras.get(id(outbound))
                     ts = self._retrying(lambda o=outbound, t=thread, x=extra: self._post(
                         o.address.channel or inbound.channel, o.message, t, x))
+                    public.append(outbound.message)
                     if origin.opens_thread and anchor is None:
                         anchor = ts
             except DeliveryError as exc:
                 log.warning("could not deliver a reply on Slack: %s", exc.reason)
-                if address.in_reply and origin.response_url and not exc.temporary:
+                if address.in_reply and starts and anchor is None and not exc.temporary:
+                    to_dm = True  # not even the first question could go there
+                    public.append(outbound.message)
+                elif address.in_reply and origin.response_url and not exc.temporary:
                     # Not in the channel: the asker still sees the answer, privately.
                     self._respond(origin.response_url, outbound.message)
-        if anchor:
-            self._thread_conversation(inbound.channel, inbound.user, anchor)
+        if starts and anchor and not to_dm:
+            if self._can_follow(inbound.channel):
+                self._thread_conversation(inbound.channel, inbound.user, anchor)
+            else:
+                to_dm = True
+        if to_dm:
+            self._continue_in_dm(inbound, origin, public)
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
         """A reply someone is waiting for: wait out a rate limit a few times rather than drop
@@ -587,6 +614,64 @@ class SlackAdapter:
                 Conversation.platform == PLATFORM, Conversation.channel_id == channel,
                 Conversation.user_id == user, Conversation.thread_id == thread)).first()
         return found is not None
+
+    def _unthreaded_conversation(self, inbound: Inbound) -> bool:
+        """Whether the message just started a conversation here (no thread given yet)."""
+        with self.app.db.session() as session:
+            found = session.exec(select(Conversation.id).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+                Conversation.user_id == inbound.user, Conversation.thread_id.is_(None))).first()
+        return found is not None
+
+    def _can_follow(self, channel: str) -> bool:
+        """Join a public channel so its thread's answers arrive ("conversations.join method":
+        channels:join). A private one cannot be joined; since the bot could post there, it is
+        a member already."""
+        if channel in self._joined:
+            return True
+        try:
+            self.client.conversations_join(channel=channel)
+        except Exception as exc:  # noqa: BLE001  (any refusal: the conversation goes to the DM)
+            reason = delivery_error(exc).reason
+            if reason != "method_not_supported_for_channel_type":
+                log.info("cannot join %s (%s); the conversation goes on in the DM", channel,
+                         reason)
+                return False
+        self._joined.add(channel)
+        return True
+
+    def _continue_in_dm(self, inbound: Inbound, origin: Origin, messages: list[Rendered]) -> None:
+        """The bot cannot read this channel: say so at once (and how to invite it), move the
+        conversation to the person's DM and ask its question there."""
+        dm = self._dm_channel(inbound.user)
+        if dm is None:
+            return
+        with self.app.db.session() as session:
+            # A conversation already open in the DM gives way to the one just started.
+            session.exec(delete(Conversation).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == dm,
+                Conversation.user_id == inbound.user))
+            session.exec(update(Conversation).where(
+                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+                Conversation.user_id == inbound.user, Conversation.thread_id.is_(None),
+            ).values(channel_id=dm))
+        notice = self._render_for(inbound, Reply(
+            "slack/invite_hint", {"invite": f"/invite @{self.identity.get('name') or 'Liaison'}"}))
+        if origin.response_url:
+            self._respond(origin.response_url, notice)
+        else:
+            self._ephemeral(Outbound(Address(platform=PLATFORM, channel=inbound.channel,
+                                             ephemeral_to=inbound.user), notice), origin)
+        for message in messages:
+            self._retrying(lambda m=message: self._post(dm, m, None))
+
+    def _render_for(self, inbound: Inbound, reply: Reply) -> Rendered:
+        """A message of the adapter's own, in the person's language."""
+        with self.app.db.session() as session:
+            member = members.find(session, PLATFORM, user_id=inbound.user)
+        locale = (member.locale if member else None) or inbound.locale
+        return self.app.renderer.render(reply, locale=locale, platform=PLATFORM,
+                                        zone=self.app.member_zone(member), direct=False)
 
     def _thread_conversation(self, channel: str, user: str, thread: str) -> None:
         """The conversation a slash command started goes on in the thread of its first
@@ -628,10 +713,11 @@ class SlackAdapter:
             self._respond(origin.response_url, outbound.message)
             return
         address = outbound.address
+        thread = address.thread if address.thread == origin.existing_thread else None
         try:
             self.client.chat_postEphemeral(
                 channel=address.channel or "", user=address.ephemeral_to or "",
-                thread_ts=address.thread, **_payload(outbound.message),
+                thread_ts=thread, **_payload(outbound.message),
             )
         except Exception as exc:
             raise delivery_error(exc) from exc
