@@ -145,7 +145,9 @@ def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
 def test_slack_command_names_map_to_the_router(slack: Harness) -> None:
     text = slack.adapter.command_text
     assert text("/complaint", "new customer=&lt;ACME&gt;") == "/complaint new customer=<ACME>"
-    assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant <@U1|bob> agent"
+    # A mention shows with the member's name (Alice's profile; else the name Slack sent).
+    assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant @bob agent"
+    assert text("/liaison", f"role grant <@{ALICE}|alice> agent") == "/role grant @Alice agent"
     assert text("/liaison", "route complaints here") == "/route complaints here"
     assert text("/liaison", "") == "/help"
     assert text("/reminders", "snooze 4 1h") == "/remind snooze 4 1h"
@@ -174,7 +176,7 @@ def test_visit_intake_in_a_dm_until_the_card_reaches_the_complaints_channel(
     assert "Who are you visiting?" in texts(first)
     assert all("thread_ts" not in c.params for c in first)
 
-    h.dm("ACME <Ltd> & Co")
+    h.dm("ACME &lt;Ltd&gt; &amp; Co")  # as Slack sends what was typed
     kind = fake.wait_for("chat.postMessage", 3, where=lambda c: c.params["channel"] == DM)[-1]
     assert "What kind of audience?" in message_text(kind.params)
     h.press(kind.params, "customer", response_url=fake.response_url("press-1"))

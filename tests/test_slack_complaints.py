@@ -42,8 +42,10 @@ def test_complaint_new_answered_in_a_dm_until_the_card_is_in_the_complaints_chan
     h.fake.wait_for("chat.postMessage", where=lambda c: "Which customer" in message_text(
         c.params) and c.params["channel"] == DM)
 
-    _answer(h, "ACME <!channel> Ltd", "How can we reach them")
-    ask_channel = _answer(h, "skip", "How did the complaint arrive?")
+    # Typed literally, `<!channel>` comes escaped; a pasted address comes as Slack markup.
+    _answer(h, "ACME &lt;!channel&gt; Ltd", "How can we reach them")
+    ask_channel = _answer(h, "<mailto:ops@acme.com|ops@acme.com> or <https://acme.com/c|the form>",
+                          "How did the complaint arrive?")
     _press(h, ask_channel, "email", "Sum it up in one line")
     _answer(h, "Delivery a week late", "The details")
     ask_severity = _answer(h, "Order 42 arrived a week late; they want a refund.",
@@ -58,6 +60,9 @@ def test_complaint_new_answered_in_a_dm_until_the_card_is_in_the_complaints_chan
     text = message_text(card)
     assert "ACME &lt;!channel&gt; Ltd" in text and "<!channel>" not in text
     assert "Delivery a week late" in text
+    # Stored as typed: the address and the link's label, no Slack markup.
+    assert "ops@acme.com or the form (https://acme.com/c)" in text
+    assert "mailto" not in text
     filed = h.fake.wait_for("chat.postMessage", where=lambda c: (
         c.params["channel"] == DM and "filed" in message_text(c.params)))[-1].params
     assert "Complaint C-" in message_text(filed)

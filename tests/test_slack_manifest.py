@@ -14,7 +14,6 @@ import pytest
 import yaml
 from jinja2 import ChainableUndefined, nodes
 
-from bot.adapters import slack as slack_adapter
 from bot.dialects import SLACK, SLACK_APP_COMMAND, SLACK_COMMANDS
 from bot.messages import Reply
 from bot.render import LABEL_COMMAND, LOCALES, Renderer
@@ -110,12 +109,6 @@ def test_socket_mode_and_interactivity_are_on() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     assert load()["features"]["app_home"]["messages_tab_enabled"] is True
     assert len(load()["display_information"]["description"]) <= 140
-
-
-def test_slash_commands_reach_the_families() -> None:
-    text = slack_adapter.SlackAdapter.command_text
-    assert text(None, "/reminders", "snooze 4 1h") == "/remind snooze 4 1h"  # type: ignore[arg-type]
-    assert text(None, "/liaison", "lang en") == "/lang en"  # type: ignore[arg-type]
 
 
 # -- every command a reply names is one Slack delivers --------------------------------------

@@ -44,7 +44,7 @@ from sqlalchemy import delete, update
 from sqlmodel import select
 
 from bot import members
-from bot.adapters import slack_forms
+from bot.adapters import slack_forms, slack_text
 from bot.adapters.base import deliver_to_peer
 from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
@@ -84,12 +84,6 @@ TEMPORARY = frozenset({
 })
 _CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _FAMILY_OF = {slash: family for family, slash in SLACK_COMMANDS.items()}
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
-def unescape(text: str) -> str:
-    """Slack sends &, < and > in message text as entities; the core wants what was typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def delivery_error(exc: Exception) -> DeliveryError:
@@ -251,9 +245,15 @@ class SlackAdapter:
         self._profiles[user] = found
         return found
 
-    def _inbound(self, user: str, channel: str, text: str, **fields: Any) -> Inbound:
+    def _decode(self, text: str) -> tuple[str, tuple[str, ...]]:
+        """Slack's markup as plain text, plus the members mentioned (the bot itself left out);
+        a mention sent without a name is shown with the name from the member's profile."""
+        plain_text, mentioned = slack_text.decode(text, lambda u: self._profile(u).get("name"))
+        return plain_text, tuple(m for m in mentioned if m != self.identity["user_id"])
+
+    def _inbound(self, user: str, channel: str, text: str,
+                 mentions: tuple[str, ...] = (), **fields: Any) -> Inbound:
         profile = self._profile(user)
-        mentions = tuple(m for m in _USER_MENTION.findall(text) if m != self.identity["user_id"])
         return Inbound(
             platform=PLATFORM, channel=channel, user=user, text=text, mentions=mentions,
             user_name=profile.get("name"), locale=profile.get("locale"),
@@ -293,15 +293,19 @@ class SlackAdapter:
         bolt.view(FORM_CALLBACK)(form_submit)
 
     def command_text(self, command: str, text: str) -> str:
+        return self._command(command, text)[0]
+
+    def _command(self, command: str, text: str) -> tuple[str, tuple[str, ...]]:
         """`/complaint` + `new customer=x` -> `/complaint new customer=x`; `/liaison role ...`
         -> `/role ...`: Slack has one app command for the core's small families;
-        `/reminders list` -> `/remind list` (`/remind` is Slack's own)."""
-        text = unescape(text).strip()
+        `/reminders list` -> `/remind list` (`/remind` is Slack's own). With the mentions."""
+        text, mentions = self._decode(text)
+        text = text.strip()
         name = command.lower()
         if name == SLACK_APP_COMMAND:
-            return f"/{text}" if text else "/help"
+            return (f"/{text}" if text else "/help"), mentions
         family = _FAMILY_OF.get(name, name.lstrip("/"))
-        return f"/{family} {text}".strip()
+        return f"/{family} {text}".strip(), mentions
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         pending = _Ack()
@@ -325,12 +329,12 @@ class SlackAdapter:
         # conversations.open, the transaction) happens here, inside the ack budget.
         try:
             user, channel = body["user_id"], body["channel_id"]
-            text = self.command_text(body.get("command", ""), body.get("text", ""))
+            text, mentions = self._command(body.get("command", ""), body.get("text", ""))
             direct = self._is_dm(body)
             if direct:
                 channel = self._dm_channel(user) or channel
             inbound = self._inbound(
-                user, channel, text, direct=direct, workspace=body.get("team_id") or "",
+                user, channel, text, mentions, direct=direct, workspace=body.get("team_id") or "",
             )
             origin = Origin(
                 response_url=body.get("response_url"), opens_thread=not direct,
@@ -360,17 +364,18 @@ class SlackAdapter:
         if not user or event.get("bot_id") or user == self.identity["user_id"]:
             return
         channel = event["channel"]
-        text = unescape(event.get("text") or "")
+        raw = event.get("text") or ""
         direct = event.get("channel_type") == "im"
         thread = None if direct else event.get("thread_ts")
-        if not direct and (not thread or f"<@{self.identity['user_id']}" in text):
+        if not direct and (not thread or f"<@{self.identity['user_id']}" in raw):
             return  # channel chatter; or a mention, which the app_mention event carries
 
         def inbound() -> Inbound | None:
             if not direct and not self._in_conversation(channel, user, str(thread)):
                 return None
+            text, mentions = self._decode(raw)
             return self._inbound(
-                user, channel, text, thread=thread, direct=direct,
+                user, channel, text, mentions, thread=thread, direct=direct,
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
@@ -384,11 +389,13 @@ class SlackAdapter:
         if not user or event.get("bot_id") or str(event.get("channel", "")).startswith("D"):
             return  # in a DM the message event already brought it
         me = self.identity["user_id"]
-        text = re.sub(rf"<@{me}(\|[^>]*)?>", "", unescape(event.get("text") or "")).strip()
+        raw = re.sub(rf"<@{me}(\|[^>]*)?>", "", event.get("text") or "").strip()
 
         def inbound() -> Inbound:
+            text, mentions = self._decode(raw)
             return self._inbound(
-                user, event["channel"], text, thread=event.get("thread_ts") or event.get("ts"),
+                user, event["channel"], text, mentions,
+                thread=event.get("thread_ts") or event.get("ts"),
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
