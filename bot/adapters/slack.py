@@ -54,7 +54,7 @@ from bot.adapters.slack_blocks import (
     answered,
     combine,
     form_button,
-    message_payload,
+    message_payloads,
 )
 from bot.config import Settings
 from bot.core import Liaison
@@ -320,7 +320,10 @@ class SlackAdapter:
         except Exception:  # noqa: BLE001  (logged by the worker; the ack must still go)
             now = []
         if now:
-            ack(response_type="ephemeral", **combine(now))
+            first, *more = combine(now)
+            ack(response_type="ephemeral", **first)
+            if more and body.get("response_url"):  # the ack holds one message; the rest follow
+                self._pool.submit(self._respond_payloads, body["response_url"], more)
         else:
             ack()
 
@@ -705,15 +708,18 @@ class SlackAdapter:
 
     def _post(self, channel: str, message: Rendered, thread: str | None,
               extra: dict[str, Any] | None = None) -> str:
-        payload = _payload(message, extra)
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
-                **payload,
-            )
-        except Exception as exc:
-            raise delivery_error(exc) from exc
-        return str(response.get("ts") or "")
+        """Post a message (as several when it is longer than one holds); the first one's ts."""
+        first = ""
+        for payload in message_payloads(message, extra):
+            try:
+                response = self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
+                    **payload,
+                )
+            except Exception as exc:
+                raise delivery_error(exc) from exc
+            first = first or str(response.get("ts") or "")
+        return first
 
     def _ephemeral(self, outbound: Outbound, origin: Origin) -> None:
         if origin.response_url:
@@ -722,20 +728,30 @@ class SlackAdapter:
         address = outbound.address
         thread = address.thread if address.thread == origin.existing_thread else None
         try:
-            self.client.chat_postEphemeral(
-                channel=address.channel or "", user=address.ephemeral_to or "",
-                thread_ts=thread, **_payload(outbound.message),
-            )
+            for payload in message_payloads(outbound.message):
+                self.client.chat_postEphemeral(
+                    channel=address.channel or "", user=address.ephemeral_to or "",
+                    thread_ts=thread, **payload,
+                )
         except Exception as exc:
             raise delivery_error(exc) from exc
 
     def _respond(self, response_url: str, message: Rendered) -> None:
-        try:
-            WebhookClient(response_url, timeout=10).send(
-                response_type="ephemeral", replace_original=False, **_payload(message)
-            )
-        except Exception as exc:  # noqa: BLE001
-            log.warning("response_url failed: %s", exc)
+        self._respond_payloads(response_url, message_payloads(message))
+
+    def _respond_payloads(self, response_url: str, payloads: list[dict[str, Any]]) -> None:
+        # Slack takes up to five responses on one response URL ("Handling user interaction").
+        for payload in payloads:
+            try:
+                response = WebhookClient(response_url, timeout=10).send(
+                    response_type="ephemeral", replace_original=False, **payload
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.warning("response_url failed: %s", exc)
+                return
+            if response.status_code != 200:
+                log.warning("response_url refused: %s %s", response.status_code, response.body)
+                return
 
     def _dm_channel(self, user: str, strict: bool = False) -> str | None:
         found = self._dms.get(user)
@@ -813,10 +829,3 @@ class SlackAdapter:
                 pass
             server.task_dispatcher.shutdown(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=False)
-
-
-def _payload(message: Rendered, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    payload = message_payload(message)
-    if extra:
-        payload["blocks"] = [*payload["blocks"], extra]
-    return payload
