@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from bot.context import Ctx
 
 Parser = Callable[[str, "Ctx"], Any]
+# What a parser reads, for platforms with a widget for it (a Slack form's user and date
+# pickers): set as the parser's `reads` attribute.
+READS_MEMBER = "member"
+READS_TIME = "time"
 
 # <@U123>, <@U123|name> (Slack), @name (console, DingTalk text)
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -105,6 +109,9 @@ def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
     return MemberRef(found.platform, found.user_id, found.display_name).as_json()
 
 
+parse_mention.reads = READS_MEMBER  # type: ignore[attr-defined]
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
@@ -121,4 +128,5 @@ def when(future_only: bool = False, past_only: bool = False) -> Parser:
             raise InvalidAnswer("errors/answer_when_future", at=value.isoformat())
         return value.isoformat()
 
+    parse.reads = READS_TIME  # type: ignore[attr-defined]
     return parse

@@ -423,22 +423,33 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     assert opened["trigger_id"] == "trig-form"
     view = opened["view"]
     # Text and choice steps become inputs; the list of topics stays in the conversation.
-    assert [b["block_id"] for b in view["blocks"]] == ["who", "kind", "score", "owner", "at"]
+    assert [b["block_id"] for b in view["blocks"]] == [
+        "who", "kind", "score", "owner", "at", "at__time"]
     assert view["blocks"][0]["label"]["text"] == "Who are you visiting?"
+    # Choices are a select, people a user picker, times a date and a time picker.
+    assert [b["element"]["type"] for b in view["blocks"]] == [
+        "plain_text_input", "static_select", "plain_text_input", "users_select", "datepicker",
+        "timepicker"]
     kinds = view["blocks"][1]["element"]["options"]
     assert [o["value"] for o in kinds] == ["media", "customer"]
 
     def submit(values: dict[str, str]) -> tuple[int, str]:
-        state = {key: {"value": ({"type": "static_select", "selected_option": {"value": v}}
-                                 if key == "kind" else {"type": "plain_text_input", "value": v})}
-                 for key, v in values.items()}
+        kinds = {"kind": ("static_select", "selected_option"),
+                 "owner": ("users_select", "selected_user"),
+                 "at": ("datepicker", "selected_date"),
+                 "at__time": ("timepicker", "selected_time")}
+        state = {}
+        for key, v in values.items():
+            kind, field = kinds.get(key, ("plain_text_input", "value"))
+            value: Any = {"value": v} if field == "selected_option" else v
+            state[key] = {"value": {"type": kind, field: value}}
         return h.slack.interaction({
             "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
             "view": {**view, "id": "V1", "state": {"values": state}},
         })
 
-    status, body = submit({"who": "ACME", "kind": "media", "score": "9", "owner": "me",
-                           "at": "2026-12-01 15:00"})
+    status, body = submit({"who": "ACME", "kind": "media", "score": "9", "owner": ALICE,
+                           "at": "2026-12-01", "at__time": "15:00"})
     assert status == 200
     answer = json.loads(body)
     assert answer["response_action"] == "errors"
@@ -446,8 +457,8 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     assert "1" in answer["errors"]["score"] and "5" in answer["errors"]["score"]
     assert h.saved == []
 
-    status, body = submit({"who": "ACME", "kind": "media", "score": "4", "owner": "me",
-                           "at": "2026-12-01 15:00"})
+    status, body = submit({"who": "ACME", "kind": "media", "score": "4", "owner": ALICE,
+                           "at": "2026-12-01", "at__time": "15:00"})
     assert (status, body) == (200, "")
     # The form's answers are taken; the conversation asks what the form could not.
     asked = fake.wait_for("chat.postMessage", where=lambda c: "Topics?" in message_text(
@@ -460,6 +471,8 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     fake.wait_for("chat.postMessage", where=lambda c: "Saved the visit" in message_text(
         c.params))
     assert h.saved[0]["score"] == 4 and h.saved[0]["who"] == "ACME"
+    assert h.saved[0]["owner"]["user_id"] == ALICE
+    assert h.saved[0]["at"] == "2026-12-01T15:00:00+00:00"
 
 
 def test_slack_url_verification_is_answered(slack: Harness) -> None:
@@ -493,3 +506,38 @@ def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
     assert "Alice" in message_text(answer)
     assert slack.fake.calls("chat.postEphemeral") == []
     assert len(slack.fake.calls("/response/card")) == 1
+
+
+def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.adapters import slack as slack_module
+    from bot.adapters import slack_forms
+
+    h, fake = slack, slack.fake
+    release = threading.Event()
+    build = slack_forms.build_view
+
+    def slow(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        release.wait(10)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(slack_forms, "build_view", slow)
+    monkeypatch.setattr(slack_module, "FORM_BUDGET", 0.05)
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    status, _ = h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": "trig-slow", "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    assert status == 200
+    # Within the trigger's 3 s: a placeholder, in Alice's language.
+    opened = fake.wait_for("views.open")[0]
+    assert "Getting the questions ready" in opened.params["view"]["blocks"][0]["text"]["text"]
+    release.set()
+    updated = fake.wait_for("views.update")[0].params
+    assert updated["view_id"] == opened.response["view"]["id"]
+    assert updated["view"]["blocks"][0]["block_id"] == "who"

@@ -83,16 +83,24 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
     })
     view = h.fake.wait_for("views.open")[0].params["view"]
     assert [b["block_id"] for b in view["blocks"]] == [
-        "customer", "contact", "channel", "summary", "details", "severity", "received", "owner"]
+        "customer", "contact", "channel", "summary", "details", "severity", "received",
+        "received__time", "owner"]
 
     def field(key: str, value: str) -> dict:
         if key in ("channel", "severity"):
             return {"value": {"type": "static_select", "selected_option": {"value": value}}}
+        if key == "owner":
+            return {"value": {"type": "users_select", "selected_user": value}}
+        if key == "received":
+            return {"value": {"type": "datepicker", "selected_date": value}}
+        if key == "received__time":
+            return {"value": {"type": "timepicker", "selected_time": value}}
         return {"value": {"type": "plain_text_input", "value": value}}
 
+    # A complaint cannot have arrived in the future: the error is on the date picker.
     values = {"customer": "ACME", "channel": "email", "summary": "Late",
-              "details": "A week late", "severity": "high", "received": "next year",
-              "owner": "me"}
+              "details": "A week late", "severity": "high", "received": "2099-01-01",
+              "received__time": "10:00", "owner": ALICE}
     status, body = h.slack.interaction({
         "type": "view_submission", "user": {"id": ALICE},
         "view": {**view, "id": "V1", "state": {"values": {
@@ -104,7 +112,7 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
 
     # Corrected, with the optional contact and arrival time left empty: nothing more is asked
     # but the confirmation.
-    del values["received"]
+    del values["received"], values["received__time"]
     status, body = h.slack.interaction({
         "type": "view_submission", "user": {"id": ALICE},
         "view": {**view, "id": "V1", "state": {"values": {

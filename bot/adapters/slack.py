@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 ACK_BUDGET = 2.0
+FORM_BUDGET = 1.5  # seconds a form may take to build before a placeholder opens instead
 INTERACTIVE_ATTEMPTS = 3  # a reply to someone waiting is retried this often on 429 / 5xx
 MAX_RETRY_WAIT = 30.0
 
@@ -83,6 +84,7 @@ TEMPORARY = frozenset({
     "request_timeout",
 })
 _CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
+_PICKED_USER = re.compile(r"@[UW][A-Z0-9]+")  # a member picked in a form (slack_forms.submitted)
 _FAMILY_OF = {slash: family for family, slash in SLACK_COMMANDS.items()}
 
 
@@ -482,13 +484,34 @@ class SlackAdapter:
         flow = self.app.registry.flows.get(meta.get("flow", ""))
         if flow is None:
             return
-        inbound = self._inbound(body["user"]["id"], meta["channel"], "", direct=meta["direct"])
-        with slack_forms.reading_ctx(self.app, inbound) as ctx:
-            view = slack_forms.build_view(self.app, ctx, flow, meta)
+        user = body["user"]["id"]
+
+        def build() -> dict[str, Any]:
+            inbound = self._inbound(user, meta["channel"], "", direct=meta["direct"])
+            with slack_forms.reading_ctx(self.app, inbound) as ctx:
+                return slack_forms.build_view(self.app, ctx, flow, meta)
+
+        # The trigger_id is good for 3 s ("Modals", docs.slack.dev): a form not ready by
+        # FORM_BUDGET opens as a placeholder, which views.update then fills in. The listener
+        # returns at once (its return is the ack).
+        self._pool.submit(self._open_form, body["trigger_id"], user, build)
+
+    def _open_form(self, trigger_id: str, user: str,
+                   build: Callable[[], dict[str, Any]]) -> None:
+        locale = self._locale_of(user)  # first: building holds the database for a while
+        building = self._pool.submit(build)
         try:
-            self.client.views_open(trigger_id=body["trigger_id"], view=view)
+            try:
+                view = building.result(timeout=FORM_BUDGET)
+                self.client.views_open(trigger_id=trigger_id, view=view)
+                return
+            except FutureTimeout:
+                waiting = slack_forms.loading_view(self.app, locale)
+                opened = self.client.views_open(trigger_id=trigger_id, view=waiting)
+            self.client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get(
+                "hash"), view=building.result())
         except Exception as exc:  # noqa: BLE001  (the conversation goes on without the form)
-            log.warning("views.open failed: %s", delivery_error(exc).reason)
+            log.warning("could not open the form: %s", delivery_error(exc).reason)
 
     def _on_form_submit(self, ack: Callable[..., None], body: dict[str, Any],
                         view: dict[str, Any]) -> None:
@@ -508,8 +531,9 @@ class SlackAdapter:
         ack()
         # The answers go in as the command's key=value words: the same path as typing them.
         words = [f"{key}={shlex.quote(value.translate(_CURLY))}" for key, value in raw.items()]
+        picked = tuple(v[1:] for v in raw.values() if _PICKED_USER.fullmatch(v))
         inbound = self._inbound(
-            user, meta["channel"], " ".join([meta["command"], *words]),
+            user, meta["channel"], " ".join([meta["command"], *words]), picked,
             thread=meta.get("thread"), direct=meta["direct"],
         )
         left_empty = {s.key for s in slack_forms.form_steps(flow)
@@ -674,6 +698,12 @@ class SlackAdapter:
                                              ephemeral_to=inbound.user), notice), origin)
         for message in messages:
             self._retrying(lambda m=message: self._post(dm, m, None))
+
+    def _locale_of(self, user: str) -> str:
+        with self.app.db.session() as session:
+            member = members.find(session, PLATFORM, user_id=user)
+        return self.app.renderer.locale(
+            (member.locale if member else None) or self._profile(user).get("locale"))
 
     def _render_for(self, inbound: Inbound, reply: Reply) -> Rendered:
         """A message of the adapter's own, in the person's language."""
