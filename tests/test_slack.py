@@ -541,3 +541,30 @@ def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
     updated = fake.wait_for("views.update")[0].params
     assert updated["view_id"] == opened.response["view"]["id"]
     assert updated["view"]["blocks"][0]["block_id"] == "who"
+
+
+@pytest.mark.parametrize(("user", "title", "new"), [
+    (ALICE, "Liaison — what you have open", "New complaint"),
+    (ADMIN, "Liaison — 我的待办", "新建投诉"),
+])
+def test_the_home_tab_shows_what_is_open_and_stays_fresh(
+    slack: Harness, user: str, title: str, new: str,
+) -> None:
+    h, fake = slack, slack.fake
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    home = fake.wait_for("views.publish")[0].params
+    assert home["user_id"] == user and home["view"]["type"] == "home"
+    text = message_text({"blocks": home["view"]["blocks"]})
+    assert title in text
+    # One part per list: complaints, action items, meetings, reminders (none yet).
+    assert len([b for b in home["view"]["blocks"] if b["type"] == "divider"]) == 4
+    button = next(e for e in home["view"]["blocks"][1]["elements"] if e["text"]["text"] == new)
+    # A button on the Home tab starts the flow in the DM; the Home is published again after.
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == "D" + user)
+    fake.wait_for("views.publish", 2)

@@ -56,6 +56,7 @@ from bot.adapters.slack_blocks import (
     form_button,
     message_payloads,
 )
+from bot.adapters.slack_home import HOME_ACTIONS, HOME_COMMANDS, home_view
 from bot.config import Settings
 from bot.core import Liaison
 from bot.dialects import SLACK_APP_COMMAND, SLACK_COMMANDS
@@ -180,6 +181,7 @@ class SlackAdapter:
         self._profiles: dict[str, dict[str, str | None]] = {}
         self._dms: dict[str, str] = {}
         self._joined: set[str] = set()  # channels joined (or found joined) by this process
+        self._home_users: set[str] = set()  # members who opened the Home tab: kept fresh
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
         self._serial = SerialByKey(self._pool)  # keyed by (channel, user)
         self._stopped = threading.Event()
@@ -287,12 +289,19 @@ class SlackAdapter:
         def form_submit(ack, body, view):  # noqa: ANN001, ANN202
             self._on_form_submit(ack, body, view)
 
+        def home_opened(ack, event):  # noqa: ANN001, ANN202
+            ack()
+            if event.get("tab") == "home" and event.get("user"):
+                self._home_users.add(event["user"])
+                self._refresh_home(event["user"])
+
         bolt.command(re.compile(r"^/.+"))(command)
         bolt.event("message")(message)
         bolt.event("app_mention")(mention)
         bolt.action(re.compile(f"^{CHOICE_ACTION}"))(choice)
         bolt.action(FORM_ACTION)(form_open)
         bolt.view(FORM_CALLBACK)(form_submit)
+        bolt.event("app_home_opened")(home_opened)
 
     def command_text(self, command: str, text: str) -> str:
         return self._command(command, text)[0]
@@ -415,6 +424,8 @@ class SlackAdapter:
         value = str(action.get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id", "")
         message, container = body.get("message") or {}, body.get("container") or {}
+        if container.get("type") == "view":  # a button on the Home tab: answered in the DM
+            channel = self._dm_channel(user) or ""
         direct = channel.startswith("D")
         thread = None if direct else (
             message.get("thread_ts") or container.get("thread_ts") or message.get("ts")
@@ -624,6 +635,32 @@ class SlackAdapter:
                 to_dm = True
         if to_dm:
             self._continue_in_dm(inbound, origin, public)
+        if inbound.user in self._home_users:
+            self._refresh_home(inbound.user)
+
+    # -- the App Home tab ------------------------------------------------------------------
+
+    def _refresh_home(self, user: str) -> None:
+        """Publish the person's Home tab again, after whatever they just did."""
+        self._serial.submit(("home", user), self._publish_home, user)
+
+    def _publish_home(self, user: str) -> None:
+        try:
+            dm = self._dm_channel(user)
+            if dm is None:
+                return
+            parts = []
+            for command in HOME_COMMANDS:
+                inbound = self._inbound(user, dm, command, direct=True)
+                parts += [o.message for o in self.app.handle(inbound)
+                          if o.address.in_reply and not o.message.template.startswith("errors/")]
+            locale = self._locale_of(user)
+            label = self.app.renderer.label
+            view = home_view(str(label(locale, "slack.home.title")),
+                             [(c, str(label(locale, key))) for c, key in HOME_ACTIONS], parts)
+            self.client.views_publish(user_id=user, view=view)
+        except Exception as exc:  # noqa: BLE001  (the Home is a view; chat goes on without it)
+            log.warning("could not publish the Home tab: %s", delivery_error(exc).reason)
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
         """A reply someone is waiting for: wait out a rate limit a few times rather than drop
