@@ -392,3 +392,14 @@ def test_stop_ends_run_cleanly_while_connected(db_url, tmp_path, fake) -> None:
     with running(adapter, fake):
         pass  # running() asserts the thread ends after stop()
     fake.wait_for(lambda: not fake.sockets)
+
+
+def test_commands_in_a_group_are_named_with_the_robot_mention(db_url, tmp_path, fake) -> None:
+    # The robot only receives group messages that @mention it, so a group reply names commands
+    # as `@Liaison /command`; in a one-to-one chat plain `/command` works.
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        in_group = Talk(fake, adapter, "zhang", "张三", group=GROUP).say("随便说说")
+        assert "@Liaison /help" in in_group
+        direct = Talk(fake, adapter, "li", "李四").say("随便说说")
+        assert "/help" in direct and "@Liaison" not in direct

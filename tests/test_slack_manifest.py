@@ -42,7 +42,6 @@ WEB_API_SCOPES = {
     "conversations.join": "channels:join",
     "chat.postMessage": "chat:write",
     "chat.postEphemeral": "chat:write",
-    "chat.update": "chat:write",
     "views.open": None,
     "views.update": None,
     "views.publish": None,

@@ -250,7 +250,7 @@ class FakeSlack:
 
     def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
         """The error Slack would answer this call with, if any."""
-        posting = method in ("chat.postMessage", "chat.postEphemeral", "chat.update")
+        posting = method in ("chat.postMessage", "chat.postEphemeral")
         if posting or method.startswith("/response/"):
             if block_errors(params.get("blocks"), MESSAGE_BLOCKS):
                 return "invalid_blocks"
@@ -259,8 +259,15 @@ class FakeSlack:
             if not params.get("text") and not params.get("blocks") and posting:
                 return "no_text"
         if method in ("views.open", "views.update", "views.publish", "views.push"):
+            from slack_sdk.errors import SlackObjectFormationError
+            from slack_sdk.models.views import View
+
             view = params.get("view") or {}
             if block_errors(view.get("blocks"), VIEW_BLOCKS):
+                return "invalid_arguments"
+            try:  # title <= 24 characters, 1 to 100 blocks, ...
+                View(**view).validate_json()
+            except (SlackObjectFormationError, TypeError, ValueError):
                 return "invalid_arguments"
         channel = str(params.get("channel") or "")
         if posting and channel in self.state.private and not self.is_member(channel):
@@ -292,8 +299,6 @@ class FakeSlack:
                 self.state.threads.add((str(params.get("channel")), str(params["thread_ts"])))
             return {"ok": True, "channel": params.get("channel"), "ts": ts,
                     "message": {"text": params.get("text", ""), "ts": ts}}
-        if method == "chat.update":
-            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
         if method == "conversations.join":
             channel = str(params.get("channel"))
             self.state.joined.add(channel)
