@@ -224,27 +224,35 @@ def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> Non
     assert len(fake.calls("chat.postMessage")) == 3
 
 
+CANNOT_FOLLOW = [  # (who, what the hint says, the first and the second question)
+    (ALICE, "invite me with /invite @liaison", "Who are you visiting?", "What kind of audience?"),
+    (ADMIN, "请先发送 /invite @liaison 邀请我", "拜访谁?", "对方是哪一类?"),
+]
+
+
 @pytest.mark.parametrize("channel", ["private", "join_refused"])
+@pytest.mark.parametrize(("user", "hint_text", "first", "second"), CANNOT_FOLLOW)
 def test_a_flow_in_a_channel_the_bot_cannot_follow_goes_on_in_the_dm(
-    slack: Harness, channel: str,
+    slack: Harness, channel: str, user: str, hint_text: str, first: str, second: str,
 ) -> None:
     h, fake = slack, slack.fake
+    dm = "D" + user
     if channel == "private":
         fake.add_channel("CSECRET", private=True)  # not a member: Slack says not_in_channel
     else:
         fake.fail("conversations.join", error="restricted_action")
-    h.slack.command("/visit", "new", user=ALICE, channel="CSECRET", channel_name="secret",
+    h.slack.command("/visit", "new", user=user, channel="CSECRET", channel_name="secret",
                     response_url=fake.response_url("hint"))
-    # At once, privately: why, and how to invite the bot.
+    # At once, privately, in the person's language: why, and how to invite the bot.
     hint = fake.wait_for("/response/hint")[0].params
     assert hint["response_type"] == "ephemeral"
-    assert "invite me with /invite @liaison" in message_text(hint)
-    question = fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == DM)
-    assert "Who are you visiting?" in message_text(question[-1].params)
+    assert hint_text in message_text(hint)
+    question = fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == dm)
+    assert first in message_text(question[-1].params)
     # The conversation is in the DM now: the answer there is taken.
-    h.dm("ACME")
-    fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == DM
-                  and "What kind of audience?" in message_text(c.params))
+    h.dm("ACME", user=user)
+    fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == dm
+                  and second in message_text(c.params))
 
 
 def test_a_retried_event_is_handled_once(slack: Harness) -> None:
