@@ -14,9 +14,17 @@ response URL. Everything else (public replies, DMs, cards) goes by the Web API a
 
 Where a conversation continues: a slash command in the bot's DM (or any DM) continues in the
 bot's DM; in a channel the bot's first answer is a channel message and the conversation goes
-on in its thread. Plain messages reach the core from the DM, from @mentions, and from a thread
-in which the sender has a conversation in progress, nothing else from channels. One member's
-messages in one place are handled one at a time, in the order they came.
+on in its thread, which the bot can read only as a member: it joins a public channel, and
+where it cannot (a private channel it is not in) it says so at once, with how to invite it,
+and the conversation moves to the DM. Plain messages reach the core from the DM, from
+@mentions, and from a thread in which the sender has a conversation in progress, nothing else
+from channels. One member's messages in one place are handled one at a time, in order.
+
+Where private answers go: a slash command's and a button's through their response URL (next
+to where the person is), others with chat.postEphemeral, into a thread only when that thread
+exists (Slack does not show an ephemeral message in a thread that does not). Slack's markup
+in what people type is decoded in slack_text, long messages are split in slack_blocks, the
+App Home is slack_home.
 """
 
 from __future__ import annotations
