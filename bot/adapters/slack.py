@@ -615,16 +615,16 @@ class SlackAdapter:
                 continue
             try:
                 if not address.in_reply:
-                    self._retrying(lambda o=outbound: self.send(o))
+                    self.send(outbound, retry=True)
                 elif address.ephemeral_to:
-                    self._retrying(lambda o=outbound: self._ephemeral(o, origin))
+                    self._ephemeral(outbound, origin)
                 elif to_dm:
                     public.append(outbound.message)
                 else:
                     thread = anchor if origin.opens_thread else address.thread
                     extra = origin.extras.get(id(outbound))
-                    ts = self._retrying(lambda o=outbound, t=thread, x=extra: self._post(
-                        o.address.channel or inbound.channel, o.message, t, x))
+                    ts = self._post(address.channel or inbound.channel, outbound.message, thread,
+                                    extra, retry=True)
                     public.append(outbound.message)
                     if origin.opens_thread and anchor is None:
                         anchor = ts
@@ -742,7 +742,7 @@ class SlackAdapter:
             self._ephemeral(Outbound(Address(platform=PLATFORM, channel=inbound.channel,
                                              ephemeral_to=inbound.user), notice), origin)
         for message in messages:
-            self._retrying(lambda m=message: self._post(dm, m, None))
+            self._post(dm, message, None, retry=True)
 
     def _locale_of(self, user: str) -> str:
         with self.app.db.session() as session:
@@ -769,30 +769,35 @@ class SlackAdapter:
 
     # -- outbound ------------------------------------------------------------------------------
 
-    def send(self, outbound: Outbound) -> None:
-        """Deliver to a channel, or to a member's DM. Raises DeliveryError."""
+    def send(self, outbound: Outbound, retry: bool = False) -> None:
+        """Deliver to a channel, or to a member's DM. Raises DeliveryError. `retry`: someone is
+        waiting for it, so a rate limit is waited out here (reminders: the sweeper defers)."""
         address = outbound.address
         if address.channel:
-            self._post(address.channel, outbound.message, address.thread)
+            self._post(address.channel, outbound.message, address.thread, retry=retry)
         elif address.user:
             channel = self._dm_channel(address.user, strict=True)
             assert channel is not None
-            self._post(channel, outbound.message, None)
+            self._post(channel, outbound.message, None, retry=retry)
         else:
             raise DeliveryError("no_address", temporary=False)
 
     def _post(self, channel: str, message: Rendered, thread: str | None,
-              extra: dict[str, Any] | None = None) -> str:
-        """Post a message (as several when it is longer than one holds); the first one's ts."""
+              extra: dict[str, Any] | None = None, retry: bool = False) -> str:
+        """Post a message (as several when it is longer than one holds); the first one's ts.
+        With `retry`, each part is retried on its own, so none is posted twice."""
         first = ""
         for payload in message_payloads(message, extra):
-            try:
-                response = self.client.chat_postMessage(
-                    channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
-                    **payload,
-                )
-            except Exception as exc:
-                raise delivery_error(exc) from exc
+            def call(payload: dict[str, Any] = payload) -> Any:
+                try:
+                    return self.client.chat_postMessage(
+                        channel=channel, thread_ts=thread, unfurl_links=False,
+                        unfurl_media=False, **payload,
+                    )
+                except Exception as exc:
+                    raise delivery_error(exc) from exc
+
+            response = self._retrying(call) if retry else call()
             first = first or str(response.get("ts") or "")
         return first
 
@@ -802,14 +807,17 @@ class SlackAdapter:
             return
         address = outbound.address
         thread = address.thread if address.thread == origin.existing_thread else None
-        try:
-            for payload in message_payloads(outbound.message):
-                self.client.chat_postEphemeral(
-                    channel=address.channel or "", user=address.ephemeral_to or "",
-                    thread_ts=thread, **payload,
-                )
-        except Exception as exc:
-            raise delivery_error(exc) from exc
+        for payload in message_payloads(outbound.message):
+            def call(payload: dict[str, Any] = payload) -> Any:
+                try:
+                    return self.client.chat_postEphemeral(
+                        channel=address.channel or "", user=address.ephemeral_to or "",
+                        thread_ts=thread, **payload,
+                    )
+                except Exception as exc:
+                    raise delivery_error(exc) from exc
+
+            self._retrying(call)
 
     def _respond(self, response_url: str, message: Rendered) -> None:
         self._respond_payloads(response_url, message_payloads(message))
