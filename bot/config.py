@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     dingtalk_idle: Period = Field(
         timedelta(seconds=90), validation_alias=env("LIAISON_DINGTALK_IDLE")
     )
+    # How the robot is called in groups: replies there name commands as `@<name> /command`.
+    dingtalk_robot_name: str = Field(
+        "Liaison", min_length=1, validation_alias=env("LIAISON_DINGTALK_ROBOT_NAME")
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -196,6 +200,11 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+
+    @property
+    def bot_names(self) -> dict[str, str]:
+        """The bot's display name per platform, where replies need it to name commands."""
+        return {"dingtalk": self.dingtalk_robot_name}
 
     @property
     def dingtalk_robot(self) -> str:

@@ -51,7 +51,8 @@ class Liaison:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.renderer = renderer or Renderer(settings.default_locale)
+        self.renderer = renderer or Renderer(settings.default_locale,
+                                             bot_names=settings.bot_names)
         if registry is None:
             import handlers
 
@@ -223,7 +224,8 @@ class Liaison:
         return out
 
     def _to_asker(self, inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Outbound:
-        message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone)
+        message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone,
+                                       direct=inbound.direct)
         private = reply.audience is Audience.USER
         address = Address(
             platform=inbound.platform,
@@ -239,7 +241,8 @@ class Liaison:
         member = members.find(session, platform, user_id=user_id)
         locale = (member.locale if member else None) or self.settings.default_locale
         zone = zone_of(member.timezone if member else None, self.settings.zone)
-        message = self.renderer.render(reply, locale=locale, platform=platform, zone=zone)
+        message = self.renderer.render(reply, locale=locale, platform=platform, zone=zone,
+                                       direct=True)
         return Outbound(Address(platform=platform, user=user_id), message)
 
     def to_purpose(self, session: Session, reply: Reply, purpose: str) -> list[Outbound]:

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from bot.models import Member
 
 Parser = Callable[[str, "Ctx"], Any]
+# What a parser reads, for platforms with a widget for it (a Slack form's user and date
+# pickers): set as the parser's `reads` attribute.
+READS_MEMBER = "member"
+READS_TIME = "time"
 
 # <@U123>, <@U123|name> (Slack), @name (console, DingTalk text)
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -137,6 +141,9 @@ def _mentioned(ctx: Ctx, name: str) -> Member | None:
     return None
 
 
+parse_mention.reads = READS_MEMBER  # type: ignore[attr-defined]
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
@@ -153,4 +160,5 @@ def when(future_only: bool = False, past_only: bool = False) -> Parser:
             raise InvalidAnswer("errors/answer_when_future", at=value.isoformat())
         return value.isoformat()
 
+    parse.reads = READS_TIME  # type: ignore[attr-defined]
     return parse

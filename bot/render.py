@@ -7,11 +7,16 @@ a broadcast or markup; user text is only ever a value, never template source.
 A template renders the body; it may `{% set title %}...{% endset %}` a title. Short words
 (choice labels, statuses, field names) live in templates/<locale>/labels.yaml, and in a domain
 folder's own labels.yaml, and are read with `t('key')`.
+
+A command named in a reply is written `{{ cmd('complaint respond') }}` in a template, and
+`/complaint respond` in a label: both come out as the person has to type it where the message
+goes (`Dialect.command`: a Slack slash command, `@Liaison /…` in a DingTalk group, …).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -32,6 +37,9 @@ from bot.dialects import Dialect, dialect_for
 from bot.messages import Choice, Mention, Rendered, RenderedChoice, Reply
 
 LOCALES = ("zh", "en")
+DEFAULT_BOT_NAME = "Liaison"
+# A command in a label: `/family` at the start of a word (not `Area/City`, not a URL).
+LABEL_COMMAND = re.compile(r"(?<![A-Za-z0-9_/.<&@])/([a-z]+)\b")
 
 
 def templates_root() -> Path:
@@ -59,11 +67,13 @@ class Renderer:
     (`<locale>/<folder>/...`) add folders beside them without copying anything."""
 
     def __init__(
-        self, default_locale: str = "zh", root: Path | None = None, extra: Iterable[Path] = ()
+        self, default_locale: str = "zh", root: Path | None = None, extra: Iterable[Path] = (),
+        bot_names: Mapping[str, str] | None = None,
     ) -> None:
         self.default_locale = default_locale
         self.root = root or templates_root()
         self.roots = [self.root, *extra]
+        self.bot_names = dict(bot_names or {})  # platform -> the bot's display name there
         self.env = Environment(
             loader=FileSystemLoader([str(r) for r in self.roots]),
             undefined=StrictUndefined,
@@ -118,10 +128,14 @@ class Renderer:
         locale: str | None,
         platform: str,
         zone: ZoneInfo,
+        direct: bool = False,
     ) -> Rendered:
+        """`direct`: the message goes to a one-to-one chat with the bot (commands are typed
+        differently there than in a group channel)."""
         loc = self.locale(reply.locale or locale)
         dialect = dialect_for(platform)
-        helpers = _Helpers(self, loc, zone, dialect)
+        helpers = _Helpers(self, loc, zone, dialect, direct,
+                           self.bot_names.get(platform, DEFAULT_BOT_NAME))
         values = {
             **reply.values,
             "_dialect": dialect,
@@ -130,6 +144,7 @@ class Renderer:
             "duration": helpers.duration,
             "bold": helpers.bold,
             "mention": helpers.mention,
+            "cmd": helpers.cmd,
             "choices": reply.choices,
             "platform": platform,
             "locale": loc,
@@ -162,17 +177,31 @@ class Renderer:
 class _Helpers:
     """Functions templates call, bound to one locale, zone and platform."""
 
-    def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect):
+    def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect,
+                 direct: bool, bot_name: str):
         self.renderer = renderer
         self.locale = locale
         self.zone = zone
         self.dialect = dialect
+        self.direct = direct
+        self.bot_name = bot_name
 
     def t(self, key: str, default: str | None = None, **fmt: Any) -> str:
         if default is not None and not self.renderer.has_label(self.locale, key):
             return default
         text = self.renderer.label(self.locale, key)
-        return text.format(**fmt) if fmt else text
+        text = text.format(**fmt) if fmt else text
+        if isinstance(text, str) and "/" in text:
+            text = LABEL_COMMAND.sub(lambda m: self._command(m.group(1)), text)
+        return text
+
+    def _command(self, words: str) -> str:
+        return self.dialect.command(words, self.direct, self.bot_name)
+
+    def cmd(self, words: str) -> Safe:
+        """A command as the reader types it: `cmd('lang en')` is `/lang en` on the console,
+        `/liaison lang en` in a Slack channel, `@Liaison /lang en` in a DingTalk group."""
+        return Safe(self.dialect.escape(self._command(words)))
 
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:

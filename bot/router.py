@@ -26,6 +26,8 @@ MAX_MESSAGE = 4000
 # Roles every member or admin has whatever the domains: admins come from LIAISON_ADMINS, and
 # everyone is staff. The roles that can be granted are the ones the domains declare.
 CORE_ROLES = ("admin", "staff")
+HELP_FAMILY = "help"
+HELP_WORDS = frozenset({"help", "帮助", "?"})
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _KEYWORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*|[\u4e00-\u9fff]+)=(.*)$", re.S)
 
@@ -243,6 +245,11 @@ class Registry:
                 "errors/unknown_command", word=words[0], suggestions=self.suggest(words[0])
             )
         rest_words = words[1:]
+        if (rest_words and rest_words[0].lower() in HELP_WORDS and family.find(rest_words[0])
+                is None and family.name != HELP_FAMILY and HELP_FAMILY in self.families):
+            # `/tp help`, `/投诉 帮助`: the family's help, not a search for "help".
+            helper = self.families[HELP_FAMILY].commands[None]
+            return Parsed(helper, Args((family.name,), {}, family.name))
         raw_rest = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
         command = family.find(rest_words[0]) if rest_words else None
         if command is not None:
@@ -270,16 +277,16 @@ class Registry:
     def suggest(self, word: str) -> list[str]:
         names = list(self._alias)
         close = difflib.get_close_matches(word.lower().lstrip("/"), names, n=3, cutoff=0.5)
-        return sorted({f"/{self._alias[c]}" for c in close})
+        return sorted({self._alias[c] for c in close})  # command words; templates cmd() them
 
     def suggest_sub(self, family: Family, word: str) -> list[str]:
         subs = {c.name: c for c in family.commands.values() if c.name}
         candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
         close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.4)
         found = [
-            f"/{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)
+            f"{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)
         ]
-        return found or [f"/{family.name} {n}" for n in list(subs)[:5]]
+        return found or [f"{family.name} {n}" for n in list(subs)[:5]]
 
     def visible(self, roles: Iterable[str]) -> list[tuple[Family, list[Command]]]:
         roles = set(roles)

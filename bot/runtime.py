@@ -38,7 +38,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
     )
     if migrate:
         db.upgrade()
-    return Liaison(settings, db, Renderer(settings.default_locale))
+    return Liaison(settings, db, Renderer(settings.default_locale, bot_names=settings.bot_names))
 
 
 def configure_logging(settings: Settings, *, chat: bool = False) -> None:

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
@@ -250,7 +251,7 @@ class Sweeper:
         if row.status != Status.CLAIMED or row.lease_owner != self.owner:
             return None  # someone else's now (our lease expired)
         if row.kind == api.OUTBOUND:
-            return _Prepared(row.id, row.key, [self._queued(session, row)], set())
+            return _Prepared(row.id, row.key, _resumed(row, [self._queued(session, row)]), set())
         kind = self.app.registry.reminder_kinds.get(row.kind)
         reply = kind.render(session, row, now) if kind else None
         if reply is None:
@@ -262,7 +263,7 @@ class Sweeper:
             return None
         reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
         reply.values.setdefault("planned_at", row.planned_at)
-        return _Prepared(row.id, row.key, self.outbounds(session, row, reply),
+        return _Prepared(row.id, row.key, _resumed(row, self.outbounds(session, row, reply)),
                          set(row.payload.get("_delivered", [])))
 
     @staticmethod
@@ -336,12 +337,13 @@ class Sweeper:
                     log.warning("%s rate limited (%s) until %s", ", ".join(exc.scopes),
                                 exc.reason, until.isoformat(timespec="seconds"))
                 self._fail(item.id, now, exc.reason, permanent=not exc.temporary,
-                           retry_after=exc.retry_after, result=result, delivered=delivered)
+                           retry_after=exc.retry_after, result=result, delivered=delivered,
+                           progress=_progress_of(outbound))
                 return False
             except Exception as exc:  # a bug in an adapter must not lose the reminder
                 log.exception("adapter failed while sending reminder %s", item.key)
                 self._fail(item.id, now, f"error:{exc.__class__.__name__}", permanent=False,
-                           result=result, delivered=delivered)
+                           result=result, delivered=delivered, progress=_progress_of(outbound))
                 return False
             delivered.add(key)
             result.sent.append(outbound)
@@ -428,6 +430,7 @@ class Sweeper:
         result: SweepResult,
         retry_after: float | None = None,
         delivered: set[str] | None = None,
+        progress: dict[str, Any] | None = None,
     ) -> None:
         with self.app.db.session() as session:
             row = session.get(Reminder, rid)
@@ -435,6 +438,9 @@ class Sweeper:
                 return
             if delivered:
                 row.payload = {**row.payload, "_delivered": sorted(delivered)}
+            if progress:
+                row.payload = {**row.payload,
+                               "_progress": {**row.payload.get("_progress", {}), **progress}}
             row.last_error = reason[:500]
             row.lease_owner = row.lease_until = None
             exhausted = row.attempts >= self.settings.reminder_max_attempts
@@ -536,6 +542,22 @@ class Sweeper:
 def _address_key(outbound: Outbound) -> str:
     a = outbound.address
     return f"{a.platform}:{a.channel or ''}:{a.user or ''}"
+
+
+def _progress_of(outbound: Outbound) -> dict[str, Any] | None:
+    """How far an adapter got with a message it sends in parts (`meta["progress"]`, the
+    adapter's own JSON), kept with the reminder so the retry goes on from there."""
+    progress = outbound.meta.get("progress")
+    return {_address_key(outbound): progress} if progress else None
+
+
+def _resumed(row: Reminder, outbounds: list[Outbound]) -> list[Outbound]:
+    """The messages of a reminder, each with the progress a failed try left."""
+    saved = row.payload.get("_progress") or {}
+    for outbound in outbounds:
+        if _address_key(outbound) in saved:
+            outbound.meta["progress"] = saved[_address_key(outbound)]
+    return outbounds
 
 
 def now_or(value: datetime | None) -> datetime:

@@ -545,3 +545,14 @@ def test_two_members_named_alike_are_granted_by_the_id_dingtalk_sends(db_url, tm
         granted = s.exec(select(Member.user_id, MemberRole.role).join(
             MemberRole, MemberRole.member_id == Member.id)).all()
     assert [tuple(g) for g in granted] == [("zw2", "approver")]
+
+
+def test_commands_in_a_group_are_named_with_the_robot_mention(db_url, tmp_path, fake) -> None:
+    # The robot only receives group messages that @mention it, so a group reply names commands
+    # as `@Liaison /command`; in a one-to-one chat plain `/command` works.
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        in_group = Talk(fake, adapter, "zhang", "张三", group=GROUP).say("随便说说")
+        assert "@Liaison /help" in in_group
+        direct = Talk(fake, adapter, "li", "李四").say("随便说说")
+        assert "/help" in direct and "@Liaison" not in direct

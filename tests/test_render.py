@@ -98,3 +98,45 @@ def test_dates_are_shown_in_the_readers_zone_and_language() -> None:
                          locale="en", platform="console", zone=ZoneInfo("America/New_York"))
     assert "2026年12月1日 周二 15:00 (Asia/Shanghai)" in zh.text
     assert "Tue 1 Dec 2026, 02:00 (America/New_York)" in en.text
+
+
+@pytest.mark.parametrize(("platform", "direct", "en", "zh"), [
+    ("console", True, "Usage: /lang zh or /lang en.", "用法:/lang zh 或 /lang en。"),
+    ("slack", False, "Usage: /liaison lang zh or /liaison lang en.",
+     "用法:/liaison lang zh 或 /liaison lang en。"),
+    ("slack", True, "Usage: lang zh or lang en.", "用法:lang zh 或 lang en。"),
+    ("dingtalk", False, "Usage: @Helper /lang zh or @Helper /lang en.",
+     "用法:@Helper /lang zh 或 @Helper /lang en。"),
+    ("dingtalk", True, "Usage: /lang zh or /lang en.", "用法:/lang zh 或 /lang en。"),
+])
+def test_commands_are_named_as_they_are_typed_where_the_reply_goes(
+    platform: str, direct: bool, en: str, zh: str,
+) -> None:
+    renderer = Renderer(bot_names={"dingtalk": "Helper"})
+    for locale, expected in (("en", en), ("zh", zh)):
+        out = renderer.render(Reply("system/lang_usage", {"current": "en"}), locale=locale,
+                              platform=platform, zone=ZoneInfo("UTC"), direct=direct)
+        assert out.text.startswith(expected), out.text
+    # A family with its own slash command keeps it on Slack, in a channel and in the DM;
+    # labels (help lines) name commands the same way.
+    for direct_ in (False, True):
+        out = renderer.render(Reply("help/family", {"family": "families.tz", "aliases": [],
+                                                    "commands": ["cmd.tz.main"]}),
+                              locale="en", platform="slack", zone=ZoneInfo("UTC"),
+                              direct=direct_)
+        shown = "e.g. tz Europe/London" if direct_ else "e.g. /liaison tz Europe/London"
+        assert shown in out.text
+    out = renderer.render(Reply("reminders/not_found", {"id": "9"}), locale="en",
+                          platform="slack", zone=ZoneInfo("UTC"))
+    assert "Send /reminders list" in out.text
+
+
+def test_placeholders_in_templates_are_not_slack_link_syntax() -> None:
+    renderer = Renderer()
+    for locale, word in (("en", "&lt;reason&gt;"), ("zh", "&lt;理由&gt;")):
+        out = renderer.render(Reply("talking_points/reject_usage", {"id": 3}), locale=locale,
+                              platform="slack", zone=ZoneInfo("UTC"))
+        assert word in out.text
+        console = renderer.render(Reply("talking_points/reject_usage", {"id": 3}),
+                                  locale=locale, platform="console", zone=ZoneInfo("UTC"))
+        assert word.replace("&lt;", "<").replace("&gt;", ">") in console.text

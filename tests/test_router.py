@@ -59,11 +59,18 @@ def test_unknown_commands_suggest_the_closest(registry: Registry) -> None:
     with pytest.raises(UserError) as exc:
         registry.parse("/complain new")
     assert exc.value.template == "errors/unknown_command"
-    assert exc.value.params["suggestions"] == ["/complaint"]
+    assert exc.value.params["suggestions"] == ["complaint"]
     with pytest.raises(UserError) as exc:
         registry.parse("/complaint nwe")
     assert exc.value.template == "errors/unknown_subcommand"
-    assert exc.value.params["suggestions"] == ["/complaint new"]
+    assert exc.value.params["suggestions"] == ["complaint new"]
+
+
+def test_family_help_word_shows_the_family_help(registry: Registry) -> None:
+    for text in ("/complaint help", "投诉 帮助", "complaint ?"):
+        parsed = registry.parse(text)
+        assert parsed.command.key == "help"
+        assert parsed.args.positional == ("complaint",)
 
 
 def test_malformed_and_too_long(registry: Registry) -> None:

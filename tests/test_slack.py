@@ -45,7 +45,12 @@ class Harness:
         return self.message(text, channel="D" + user, user=user, channel_type="im", **extra)
 
     def message(self, text: str, *, channel: str, user: str = ALICE,
-                channel_type: str = "channel", **extra: Any) -> tuple[int, str]:
+                channel_type: str = "channel", **extra: Any) -> tuple[int, str] | None:
+        """What Slack sends when someone posts `text`; None when it sends nothing (a channel
+        the bot is not in)."""
+        if not self.fake.delivers(channel):
+            return None
+        self.fake.note_message(channel, extra.get("thread_ts"))
         self.events += 1
         event = {"type": "message", "channel": channel, "user": user, "text": text,
                  "ts": f"1800000000.{self.events:06d}", "channel_type": channel_type, **extra}
@@ -117,7 +122,9 @@ def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:
     answer = json.loads(body)
     assert answer["response_type"] == "ephemeral"
     # Alice's Slack locale is en-US, so she is answered in English from her first message.
-    assert "/help" in message_text(answer)
+    # Commands are named as Slack delivers them: `/help` is Slack's own, `/lang` no command.
+    assert "• /liaison help [command]" in message_text(answer)
+    assert "• /liaison lang zh|en" in message_text(answer)
     assert slack.fake.calls("chat.postMessage") == []
 
 
@@ -138,15 +145,18 @@ def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
     assert (status, body) == (200, "")  # acked while the work is still going on
     release.set()
     late = slack.fake.wait_for("/response/slow")[0].params
-    assert late["response_type"] == "ephemeral" and "/help" in message_text(late)
+    assert late["response_type"] == "ephemeral" and "/liaison help" in message_text(late)
 
 
 def test_slack_command_names_map_to_the_router(slack: Harness) -> None:
     text = slack.adapter.command_text
     assert text("/complaint", "new customer=&lt;ACME&gt;") == "/complaint new customer=<ACME>"
-    assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant <@U1|bob> agent"
+    # A mention shows with the member's name (Alice's profile; else the name Slack sent).
+    assert text("/liaison", "role grant <@U1|bob> agent") == "/role grant @bob agent"
+    assert text("/liaison", f"role grant <@{ALICE}|alice> agent") == "/role grant @Alice agent"
     assert text("/liaison", "route complaints here") == "/route complaints here"
     assert text("/liaison", "") == "/help"
+    assert text("/reminders", "snooze 4 1h") == "/remind snooze 4 1h"
 
 
 def test_first_contact_reads_name_zone_and_locale_once(slack: Harness) -> None:
@@ -172,7 +182,7 @@ def test_visit_intake_in_a_dm_until_the_card_reaches_the_complaints_channel(
     assert "Who are you visiting?" in texts(first)
     assert all("thread_ts" not in c.params for c in first)
 
-    h.dm("ACME <Ltd> & Co")
+    h.dm("ACME &lt;Ltd&gt; &amp; Co")  # as Slack sends what was typed
     kind = fake.wait_for("chat.postMessage", 3, where=lambda c: c.params["channel"] == DM)[-1]
     assert "What kind of audience?" in message_text(kind.params)
     h.press(kind.params, "customer", response_url=fake.response_url("press-1"))
@@ -210,6 +220,8 @@ def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> Non
     assert second.params["thread_ts"] == ts
 
     # Chatter in the channel is not an answer; an answer in the thread is.
+    # The bot was not in the public channel: it joined, or the answers would never arrive.
+    assert fake.wait_for("conversations.join")[0].params["channel"] == "CSALES"
     h.message("lunch anyone?", channel="CSALES")
     h.message("ACME", channel="CSALES", thread_ts=ts)
     third = fake.wait_for("chat.postMessage", 3)[-1]
@@ -218,24 +230,56 @@ def test_a_slash_command_in_a_channel_goes_on_in_a_thread(slack: Harness) -> Non
     assert len(fake.calls("chat.postMessage")) == 3
 
 
+CANNOT_FOLLOW = [  # (who, what the hint says, the first and the second question)
+    (ALICE, "invite me with /invite @liaison", "Who are you visiting?", "What kind of audience?"),
+    (ADMIN, "请先发送 /invite @liaison 邀请我", "拜访谁?", "对方是哪一类?"),
+]
+
+
+@pytest.mark.parametrize("channel", ["private", "join_refused"])
+@pytest.mark.parametrize(("user", "hint_text", "first", "second"), CANNOT_FOLLOW)
+def test_a_flow_in_a_channel_the_bot_cannot_follow_goes_on_in_the_dm(
+    slack: Harness, channel: str, user: str, hint_text: str, first: str, second: str,
+) -> None:
+    h, fake = slack, slack.fake
+    dm = "D" + user
+    if channel == "private":
+        fake.add_channel("CSECRET", private=True)  # not a member: Slack says not_in_channel
+    else:
+        fake.fail("conversations.join", error="restricted_action")
+    _, ack = h.slack.command("/visit", "new", user=user, channel="CSECRET",
+                             channel_name="secret", response_url=fake.response_url("hint"))
+    # At once, privately, in the person's language: why, and how to invite the bot. It is a
+    # private answer, so it rides in the ack (by the response URL only if the ack was gone).
+    hint = json.loads(ack) if ack else fake.wait_for("/response/hint")[0].params
+    assert hint["response_type"] == "ephemeral"
+    assert hint_text in message_text(hint)
+    question = fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == dm)
+    assert first in message_text(question[-1].params)
+    # The conversation is in the DM now: the answer there is taken.
+    h.dm("ACME", user=user)
+    fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == dm
+                  and second in message_text(c.params))
+
+
 def test_a_retried_event_is_handled_once(slack: Harness) -> None:
-    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "whoami",
              "ts": "1800000000.000001", "channel_type": "im"}
     assert slack.slack.event(event, event_id="EvSAME")[0] == 200
     assert slack.slack.event(event, event_id="EvSAME", retry=1)[0] == 200
     assert slack.slack.event(event, event_id="EvSAME", retry=2)[0] == 200
     # One person's messages are handled in order, so once the answer to a later message is
     # out, any second answer to the retried event would be out before it.
-    slack.dm("/lang en")
+    slack.dm("lang en")
     posts = slack.fake.wait_for("chat.postMessage", count=2)
     assert "Done: I'll talk to you in English" in message_text(posts[-1].params)
     assert len(slack.fake.calls("chat.postMessage")) == 2
 
 
 def test_the_bot_ignores_its_own_messages(slack: Harness) -> None:
-    slack.dm("/whoami", user=ALICE, bot_id=BOT_ID)
-    slack.message("/whoami", channel=DM, user=BOT_USER, channel_type="im")
-    slack.dm("/whoami")
+    slack.dm("whoami", user=ALICE, bot_id=BOT_ID)
+    slack.message("whoami", channel=DM, user=BOT_USER, channel_type="im")
+    slack.dm("whoami")
     # The bot's own messages are dropped before their requests are answered (Bolt runs the
     # listener before responding here), so by now only the real message can produce a post.
     slack.fake.wait_for("chat.postMessage")
@@ -253,7 +297,7 @@ def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
     status, _ = slack.slack.command("/liaison", "lang zh", user=ALICE, channel=DM,
                                     channel_name="directmessage", **signing)
     assert status == 401
-    event = {"type": "message", "channel": DM, "user": ALICE, "text": "/whoami",
+    event = {"type": "message", "channel": DM, "user": ALICE, "text": "whoami",
              "ts": "1800000000.000001", "channel_type": "im"}
     assert slack.slack.event(event, event_id="EvX", **signing)[0] == 401
     # Only the start-up auth.test: nothing was read, posted or stored.
@@ -262,13 +306,30 @@ def test_a_forged_or_stale_request_gets_401_and_changes_nothing(
         assert session.exec(select(Member)).all() == []
 
 
-def test_a_mention_in_a_channel_is_answered_in_its_thread(slack: Harness) -> None:
+def test_a_mention_in_a_channel_is_answered_where_the_person_sees_it(slack: Harness) -> None:
+    fake = slack.fake
+    fake.add_channel("CSALES", joined=True)  # Slack sends app_mention only from its channels
+    # A private answer to a mention outside a thread: top-level (a thread under the mention
+    # does not exist, and Slack would not show it there).
     slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
-                       "text": f"<@{BOT_USER}> /whoami", "ts": "1800000000.000042"},
+                       "text": f"<@{BOT_USER}> whoami", "ts": "1800000000.000042"},
                       event_id="EvM1")
-    reply = slack.fake.wait_for("chat.postEphemeral")[0].params
-    assert reply["thread_ts"] == "1800000000.000042" and reply["user"] == ALICE
+    reply = fake.wait_for("chat.postEphemeral")[0].params
+    assert "thread_ts" not in reply and reply["user"] == ALICE
     assert "Alice" in message_text(reply)
+    # Inside an existing thread, the private answer stays in that thread.
+    fake.note_message("CSALES", "1800000000.000001")
+    slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
+                       "text": f"<@{BOT_USER}> whoami", "ts": "1800000000.000043",
+                       "thread_ts": "1800000000.000001"}, event_id="EvM2")
+    reply = fake.wait_for("chat.postEphemeral", 2)[-1].params
+    assert reply["thread_ts"] == "1800000000.000001"
+    # An answer for everyone is a normal message in the mention's thread.
+    slack.slack.event({"type": "app_mention", "channel": "CSALES", "user": ALICE,
+                       "text": f"<@{BOT_USER}> visit new", "ts": "1800000000.000044"},
+                      event_id="EvM3")
+    started = fake.wait_for("chat.postMessage")[0].params
+    assert started["thread_ts"] == "1800000000.000044"
 
 
 # -- delivery errors, translated once ------------------------------------------------------
@@ -381,22 +442,33 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     assert opened["trigger_id"] == "trig-form"
     view = opened["view"]
     # Text and choice steps become inputs; the list of topics stays in the conversation.
-    assert [b["block_id"] for b in view["blocks"]] == ["who", "kind", "score", "owner", "at"]
+    assert [b["block_id"] for b in view["blocks"]] == [
+        "who", "kind", "score", "owner", "at", "at__time"]
     assert view["blocks"][0]["label"]["text"] == "Who are you visiting?"
+    # Choices are a select, people a user picker, times a date and a time picker.
+    assert [b["element"]["type"] for b in view["blocks"]] == [
+        "plain_text_input", "static_select", "plain_text_input", "users_select", "datepicker",
+        "timepicker"]
     kinds = view["blocks"][1]["element"]["options"]
     assert [o["value"] for o in kinds] == ["media", "customer"]
 
     def submit(values: dict[str, str]) -> tuple[int, str]:
-        state = {key: {"value": ({"type": "static_select", "selected_option": {"value": v}}
-                                 if key == "kind" else {"type": "plain_text_input", "value": v})}
-                 for key, v in values.items()}
+        kinds = {"kind": ("static_select", "selected_option"),
+                 "owner": ("users_select", "selected_user"),
+                 "at": ("datepicker", "selected_date"),
+                 "at__time": ("timepicker", "selected_time")}
+        state = {}
+        for key, v in values.items():
+            kind, field = kinds.get(key, ("plain_text_input", "value"))
+            value: Any = {"value": v} if field == "selected_option" else v
+            state[key] = {"value": {"type": kind, field: value}}
         return h.slack.interaction({
             "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
             "view": {**view, "id": "V1", "state": {"values": state}},
         })
 
-    status, body = submit({"who": "ACME", "kind": "media", "score": "9", "owner": "me",
-                           "at": "2026-12-01 15:00"})
+    status, body = submit({"who": "ACME", "kind": "media", "score": "9", "owner": ALICE,
+                           "at": "2026-12-01", "at__time": "15:00"})
     assert status == 200
     answer = json.loads(body)
     assert answer["response_action"] == "errors"
@@ -404,8 +476,8 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     assert "1" in answer["errors"]["score"] and "5" in answer["errors"]["score"]
     assert h.saved == []
 
-    status, body = submit({"who": "ACME", "kind": "media", "score": "4", "owner": "me",
-                           "at": "2026-12-01 15:00"})
+    status, body = submit({"who": "ACME", "kind": "media", "score": "4", "owner": ALICE,
+                           "at": "2026-12-01", "at__time": "15:00"})
     assert (status, body) == (200, "")
     # The form's answers are taken; the conversation asks what the form could not.
     asked = fake.wait_for("chat.postMessage", where=lambda c: "Topics?" in message_text(
@@ -418,6 +490,8 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     fake.wait_for("chat.postMessage", where=lambda c: "Saved the visit" in message_text(
         c.params))
     assert h.saved[0]["score"] == 4 and h.saved[0]["who"] == "ACME"
+    assert h.saved[0]["owner"]["user_id"] == ALICE
+    assert h.saved[0]["at"] == "2026-12-01T15:00:00+00:00"
 
 
 def test_slack_url_verification_is_answered(slack: Harness) -> None:
@@ -429,12 +503,12 @@ def test_slack_url_verification_is_answered(slack: Harness) -> None:
 def test_not_in_the_channel_the_answer_still_reaches_the_asker_privately(
     slack: Harness,
 ) -> None:
-    slack.fake.fail("chat.postMessage", error="not_in_channel")
-    slack.slack.command("/visit", "new", user=ALICE, channel="CSECRET", channel_name="secret",
-                        response_url=slack.fake.response_url("fallback"))
+    slack.fake.add_channel("CSECRET", private=True)
+    slack.slack.command("/complaint", "list", user=ALICE, channel="CSECRET",
+                        channel_name="secret", response_url=slack.fake.response_url("fallback"))
     private = slack.fake.wait_for("/response/fallback")[0].params
     assert private["response_type"] == "ephemeral"
-    assert "one question at a time" in message_text(private)
+    assert slack.fake.calls("chat.postMessage")[0].response["error"] == "not_in_channel"
 
 
 def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
@@ -444,6 +518,72 @@ def test_a_command_button_on_a_card_stays_for_others(slack: Harness) -> None:
                                           "text": {"type": "plain_text", "text": "Who am I"},
                                           "value": "/whoami"}]}]}
     slack.press(card, "/whoami", response_url=slack.fake.response_url("card"))
-    answer = slack.fake.wait_for("chat.postEphemeral")[0].params
-    assert "Alice" in message_text(answer) and answer["thread_ts"] == "1700000099.000001"
-    assert slack.fake.calls("/response/card") == []
+    # The private answer goes back through the action's response URL, next to the card,
+    # which stays as it was for the others.
+    answer = slack.fake.wait_for("/response/card")[0].params
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert "Alice" in message_text(answer)
+    assert slack.fake.calls("chat.postEphemeral") == []
+    assert len(slack.fake.calls("/response/card")) == 1
+
+
+def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.adapters import slack as slack_module
+    from bot.adapters import slack_forms
+
+    h, fake = slack, slack.fake
+    release = threading.Event()
+    build = slack_forms.build_view
+
+    def slow(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        release.wait(10)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(slack_forms, "build_view", slow)
+    monkeypatch.setattr(slack_module, "FORM_BUDGET", 0.05)
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    status, _ = h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": "trig-slow", "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    assert status == 200
+    # Within the trigger's 3 s: a placeholder, in Alice's language.
+    opened = fake.wait_for("views.open")[0]
+    assert "Getting the questions ready" in opened.params["view"]["blocks"][0]["text"]["text"]
+    release.set()
+    updated = fake.wait_for("views.update")[0].params
+    assert updated["view_id"] == opened.response["view"]["id"]
+    assert updated["view"]["blocks"][0]["block_id"] == "who"
+
+
+@pytest.mark.parametrize(("user", "title", "new"), [
+    (ALICE, "Liaison — what you have open", "New complaint"),
+    (ADMIN, "Liaison — 我的待办", "新建投诉"),
+])
+def test_the_home_tab_shows_what_is_open_and_stays_fresh(
+    slack: Harness, user: str, title: str, new: str,
+) -> None:
+    h, fake = slack, slack.fake
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    home = fake.wait_for("views.publish")[0].params
+    assert home["user_id"] == user and home["view"]["type"] == "home"
+    text = message_text({"blocks": home["view"]["blocks"]})
+    assert title in text
+    # One part per list: complaints, action items, meetings, reminders (none yet).
+    assert len([b for b in home["view"]["blocks"] if b["type"] == "divider"]) == 4
+    button = next(e for e in home["view"]["blocks"][1]["elements"] if e["text"]["text"] == new)
+    # A button on the Home tab starts the flow in the DM; the Home is published again after.
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == "D" + user)
+    fake.wait_for("views.publish", 2)

@@ -81,9 +81,9 @@ def test_comm_new_as_a_modal_then_the_media_hint_and_a_reminder_button(slack: Ha
     tp_button = next(e for b in hint["blocks"] if b["type"] == "actions" for e in b["elements"])
     assert tp_button["value"] == '/tp "new product launch"'
 
-    h.dm("/comm check K-2026-0001 contact email")
+    h.dm("comm check K-2026-0001 contact email")
     _posted(h, "ticked “First contact”")
-    h.dm("/comm check K-2026-0001 message Launch in December")
+    h.dm("comm check K-2026-0001 message Launch in December")
     _posted(h, "ticked “Key message delivered”")
     # The follow-up reminder was planned when execution started: make it due now.
     with h.app.db.session() as s:

@@ -42,8 +42,10 @@ def test_complaint_new_answered_in_a_dm_until_the_card_is_in_the_complaints_chan
     h.fake.wait_for("chat.postMessage", where=lambda c: "Which customer" in message_text(
         c.params) and c.params["channel"] == DM)
 
-    _answer(h, "ACME <!channel> Ltd", "How can we reach them")
-    ask_channel = _answer(h, "skip", "How did the complaint arrive?")
+    # Typed literally, `<!channel>` comes escaped; a pasted address comes as Slack markup.
+    _answer(h, "ACME &lt;!channel&gt; Ltd", "How can we reach them")
+    ask_channel = _answer(h, "<mailto:ops@acme.com|ops@acme.com> or <https://acme.com/c|the form>",
+                          "How did the complaint arrive?")
     _press(h, ask_channel, "email", "Sum it up in one line")
     _answer(h, "Delivery a week late", "The details")
     ask_severity = _answer(h, "Order 42 arrived a week late; they want a refund.",
@@ -58,6 +60,9 @@ def test_complaint_new_answered_in_a_dm_until_the_card_is_in_the_complaints_chan
     text = message_text(card)
     assert "ACME &lt;!channel&gt; Ltd" in text and "<!channel>" not in text
     assert "Delivery a week late" in text
+    # Stored as typed: the address and the link's label, no Slack markup.
+    assert "ops@acme.com or the form (https://acme.com/c)" in text
+    assert "mailto" not in text
     filed = h.fake.wait_for("chat.postMessage", where=lambda c: (
         c.params["channel"] == DM and "filed" in message_text(c.params)))[-1].params
     assert "Complaint C-" in message_text(filed)
@@ -78,16 +83,24 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
     })
     view = h.fake.wait_for("views.open")[0].params["view"]
     assert [b["block_id"] for b in view["blocks"]] == [
-        "customer", "contact", "channel", "summary", "details", "severity", "received", "owner"]
+        "customer", "contact", "channel", "summary", "details", "severity", "received",
+        "received__time", "owner"]
 
     def field(key: str, value: str) -> dict:
         if key in ("channel", "severity"):
             return {"value": {"type": "static_select", "selected_option": {"value": value}}}
+        if key == "owner":
+            return {"value": {"type": "users_select", "selected_user": value}}
+        if key == "received":
+            return {"value": {"type": "datepicker", "selected_date": value}}
+        if key == "received__time":
+            return {"value": {"type": "timepicker", "selected_time": value}}
         return {"value": {"type": "plain_text_input", "value": value}}
 
+    # A complaint cannot have arrived in the future: the error is on the date picker.
     values = {"customer": "ACME", "channel": "email", "summary": "Late",
-              "details": "A week late", "severity": "high", "received": "next year",
-              "owner": "me"}
+              "details": "A week late", "severity": "high", "received": "2099-01-01",
+              "received__time": "10:00", "owner": ALICE}
     status, body = h.slack.interaction({
         "type": "view_submission", "user": {"id": ALICE},
         "view": {**view, "id": "V1", "state": {"values": {
@@ -99,7 +112,7 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
 
     # Corrected, with the optional contact and arrival time left empty: nothing more is asked
     # but the confirmation.
-    del values["received"]
+    del values["received"], values["received__time"]
     status, body = h.slack.interaction({
         "type": "view_submission", "user": {"id": ALICE},
         "view": {**view, "id": "V1", "state": {"values": {

@@ -66,7 +66,7 @@ def test_liaison_run_serves_slack_over_http_and_stops_on_sigterm(tmp_path: Path)
                 time.sleep(0.2)
         client = SignedClient(f"http://127.0.0.1:{port}", "run-secret")
         status, body = client.command("/liaison", "help", user="UADA", channel="CGENERAL")
-        assert status == 200 and "/help" in message_text(json.loads(body))
+        assert status == 200 and "/liaison help" in message_text(json.loads(body))
         assert client.command("/liaison", "help", user="UADA", channel="CGENERAL",
                               signature="v0=forged")[0] == 401
     finally:
@@ -87,7 +87,7 @@ def test_liaison_run_connects_in_socket_mode_and_stops_on_sigterm(tmp_path: Path
                  "payload": {"team_id": TEAM, "channel_id": "CGENERAL", "channel_name": "general",
                              "user_id": "UADA", "command": "/liaison", "text": "help",
                              "response_url": "", "trigger_id": "t"}})
-        assert "/help" in message_text(ws.wait_ack("run-1", timeout=30)["payload"])
+        assert "/liaison help" in message_text(ws.wait_ack("run-1", timeout=30)["payload"])
     finally:
         err = _stop(proc)
         ws.stop()

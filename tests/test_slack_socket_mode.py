@@ -35,7 +35,7 @@ def test_socket_mode_connects_and_answers_a_slash_command(db_url: str, tmp_path)
         })
         ack = socket.wait_ack("env-1")
         assert ack["payload"]["response_type"] == "ephemeral"
-        assert "/help" in message_text(ack["payload"])
+        assert "/liaison help" in message_text(ack["payload"])
     finally:
         adapter.stop()
         runner.join(timeout=10)

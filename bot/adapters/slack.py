@@ -10,13 +10,23 @@ default mode polls for the ack every 10 ms). Every listener hands the work to a 
 and waits for it at most `ack_budget` seconds (2 s, under Slack's 3): a slash command whose
 private answer is ready by then gets it in the ack body, the common case, a few milliseconds
 of database work; otherwise the ack goes out empty and the answer follows by the command's
-response URL. Everything else (public replies, DMs, cards) goes by the Web API after the ack.
+response URL. Everything else (public replies, DMs, cards) is written to the outbox with the
+change and goes by the Web API from the delivery worker (schedules/worker.py), which calls
+`send`; Slack's rate limits pause the scope named in `delivery_error`, nobody sleeps.
 
 Where a conversation continues: a slash command in the bot's DM (or any DM) continues in the
 bot's DM; in a channel the bot's first answer is a channel message and the conversation goes
-on in its thread. Plain messages reach the core from the DM, from @mentions, and from a thread
-in which the sender has a conversation in progress, nothing else from channels. One member's
-messages in one place are handled one at a time, in the order they came.
+on in its thread, which the bot can read only as a member: it joins a public channel, and
+where it cannot (a private channel it is not in) it says so at once, with how to invite it,
+and the conversation moves to the DM. Plain messages reach the core from the DM, from
+@mentions, and from a thread in which the sender has a conversation in progress, nothing else
+from channels. One member's messages in one place are handled one at a time, in order.
+
+Where private answers go: a slash command's and a button's through their response URL (next
+to where the person is), others with chat.postEphemeral, into a thread only when that thread
+exists (Slack does not show an ephemeral message in a thread that does not). Slack's markup
+in what people type is decoded in slack_text, long messages are split in slack_blocks, the
+App Home is slack_home.
 """
 
 from __future__ import annotations
@@ -41,11 +51,11 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from bot import members
-from bot.adapters import slack_forms
+from bot.adapters import slack_forms, slack_text
 from bot.adapters.base import Pace, deliver_to_peer
 from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
 from bot.adapters.serial import SerialByKey
@@ -56,18 +66,21 @@ from bot.adapters.slack_blocks import (
     answered,
     combine,
     form_button,
-    message_payload,
+    message_payloads,
 )
+from bot.adapters.slack_home import HOME_ACTIONS, HOME_COMMANDS, home_view
 from bot.config import Settings
 from bot.core import Liaison
+from bot.dialects import SLACK_APP_COMMAND, SLACK_COMMANDS
 from bot.errors import ConfigError, DeliveryError
-from bot.messages import Inbound, Outbound, Rendered
+from bot.messages import Address, Inbound, Outbound, Rendered, Reply
 from bot.models import Conversation
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 ACK_BUDGET = 2.0
+FORM_BUDGET = 1.5  # seconds a form may take to build before a placeholder opens instead
 
 # Errors after which the same call can never succeed; anything else Slack calls temporary.
 PERMANENT = frozenset({
@@ -82,12 +95,8 @@ TEMPORARY = frozenset({
     "request_timeout",
 })
 _CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
-def unescape(text: str) -> str:
-    """Slack sends &, < and > in message text as entities; the core wants what was typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+_PICKED_USER = re.compile(r"@[UW][A-Z0-9]+")  # a member picked in a form (slack_forms.submitted)
+_FAMILY_OF = {slash: family for family, slash in SLACK_COMMANDS.items()}
 
 
 def delivery_error(exc: Exception, scopes: tuple[str, ...] = ()) -> DeliveryError:
@@ -123,6 +132,9 @@ class Origin:
 
     response_url: str | None = None
     opens_thread: bool = False
+    # A thread known to exist (someone wrote in it). Ephemeral messages go only there: Slack
+    # shows an ephemeral message in a thread only if the thread already exists.
+    existing_thread: str | None = None
     form_command: str | None = None  # the command text, when it may be offered as a modal
     extras: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(outbound) -> block
 
@@ -180,6 +192,8 @@ class SlackAdapter:
         self._identity_lock = threading.Lock()
         self._profiles: dict[str, dict[str, str | None]] = {}
         self._dms: dict[str, str] = {}
+        self._joined: set[str] = set()  # channels joined (or found joined) by this process
+        self._home_users: set[str] = set()  # members who opened the Home tab: kept fresh
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
         self._serial = SerialByKey(self._pool)  # keyed by (channel, user)
         self._stopped = threading.Event()
@@ -215,7 +229,7 @@ class SlackAdapter:
                 found = self.client.auth_test()
                 self._identity = {
                     "user_id": found["user_id"], "bot_id": found.get("bot_id") or "",
-                    "team_id": found.get("team_id") or "",
+                    "team_id": found.get("team_id") or "", "name": found.get("user") or "",
                 }
             return self._identity
 
@@ -247,9 +261,15 @@ class SlackAdapter:
         self._profiles[user] = found
         return found
 
-    def _inbound(self, user: str, channel: str, text: str, **fields: Any) -> Inbound:
+    def _decode(self, text: str) -> tuple[str, tuple[str, ...]]:
+        """Slack's markup as plain text, plus the members mentioned (the bot itself left out);
+        a mention sent without a name is shown with the name from the member's profile."""
+        plain_text, mentioned = slack_text.decode(text, lambda u: self._profile(u).get("name"))
+        return plain_text, tuple(m for m in mentioned if m != self.identity["user_id"])
+
+    def _inbound(self, user: str, channel: str, text: str,
+                 mentions: tuple[str, ...] = (), **fields: Any) -> Inbound:
         profile = self._profile(user)
-        mentions = tuple(m for m in _USER_MENTION.findall(text) if m != self.identity["user_id"])
         return Inbound(
             platform=PLATFORM, channel=channel, user=user, text=text, mentions=mentions,
             user_name=profile.get("name"), locale=profile.get("locale"),
@@ -281,20 +301,34 @@ class SlackAdapter:
         def form_submit(ack, body, view):  # noqa: ANN001, ANN202
             self._on_form_submit(ack, body, view)
 
+        def home_opened(ack, event):  # noqa: ANN001, ANN202
+            ack()
+            if event.get("tab") == "home" and event.get("user"):
+                self._home_users.add(event["user"])
+                self._refresh_home(event["user"])
+
         bolt.command(re.compile(r"^/.+"))(command)
         bolt.event("message")(message)
         bolt.event("app_mention")(mention)
         bolt.action(re.compile(f"^{CHOICE_ACTION}"))(choice)
         bolt.action(FORM_ACTION)(form_open)
         bolt.view(FORM_CALLBACK)(form_submit)
+        bolt.event("app_home_opened")(home_opened)
 
     def command_text(self, command: str, text: str) -> str:
+        return self._command(command, text)[0]
+
+    def _command(self, command: str, text: str) -> tuple[str, tuple[str, ...]]:
         """`/complaint` + `new customer=x` -> `/complaint new customer=x`; `/liaison role ...`
-        -> `/role ...`: Slack has one app command for the core's small families."""
-        text = unescape(text).strip()
-        if command.lstrip("/").lower() == "liaison":
-            return f"/{text}" if text else "/help"
-        return f"{command} {text}".strip()
+        -> `/role ...`: Slack has one app command for the core's small families;
+        `/reminders list` -> `/remind list` (`/remind` is Slack's own). With the mentions."""
+        text, mentions = self._decode(text)
+        text = text.strip()
+        name = command.lower()
+        if name == SLACK_APP_COMMAND:
+            return (f"/{text}" if text else "/help"), mentions
+        family = _FAMILY_OF.get(name, name.lstrip("/"))
+        return f"/{family} {text}".strip(), mentions
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         pending = _Ack()
@@ -309,7 +343,7 @@ class SlackAdapter:
         except Exception:  # noqa: BLE001  (logged by the worker; the ack must still go)
             now = []
         if now:
-            ack(response_type="ephemeral", **combine(now))
+            ack(response_type="ephemeral", **combine(now)[0])
         else:
             ack()
 
@@ -318,12 +352,12 @@ class SlackAdapter:
         # conversations.open, the transaction) happens here, inside the ack budget.
         try:
             user, channel = body["user_id"], body["channel_id"]
-            text = self.command_text(body.get("command", ""), body.get("text", ""))
+            text, mentions = self._command(body.get("command", ""), body.get("text", ""))
             direct = self._is_dm(body)
             if direct:
                 channel = self._dm_channel(user) or channel
             inbound = self._inbound(
-                user, channel, text, direct=direct, workspace=body.get("team_id") or "",
+                user, channel, text, mentions, direct=direct, workspace=body.get("team_id") or "",
             )
             origin = Origin(
                 response_url=body.get("response_url"), opens_thread=not direct,
@@ -336,10 +370,13 @@ class SlackAdapter:
             private = [o for o in kept if _private_answer(o)]
             with pending.lock:
                 if not pending.late:
-                    pending.ready.set_result([o.message for o in private])
-                    private = []
+                    # The ack holds one message: a longer answer goes by the response URL.
+                    fits = len(combine([o.message for o in private])) <= 1
+                    pending.ready.set_result([o.message for o in private] if fits else [])
+                    if fits:
+                        private = []
             rest = [o for o in kept if not _private_answer(o)]
-            self._deliver_all(self.app.queue(private) + rest, inbound, origin)
+            self._deliver_all(self.app.queue(private) + rest, inbound)
         except Exception as exc:
             log.exception("slash command failed")
             if not pending.ready.done():
@@ -354,21 +391,23 @@ class SlackAdapter:
         if not user or event.get("bot_id") or user == self.identity["user_id"]:
             return
         channel = event["channel"]
-        text = unescape(event.get("text") or "")
+        raw = event.get("text") or ""
         direct = event.get("channel_type") == "im"
         thread = None if direct else event.get("thread_ts")
-        if not direct and (not thread or f"<@{self.identity['user_id']}" in text):
+        if not direct and (not thread or f"<@{self.identity['user_id']}" in raw):
             return  # channel chatter; or a mention, which the app_mention event carries
 
         def inbound() -> Inbound | None:
             if not direct and not self._in_conversation(channel, user, str(thread)):
                 return None
+            text, mentions = self._decode(raw)
             return self._inbound(
-                user, channel, text, thread=thread, direct=direct,
+                user, channel, text, mentions, thread=thread, direct=direct,
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
+        origin = Origin(existing_thread=thread)
+        self._wait(self._serial.submit((channel, user), self._work, inbound, origin))
 
     def _on_mention(self, ack: Callable[..., None], event: dict[str, Any],
                     body: dict[str, Any]) -> None:
@@ -377,15 +416,20 @@ class SlackAdapter:
         if not user or event.get("bot_id") or str(event.get("channel", "")).startswith("D"):
             return  # in a DM the message event already brought it
         me = self.identity["user_id"]
-        text = re.sub(rf"<@{me}(\|[^>]*)?>", "", unescape(event.get("text") or "")).strip()
+        raw = re.sub(rf"<@{me}(\|[^>]*)?>", "", event.get("text") or "").strip()
 
         def inbound() -> Inbound:
+            text, mentions = self._decode(raw)
             return self._inbound(
-                user, event["channel"], text, thread=event.get("thread_ts") or event.get("ts"),
+                user, event["channel"], text, mentions,
+                thread=event.get("thread_ts") or event.get("ts"),
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
             )
 
-        self._wait(self._serial.submit((event["channel"], user), self._work, inbound, Origin()))
+        # Public answers start a thread under the mention; private ones go in the thread only
+        # when the mention was itself in one.
+        origin = Origin(existing_thread=event.get("thread_ts"))
+        self._wait(self._serial.submit((event["channel"], user), self._work, inbound, origin))
 
     def _on_choice(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
@@ -393,6 +437,8 @@ class SlackAdapter:
         value = str(action.get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id", "")
         message, container = body.get("message") or {}, body.get("container") or {}
+        if container.get("type") == "view":  # a button on the Home tab: answered in the DM
+            channel = self._dm_channel(user) or ""
         direct = channel.startswith("D")
         thread = None if direct else (
             message.get("thread_ts") or container.get("thread_ts") or message.get("ts")
@@ -410,7 +456,10 @@ class SlackAdapter:
                 workspace=(body.get("team") or {}).get("id", ""),
             )
 
-        self._wait(self._serial.submit((channel, user), self._work, inbound, Origin()))
+        # A private answer goes back through the action's response URL, where the person is.
+        origin = Origin(response_url=body.get("response_url") or None,
+                        existing_thread=message.get("thread_ts") or container.get("thread_ts"))
+        self._wait(self._serial.submit((channel, user), self._work, inbound, origin))
 
     def _mark_answered(self, response_url: str, message: dict[str, Any], label: str) -> None:
         try:
@@ -459,13 +508,34 @@ class SlackAdapter:
         flow = self.app.registry.flows.get(meta.get("flow", ""))
         if flow is None:
             return
-        inbound = self._inbound(body["user"]["id"], meta["channel"], "", direct=meta["direct"])
-        with slack_forms.reading_ctx(self.app, inbound) as ctx:
-            view = slack_forms.build_view(self.app, ctx, flow, meta)
+        user = body["user"]["id"]
+
+        def build() -> dict[str, Any]:
+            inbound = self._inbound(user, meta["channel"], "", direct=meta["direct"])
+            with slack_forms.reading_ctx(self.app, inbound) as ctx:
+                return slack_forms.build_view(self.app, ctx, flow, meta)
+
+        # The trigger_id is good for 3 s ("Modals", docs.slack.dev): a form not ready by
+        # FORM_BUDGET opens as a placeholder, which views.update then fills in. The listener
+        # returns at once (its return is the ack).
+        self._pool.submit(self._open_form, body["trigger_id"], user, build)
+
+    def _open_form(self, trigger_id: str, user: str,
+                   build: Callable[[], dict[str, Any]]) -> None:
+        locale = self._locale_of(user)  # first: building holds the database for a while
+        building = self._pool.submit(build)
         try:
-            self.client.views_open(trigger_id=body["trigger_id"], view=view)
+            try:
+                view = building.result(timeout=FORM_BUDGET)
+                self.client.views_open(trigger_id=trigger_id, view=view)
+                return
+            except FutureTimeout:
+                waiting = slack_forms.loading_view(self.app, locale)
+                opened = self.client.views_open(trigger_id=trigger_id, view=waiting)
+            self.client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get(
+                "hash"), view=building.result())
         except Exception as exc:  # noqa: BLE001  (the conversation goes on without the form)
-            log.warning("views.open failed: %s", delivery_error(exc).reason)
+            log.warning("could not open the form: %s", delivery_error(exc).reason)
 
     def _on_form_submit(self, ack: Callable[..., None], body: dict[str, Any],
                         view: dict[str, Any]) -> None:
@@ -485,8 +555,9 @@ class SlackAdapter:
         ack()
         # The answers go in as the command's key=value words: the same path as typing them.
         words = [f"{key}={shlex.quote(value.translate(_CURLY))}" for key, value in raw.items()]
+        picked = tuple(v[1:] for v in raw.values() if _PICKED_USER.fullmatch(v))
         inbound = self._inbound(
-            user, meta["channel"], " ".join([meta["command"], *words]),
+            user, meta["channel"], " ".join([meta["command"], *words]), picked,
             thread=meta.get("thread"), direct=meta["direct"],
         )
         left_empty = {s.key for s in slack_forms.form_steps(flow)
@@ -505,7 +576,8 @@ class SlackAdapter:
                 # Only the last prompt matters; what went elsewhere (none expected) is kept.
                 kept = [o for o in outbounds if not o.address.in_reply]
                 outbounds = kept + self.app.handle(replace(inbound, text="skip", is_action=True))
-            self._deliver_all(self.app.queue(outbounds), inbound, Origin())
+            origin = Origin(existing_thread=inbound.thread)
+            self._deliver_all(self.app.queue(self._annotate(inbound, origin, outbounds)), inbound)
         except Exception:
             log.exception("could not take a submitted form")
 
@@ -532,43 +604,58 @@ class SlackAdapter:
             found = inbound() if callable(inbound) else inbound
             if found is not None:
                 left = self.app.handle(found, queue=True, prepare=self._preparer(origin))
-                self._deliver_all(left, found, origin)
+                self._deliver_all(left, found)
         except Exception:
             log.exception("could not handle a Slack message")
 
     def _preparer(self, origin: Origin) -> Callable[[Session, Inbound, list[Outbound]],
                                                      list[Outbound]]:
-        """What the outbox must keep for Slack to deliver the answers later: the response URL
-        (private answers; the fallback when the bot is not in the channel), the form button,
-        and, for a command in a channel, that the first public answer opens a thread and the
-        others follow it."""
+        """What the outbox must keep for Slack to deliver the answers later (see `_annotate`),
+        decided in the change's transaction. A flow just started in a channel the bot cannot
+        follow (see `_can_follow`) moves to the person's DM first, with the invite hint."""
 
         def prepare(session: Session, inbound: Inbound,
                     outbounds: list[Outbound]) -> list[Outbound]:
+            if origin.opens_thread and self._started_here(session, inbound) \
+                    and not self._can_follow(inbound.channel):
+                dm = self._dm_channel(inbound.user)
+                if dm is not None:
+                    return self._continue_in_dm(session, inbound, origin, outbounds, dm)
             outbounds = self._offer_form(session, inbound, origin, outbounds)
-            anchor: str | None = None
-            prepared = []
-            for outbound in outbounds:
-                address, meta = outbound.address, dict(outbound.meta)
-                if address.platform == PLATFORM and address.in_reply:
-                    if origin.response_url:
-                        meta["response_url"] = origin.response_url
-                    if not address.ephemeral_to:
-                        if id(outbound) in origin.extras:
-                            meta["extra"] = origin.extras[id(outbound)]
-                        if origin.opens_thread and anchor is None:
-                            anchor = f"out:{uuid.uuid4().hex}"
-                            meta.update(key=anchor, anchor=True, user=inbound.user)
-                        elif origin.opens_thread:
-                            meta["thread_of"] = anchor
-                prepared.append(replace(outbound, meta=meta) if meta else outbound)
-            return prepared
+            return self._annotate(inbound, origin, outbounds)
 
         return prepare
 
-    def _deliver_all(self, outbounds: list[Outbound], inbound: Inbound, origin: Origin) -> None:
+    def _annotate(self, inbound: Inbound, origin: Origin,
+                  outbounds: list[Outbound]) -> list[Outbound]:
+        """The response URL (private answers; the fallback when the bot is not in the
+        channel), the thread that exists for an ephemeral answer, the form button, and, for a
+        command in a channel, that the first public answer opens a thread and the others
+        follow it."""
+        anchor: str | None = None
+        prepared = []
+        for outbound in outbounds:
+            address, meta = outbound.address, dict(outbound.meta)
+            if address.platform == PLATFORM and address.in_reply:
+                if origin.response_url:
+                    meta["response_url"] = origin.response_url
+                if address.ephemeral_to:
+                    if origin.existing_thread:
+                        meta["existing_thread"] = origin.existing_thread
+                else:
+                    if id(outbound) in origin.extras:
+                        meta["extra"] = origin.extras[id(outbound)]
+                    if origin.opens_thread and anchor is None:
+                        anchor = f"out:{uuid.uuid4().hex}"
+                        meta.update(key=anchor, anchor=True, user=inbound.user)
+                    elif origin.opens_thread:
+                        meta["thread_of"] = anchor
+            prepared.append(replace(outbound, meta=meta) if meta else outbound)
+        return prepared
+
+    def _deliver_all(self, outbounds: list[Outbound], inbound: Inbound) -> None:
         """What could not be queued (the database is away: the apology for that): one try
-        each, directly."""
+        each, directly. Then the person's Home tab, if they look at it, shows the change."""
         for outbound in outbounds:
             if outbound.address.platform != PLATFORM:
                 self._to_peer(outbound)
@@ -577,6 +664,32 @@ class SlackAdapter:
                 self.send(outbound)
             except DeliveryError as exc:
                 log.warning("could not deliver a reply on Slack: %s", exc.reason)
+        if inbound.user in self._home_users:
+            self._refresh_home(inbound.user)
+
+    # -- the App Home tab ------------------------------------------------------------------
+
+    def _refresh_home(self, user: str) -> None:
+        """Publish the person's Home tab again, after whatever they just did."""
+        self._serial.submit(("home", user), self._publish_home, user)
+
+    def _publish_home(self, user: str) -> None:
+        try:
+            dm = self._dm_channel(user)
+            if dm is None:
+                return
+            parts = []
+            for command in HOME_COMMANDS:
+                inbound = self._inbound(user, dm, command, direct=True)
+                parts += [o.message for o in self.app.handle(inbound)
+                          if o.address.in_reply and not o.message.template.startswith("errors/")]
+            locale = self._locale_of(user)
+            label = self.app.renderer.label
+            view = home_view(str(label(locale, "slack.home.title")),
+                             [(c, str(label(locale, key))) for c, key in HOME_ACTIONS], parts)
+            self.client.views_publish(user_id=user, view=view)
+        except Exception as exc:  # noqa: BLE001  (the Home is a view; chat goes on without it)
+            log.warning("could not publish the Home tab: %s", delivery_error(exc).reason)
 
     def _to_peer(self, outbound: Outbound) -> None:
         deliver_to_peer(self.peers, outbound)
@@ -589,6 +702,77 @@ class SlackAdapter:
                 Conversation.platform == PLATFORM, Conversation.channel_id == channel,
                 Conversation.user_id == user, Conversation.thread_id == thread)).first()
         return found is not None
+
+    @staticmethod
+    def _started_here(session: Session, inbound: Inbound) -> bool:
+        """Whether the message just started a conversation here (no thread given yet)."""
+        session.flush()
+        found = session.exec(select(Conversation.id).where(
+            Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+            Conversation.user_id == inbound.user, Conversation.thread_id.is_(None))).first()
+        return found is not None
+
+    def _can_follow(self, channel: str) -> bool:
+        """Whether the bot can read the answers in a thread of `channel`: it is a member
+        ("conversations.info method": is_member; a private channel it is not in answers
+        channel_not_found), or joins a public one now ("conversations.join method"). Asked
+        while the answers are prepared, once per channel and process, so that a flow goes on
+        in the DM instead when it cannot."""
+        if channel in self._joined:
+            return True
+        try:
+            found = self.client.conversations_info(channel=channel)["channel"]
+            if not found.get("is_member"):
+                if found.get("is_private"):
+                    return False
+                self.client.conversations_join(channel=channel)
+        except Exception as exc:  # noqa: BLE001  (any refusal: the conversation goes to the DM)
+            log.info("cannot follow %s (%s); the conversation goes on in the DM", channel,
+                     delivery_error(exc).reason)
+            return False
+        self._joined.add(channel)
+        return True
+
+    def _continue_in_dm(self, session: Session, inbound: Inbound, origin: Origin,
+                        outbounds: list[Outbound], dm: str) -> list[Outbound]:
+        """The bot cannot read this channel: say so at once, privately (and how to invite
+        it), move the conversation to the person's DM and ask its questions there."""
+        # A conversation already open in the DM gives way to the one just started.
+        session.exec(delete(Conversation).where(
+            Conversation.platform == PLATFORM, Conversation.channel_id == dm,
+            Conversation.user_id == inbound.user))
+        session.exec(update(Conversation).where(
+            Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+            Conversation.user_id == inbound.user, Conversation.thread_id.is_(None),
+        ).values(channel_id=dm))
+        outbounds = self._offer_form(session, replace(inbound, channel=dm, direct=True),
+                                     origin, outbounds)
+        notice = self._render_for(session, inbound, Reply(
+            "slack/invite_hint", {"invite": f"/invite @{self.identity.get('name') or 'Liaison'}"}))
+        hint = Outbound(Address(platform=PLATFORM, channel=inbound.channel,
+                                ephemeral_to=inbound.user, in_reply=True), notice)
+        moved = []
+        for outbound in outbounds:
+            address = outbound.address
+            if address.platform == PLATFORM and address.in_reply and not address.ephemeral_to:
+                extra = origin.extras.get(id(outbound))
+                outbound = Outbound(Address(platform=PLATFORM, channel=dm), outbound.message,
+                                    {"extra": extra} if extra else {})
+            moved.append(outbound)
+        return self._annotate(inbound, replace(origin, opens_thread=False), [hint, *moved])
+
+    def _locale_of(self, user: str) -> str:
+        with self.app.db.session() as session:
+            member = members.find(session, PLATFORM, user_id=user)
+        return self.app.renderer.locale(
+            (member.locale if member else None) or self._profile(user).get("locale"))
+
+    def _render_for(self, session: Session, inbound: Inbound, reply: Reply) -> Rendered:
+        """A message of the adapter's own, in the person's language."""
+        member = members.find(session, PLATFORM, user_id=inbound.user)
+        locale = (member.locale if member else None) or inbound.locale
+        return self.app.renderer.render(reply, locale=locale, platform=PLATFORM,
+                                        zone=self.app.member_zone(member), direct=False)
 
     def _thread_conversation(self, channel: str, user: str, thread: str) -> None:
         """The conversation a slash command started goes on in the thread of its first
@@ -626,69 +810,89 @@ class SlackAdapter:
     def send(self, outbound: Outbound) -> str | None:
         """Deliver to a channel, to a member's DM, or as an answer where the message came
         from (privately by the response URL or chat.postEphemeral; publicly in the channel,
-        in the thread its first answer opened). Returns the message's ts. Raises
-        DeliveryError."""
+        in the thread its first answer opened). Returns the (first) message's ts. Raises
+        DeliveryError.
+
+        A message longer than Slack takes in one goes as several (slack_blocks). How many went
+        out is kept in `outbound.meta["progress"]`, which the delivery worker keeps with the
+        message when it must try again: the retry goes on with the first part not sent, so
+        none is posted twice."""
         address, meta = outbound.address, outbound.meta
         if address.in_reply and address.ephemeral_to:
-            self._ephemeral(outbound, Origin(response_url=meta.get("response_url")))
+            self._ephemeral(outbound)
             return None
         if address.in_reply:
             try:
-                ts = self._post(address.channel or "", outbound.message,
+                ts = self._post(address.channel or "", outbound,
                                 meta.get("thread") or address.thread, meta.get("extra"))
             except DeliveryError as exc:
-                if exc.temporary or not meta.get("response_url"):
+                if exc.temporary or not meta.get("response_url") or _progress(outbound)[0]:
                     raise
                 # Not in the channel: the asker still sees the answer, privately.
-                self._respond(meta["response_url"], outbound.message)
+                self._respond(meta["response_url"], outbound)
                 return None
             if meta.get("anchor"):
                 self._thread_conversation(address.channel or "", meta.get("user", ""), ts)
             return ts
         if address.channel:
-            return self._post(address.channel, outbound.message, address.thread)
+            return self._post(address.channel, outbound, address.thread, meta.get("extra"))
         if address.user:
             channel = self._dm_channel(address.user, strict=True)
             assert channel is not None
-            return self._post(channel, outbound.message, None)
+            return self._post(channel, outbound, None)
         raise DeliveryError("no_address", temporary=False)
 
-    def _post(self, channel: str, message: Rendered, thread: str | None,
+    def _post(self, channel: str, outbound: Outbound, thread: str | None,
               extra: dict[str, Any] | None = None) -> str:
-        payload = _payload(message, extra)
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
-                **payload,
-            )
-        except Exception as exc:
-            raise delivery_error(exc, (f"{PLATFORM}:post:{channel}",)) from exc
-        return str(response.get("ts") or "")
+        def post(payload: dict[str, Any]) -> str:
+            try:
+                response = self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread, unfurl_links=False, unfurl_media=False,
+                    **payload,
+                )
+            except Exception as exc:
+                raise delivery_error(exc, (f"{PLATFORM}:post:{channel}",)) from exc
+            return str(response.get("ts") or "")
 
-    def _ephemeral(self, outbound: Outbound, origin: Origin) -> None:
-        if origin.response_url:
-            self._respond(origin.response_url, outbound.message)
+        return _in_parts(outbound, message_payloads(outbound.message, extra), post)
+
+    def _ephemeral(self, outbound: Outbound) -> None:
+        address, meta = outbound.address, outbound.meta
+        if meta.get("response_url"):
+            self._respond(meta["response_url"], outbound)
             return
-        address = outbound.address
-        try:
-            self.client.chat_postEphemeral(
-                channel=address.channel or "", user=address.ephemeral_to or "",
-                thread_ts=address.thread, **_payload(outbound.message),
-            )
-        except Exception as exc:
-            raise delivery_error(exc, (f"{PLATFORM}:method:chat.postEphemeral",)) from exc
+        # Into a thread only when it exists: Slack does not show an ephemeral message in a
+        # thread that does not ("chat.postEphemeral method").
+        thread = address.thread if address.thread == meta.get("existing_thread") else None
 
-    def _respond(self, response_url: str, message: Rendered) -> None:
-        try:
-            response = WebhookClient(response_url, timeout=10).send(
-                response_type="ephemeral", replace_original=False, **_payload(message)
-            )
-        except Exception as exc:
-            raise delivery_error(exc) from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise DeliveryError(f"response_url:http_{response.status_code}", temporary=True)
-        if response.status_code >= 300:  # expired (30 minutes) or used up (5 times)
-            log.warning("response_url refused: http %s", response.status_code)
+        def post(payload: dict[str, Any]) -> str:
+            try:
+                self.client.chat_postEphemeral(
+                    channel=address.channel or "", user=address.ephemeral_to or "",
+                    thread_ts=thread, **payload,
+                )
+            except Exception as exc:
+                raise delivery_error(exc, (f"{PLATFORM}:method:chat.postEphemeral",)) from exc
+            return ""
+
+        _in_parts(outbound, message_payloads(outbound.message), post)
+
+    def _respond(self, response_url: str, outbound: Outbound) -> None:
+        # Slack takes up to five responses on one response URL ("Handling user interaction").
+        def post(payload: dict[str, Any]) -> str:
+            try:
+                response = WebhookClient(response_url, timeout=10).send(
+                    response_type="ephemeral", replace_original=False, **payload
+                )
+            except Exception as exc:
+                raise delivery_error(exc) from exc
+            if response.status_code == 429 or response.status_code >= 500:
+                raise DeliveryError(f"response_url:http_{response.status_code}", temporary=True)
+            if response.status_code >= 300:  # expired (30 minutes) or used up (5 times)
+                log.warning("response_url refused: http %s", response.status_code)
+            return ""
+
+        _in_parts(outbound, message_payloads(outbound.message), post)
 
     def _dm_channel(self, user: str, strict: bool = False) -> str | None:
         found = self._dms.get(user)
@@ -776,8 +980,19 @@ def _private_answer(outbound: Outbound) -> bool:
     return address.platform == PLATFORM and address.in_reply and bool(address.ephemeral_to)
 
 
-def _payload(message: Rendered, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    payload = message_payload(message)
-    if extra:
-        payload["blocks"] = [*payload["blocks"], extra]
-    return payload
+def _progress(outbound: Outbound) -> tuple[int, str]:
+    """How many parts of the message went out already, and the first one's ts."""
+    progress = outbound.meta.get("progress") or {}
+    return int(progress.get("parts") or 0), str(progress.get("ts") or "")
+
+
+def _in_parts(outbound: Outbound, payloads: list[dict[str, Any]],
+              post: Callable[[dict[str, Any]], str]) -> str:
+    """Send the parts not sent yet, in order, noting each in the message's progress; the
+    first part's ts."""
+    sent, first = _progress(outbound)
+    for index in range(sent, len(payloads)):
+        ts = post(payloads[index])
+        first = first or ts
+        outbound.meta["progress"] = {"parts": index + 1, "ts": first}
+    return first

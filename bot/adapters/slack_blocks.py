@@ -6,6 +6,7 @@ plain_text fields (headers, button labels) show text literally, so they get it u
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.messages import Rendered
@@ -29,8 +30,23 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_ENTITY = re.compile(r"&[a-z]{0,4}$|<[^<>]*$")  # an entity or a <…> token left open
+
+
+def _cut(line: str, limit: int) -> int:
+    """Where to cut a line longer than `limit`: at the last space in the second half, and
+    never inside `&amp;` or a `<@U…>` / `<https://…|…>` token."""
+    space = line.rfind(" ", limit // 2, limit)
+    cut = space + 1 if space > 0 else limit
+    open_token = _ENTITY.search(line[:cut])
+    if open_token and open_token.start() > 0:
+        cut = open_token.start()
+    return cut
+
+
 def chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split at line ends so each piece fits one section; a longer line is cut hard."""
+    """Split at line ends so each piece fits one section; a longer line is cut between words,
+    never inside an entity or a mention."""
     out: list[str] = []
     current = ""
     for line in text.split("\n"):
@@ -38,8 +54,9 @@ def chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
             if current:
                 out.append(current)
                 current = ""
-            out.append(line[:limit])
-            line = line[limit:]
+            cut = _cut(line, limit)
+            out.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             out.append(current)
@@ -75,6 +92,7 @@ def buttons(message: Rendered) -> list[dict[str, Any]]:
 
 
 def to_blocks(message: Rendered) -> list[dict[str, Any]]:
+    """Every block of the message, however many; `payloads` splits them into messages."""
     blocks: list[dict[str, Any]] = []
     title = plain(message.title.strip())
     if title and "\n" not in title and len(title) <= HEADER_LIMIT:
@@ -84,30 +102,40 @@ def to_blocks(message: Rendered) -> list[dict[str, Any]]:
                    for part in chunks(message.title)]
     for part in chunks(message.body):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": part}})
-    actions = buttons(message)
-    room = BLOCK_LIMIT - len(actions)
-    if len(blocks) > room:
-        # Past Slack's block limit the body is shortened; the buttons must stay usable.
-        blocks = blocks[: room - 1] + [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "…"}}
-        ]
-    return blocks + actions
+    return blocks + buttons(message)
 
 
-def message_payload(message: Rendered) -> dict[str, Any]:
-    """`text` (notifications, screen readers) and `blocks` for chat.postMessage and friends."""
-    return {"text": clip(message.text, TEXT_LIMIT) or " ", "blocks": to_blocks(message)}
+def _text_of(blocks: list[dict[str, Any]]) -> str:
+    """A message's `text` (notifications, screen readers): what its blocks say."""
+    parts = [b["text"]["text"] for b in blocks if isinstance(b.get("text"), dict)]
+    return clip("\n".join(parts), TEXT_LIMIT)
 
 
-def combine(messages: list[Rendered]) -> dict[str, Any]:
-    """Several replies as one message, for a slash command's single response."""
+def payloads(blocks: list[dict[str, Any]], text: str = "") -> list[dict[str, Any]]:
+    """Blocks as one message, or as several in order when there are more than a message
+    holds: nothing is dropped, and the buttons come with the last part."""
+    groups = [blocks[i:i + BLOCK_LIMIT] for i in range(0, len(blocks), BLOCK_LIMIT)] or [[]]
+    if len(groups) == 1:
+        return [{"text": clip(text, TEXT_LIMIT) or _text_of(blocks) or " ", "blocks": blocks}]
+    return [{"text": _text_of(group) or clip(text, TEXT_LIMIT) or " ", "blocks": group}
+            for group in groups]
+
+
+def message_payloads(message: Rendered,
+                     extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """`text` and `blocks` for chat.postMessage and friends: one payload per message sent."""
+    return payloads(to_blocks(message) + ([extra] if extra else []), message.text)
+
+
+def combine(messages: list[Rendered]) -> list[dict[str, Any]]:
+    """Several replies as few messages as possible (a slash command's response is one
+    message; any further ones go by its response URL)."""
     blocks: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if index:
             blocks.append({"type": "divider"})
         blocks.extend(to_blocks(message))
-    text = "\n\n".join(m.text for m in messages)
-    return {"text": clip(text, TEXT_LIMIT) or " ", "blocks": blocks[:BLOCK_LIMIT]}
+    return payloads(blocks, "\n\n".join(m.text for m in messages))
 
 
 def answered(blocks: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from bot.core import zone_of
 from bot.errors import InvalidAnswer
 from bot.messages import Inbound, Reply
 from bot.models import Member
+from bot.parsers import READS_MEMBER, READS_TIME
 
 if TYPE_CHECKING:
     from bot.core import Liaison
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 LABEL_LIMIT = 2000
 TITLE_LIMIT = 24
 ERROR_LIMIT = 500
+TIME_SUFFIX = "__time"  # block_id of the time picker beside a step's date picker
+
+
+def _reads(step: Step) -> str | None:
+    return getattr(step.parse, "reads", None)
 
 
 def _multiline(step: Step) -> bool:
@@ -85,8 +91,22 @@ def build_view(app: Liaison, ctx: Ctx, flow: Flow, metadata: dict[str, Any]) -> 
                   "collected": []}
         question = _text(app, ctx, Reply(step.prompt, values)).split("\n", 1)[0]
         options = step.options(ctx, {})
-        if options:
-            element: dict[str, Any] = {
+        reads = _reads(step)
+        label = {"type": "plain_text", "text": clip(question, LABEL_LIMIT) or step.key}
+        if reads == READS_MEMBER:
+            # A person is picked, not typed: a mention Slack fills in with a real member.
+            element: dict[str, Any] = {"type": "users_select", "action_id": "value"}
+        elif reads == READS_TIME:
+            blocks.append({"type": "input", "block_id": step.key, "optional": step.optional,
+                           "label": label,
+                           "element": {"type": "datepicker", "action_id": "value"}})
+            blocks.append({"type": "input", "block_id": step.key + TIME_SUFFIX,
+                           "optional": True, "label": {"type": "plain_text",
+                                                       "text": _label(app, ctx, "slack.time")},
+                           "element": {"type": "timepicker", "action_id": "value"}})
+            continue
+        elif options:
+            element = {
                 "type": "static_select",
                 "action_id": "value",
                 "options": [
@@ -99,11 +119,8 @@ def build_view(app: Liaison, ctx: Ctx, flow: Flow, metadata: dict[str, Any]) -> 
         else:
             element = {"type": "plain_text_input", "action_id": "value",
                        "multiline": _multiline(step)}
-        blocks.append({
-            "type": "input", "block_id": step.key, "optional": step.optional,
-            "label": {"type": "plain_text", "text": clip(question, LABEL_LIMIT) or step.key},
-            "element": element,
-        })
+        blocks.append({"type": "input", "block_id": step.key, "optional": step.optional,
+                       "label": label, "element": element})
     family = f"flows.{flow.name}"
     title = _label(app, ctx, family) if app.renderer.has_label(ctx.locale, family) else flow.name
     return {
@@ -117,13 +134,36 @@ def build_view(app: Liaison, ctx: Ctx, flow: Flow, metadata: dict[str, Any]) -> 
     }
 
 
+def loading_view(app: Liaison, locale: str) -> dict[str, Any]:
+    """The modal shown at once while the form is built; views.update replaces it."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Liaison"},
+        "blocks": [{"type": "section", "text": {
+            "type": "plain_text", "text": str(app.renderer.label(locale, "slack.form_loading"))}}],
+    }
+
+
 def submitted(state: dict[str, Any]) -> dict[str, str]:
-    """The raw value of each input in a view_submission's state."""
+    """Each input of a view_submission's state as the words a person would have typed: a
+    picked member as `@U123` (a mention by id), a date and time as `2026-12-01 15:00`."""
     out: dict[str, str] = {}
-    for block_id, actions in (state.get("values") or {}).items():
+    values = state.get("values") or {}
+    for block_id, actions in values.items():
+        if block_id.endswith(TIME_SUFFIX):
+            continue
         action = actions.get("value") or {}
         selected = action.get("selected_option")
-        value = selected.get("value") if selected else action.get("value")
+        if selected:
+            value = selected.get("value")
+        elif action.get("selected_user"):
+            value = "@" + action["selected_user"]
+        elif action.get("selected_date"):
+            time = ((values.get(block_id + TIME_SUFFIX) or {}).get("value") or {}).get(
+                "selected_time")
+            value = f"{action['selected_date']} {time}" if time else action["selected_date"]
+        else:
+            value = action.get("value")
         if value not in (None, ""):
             out[block_id] = str(value)
     return out

@@ -37,7 +37,7 @@ def _install(registry: Registry) -> None:
         return Reply("reminders/digest", {"items": items, "purpose": purpose})
 
 
-DOMAIN = Domain("reminders", slash="/remind", purposes={"training": ("培训",)},
+DOMAIN = Domain("reminders", slash="/reminders", purposes={"training": ("培训",)},
                 install=_install)
 DOMAIN.family("remind", aliases=("提醒",), label="reminders.family")
 

@@ -3,6 +3,25 @@
 The real slack_sdk / slack-bolt code talks to it unmodified (WebClient(base_url=fake.api_url)).
 Every call is recorded with its parameters, so tests assert what Slack would have received.
 Failures are scripted per method: `fake.fail("chat.postMessage", status=429, retry_after=7)`.
+
+It refuses what Slack refuses, so a test cannot pass on an assumption Slack does not share:
+- Block Kit payloads are checked with slack_sdk's own models and the documented limits
+  ("Block Kit" reference, docs.slack.dev: 50 blocks in a message, 100 in a modal or Home tab;
+  "chat.postMessage method": text is truncated past 40,000 characters, msg_too_long).
+- The bot is a member of DMs and of the channels it joined (`add_channel(..., joined=True)` or
+  conversations.join). Posting into a private channel it is not in answers `not_in_channel`;
+  public ones work without joining, since the manifest asks for chat:write.public
+  ("chat:write.public scope": send messages to channels your app isn't a member of).
+  conversations.join works on public channels only (private ones answer
+  `method_not_supported_for_channel_type`, "conversations.join method"). conversations.info
+  tells is_member and is_private; a private channel the bot is not in is invisible to it
+  (`channel_not_found`, "conversations.info method").
+- Events of a channel reach the bot only when it is a member (`delivers`); the harness asks
+  before sending one ("Events API": message.channels is sent for channels the app is in).
+- chat.postEphemeral with a thread_ts of a thread that does not exist: Slack accepts it and
+  never shows it ("chat.postEphemeral method": "Ephemeral messages in threads are only shown
+  if there is already an active thread"). The fake refuses it (`thread_not_found`) so that a
+  message nobody would see fails the test.
 """
 
 from __future__ import annotations
@@ -44,6 +63,38 @@ class _State:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     socket_url: str = ""
+    joined: set[str] = field(default_factory=set)  # channels the bot is a member of
+    private: set[str] = field(default_factory=set)
+    threads: set[tuple[str, str]] = field(default_factory=set)  # (channel, ts) with replies
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)  # view id -> view
+    home: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> published Home
+
+
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+MESSAGE_TEXT = 40000
+
+
+def block_errors(blocks: Any, limit: int) -> str | None:
+    """What Slack would refuse in `blocks`: slack_sdk's validators plus the block count."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list) or len(blocks) > limit:
+        return "invalid_blocks"
+    try:
+        for block in Block.parse_all(blocks):
+            if block is None:
+                return "invalid_blocks"
+            block.validate_json()
+            inner = block.to_dict()
+            if inner.get("type") == "actions" and len(inner.get("elements", [])) > 25:
+                return "invalid_blocks"
+    except (SlackObjectFormationError, KeyError, TypeError, ValueError):
+        return "invalid_blocks"
+    return None
 
 
 class FakeSlack:
@@ -121,6 +172,27 @@ class FakeSlack:
             Failure(status, error, retry_after, times)
         )
 
+    def add_channel(self, channel: str, *, private: bool = False, joined: bool = False) -> None:
+        with self._cond:
+            if private:
+                self.state.private.add(channel)
+            if joined:
+                self.state.joined.add(channel)
+
+    def is_member(self, channel: str) -> bool:
+        return channel.startswith("D") or channel in self.state.joined
+
+    def delivers(self, channel: str) -> bool:
+        """Whether Slack sends the bot events from this channel (it must be a member)."""
+        with self._cond:
+            return self.is_member(channel)
+
+    def note_message(self, channel: str, thread_ts: str | None) -> None:
+        """A person's message arrived (in a thread): the thread now exists."""
+        if thread_ts:
+            with self._cond:
+                self.state.threads.add((channel, thread_ts))
+
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
@@ -172,11 +244,50 @@ class FakeSlack:
                 status, call.response = failure.status, {"ok": False, "error": failure.error}
             else:
                 status, extra, call.response = 200, {}, self._ok(method, params)
+                if method.startswith("/response/") and not call.response["ok"]:
+                    status = 400  # a response URL answers a bad payload with HTTP 400
             self.state.calls.append(call)
             self._cond.notify_all()
             return status, call.response, extra
 
+    def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        """The error Slack would answer this call with, if any."""
+        posting = method in ("chat.postMessage", "chat.postEphemeral")
+        if posting or method.startswith("/response/"):
+            if block_errors(params.get("blocks"), MESSAGE_BLOCKS):
+                return "invalid_blocks"
+            if len(str(params.get("text") or "")) > MESSAGE_TEXT:
+                return "msg_too_long"
+            if not params.get("text") and not params.get("blocks") and posting:
+                return "no_text"
+        if method in ("views.open", "views.update", "views.publish", "views.push"):
+            from slack_sdk.errors import SlackObjectFormationError
+            from slack_sdk.models.views import View
+
+            view = params.get("view") or {}
+            if block_errors(view.get("blocks"), VIEW_BLOCKS):
+                return "invalid_arguments"
+            try:  # title <= 24 characters, 1 to 100 blocks, ...
+                View(**view).validate_json()
+            except (SlackObjectFormationError, TypeError, ValueError):
+                return "invalid_arguments"
+        channel = str(params.get("channel") or "")
+        if posting and channel in self.state.private and not self.is_member(channel):
+            return "not_in_channel"
+        if method == "chat.postEphemeral" and params.get("thread_ts") and (
+                channel, params["thread_ts"]) not in self.state.threads:
+            return "thread_not_found"
+        if method == "conversations.join" and channel in self.state.private:
+            return "method_not_supported_for_channel_type"
+        if method == "conversations.info" and channel in self.state.private and not (
+                self.is_member(channel)):
+            return "channel_not_found"
+        return None
+
     def _ok(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._refusal(method, params)
+        if refused:
+            return {"ok": False, "error": refused}
         ts = f"1700000000.{next(self._ts):06d}"
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM,
@@ -189,12 +300,34 @@ class FakeSlack:
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params.get("users", ""))}}
         if method == "chat.postMessage":
+            if params.get("thread_ts"):
+                self.state.threads.add((str(params.get("channel")), str(params["thread_ts"])))
             return {"ok": True, "channel": params.get("channel"), "ts": ts,
                     "message": {"text": params.get("text", ""), "ts": ts}}
+        if method == "conversations.info":
+            channel = str(params.get("channel"))
+            return {"ok": True, "channel": {"id": channel, "is_member": self.is_member(channel),
+                                            "is_private": channel in self.state.private}}
+        if method == "conversations.join":
+            channel = str(params.get("channel"))
+            self.state.joined.add(channel)
+            return {"ok": True, "channel": {"id": channel, "is_member": True}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
-        if method in ("views.open", "views.update", "views.push"):
-            return {"ok": True, "view": {"id": "V" + ts.replace(".", ""), **params.get("view", {})}}
+        if method in ("views.open", "views.push"):
+            view = {"id": "V" + ts.replace(".", ""), **params.get("view", {})}
+            self.state.views[view["id"]] = view
+            return {"ok": True, "view": view}
+        if method == "views.update":
+            if params.get("view_id") not in self.state.views:
+                return {"ok": False, "error": "not_found"}
+            view = {"id": params["view_id"], **params.get("view", {})}
+            self.state.views[view["id"]] = view
+            return {"ok": True, "view": view}
+        if method == "views.publish":
+            view = {"id": "VHOME", **params.get("view", {})}
+            self.state.home[str(params.get("user_id"))] = view
+            return {"ok": True, "view": view}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.state.socket_url}
         return {"ok": True}
@@ -321,6 +454,11 @@ class SignedClient:
 
     def event(self, event: dict[str, Any], *, event_id: str, retry: int | None = None,
               **signing: Any) -> tuple[int, str]:
+        if event.get("type") == "message" and str(event.get("text", "")).startswith("/"):
+            # Slack's client sends a message starting with `/` as a slash command, or answers
+            # "not a valid command" itself; it never becomes a message event ("Implementing
+            # slash commands", docs.slack.dev).
+            raise AssertionError(f"Slack never delivers {event['text']!r} as a message")
         body = json.dumps({
             "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
             "event_id": event_id, "event_time": int(time.time()), "event": event,
