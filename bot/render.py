@@ -15,6 +15,7 @@ goes (`Dialect.command`: a Slack slash command, `@Liaison /…` in a DingTalk gr
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -192,7 +193,10 @@ class _Helpers:
         text = self.renderer.label(self.locale, key)
         text = text.format(**fmt) if fmt else text
         if isinstance(text, str) and "/" in text:
-            text = LABEL_COMMAND.sub(lambda m: self._command(m.group(1)), text)
+            # The label's text escaped, its commands as `cmd` writes them (a real `@`).
+            pieces = LABEL_COMMAND.split(text)  # text, command, text, command, ..., text
+            return Safe("".join(self.cmd(piece) if odd else self.dialect.escape(piece)
+                                for odd, piece in zip(itertools.cycle((False, True)), pieces)))
         return text
 
     def _command(self, words: str) -> str:
@@ -200,8 +204,11 @@ class _Helpers:
 
     def cmd(self, words: str) -> Safe:
         """A command as the reader types it: `cmd('lang en')` is `/lang en` on the console,
-        `/liaison lang en` in a Slack channel, `@Liaison /lang en` in a DingTalk group."""
-        return Safe(self.dialect.escape(self._command(words)))
+        `/liaison lang en` in a Slack channel, `@Liaison /lang en` in a DingTalk group. The
+        words and the bot's name are escaped, the `@` addressing the robot is not: it must
+        stay one the person can type (DingTalk's escape breaks every `@` starting a word)."""
+        escape = self.dialect.escape
+        return Safe(self.dialect.command(escape(words), self.direct, escape(self.bot_name)))
 
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:

@@ -73,10 +73,14 @@ def test_the_dates_and_commands_of_a_message_read_as_typed_on_dingtalk() -> None
                           locale="zh", platform="dingtalk", zone=ZoneInfo("Asia/Shanghai"))
     assert "2026年11月28日 周六 15:00 (Asia/Shanghai)" in out.text
     families = [{"label": "families.help", "commands": ["cmd.help.main", "cmd.lang.main"]}]
-    help_text = renderer.render(Reply("help/index", {"families": families}), locale="zh",
-                                platform="dingtalk", zone=ZoneInfo("Asia/Shanghai")).text
-    assert "• /help [命令] — 显示可用命令" in help_text and "• /lang zh|en — " in help_text
-    assert "\\" not in help_text
+    # Commands as typed there: in the robot's DM plainly, in a group after a real @mention.
+    for direct, prefix in ((True, ""), (False, "@Liaison ")):
+        help_text = renderer.render(Reply("help/index", {"families": families}), locale="zh",
+                                    platform="dingtalk", zone=ZoneInfo("Asia/Shanghai"),
+                                    direct=direct).text
+        assert f"• {prefix}/help [命令] — 显示可用命令" in help_text
+        assert f"• {prefix}/lang zh|en — " in help_text
+        assert "\\" not in help_text
 
 
 def test_a_mention_is_a_name_through_the_openapi_and_an_at_through_a_webhook() -> None:
