@@ -12,6 +12,9 @@ marked sent in its own transaction together with its kind's `on_sent`. So a cras
 most the one message in flight; if the mark cannot be written (the database is down) the
 process keeps it and writes it first thing when the database is back.
 
+A message an adapter sends in several parts (a long Slack message) notes how far it got in
+`meta["progress"]`; a failed try keeps that with the row, so the retry never repeats a part.
+
 Rate limits pause scopes (schedules/throttle.py): a reminder whose platform scope is paused is
 released back to the outbox for that time without counting an attempt.
 """

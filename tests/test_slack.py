@@ -421,6 +421,34 @@ def test_a_rate_limited_reminder_waits_for_retry_after_and_is_not_lost(slack: Ha
     assert _reminder(slack).status == "sent"
 
 
+def test_a_long_message_cut_short_by_a_rate_limit_goes_on_without_repeating_a_part(
+    slack: Harness,
+) -> None:
+    from schedules import api
+    from schedules.worker import Sweeper
+
+    slack.outbox.stop()  # this test sweeps by hand
+
+    now = datetime.now(UTC)
+    lines = [f"line {n:02d} " + "x" * 2890 for n in range(60)]  # 60 sections: two messages
+    with slack.app.db.session() as session:
+        api.queue(session, Outbound(Address(platform="slack", channel="CMEET"),
+                                    Rendered(title="", body="\n".join(lines))), now=now)
+    slack.fake.fail("chat.postMessage", status=429, retry_after=30, after=1)
+    sweeper = Sweeper(slack.app, {"slack": slack.adapter})
+    sweeper.sweep(now)
+    first, refused = slack.fake.calls("chat.postMessage")
+    assert "line 00" in message_text(first.params) and refused.response["ok"] is False
+
+    sweeper.sweep(now + timedelta(seconds=31))
+    posted = [c for c in slack.fake.calls("chat.postMessage") if c.response.get("ok")]
+    read = "\n".join(message_text({"blocks": c.params["blocks"]}) for c in posted)
+    # Every line arrived exactly once, in order: the retry went on with the second part.
+    assert [read.count(line[:8]) for line in lines] == [1] * 60
+    assert read.index("line 49") < read.index("line 50")
+    assert len(posted) == 2
+
+
 # -- the intake as a modal -----------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ class Failure:
     error: str = ""
     retry_after: int | None = None
     times: int = 1
+    after: int = 0  # calls that still succeed first
 
 
 @dataclass
@@ -163,13 +164,13 @@ class FakeSlack:
 
     def fail(
         self, method: str, *, status: int = 200, error: str = "", retry_after: int | None = None,
-        times: int = 1,
+        times: int = 1, after: int = 0,
     ) -> None:
-        """The next `times` calls of `method` fail this way."""
+        """The next `times` calls of `method` (after `after` that succeed) fail this way."""
         if status == 429 and not error:
             error = "ratelimited"
         self.state.failures.setdefault(method, []).append(
-            Failure(status, error, retry_after, times)
+            Failure(status, error, retry_after, times, after)
         )
 
     def add_channel(self, channel: str, *, private: bool = False, joined: bool = False) -> None:
@@ -235,6 +236,9 @@ class FakeSlack:
         with self._cond:
             call = Call(method, params, headers)
             queue = self.state.failures.get(method) or []
+            if queue and queue[0].after > 0:
+                queue[0].after -= 1
+                queue = []
             if queue:
                 failure = queue[0]
                 failure.times -= 1
