@@ -81,18 +81,25 @@ class Liaison:
             return outbounds
         kept = [o for o in outbounds if keep is not None and keep(o)]
         rest = [o for o in outbounds if not (keep is not None and keep(o))]
-        return kept + self.queue(rest)
+        return kept + self.queue(rest, inbound, prepare)
 
-    def queue(self, outbounds: list[Outbound]) -> list[Outbound]:
-        """Queue messages in a transaction of their own (an error answer, or a private answer
-        that missed the ack). Returns those that could not be queued (the database is away):
-        the caller may still try them once directly."""
+    def queue(
+        self,
+        outbounds: list[Outbound],
+        inbound: Inbound | None = None,
+        prepare: Callable[[Session, Inbound, list[Outbound]], list[Outbound]] | None = None,
+    ) -> list[Outbound]:
+        """Queue messages in a transaction of their own (an error answer, prepared as `handle`
+        prepares answers, or a private answer that missed the ack). Returns those that could
+        not be queued (the database is away): the caller may still try them once directly."""
         if not outbounds:
             return []
         from schedules import api
 
         try:
             with self.db.session() as session:
+                if prepare is not None and inbound is not None:
+                    outbounds = prepare(session, inbound, outbounds)
                 for outbound in outbounds:
                     api.queue(session, outbound)
         except StorageError:

@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,6 +146,46 @@ def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
     release.set()
     late = slack.fake.wait_for("/response/slow")[0].params
     assert late["response_type"] == "ephemeral" and "/liaison help" in message_text(late)
+
+
+def test_a_private_answer_longer_than_one_message_comes_by_the_response_url_in_parts(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [f"line {n:02d} " + "x" * 2890 for n in range(60)]  # 60 sections: two messages
+    handle = slack.app.handle
+
+    def long(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
+        return [replace(o, message=Rendered(title="", body="\n".join(lines)))
+                for o in handle(inbound, **kw)]
+
+    monkeypatch.setattr(slack.app, "handle", long)
+    status, body = slack.slack.command("/liaison", "help", user=ALICE, channel="CGENERAL",
+                                       response_url=slack.fake.response_url("long"))
+    assert (status, body) == (200, "")  # the ack holds one message: this one does not fit
+    parts = slack.fake.wait_for("/response/long", 2)
+    read = "\n".join(message_text({"blocks": c.params["blocks"]}) for c in parts)
+    assert all(c.params["response_type"] == "ephemeral" for c in parts)
+    assert [read.count(line[:8]) for line in lines] == [1] * 60
+    assert slack.fake.calls("chat.postMessage") == []
+
+
+def test_an_error_answer_to_a_button_comes_by_its_response_url(slack: Harness) -> None:
+    # A card's command button whose record is gone: the answer is an error, still private and
+    # where the person pressed it (not a chat.postEphemeral into a thread nobody opened).
+    slack.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE, "name": "alice"},
+        "channel": {"id": "CSALES", "name": "sales"}, "trigger_id": "trig-err",
+        "container": {"type": "message", "channel_id": "CSALES",
+                      "message_ts": "1700000099.000001"},
+        "message": {"type": "message", "ts": "1700000099.000001", "text": "card"},
+        "response_url": slack.fake.response_url("err"),
+        "actions": [{"type": "button", "action_id": "liaison_choice_0", "block_id": "b",
+                     "value": "/complaint show 999999", "action_ts": "1",
+                     "text": {"type": "plain_text", "text": "Show"}}],
+    })
+    answer = slack.fake.wait_for("/response/err")[0].params
+    assert answer["response_type"] == "ephemeral" and "999999" in message_text(answer)
+    assert slack.fake.calls("chat.postEphemeral") == []
 
 
 def test_slack_command_names_map_to_the_router(slack: Harness) -> None:

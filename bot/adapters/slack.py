@@ -376,7 +376,9 @@ class SlackAdapter:
                     if fits:
                         private = []
             rest = [o for o in kept if not _private_answer(o)]
-            self._deliver_all(self.app.queue(private) + rest, inbound)
+            # (An error answer skipped `prepare`: it learns the response URL here.)
+            self._deliver_all(self.app.queue(self._annotate(inbound, origin, private)) + rest,
+                              inbound)
         except Exception as exc:
             log.exception("slash command failed")
             if not pending.ready.done():
