@@ -77,10 +77,11 @@ Text is NFKC-normalised (full-width １２月１日, ：), trimmed, and English 
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import opencc
 from dateparser.date import DateDataParser
 
 __all__ = ["TimeParseError", "parse_duration", "parse_when"]
@@ -201,6 +202,16 @@ class _Day:
     week: int | None = None  # ... of this week (0), next (1), last (-1); None: next one
     month: int | None = None  # with `day`: a date without a year
     day: int | None = None  # alone: a day of the month (3号)
+    month_offset: int | None = None  # with `day`: of this (0), next (1), last (-1) month
+    also_weekday: int | None = None  # a weekday said beside a date: must be the date's
+
+    def with_weekday(self, other: "_Day") -> "_Day | None":
+        """'Monday, Feb 18', '周日, 二月十号': a date and the weekday it should fall on."""
+        if other.weekday is None or other.week is not None or other != _Day(weekday=other.weekday):
+            return None
+        if self.weekday is not None or self.also_weekday is not None:
+            return None
+        return replace(self, also_weekday=other.weekday)
 
 
 @dataclass(frozen=True)
@@ -230,7 +241,11 @@ class _Parts:
             if not new:
                 continue
             old = getattr(self, slot.name)
-            if old and old != new:
+            if isinstance(old, _Day) and old != new:
+                merged = old.with_weekday(new) or new.with_weekday(old)
+                consistent = consistent and merged is not None
+                setattr(self, slot.name, merged or old)
+            elif old and old != new:
                 consistent = False
             else:
                 setattr(self, slot.name, new)
@@ -273,6 +288,14 @@ def _numeric_date(year: str | None, month: str | int, day: str) -> _Parts:
     except ValueError:
         raise TimeParseError(f"there is no day {_int(day)} in month {month_number}") from None
     return _Parts(day=_Day(month=month_number, day=_int(day)))
+
+
+def _cn_date(m: re.Match[str]) -> _Parts:
+    # 八月十五 without 日 or 号 is how the lunar calendar's days are said (the Mid-Autumn
+    # Festival); 8月15 and 八月十五日 are not.
+    if m[4] is None and not m[3].isascii():
+        raise TimeParseError("a lunar date? say 8月15日 for the 15th of August")
+    return _numeric_date(m[1], m[2], m[3])
 
 
 _NOW_WORDS = ("now", "right now", "现在", "马上", "立刻", "立即")
@@ -322,6 +345,7 @@ _MONTH = (
 )
 _YEAR = r"(?:,?\s*([0-9]{4})(?![0-9:]))?"
 _ORDINAL = r"(?:st|nd|rd|th)?"
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EN_WEEKDAY = (
     r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?"
@@ -350,11 +374,19 @@ def _cn_weekday(m: re.Match[str]) -> _Parts:
     return _Parts(day=_Day(weekday=weekday, week=_CN_WEEK[m[1]]))
 
 
-def _day_of_month(m: re.Match[str]) -> _Parts:
-    day = _int(m[1])
+def _day_of_month_number(token: str, month_offset: int | None = None) -> _Parts:
+    day = _int(token)
     if not 1 <= day <= 31:
         raise TimeParseError(f"no month has a day {day}")
-    return _Parts(day=_Day(day=day))
+    return _Parts(day=_Day(day=day, month_offset=month_offset))
+
+
+def _day_of_month(m: re.Match[str]) -> _Parts:
+    return _day_of_month_number(m[1])
+
+
+def _day_of_month_in(token: str, month_offset: int | None) -> _Parts:
+    return _day_of_month_number(token, month_offset)
 
 
 _DAY_TOKENS: tuple[_Token, ...] = (
@@ -365,28 +397,44 @@ _DAY_TOKENS: tuple[_Token, ...] = (
     ),
     # 2026年12月1日, 12月1号, 十二月一日
     _regex_token(
-        rf"(?:([0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s*年\s*)?({_NUM})\s*月\s*({_NUM})\s*[日号]?",
-        lambda m: _numeric_date(m[1], m[2], m[3]),
+        rf"(?:([0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s*年\s*)?({_NUM})\s*月\s*({_NUM})\s*([日号])?",
+        _cn_date,
     ),
-    # 12/1, 12/1/2026: month first
+    # 12/1, 12/1/2026, 12-1, 2 / 15: month first
     _regex_token(
-        r"(?:on\s+)?([0-9]{1,2})/([0-9]{1,2})(?:/([0-9]{4}))?(?![0-9/])",
+        r"(?:on\s+)?([0-9]{1,2})\s*[/-]\s*([0-9]{1,2})(?:[/-]([0-9]{4}))?(?![0-9/:-])",
         lambda m: _numeric_date(m[3], m[1], m[2]),
     ),
-    # dec 1, december 1st, 2026
+    # dec 1, december 1st, 2026, february the 15th
     _regex_token(
-        rf"(?:on\s+)?{_MONTH}\s*([0-9]{{1,2}}){_ORDINAL}(?![0-9a-z:]){_YEAR}",
+        rf"(?:on\s+)?{_MONTH}\s*(?:the\s+)?([0-9]{{1,2}}){_ORDINAL}(?![0-9a-z:]){_YEAR}",
         lambda m: _numeric_date(m[3], _MONTHS[m[1][:3]], m[2]),
     ),
-    # 1 dec, the 1st of december 2026
+    # 1 dec, the 1st of december 2026, 31/oct/1974
     _regex_token(
-        rf"(?:on\s+)?(?:the\s+)?([0-9]{{1,2}}){_ORDINAL}\s*(?:of\s+)?{_MONTH}{_YEAR}",
-        lambda m: _numeric_date(m[3], _MONTHS[m[2][:3]], m[1]),
+        rf"(?:on\s+)?(?:the\s+)?([0-9]{{1,2}}){_ORDINAL}\s*(?:of\s+|[/-])?{_MONTH}"
+        rf"(?:[/-]([0-9]{{4}})(?![0-9:])|{_YEAR})",
+        lambda m: _numeric_date(m[3] or m[4], _MONTHS[m[2][:3]], m[1]),
+    ),
+    # the 20th of next month, 20 of this month, 下月九号, 本月9日, 上个月15号
+    _regex_token(
+        r"(?:on\s+)?(?:the\s+)?([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:day\s+)?of\s+(?:the\s+)?"
+        r"(this|next|last)\s+month(?![a-z])",
+        lambda m: _day_of_month_in(m[1], _EN_WEEK[m[2]]),
+    ),
+    _regex_token(
+        rf"(本|这个?|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
+        lambda m: _day_of_month_in(m[2], _CN_WEEK[m[1]]),
     ),
     _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
     _regex_token(rf"(?:on\s+)?(?:(this|next|last)\s+)?{_EN_WEEKDAY}", _en_weekday),
     _regex_token(rf"({_CN_WEEK_WORD})?\s*(?:周|星期|礼拜|週)([一二三四五六日天1-7])", _cn_weekday),
     _regex_token(rf"({_NUM})\s*[日号]", _day_of_month),
+    # the 24th, on the 15th, the 24
+    _regex_token(
+        r"(?:on\s+)?(?:the\s+([0-9]{1,2})(?:st|nd|rd|th)?|([0-9]{1,2})(?:st|nd|rd|th))(?![0-9a-z:])",
+        lambda m: _day_of_month_number(m[1] or m[2]),
+    ),
 )
 
 _PERIOD_WORDS = {
@@ -451,6 +499,9 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
         rf"{_AT}([0-9]{{1,2}})(?:[:.]([0-9]{{2}}))?\s*([ap])\.?m\.?(?![a-z])",
         lambda m: _time(m[1], m[2], meridiem=m[3] + "m"),
     ),
+    # 15h00, 3h18, at 15h (French-style, as Duckling reads)
+    _regex_token(rf"{_AT}([0-9]{{1,2}})h([0-9]{{2}})(?![0-9a-z])", lambda m: _time(m[1], m[2])),
+    _regex_token(r"(?:at|@)\s*([0-9]{1,2})h(?![0-9a-z])", lambda m: _time(m[1])),
     # 15:00, 9:30, 15:00:30 (and 15：00, after NFKC)
     _regex_token(
         rf"{_AT}([0-9]{{1,2}}):([0-9]{{2}})(?::([0-9]{{2}}))?(?![0-9])",
@@ -575,6 +626,9 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         found = _date(today.year, day.month, day.day)
         if found < today:
             found = _date(today.year + 1, day.month, day.day)
+    elif day.day is not None and day.month_offset is not None:
+        year, month = divmod(today.year * 12 + today.month - 1 + day.month_offset, 12)
+        found = _date(year, month + 1, day.day)
     elif day.day is not None:
         year, month = today.year, today.month
         if day.day < today.day:
@@ -582,6 +636,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         found = _date(year, month, day.day)
     else:  # pragma: no cover - every _Day sets one of the above
         raise TimeParseError("no day named")
+    if day is not None and day.also_weekday not in (None, found.weekday()):
+        raise TimeParseError(
+            f"{found:%Y-%m-%d} is a {_WEEKDAY_NAMES[found.weekday()]}, "
+            f"not a {_WEEKDAY_NAMES[day.also_weekday]}"
+        )
     return at(found)
 
 
@@ -592,6 +651,7 @@ _ISO = re.compile(
     r"(?:z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 _CJK = re.compile("[\u3007\u4e00-\u9fff]")
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
 _OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
@@ -610,7 +670,46 @@ def _read_iso(s: str, tz: ZoneInfo) -> datetime:
     return found if found.tzinfo is not None else found.replace(tzinfo=tz)
 
 
+# What the fallback may take a number for: a part of a full numeric date (12/1/2026), of a
+# clock time (15:00, 3 pm), or a day or year beside a month's name (dec 1, 1st of december
+# 2026). Any other number (`at 3 15`, `in 15`, `thu 15th`, `3 30`) is ambiguous to dateparser,
+# which reads it as a month or a day; so is a spoken number ("two three").
+_FALLBACK_NUMBERS = re.compile(
+    r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}"
+    r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:\s*[ap]\.?m\.?(?![a-z]))?"
+    r"|[0-9]{1,2}\s*[ap]\.?m\.?(?![a-z])"
+    rf"|(?:[0-9]{{1,2}}{_ORDINAL}\s+(?:of\s+)?)?{_MONTH}(?:\s*[0-9]{{1,2}}{_ORDINAL}(?![0-9a-z:]))?"
+    r"(?:,?\s*[0-9]{4}(?![0-9:]))?"
+)
+_SPOKEN_NUMBER = re.compile(
+    rf"(?<![a-z])(?:{'|'.join(w for w in _EN_NUMBER_WORDS if len(w) > 2)}|zero|oh|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty)(?![a-z])"
+)
+# Zone abbreviations that name several zones: IST is India, Israel or Ireland.
+_AMBIGUOUS_ZONES = re.compile(r"(?<![a-z])(?:ist|cst|bst|ast|gst|sst)(?![a-z])")
+
+
+def _check_fallback_text(s: str) -> None:
+    """Refuse what dateparser would read only by guessing (see _FALLBACK_NUMBERS)."""
+    rest = _FALLBACK_NUMBERS.sub(" ", _OFFSET.sub(" ", s))
+    if re.search("[0-9]", rest) or _SPOKEN_NUMBER.search(rest):
+        raise TimeParseError("cannot tell which numbers are the date and which the time")
+    if _AMBIGUOUS_ZONES.search(s):
+        raise TimeParseError("that zone abbreviation names several zones: say e.g. +05:30")
+
+
+def _check_weekday(s: str, found: date) -> None:
+    """A weekday named beside a date must be that date's: 'Monday, Feb 18'."""
+    named = {_WEEKDAYS[m[1][:3]] for m in re.finditer(rf"(?<![a-z]){_EN_WEEKDAY}", s)}
+    if named and named != {found.weekday()}:
+        said = " / ".join(_WEEKDAY_NAMES[w] for w in sorted(named))
+        raise TimeParseError(
+            f"{found:%Y-%m-%d} is a {_WEEKDAY_NAMES[found.weekday()]}, not a {said}"
+        )
+
+
 def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
+    _check_fallback_text(s)
     # A naive local base and no TIMEZONE / TO_TIMEZONE: naive answers are then wall-clock time
     # in `tz`, which ZoneInfo localises (DST-correct, any zone name), and aware answers mean the
     # text named its own zone.
@@ -626,6 +725,7 @@ def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
     used |= {found.minute, found.second}
     if any(int(n) not in used for n in re.findall("[0-9]+", _OFFSET.sub("", s))):
         raise TimeParseError("cannot read every part of this as a date and time")
+    _check_weekday(s, found.date())
     return found if found.tzinfo is not None else found.replace(tzinfo=tz)
 
 
@@ -635,7 +735,9 @@ def _normalise(text: str) -> str:
         raise TimeParseError("no date or time given")
     if len(text) > MAX_LENGTH:
         raise TimeParseError(f"longer than {MAX_LENGTH} characters")
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    text = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    # Traditional characters read as Simplified ones: 今晚8點, 下禮拜二, 後天, 一刻鐘後.
+    return _TO_SIMPLIFIED.convert(text) if _CJK.search(text) else text
 
 
 # -------------------------------------------------------------------------------- public API

@@ -423,3 +423,67 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(TimeParseError):
         parse_duration(text)
+
+
+# Read by dateparser as a month and a day, or a day, while every number was "used": each of
+# these came back as a wrong date. Now refused (Duckling's test corpus and negatives.json).
+GUESSED_BY_DATEPARSER = ["at 3 15", "at 12 15", "in 15", "in 15'", "3 30", "25", "two three"]
+
+
+@pytest.mark.parametrize("text", GUESSED_BY_DATEPARSER)
+def test_numbers_dateparser_would_guess_are_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Thu 15th", "2026-12-15 is a Tuesday, not a Thursday"),
+        ("friday, dec 1", "2026-12-01 is a Tuesday, not a Friday"),
+        ("周五 12月1日", "2026-12-01 is a Tuesday, not a Friday"),
+        ("fri, 01 dec 2026 15:00:00 +0800", "2026-12-01 is a Tuesday, not a Friday"),
+    ],
+)
+def test_a_weekday_that_disagrees_with_its_date_is_refused_with_both(
+    text: str, message: str
+) -> None:
+    with pytest.raises(TimeParseError, match=message):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tuesday, dec 1", wall(12, 1, 9)),
+        ("周二 12月1日 下午3点", wall(12, 1, 15)),
+        ("tue, 01 dec 2026 15:00:00", wall(12, 1, 15)),
+        ("the 20th of next month", wall(12, 20, 9)),
+        ("下月九号", wall(12, 9, 9)),
+        ("本月28日", wall(11, 28, 9)),
+        ("上个月15号", wall(10, 15, 9)),
+        ("on the 30th", wall(11, 30, 9)),
+        ("february the 15th", wall(2, 15, 9, year=2027)),
+        ("31/Oct/2026", wall(10, 31, 9)),
+        ("12-1", wall(12, 1, 9)),
+        ("at 15h30", wall(11, 26, 15, 30)),
+        ("今晚8點", wall(11, 26, 20)),
+        ("2月15號", wall(2, 15, 9, year=2027)),
+        ("下禮拜二", wall(12, 1, 9)),
+        ("後天下午3點", wall(11, 28, 15)),
+        ("這個禮拜五", wall(11, 27, 9)),
+        ("一個鐘頭後", wall(11, 26, 11)),
+    ],
+)
+def test_reads_more_phrases(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+def test_a_lunar_looking_date_is_refused() -> None:
+    # 八月十五 is the Mid-Autumn Festival's lunar date; 八月十五日 and 8月15 are not lunar.
+    with pytest.raises(TimeParseError):
+        parse_when("八月十五", now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert parse_when("8月15", now=local_now(SHANGHAI), tz=SHANGHAI) == parse_when(
+        "八月十五日", now=local_now(SHANGHAI), tz=SHANGHAI
+    )
