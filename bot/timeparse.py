@@ -104,7 +104,7 @@ _CN_DIGITS = {
     "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
-_CN_NUM = "[零〇一二两三四五六七八九十]+"
+_CN_NUM = "[零〇一二两三四五六七八九十廿]+"
 _NUM = f"(?:[0-9]+|{_CN_NUM})"
 _EN_NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -116,6 +116,8 @@ def _int(token: str) -> int:
     """Read '15', '十五', '二十', '十', '零五' or '二〇二六'."""
     if token.isascii():
         return int(token)
+    if token.startswith("廿"):  # 廿 is twenty: 廿号, 廿五
+        token = "二十" + token[1:]
     tens, ten, ones = token.partition("十")
     if not ten:  # digit by digit, as in years and 零五
         return int("".join(str(_CN_DIGITS[c]) for c in token))
@@ -221,6 +223,8 @@ class _Clock:
     second: int = 0
     meridiem: str | None = None  # "am" / "pm"
     bare: bool = False  # an English "at 3": needs am/pm or a part of the day
+    loose: bool = False  # a number alone ("8 tonight"): needs am/pm or a part of the day
+    offset: int = 0  # minutes after the hour named: "a quarter to noon" is -15
 
 
 @dataclass
@@ -298,7 +302,10 @@ def _cn_date(m: re.Match[str]) -> _Parts:
     return _numeric_date(m[1], m[2], m[3])
 
 
-_NOW_WORDS = ("now", "right now", "现在", "马上", "立刻", "立即")
+_NOW_WORDS = (
+    "now", "right now", "at the moment", "现在", "马上", "立刻", "立即", "此时", "此刻",
+    "宜家", "而家", "依家",  # Cantonese
+)  # fmt: skip
 
 _IN = re.compile(r"(?:in|after)\s+")
 _FUTURE_SUFFIX = re.compile(r"\s*(?:(?:from now|later|hence)(?![a-z])|以后|之后|过后|后)")
@@ -330,7 +337,9 @@ _DAY_WORDS: dict[str, tuple[int, str | None]] = {
     "this evening": (0, "evening"),
     "今天": (0, None), "今日": (0, None), "明天": (1, None), "明日": (1, None),
     "后天": (2, None), "大后天": (3, None), "昨天": (-1, None), "昨日": (-1, None),
-    "前天": (-2, None), "大前天": (-3, None),
+    "前天": (-2, None), "大前天": (-3, None), "本日": (0, None), "前日": (-2, None),
+    "后日": (2, None), "大后日": (3, None), "大大后天": (4, None),
+    "寻日": (-1, None), "琴日": (-1, None), "听日": (1, None),  # Cantonese
     "今晚": (0, "evening"), "今夜": (0, "evening"), "明晚": (1, "evening"),
     "昨晚": (-1, "evening"), "今早": (0, "morning"), "明早": (1, "morning"),
 }  # fmt: skip
@@ -353,7 +362,7 @@ _EN_WEEKDAY = (
 )
 _EN_WEEK = {None: None, "this": 0, "next": 1, "last": -1}
 _CN_WEEK = {
-    None: None, "本": 0, "这": 0, "这个": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2,
+    None: None, "本": 0, "这": 0, "这个": 0, "今": 0, "今个": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2,
     "上": -1, "上个": -1, "上上": -2, "上上个": -2,
 }  # fmt: skip
 _CN_WEEK_WORD = _alternatives(w for w in _CN_WEEK if w)
@@ -423,12 +432,16 @@ _DAY_TOKENS: tuple[_Token, ...] = (
         lambda m: _day_of_month_in(m[1], _EN_WEEK[m[2]]),
     ),
     _regex_token(
-        rf"(本|这个?|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
+        rf"(本|这个?|今个|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
         lambda m: _day_of_month_in(m[2], _CN_WEEK[m[1]]),
     ),
     _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
     _regex_token(rf"(?:on\s+)?(?:(this|next|last)\s+)?{_EN_WEEKDAY}", _en_weekday),
-    _regex_token(rf"({_CN_WEEK_WORD})?\s*(?:周|星期|礼拜|週)([一二三四五六日天1-7])", _cn_weekday),
+    # 下周一, 下周周六, 今个礼拜三 (Cantonese)
+    _regex_token(
+        rf"(?:({_CN_WEEK_WORD})\s*(?:周|星期|礼拜)?\s*)?(?:周|星期|礼拜)([一二三四五六日天1-7])",
+        _cn_weekday,
+    ),
     _regex_token(rf"({_NUM})\s*[日号]", _day_of_month),
     # the 24th, on the 15th, the 24
     _regex_token(
@@ -441,7 +454,7 @@ _PERIOD_WORDS = {
     "凌晨": "early", "清晨": "morning", "早上": "morning", "早晨": "morning",
     "上午": "morning", "中午": "noon", "午后": "afternoon", "下午": "afternoon",
     "傍晚": "dusk", "晚上": "evening", "晚间": "evening", "夜里": "evening",
-    "夜间": "evening", "半夜": "evening", "深夜": "evening",
+    "夜间": "evening", "半夜": "evening", "深夜": "evening", "晏昼": "afternoon",
     "morning": "morning", "in the morning": "morning", "afternoon": "afternoon",
     "in the afternoon": "afternoon", "evening": "evening", "in the evening": "evening",
     "night": "evening", "at night": "evening",
@@ -475,12 +488,45 @@ def _time(
     return _Parts(clock=clock)
 
 
+_MERIDIEM = r"(?:\s*(?:o'?\s?clock\s*)?(?P<mer>[ap])\.?\s?m\.?(?![a-z]))"
+_EN_CLOCK = re.compile(
+    r"(?P<at>(?:at|@)\s*)?(?P<hour>[0-9]{1,2})"
+    r"(?:[:.](?P<min>[0-9]{2})(?![0-9])|\s(?P<min2>[0-9]{2})(?![0-9:])|(?P<min3>[0-9]{2})(?![0-9:]))?"
+    rf"(?:{_MERIDIEM}|\s*o'?\s?clock(?![a-z])|(?<=[0-9])(?P<short>[ap])\.?(?![a-z0-9]))?"
+)
+
+
+def _en_clock_token(s: str, pos: int) -> tuple[int, _Parts] | None:
+    m = _EN_CLOCK.match(s, pos)
+    if m is None or re.match(r"[0-9a-z:/'\-\u3007\u4e00-\u9fff]", s[m.end() : m.end() + 1]):
+        return None
+    minute = m["min"] or m["min2"] or m["min3"]
+    short = m["short"]
+    if m["min"] is not None and m["mer"] is None and short is None:
+        return None  # 15:00 and 9:30: the 24-hour clock, below
+    if short is not None and m["min"] is None and m["at"] is None:
+        return None  # 4a, 7p alone are not times (Duckling's negatives)
+    meridiem = (m["mer"] or short) + "m" if (m["mer"] or short) else None
+    at = m["at"] is not None
+    clock = _Clock(
+        _int(m["hour"]), _int(minute or "0"), 0, meridiem,
+        bare=at and meridiem is None, loose=not at and meridiem is None,
+    )  # fmt: skip
+    return m.end(), _Parts(clock=clock)
+
+
 def _cn_clock(m: re.Match[str]) -> _Parts:
-    hour, half, quarters, minute = m[1], m[2], m[3], m[4]
+    hour, half, quarters, minute, five_minutes = m["hour"], m["half"], m["q"], m["min"], m["five"]
     if half:
         return _time(hour, "30")
     if quarters:
         return _time(hour, str(15 * _int(quarters)))
+    five_minutes = five_minutes or m["five2"]
+    if five_minutes:  # Cantonese: 三点踏三, 三点三个字 = 3:15
+        return _time(hour, str(5 * _int(five_minutes)))
+    if minute and not m["unit"] and not m["zero"] and len(minute) == 1 and minute != "十":
+        # 三点三 is 3:15 in Cantonese, and 3:03 or 3:30 to others: say 3点15 or 3点03分.
+        raise TimeParseError("say the minutes in full: 3点15, 3点03分")
     return _time(hour, minute)
 
 
@@ -494,11 +540,8 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
     ),
     # Midnight closes the day named: "tomorrow midnight" is the night after tomorrow.
     _regex_token(rf"{_AT}midnight(?![a-z])", lambda m: _Parts(period="evening", clock=_Clock(12))),
-    # 3pm, 3:30 p.m., 3.30pm
-    _regex_token(
-        rf"{_AT}([0-9]{{1,2}})(?:[:.]([0-9]{{2}}))?\s*([ap])\.?m\.?(?![a-z])",
-        lambda m: _time(m[1], m[2], meridiem=m[3] + "m"),
-    ),
+    # 3pm, 3:30 p.m., 3.30pm, 3 oclock am, 330 p.m., 3:15p, at 3p, 8 (tonight), at 1530
+    _en_clock_token,
     # 15h00, 3h18, at 15h (French-style, as Duckling reads)
     _regex_token(rf"{_AT}([0-9]{{1,2}})h([0-9]{{2}})(?![0-9a-z])", lambda m: _time(m[1], m[2])),
     _regex_token(r"(?:at|@)\s*([0-9]{1,2})h(?![0-9a-z])", lambda m: _time(m[1])),
@@ -507,11 +550,12 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
         rf"{_AT}([0-9]{{1,2}}):([0-9]{{2}})(?::([0-9]{{2}}))?(?![0-9])",
         lambda m: _time(m[1], m[2], m[3]),
     ),
-    # at 15
-    _regex_token(r"(?:at|@)\s*([0-9]{1,2})(?![0-9:a-z])", lambda m: _time(m[1], bare=True)),
     # 3点, 三点半, 3点15(分), 3点一刻, 15时30分, 十点整
     _regex_token(
-        rf"({_NUM})\s*(?:点钟?|时)\s*(?:(半)|([一二三1-3])\s*刻|零?({_NUM})\s*分?|整)?", _cn_clock
+        rf"(?P<hour>{_NUM})\s*(?:点钟?|时)\s*(?:[踏搭]?\s*(?P<half>半)|(?P<q>[一二三1-3])\s*刻"
+        rf"|[踏搭]\s*(?P<five>{_NUM})|(?P<five2>{_NUM})\s*个字"
+        rf"|(?P<zero>零)?(?P<min>{_NUM})\s*(?P<unit>分)?|整)?",
+        _cn_clock,
     ),
 )
 
@@ -563,8 +607,8 @@ def _hour(clock: _Clock, period: str | None) -> tuple[int, int]:
         if hour not in _PERIOD_HOURS[period]:
             raise TimeParseError(f"hour {hour} contradicts the part of the day given")
         return _PERIOD_HOURS[period][hour]
-    if clock.bare and 1 <= hour <= 12:
-        raise TimeParseError(f"'at {hour}' is ambiguous: say {hour}am or {hour}pm")
+    if (clock.bare and 1 <= hour <= 12) or clock.loose:
+        raise TimeParseError(f"'{hour}' is ambiguous: say {hour}am or {hour}pm")
     if not 0 <= hour <= 23:
         raise TimeParseError(f"there is no hour {hour}")
     return 0, hour
