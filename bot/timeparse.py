@@ -362,7 +362,8 @@ _EN_WEEKDAY = (
 )
 _EN_WEEK = {None: None, "this": 0, "next": 1, "last": -1}
 _CN_WEEK = {
-    None: None, "本": 0, "这": 0, "这个": 0, "今": 0, "今个": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2,
+    None: None, "本": 0, "这": 0, "这个": 0, "今": 0, "今个": 0,
+    "下": 1, "下个": 1, "下下": 2, "下下个": 2,
     "上": -1, "上个": -1, "上上": -2, "上上个": -2,
 }  # fmt: skip
 _CN_WEEK_WORD = _alternatives(w for w in _CN_WEEK if w)
@@ -457,7 +458,8 @@ _PERIOD_WORDS = {
     "夜间": "evening", "半夜": "evening", "深夜": "evening", "晏昼": "afternoon",
     "morning": "morning", "in the morning": "morning", "afternoon": "afternoon",
     "in the afternoon": "afternoon", "evening": "evening", "in the evening": "evening",
-    "night": "evening", "at night": "evening",
+    "night": "evening", "at night": "evening", "in the am": "morning", "in the pm": "afternoon",
+    "early morning": "early", "in the early morning": "early",
 }  # fmt: skip
 _PERIOD_DEFAULT_HOUR = {"morning": 9, "noon": 12, "afternoon": 15, "dusk": 18, "evening": 20}
 # Hour said with a part of the day -> (days after the day named, hour on the 24-hour clock).
@@ -490,8 +492,8 @@ def _time(
 
 _MERIDIEM = r"(?:\s*(?:o'?\s?clock\s*)?(?P<mer>[ap])\.?\s?m\.?(?![a-z]))"
 _EN_CLOCK = re.compile(
-    r"(?P<at>(?:at|@)\s*)?(?P<hour>[0-9]{1,2})"
-    r"(?:[:.](?P<min>[0-9]{2})(?![0-9])|\s(?P<min2>[0-9]{2})(?![0-9:])|(?P<min3>[0-9]{2})(?![0-9:]))?"
+    r"(?P<at>(?:at|@)\s*)?(?:(?P<hour3>[0-9]{1,2})(?P<min3>[0-9]{2})(?![0-9:])|(?P<hour>[0-9]{1,2})"
+    r"(?:[:.](?P<min>[0-9]{2})(?![0-9])|\s(?P<min2>[0-9]{2})(?![0-9:]))?)"
     rf"(?:{_MERIDIEM}|\s*o'?\s?clock(?![a-z])|(?<=[0-9])(?P<short>[ap])\.?(?![a-z0-9]))?"
 )
 
@@ -509,7 +511,7 @@ def _en_clock_token(s: str, pos: int) -> tuple[int, _Parts] | None:
     meridiem = (m["mer"] or short) + "m" if (m["mer"] or short) else None
     at = m["at"] is not None
     clock = _Clock(
-        _int(m["hour"]), _int(minute or "0"), 0, meridiem,
+        _int(m["hour"] or m["hour3"]), _int(minute or "0"), 0, meridiem,
         bare=at and meridiem is None, loose=not at and meridiem is None,
     )  # fmt: skip
     return m.end(), _Parts(clock=clock)
@@ -536,7 +538,8 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
         lambda m: _Parts(period=_PERIOD_WORDS[m[0]]),
     ),
     _regex_token(
-        rf"{_AT}(?:noon|midday)(?![a-z])", lambda m: _Parts(period="noon", clock=_Clock(12))
+        rf"{_AT}(?:the\s+)?(?:noon|mid\s?day)(?![a-z])",
+        lambda m: _Parts(period="noon", clock=_Clock(12)),
     ),
     # Midnight closes the day named: "tomorrow midnight" is the night after tomorrow.
     _regex_token(rf"{_AT}midnight(?![a-z])", lambda m: _Parts(period="evening", clock=_Clock(12))),
@@ -773,6 +776,50 @@ def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
     return found if found.tzinfo is not None else found.replace(tzinfo=tz)
 
 
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen"]  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_ORDINALS = {
+    "first": 1, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+_SPOKEN = re.compile(
+    rf"(?<![a-z])(?:(?P<tens>{'|'.join(_TENS)})(?:[\s-]?(?P<ones>{'|'.join(_UNITS[1:10])}))?"
+    rf"|(?P<oh>oh|o|ou|zero)[\s-](?P<digit>{'|'.join(_UNITS[1:10])})"
+    rf"|(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))}))(?![a-z])"
+)
+_SPOKEN_ORDINAL = re.compile(
+    rf"(?<![a-z])(?:(?P<tens>twenty|thirty)[\s-]?)?(?P<ord>{'|'.join(_ORDINALS)})(?![a-z])"
+    # "second" is also a unit of time: only as a day (the second of march, march second)
+    r"|(?<![a-z])(?P<before>the |(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? )"
+    r"second(?= (?:of|day|mon|tue|wed|thu|fri|sat|sun)|$|,| [0-9]{4})"
+)
+
+
+def _spoken_to_digits(s: str) -> str:
+    """'seven thirty p.m.' -> '7 30 p.m.', 'twelve oh three' -> '12 03', 'march first' ->
+    'march 1st': then the same rules, and the same refusals, as for digits."""
+
+    def number(m: re.Match[str]) -> str:
+        if m["tens"]:
+            return str(_TENS[m["tens"]] + (_UNITS.index(m["ones"]) if m["ones"] else 0))
+        if m["oh"]:
+            return f"0{_UNITS.index(m['digit'])}"
+        return str(_UNITS.index(m["unit"]))
+
+    def ordinal(m: re.Match[str]) -> str:
+        if m["before"] is not None:
+            return f"{m['before']}2nd"
+        value = _ORDINALS[m["ord"]] + (20 if m["tens"] == "twenty" else 30 if m["tens"] else 0)
+        return f"{value}{'st' if value % 10 == 1 and value != 11 else 'th'}"
+
+    s = re.sub("(?<=[a-z])-(?=[a-z])", " ", s)  # ten-thirty is not the 30th of October
+    return _SPOKEN.sub(number, _SPOKEN_ORDINAL.sub(ordinal, s))
+
+
 def _normalise(text: str) -> str:
     text = text.strip()
     if not text:
@@ -797,6 +844,8 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     s = _normalise(text)
+    if not _CJK.search(s):
+        s = _spoken_to_digits(s)
     local_now = now.astimezone(tz)
     try:
         if _ISO.fullmatch(s):
