@@ -135,18 +135,30 @@ def _skip(pattern: re.Pattern[str], s: str, pos: int) -> int:
 
 # --------------------------------------------------------------------------------- durations
 
-_EN_UNIT = r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w)(?![a-z])"
+_EN_UNIT = (
+    r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?)"
+    r"(?![a-z])"
+)
 # No 日 (also the day of the month: 1日) and no 月 / 年 (months have no fixed length).
-_CN_UNIT = "(?:秒钟?|分钟?|小时|钟头|天|周|星期|礼拜)"
+_CN_UNIT = "(?:秒钟?|分钟?|小时|钟头|刻钟|天|周|星期|礼拜)"
 _UNIT_SECONDS = {
     "s": 1, "秒": 1, "m": 60, "分": 60, "h": 3600, "小": 3600, "钟": 3600,
     "d": _DAY, "天": _DAY, "w": _WEEK, "周": _WEEK, "星": _WEEK, "礼": _WEEK,
+    "f": 2 * _WEEK, "'": 60, '"': 1, "刻": 900,
 }  # fmt: skip
+# Amounts said in words: "in a couple of hours", "in a few minutes" (three, as Duckling reads).
+_EN_AMOUNTS = {"couple": 2, "pair": 2, "few": 3}
 _DURATION_PART = re.compile(
-    rf"(?P<num>[0-9]+(?:\.[0-9]+)?|{_CN_NUM})\s*个?\s*(?P<half>半)?\s*个?\s*"
-    rf"(?P<unit>{_EN_UNIT}|{_CN_UNIT})"
+    # 2 hours, 1.5h, 1/2 hour, 15', 2 more minutes, 2 and a half hours, 一个半小时, 一分半钟
+    rf"(?P<num>[0-9]+(?:\.[0-9]+|/[0-9]+)?|{_CN_NUM})\s*(?:more\s+)?个?\s*"
+    rf"(?P<half>半|and\s+an?\s+half\s+)?\s*个?\s*"
+    rf"(?P<unit>{_EN_UNIT}|{_CN_UNIT}|'|\")(?:\s*(?P<half_after>半)钟?)?"
     rf"|半\s*个?\s*(?P<half_unit>{_CN_UNIT})"
-    rf"|(?P<word>half\s+an?|{'|'.join(_EN_NUMBER_WORDS)})\s+(?P<word_unit>{_EN_UNIT})"
+    # a quarter of an hour, 3 quarters of an hour
+    rf"|(?:a|(?P<quarters>[0-9]))\s+quarters?\s+of\s+an?\s+(?P<quarter_unit>{_EN_UNIT})"
+    rf"|(?P<word>half\s+an?|{'|'.join(_EN_NUMBER_WORDS)}"
+    r"|(?:a\s+)?(?:couple|pair|few)(?:\s+of)?)"
+    rf"\s+(?P<word_unit>{_EN_UNIT})"
 )
 _DURATION_GLUE = re.compile(r"\s*(?:,\s*|and\s+)?")
 
@@ -169,14 +181,22 @@ def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
     while part := _DURATION_PART.match(s, pos):
         value: float
         if part["num"] is not None:
-            num = part["num"]
-            value = (float(num) if "." in num else _int(num)) + (0.5 if part["half"] else 0)
+            num, over = part["num"], part["num"].partition("/")[2]
+            value = float(num) if "." in num else _int(num.partition("/")[0])
+            if over:
+                if _int(over) == 0:
+                    raise TimeParseError("cannot divide by zero")
+                value /= _int(over)
+            value += 0.5 if part["half"] or part["half_after"] else 0
             unit = part["unit"]
         elif part["half_unit"] is not None:
             value, unit = 0.5, part["half_unit"]
+        elif part["quarter_unit"] is not None:
+            value, unit = int(part["quarters"] or 1) / 4, part["quarter_unit"]
         else:
             word = part["word"]
-            value = 0.5 if word.startswith("half") else _EN_NUMBER_WORDS[word]
+            amount = next((v for k, v in _EN_AMOUNTS.items() if k in word), None)
+            value = 0.5 if word.startswith("half") else amount or _EN_NUMBER_WORDS[word]
             unit = part["word_unit"]
         unit_seconds = _UNIT_SECONDS[unit[0]]
         if unit_seconds >= _DAY:
@@ -307,8 +327,10 @@ _NOW_WORDS = (
     "宜家", "而家", "依家",  # Cantonese
 )  # fmt: skip
 
-_IN = re.compile(r"(?:in|after)\s+")
-_FUTURE_SUFFIX = re.compile(r"\s*(?:(?:from now|later|hence)(?![a-z])|以后|之后|过后|后)")
+_IN = re.compile(r"(?:in|after)\s+(?:(?:about|around|approximately|roughly)\s+)?")
+_FUTURE_SUFFIX = re.compile(
+    r"\s*(?:(?:from (?:right )?now|later|hence)(?![a-z])|以后|之后|过后|后)"
+)
 _PAST_SUFFIX = re.compile(r"\s*(?:ago(?![a-z])|以前|之前|前)")
 
 
@@ -532,11 +554,34 @@ def _cn_clock(m: re.Match[str]) -> _Parts:
     return _time(hour, minute)
 
 
-_PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
-    _regex_token(
-        rf"(?:{_alternatives(_PERIOD_WORDS)})(?![a-z])",
-        lambda m: _Parts(period=_PERIOD_WORDS[m[0]]),
-    ),
+_BEFORE_OR_AFTER = re.compile(
+    r"(?:(?:at|for)\s+)?(?:(?P<quarter>(?:a\s+)?quarter)|(?P<half>half)"
+    r"|(?P<minutes>[0-9]{1,2})(?:\s+min(?:ute)?s?)?)\s+(?P<way>past|after|to|till|before|from)\s+"
+)
+
+
+def _before_or_after_token(s: str, pos: int) -> tuple[int, _Parts] | None:
+    """'a quarter past noon', 'half past 3 pm', '20 minutes to 2pm', 'twenty after 3pm'."""
+    m = _BEFORE_OR_AFTER.match(s, pos)
+    if m is None:
+        return None
+    for token in _CLOCK_TOKENS:
+        if (hit := token(s, m.end())) is not None and hit[1].clock is not None:
+            break
+    else:
+        return None
+    end, parts = hit
+    if parts.clock.minute or parts.clock.offset:
+        return None  # 'a quarter past 3:30'
+    minutes = 15 if m["quarter"] else 30 if m["half"] else _int(m["minutes"])
+    if not 0 < minutes < 60:
+        raise TimeParseError("say the minutes past or to the hour from 1 to 59")
+    if m["way"] in ("to", "till", "before"):
+        minutes = -minutes
+    return end, replace(parts, clock=replace(parts.clock, offset=minutes))
+
+
+_CLOCK_TOKENS: tuple[_Token, ...] = (
     _regex_token(
         rf"{_AT}(?:the\s+)?(?:noon|mid\s?day)(?![a-z])",
         lambda m: _Parts(period="noon", clock=_Clock(12)),
@@ -560,6 +605,14 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
         rf"|(?P<zero>零)?(?P<min>{_NUM})\s*(?P<unit>分)?|整)?",
         _cn_clock,
     ),
+)
+_PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
+    _regex_token(
+        rf"(?:{_alternatives(_PERIOD_WORDS)})(?![a-z])",
+        lambda m: _Parts(period=_PERIOD_WORDS[m[0]]),
+    ),
+    _before_or_after_token,
+    *_CLOCK_TOKENS,
 )
 
 _TOKENS: tuple[_Token, ...] = (
@@ -651,9 +704,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
     else:
         extra_days, hour, minute, second = 0, DATE_ONLY_HOUR, 0, 0
 
+    offset = timedelta(minutes=parts.clock.offset if parts.clock else 0)
+
     def at(d: date) -> datetime:
         wall = datetime.combine(d + timedelta(days=extra_days), time(hour, minute, second))
-        return wall.replace(tzinfo=tz)
+        return (wall + offset).replace(tzinfo=tz)
 
     today = now.date()
     if day is None:
