@@ -77,6 +77,7 @@ Text is NFKC-normalised (full-width １２月１日, ：), trimmed, and English 
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -226,6 +227,10 @@ class _Day:
     day: int | None = None  # alone: a day of the month (3号)
     month_offset: int | None = None  # with `day`: of this (0), next (1), last (-1) month
     also_weekday: int | None = None  # a weekday said beside a date: must be the date's
+    later: int = 0  # weeks after the next `weekday`: "friday after next" is 1
+    count: int | None = None  # "3 fridays from now" (3), "2 thursdays ago" (-2)
+    nth: int | None = None  # of a month: the 1st (1) ... or the last (-1), 2nd last (-2) ...
+    year: int | None = None  # with `nth` and `month`
 
     def with_weekday(self, other: "_Day") -> "_Day | None":
         """'Monday, Feb 18', '周日, 二月十号': a date and the weekday it should fall on."""
@@ -378,10 +383,11 @@ _YEAR = r"(?:,?\s*([0-9]{4})(?![0-9:]))?"
 _ORDINAL = r"(?:st|nd|rd|th)?"
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-_EN_WEEKDAY = (
+_EN_WEEKDAY_NAME = (
     r"(mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?"
-    r"|sat(?:urday)?|sun(?:day)?)(?![a-z])"
+    r"|sat(?:urday)?|sun(?:day)?)"
 )
+_EN_WEEKDAY = _EN_WEEKDAY_NAME + "(?![a-z])"
 _EN_WEEK = {None: None, "this": 0, "next": 1, "last": -1}
 _CN_WEEK = {
     None: None, "本": 0, "这": 0, "这个": 0, "今": 0, "今个": 0,
@@ -397,13 +403,35 @@ def _day_word(m: re.Match[str]) -> _Parts:
     return _Parts(day=_Day(offset=offset), period=period)
 
 
+def _nth_of_month(m: re.Match[str], weekday: int | None) -> _Parts:
+    """The nth (or nth last) weekday or day of a month, for _DAY_TOKENS below."""
+    said = m.groupdict()
+    nth = _int(said["nth"]) if said["nth"] and said["nth"] != "last" else 1
+    if said["nth"] == "last" or said["last"]:
+        nth = -nth
+    if not 1 <= abs(nth) <= (5 if weekday is not None else 31):
+        raise TimeParseError("no month has that many")
+    if said["month"]:
+        month = _MONTHS[said["month"][:3]] if said["month"].isascii() else _int(said["month"])
+        year = int(said["year"]) if said.get("year") else None
+        return _Parts(day=_Day(nth=nth, weekday=weekday, month=month, year=year))
+    return _Parts(day=_Day(nth=nth, weekday=weekday, month_offset=_EN_MONTH[said["which"]]))
+
+
+_EN_MONTH = {None: 0, "this": 0, "the": 0, "current": 0, "next": 1, "last": -1, "previous": -1}
+_EN_MONTH |= {w: v for w, v in _CN_WEEK.items() if w}
+
+
 def _en_weekday(m: re.Match[str]) -> _Parts:
     return _Parts(day=_Day(weekday=_WEEKDAYS[m[2][:3]], week=_EN_WEEK[m[1]]))
 
 
+def _cn_weekday_number(token: str) -> int:
+    return int(token) - 1 if token.isdigit() else _CN_WEEKDAYS[token]
+
+
 def _cn_weekday(m: re.Match[str]) -> _Parts:
-    weekday = int(m[2]) - 1 if m[2].isdigit() else _CN_WEEKDAYS[m[2]]
-    return _Parts(day=_Day(weekday=weekday, week=_CN_WEEK[m[1]]))
+    return _Parts(day=_Day(weekday=_cn_weekday_number(m[2]), week=_CN_WEEK[m[1]]))
 
 
 def _day_of_month_number(token: str, month_offset: int | None = None) -> _Parts:
@@ -459,6 +487,45 @@ _DAY_TOKENS: tuple[_Token, ...] = (
         lambda m: _day_of_month_in(m[2], _CN_WEEK[m[1]]),
     ),
     _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
+    # wednesday of next week, sunday from last week, last week's sunday
+    _regex_token(
+        rf"(?:on\s+)?{_EN_WEEKDAY}\s+(?:of\s+|from\s+)?(this|next|last)\s+week(?![a-z])",
+        lambda m: _Parts(day=_Day(weekday=_WEEKDAYS[m[1][:3]], week=_EN_WEEK[m[2]])),
+    ),
+    _regex_token(
+        rf"(this|next|last)\s+week'?s\s+{_EN_WEEKDAY}",
+        lambda m: _Parts(day=_Day(weekday=_WEEKDAYS[m[2][:3]], week=_EN_WEEK[m[1]])),
+    ),
+    # friday after next: the friday after the next one
+    _regex_token(
+        rf"(?:on\s+)?(?:the\s+)?{_EN_WEEKDAY}\s+after\s+next(?![a-z])",
+        lambda m: _Parts(day=_Day(weekday=_WEEKDAYS[m[1][:3]], later=1)),
+    ),
+    # 3 fridays from now, 2 thursdays ago
+    _regex_token(
+        rf"([0-9]{{1,2}})\s+{_EN_WEEKDAY_NAME}s?(?![a-z])\s+(from\s+now|hence|ago|back)(?![a-z])",
+        lambda m: _Parts(
+            day=_Day(
+                weekday=_WEEKDAYS[m[2][:3]],
+                count=int(m[1]) * (-1 if m[3] in ("ago", "back") else 1),
+            )
+        ),
+    ),
+    # the first tuesday of october (2014), the last day of the month, the 5th last day of may
+    _regex_token(
+        rf"(?:the\s+)?(?P<nth>[0-9]{{1,2}}(?=st|nd|rd|th)|last)(?:st|nd|rd|th)?\s+"
+        rf"(?P<last>last\s+)?(?:{_EN_WEEKDAY}|(?P<d>day))\s+(?:of|in)\s+"
+        r"(?:(?P<month>(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\.?"
+        r"(?:\s+(?P<year>[0-9]{4}))?"
+        r"|(?:the\s+)?(?P<which>this|next|last|current|previous)?\s*month)(?![a-z])",
+        lambda m: _nth_of_month(m, None if m["d"] else _WEEKDAYS[m[3][:3]]),
+    ),
+    # 十月第一个星期一, 八月份的第一个周二, 下个月第二个周五
+    _regex_token(
+        rf"(?:(?P<month>{_NUM})\s*月份?|(?P<which>本|这个?|今个|下个?|上个?)\s*月)\s*的?\s*"
+        rf"(?:第(?P<nth>{_NUM})个?|(?P<last>最后一)个?)\s*(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7])",
+        lambda m: _nth_of_month(m, _cn_weekday_number(m["wd"])),
+    ),
     _regex_token(rf"(?:on\s+)?(?:(this|next|last)\s+)?{_EN_WEEKDAY}", _en_weekday),
     # 下周一, 下周周六, 今个礼拜三 (Cantonese)
     _regex_token(
@@ -680,6 +747,35 @@ def _shifted(now: datetime, shift: _Shift, tz: ZoneInfo) -> datetime:
     return moved.astimezone(UTC) + timedelta(seconds=shift.seconds)
 
 
+def _nth_of_month_date(day: _Day, today: date) -> date:
+    """The nth weekday (or day) of the month `day` names; a month without a year is the next
+    one whose answer is not yet past."""
+    assert day.nth is not None
+
+    def nth_in(year: int, month: int) -> date:
+        first = date(year, month, 1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if day.weekday is None:
+            found = first + timedelta(days=day.nth - 1) if day.nth > 0 else last + timedelta(
+                days=day.nth + 1
+            )
+        elif day.nth > 0:
+            found = first + timedelta(days=(day.weekday - first.weekday()) % 7 + 7 * (day.nth - 1))
+        else:
+            found = last - timedelta(days=(last.weekday() - day.weekday) % 7 + 7 * (-day.nth - 1))
+        if found.month != month:
+            raise TimeParseError(f"there is no such day in {year}-{month:02}")
+        return found
+
+    if day.month is None:
+        year, month = divmod(today.year * 12 + today.month - 1 + (day.month_offset or 0), 12)
+        return nth_in(year, month + 1)
+    if day.year is not None:
+        return nth_in(day.year, day.month)
+    found = nth_in(today.year, day.month)
+    return found if found >= today else nth_in(today.year + 1, day.month)
+
+
 def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
     """The moment `parts` names, `now` being the member's local time."""
     if parts.now:
@@ -717,10 +813,20 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         found = day.fixed
     elif day.offset is not None:
         found = today + timedelta(days=day.offset)
+    elif day.nth is not None:
+        found = _nth_of_month_date(day, today)
+    elif day.count is not None:
+        assert day.weekday is not None
+        if day.count > 0:  # the first is after today
+            found = today + timedelta(days=(day.weekday - today.weekday() - 1) % 7 + 1)
+        else:
+            found = today - timedelta(days=(today.weekday() - day.weekday - 1) % 7 + 1)
+        found += timedelta(weeks=day.count - 1 if day.count > 0 else day.count + 1)
     elif day.weekday is not None and day.week is None:
         found = today + timedelta(days=(day.weekday - today.weekday()) % 7)
         if at(found) < now:
             found += timedelta(weeks=1)
+        found += timedelta(weeks=day.later)
     elif day.weekday is not None:
         monday = today - timedelta(days=today.weekday())
         found = monday + timedelta(weeks=day.week or 0, days=day.weekday)
@@ -728,6 +834,14 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         found = _date(today.year, day.month, day.day)
         if found < today:
             found = _date(today.year + 1, day.month, day.day)
+        if day.also_weekday not in (None, found.weekday()):
+            # 'Sunday, Feb 10', 'Fri, Jul 18': of this year's and next year's, the one that is
+            # that weekday.
+            for year in (today.year, today.year + 1):
+                with suppress(ValueError):
+                    if date(year, day.month, day.day).weekday() == day.also_weekday:
+                        found = date(year, day.month, day.day)
+                        break
     elif day.day is not None and day.month_offset is not None:
         year, month = divmod(today.year * 12 + today.month - 1 + day.month_offset, 12)
         found = _date(year, month + 1, day.day)

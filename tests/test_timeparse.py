@@ -523,3 +523,35 @@ def test_reads_minutes_past_and_to(text: str, expected: datetime) -> None:
 def test_minutes_past_an_unclear_hour_are_refused(text: str) -> None:
     with pytest.raises(TimeParseError):
         parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+# now: Thursday 2026-11-26
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("wednesday of next week", wall(12, 2, 9)),
+        ("monday of this week", wall(11, 23, 9)),
+        ("last week's sunday", wall(11, 22, 9)),
+        ("friday after next", wall(12, 4, 9)),
+        ("2 fridays from now", wall(12, 4, 9)),
+        ("2 thursdays ago", wall(11, 12, 9)),
+        ("first tuesday of december", wall(12, 1, 9)),
+        ("last friday of november", wall(11, 27, 9)),
+        ("the last day of the month", wall(11, 30, 9)),
+        ("last day of february 2028", wall(2, 29, 9, year=2028)),
+        ("十二月第一个星期一", wall(12, 7, 9)),
+        ("下个月的第二个周五", wall(12, 11, 9)),
+        ("thursday, nov 26", wall(11, 26, 9)),
+        ("sunday, nov 22", wall(11, 22, 9)),  # of this year and next, the one that is a Sunday
+        ("周日，11月22日", wall(11, 22, 9)),
+    ],
+)
+def test_reads_weekdays_and_days_of_a_month(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize("text", ["fifth friday of february 2026", "the 6th monday of the month"])
+def test_a_day_a_month_does_not_have_is_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)

@@ -66,6 +66,9 @@ def duckling(repo: str, path: str, default_lang: str):
     in_negative = False
     while i < len(lines):
         line = lines[i]
+        if line.startswith("diffCorpus ="):  # another reference time: left out
+            while i + 1 < len(lines) and not lines[i + 1].startswith("allExamples"):
+                i += 1
         if line.startswith("negativeCorpus ="):
             in_negative = True
         elif in_negative and re.match(r"^\w", line):
