@@ -328,7 +328,7 @@ def _cn_date(m: re.Match[str]) -> _Parts:
 
 
 _NOW_WORDS = (
-    "now", "right now", "at the moment", "现在", "马上", "立刻", "立即", "此时", "此刻",
+    "now", "right now", "at the moment", "现在", "马上", "立刻", "立即", "此时", "此刻", "当前",
     "宜家", "而家", "依家",  # Cantonese
 )  # fmt: skip
 
@@ -365,10 +365,20 @@ _DAY_WORDS: dict[str, tuple[int, str | None]] = {
     "今天": (0, None), "今日": (0, None), "明天": (1, None), "明日": (1, None),
     "后天": (2, None), "大后天": (3, None), "昨天": (-1, None), "昨日": (-1, None),
     "前天": (-2, None), "大前天": (-3, None), "本日": (0, None), "前日": (-2, None),
+    "当天": (0, None), "当日": (0, None), "当晚": (0, "evening"),
     "后日": (2, None), "大后日": (3, None), "大大后天": (4, None),
     "寻日": (-1, None), "琴日": (-1, None), "听日": (1, None),  # Cantonese
     "今晚": (0, "evening"), "今夜": (0, "evening"), "明晚": (1, "evening"),
     "昨晚": (-1, "evening"), "今早": (0, "morning"), "明早": (1, "morning"),
+}  # fmt: skip
+
+# Holidays on a fixed date (the lunar ones, 春节 and 中秋, need the calendar data).
+_HOLIDAYS = {
+    "christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25),
+    "christmas eve": (12, 24), "new year's day": (1, 1), "new years day": (1, 1),
+    "new year's eve": (12, 31), "new years eve": (12, 31),
+    "元旦": (1, 1), "妇女节": (3, 8), "劳动节": (5, 1), "儿童节": (6, 1), "国庆节": (10, 1),
+    "国庆": (10, 1), "圣诞节": (12, 25), "圣诞": (12, 25), "平安夜": (12, 24),
 }  # fmt: skip
 
 _MONTHS = {
@@ -479,14 +489,18 @@ _DAY_TOKENS: tuple[_Token, ...] = (
     # the 20th of next month, 20 of this month, 下月九号, 本月9日, 上个月15号
     _regex_token(
         r"(?:on\s+)?(?:the\s+)?([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:day\s+)?of\s+(?:the\s+)?"
-        r"(this|next|last)\s+month(?![a-z])",
-        lambda m: _day_of_month_in(m[1], _EN_WEEK[m[2]]),
+        r"(this|next|last|current|previous)\s+month(?![a-z])",
+        lambda m: _day_of_month_in(m[1], _EN_MONTH[m[2]]),
     ),
     _regex_token(
         rf"(本|这个?|今个|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
         lambda m: _day_of_month_in(m[2], _CN_WEEK[m[1]]),
     ),
     _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
+    _regex_token(
+        rf"(?:on\s+)?({_alternatives(_HOLIDAYS)})(?![a-z])",
+        lambda m: _Parts(day=_Day(month=_HOLIDAYS[m[1]][0], day=_HOLIDAYS[m[1]][1])),
+    ),
     # wednesday of next week, sunday from last week, last week's sunday
     _regex_token(
         rf"(?:on\s+)?{_EN_WEEKDAY}\s+(?:of\s+|from\s+)?(this|next|last)\s+week(?![a-z])",
@@ -667,7 +681,7 @@ _CLOCK_TOKENS: tuple[_Token, ...] = (
     ),
     # 3点, 三点半, 3点15(分), 3点一刻, 15时30分, 十点整
     _regex_token(
-        rf"(?P<hour>{_NUM})\s*(?:点钟?|时)\s*(?:[踏搭]?\s*(?P<half>半)|(?P<q>[一二三1-3])\s*刻"
+        rf"(?P<hour>{_NUM})\s*(?:点多?钟?|时)\s*(?:[踏搭]?\s*(?P<half>半)|(?P<q>[一二三1-3])\s*刻"
         rf"|[踏搭]\s*(?P<five>{_NUM})|(?P<five2>{_NUM})\s*个字"
         rf"|(?P<zero>零)?(?P<min>{_NUM})\s*(?P<unit>分)?|整)?",
         _cn_clock,
@@ -688,7 +702,9 @@ _TOKENS: tuple[_Token, ...] = (
     *_DAY_TOKENS,
     *_PERIOD_AND_CLOCK_TOKENS,
 )
-_FILLER = re.compile(r"(?:\s|,|的)*")
+# Words that say a time is approximate are read past: 3ish pm, about 3pm, 下午5点多, 8点许,
+# 9月2号左右; the member sees the exact time in the echo and confirms it.
+_FILLER = re.compile(r"(?:\s|,|的|左右|许|(?:approximately|about|around|roughly)(?![a-z]))*")
 
 
 def _scan(s: str) -> _Parts | None:
@@ -963,7 +979,7 @@ _SPOKEN = re.compile(
 _SPOKEN_ORDINAL = re.compile(
     rf"(?<![a-z])(?:(?P<tens>twenty|thirty)[\s-]?)?(?P<ord>{'|'.join(_ORDINALS)})(?![a-z])"
     # "second" is also a unit of time: only as a day (the second of march, march second)
-    r"|(?<![a-z])(?P<before>the |(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? )"
+    r"|(?<![a-z])(?P<before>the |(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? |^)"
     r"second(?= (?:of|day|mon|tue|wed|thu|fri|sat|sun)|$|,| [0-9]{4})"
 )
 
@@ -986,6 +1002,7 @@ def _spoken_to_digits(s: str) -> str:
         return f"{value}{'st' if value % 10 == 1 and value != 11 else 'th'}"
 
     s = re.sub("(?<=[a-z])-(?=[a-z])", " ", s)  # ten-thirty is not the 30th of October
+    s = re.sub("(?<=[0-9])ish(?![a-z])", "", s)  # 3ish pm: approximately 3pm
     return _SPOKEN.sub(number, _SPOKEN_ORDINAL.sub(ordinal, s))
 
 
