@@ -231,6 +231,8 @@ class _Day:
     count: int | None = None  # "3 fridays from now" (3), "2 thursdays ago" (-2)
     nth: int | None = None  # of a month: the 1st (1) ... or the last (-1), 2nd last (-2) ...
     year: int | None = None  # with `nth` and `month`
+    short_year: int | None = None  # with `month` and `day`: 15 is 2015, 74 is 1974 (nearest)
+    year_offset: int | None = None  # with `month` and `day`: 去年 is -1
 
     def with_weekday(self, other: "_Day") -> "_Day | None":
         """'Monday, Feb 18', '周日, 二月十号': a date and the weekday it should fall on."""
@@ -308,10 +310,18 @@ def _date(year: int, month: int, day: int) -> date:
         raise TimeParseError(f"there is no date {year}-{month:02}-{day:02}") from None
 
 
-def _numeric_date(year: str | None, month: str | int, day: str) -> _Parts:
+def _numeric_date(
+    year: str | None, month: str | int, day: str, year_offset: int | None = None
+) -> _Parts:
     month_number = month if isinstance(month, int) else _int(month)
+    if year is not None and len(year) == 2:  # 15年3月2日, 3/3/15: the century nearest today
+        _numeric_date(None, month_number, day)
+        return _Parts(day=_Day(month=month_number, day=_int(day), short_year=_int(year)))
     if year is not None:
         return _Parts(day=_Day(fixed=_date(_int(year), month_number, _int(day))))
+    if year_offset is not None:  # 去年9月2号
+        _numeric_date(None, month_number, day)
+        return _Parts(day=_Day(month=month_number, day=_int(day), year_offset=year_offset))
     try:  # in a leap year: rejects 13月 and 2月30日 but not 2月29日
         date(2000, month_number, _int(day))
     except ValueError:
@@ -322,10 +332,12 @@ def _numeric_date(year: str | None, month: str | int, day: str) -> _Parts:
 def _cn_date(m: re.Match[str]) -> _Parts:
     # 八月十五 without 日 or 号 is how the lunar calendar's days are said (the Mid-Autumn
     # Festival); 8月15 and 八月十五日 are not.
-    if m[4] is None and not m[3].isascii():
+    if m[5] is None and not m[4].isascii():
         raise TimeParseError("a lunar date? say 8月15日 for the 15th of August")
-    return _numeric_date(m[1], m[2], m[3])
+    return _numeric_date(m[1], m[3], m[4], _CN_YEARS.get(m["year_word"]))
 
+
+_CN_YEARS = {"今": 0, "明": 1, "后": 2, "去": -1, "前": -2}
 
 _NOW_WORDS = (
     "now", "right now", "at the moment", "现在", "马上", "立刻", "立即", "此时", "此刻", "当前",
@@ -467,12 +479,13 @@ _DAY_TOKENS: tuple[_Token, ...] = (
     ),
     # 2026年12月1日, 12月1号, 十二月一日
     _regex_token(
-        rf"(?:([0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s*年\s*)?({_NUM})\s*月\s*({_NUM})\s*([日号])?",
+        rf"(?:([0-9]{{4}}|[零〇一二三四五六七八九]{{4}}|[0-9]{{2}}|[零〇一二三四五六七八九]{{2}})\s*年\s*"
+        rf"|(?P<year_word>[今明后去前])年\s*)?({_NUM})\s*月\s*({_NUM})\s*([日号])?",
         _cn_date,
     ),
     # 12/1, 12/1/2026, 12-1, 2 / 15: month first
     _regex_token(
-        r"(?:on\s+)?([0-9]{1,2})\s*[/-]\s*([0-9]{1,2})(?:[/-]([0-9]{4}))?(?![0-9/:-])",
+        r"(?:on\s+)?([0-9]{1,2})\s*[/-]\s*([0-9]{1,2})(?:[/-]([0-9]{4}|[0-9]{2}))?(?![0-9/:-])",
         lambda m: _numeric_date(m[3], m[1], m[2]),
     ),
     # dec 1, december 1st, 2026, february the 15th
@@ -483,7 +496,7 @@ _DAY_TOKENS: tuple[_Token, ...] = (
     # 1 dec, the 1st of december 2026, 31/oct/1974
     _regex_token(
         rf"(?:on\s+)?(?:the\s+)?([0-9]{{1,2}}){_ORDINAL}\s*(?:of\s+|[/-])?{_MONTH}"
-        rf"(?:[/-]([0-9]{{4}})(?![0-9:])|{_YEAR})",
+        rf"(?:[/-]([0-9]{{4}}|[0-9]{{2}})(?![0-9:])|{_YEAR})",
         lambda m: _numeric_date(m[3] or m[4], _MONTHS[m[2][:3]], m[1]),
     ),
     # the 20th of next month, 20 of this month, 下月九号, 本月9日, 上个月15号
@@ -846,6 +859,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
     elif day.weekday is not None:
         monday = today - timedelta(days=today.weekday())
         found = monday + timedelta(weeks=day.week or 0, days=day.weekday)
+    elif day.month is not None and day.day is not None and day.short_year is not None:
+        century = min((1900, 2000, 2100), key=lambda c: abs(c + day.short_year - today.year))
+        found = _date(century + day.short_year, day.month, day.day)
+    elif day.month is not None and day.day is not None and day.year_offset is not None:
+        found = _date(today.year + day.year_offset, day.month, day.day)
     elif day.month is not None and day.day is not None:
         found = _date(today.year, day.month, day.day)
         if found < today:

@@ -555,3 +555,23 @@ def test_reads_weekdays_and_days_of_a_month(text: str, expected: datetime) -> No
 def test_a_day_a_month_does_not_have_is_refused(text: str) -> None:
     with pytest.raises(TimeParseError):
         parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15年3月2日", wall(3, 2, 9, year=2015)),  # the century nearest today
+        ("九零年9月十号", wall(9, 10, 9, year=1990)),
+        ("3/3/27", wall(3, 3, 9, year=2027)),
+        ("去年9月2号", wall(9, 2, 9, year=2025)),
+        ("明年1月5日下午3点", wall(1, 5, 15, year=2027)),
+        ("christmas", wall(12, 25, 9)),
+        ("new year's day", wall(1, 1, 9, year=2027)),
+        ("国庆节", wall(10, 1, 9, year=2027)),
+        ("3ish pm", wall(11, 26, 15)),
+        ("下午5点多", wall(11, 26, 17)),
+    ],
+)
+def test_reads_years_holidays_and_approximate_times(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
