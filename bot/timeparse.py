@@ -310,6 +310,14 @@ def _date(year: int, month: int, day: int) -> date:
         raise TimeParseError(f"there is no date {year}-{month:02}-{day:02}") from None
 
 
+def _day_of_year(year: str, nth: str) -> _Parts:
+    first = date(_int(year), 1, 1)
+    found = first + timedelta(days=_int(nth) - 1)
+    if _int(nth) < 1 or found.year != first.year:
+        raise TimeParseError(f"{year} has no day {_int(nth)}")
+    return _Parts(day=_Day(fixed=found))
+
+
 def _numeric_date(
     year: str | None, month: str | int, day: str, year_offset: int | None = None
 ) -> _Parts:
@@ -472,10 +480,21 @@ def _day_of_month_in(token: str, month_offset: int | None) -> _Parts:
 
 
 _DAY_TOKENS: tuple[_Token, ...] = (
-    # 2026-12-01, 2026/12/01, 2026.12.01
+    # 2026-12-01, 2026/12/01, 2026.12.01, 2026 12 01; 2026-12-0115:00 (glued, as copied from
+    # some systems); 20261201
     _regex_token(
-        r"(?:on\s+)?([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?![0-9])",
+        r"(?:on\s+)?([0-9]{4})([-/.]|\s)([0-9]{1,2})\2([0-9]{1,2})"
+        r"(?:(?![0-9])|(?<=[0-9]{2})(?=[0-9]{1,2}:))",
+        lambda m: _numeric_date(m[1], m[3], m[4]),
+    ),
+    _regex_token(
+        r"((?:19|20)[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])(?![0-9])",
         lambda m: _numeric_date(m[1], m[2], m[3]),
+    ),
+    # 2025年第一天: the nth day of a year
+    _regex_token(
+        rf"([0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s*年\s*的?\s*第\s*({_NUM})\s*天",
+        lambda m: _day_of_year(m[1], m[2]),
     ),
     # 2026年12月1日, 12月1号, 十二月一日
     _regex_token(
@@ -485,7 +504,7 @@ _DAY_TOKENS: tuple[_Token, ...] = (
     ),
     # 12/1, 12/1/2026, 12-1, 2 / 15: month first
     _regex_token(
-        r"(?:on\s+)?([0-9]{1,2})\s*[/-]\s*([0-9]{1,2})(?:[/-]([0-9]{4}|[0-9]{2}))?(?![0-9/:-])",
+        r"(?:on\s+)?([0-9]{1,2})\s*[/·-]\s*([0-9]{1,2})(?:[/-]([0-9]{4}|[0-9]{2}))?(?![0-9/:-])",
         lambda m: _numeric_date(m[3], m[1], m[2]),
     ),
     # dec 1, december 1st, 2026, february the 15th
@@ -506,8 +525,8 @@ _DAY_TOKENS: tuple[_Token, ...] = (
         lambda m: _day_of_month_in(m[1], _EN_MONTH[m[2]]),
     ),
     _regex_token(
-        rf"(本|这个?|今个|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
-        lambda m: _day_of_month_in(m[2], _CN_WEEK[m[1]]),
+        rf"(本|这个?|今个|同|下个?|上个?)\s*月\s*({_NUM})\s*[日号]",
+        lambda m: _day_of_month_in(m[2], _CN_WEEK.get(m[1], 0)),
     ),
     _regex_token(rf"(?:{_alternatives(_DAY_WORDS)})(?![a-z])", _day_word),
     _regex_token(
