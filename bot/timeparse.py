@@ -252,6 +252,7 @@ class _Clock:
     bare: bool = False  # an English "at 3": needs am/pm or a part of the day
     loose: bool = False  # a number alone ("8 tonight"): needs am/pm or a part of the day
     offset: int = 0  # minutes after the hour named: "a quarter to noon" is -15
+    with_day: bool = False  # "19h": a time only beside a day; alone, it may mean 19 hours
 
 
 @dataclass
@@ -263,6 +264,7 @@ class _Parts:
     day: _Day | None = None
     period: str | None = None
     clock: _Clock | None = None
+    zone: str | None = None  # a zone named in the text: "8h00 gmt", "3pm pst"
 
     def absorb(self, other: "_Parts") -> bool:
         """Take what `other` names; False when a slot gets named twice, differently."""
@@ -706,6 +708,9 @@ _CLOCK_TOKENS: tuple[_Token, ...] = (
     # 15h00, 3h18, at 15h (French-style, as Duckling reads)
     _regex_token(rf"{_AT}([0-9]{{1,2}})h([0-9]{{2}})(?![0-9a-z])", lambda m: _time(m[1], m[2])),
     _regex_token(r"(?:at|@)\s*([0-9]{1,2})h(?![0-9a-z])", lambda m: _time(m[1])),
+    _regex_token(
+        r"([0-9]{1,2})h(?![0-9a-z])", lambda m: _Parts(clock=_Clock(_int(m[1]), with_day=True))
+    ),
     # 15:00, 9:30, 15:00:30 (and 15：00, after NFKC)
     _regex_token(
         rf"{_AT}([0-9]{{1,2}}):([0-9]{{2}})(?::([0-9]{{2}}))?(?![0-9])",
@@ -728,11 +733,31 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
     *_CLOCK_TOKENS,
 )
 
+# Zone abbreviations that name one zone (as fixed offsets: 'pst' is -08:00 even in July).
+_ZONES = {
+    "utc": "UTC", "gmt": "UTC", "pst": "Etc/GMT+8", "pdt": "Etc/GMT+7", "mst": "Etc/GMT+7",
+    "mdt": "Etc/GMT+6", "est": "Etc/GMT+5", "edt": "Etc/GMT+4", "cet": "Etc/GMT-1",
+    "cest": "Etc/GMT-2", "eet": "Etc/GMT-2", "eest": "Etc/GMT-3", "jst": "Etc/GMT-9",
+    "kst": "Etc/GMT-9", "hkt": "Etc/GMT-8", "sgt": "Etc/GMT-8",
+}  # fmt: skip
+# ... and those that name several: IST is India, Israel or Ireland; CST China or US Central.
+_AMBIGUOUS_ZONE_NAMES = ("ist", "cst", "bst", "ast", "gst", "sst")
+
+
+def _zone(m: re.Match[str]) -> _Parts:
+    if m[1] in _AMBIGUOUS_ZONE_NAMES:
+        raise TimeParseError(f"{m[1].upper()} names several zones: give an offset, e.g. +05:30")
+    return _Parts(zone=_ZONES[m[1]])
+
+
 _TOKENS: tuple[_Token, ...] = (
     _regex_token(rf"(?:{_alternatives(_NOW_WORDS)})(?![a-z])", lambda m: _Parts(now=True)),
     _shift_token,
     *_DAY_TOKENS,
     *_PERIOD_AND_CLOCK_TOKENS,
+    _regex_token(
+        rf"\(?({_alternatives([*_ZONES, *_AMBIGUOUS_ZONE_NAMES])})\)?(?![a-z])", _zone
+    ),
 )
 # Words that say a time is approximate are read past: 3ish pm, about 3pm, 下午5点多, 8点许,
 # 9月2号左右; the member sees the exact time in the echo and confirms it.
@@ -839,6 +864,8 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         day = _Day(offset=parts.shift.days)  # 3天后下午3点: that day, at that time
 
     if parts.clock is not None:
+        if parts.clock.with_day and day is None:
+            raise TimeParseError("a time (at 19h) or a duration (in 19h)?")
         extra_days, hour = _hour(parts.clock, parts.period)
         minute, second = parts.clock.minute, parts.clock.second
     elif parts.period is not None:
@@ -955,7 +982,7 @@ _SPOKEN_NUMBER = re.compile(
     r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty)(?![a-z])"
 )
 # Zone abbreviations that name several zones: IST is India, Israel or Ireland.
-_AMBIGUOUS_ZONES = re.compile(r"(?<![a-z])(?:ist|cst|bst|ast|gst|sst)(?![a-z])")
+_AMBIGUOUS_ZONES = re.compile(rf"(?<![a-z])(?:{'|'.join(_AMBIGUOUS_ZONE_NAMES)})(?![a-z])")
 
 
 def _check_fallback_text(s: str) -> None:
@@ -1074,6 +1101,9 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
         if _ISO.fullmatch(s):
             found = _read_iso(s, tz)
         elif (parts := _scan(s)) is not None:
+            if parts.zone is not None:  # the day and the hour are the named zone's
+                tz = ZoneInfo(parts.zone)
+                local_now = now.astimezone(tz)
             found = _resolve(parts, local_now, tz)
         elif (read := _read_duration(s, 0)) is not None and read[0] == len(s):
             raise TimeParseError("that is a duration: say 'in 2 hours' or '两小时后'")

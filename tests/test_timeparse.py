@@ -575,3 +575,21 @@ def test_a_day_a_month_does_not_have_is_refused(text: str) -> None:
 def test_reads_years_holidays_and_approximate_times(text: str, expected: datetime) -> None:
     got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
     assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thursday 8h00 gmt", datetime(2026, 11, 26, 8, 0, tzinfo=UTC)),
+        ("friday 8h pst", datetime(2026, 11, 27, 16, 0, tzinfo=UTC)),
+        ("dec 1, 2026 19h", datetime(2026, 12, 1, 11, 0, tzinfo=UTC)),  # in Shanghai
+    ],
+)
+def test_reads_zones_and_hours_with_h(text: str, expected: datetime) -> None:
+    assert parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI) == expected
+
+
+@pytest.mark.parametrize("text", ["thursday at 9:30pm ist", "3pm cst", "19h", "8h"])
+def test_ambiguous_zones_and_lone_hours_with_h_are_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
