@@ -15,31 +15,48 @@ Chinese
     12月1日 12月1号 十二月一日 2026年12月1日 3号 2026-12-01 2026/12/01 |
     凌晨 早上 上午 中午 下午 傍晚 晚上 夜里 | 3点 十点 十二点 三点半 3点15
     3点15分 3点零五分 3点一刻 3点三刻 15:00 15：00 15时30分.
+    Also: 一刻钟后 一分半钟前 | 下周周六 今个礼拜三 | 下月九号 本月9日 上个月15号 |
+    十月第一个星期一 下个月的第二个周五 | 15年3月2日 去年9月2号 2025年第一天 20240307 |
+    元旦 国庆节 圣诞节 | 下午5点多 8点许 9月2号左右 (read at the time said) | Cantonese
+    宜家 听日 寻日 晏昼 今个 廿 三点踏三 三点三个字.
     E.g. 明天下午3点, 下周一上午10点, 12月1日下午3点, 3天后下午3点.
+    Traditional characters are first converted to Simplified with OpenCC's t2s data:
+    今晚8點, 2月15號, 下禮拜二, 後天.
 English
     now | in 2 hours, in 1h30m, in half an hour, 2 hours from now, 3 days ago |
     today, tomorrow, yesterday, tonight, (the) day after tomorrow | friday, this/next/last
     friday | dec 1, december 1st 2026, 1 dec, 12/1, 12/1/2026, 2026-12-01 | morning,
     afternoon, evening, night | 3pm, 3:30 p.m., 15:00, noon, midnight, at 15.
+    Also: in 1/2 hour, in a couple of hours, in a few minutes (3), in 15', a fortnight ago |
+    a quarter past noon, half past 3 pm, 20 minutes to 2pm | 3 o'clock in the afternoon,
+    8 tonight, 9 tomorrow morning, tonight 815, 330 p.m., 3:15p, at 3p, 15h30 | seven thirty
+    p.m., march first, the second of march (spoken numbers and ordinals) | wednesday of next
+    week, friday after next, 3 fridays from now, 2 thursdays ago | first tuesday of october,
+    last day of the month, the 20th of next month, on the 15th | Monday, Feb 18 (checked) |
+    christmas, new year's day | 3ish pm, about 3pm | thursday 8h00 gmt, 3pm pst.
     E.g. tomorrow 3pm, 3pm tomorrow, next monday at 10am, Dec 1 3pm.
 ISO 8601
     2026-12-01T15:00:00+08:00, 2026-12-01T07:00Z, 2026-12-01 15:00.
 
-Other English (zone names, RFC 2822, ...) goes to dateparser: "december 1 2026 3 pm pst".
+Other English (RFC 2822, ...) goes to dateparser: "tue, 01 dec 2026 15:00:00 +0800".
 Our reader comes first because, checked phrase by phrase, dateparser misreads chat: it
 cannot read 明天下午3点 / 下周一上午10点 / 两小时后, takes "next friday" for this Friday and
 "thursday" on a Thursday for next week, reads "3pm" at 10:00 as tomorrow in Asia/Shanghai
 but today in America/New_York, and silently drops numbers it cannot place ("tomorrow at 3"
 and "tomorrow 25:00" both come back as tomorrow at the current time).  So its answers are
 only taken when it reports a time or a day (not a week, month or year) and used every number
-in the text.
+in the text, and only a number that is part of a full date (12/1/2026), a clock time (15:00,
+3 pm) or beside a month's name (dec 1): it reads "at 3 15" as 15 March, "in 15" and "Thu
+15th" as the 15th, "3 30" and "25" as dates, so those are refused rather than guessed.
 
 Conventions
 -----------
 * Wall-clock times are built in the member's zone ``tz`` and only then converted to UTC, so
   DST is right: "tomorrow 3pm" is 15:00 local whatever tomorrow's offset is.  A wall time
   skipped by a DST jump is pushed forward by the jump (02:30 that night is 03:30); a wall time
-  that happens twice means the first.  An explicit offset (+08:00, Z, PST) wins over ``tz``.
+  that happens twice means the first.  An explicit offset (+08:00, Z) or zone (GMT, PST,
+  as fixed offsets) wins over ``tz``, and "tomorrow" is then that zone's tomorrow.  Zone
+  abbreviations that name several zones (IST, CST, BST, AST, GST, SST) are refused.
 * A date without a time means 09:00 local, the start of a working day: 明天, 12月1日,
   本周五, 2026-12-01, friday.  A part of the day without an hour: morning / 早上 / 上午
   09:00, noon / 中午 12:00, afternoon / 下午 15:00, 傍晚 18:00, evening / night /
@@ -48,7 +65,11 @@ Conventions
 * Hours: Chinese hours without a part-of-day word are on the 24-hour clock (3点 is 03:00,
   15点 is 15:00), as are h:mm times in both languages (9:30 is 09:30).  An English bare hour
   ("at 3") needs am/pm or a part of the day ("tomorrow afternoon at 3"), except the
-  unambiguous 0 and 13-23.  English am/pm takes 1-12: 12am is 00:00, 12pm is noon.
+  unambiguous 0 and 13-23; so do "at 3 15", "at 1030" and "ten thirty".  A number alone
+  (8, 815) needs am/pm or a part of the day ("8 tonight"), whatever the hour, and "19h" a
+  day ("friday 19h"): alone it may be a duration.  English am/pm takes 1-12: 12am is 00:00,
+  12pm is noon; a short "p" or "a" only after h:mm (3:15p) or "at" (at 3p), since Duckling's
+  list of texts that are not times has "4a".
   Parts of the day: 凌晨 0-5 (12 means 00:00); 早上 / 上午 0-12 as said; 中午 11-14,
   with 1 and 2 meaning 13:00 and 14:00; 下午 1-11 become 13-23 and 12 is noon; 傍晚 1-11
   become 13-23; 晚上 / 夜里 / 今晚 / tonight / night: 5-11 become 17-23, and 12 (also
@@ -60,10 +81,16 @@ Conventions
   上周X / last X = X of last week; 本周X / 这周X / this X = X of this week, even if passed;
   下下周X = the week after next.  A bare 周X / 星期X / 礼拜X / X = the next X at or after
   today, or next week if it is today and the time has passed.  日, 天 and 7 are Sunday.
+  "X after next" is a week after that; "3 fridays from now" counts Fridays after today.
+  A weekday beside a date must be that date's weekday ("Monday, Feb 18", 周日, 二月十号);
+  otherwise both are named in the refusal.  With a date without a year, the weekday picks
+  this year's or next year's date, whichever falls on it.
 * Dates without a year are this year, or next year if the date has gone by; a day of the
   month alone (3号) is this month, or next month if it has gone by.  Numeric dates are
   year-first (2026-12-01, 2026/12/01, 2026.12.01) or month-first (12/1, 12/1/2026), as
-  written in both China and the US.
+  written in both China and the US.  A two-digit year is in the century nearest today
+  (15年 is 2015, 3/3/74 is 1974).  八月十五 without 日 or 号 is refused: it is how lunar
+  dates are said (the Mid-Autumn Festival), and 三点三 too (3:15 in Cantonese).
 * Relative times: hours, minutes and seconds are elapsed time; days and weeks move the
   calendar and keep the wall-clock time ("in 2 days" at 10:00 is 10:00, even across DST).
   Months and years are not read: their length is a matter of opinion.
