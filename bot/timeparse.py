@@ -976,6 +976,8 @@ _ISO = re.compile(
 _CJK = re.compile("[\u3007\u4e00-\u9fff]")
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
 _OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
+# An offset stands apart from the time before it: "15:00:00 -0500", not "10:00-11:00".
+_SPACED_OFFSET = re.compile(r"(?<![^\s(])[+-][0-9]{2}:?[0-9]{2}(?![0-9:])")
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
     # Says whether a time was given, so that a bare date can get our 09:00.
@@ -1014,9 +1016,11 @@ _AMBIGUOUS_ZONES = re.compile(rf"(?<![a-z])(?:{'|'.join(_AMBIGUOUS_ZONE_NAMES)})
 
 def _check_fallback_text(s: str) -> None:
     """Refuse what dateparser would read only by guessing (see _FALLBACK_NUMBERS)."""
-    rest = _FALLBACK_NUMBERS.sub(" ", _OFFSET.sub(" ", s))
+    rest = _FALLBACK_NUMBERS.sub(" ", _SPACED_OFFSET.sub(" ", s))
     if re.search("[0-9]", rest) or _SPOKEN_NUMBER.search(rest):
         raise TimeParseError("cannot tell which numbers are the date and which the time")
+    if re.search("[-–~]", rest):  # 10:00-11:00 is a range, and -11:00 no offset
+        raise TimeParseError("a range of times: say when it starts")
     if _AMBIGUOUS_ZONES.search(s):
         raise TimeParseError("that zone abbreviation names several zones: say e.g. +05:30")
 
