@@ -178,7 +178,7 @@ _UNIT_SECONDS = {
 _EN_AMOUNTS = {"couple": 2, "pair": 2, "few": 3}
 _DURATION_PART = re.compile(
     # 2 hours, 1.5h, 1/2 hour, 15', 2 more minutes, 2 and a half hours, 一个半小时, 一分半钟
-    rf"(?P<num>[0-9]+(?:\.[0-9]+|/[0-9]+)?|{_CN_NUM})\s*(?:more\s+)?个?\s*"
+    rf"(?P<num>[0-9]+(?:[.,][0-9]+|/[0-9]+)?|{_CN_NUM})\s*(?:more\s+)?个?\s*"
     rf"(?P<half>半|and\s+an?\s+half\s+)?\s*个?\s*"
     rf"(?P<unit>{_EN_UNIT}|{_CN_UNIT}|'|\")(?:\s*(?P<half_after>半)钟?)?"
     rf"|半\s*个?\s*(?P<half_unit>{_CN_UNIT})"
@@ -210,6 +210,7 @@ def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
         value: float
         if part["num"] is not None:
             num, over = part["num"], part["num"].partition("/")[2]
+            num = num.replace(",", ".")  # 0,5 hours
             value = float(num) if "." in num else _int(num.partition("/")[0])
             if over:
                 if _int(over) == 0:
@@ -385,18 +386,22 @@ _IN = re.compile(r"(?:in|after)\s+(?:(?:about|around|approximately|roughly)\s+)?
 _FUTURE_SUFFIX = re.compile(
     r"\s*(?:(?:from (?:right )?now|later|hence)(?![a-z])|以后|之后|过后|后)"
 )
-_PAST_SUFFIX = re.compile(r"\s*(?:ago(?![a-z])|以前|之前|前)")
+_PAST_SUFFIX = re.compile(r"\s*(?:(?:ago|before|back)(?![a-z])|以前|之前|前)")
+_NOW_PLUS = re.compile(r"now\s*([+-])\s*")
+_TIME_SUFFIX = re.compile(r"'?\s*time(?![a-z])")  # in three weeks' time
 
 
 def _shift_token(s: str, pos: int) -> tuple[int, _Parts] | None:
-    """'in 2 hours', '2 hours from now', '3 days ago', '两小时后', '3天前'."""
-    prefix = _IN.match(s, pos)
+    """'in 2 hours', '2 hours from now', '3 days ago', 'now - 1 day', '两小时后', '3天前'."""
+    prefix = _IN.match(s, pos) or _NOW_PLUS.match(s, pos)
     read = _read_duration(s, prefix.end() if prefix else pos)
     if read is None:
         return None
     end, shift = read
+    if prefix and prefix[0].startswith("now"):
+        return end, _Parts(shift=-shift if prefix[1] == "-" else shift)
     if prefix:
-        return end, _Parts(shift=shift)
+        return _skip(_TIME_SUFFIX, s, end), _Parts(shift=shift)
     if suffix := _FUTURE_SUFFIX.match(s, end):
         return suffix.end(), _Parts(shift=shift)
     if suffix := _PAST_SUFFIX.match(s, end):
@@ -778,8 +783,8 @@ def _zone(m: re.Match[str]) -> _Parts:
 
 
 _TOKENS: tuple[_Token, ...] = (
+    _shift_token,  # first: "now + 2 hours"
     _regex_token(rf"(?:{_alternatives(_NOW_WORDS)})(?![a-z])", lambda m: _Parts(now=True)),
-    _shift_token,
     *_DAY_TOKENS,
     *_PERIOD_AND_CLOCK_TOKENS,
     _regex_token(

@@ -596,3 +596,18 @@ def test_reads_zones_and_hours_with_h(text: str, expected: datetime) -> None:
 def test_ambiguous_zones_and_lone_hours_with_h_are_refused(text: str) -> None:
     with pytest.raises(TimeParseError):
         parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now + 2 hours", wall(11, 26, 12)),
+        ("now - 1 day", wall(11, 25, 10)),
+        ("4 days before", wall(11, 22, 10)),
+        ("in three weeks' time", wall(12, 17, 10)),
+        ("in 0,5 hours", wall(11, 26, 10, 30)),
+    ],
+)
+def test_reads_more_relative_times(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected

@@ -1,6 +1,6 @@
 """Rebuild time_corpus.tsv from peers' public test suites (run by hand; not part of the tests).
 
-    python tests/data/extract_time_corpus.py DUCKLING_CHECKOUT JIONLP_CHECKOUT
+    python tests/data/extract_time_corpus.py DUCKLING JIONLP DATEPARSER  # their git checkouts
 
 Reads git HEAD of a Duckling and a JioNLP checkout and keeps the phrases that name ONE point
 in time a scheduler would take: Duckling examples built with `datetime` (not intervals) at
@@ -165,8 +165,56 @@ def jionlp(repo: str, path: str):
                     )
 
 
+FRESHNESS_TESTS = {
+    "test_relative_past_dates_with_time_as_period": -1,
+    "test_relative_past_dates": -1,
+    "test_relative_future_dates": 1,
+}
+# dateparser reads a bare amount ("15 hr", "2 min") as that long ago, as a scraped page means
+# it; in a chat it is a duration, which we refuse as a time. Those are left out.
+_DIRECTION = r"ago|before|later|from now|\bin\b|after|now|yesterday|tomorrow|today|till"
+FRESHNESS_NOW = dt.datetime(2014, 9, 1, 10, 30, tzinfo=dt.UTC)  # its setUp, in UTC
+
+
+def dateparser_freshness(repo: str, path: str):
+    """The English phrases of dateparser's relative-date tests that move by seconds to weeks
+    (months and years we do not read)."""
+    lines = show(repo, path)
+    language = [None] * (len(lines) + 2)
+    current = None
+    for number, line in enumerate(lines, 1):
+        if "@parameterized.expand" in line:
+            current = None
+        elif m := re.match(r"\s*# (\w+) dates", line):
+            current = m[1]
+        language[number] = current
+    seen = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(node, ast.FunctionDef) or node.name not in FRESHNESS_TESTS:
+            continue
+        sign = FRESHNESS_TESTS[node.name]
+        for decorator in node.decorator_list:
+            for elt in decorator.args[0].elts if isinstance(decorator, ast.Call) else []:
+                phrase = elt.args[0]
+                if not isinstance(phrase, ast.Constant) or language[elt.lineno] != "English":
+                    continue
+                keywords = {k.arg: k.value for k in elt.keywords}
+                delta = ast.literal_eval(keywords.get("ago") or keywords["in_future"])
+                if not set(delta) <= {"seconds", "minutes", "hours", "days", "weeks"}:
+                    continue
+                if phrase.value in seen or not re.search(_DIRECTION, phrase.value):
+                    continue
+                seen.add(phrase.value)
+                found = FRESHNESS_NOW + sign * dt.timedelta(**delta)
+                grain = "Day" if set(delta) <= {"days", "weeks"} else "Second"
+                yield ("en", f"dateparser:{path}:{elt.lineno}", phrase.value,
+                       FRESHNESS_NOW.isoformat(), "UTC", found.replace(tzinfo=None).isoformat(),
+                       grain, "")  # fmt: skip
+
+
 def main() -> None:
     duck, jio = sys.argv[1], sys.argv[2]
+    parser = sys.argv[3]
     table = Path(__file__).with_name("time_corpus.tsv")
     kept = {}
     if table.exists():
@@ -177,6 +225,7 @@ def main() -> None:
         *duckling(duck, "Duckling/Time/EN/Corpus.hs", "en"),
         *duckling(duck, "Duckling/Time/ZH/Corpus.hs", "zh-Hans"),
         *jionlp(jio, "test/test_time_parser.py"),
+        *dateparser_freshness(parser, "tests/test_freshness_date_parser.py"),
     ]
     lines = ["lang\tsource\tphrase\treference\tzone\texpected\tgrain\tdefensible"]
     for row in rows:
