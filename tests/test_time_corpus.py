@@ -26,9 +26,12 @@ import pytest
 from bot.timeparse import TimeParseError, parse_when
 
 TABLE = Path(__file__).parent / "data" / "time_corpus.tsv"
-# Share of right or defensible answers each language must reach: the goals are 90%,
-# 90% and 80%; these are what the parser reaches today, so that no change loses ground.
-GOALS = {"en": 0.84, "zh-Hans": 0.90, "zh-Hant": 0.90}
+# Share of right or defensible answers each language must keep. The goals are 90%
+# for English and Simplified Chinese and 80% for Traditional; English stops at 86% for
+# policy, not parsing: "at 3 15", "ten thirty" and "twelve oh three" could be am or pm and
+# are refused as "at 3" is; months and years ("in 3 years") are not read; 春节 and Chinese
+# New Year need the lunar calendar data.
+GOALS = {"en": 0.86, "zh-Hans": 0.91, "zh-Hant": 0.97}
 _GRAIN_FIELDS = {"Second": 19, "Minute": 16, "Hour": 13, "Day": 10}  # ISO prefix compared
 
 
