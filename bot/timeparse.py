@@ -424,6 +424,7 @@ _DAY_WORDS: dict[str, tuple[int, str | None]] = {
     "寻日": (-1, None), "琴日": (-1, None), "听日": (1, None),  # Cantonese
     "今晚": (0, "evening"), "今夜": (0, "evening"), "明晚": (1, "evening"),
     "昨晚": (-1, "evening"), "今早": (0, "morning"), "明早": (1, "morning"),
+    "last night": (-1, "evening"),
 }  # fmt: skip
 
 # Holidays on a fixed date (the lunar ones, 春节 and 中秋, need the calendar data).
@@ -629,6 +630,7 @@ _PERIOD_WORDS = {
     "in the afternoon": "afternoon", "evening": "evening", "in the evening": "evening",
     "night": "evening", "at night": "evening", "in the am": "morning", "in the pm": "afternoon",
     "early morning": "early", "in the early morning": "early",
+    "lunch": "noon", "at lunch": "noon", "lunchtime": "noon", "at lunchtime": "noon",
 }  # fmt: skip
 _PERIOD_DEFAULT_HOUR = {"morning": 9, "noon": 12, "afternoon": 15, "dusk": 18, "evening": 20}
 # Hour said with a part of the day -> (days after the day named, hour on the 24-hour clock).
@@ -698,7 +700,7 @@ def _cn_clock(m: re.Match[str]) -> _Parts:
     if minute and not m["unit"] and not m["zero"] and len(minute) == 1 and minute != "十":
         # 三点三 is 3:15 in Cantonese, and 3:03 or 3:30 to others: say 3点15 or 3点03分.
         raise TimeParseError("say the minutes in full: 3点15, 3点03分")
-    return _time(hour, minute)
+    return _time(hour, minute, m["sec"])
 
 
 _BEFORE_OR_AFTER = re.compile(
@@ -752,7 +754,7 @@ _CLOCK_TOKENS: tuple[_Token, ...] = (
     _regex_token(
         rf"(?P<hour>{_NUM})\s*(?:点多?钟?|时)\s*(?:[踏搭]?\s*(?P<half>半)|(?P<q>[一二三1-3])\s*刻"
         rf"|[踏搭]\s*(?P<five>{_NUM})|(?P<five2>{_NUM})\s*个字"
-        rf"|(?P<zero>零)?(?P<min>{_NUM})\s*(?P<unit>分)?|整)?",
+        rf"|(?P<zero>零)?(?P<min>{_NUM})\s*(?:(?P<unit>分)(?:\s*(?P<sec>{_NUM})\s*秒)?)?|整)?",
         _cn_clock,
     ),
 )
@@ -760,6 +762,11 @@ _PERIOD_AND_CLOCK_TOKENS: tuple[_Token, ...] = (
     _regex_token(
         rf"(?:{_alternatives(_PERIOD_WORDS)})(?![a-z])",
         lambda m: _Parts(period=_PERIOD_WORDS[m[0]]),
+    ),
+    # 早8点, 晚8点: 早上 and 晚上, shortened before an hour
+    _regex_token(
+        rf"([早晚])(?=\s*{_NUM}\s*(?:点|时))",
+        lambda m: _Parts(period="morning" if m[1] == "早" else "evening"),
     ),
     _before_or_after_token,
     *_CLOCK_TOKENS,

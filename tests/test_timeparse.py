@@ -611,3 +611,18 @@ def test_ambiguous_zones_and_lone_hours_with_h_are_refused(text: str) -> None:
 def test_reads_more_relative_times(text: str, expected: datetime) -> None:
     got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
     assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last night", wall(11, 25, 20)),
+        ("tomorrow lunch", wall(11, 27, 12)),
+        ("晚8点", wall(11, 26, 20)),
+        ("明天早8点", wall(11, 27, 8)),
+        ("7点09分18秒", datetime(2026, 11, 27, 7, 9, 18)),
+    ],
+)
+def test_reads_parts_of_the_day_and_seconds(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
