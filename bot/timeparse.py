@@ -17,8 +17,8 @@ Chinese
     3点15分 3点零五分 3点一刻 3点三刻 15:00 15：00 15时30分.
     Also: 一刻钟后 一分半钟前 | 下周周六 今个礼拜三 | 下月九号 本月9日 上个月15号 |
     十月第一个星期一 下个月的第二个周五 | 15年3月2日 去年9月2号 2025年第一天 20240307 |
-    元旦 国庆节 圣诞节 | 下午5点多 8点许 9月2号左右 (read at the time said) | Cantonese
-    宜家 听日 寻日 晏昼 今个 廿 三点踏三 三点三个字.
+    早8点 晚8点 7点09分18秒 | 元旦 国庆节 圣诞节 | 下午5点多 8点许 9月2号左右 (read at the
+    time said) | Cantonese 宜家 听日 寻日 晏昼 今个 廿 三点踏三 三点三个字.
     E.g. 明天下午3点, 下周一上午10点, 12月1日下午3点, 3天后下午3点.
     Traditional characters are first converted to Simplified with OpenCC's t2s data:
     今晚8點, 2月15號, 下禮拜二, 後天.
@@ -33,7 +33,8 @@ English
     p.m., march first, the second of march (spoken numbers and ordinals) | wednesday of next
     week, friday after next, 3 fridays from now, 2 thursdays ago | first tuesday of october,
     last day of the month, the 20th of next month, on the 15th | Monday, Feb 18 (checked) |
-    christmas, new year's day | 3ish pm, about 3pm | thursday 8h00 gmt, 3pm pst.
+    last night, tomorrow lunch | christmas, new year's day | 3ish pm, about 3pm | thursday
+    8h00 gmt, 3pm pst.
     E.g. tomorrow 3pm, 3pm tomorrow, next monday at 10am, Dec 1 3pm.
 ISO 8601
     2026-12-01T15:00:00+08:00, 2026-12-01T07:00Z, 2026-12-01 15:00.
