@@ -690,12 +690,12 @@ def _en_clock_token(s: str, pos: int) -> tuple[int, _Parts] | None:
 
 
 def _cn_clock(m: re.Match[str]) -> _Parts:
-    hour, half, quarters, minute, five_minutes = m["hour"], m["half"], m["q"], m["min"], m["five"]
+    hour, half, quarters, minute = m["hour"], m["half"], m["q"], m["min"]
+    five_minutes = m["five"] or m["five2"]
     if half:
         return _time(hour, "30")
     if quarters:
         return _time(hour, str(15 * _int(quarters)))
-    five_minutes = five_minutes or m["five2"]
     if five_minutes:  # Cantonese: 三点踏三, 三点三个字 = 3:15
         return _time(hour, str(5 * _int(five_minutes)))
     if minute and not m["unit"] and not m["zero"] and len(minute) == 1 and minute != "十":
