@@ -1,8 +1,10 @@
 """bot.timeparse against other projects' own test corpora (tests/data/time_corpus.tsv).
 
-The table holds the single-point phrases of Duckling's EN and ZH time corpora and of JioNLP's
-time parser tests, each with its source line, the peer's reference time and zone, and the
-peer's answer at the peer's precision (grain); tests/data/extract_time_corpus.py rebuilt it.
+The table holds the single-point phrases of Duckling's EN and ZH time corpora, of JioNLP's
+time parser tests and of dateparser's English relative-date tests, each with its source line,
+the peer's reference time and zone, and the peer's answer at the peer's precision (grain);
+tests/data/extract_time_corpus.py rebuilt it from facebook/duckling 2c226585 (BSD),
+dongrixinyu/JioNLP 783abc52 (Apache-2.0) and scrapinghub/dateparser 315e396b (BSD-3-Clause).
 Each of our answers is one of:
 
 * right: the peer's answer, compared at the peer's grain (a date alone is the date);
