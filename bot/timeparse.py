@@ -863,19 +863,17 @@ def _shifted(now: datetime, shift: _Shift, tz: ZoneInfo) -> datetime:
 def _nth_of_month_date(day: _Day, today: date) -> date:
     """The nth weekday (or day) of the month `day` names; a month without a year is the next
     one whose answer is not yet past."""
-    assert day.nth is not None
+    nth = day.nth or 1
 
     def nth_in(year: int, month: int) -> date:
         first = date(year, month, 1)
         last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         if day.weekday is None:
-            found = first + timedelta(days=day.nth - 1) if day.nth > 0 else last + timedelta(
-                days=day.nth + 1
-            )
-        elif day.nth > 0:
-            found = first + timedelta(days=(day.weekday - first.weekday()) % 7 + 7 * (day.nth - 1))
+            found = first + timedelta(days=nth - 1) if nth > 0 else last + timedelta(days=nth + 1)
+        elif nth > 0:
+            found = first + timedelta(days=(day.weekday - first.weekday()) % 7 + 7 * (nth - 1))
         else:
-            found = last - timedelta(days=(last.weekday() - day.weekday) % 7 + 7 * (-day.nth - 1))
+            found = last - timedelta(days=(last.weekday() - day.weekday) % 7 + 7 * (-nth - 1))
         if found.month != month:
             raise TimeParseError(f"there is no such day in {year}-{month:02}")
         return found
@@ -930,8 +928,7 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         found = today + timedelta(days=day.offset)
     elif day.nth is not None:
         found = _nth_of_month_date(day, today)
-    elif day.count is not None:
-        assert day.weekday is not None
+    elif day.count is not None and day.weekday is not None:
         if day.count > 0:  # the first is after today
             found = today + timedelta(days=(day.weekday - today.weekday() - 1) % 7 + 1)
         else:
