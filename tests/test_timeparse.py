@@ -423,3 +423,206 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(TimeParseError):
         parse_duration(text)
+
+
+# Read by dateparser as a month and a day, or a day, while every number was "used": each of
+# these came back as a wrong date. Now refused (Duckling's test corpus and negatives.json).
+GUESSED_BY_DATEPARSER = [
+    "at 3 15", "at 12 15", "in 15", "3 30", "25", "two three",
+    "10:00-11:00", "3pm-4pm", "dec 1 10:00~11:00",  # ranges; -11:00 was read as an offset
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", GUESSED_BY_DATEPARSER)
+def test_numbers_dateparser_would_guess_are_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Thu 15th", "2026-12-15 is a Tuesday, not a Thursday"),
+        ("friday, dec 1", "2026-12-01 is a Tuesday, not a Friday"),
+        ("周五 12月1日", "2026-12-01 is a Tuesday, not a Friday"),
+        ("fri, 01 dec 2026 15:00:00 +0800", "2026-12-01 is a Tuesday, not a Friday"),
+    ],
+)
+def test_a_weekday_that_disagrees_with_its_date_is_refused_with_both(
+    text: str, message: str
+) -> None:
+    with pytest.raises(TimeParseError, match=message):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tuesday, dec 1", wall(12, 1, 9)),
+        ("周二 12月1日 下午3点", wall(12, 1, 15)),
+        ("tue, 01 dec 2026 15:00:00", wall(12, 1, 15)),
+        ("the 20th of next month", wall(12, 20, 9)),
+        ("下月九号", wall(12, 9, 9)),
+        ("本月28日", wall(11, 28, 9)),
+        ("上个月15号", wall(10, 15, 9)),
+        ("on the 30th", wall(11, 30, 9)),
+        ("february the 15th", wall(2, 15, 9, year=2027)),
+        ("31/Oct/2026", wall(10, 31, 9)),
+        ("12-1", wall(12, 1, 9)),
+        ("at 15h30", wall(11, 26, 15, 30)),
+        ("今晚8點", wall(11, 26, 20)),
+        ("2月15號", wall(2, 15, 9, year=2027)),
+        ("下禮拜二", wall(12, 1, 9)),
+        ("後天下午3點", wall(11, 28, 15)),
+        ("這個禮拜五", wall(11, 27, 9)),
+        ("一個鐘頭後", wall(11, 26, 11)),
+        ("in 15'", wall(11, 26, 10, 15)),
+        ("in 1/2 hour", wall(11, 26, 10, 30)),
+        ("in a couple of hours", wall(11, 26, 12)),
+        ("in 2 and a half hours", wall(11, 26, 12, 30)),
+        ("in three-quarters of an hour", wall(11, 26, 10, 45)),
+        ("一刻钟后", wall(11, 26, 10, 15)),
+        ("一分半钟前", datetime(2026, 11, 26, 9, 58, 30)),
+        ("seven thirty p.m.", wall(11, 26, 19, 30)),
+        ("8 tonight", wall(11, 26, 20)),
+        ("tonight 815", wall(11, 26, 20, 15)),
+        ("3:15p", wall(11, 26, 15, 15)),
+        ("3 o'clock in the afternoon", wall(11, 26, 15)),
+        ("march first", wall(3, 1, 9, year=2027)),
+        ("the second of march", wall(3, 2, 9, year=2027)),
+    ],
+)
+def test_reads_more_phrases(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+def test_a_lunar_looking_date_is_refused() -> None:
+    # 八月十五 is the Mid-Autumn Festival's lunar date; 八月十五日 and 8月15 are not lunar.
+    with pytest.raises(TimeParseError):
+        parse_when("八月十五", now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert parse_when("8月15", now=local_now(SHANGHAI), tz=SHANGHAI) == parse_when(
+        "八月十五日", now=local_now(SHANGHAI), tz=SHANGHAI
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a quarter past noon", wall(11, 26, 12, 15)),
+        ("half past 3 pm", wall(11, 26, 15, 30)),
+        ("20 minutes to 2pm tomorrow", wall(11, 27, 13, 40)),
+        ("a quarter to noon", wall(11, 26, 11, 45)),
+        ("a quarter to midnight", wall(11, 26, 23, 45)),
+        ("twenty after 3pm", wall(11, 26, 15, 20)),
+    ],
+)
+def test_reads_minutes_past_and_to(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize("text", ["half past 3", "a quarter past 3:30pm", "60 minutes past 3pm"])
+def test_minutes_past_an_unclear_hour_are_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+# now: Thursday 2026-11-26
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("wednesday of next week", wall(12, 2, 9)),
+        ("monday of this week", wall(11, 23, 9)),
+        ("last week's sunday", wall(11, 22, 9)),
+        ("friday after next", wall(12, 4, 9)),
+        ("2 fridays from now", wall(12, 4, 9)),
+        ("2 thursdays ago", wall(11, 12, 9)),
+        ("first tuesday of december", wall(12, 1, 9)),
+        ("last friday of november", wall(11, 27, 9)),
+        ("the last day of the month", wall(11, 30, 9)),
+        ("last day of february 2028", wall(2, 29, 9, year=2028)),
+        ("十二月第一个星期一", wall(12, 7, 9)),
+        ("下个月的第二个周五", wall(12, 11, 9)),
+        ("thursday, nov 26", wall(11, 26, 9)),
+        ("sunday, nov 22", wall(11, 22, 9)),  # of this year and next, the one that is a Sunday
+        ("周日，11月22日", wall(11, 22, 9)),
+    ],
+)
+def test_reads_weekdays_and_days_of_a_month(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize("text", ["fifth friday of february 2026", "the 6th monday of the month"])
+def test_a_day_a_month_does_not_have_is_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15年3月2日", wall(3, 2, 9, year=2015)),  # the century nearest today
+        ("九零年9月十号", wall(9, 10, 9, year=1990)),
+        ("3/3/27", wall(3, 3, 9, year=2027)),
+        ("去年9月2号", wall(9, 2, 9, year=2025)),
+        ("明年1月5日下午3点", wall(1, 5, 15, year=2027)),
+        ("christmas", wall(12, 25, 9)),
+        ("new year's day", wall(1, 1, 9, year=2027)),
+        ("国庆节", wall(10, 1, 9, year=2027)),
+        ("3ish pm", wall(11, 26, 15)),
+        ("下午5点多", wall(11, 26, 17)),
+    ],
+)
+def test_reads_years_holidays_and_approximate_times(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thursday 8h00 gmt", datetime(2026, 11, 26, 8, 0, tzinfo=UTC)),
+        ("friday 8h pst", datetime(2026, 11, 27, 16, 0, tzinfo=UTC)),
+        ("dec 1, 2026 19h", datetime(2026, 12, 1, 11, 0, tzinfo=UTC)),  # in Shanghai
+    ],
+)
+def test_reads_zones_and_hours_with_h(text: str, expected: datetime) -> None:
+    assert parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI) == expected
+
+
+@pytest.mark.parametrize("text", ["thursday at 9:30pm ist", "3pm cst", "19h", "8h"])
+def test_ambiguous_zones_and_lone_hours_with_h_are_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now + 2 hours", wall(11, 26, 12)),
+        ("now - 1 day", wall(11, 25, 10)),
+        ("4 days before", wall(11, 22, 10)),
+        ("in three weeks' time", wall(12, 17, 10)),
+        ("in 0,5 hours", wall(11, 26, 10, 30)),
+    ],
+)
+def test_reads_more_relative_times(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last night", wall(11, 25, 20)),
+        ("tomorrow lunch", wall(11, 27, 12)),
+        ("晚8点", wall(11, 26, 20)),
+        ("明天早8点", wall(11, 27, 8)),
+        ("7点09分18秒", datetime(2026, 11, 27, 7, 9, 18)),
+    ],
+)
+def test_reads_parts_of_the_day_and_seconds(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
