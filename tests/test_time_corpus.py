@@ -3,8 +3,8 @@
 The table holds the single-point phrases of Duckling's EN and ZH time corpora, of JioNLP's
 time parser tests and of dateparser's English relative-date tests, each with its source line,
 the peer's reference time and zone, and the peer's answer at the peer's precision (grain);
-tests/data/extract_time_corpus.py rebuilt it from facebook/duckling 2c226585 (BSD),
-dongrixinyu/JioNLP 783abc52 (Apache-2.0) and scrapinghub/dateparser 315e396b (BSD-3-Clause).
+the phrases were read from facebook/duckling 2c226585 (BSD), dongrixinyu/JioNLP 783abc52
+(Apache-2.0) and scrapinghub/dateparser 315e396b (BSD-3-Clause), at the lines named.
 Each of our answers is one of:
 
 * right: the peer's answer, compared at the peer's grain (a date alone is the date);
