@@ -411,12 +411,12 @@ class Sweeper:
     # -- failures ---------------------------------------------------------------------------
 
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
-        # Exponential with full jitter, so replicas that failed together do not retry together.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-        delay = timedelta(seconds=self.rng.uniform(0.5, 1.0) * ceiling.total_seconds())
+        # The platform's Retry-After when it gave one (a little later, so replicas do not all
+        # come back at the same instant); else exponential with full jitter.
         if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
-        return delay
+            return timedelta(seconds=retry_after * self.rng.uniform(1.0, 1.1))
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+        return timedelta(seconds=self.rng.uniform(0.5, 1.0) * ceiling.total_seconds())
 
     def _fail(
         self,

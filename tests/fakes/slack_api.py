@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     response: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    status: int = 200
+    retry_after: int | None = None
 
 
 @dataclass
@@ -44,12 +48,16 @@ class _State:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     socket_url: str = ""
+    # method -> seconds of refusal that its next call starts; method -> refused until
+    limits: dict[str, float] = field(default_factory=dict)
+    limited_until: dict[str, float] = field(default_factory=dict)
 
 
 class FakeSlack:
     """The Web API at `api_url`, response URLs at `response_url(name)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds each Web API call takes
         self.state = _State()
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
@@ -74,6 +82,8 @@ class FakeSlack:
                         params[key] = json.loads(params[key])
                 path = self.path.split("?", 1)[0]
                 method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
+                if fake.latency:
+                    time.sleep(fake.latency)
                 status, body, headers = fake._answer(method, params, dict(self.headers))
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -121,6 +131,14 @@ class FakeSlack:
             Failure(status, error, retry_after, times)
         )
 
+    def rate_limit(self, method: str, seconds: float) -> None:
+        """The next call of `method` is over its limit: it and every call for `seconds` after
+        it get 429 with Retry-After, the seconds left (Slack's "Rate limits" page: "HTTP 429
+        Too Many Requests ... a Retry-After HTTP header containing the number of seconds
+        until you can retry")."""
+        with self._cond:
+            self.state.limits[method] = seconds
+
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
@@ -162,6 +180,16 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._cond:
             call = Call(method, params, headers)
+            now = time.monotonic()
+            if method in self.state.limits:
+                self.state.limited_until[method] = now + self.state.limits.pop(method)
+            if self.state.limited_until.get(method, 0.0) > now:
+                left = self.state.limited_until[method] - now
+                call.status, call.response = 429, {"ok": False, "error": "ratelimited"}
+                call.retry_after = max(1, math.ceil(left))
+                self.state.calls.append(call)
+                self._cond.notify_all()
+                return 429, call.response, {"Retry-After": str(call.retry_after)}
             queue = self.state.failures.get(method) or []
             if queue:
                 failure = queue[0]
@@ -170,6 +198,7 @@ class FakeSlack:
                     queue.pop(0)
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 status, call.response = failure.status, {"ok": False, "error": failure.error}
+                call.status = status
             else:
                 status, extra, call.response = 200, {}, self._ok(method, params)
             self.state.calls.append(call)
