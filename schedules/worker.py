@@ -76,7 +76,7 @@ class Sweeper:
         adapters: Mapping[str, object],
         *,
         owner: str | None = None,
-        batch: int = 100,
+        batch: int = 20,
         rng: random.Random | None = None,
         throttle: Throttle | None = None,
     ) -> None:
