@@ -361,7 +361,7 @@ class Sweeper:
                 self._write_mark(rid, sent_at, ts)
             except StorageError as exc:
                 if exc.unavailable:
-                    log.warning("reminder %s was sent; the mark waits for the database", rid)
+                    log.debug("reminder %s was sent; the mark waits for the database", rid)
                     raise
                 log.error("reminder %s was sent but could not be marked: %s", rid, exc)
             del self._unwritten[rid]

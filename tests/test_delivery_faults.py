@@ -245,9 +245,18 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
         replica.wait_up()
         assert replica.get("/readyz") == 200
         now = datetime.now(UTC)
-        # 40 going out now, and 20 falling due while the database is away.
+        # 40 going out now, and 20 more that fall due while the database is away.
         _plan(url, 40, now, timedelta(seconds=1))
-        assert _wait(lambda: len(_delivered(fake)) >= 10, 30), "nothing was being delivered"
+        assert _wait(lambda: len(_delivered(fake)) >= 30, 30), "nothing was being delivered"
+        db = Database(url)
+        with db.session() as session:
+            for i in range(40, 60):
+                due = datetime.now(UTC) + timedelta(seconds=1 + (OUTAGE - 2) * (i - 40) / 20)
+                session.add(Reminder(
+                    key=f"fault:{i}", kind="system.training", due_at=due, planned_at=due,
+                    target_kind="channel", target_platform="slack", target_id=f"C{i:04d}",
+                    payload={"quarter": f"#{i}#"}, snoozable=False))
+        db.dispose()
         stop_db()
         stopped_at = time.monotonic()
         started = time.perf_counter()
@@ -257,16 +266,6 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
         start_db()
         back_at = time.monotonic()
         assert _wait(lambda: replica.get("/readyz") == 200, 10)
-        # Reminders that fell due during the outage (planned now, due in the past).
-        db = Database(url)
-        with db.session() as session:
-            for i in range(40, 60):
-                due = datetime.now(UTC) - timedelta(seconds=OUTAGE) * ((60 - i) / 20)
-                session.add(Reminder(
-                    key=f"fault:{i}", kind="system.training", due_at=due, planned_at=due,
-                    target_kind="channel", target_platform="slack", target_id=f"C{i:04d}",
-                    payload={"quarter": f"#{i}#"}, snoozable=False))
-        db.dispose()
         assert _wait(lambda: len({n for n, _ in _delivered(fake)}) == 60, 30)
         late = max(t for n, t in _delivered(fake) if n >= 40) - back_at
         time.sleep(LEASE + 1)
@@ -279,8 +278,9 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
     assert alive, "the process did not survive the outage"
     assert during == 503 and readyz_took < 1.5
     assert len(counts) == 60 and set(counts.values()) == {1}, counts
-    assert late < 2.0 + 1.0, f"due reminders went out {late:.1f} s after the database returned"
-    assert "Traceback" not in log[log.find("database unavailable"):] or True
+    assert late < 2.0, f"due reminders went out {late:.1f} s after the database returned"
+    assert "database unavailable" in log and "database is back" in log
+    assert log.count("database unavailable") <= 3, "one line per outage, not one per second"
     print(f"\nPostgreSQL down {OUTAGE:g} s (waited {back_at - stopped_at:.1f}): lost 0, "
           f"repeated 0, /readyz {during} in {readyz_took * 1000:.0f} ms, due ones out "
           f"{late:.2f} s after the return")
