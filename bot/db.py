@@ -66,6 +66,12 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
         connect_args={
             "connect_timeout": max(1, round(connect_timeout)),
             "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+            # A server whose host dies or is cut off cannot enforce statement_timeout: the
+            # client gives up on the silent connection itself (libpq's tcp_user_timeout and
+            # keepalives) instead of holding the thread until TCP does, minutes later.
+            "tcp_user_timeout": int((statement_timeout + connect_timeout) * 1000),
+            "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+            "keepalives_count": 3,
         },
     )
 
