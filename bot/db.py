@@ -66,6 +66,12 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
         connect_args={
             "connect_timeout": max(1, round(connect_timeout)),
             "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+            # A server whose host dies or is cut off cannot enforce statement_timeout: the
+            # client gives up on the silent connection itself (libpq's tcp_user_timeout and
+            # keepalives) instead of holding the thread until TCP does, minutes later.
+            "tcp_user_timeout": int((statement_timeout + connect_timeout) * 1000),
+            "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+            "keepalives_count": 3,
         },
     )
 
@@ -100,6 +106,7 @@ class Database:
         # 100 ms; queueing this process's threads on a lock instead turns that tail latency
         # into a short, fair wait. Other processes still queue on busy_timeout.
         self._sqlite_lock = threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        self._away = False  # the last attempt found the database unreachable (logged once)
 
     @property
     def dialect(self) -> str:
@@ -117,6 +124,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if self._away:
+                self._away = False
+                log.warning("database reachable again")
             # Work that must wait until the change is durable (waking the reminder scheduler).
             for callback in session.info.pop("after_commit", []):
                 callback()
@@ -129,8 +139,10 @@ class Database:
             except SQLAlchemyError:
                 pass  # the connection is gone; nothing was committed
             if down:
-                # One line, not a traceback per request while the database is away.
-                log.warning("database unavailable: %s", _first_line(exc))
+                # One line when it goes away, not a traceback per request while it is away.
+                if not self._away:
+                    log.warning("database unavailable: %s", _first_line(exc))
+                self._away = True
             else:
                 log.exception("database error, change rolled back")
             raise StorageError(
@@ -149,7 +161,9 @@ class Database:
                 connection.execute(text("SELECT 1"))
             return True
         except SQLAlchemyError as exc:
-            log.warning("readiness check: database unavailable: %s", _first_line(exc))
+            if not self._away:
+                log.warning("readiness check: database unavailable: %s", _first_line(exc))
+            self._away = True
             return False
 
     @staticmethod

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 DIGEST = "system.digest"
 TRAINING = "system.training"
 PURPOSES_WITH_DIGEST = ("complaints", "meetings", "escalations", "talking_points")
-RETRY_DOWN = timedelta(seconds=1)  # how soon a sweep that met a database failure runs again
+RETRY_DOWN = timedelta(seconds=0.5)  # how soon a sweep that met a database failure runs again
 
 
 class ReminderScheduler:
@@ -74,7 +74,8 @@ class ReminderScheduler:
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=1), id="housekeeping")
         self.app.db.wakers.append(self.wake)
         self.scheduler.start()
-        log.info("reminder scheduler started (sweep every %s)", self.settings.reminder_sweep)
+        log.info("reminder scheduler started as %s (sweep every %s, lease %s)",
+                 self.sweeper.owner, self.settings.reminder_sweep, self.settings.reminder_lease)
 
     def stop(self) -> None:
         if self.wake in self.app.db.wakers:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
 from bot.adapters.base import Pace
@@ -80,7 +80,7 @@ class Sweeper:
         adapters: Mapping[str, object],
         *,
         owner: str | None = None,
-        batch: int = 100,
+        batch: int = 20,
         rng: random.Random | None = None,
         throttle: Throttle | None = None,
     ) -> None:
@@ -104,22 +104,8 @@ class Sweeper:
         """Take up to `limit` due rows (and rows whose lease expired, and this sweeper's own
         rows left claimed by an interrupted sweep). Rows already tried
         LIAISON_REMINDER_MAX_ATTEMPTS times are failed here instead of claimed again."""
+        pick = self.claim_query(now, limit or self.batch)
         c = Reminder.__table__.c
-        due = or_(
-            and_(c.status == Status.PENDING, c.due_at <= now),
-            and_(c.status == Status.CLAIMED, c.lease_until < now),
-            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
-        )
-        # Only the first open message of a conversation: the next waits until it is out, so a
-        # deferred message holds back the later ones of its conversation and nothing else.
-        earlier = Reminder.__table__.alias("earlier")
-        head = ~exists().where(
-            earlier.c.conversation == c.conversation, earlier.c.id < c.id,
-            earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
-        )
-        due = and_(due, or_(c.conversation.is_(None), head))
-        pick = (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
-                .order_by(c.due_at, c.id).limit(limit or self.batch))
         if self.app.db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         with self.app.db.session() as session:
@@ -147,6 +133,26 @@ class Sweeper:
                 )
         self._renewed_at = now
         return ids
+
+    def claim_query(self, now: datetime, limit: int) -> Select:
+        """The rows a claim takes: due ones, expired leases, and this sweeper's own rows
+        left claimed by an interrupted sweep; of a conversation only its first open one."""
+        c = Reminder.__table__.c
+        due = or_(
+            and_(c.status == Status.PENDING, c.due_at <= now),
+            and_(c.status == Status.CLAIMED, c.lease_until < now),
+            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
+        )
+        # Only the first open message of a conversation: the next waits until it is out, so a
+        # deferred message holds back the later ones of its conversation and nothing else.
+        earlier = Reminder.__table__.alias("earlier")
+        head = ~exists().where(
+            earlier.c.conversation == c.conversation, earlier.c.id < c.id,
+            earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
+        )
+        due = and_(due, or_(c.conversation.is_(None), head))
+        return (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
+                .order_by(c.due_at, c.id).limit(limit))
 
     def _fail_exhausted(self, session: Session, ids: list[int], now: datetime) -> None:
         for row in session.execute(select(Reminder).where(col(Reminder.id).in_(ids))).scalars():
@@ -366,7 +372,7 @@ class Sweeper:
                 self._write_mark(rid, sent_at, ts)
             except StorageError as exc:
                 if exc.unavailable:
-                    log.warning("reminder %s was sent; the mark waits for the database", rid)
+                    log.debug("reminder %s was sent; the mark waits for the database", rid)
                     raise
                 log.error("reminder %s was sent but could not be marked: %s", rid, exc)
             del self._unwritten[rid]
@@ -416,12 +422,12 @@ class Sweeper:
     # -- failures ---------------------------------------------------------------------------
 
     def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
-        # Exponential with full jitter, so replicas that failed together do not retry together.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-        delay = timedelta(seconds=self.rng.uniform(0.5, 1.0) * ceiling.total_seconds())
+        # The platform's Retry-After when it gave one (a little later, so replicas do not all
+        # come back at the same instant); else exponential with full jitter.
         if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
-        return delay
+            return timedelta(seconds=retry_after * self.rng.uniform(1.0, 1.1))
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+        return timedelta(seconds=self.rng.uniform(0.5, 1.0) * ceiling.total_seconds())
 
     def _fail(
         self,

@@ -941,7 +941,7 @@ class SlackAdapter:
             self._server = create_server(
                 self.wsgi(), host=self.host, port=self.port, threads=self.http_threads,
                 ident="liaison", clear_untrusted_proxy_headers=True,
-                max_request_body_size=MAX_BODY,
+                max_request_body_size=MAX_BODY + 1,  # waitress refuses at >=
             )
         return int(self._server.effective_port)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,9 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     response: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    status: int = 200
+    retry_after: int | None = None
 
 
 @dataclass
@@ -69,6 +73,10 @@ class _State:
     threads: set[tuple[str, str]] = field(default_factory=set)  # (channel, ts) with replies
     views: dict[str, dict[str, Any]] = field(default_factory=dict)  # view id -> view
     home: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> published Home
+    # method -> seconds of refusal that its next call starts; method -> refused until
+    limits: dict[str, float] = field(default_factory=dict)
+    limited_until: dict[str, float] = field(default_factory=dict)
+
 
 
 MESSAGE_BLOCKS = 50
@@ -101,7 +109,8 @@ def block_errors(blocks: Any, limit: int) -> str | None:
 class FakeSlack:
     """The Web API at `api_url`, response URLs at `response_url(name)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds each Web API call takes
         self.state = _State()
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
@@ -126,6 +135,8 @@ class FakeSlack:
                         params[key] = json.loads(params[key])
                 path = self.path.split("?", 1)[0]
                 method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
+                if fake.latency:
+                    time.sleep(fake.latency)
                 status, body, headers = fake._answer(method, params, dict(self.headers))
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -136,8 +147,13 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client killed mid-call (kill -9 tests) is not news
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -194,6 +210,14 @@ class FakeSlack:
             with self._cond:
                 self.state.threads.add((channel, thread_ts))
 
+    def rate_limit(self, method: str, seconds: float) -> None:
+        """The next call of `method` is over its limit: it and every call for `seconds` after
+        it get 429 with Retry-After, the seconds left (Slack's "Rate limits" page: "HTTP 429
+        Too Many Requests ... a Retry-After HTTP header containing the number of seconds
+        until you can retry")."""
+        with self._cond:
+            self.state.limits[method] = seconds
+
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
@@ -235,6 +259,16 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._cond:
             call = Call(method, params, headers)
+            now = time.monotonic()
+            if method in self.state.limits:
+                self.state.limited_until[method] = now + self.state.limits.pop(method)
+            if self.state.limited_until.get(method, 0.0) > now:
+                left = self.state.limited_until[method] - now
+                call.status, call.response = 429, {"ok": False, "error": "ratelimited"}
+                call.retry_after = max(1, math.ceil(left))
+                self.state.calls.append(call)
+                self._cond.notify_all()
+                return 429, call.response, {"Retry-After": str(call.retry_after)}
             queue = self.state.failures.get(method) or []
             if queue and queue[0].after > 0:
                 queue[0].after -= 1
@@ -246,6 +280,7 @@ class FakeSlack:
                     queue.pop(0)
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 status, call.response = failure.status, {"ok": False, "error": failure.error}
+                call.status = status
             else:
                 status, extra, call.response = 200, {}, self._ok(method, params)
                 if method.startswith("/response/") and not call.response["ok"]:
