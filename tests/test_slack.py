@@ -480,7 +480,7 @@ def test_a_long_message_cut_short_by_a_rate_limit_goes_on_without_repeating_a_pa
     first, refused = slack.fake.calls("chat.postMessage")
     assert "line 00" in message_text(first.params) and refused.response["ok"] is False
 
-    sweeper.sweep(now + timedelta(seconds=31))
+    sweeper.sweep(now + timedelta(seconds=34))  # Retry-After 30 s, plus up to 10% jitter
     posted = [c for c in slack.fake.calls("chat.postMessage") if c.response.get("ok")]
     read = "\n".join(message_text({"blocks": c.params["blocks"]}) for c in posted)
     # Every line arrived exactly once, in order: the retry went on with the second part.
