@@ -25,7 +25,8 @@ run: $(STAMP)
 
 test: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 -m "not timing"
+	$(BIN)/python -m pytest -m timing
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py

@@ -9,7 +9,9 @@ mode against a fake Slack whose every call takes 50 ms.
   during the outage delivered within 2 s of the database's return.
 
 Settings are scaled down so the tests take seconds, not minutes; the behaviour is the same:
-a 3 s lease instead of 60 s, a 1 s sweep, a 5 s outage instead of 30 s.
+a 3 s lease instead of 60 s, a 1 s sweep, a 5 s outage instead of 30 s. They measure time,
+so `make test` runs them on their own after the rest (marker `timing`), not beside other
+tests competing for the machine's two cores.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from tests.fakes.slack_api import FakeSlack, message_text
 BIN = Path(sys.executable).parent
 LEASE = 3.0  # seconds (LIAISON_REMINDER_LEASE, scaled down from 60 s)
 MARK = re.compile(r"#(\d+)#")
+
+pytestmark = pytest.mark.timing
 
 
 def _free_port() -> int:
