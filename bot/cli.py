@@ -1,5 +1,5 @@
-"""`liaison run`, `liaison console`, `liaison db upgrade`, `liaison --version`, and the
-sub-commands each domain declares (`liaison comm export`, `liaison tp import`)."""
+"""`liaison run`, `liaison console`, `liaison doctor`, `liaison db ...`, `liaison --version`,
+and the sub-commands each domain declares (`liaison comm export`, `liaison tp import`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, StorageError
 
-CORE_COMMANDS = ("run", "console", "db", "--version")
+CORE_COMMANDS = ("run", "console", "db", "doctor", "--version")
 
 
 def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
@@ -43,6 +43,18 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
         "--locale", choices=("zh", "en"), default=None, help="your language (default: the setting)"
     )
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the settings, the database and each platform; say what to fix",
+        description="Check, in order: settings, database and schema, time zone, templates, "
+        "and for Slack and DingTalk the credentials, scopes, connection mode and routed "
+        "channels. One line each, OK, WARN or FAIL; the exit status is 0 unless one FAILs.",
+    )
+    doctor.add_argument(
+        "--send-test", action="store_true",
+        help="also send a test message to the first routed DingTalk group",
+    )
+
     db = sub.add_parser("db", help="database commands", description="Database commands.")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser(
@@ -67,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "doctor":  # reports a bad setting as one of its lines
+        from bot import doctor
+
+        return doctor.main(send_test=args.send_test)
     try:
         settings = load_settings()
         if args.command == "db":

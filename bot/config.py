@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=env("LIAISON_LOG_LEVEL")
     )
+    # Operations (bot/doctor.py, bot/logs.py)
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=env("LIAISON_LOG_FORMAT")
+    )
+    # The bot's address as Slack reaches it (HTTP mode); `liaison doctor` checks /healthz there.
+    public_url: str = Field("", validation_alias=env("LIAISON_PUBLIC_URL"))
 
     # Reminders (schedules/)
     reminder_sweep: Period = Field(
