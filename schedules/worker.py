@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
+from bot import logs
 from bot.adapters.base import Pace
 from bot.core import Liaison
 from bot.errors import DeliveryError, StorageError
@@ -323,6 +324,18 @@ class Sweeper:
             key = _address_key(outbound)
             if key in delivered:
                 continue
+            if not self._deliver_one(item, outbound, now, result, delivered):
+                return False
+            delivered.add(key)
+            result.sent.append(outbound)
+        result.delivered += 1
+        return True
+
+    def _deliver_one(self, item: _Prepared, outbound: Outbound, now: datetime,
+                     result: SweepResult, delivered: set[str]) -> bool:
+        # Logged under the request id of the inbound that queued it (bot/logs.py).
+        rid = outbound.meta.get("request_id") or item.key
+        with logs.request(outbound.address.platform, rid):
             adapter = self.adapters.get(outbound.address.platform)
             try:
                 if adapter is None:
@@ -348,9 +361,7 @@ class Sweeper:
                 self._fail(item.id, now, f"error:{exc.__class__.__name__}", permanent=False,
                            result=result, delivered=delivered, progress=_progress_of(outbound))
                 return False
-            delivered.add(key)
-            result.sent.append(outbound)
-        result.delivered += 1
+            log.info("delivered %s to %s", item.key, _address_key(outbound))
         return True
 
     def _mark_sent(self, rid: int, now: datetime, ts: str | None = None) -> None:
