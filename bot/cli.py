@@ -197,9 +197,19 @@ def _run(settings: Settings) -> int:
     configure_logging(settings)
     app = build(settings)
     adapters = {name: make_adapter(name, app, settings) for name in platforms}
+    ops = None
+    if settings.ops_port or settings.metrics:
+        from bot.ops import DEFAULT_PORT, OpsServer
+
+        ops = OpsServer(app.db, port=settings.ops_port or DEFAULT_PORT,
+                        metrics_on=settings.metrics).start()
     log_line = ", ".join(platforms)
     print(f"Liaison is running on {log_line}; stop with Ctrl-C.", file=sys.stderr)
-    serve(app, adapters)
+    try:
+        serve(app, adapters)
+    finally:
+        if ops is not None:
+            ops.stop()
     return 0
 
 
