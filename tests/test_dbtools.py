@@ -34,17 +34,34 @@ def rows(url: str) -> dict[str, list[tuple]]:
 
 
 def busy_database(url: str, tmp_path: Path):  # noqa: ANN201
-    """A complaint filed and confirmed (record, audit, card, pending reminders), a second one
-    half-way through its questions, roles and routes."""
+    """Records of every kind (a complaint, a partner meeting, a communication record, a talking
+    point awaiting approval), with their audit trails and pending reminders; roles and
+    routes; and a second complaint half-way through its questions."""
     app, _ = build_app(url, tmp_path)
-    Chat(app, "admin", channel="C-COMPLAINTS", direct=False)("/route complaints here")
-    Chat(app, "admin", channel="C-ESC", direct=False)("/route escalations here")
-    Chat(app, "bob")("/whoami")
+    for purpose, channel in (("complaints", "C-COMPLAINTS"), ("escalations", "C-ESC"),
+                             ("meetings", "C-MEET"), ("tp", "C-TP")):
+        Chat(app, "admin", channel=channel, direct=False)(f"/route {purpose} here")
+    for who in ("bob", "carol", "dave"):
+        Chat(app, who)("/whoami")
     Chat(app, "admin")("/role grant @bob agent")
+    Chat(app, "admin")("/role grant @dave approver")
     alice = Chat(app, "alice")
     alice('/complaint new customer="ACME 公司" contact=13800000000 channel=phone '
           'summary=退款未到账 details=两周前申请退款 severity=high received=now owner=@bob')
     alice("确认")
+    bob = Chat(app, "bob")
+    bob('/meeting new partner="ACME" title="季度合作回顾" start="2026-11-30 15:00"')
+    for answer in ("跳过", "@bob @carol", "回顾上季度", "完成", "跳过", "跳过"):
+        bob(answer)
+    bob("确认")
+    bob('/comm new audience=media audience_name="新华社" topic="新品发布" goal=publish '
+        'goal_text="三家媒体报道新品" channel=press_release')
+    bob("跳过")
+    bob("跳过")
+    bob("确认")
+    for line in ("/tp propose", "退款政策", "产品有质量问题可以退款吗?",
+                 "收到商品7天内可无理由退款。", "退款", "中文", "确认"):
+        alice(line)
     carol = Chat(app, "carol")
     assert "联系方式" in carol("/投诉 新建") + carol("Globex")  # stopped at the second question
     return app
@@ -82,7 +99,9 @@ def test_backup_then_restore_gives_the_same_rows(
     assert cli.main(["db", "restore", str(tmp_path / "nightly.db")]) == 0
     before, after = rows(live), rows(restored)
     assert after == before
-    assert len(after["complaint"]) == 1 and len(after["conversation"]) == 1
+    for table in ("complaint", "meeting", "comm_record", "talkingpoint",
+                  "talkingpointversion", "conversation", "memberrole", "channelroute"):
+        assert len(after[table]) >= 1, table
     assert after["reminder"] and after["auditentry"]
 
     # Only into an empty database: a second restore would mix two histories.
