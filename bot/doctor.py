@@ -27,7 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.config import Settings, load_settings
 from bot.db import Database, alembic_config
@@ -92,11 +92,11 @@ def diagnose(*, send_test: bool = False,
         statement_timeout=settings.database_statement_timeout.total_seconds(),
     )
     try:
-        database = _database(db)
+        database, has_tables = _database(db)
         yield database
         yield _time_zone(settings)
         yield _templates()
-        routes = _routes(db) if database.status != FAIL else None
+        routes = _routes(db) if has_tables else None
         platforms = [p for p, on in (("slack", settings.slack_enabled),
                                      ("dingtalk", settings.dingtalk_enabled)) if on]
         if not platforms:
@@ -119,14 +119,15 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _database(db: Database) -> Finding:
+def _database(db: Database) -> tuple[Finding, bool]:
+    """The finding, and whether the tables are there to be read."""
     url = make_url(db.url)
     where = _safe_url(db.url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).exists():
             return Finding(WARN, "database",
                            f"{where}: no file yet; `liaison run` (or `liaison db upgrade`) "
-                           "creates it")
+                           "creates it"), False
     try:
         with db.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
@@ -134,30 +135,31 @@ def _database(db: Database) -> Finding:
         first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
         return Finding(FAIL, "database",
                        f"{where} does not answer ({first}); check DATABASE_URL and that the "
-                       "server is running and reachable from here")
+                       "server is running and reachable from here"), False
     script = ScriptDirectory.from_config(alembic_config(db.url))
     heads = set(script.get_heads())
     known = {rev.revision for rev in script.walk_revisions()}
     if current - known:
         return Finding(FAIL, "database",
                        f"{where} has schema revision {', '.join(sorted(current - known))}, "
-                       "newer than this version of Liaison knows; run the newer version")
+                       "newer than this version of Liaison knows; run the newer version"), True
     if current == heads:
-        return Finding(OK, "database", f"{where} answers; schema is current")
+        return Finding(OK, "database", f"{where} answers; schema is current"), True
     if not current:
         return Finding(WARN, "database",
                        f"{where} answers but has no tables yet; `liaison db upgrade` (or "
-                       "`liaison run`) creates them")
+                       "`liaison run`) creates them"), False
     return Finding(WARN, "database",
                    f"{where} answers; its schema is behind: `liaison db upgrade` (or "
-                   "`liaison run`, which upgrades at start) brings it up to date")
+                   "`liaison run`, which upgrades at start) brings it up to date"), True
 
 
 def _routes(db: Database) -> list[ChannelRoute] | None:
+    """The channel routes, or None when they cannot be read (the database line said why)."""
     try:
-        with db.session() as session:
+        with Session(db.engine) as session:
             return list(session.exec(select(ChannelRoute).order_by(ChannelRoute.id)))
-    except Exception:  # noqa: BLE001  (no tables yet: the database line said so)
+    except SQLAlchemyError:
         return None
 
 
@@ -267,6 +269,10 @@ class SlackChecks:
                                f"apps.connections.open failed ({exc.__class__.__name__})")
             return Finding(OK, "slack socket mode",
                            "the app token opens a Socket Mode connection; no public URL needed")
+        if not self.settings.slack_signing_secret:
+            return Finding(FAIL, "slack http mode",
+                           "HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → App "
+                           "Credentials), or set SLACK_APP_TOKEN for Socket Mode")
         url = self.settings.public_url.rstrip("/")
         if not url:
             return Finding(WARN, "slack http mode",

@@ -117,6 +117,11 @@ def test_a_broken_slack_install_names_the_missing_scopes_the_url_and_the_channel
     assert channel.startswith("FAIL") and "G0SECRET" in channel and "/invite" in channel
     assert line(lines, "slack auth.test").startswith("OK")
 
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    status, lines = doctor(capsys)
+    assert status == 1
+    assert "SLACK_SIGNING_SECRET" in line(lines, "slack http mode")
+
 
 def test_a_revoked_slack_token_fails_at_auth_test(
     sqlite_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
@@ -227,6 +232,12 @@ def test_a_database_not_yet_migrated_is_a_warning(
     assert line(lines, "database").startswith("WARN")
     assert "liaison db upgrade" in line(lines, "database")
     assert line(lines, "platforms").startswith("OK")
+    assert not (tmp_path / "new.db").exists()  # looking does not create it
+
+    # A file that is there but was never migrated: the same advice, and no traceback.
+    (tmp_path / "new.db").touch()
+    status, lines = doctor(capsys)
+    assert status == 0 and "no tables yet" in line(lines, "database")
 
 
 def test_the_doctor_asks_for_exactly_the_scopes_the_manifest_requests() -> None:
