@@ -83,4 +83,16 @@ class OpsServer:
         return self
 
     def stop(self) -> None:
-        self.server.close()
+        """Close every channel from inside the server's own loop, which then ends."""
+        server = self.server
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:
+            pass
+        server.task_dispatcher.shutdown(timeout=5)
+        self._thread.join(timeout=5)

@@ -111,3 +111,4 @@ def test_health_and_readiness_always_metrics_only_when_asked(app) -> None:  # no
         assert get(server.port, "/metrics")[0] == 404
     finally:
         server.stop()
+    assert not server._thread.is_alive()
