@@ -90,3 +90,18 @@ def test_the_systemd_unit_runs_liaison_run_as_its_own_user() -> None:
     assert service["EnvironmentFile"] == "/etc/liaison.env"
     assert service["Restart"] == "on-failure"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    from pydantic import AliasChoices
+
+    import handlers
+    from bot.config import Settings
+
+    models = [Settings] + [d.settings for d in handlers.DOMAINS if d.settings is not None]
+    names = [field.validation_alias.choices[0] for model in models
+             for field in model.model_fields.values()
+             if isinstance(field.validation_alias, AliasChoices)]
+    documented = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert "LIAISON_METRICS" in names
+    assert [n for n in names if n not in documented] == []
