@@ -171,3 +171,31 @@ def test_copy_from_sqlite_to_postgresql_keeps_everything_and_the_bot_goes_on(
         ids = session.execute(select(Complaint.id).order_by(Complaint.id)).scalars().all()
     assert ids == [1, 2]
     app.db.dispose()
+
+
+def test_a_sqlite_backup_restores_into_an_empty_postgresql_database(
+    tmp_path: Path, clock, pg_empty: str, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    busy_database(live, tmp_path).db.dispose()
+    monkeypatch.setenv("DATABASE_URL", live)
+    assert cli.main(["db", "backup", str(tmp_path / "nightly.db")]) == 0
+    monkeypatch.setenv("DATABASE_URL", pg_empty)
+    assert cli.main(["db", "restore", str(tmp_path / "nightly.db")]) == 0
+    assert {t: len(r) for t, r in rows(pg_empty).items()} == {
+        t: len(r) for t, r in rows(live).items()}
+
+
+def test_restoring_a_pg_dump_file_prints_the_pg_restore_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    dump = tmp_path / "liaison.dump"
+    dump.write_bytes(b"PGDMP\x01\x0e\x00" + bytes(64))  # how pg_dump's custom format starts
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://liaison:s3cret@db/liaison")
+    assert cli.main(["db", "restore", str(dump)]) == 0
+    out = capsys.readouterr().out
+    assert f"pg_restore --no-owner --dbname=postgresql://liaison@db/liaison {dump}" in out
+    assert "s3cret" not in out
+    (tmp_path / "notes.txt").write_text("not a backup")
+    assert cli.main(["db", "restore", str(tmp_path / "notes.txt")]) == 2
+    assert "neither a SQLite backup nor a pg_dump file" in capsys.readouterr().err
