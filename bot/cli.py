@@ -1,5 +1,5 @@
-"""`liaison run`, `liaison console`, `liaison db upgrade`, `liaison --version`, and the
-sub-commands each domain declares (`liaison comm export`, `liaison tp import`)."""
+"""`liaison run`, `liaison console`, `liaison doctor`, `liaison db ...`, `liaison --version`,
+and the sub-commands each domain declares (`liaison comm export`, `liaison tp import`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, StorageError
+from bot.errors import ConfigError, LiaisonError, StorageError
 
-CORE_COMMANDS = ("run", "console", "db", "--version")
+CORE_COMMANDS = ("run", "console", "db", "doctor", "--version")
 
 
 def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
@@ -43,6 +43,18 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
         "--locale", choices=("zh", "en"), default=None, help="your language (default: the setting)"
     )
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the settings, the database and each platform; say what to fix",
+        description="Check, in order: settings, database and schema, time zone, templates, "
+        "and for Slack and DingTalk the credentials, scopes, connection mode and routed "
+        "channels. One line each, OK, WARN or FAIL; the exit status is 0 unless one FAILs.",
+    )
+    doctor.add_argument(
+        "--send-test", action="store_true",
+        help="also send a test message to the first routed DingTalk group",
+    )
+
     db = sub.add_parser("db", help="database commands", description="Database commands.")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND")
     db_sub.add_parser(
@@ -50,6 +62,29 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
         help="apply every migration",
         description="Bring the database named by DATABASE_URL to the newest schema.",
     )
+    backup = db_sub.add_parser(
+        "backup",
+        help="back the database up to FILE (SQLite), or print the pg_dump command",
+        description="SQLite: copy the database to FILE with SQLite's online backup API, safe "
+        "while the bot runs. PostgreSQL: print the pg_dump command to use.",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    restore = db_sub.add_parser(
+        "restore",
+        help="restore a backup FILE into the empty database named by DATABASE_URL",
+        description="Restore a SQLite backup into the empty database named by DATABASE_URL "
+        "(SQLite or PostgreSQL); for a pg_dump file, print the pg_restore command.",
+    )
+    restore.add_argument("file", type=Path, metavar="FILE")
+    copy = db_sub.add_parser(
+        "copy",
+        help="copy every table into another, empty database (e.g. SQLite to PostgreSQL)",
+        description="Copy every table from DATABASE_URL into the empty database --to (migrated "
+        "first), in one transaction, keeping ids; then compare the row counts. Stop the bot "
+        "first.",
+    )
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the target, e.g. postgresql+psycopg://liaison:pw@db/liaison")
 
     if domains:
         import handlers
@@ -67,16 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "doctor":  # reports a bad setting as one of its lines
+        from bot import doctor
+
+        return doctor.main(send_test=args.send_test)
     try:
         settings = load_settings()
         if args.command == "db":
-            if args.db_command != "upgrade":
-                parser.parse_args(["db", "--help"])
-            from bot.db import upgrade
-
-            upgrade(settings.database_url)
-            print(f"database is up to date: {_safe_url(settings.database_url)}")
-            return 0
+            return _db(parser, args, settings)
         if args.command == "console":
             return _console(settings, args.user, args.locale)
         if args.command not in ("run", "console", "db"):
@@ -91,7 +124,39 @@ def main(argv: list[str] | None = None) -> int:
     except StorageError as exc:
         print(f"database error: {exc}", file=sys.stderr)
         return 1
+    except LiaisonError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     return 2
+
+
+def _db(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot import dbtools
+    from bot.db import upgrade
+
+    url = settings.database_url
+    try:
+        if args.db_command == "upgrade":
+            upgrade(url)
+            print(f"database is up to date: {_safe_url(url)}")
+        elif args.db_command == "backup":
+            dbtools.backup(url, args.file)
+        elif args.db_command == "restore":
+            dbtools.restore(url, args.file)
+        elif args.db_command == "copy":
+            dbtools.copy(url, args.to)
+        else:
+            parser.parse_args(["db", "--help"])
+    except dbtools.DbToolError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        print(f"database error: {exc.__class__.__name__}: {first}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _safe_url(url: str) -> str:
@@ -132,9 +197,19 @@ def _run(settings: Settings) -> int:
     configure_logging(settings)
     app = build(settings)
     adapters = {name: make_adapter(name, app, settings) for name in platforms}
+    ops = None
+    if settings.ops_port or settings.metrics:
+        from bot.ops import DEFAULT_PORT, OpsServer
+
+        ops = OpsServer(app.db, port=settings.ops_port or DEFAULT_PORT,
+                        metrics_on=settings.metrics).start()
     log_line = ", ".join(platforms)
     print(f"Liaison is running on {log_line}; stop with Ctrl-C.", file=sys.stderr)
-    serve(app, adapters)
+    try:
+        serve(app, adapters)
+    finally:
+        if ops is not None:
+            ops.stop()
     return 0
 
 

@@ -117,6 +117,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=env("LIAISON_LOG_LEVEL")
     )
+    # Operations (bot/doctor.py, bot/logs.py)
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=env("LIAISON_LOG_FORMAT")
+    )
+    # /healthz, /readyz and (with LIAISON_METRICS=1) /metrics on this port (bot/ops.py); off
+    # unless set or metrics are on, which use 9095.
+    ops_port: int | None = Field(None, ge=1, le=65535, validation_alias=env("LIAISON_OPS_PORT"))
+    metrics: bool = Field(False, validation_alias=env("LIAISON_METRICS"))
+    # The bot's address as Slack reaches it (HTTP mode); `liaison doctor` checks /healthz there.
+    public_url: str = Field("", validation_alias=env("LIAISON_PUBLIC_URL"))
 
     # Reminders (schedules/)
     reminder_sweep: Period = Field(

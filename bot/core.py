@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from bot import members
+from bot import logs, members, metrics
 from bot.config import Settings
 from bot.context import Ctx
 from bot.conversation import Engine, tapped, word_of
@@ -76,12 +76,16 @@ class Liaison:
         the change it reports, for the delivery worker; only those `keep` selects (a slash
         command's private answer, for the HTTP ack) are returned. `prepare` lets the adapter
         add what it needs to deliver them later (Outbound.meta), inside the transaction."""
-        outbounds = self._handle(inbound, queue=queue, keep=keep, prepare=prepare)
-        if not queue:
-            return outbounds
-        kept = [o for o in outbounds if keep is not None and keep(o)]
-        rest = [o for o in outbounds if not (keep is not None and keep(o))]
-        return kept + self.queue(rest, inbound, prepare)
+        # One request id per inbound, carried by the answers it queues (bot/logs.py).
+        with logs.request(inbound.platform, logs.current_request_id()), \
+                metrics.handling(inbound.platform):
+            outbounds = self._handle(inbound, queue=queue, keep=keep, prepare=prepare)
+            log.info("handled a message from %s in %s", inbound.user, inbound.channel)
+            if not queue:
+                return outbounds
+            kept = [o for o in outbounds if keep is not None and keep(o)]
+            rest = [o for o in outbounds if not (keep is not None and keep(o))]
+            return kept + self.queue(rest, inbound, prepare)
 
     def queue(
         self,
@@ -182,11 +186,13 @@ class Liaison:
             if replies:
                 conv = None
         if conv is not None and not text.startswith("/"):
+            metrics.command(f"flow:{conv.flow}")
             return replies + self.engine.answer(ctx, conv, text)
         if not text:
             return replies + [Reply("help/hint")]
         if self.registry.looks_like_command(text):
             parsed = self.registry.parse(text)
+            metrics.command(parsed.command.key)
             if not parsed.command.allowed(ctx.roles):
                 raise PermissionDenied("errors/permission", roles=sorted(parsed.command.roles))
             result = parsed.command.handler(ctx, parsed.args)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
+from bot import metrics
 from bot.errors import LiaisonError, StorageError
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Database:
             wrote = bool(session.info.get("wrote") or session.new or session.dirty
                          or session.deleted)
             down = unavailable(exc)
+            metrics.database_error(down)
             try:
                 session.rollback()
             except SQLAlchemyError:

@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Mapping
 
+from bot import logs
 from bot.adapters.base import Adapter
 from bot.config import Settings
 from bot.core import Liaison
@@ -42,12 +43,14 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
 
 
 def configure_logging(settings: Settings, *, chat: bool = False) -> None:
-    """Logs go to stderr. In the console chat only warnings and errors, so the conversation
-    stays readable."""
+    """Logs go to stderr, as text or as JSON lines (bot/logs.py). In the console chat only
+    warnings and errors, so the conversation stays readable."""
     level = logging.getLevelName(settings.log_level)
     if chat:
         level = max(level, logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logs.formatter(settings.log_format))  # LIAISON_LOG_FORMAT
+    logging.basicConfig(level=level, handlers=[handler])
     # Migrations and every scheduler tick are logged at INFO; that is noise, not news.
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot import logs
 from bot.db import Database
 from bot.messages import Address, Outbound, Rendered, RenderedChoice
 from schedules.models import Reminder, Status
@@ -94,11 +95,17 @@ def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) 
         target_id=(a.channel or a.user or "")[:128], snoozable=False,
         conversation=conversation_of(outbound),
         payload={"address": asdict(a), "message": asdict(outbound.message),
-                 "meta": dict(outbound.meta)},
+                 "meta": _with_request_id(outbound.meta)},
     )
     session.add(row)
     wake_after_commit(session, now)
     return row
+
+
+def _with_request_id(meta: dict[str, Any]) -> dict[str, Any]:
+    """The meta, with the id of the request that queued it: its delivery logs under it."""
+    found = logs.current_request_id()
+    return {**meta, "request_id": found} if found and "request_id" not in meta else dict(meta)
 
 
 def conversation_of(outbound: Outbound) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
+from bot import logs, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison
 from bot.errors import DeliveryError, StorageError
@@ -329,6 +330,18 @@ class Sweeper:
             key = _address_key(outbound)
             if key in delivered:
                 continue
+            if not self._deliver_one(item, outbound, now, result, delivered):
+                return False
+            delivered.add(key)
+            result.sent.append(outbound)
+        result.delivered += 1
+        return True
+
+    def _deliver_one(self, item: _Prepared, outbound: Outbound, now: datetime,
+                     result: SweepResult, delivered: set[str]) -> bool:
+        # Logged under the request id of the inbound that queued it (bot/logs.py).
+        rid = outbound.meta.get("request_id") or item.key
+        with logs.request(outbound.address.platform, rid):
             adapter = self.adapters.get(outbound.address.platform)
             try:
                 if adapter is None:
@@ -343,20 +356,22 @@ class Sweeper:
                     # Counted from the response (`now` is taken per reminder, just before).
                     until = now + timedelta(seconds=exc.retry_after)
                     self.throttle.pause(exc.scopes, until)
+                    metrics.rate_limited(outbound.address.platform)
                     log.warning("%s rate limited (%s) until %s", ", ".join(exc.scopes),
                                 exc.reason, until.isoformat(timespec="seconds"))
+                metrics.delivery_failed(outbound.address.platform, exc.reason)
                 self._fail(item.id, now, exc.reason, permanent=not exc.temporary,
                            retry_after=exc.retry_after, result=result, delivered=delivered,
                            progress=_progress_of(outbound))
                 return False
             except Exception as exc:  # a bug in an adapter must not lose the reminder
                 log.exception("adapter failed while sending reminder %s", item.key)
+                metrics.delivery_failed(outbound.address.platform,
+                                        f"error:{exc.__class__.__name__}")
                 self._fail(item.id, now, f"error:{exc.__class__.__name__}", permanent=False,
                            result=result, delivered=delivered, progress=_progress_of(outbound))
                 return False
-            delivered.add(key)
-            result.sent.append(outbound)
-        result.delivered += 1
+            log.info("delivered %s to %s", item.key, _address_key(outbound))
         return True
 
     def _mark_sent(self, rid: int, now: datetime, ts: str | None = None) -> None:
@@ -386,10 +401,12 @@ class Sweeper:
                 .where(c.id == rid, c.status.notin_((Status.SENT, Status.CANCELLED)))
                 .values(status=Status.SENT, sent_at=sent_at, lease_owner=None,
                         lease_until=None)
-                .returning(c.kind, c.key)
+                .returning(c.kind, c.key, c.planned_at)
             ).first()
             if marked is None:
                 return
+            if marked.kind != api.OUTBOUND:
+                metrics.reminder_sent(marked.kind, sent_at - marked.planned_at)
             if ts:
                 row = session.get(Reminder, rid)
                 row.payload = {**row.payload, "ts": ts}

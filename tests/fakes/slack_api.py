@@ -18,6 +18,12 @@ It refuses what Slack refuses, so a test cannot pass on an assumption Slack does
   (`channel_not_found`, "conversations.info method").
 - Events of a channel reach the bot only when it is a member (`delivers`); the harness asks
   before sending one ("Events API": message.channels is sent for channels the app is in).
+- Scopes: every Web API answer lists the token's scopes in the `x-oauth-scopes` header, and a
+  method called without its required scope answers `missing_scope` with `needed` and
+  `provided` ("Scopes and permissions" and each method's "Required scopes", docs.slack.dev).
+  The token has the scopes manifest.yaml asks for unless a test sets `state.scopes`.
+- A revoked or wrong token (`state.bad_tokens`) answers `invalid_auth` to any method
+  ("auth.test method": invalid_auth, "Some aspect of authentication cannot be validated").
 - chat.postEphemeral with a thread_ts of a thread that does not exist: Slack accepts it and
   never shows it ("chat.postEphemeral method": "Ephemeral messages in threads are only shown
   if there is already an active thread"). The fake refuses it (`thread_not_found`) so that a
@@ -76,7 +82,26 @@ class _State:
     # method -> seconds of refusal that its next call starts; method -> refused until
     limits: dict[str, float] = field(default_factory=dict)
     limited_until: dict[str, float] = field(default_factory=dict)
+    scopes: set[str] = field(default_factory=lambda: set(manifest_scopes()))
+    bad_tokens: set[str] = field(default_factory=set)  # tokens Slack answers invalid_auth
 
+
+# The scope each method the bot calls requires ("Required scopes" on each method's page).
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write", "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write", "conversations.join": "channels:join",
+    "users.info": "users:read", "conversations.info": "channels:read",
+}
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yaml asks for: what an install from it grants."""
+    from pathlib import Path
+
+    import yaml
+
+    manifest = Path(__file__).resolve().parents[2] / "manifest.yaml"
+    return list(yaml.safe_load(manifest.read_text())["oauth_config"]["scopes"]["bot"])
 
 
 MESSAGE_BLOCKS = 50
@@ -282,12 +307,29 @@ class FakeSlack:
                 status, call.response = failure.status, {"ok": False, "error": failure.error}
                 call.status = status
             else:
-                status, extra, call.response = 200, {}, self._ok(method, params)
+                status, extra, call.response = 200, {}, self._authorised(method, headers)
+                if call.response.get("ok", True):
+                    call.response = self._ok(method, params)
                 if method.startswith("/response/") and not call.response["ok"]:
                     status = 400  # a response URL answers a bad payload with HTTP 400
+            if not method.startswith("/response/"):
+                extra["x-oauth-scopes"] = ",".join(sorted(self.state.scopes))
             self.state.calls.append(call)
             self._cond.notify_all()
             return status, call.response, extra
+
+    def _authorised(self, method: str, headers: dict[str, str]) -> dict[str, Any]:
+        """invalid_auth for a bad token, missing_scope for a method the token may not call."""
+        if method.startswith("/response/"):
+            return {"ok": True}
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if auth.removeprefix("Bearer ") in self.state.bad_tokens:
+            return {"ok": False, "error": "invalid_auth"}
+        needed = METHOD_SCOPES.get(method)
+        if needed and needed not in self.state.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": needed,
+                    "provided": ",".join(sorted(self.state.scopes))}
+        return {"ok": True}
 
     def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
         """The error Slack would answer this call with, if any."""
