@@ -19,6 +19,7 @@ from handlers import (
     reminders,
     system,
     talking_points,
+    training,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ DOMAINS = [
     actions.DOMAIN,
     comm.DOMAIN,
     handbook.DOMAIN,
+    training.DOMAIN,
 ]
 
 
