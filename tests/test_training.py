@@ -103,6 +103,23 @@ def test_a_session_planned_reminded_attended_and_reported(db_url, tmp_path, cloc
     assert "@bob:1/1" in report and "@carol:0/1" in report
     assert "连续两次缺席" not in report
 
+    # After the session: notes, the cases discussed, follow-up actions reminded when due.
+    assert "结束后才能记录" not in admin("/training log T-2027-0001")
+    admin("讲解了召回说明的措辞问题。\n练习了情绪激动的客户电话。")
+    assert "实际讨论了哪些案例" in admin.seen[-1].message.text
+    admin("1")
+    admin("整理召回口径 @bob 2027-01-27 17:00")
+    summary = admin("完成")
+    assert "讨论的案例:\n1. K-2026-0003 产品召回说明" in summary
+    logged = admin("确认")
+    assert "已记录培训 T-2027-0001" in logged
+    assert "整理召回口径 · 负责人 @bob · 截止 2027年1月27日 周三 17:00" in logged
+    assert "培训 T-2027-0001 已于" in admin("/training log T-2027-0001")
+    clock.move_to(datetime(2027, 1, 27, 9, 0, tzinfo=UTC))
+    sent = run_due(app)
+    assert [(o.address.user, o.message.title) for o in sent] == [
+        ("bob", "培训后续行动到期:整理召回口径")]
+
 
 def test_no_speaker_reminder_once_confirmed_and_two_missed_in_a_row(db_url, tmp_path, clock):
     app, admin, bob, carol = _team(db_url, tmp_path)

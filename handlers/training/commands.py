@@ -23,7 +23,7 @@ from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from handlers.comm.models import CommRecord
 from handlers.complaints.models import Complaint
-from handlers.meetings.commands import parse_attendees, person
+from handlers.meetings.commands import parse_action, parse_attendees, person
 from handlers.training.models import (
     ANNOUNCE,
     INVITEES_BEFORE,
@@ -44,6 +44,7 @@ ORGANISERS = ("trainer", "admin")
 SPEAKER_DUE = "training.speaker"
 ANNOUNCEMENT = "training.announce"
 STARTING = "training.starting"
+ACTION_DUE = "training.action"
 CASE_CHOICES = 9  # the pick list: the most recent reviewed communications and closed complaints
 QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
 SKILL_WORDS = {
@@ -215,7 +216,9 @@ def view(row: TrainingSession) -> dict[str, Any]:
             "speaker": row.speaker, "confirmed": row.speaker_confirmed_at is not None,
             "topics": list(row.topics), "cases": list(row.cases),
             "invitees": [person(i) for i in row.invitees], "organiser": row.organiser,
-            "notes": row.notes or "", "logged": row.logged_at is not None}
+            "notes": row.notes or "", "discussed": list(row.discussed),
+            "actions": [{**a, "owner": person(a["owner"])} for a in row.actions],
+            "logged": row.logged_at is not None}
 
 
 def find(session: Session, raw: str | None) -> TrainingSession:
@@ -234,10 +237,87 @@ def attendees(session: Session, row: TrainingSession) -> list[TrainingAttendance
                              .order_by(col(TrainingAttendance.id))).all())
 
 
+# -- after the session -----------------------------------------------------------------------
+
+
+def check_log_allowed(ctx: Ctx, row: TrainingSession) -> None:
+    if not may_organise(ctx, row):
+        raise PermissionDenied("training/not_organiser", ref=row.ref)
+    if row.starts_at > ctx.now:
+        raise UserError("training/not_held", ref=row.ref, start=row.starts_at)
+    if row.logged_at is not None:
+        raise UserError("training/already_logged", ref=row.ref, at=row.logged_at)
+
+
+def parse_log_session(answer: str, ctx: Ctx) -> str:
+    try:
+        row = find(ctx.session, answer)
+        check_log_allowed(ctx, row)
+    except UserError as exc:
+        raise InvalidAnswer(exc.template, **exc.params) from None
+    return row.ref
+
+
+def parse_discussed(answer: str, ctx: Ctx) -> list[dict[str, Any]]:
+    """Numbers of the planned cases (as the announcement listed them)."""
+    conv = ctx.app.engine.current(ctx)
+    ref = conv.answers.get("session") if conv is not None else None
+    row = find(ctx.session, ref) if ref else None
+    planned = list(row.cases) if row is not None else []
+    picked: list[dict[str, Any]] = []
+    for word in _PIECES.split(unicodedata.normalize("NFKC", answer).strip()):
+        if not (word.isdigit() and 1 <= int(word) <= len(planned)):
+            raise InvalidAnswer("training/bad_case", text=word[:20], count=len(planned))
+        if planned[int(word) - 1] not in picked:
+            picked.append(planned[int(word) - 1])
+    return picked
+
+
+def log_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
+    ref = answers.get("session")
+    row = find(ctx.session, ref) if ref else None
+    return {"s": view(row) if row is not None else None}
+
+
+def record_log(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
+    row = find(ctx.session, answers["session"])
+    check_log_allowed(ctx, row)  # someone may have logged it meanwhile
+    row.notes = answers["notes"]
+    row.discussed = list(answers.get("discussed") or [])
+    row.actions = [{"what": a["what"], "owner": dict(a["owner"]), "due": a["due"]}
+                   for a in answers.get("actions") or []]
+    row.logged_at = ctx.now
+    ctx.session.add(row)
+    ctx.audit("training", row.ref, "log", {"notes": row.notes, "actions": row.actions})
+    for i, action in enumerate(row.actions):
+        owner = action["owner"]
+        api.plan(ctx.session, key=f"training:{row.ref}:action:{i}", kind=ACTION_DUE,
+                 due=datetime.fromisoformat(action["due"]),
+                 target=Target.member(owner["platform"], owner["user_id"]),
+                 record_type="training", record_id=row.ref, payload={"n": i})
+    return [Reply("training/logged", {"s": view(row)}, audience=Audience.USER)]
+
+
+LOG_FLOW = Flow(
+    name="training_log",
+    steps=(
+        Step("session", "training/ask_session", parse_log_session),
+        Step("notes", "training/ask_notes", parsers.text(max_len=2000, single_line=False)),
+        Step("discussed", "training/ask_discussed", parse_discussed, optional=True,
+             default=lambda ctx, answers: []),
+        Step("actions", "meetings/ask_actions", parse_action, collect=True, optional=True,
+             default=lambda ctx, answers: [], collected="meetings/action_added"),
+    ),
+    summary="training/confirm_log",
+    finish=record_log,
+    values=log_values,
+)
+
+
 # -- commands --------------------------------------------------------------------------------
 
 
-DOMAIN = Domain("training", slash="/training", roles=("trainer",), flows=[PLAN_FLOW])
+DOMAIN = Domain("training", slash="/training", roles=("trainer",), flows=[PLAN_FLOW, LOG_FLOW])
 DOMAIN.family("training", aliases=("培训",), label="training.family")
 
 
@@ -284,6 +364,12 @@ def training_attend(ctx: Ctx, args: Args) -> Reply:
                                            name=ctx.member.display_name, at=ctx.now))
         ctx.audit("training", row.ref, "attend", {})
     return Reply("training/attended", {"s": view(row)}, audience=Audience.USER)
+
+
+@DOMAIN.command("training", "log", aliases=("记录", "纪要"), usage="training.cmd.log")
+def training_log(ctx: Ctx, args: Args) -> list[Reply]:
+    prefill = {"session": args.get(0)} if args.get(0) else {}
+    return ctx.app.engine.start(ctx, LOG_FLOW.name, prefill)
 
 
 @DOMAIN.command("training", "report", aliases=("报告", "统计"), usage="training.cmd.report")
@@ -369,6 +455,15 @@ def starting(session: Session, reminder: Reminder, now: datetime) -> Reply | Non
         return None
     return Reply("training/starting", {"s": view(row)},
                  choices=[Choice(f"/training attend {row.ref}", "training.choice.attend")])
+
+
+@DOMAIN.reminder_kind(ACTION_DUE)
+def action_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    row = _session_of(session, reminder)
+    n = int(reminder.payload.get("n", -1))
+    if row is None or not 0 <= n < len(row.actions):
+        return None
+    return Reply("training/action_due", {"s": view(row), "a": row.actions[n]})
 
 
 @DOMAIN.reminder_kind(TRAINING)

@@ -48,7 +48,13 @@ class TrainingSession(SQLModel, table=True):
     organiser_platform: str = Field(max_length=16)
     organiser_id: str = Field(max_length=128)
     organiser_name: str = Field(default="", max_length=200)
+    # After the session (`/training log`): notes, the cases discussed (as `cases`), and the
+    # follow-up actions: what, owner (platform, user_id, name), due (ISO).
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    discussed: list[dict[str, Any]] = Field(default_factory=list,
+                                            sa_column=Column(JSON, nullable=False))
+    actions: list[dict[str, Any]] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False))
     logged_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

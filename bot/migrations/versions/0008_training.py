@@ -34,6 +34,8 @@ def upgrade() -> None:
     sa.Column('organiser_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('organiser_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('discussed', sa.JSON(), nullable=False),
+    sa.Column('actions', sa.JSON(), nullable=False),
     sa.Column('logged_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
