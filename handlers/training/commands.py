@@ -34,10 +34,12 @@ from handlers.training.models import (
     TrainingSession,
     quarter_of,
 )
+from handlers.training.settings import TrainingSettings
+from handlers.training.tips import tip_for
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
-from schedules.scheduler import TRAINING
+from schedules.scheduler import TIP, TRAINING
 
 PURPOSE = "training"
 ORGANISERS = ("trainer", "admin")
@@ -317,7 +319,8 @@ LOG_FLOW = Flow(
 # -- commands --------------------------------------------------------------------------------
 
 
-DOMAIN = Domain("training", slash="/training", roles=("trainer",), flows=[PLAN_FLOW, LOG_FLOW])
+DOMAIN = Domain("training", slash="/training", roles=("trainer",), settings=TrainingSettings,
+                flows=[PLAN_FLOW, LOG_FLOW])
 DOMAIN.family("training", aliases=("培训",), label="training.family")
 
 
@@ -464,6 +467,11 @@ def action_due(session: Session, reminder: Reminder, now: datetime) -> Reply | N
     if row is None or not 0 <= n < len(row.actions):
         return None
     return Reply("training/action_due", {"s": view(row), "a": row.actions[n]})
+
+
+@DOMAIN.reminder_kind(TIP)
+def tip(session: Session, reminder: Reminder, now: datetime) -> Reply:
+    return Reply("training/tip", {"tip": tip_for(int(reminder.payload.get("period", 0)))})
 
 
 @DOMAIN.reminder_kind(TRAINING)
