@@ -17,6 +17,7 @@ from handlers import (
     handbook,
     meetings,
     reminders,
+    reports,
     system,
     talking_points,
     training,
@@ -35,6 +36,7 @@ DOMAINS = [
     comm.DOMAIN,
     handbook.DOMAIN,
     training.DOMAIN,
+    reports.DOMAIN,
 ]
 
 
