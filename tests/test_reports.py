@@ -46,3 +46,23 @@ def test_in_english_and_markup_stays_text_on_slack(db_url, tmp_path, clock):
     slack("/reports add https://example.com/x.pdf <!channel> 报告")
     text = slack("/reports search 报告")
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
+def test_the_materials_step_of_a_communication_plan_offers_matching_reports(
+        db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice(f"/reports add {EV} 2026新能源汽车行业报告 #新能源 #汽车")
+    alice("/reports add https://example.com/gdpr.pdf EU GDPR 合规指南 #欧盟")
+    prompt = alice('/comm new audience=media audience_name="财新" topic="新能源车型发布" '
+                   'goal=publish goal_text="三家媒体报道新品"')
+    assert "3. 收集与整理资料" in prompt
+    assert "报告库中可能有用的资料" in prompt
+    assert "2026新能源汽车行业报告" in prompt and EV in prompt
+    assert "GDPR" not in prompt
+    # Nothing offered when nothing fits.
+    bob = Chat(app, "bob")
+    bob("/lang en")
+    prompt = bob('/comm new audience=partner audience_name="ACME" topic="Quarterly review" '
+                 'goal=solve goal_text="agree on delivery dates"')
+    assert "3. Materials" in prompt and "report library" not in prompt

@@ -27,6 +27,7 @@ from handlers.comm.export import cli
 from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
 from handlers.comm.settings import CommSettings
+from handlers.reports import commands as reports
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -200,7 +201,13 @@ def _new_flow() -> Flow:
         ),
         summary="comm/new_summary",
         finish=_finish_new,
-        values=lambda ctx, a: {"complaint_command": _complaint_command(a)},
+        values=lambda ctx, a: {
+            "complaint_command": _complaint_command(a),
+            # The materials step (收集与整理资料) offers the library's matching reports.
+            "reports": [] if "materials" in a else reports.offered(
+                ctx.session, a.get("audience_name", ""), a.get("topic", ""),
+                a.get("goal_text", "")),
+        },
     )
 
 

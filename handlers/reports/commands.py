@@ -21,6 +21,8 @@ from handlers.talking_points.search import terms_of
 
 LIST_LIMIT = 10
 FOUND_LIMIT = 5
+OFFER_LIMIT = 3
+OFFER_SCAN = 200
 
 DOMAIN = Domain("reports", slash="/reports")
 DOMAIN.family("reports", aliases=("报告", "报告库"), label="reports.family")
@@ -48,6 +50,24 @@ def find(session: Session, words: str, limit: int = FOUND_LIMIT) -> list[Report]
     rows = session.exec(query.order_by(col(Report.created_at).desc(), col(Report.id).desc())
                         .limit(200)).all()
     return sorted(rows, key=lambda r: -sum(t in fold(r.title) for t in terms))[:limit]
+
+
+def offered(session: Session, *texts: str, limit: int = OFFER_LIMIT) -> list[dict[str, Any]]:
+    """The reports that fit what a plan is about (the audience, the topic, the goal): those
+    whose title or a tag occurs in those words, or holding one of their words. Newest first,
+    among the most recent OFFER_SCAN."""
+    about = fold(" ".join(texts))
+    words = [w for w in terms_of(" ".join(texts)) if len(w) >= 2]
+    if not about.strip():
+        return []
+    rows = session.exec(select(Report).order_by(col(Report.created_at).desc(),
+                                                col(Report.id).desc()).limit(OFFER_SCAN)).all()
+    fits = []
+    for row in rows:
+        keys = [fold(row.title), *(fold(t) for t in row.tags.split(",") if t)]
+        if any(k in about for k in keys) or any(w in row.search_text for w in words):
+            fits.append(view(row))
+    return fits[:limit]
 
 
 @DOMAIN.command("reports", None, usage="reports.cmd.main")
