@@ -28,6 +28,7 @@ from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
 from handlers.comm.settings import CommSettings
 from handlers.reports import commands as reports
+from handlers.training import tips
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -207,6 +208,8 @@ def _new_flow() -> Flow:
             "reports": [] if "materials" in a else reports.offered(
                 ctx.session, a.get("audience_name", ""), a.get("topic", ""),
                 a.get("goal_text", "")),
+            # Where the audience is abroad, a note or two on how to talk to it.
+            "cultural": tips.cultural_notes(a.get("audience_name", ""), a.get("topic", "")),
         },
     )
 
