@@ -3,6 +3,8 @@ tip a week to the training channel on a working day, rotating skills, over three
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.messages import Reply
 from bot.render import Renderer
 from handlers.training.models import SKILLS
-from handlers.training.tips import tip_for, tips
+from handlers.training.tips import import_tips, tip_for, tips
 from schedules.scheduler import ReminderScheduler
 from tests.support import Chat, build_app, recording_adapters, run_due
 
@@ -98,3 +100,33 @@ def test_tips_in_english_and_every_other_week(db_url, tmp_path, clock):
     assert "With regulators, state facts" in sent[0][1].message.text
     assert sent[1][1].message.title == "Communication tip of the week · Managing emotions"
     assert "In a partner dispute, first agree on the shared goal" in sent[1][1].message.text
+
+
+def test_tips_import_replaces_a_language_whole_or_not_at_all(tmp_path, capsys):
+    root = tmp_path / "templates"
+    (root / "en" / "training").mkdir(parents=True)
+    good = tmp_path / "tips.yaml"
+    good.write_text(
+        "- {id: a, skill: language, text: Lead with the point.}\n"
+        "- {id: b, skill: emotion, text: Breathe before answering.}\n"
+        "- {id: c, skill: cross_cultural, region: JP, text: Allow time for consensus.}\n"
+        "- {id: d, skill: new_media, text: Preview on a phone.}\n", encoding="utf-8")
+    counts = import_tips(good, "en", root)
+    assert dict(counts) == dict.fromkeys(SKILLS, 1)
+    written = (root / "en" / "training" / "tips.yaml").read_text(encoding="utf-8")
+    assert "Allow time for consensus." in written
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {id: a, skill: cooking, text: Salt.}\n"
+                   "- {id: a, skill: language, region: Mars, text: ''}\n", encoding="utf-8")
+    with pytest.raises(ValueError) as refused:
+        import_tips(bad, "en", root)
+    message = str(refused.value)
+    assert "tip 1: skill must be one of" in message and "tip 2: id 'a' used twice" in message
+    assert "tip 2: region must be one of" in message and "no tip for: emotion" in message
+    assert (root / "en" / "training" / "tips.yaml").read_text(encoding="utf-8") == written
+
+
+def test_the_cli_names_the_command():
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "training", "tips", "import",
+                          "--help"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and "--locale" in out.stdout

@@ -35,7 +35,7 @@ from handlers.training.models import (
     quarter_of,
 )
 from handlers.training.settings import TrainingSettings
-from handlers.training.tips import tip_for
+from handlers.training.tips import cli, tip_for
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -320,7 +320,7 @@ LOG_FLOW = Flow(
 
 
 DOMAIN = Domain("training", slash="/training", roles=("trainer",), settings=TrainingSettings,
-                flows=[PLAN_FLOW, LOG_FLOW])
+                cli=cli, flows=[PLAN_FLOW, LOG_FLOW])
 DOMAIN.family("training", aliases=("培训",), label="training.family")
 
 

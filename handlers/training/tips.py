@@ -6,7 +6,9 @@ A plan naming a foreign audience or partner country gets that region's cross-cul
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -90,3 +92,90 @@ def _both(chosen: dict[str, Any]) -> dict[str, Any]:
         texts[locale] = same["text"]
     return {"skill": chosen["skill"], "id": chosen["id"], "region": chosen.get("region", ""),
             "text": texts}
+
+
+# -- `liaison training tips import FILE --locale zh|en` ---------------------------------------
+
+TEXT_MAX = 500
+
+
+def problems(data: Any) -> list[str]:  # noqa: ANN401 (whatever the YAML held)
+    """What is wrong with a tips file, entry by entry (1-based); empty when it is good."""
+    if not isinstance(data, list) or not data:
+        return ["the file must be a YAML list of tips (id, skill, text, optional region)"]
+    found, seen = [], set()
+    for n, tip in enumerate(data, 1):
+        if not isinstance(tip, dict):
+            found.append(f"tip {n}: not a mapping")
+            continue
+        ident, skill, text = tip.get("id"), tip.get("skill"), tip.get("text")
+        region = tip.get("region")
+        if not isinstance(ident, str) or not ident.strip():
+            found.append(f"tip {n}: id missing")
+        elif ident in seen:
+            found.append(f"tip {n}: id {ident!r} used twice")
+        seen.add(ident)
+        if skill not in SKILLS:
+            found.append(f"tip {n}: skill must be one of {', '.join(SKILLS)}")
+        if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
+            found.append(f"tip {n}: text missing or longer than {TEXT_MAX} characters")
+        if region is not None and (region not in REGION_NAMES or skill != "cross_cultural"):
+            found.append(f"tip {n}: region must be one of {', '.join(REGION_NAMES)}, "
+                         "on a cross_cultural tip")
+    missing = [s for s in SKILLS if not any(isinstance(t, dict) and t.get("skill") == s
+                                            for t in data)]
+    if missing:
+        found.append(f"no tip for: {', '.join(missing)}")
+    return found
+
+
+def import_tips(source: Path, locale: str, root: Path | None = None) -> Counter[str]:
+    """Replace the tips of `locale` with a checked file, whole or not at all."""
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read {source}: {exc}") from None
+    wrong = problems(data)
+    if wrong:
+        raise ValueError("\n".join(wrong))
+    target = (root or templates_root()) / locale / "training" / "tips.yaml"
+    partial = target.with_suffix(".yaml.new")
+    partial.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                       encoding="utf-8")
+    partial.replace(target)
+    return Counter(t["skill"] for t in data)
+
+
+def _run_cli(settings: Any, args: Any) -> int:  # noqa: ANN401
+    if args.training_command != "tips" or args.tips_command != "import":
+        return 2
+    try:
+        counts = import_tips(Path(args.file), args.locale)
+    except ValueError as exc:
+        print(f"not imported:\n{exc}", file=sys.stderr)
+        return 1
+    print(f"imported {sum(counts.values())} {args.locale} tips: "
+          + ", ".join(f"{skill} {counts[skill]}" for skill in SKILLS))
+    other = {t["id"] for t in tips(next(x for x in LOCALES if x != args.locale))}
+    mine = {t["id"] for t in tips(args.locale)}
+    if mine != other:
+        print("note: the other language's file holds different ids; a tip without its "
+              "translation is shown in the language it has", file=sys.stderr)
+    return 0
+
+
+def cli(sub: Any) -> None:  # noqa: ANN401 (argparse's sub-parsers)
+    training = sub.add_parser("training", help="training: replace the skill tips",
+                              description="The quarterly training and the weekly skill tips.")
+    training_sub = training.add_subparsers(dest="training_command", metavar="TRAINING_COMMAND")
+    tips_parser = training_sub.add_parser("tips", help="the weekly skill tips")
+    tips_sub = tips_parser.add_subparsers(dest="tips_command", metavar="TIPS_COMMAND")
+    imported = tips_sub.add_parser(
+        "import", help="replace one language's tips with FILE (checked whole, all or nothing)",
+        description="Replace templates/<locale>/training/tips.yaml with FILE: a YAML list of "
+        "{id, skill, text, region?}; skill is one of " + ", ".join(SKILLS) + "; region (on "
+        "cross_cultural tips) one of " + ", ".join(REGION_NAMES) + ". Use the same ids in "
+        "both languages.")
+    imported.add_argument("file", metavar="FILE")
+    imported.add_argument("--locale", choices=LOCALES, required=True)
+    imported.set_defaults(run=_run_cli)
