@@ -157,6 +157,9 @@ def test_bad_answers_are_asked_again(db_url, tmp_path, clock):
     admin("语言表达、新媒体")
     assert "“9”不在案例列表中" in admin("9")
     assert "找不到培训 “T-2027-0009”" in admin("/training confirm T-2027-0009")
+    # A trainer (not an admin) plans too.
+    admin("/role grant @bob trainer")
+    assert "的培训什么时候开始" in bob("/training plan")
 
 
 def test_the_quarterly_message_asks_to_plan_or_announces(db_url, tmp_path, clock):
