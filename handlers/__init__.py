@@ -10,7 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import actions, comm, complaints, meetings, reminders, system, talking_points
+from handlers import (
+    actions,
+    comm,
+    complaints,
+    handbook,
+    meetings,
+    reminders,
+    reports,
+    system,
+    talking_points,
+    training,
+)
 
 if TYPE_CHECKING:
     from bot.router import Registry
@@ -23,6 +34,9 @@ DOMAINS = [
     meetings.DOMAIN,
     actions.DOMAIN,
     comm.DOMAIN,
+    handbook.DOMAIN,
+    training.DOMAIN,
+    reports.DOMAIN,
 ]
 
 

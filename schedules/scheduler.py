@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 DIGEST = "system.digest"
 TRAINING = "system.training"
+TIP = "system.tip"
+TIP_EPOCH = date(2024, 1, 1)  # a Monday: weekly tip periods start on Mondays
 PURPOSES_WITH_DIGEST = ("complaints", "meetings", "escalations", "talking_points")
 RETRY_DOWN = timedelta(seconds=0.5)  # how soon a sweep that met a database failure runs again
 
@@ -70,6 +72,10 @@ class ReminderScheduler:
             self.plan_training,
             CronTrigger(month="1,4,7,10", day="1-7", day_of_week="mon", hour=10, timezone=zone),
             id="training",
+        )
+        # A communication tip once per LIAISON_TIP_EVERY, on working days only.
+        self.scheduler.add_job(
+            self.plan_tip, CronTrigger(day_of_week="mon-fri", hour=10, timezone=zone), id="tip"
         )
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=1), id="housekeeping")
         self.app.db.wakers.append(self.wake)
@@ -172,6 +178,22 @@ class ReminderScheduler:
                 payload={"quarter": quarter}, snoozable=False,
             )
         return quarter
+
+
+    def plan_tip(self, now: datetime | None = None) -> int | None:
+        """The tip of the current period, on its first working day (one row per period: the
+        key is the period's number, so later days and other replicas add nothing)."""
+        now = now or datetime.now(UTC)
+        local = now.astimezone(self.settings.zone)
+        if local.weekday() >= 5:
+            return None
+        every = max(1, self.settings.training.tip_every.days)
+        period = (local.date() - TIP_EPOCH).days // every
+        with self.app.db.session() as session:
+            api.plan(session, key=f"tip:{every}d:{period}", kind=TIP, due=now,
+                     target=training_target(self.settings.training_channel),
+                     payload={"period": period}, snoozable=False)
+        return period
 
 
 def training_target(setting: str) -> Target:

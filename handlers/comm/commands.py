@@ -27,6 +27,8 @@ from handlers.comm.export import cli
 from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
 from handlers.comm.settings import CommSettings
+from handlers.reports import commands as reports
+from handlers.training import tips
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -200,7 +202,15 @@ def _new_flow() -> Flow:
         ),
         summary="comm/new_summary",
         finish=_finish_new,
-        values=lambda ctx, a: {"complaint_command": _complaint_command(a)},
+        values=lambda ctx, a: {
+            "complaint_command": _complaint_command(a),
+            # The materials step (收集与整理资料) offers the library's matching reports.
+            "reports": [] if "materials" in a else reports.offered(
+                ctx.session, a.get("audience_name", ""), a.get("topic", ""),
+                a.get("goal_text", "")),
+            # Where the audience is abroad, a note or two on how to talk to it.
+            "cultural": tips.cultural_notes(a.get("audience_name", ""), a.get("topic", "")),
+        },
     )
 
 

@@ -380,7 +380,12 @@ def new_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     if answers.get("partner"):
         found = open_items_of_partner(ctx.session, partner_key(answers["partner"]))
         carry = [actions.view(ctx.session, i) for i in found]
-    return {"carry": carry}
+    # A partner abroad: a cross-cultural note or two in the summary. (Imported here: the
+    # training domain reads meetings' parsers, so importing it at the top would be circular.)
+    from handlers.training import tips
+
+    return {"carry": carry, "cultural": tips.cultural_notes(answers.get("partner", ""),
+                                                            answers.get("title", ""))}
 
 
 def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:

@@ -1,6 +1,6 @@
 """`/remind`: my upcoming reminders, snoozing one, and (for admins) the failed ones. Also how
-the reminder engine's own messages read: delivery failures, catch-up summaries, the daily
-digest and the quarterly training reminder."""
+the reminder engine's own messages read: delivery failures, catch-up summaries and the daily
+digest. (The quarterly training message is read in handlers/training/.)"""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bot.router import Args, Registry
 from bot.timeparse import TimeParseError, parse_duration, parse_when
 from schedules.api import wake_after_commit
 from schedules.models import Reminder, Status
-from schedules.scheduler import DIGEST, TRAINING, next_workday
+from schedules.scheduler import DIGEST, next_workday
 from schedules.worker import SUMMARY, SYSTEM_NOTICE
 
 LIST_LIMIT = 20
@@ -111,11 +111,6 @@ def failed_notice(session: Session, reminder: Reminder, now: datetime) -> Reply 
 @DOMAIN.reminder_kind(SUMMARY)
 def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
     return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
-
-
-@DOMAIN.reminder_kind(TRAINING)
-def training(session: Session, reminder: Reminder, now: datetime) -> Reply:
-    return Reply("reminders/training", {"quarter": reminder.payload.get("quarter", "")})
 
 
 def snooze_until(text: str, ctx: Ctx) -> datetime:
