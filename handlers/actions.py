@@ -108,7 +108,8 @@ def plan_reminders(ctx: Ctx, item: ActionItem) -> None:
             target=Target.member(item.owner_platform, item.owner_id),
             record_type="action", record_id=item.ref,
             payload={"rev": item.rev, "stage": stage, "n": 0, "title": item.what,
-                     "zone": zone.key},
+                     "zone": zone.key, **({api.DEADLINE: item.due_at.isoformat()}
+                                          if stage == "before" else {})},
         )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.complaints_models import Complaint
+from schedules.api import DEADLINE
 
 SEVERITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("phone", "email", "social", "in_person", "other")
@@ -181,7 +182,8 @@ def reminder_plan(
                 out.append(Planned(
                     key=f"complaint:{c.ref}:due:{lead_label(lead)}{_suffix(c)}",
                     kind=RESPONSE_DUE, due=at, target=owner_target(c),
-                    payload={**title, "lead": int(lead.total_seconds())},
+                    payload={**title, "lead": int(lead.total_seconds()),
+                             DEADLINE: c.due_at.isoformat()},
                 ))
         at = max(c.due_at, now)
         if c.has_owner:

@@ -294,7 +294,7 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
         for i, due in enumerate(times):
             api.plan(session, key=f"{base}:agenda:{i}", kind=AGENDA_DUE, due=due,
                      target=organiser, record_type="meeting", record_id=meeting.ref,
-                     payload=payload)
+                     payload={**payload, api.DEADLINE: meeting.starts_at.isoformat()})
     api.plan(session, key=f"{base}:minutes:0", kind=MINUTES_DUE, due=meeting.minutes_due_at,
              target=organiser, record_type="meeting", record_id=meeting.ref,
              payload={**payload, "n": 0})

@@ -4,7 +4,7 @@ digest and the quarterly training reminder."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -13,10 +13,9 @@ from bot.context import Ctx
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
-from bot.timeparse import TimeParseError, parse_duration, parse_when
-from schedules.api import wake_after_commit
+from schedules.api import snooze_time, wake_after_commit
 from schedules.models import Reminder, Status
-from schedules.scheduler import DIGEST, TRAINING, next_workday
+from schedules.scheduler import DIGEST, TRAINING
 from schedules.worker import SUMMARY, SYSTEM_NOTICE
 
 LIST_LIMIT = 20
@@ -47,7 +46,7 @@ def register(registry: Registry) -> None:
         when = args.text_after(1)
         if not when:
             raise UserError("reminders/snooze_usage")
-        due = snooze_until(when, ctx)
+        due = snooze_time(row, when, now=ctx.now, zone=ctx.zone)
         old = row.due_at
         row.due_at = row.planned_at = due
         row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
@@ -55,7 +54,8 @@ def register(registry: Registry) -> None:
         ctx.audit("reminder", str(row.id), "snooze",
                   {"due_at": [old.isoformat(), due.isoformat()]})
         wake_after_commit(ctx.session, due)
-        return Reply("reminders/snoozed", {"id": row.id, "due": due}, audience=Audience.USER)
+        return Reply("reminders/snoozed", {"id": row.id, "due": due, "old": old},
+                     audience=Audience.USER)
 
     @registry.command("remind", "failed", aliases=("失败",), roles=("admin",),
                       usage="reminders.cmd.failed")
@@ -103,28 +103,6 @@ def register(registry: Registry) -> None:
     @registry.reminder_kind(TRAINING)
     def training(session: Session, reminder: Reminder, now: datetime) -> Reply:
         return Reply("reminders/training", {"quarter": reminder.payload.get("quarter", "")})
-
-
-def snooze_until(text: str, ctx: Ctx) -> datetime:
-    """`1h`, `30m`, `tomorrow`, `next-workday`, or any time the date parser reads."""
-    word = text.strip().lower()
-    local = ctx.now.astimezone(ctx.zone)
-    if word in ("next-workday", "workday", "下个工作日", "工作日"):
-        return next_workday(local).astimezone(ctx.now.tzinfo)
-    if word in ("tomorrow", "明天"):
-        day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-        return day.astimezone(ctx.now.tzinfo)
-    try:
-        return ctx.now + parse_duration(word)
-    except TimeParseError:
-        pass
-    try:
-        due = parse_when(text, now=ctx.now, tz=ctx.zone)
-    except TimeParseError:
-        raise UserError("reminders/snooze_usage") from None
-    if due <= ctx.now:
-        raise UserError("errors/answer_when_past", at=due.isoformat())
-    return due
 
 
 def _get(ctx: Ctx, raw: str | None) -> Reminder:

@@ -1,0 +1,106 @@
+"""Issue 16, a first week of real use: each problem found, as the user met it, in both
+languages. Console transcripts with a fake clock (Thu 26 Nov 2026, 10:00 in Shanghai)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from schedules import api
+from schedules.api import Target
+from schedules.models import Reminder
+from tests.support import Chat, build_app
+
+REF = "C-2026-0001"
+
+
+def _setup(db_url, tmp_path, **overrides):  # noqa: ANN001, ANN202
+    """Complaints and escalations channels bound; bob is an agent; carol is staff."""
+    app, _ = build_app(db_url, tmp_path, **overrides)
+    Chat(app, "admin", channel="C-COMPLAINTS", direct=False)("/route complaints here")
+    Chat(app, "admin", channel="C-ESC", direct=False)("/route escalations here")
+    for name in ("bob", "carol", "dave"):
+        Chat(app, name)("/whoami")
+    Chat(app, "admin")("/role grant @bob agent")
+    return app
+
+
+def _file(chat: Chat, owner: str = "@bob", **fields: str) -> str:
+    values = {"customer": "ACME 公司", "contact": "13800000000", "channel": "phone",
+              "summary": "退款未到账", "details": "两周前申请退款,至今未到账", "severity": "high",
+              "received": "now", "owner": owner, **fields}
+    words = " ".join(f'{k}="{v}"' for k, v in values.items() if v is not None)
+    chat(f"/complaint new {words}")
+    return chat("确认")
+
+
+def _reminder(app, key_part: str) -> Reminder:  # noqa: ANN001
+    with app.db.session() as s:
+        rows = s.exec(select(Reminder)).all()
+    return next(r for r in rows if key_part in r.key)
+
+
+def _plan(app, key: str, due: datetime, **kw):  # noqa: ANN001, ANN202
+    with app.db.session() as s:
+        row = api.plan(s, key=key, kind="actions.due", due=due,
+                       target=Target.member("console", "alice"), record_type="action",
+                       record_id="A-1", **kw)
+        s.flush()
+        return row.id
+
+
+# -- 1. snooze only ever postpones ----------------------------------------------------------------
+
+
+def test_snooze_counts_from_the_due_time_not_from_now(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    thursday = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)  # Thu 3 Dec, 09:00 Shanghai
+    saturday = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # Sat 28 Nov, 10:00
+    far, sat = _plan(app, "far", thursday), _plan(app, "sat", saturday)
+    alice = Chat(app, "alice")
+    out = alice(f"/remind snooze {far} 1h")
+    assert "2026年12月3日 周四 10:00" in out and "11月26日" not in out
+    assert "2026年11月28日 周六 11:00" in alice(f"/remind snooze {sat} 1h")
+    # "tomorrow" is the day after the due day, not after today
+    assert "2026年12月4日 周五 09:00" in alice(f"/remind snooze {far} tomorrow")
+    alice("/lang en")
+    out = alice(f"/remind snooze {far} next-workday")
+    assert "moved from Fri 4 Dec 2026, 09:00 to Mon 7 Dec 2026, 09:00" in out
+    out = alice(f"/remind snooze {far} 2026-11-30 09:00")
+    assert "only pushes a reminder back" in out and "Mon 7 Dec 2026, 09:00" in out
+    with app.db.session() as s:
+        assert s.get(Reminder, far).due_at == datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+
+
+def test_snooze_of_a_reminder_already_due_counts_from_now(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    late = _plan(app, "late", datetime.now(UTC) - timedelta(hours=3))
+    alice = Chat(app, "alice")
+    assert "2026年11月26日 周四 11:00" in alice(f"/remind snooze {late} 1h")
+    assert "不比它晚" in alice(f"/remind snooze {late} 今天上午10点半")
+
+
+def test_a_warning_is_not_snoozed_past_its_deadline_in_chinese(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"), severity="high")
+    warn = _reminder(app, ":due:1h").id  # due Fri 27 Nov 09:00; deadline 10:00
+    bob = Chat(app, "bob")
+    out = bob(f"/remind snooze {warn} next-workday")
+    assert "截止时间 2026年11月27日 周五 10:00" in out and "来不及" in out
+    assert f"最晚可以推迟到 2026年11月27日 周五 09:45:/remind snooze {warn} 2026-11-27 09:45" in out
+    assert "推迟到 2026年11月27日 周五 09:45" in bob(f"/remind snooze {warn} 2026-11-27 09:45")
+    assert "不能再往后推" in bob(f"/remind snooze {warn} 1h")
+
+
+def test_a_warning_is_not_snoozed_past_its_deadline_in_english(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"), severity="high")
+    warn = _reminder(app, ":due:4h").id  # due Fri 27 Nov 06:00; deadline 10:00
+    bob = Chat(app, "bob")
+    bob("/lang en")
+    out = bob(f"/remind snooze {warn} tomorrow")
+    assert "warns about a deadline at Fri 27 Nov 2026, 10:00" in out
+    assert f"The latest it can go is Fri 27 Nov 2026, 09:45: /remind snooze {warn}" in out
+    assert "moved from Fri 27 Nov 2026, 06:00 to Fri 27 Nov 2026, 08:00" in bob(
+        f"/remind snooze {warn} 2h")
