@@ -11,6 +11,7 @@ folder's own labels.yaml, and are read with `t('key')`.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +26,7 @@ from jinja2 import (
     TemplateNotFound,
     pass_context,
 )
+from jinja2.ext import Extension
 from markupsafe import Markup
 
 from bot.dialects import Dialect, dialect_for
@@ -53,12 +55,68 @@ def _finalize(context, value: Any) -> Any:  # noqa: ANN001
     return dialect.escape(str(value))
 
 
+_TAG = re.compile(r"\{%(.*?)%\}|\{#.*?#\}")
+
+
+class LineBreaks(Extension):
+    """A line of text keeps its line break, even when it ends with a tag.
+
+    `trim_blocks` removes the newline after every block tag, which is what a line holding only
+    `{% for %}` or `{% endif %}` wants, but it also glued a list line ending in
+    `{% include %}` or `{% endif %}` to the next one (`…(Europe/London)• #51 …`). So before
+    Jinja reads a template, a line with text that ends in a tag gets `+%}` (keep the break), and
+    a line that is one `{% if %}…{% endif %}` without `else` moves the break inside, so the line
+    disappears when the condition is false. The file's last line is left alone: whoever
+    includes the file decides what follows it, and so is a line followed by an empty one (the
+    way templates kept such a break before)."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        lines = source.split("\n")
+        last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+        return "\n".join(_keep_break(line) if i < last and lines[i + 1] != "" else line
+                          for i, line in enumerate(lines))
+
+
+def _keep_break(line: str) -> str:
+    stripped = line.rstrip()
+    if not stripped.endswith("%}") or stripped.endswith(("+%}", "-%}")):
+        return line
+    tags = list(_TAG.finditer(stripped))
+    if not _TAG.sub("", stripped).strip():
+        return line  # tags only: the line is structure, not text
+    words = [(m.group(1) or "").strip().split(None, 1)[0] if (m.group(1) or "").strip() else ""
+             for m in tags]
+    if words[0] == "set" and words[-1] == "endset":
+        return line  # the title: not part of the body
+    last = tags[-1]
+    if (stripped.lstrip().startswith("{%") and tags[0].start() == len(stripped) - len(
+            stripped.lstrip()) and words[0] == "if" and _one_if(words)):
+        return stripped[:last.start()] + "\n" + stripped[last.start():]
+    return stripped[:last.end() - 2] + "+%}"
+
+
+def _one_if(words: list[str]) -> bool:
+    """The line's tags are one `if … endif` (no else at its level) closing at the last tag."""
+    depth = 0
+    for i, word in enumerate(words):
+        if word in ("if", "for"):
+            depth += 1
+        elif word in ("endif", "endfor"):
+            depth -= 1
+            if depth == 0 and i != len(words) - 1:
+                return False
+        elif word in ("else", "elif") and depth == 1:
+            return False
+    return depth == 0 and words[-1] == "endif"
+
+
 class Renderer:
     def __init__(self, default_locale: str = "zh", root: Path | None = None) -> None:
         self.default_locale = default_locale
         self.root = root or templates_root()
         self.env = Environment(
             loader=FileSystemLoader(str(self.root)),
+            extensions=[LineBreaks],
             undefined=StrictUndefined,
             finalize=_finalize,
             autoescape=False,

@@ -130,4 +130,5 @@ def _row(r: Reminder) -> dict[str, Any]:
         "due": r.due_at, "planned": r.planned_at, "error": r.last_error or "",
         "attempts": r.attempts, "target": f"{r.target_kind}:{r.target_platform}:{r.target_id}",
         "title": str(r.payload.get("title", "")),
+        "stage": str(r.payload.get("stage", "")), "lead": r.payload.get("lead"),
     }

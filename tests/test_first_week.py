@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from schedules import api
@@ -104,3 +105,45 @@ def test_a_warning_is_not_snoozed_past_its_deadline_in_english(db_url, tmp_path,
     assert f"The latest it can go is Fri 27 Nov 2026, 09:45: /remind snooze {warn}" in out
     assert "moved from Fri 27 Nov 2026, 06:00 to Fri 27 Nov 2026, 08:00" in bob(
         f"/remind snooze {warn} 2h")
+
+
+# -- 2. every list is one item a line, on every platform -------------------------------------------
+
+ADMINS = {"console": "admin", "slack": "UADMIN", "dingtalk": "dtadmin"}
+
+
+@pytest.mark.parametrize("platform", ["console", "slack", "dingtalk"])
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_every_list_is_one_item_a_line(db_url, tmp_path, clock, platform, locale):
+    app, _ = build_app(db_url, tmp_path,
+                       admins="console:admin,slack:UADMIN,dingtalk:dtadmin")
+    me = Chat(app, ADMINS[platform], platform=platform)
+    me(f"/lang {locale}")
+    room = Chat(app, ADMINS[platform], platform=platform, channel="CROOM", direct=False)
+    room("/route complaints here")
+    room("/route meetings here")
+    for customer in ("ACME", "Globex"):
+        me(f'/complaint new customer="{customer}" contact=x channel=phone summary="refund late"'
+           f' details="two weeks" severity=high received=now owner=me')
+        me("confirm")
+    for start in ("2026-12-01 10:00", "2026-12-02 10:00"):
+        me(f'/meeting new partner="ACME" title="Review" start="{start}"')
+        for answer in ("skip", "王经理(ACME)", "agenda item", "done", "skip", "skip", "confirm"):
+            me(answer)
+    lists = {
+        "/remind list": 12,  # 3 per complaint (4h, 1h, escalation), 3 per meeting
+        "/complaint list": 2,
+        "/meeting list": 2,
+        "/route list": 2,
+    }
+    for command, count in lists.items():
+        out = me.say(command)[0].message
+        lines = [ln for ln in out.body.split("\n") if ln.startswith("•")]
+        assert len(lines) == count, (command, out.body)
+        assert out.body.count("•") == count, (command, out.body)  # none glued to another
+    listing = me("/remind list")
+    kinds = (["响应期限前 4小时 预警", "响应期限前 1小时 预警", "升级"] if locale == "zh"
+             else ["4h before the response deadline", "1h before the response deadline",
+                   "escalation"])
+    for kind in kinds:
+        assert listing.count(kind) == 2, listing
