@@ -9,11 +9,13 @@ written; an invalid answer is asked again with the reason.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
@@ -23,6 +25,8 @@ from bot.models import Conversation
 
 if TYPE_CHECKING:
     from bot.context import Ctx
+
+log = logging.getLogger(__name__)
 
 CONFIRM = "__confirm__"
 
@@ -184,7 +188,7 @@ class Engine:
 
         if conv.step == CONFIRM:
             if word == "yes":
-                replies = flow.finish(ctx, answers)
+                replies = self._finish(ctx, flow, answers)
                 ctx.session.delete(conv)
                 return replies
             if word == "no":
@@ -243,6 +247,19 @@ class Engine:
         conv.context = {"items": items + new}
         ctx.session.add(conv)
         return [Reply(step.collected, {"count": len(items) + len(new), "added": new})]
+
+    def _finish(self, ctx: Ctx, flow: Flow, answers: dict[str, Any]) -> list[Reply]:
+        """Save the record. When that fails for a reason the member cannot fix (a value the
+        database refuses, a bug), the draft ends with an apology rather than failing again at
+        every confirm; a database that is busy or away is worth a retry, so the draft stays."""
+        try:
+            with ctx.session.begin_nested():
+                return flow.finish(ctx, answers)
+        except (UserError, OperationalError):
+            raise
+        except Exception:
+            log.exception("could not save a %s; the draft is dropped", flow.name)
+            return [Reply("flow/failed", {"flow": flow.name})]
 
     def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001
         conv.answers = answers

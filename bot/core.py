@@ -24,7 +24,7 @@ from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
-from bot.router import MAX_MESSAGE, Registry
+from bot.router import MAX_MESSAGE, Registry, clean, command_form
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Liaison:
         return False
 
     def _dispatch(self, ctx: Ctx) -> list[Reply]:
-        text = ctx.inbound.text.strip()
+        text = clean(ctx.inbound.text).strip()
         if len(text) > MAX_MESSAGE:
             raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
         replies: list[Reply] = []
@@ -120,7 +120,7 @@ class Liaison:
             replies += self.engine.expire_if_stale(ctx, conv)
             if replies:
                 conv = None
-        if conv is not None and not text.startswith("/"):
+        if conv is not None and not command_form(text).startswith("/"):
             return replies + self.engine.answer(ctx, conv, text)
         if not text:
             return replies + [Reply("help/hint")]

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import InvalidAnswer
@@ -105,20 +106,37 @@ def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
     return MemberRef(found.platform, found.user_id, found.display_name).as_json()
 
 
+# A date answer must be plausible: nothing is planned more than five years ahead or happened
+# more than five years ago (year 9999 and 1970 are typos), and a past date over 30 days ago is
+# taken only when the member confirms it with a `!` (a complaint received in October, filed now).
+PLAUSIBLE = timedelta(days=5 * 365)
+RECENT = timedelta(days=30)
+_CONFIRMED = ("!", "！")
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
     def parse(answer: str, ctx: Ctx) -> str:
         from bot.timeparse import TimeParseError, parse_when
 
+        typed = answer.strip()
+        confirmed = typed.endswith(_CONFIRMED)
         try:
-            value = parse_when(answer, now=ctx.now, tz=ctx.zone)
+            value = parse_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
         except TimeParseError:
-            raise InvalidAnswer("errors/answer_when", text=answer.strip()[:100]) from None
+            raise InvalidAnswer("errors/answer_when", text=typed[:100]) from None
+        if value > ctx.now + PLAUSIBLE:
+            raise InvalidAnswer("errors/answer_when_too_far", at=value.isoformat(), years=5)
+        if value < ctx.now - PLAUSIBLE:
+            raise InvalidAnswer("errors/answer_when_too_old", at=value.isoformat(), years=5)
         if future_only and value <= ctx.now:
             raise InvalidAnswer("errors/answer_when_past", at=value.isoformat())
         if past_only and value > ctx.now:
             raise InvalidAnswer("errors/answer_when_future", at=value.isoformat())
+        if past_only and value < ctx.now - RECENT and not confirmed:
+            raise InvalidAnswer("errors/answer_when_long_ago", at=value.isoformat(),
+                                days=RECENT.days, again=f"{typed}!")
         return value.isoformat()
 
     return parse

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,44 @@ if TYPE_CHECKING:
 MAX_MESSAGE = 4000
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _KEYWORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*|[\u4e00-\u9fff]+)=(.*)$", re.S)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Controls other than tab and line breaks, and the bidi overrides that disguise text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_HEAD = re.compile(r"^\s*(\S+)(?:\s+(\S+))?", re.S)
+
+
+def clean(text: str) -> str:
+    """Every message once, at the edge. A lone surrogate (half of an emoji, pasted) cannot be
+    stored or sent anywhere, so the message is refused with the reason, before any of it is
+    kept; control characters are dropped. Otherwise the text stays as typed."""
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise UserError("errors/bad_characters", position=bad.start() + 1,
+                        code=f"U+{ord(bad.group()):04X}")
+    return _CONTROLS.sub("", text)
+
+
+def command_form(text: str) -> str:
+    """The command words as people type them on a Chinese keyboard: full-width `／` and
+    letters, and the full-width space, read as their plain forms (Unicode NFKC). Only the
+    first two words change; what follows is the user's text."""
+    match = _HEAD.match(text)
+    if match is None:
+        return text.strip()
+    words = [unicodedata.normalize("NFKC", w) for w in match.groups() if w]
+    rest = text[match.end():].replace("\u3000", " ")
+    return (" ".join(words) + rest).strip()
+
+
+def _nfkc_key(word: str) -> str:
+    """`收到时间＝明天` and `ｓｅｖｅｒｉｔｙ=high`: the key (not the value) in plain form."""
+    for sign in ("=", "＝"):
+        key, found, value = word.partition(sign)
+        if found and key:
+            return f"{unicodedata.normalize('NFKC', key)}={value}"
+    return word
 
 
 @dataclass(frozen=True)
@@ -186,14 +225,14 @@ class Registry:
         return self.families.get(name) if name else None
 
     def looks_like_command(self, text: str) -> bool:
-        text = text.strip()
+        text = command_form(text)
         if text.startswith("/"):
             return True
         first = text.split(None, 1)[0] if text else ""
         return self.lookup_family(first) is not None
 
     def parse(self, text: str) -> Parsed:
-        text = text.strip()
+        text = command_form(text)
         if len(text) > MAX_MESSAGE:
             raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
         body = text[1:] if text.startswith("/") else text
@@ -226,7 +265,7 @@ class Registry:
                 )
         positional, keywords = [], {}
         for word in rest_words:
-            match = _KEYWORD.match(word)
+            match = _KEYWORD.match(_nfkc_key(word))
             if match:
                 keywords[match.group(1).lower()] = match.group(2)
             else:

@@ -14,7 +14,6 @@ from bot.context import Ctx
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
-from bot.timeparse import TimeParseError, parse_when
 from handlers.meetings_models import (
     DONE,
     OPEN,
@@ -223,12 +222,7 @@ def register(registry: Registry) -> None:
         text = args.text_after(1)
         if not text:
             raise UserError("actions/usage_due")
-        try:
-            due = parse_when(text, now=ctx.now, tz=ctx.zone)
-        except TimeParseError:
-            raise UserError("errors/answer_when", text=text[:100]) from None
-        if due <= ctx.now:
-            raise UserError("errors/answer_when_past", at=due.isoformat())
+        due = datetime.fromisoformat(parsers.when(future_only=True)(text, ctx))
         old = item.due_at
         item.due_at, item.updated_at = due, ctx.now
         item.rev += 1

@@ -18,7 +18,7 @@ from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args, Registry
-from bot.timeparse import TimeParseError, parse_duration, parse_when
+from bot.timeparse import TimeParseError, parse_duration
 from handlers import actions
 from handlers.meetings_models import (
     AGENDA_LAST_CALL,
@@ -562,12 +562,7 @@ def register(registry: Registry) -> None:
             raise UserError("meetings/usage_reschedule")
         if meeting.minutes_at is not None:
             raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
-        try:
-            start = parse_when(text, now=ctx.now, tz=ctx.zone)
-        except TimeParseError:
-            raise UserError("errors/answer_when", text=text[:100]) from None
-        if start <= ctx.now:
-            raise UserError("errors/answer_when_past", at=start.isoformat())
+        start = datetime.fromisoformat(parsers.when(future_only=True)(text, ctx))
         old = meeting.starts_at
         meeting.starts_at = start
         meeting.minutes_due_at = meeting.ends_at + ctx.settings.minutes_due

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bot.messages import Reply
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -147,3 +148,85 @@ def test_every_list_is_one_item_a_line(db_url, tmp_path, clock, platform, locale
                    "escalation"])
     for kind in kinds:
         assert listing.count(kind) == 2, listing
+
+
+# -- 3. no input can break a confirm ---------------------------------------------------------------
+
+
+def test_half_an_emoji_is_refused_at_once_and_nothing_is_kept(db_url, tmp_path, clock):
+    app, saved = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/visit new")
+    out = alice("ACME \ud83d 公司")
+    assert "无法保存的字符" in out and "第 6 个字符,U+D83D" in out
+    assert "ACME" not in alice("状态")  # not taken as the answer
+    alice("/lang en")
+    out = alice("/complaint new customer=\"\udc00\"")
+    assert "a character that cannot be stored (U+DC00, character 26" in out
+    assert "Nothing was kept" in out
+
+
+def test_dates_outside_a_plausible_window_are_refused_with_the_reason(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = alice('/meeting new partner=ACME title=Review start="9999-12-31 10:00"')
+    assert "9999年12月31日" in out and "5 年以后,看起来是笔误" in out
+    out = alice('/complaint new customer=ACME received="1970-01-01 09:00"')
+    assert "1970年1月1日" in out and "5 年以前" in out
+    out = alice('/complaint new customer=ACME received="2026-10-01 09:00"')
+    assert "是 30 天以前。如果没错,请在末尾加 ! 再回答一次:2026-10-01 09:00!" in out
+    out = alice('/complaint new customer=ACME received="2026-10-01 09:00!"')
+    assert "联系方式" in out  # taken: the next question
+    alice("取消")
+    alice("/lang en")
+    out = alice('/meeting new partner=ACME title=Review start="9999-12-31 10:00"')
+    assert "more than 5 years ahead, which looks like a typo" in out
+    out = alice("/complaint new received=1970-01-01")
+    assert "Thu 1 Jan 1970" in out and "more than 5 years ago" in out
+
+
+def test_action_due_and_reschedule_refuse_the_year_9999(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    Chat(app, "admin", channel="C-MEET", direct=False)("/route meetings here")
+    alice = Chat(app, "alice")
+    alice('/meeting new partner=ACME title=Review start="2026-11-30 10:00"')
+    for answer in ("跳过", "王经理(ACME)", "议程", "完成", "跳过", "跳过", "确认"):
+        alice(answer)
+    assert "5 年以后" in alice("/meeting reschedule M-2026-0001 9999-01-01 10:00")
+    alice("/lang en")
+    assert "more than 5 years ahead" in alice(
+        "/meeting reschedule M-2026-0001 9999-01-01 10:00")
+
+
+def _failing_flow(app) -> None:  # noqa: ANN001
+    from bot.conversation import Flow, Step
+    from bot.parsers import text, when
+
+    def finish(ctx, answers):  # noqa: ANN001, ANN202
+        raise OverflowError("date value out of range")
+
+    app.registry.flow(Flow(name="broken", steps=(Step("who", "test/who", text()),
+                                                  Step("at", "test/at", when())),
+                           summary="test/summary", finish=finish))
+    app.registry.family("broken")
+    app.registry.command("broken", "new")(
+        lambda ctx, args: ctx.app.engine.start(ctx, "broken"))
+
+
+def test_a_confirm_that_cannot_succeed_closes_the_draft_with_the_reason(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    _failing_flow(app)
+    alice = Chat(app, "alice")
+    alice("/broken new")
+    alice("ACME")
+    alice("明天上午10点")
+    out = alice("确认")
+    assert "无法保存" in out and "草稿已关闭" in out
+    nothing = Reply("flow/nothing_to_cancel")
+    assert alice("取消") == app.renderer.render(nothing, locale="zh", platform="console",
+                                               zone=app.settings.zone).body  # no draft left
+    alice("/lang en")
+    alice("/broken new")
+    alice("ACME")
+    alice("tomorrow 10am")
+    assert "the draft is closed and nothing was saved" in alice("confirm")
