@@ -49,6 +49,20 @@ def word_of(text: str) -> str | None:
     return None
 
 
+def field_named(ctx: Ctx, flow: Flow, name: str) -> Step:
+    """The step a prefilled `key=value` fills: by its key, or by its name in either language
+    (`收到时间=` is `received=`). Unknown: the answer lists the keys in the member's language."""
+    word = unicodedata.normalize("NFKC", name).strip().lower()
+    renderer = ctx.app.renderer
+    for step in flow.steps:
+        label = f"fields.{step.key}"
+        names = {step.key} | {str(renderer.label(loc, label)).lower()
+                              for loc in ("zh", "en") if renderer.has_label(loc, label)}
+        if word in names:
+            return step
+    raise UserError("errors/unknown_field", field=name, fields=[s.key for s in flow.steps])
+
+
 Values = Callable[["Ctx", dict[str, Any]], dict[str, Any]]
 
 
@@ -130,14 +144,9 @@ class Engine:
         flow = self.flows[name]
         answers: dict[str, Any] = {}
         for key, raw in (prefill or {}).items():
+            step = field_named(ctx, flow, key)
             try:
-                step = flow.step(key)
-            except KeyError:
-                raise UserError(
-                    "errors/unknown_field", field=key, fields=[s.key for s in flow.steps]
-                ) from None
-            try:
-                answers[key] = step.read(raw, ctx, answers)
+                answers[step.key] = step.read(raw, ctx, answers)
             except InvalidAnswer as exc:
                 raise UserError(exc.template, field=key, **exc.params) from None
         replies: list[Reply] = []

@@ -229,7 +229,21 @@ class Registry:
         if text.startswith("/"):
             return True
         first = text.split(None, 1)[0] if text else ""
-        return self.lookup_family(first) is not None
+        return self.lookup_family(first) is not None or bool(self.aliased(first))
+
+    def aliased(self, word: str) -> list[Command]:
+        """The commands a word names on its own, without its family: `认领` is
+        `/complaint assign`. A word that is an alias of one command but the name or alias of
+        several (`列表`, `new`) names them all; the conversation words (`取消`, `完成`) never
+        name a command on their own."""
+        from bot.conversation import word_of  # the engine's words; it imports this module
+
+        low = word.lower().lstrip("/")
+        if not low or word_of(low) is not None:
+            return []
+        found = [c for fam in self.families.values() for c in fam.commands.values()
+                 if c.name and (low == c.name or word in c.aliases or low in c.aliases)]
+        return found if any(word in c.aliases or low in c.aliases for c in found) else []
 
     def parse(self, text: str) -> Parsed:
         text = command_form(text)
@@ -243,6 +257,13 @@ class Registry:
         if not words:
             raise UserError("errors/unknown_command", word="/", suggestions=[])
         family = self.lookup_family(words[0])
+        alone = self.aliased(words[0]) if family is None else []
+        if len(alone) > 1:
+            raise UserError("errors/ambiguous_command", word=words[0],
+                            suggestions=[f"/{c.family} {c.name}" for c in alone])
+        if alone:
+            family, words = self.families[alone[0].family], [alone[0].family, *words]
+            body = f"{alone[0].family} {body}"
         if family is None:
             raise UserError(
                 "errors/unknown_command", word=words[0], suggestions=self.suggest(words[0])

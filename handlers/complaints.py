@@ -403,7 +403,7 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
          usage="complaints.cmd.satisfaction")
     def satisfaction(ctx: Ctx, args: Args) -> Reply:
         c = _load(ctx, args.get(0), "satisfaction", for_update=True)
-        score_word = unicodedata.normalize("NFKC", args.get(1) or "").strip()
+        score_word = parsers.read_number(args.get(1) or "")
         if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
             raise _usage("satisfaction")
         comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)

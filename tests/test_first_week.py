@@ -28,12 +28,14 @@ def _setup(db_url, tmp_path, **overrides):  # noqa: ANN001, ANN202
     return app
 
 
-def _file(chat: Chat, owner: str = "@bob", **fields: str) -> str:
+def _file(chat: Chat, owner: str | None = "@bob", **fields: str) -> str:
     values = {"customer": "ACME 公司", "contact": "13800000000", "channel": "phone",
               "summary": "退款未到账", "details": "两周前申请退款,至今未到账", "severity": "high",
               "received": "now", "owner": owner, **fields}
     words = " ".join(f'{k}="{v}"' for k, v in values.items() if v is not None)
     chat(f"/complaint new {words}")
+    if owner is None:
+        chat("跳过")  # the owner question: the complaints channel picks someone
     return chat("确认")
 
 
@@ -230,3 +232,66 @@ def test_a_confirm_that_cannot_succeed_closes_the_draft_with_the_reason(db_url, 
     alice("ACME")
     alice("tomorrow 10am")
     assert "the draft is closed and nothing was saved" in alice("confirm")
+
+
+# -- 4. the Chinese people actually type -----------------------------------------------------
+
+
+def test_aliases_work_on_their_own_in_chinese(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"), owner=None)  # nobody owns it yet
+    bob = Chat(app, "bob")
+    assert "负责人" in bob(f"认领 {REF} me") and "bob" in bob(f"/complaint show {REF}")
+    alice = Chat(app, "alice")
+    alice('/comm new audience=政府 audience_name="市监局" topic="新品" goal=publish '
+          'goal_text="说明" channel=press_release')
+    alice("跳过")
+    alice("跳过")
+    assert "K-2026-0001" in alice("确认")
+    assert "政府机构" in alice("/comm show K-2026-0001")
+    assert "初步接触" in alice("执行 K-2026-0001")
+    alice("取消")
+    assert "互动反馈" in alice("勾选 K-2026-0001 feedback 对方问价格")
+    out = alice("列表")
+    assert "好几个命令" in out and "/remind list" in out and "/complaint list" in out
+
+
+def test_aliases_and_typed_forms_in_english(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"), owner=None)
+    bob = Chat(app, "bob")
+    bob("/lang en")
+    assert "bob" in bob(f"take {REF} me") and "Owner: @bob" in bob(f"/complaint show {REF}")
+    assert "Complaints" in bob("ls") and REF in bob("ls")
+    out = bob("new")  # an alias of /tp propose, and the name of three other commands
+    assert "is several commands" in out and "/meeting new" in out and "/tp propose" in out
+
+
+def test_scores_as_people_type_them(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    _file(Chat(app, "alice"))
+    bob = Chat(app, "bob")
+    bob(f"/complaint respond {REF} 已致电")
+    bob(f"/complaint solution {REF} 退款")
+    bob(f"/complaint followup {REF} 客户确认收到")
+    for typed, score in (("5分", 5), ("五", 5), ("四分", 4), ("三星", 3), ("５", 5)):
+        assert f"{score}/5" in bob(f"/complaint satisfaction {REF} {typed}"), typed
+    bob("/lang en")
+    assert "4/5" in bob(f"/complaint satisfaction {REF} 4 stars")
+
+
+def test_full_width_slash_space_and_chinese_keys(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    assert "哪位客户" in alice("／complaint　new")
+    alice("取消")
+    assert "哪位客户" in alice("投诉　新建")
+    alice("取消")
+    out = alice('／ｃｏｍｐｌａｉｎｔ new 客户＝ACME 收到时间="昨天下午3点" severity=高')
+    assert "联系方式" in out  # customer, received and severity taken; the next question
+    alice("取消")
+    out = alice("/complaint new 客户=ACME 来电=昨天")
+    assert "没有 “来电” 这一项" in out and "客户=、联系方式=" in out and "收到时间=" in out
+    alice("/lang en")
+    out = alice("/complaint new customer=ACME colour=red")
+    assert "no field “colour”" in out and "customer=, contact=" in out and "received=" in out
