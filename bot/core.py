@@ -25,6 +25,7 @@ from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry, clean, command_form
+from bot.routes import routed
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,25 @@ class Liaison:
             elif reply.audience is Audience.PURPOSE and reply.purpose:
                 found = self.to_purpose(ctx.session, reply, reply.purpose)
                 if not found:
-                    notice = Reply("errors/no_route", {"purpose": reply.purpose})
-                    found = [self._to_asker(inbound, notice, ctx.locale, ctx.zone)]
+                    found = self._unrouted(ctx, reply.purpose)
                 out.extend(found)
         return out
+
+    def _unrouted(self, ctx: Ctx, purpose: str) -> list[Outbound]:
+        """A post for a purpose no channel serves reached nobody: the asker is told so, and
+        each admin how to fix it (`/route <purpose> here`), rather than a silent drop."""
+        admins = self.admins_except(ctx.member.platform, ctx.member.user_id)
+        notice = Reply("errors/no_route", {"purpose": purpose, "admins_told": bool(admins)})
+        fix = Reply("system/no_route_admin", {"purpose": purpose, "who": ctx.member.display_name})
+        return [self._to_asker(ctx.inbound, notice, ctx.locale, ctx.zone),
+                *(self.to_member(ctx.session, fix, *admin) for admin in admins)]
+
+    def has_route(self, session: Session, purpose: str) -> bool:
+        return routed(session, purpose)
+
+    def admins_except(self, platform: str, user_id: str) -> list[tuple[str, str]]:
+        """The admins (LIAISON_ADMINS) other than this member, in a stable order."""
+        return sorted(a for a in self.settings.admin_ids if a != (platform, user_id))
 
     def _to_asker(self, inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Outbound:
         message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone)

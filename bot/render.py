@@ -55,6 +55,7 @@ def _finalize(context, value: Any) -> Any:  # noqa: ANN001
     return dialect.escape(str(value))
 
 
+_NO_BREAK = "_no_trailing_break"
 _TAG = re.compile(r"\{%(.*?)%\}|\{#.*?#\}")
 
 
@@ -64,11 +65,16 @@ class LineBreaks(Extension):
     `trim_blocks` removes the newline after every block tag, which is what a line holding only
     `{% for %}` or `{% endif %}` wants, but it also glued a list line ending in
     `{% include %}` or `{% endif %}` to the next one (`…(Europe/London)• #51 …`). So before
-    Jinja reads a template, a line with text that ends in a tag gets `+%}` (keep the break), and
+    Jinja reads a template, a line with text (an include counts) that ends in a tag gets `+%}`
+    (keep the break), and
     a line that is one `{% if %}…{% endif %}` without `else` moves the break inside, so the line
     disappears when the condition is false. The file's last line is left alone: whoever
     includes the file decides what follows it, and so is a line followed by an empty one (the
     way templates kept such a break before)."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters[_NO_BREAK] = lambda text: text.rstrip("\n")
 
     def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
         lines = source.split("\n")
@@ -82,13 +88,17 @@ def _keep_break(line: str) -> str:
     if not stripped.endswith("%}") or stripped.endswith(("+%}", "-%}")):
         return line
     tags = list(_TAG.finditer(stripped))
-    if not _TAG.sub("", stripped).strip():
-        return line  # tags only: the line is structure, not text
     words = [(m.group(1) or "").strip().split(None, 1)[0] if (m.group(1) or "").strip() else ""
              for m in tags]
+    if not _TAG.sub("", stripped).strip() and "include" not in words:
+        return line  # tags only: the line is structure, not text
     if words[0] == "set" and words[-1] == "endset":
         return line  # the title: not part of the body
     last = tags[-1]
+    if words[-1] == "include":
+        # What an included file ends with is its own affair: the line's break is the one kept.
+        return (stripped[:last.start()] + f"{{% filter {_NO_BREAK} %}}" + last.group(0)
+                + "{% endfilter +%}")
     if (stripped.lstrip().startswith("{%") and tags[0].start() == len(stripped) - len(
             stripped.lstrip()) and words[0] == "if" and _one_if(words)):
         return stripped[:last.start()] + "\n" + stripped[last.start():]

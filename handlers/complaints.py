@@ -21,6 +21,7 @@ from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
+from bot.routes import routed
 from handlers import complaints_rules as rules
 from handlers import complaints_store as store
 from handlers.complaints_models import (
@@ -169,7 +170,8 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     mention = store.owner_mention(c)
     replies = [
         Reply("complaints/created", {"c": store.view(c, ctx.now, full=False), "owner": mention,
-                                     "sla": settings.complaint_sla_for(severity)}),
+                                     "sla": settings.complaint_sla_for(severity),
+                                     "routed": ctx.app.has_route(ctx.session, "complaints")}),
         _card(c, ctx.now, intro="new"),
     ]
     if c.has_owner and not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
@@ -524,7 +526,7 @@ def _register_reminders(registry: Registry) -> None:
         full = reminder.target_kind == "member"
         return Reply("complaints/breach",
                      {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
-                      "to_owner": full})
+                      "to_owner": full, "escalated": routed(session, "escalations")})
 
     @registry.reminder_kind(rules.FOLLOWUP)
     def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:

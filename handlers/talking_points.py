@@ -257,7 +257,8 @@ def _finish_propose(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         raise UserError("talking_points/duplicate", id=duplicate)
     point, version = records.propose(ctx.session, content, actor=ctx.actor,
                                      name=ctx.member.display_name, now=ctx.now)
-    return [Reply("talking_points/submitted", {"id": point.id, "number": 1, "editing": False}),
+    return [Reply("talking_points/submitted", {"id": point.id, "number": 1, "editing": False,
+                                               "reach": _reach(ctx)}),
             *_ask_approvers(ctx, point, version)]
 
 
@@ -273,7 +274,7 @@ def _finish_edit(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     serving = point.status == PointStatus.APPROVED
     return [Reply("talking_points/submitted",
                   {"id": point.id, "number": version.number, "editing": True,
-                   "serving": serving}),
+                   "serving": serving, "reach": _reach(ctx)}),
             *_ask_approvers(ctx, point, version)]
 
 
@@ -290,15 +291,30 @@ def _ask_approvers(ctx: Ctx, point: TalkingPoint, version: TalkingPointVersion) 
     choices = [Choice(f"/tp approve {point.id}", "talking_points.choice.approve",
                       style="primary"),
                Choice(f"/tp reject {point.id}", "talking_points.choice.reject", style="danger")]
+    if _reach(ctx) != "approvers":  # nobody else approves: the admins decide, told why
+        return [Reply("talking_points/review_request", {**values, "to_admin": True},
+                      choices=list(choices), audience=Audience.MEMBER, member=admin)
+                for admin in ctx.app.admins_except(ctx.member.platform, ctx.member.user_id)]
     replies = [Reply("talking_points/review_request", dict(values), choices=list(choices),
                      audience=Audience.PURPOSE, purpose=PURPOSE)]
-    for approver in members.with_role(ctx.session, "approver"):
-        if (approver.platform, approver.user_id) == (ctx.member.platform, ctx.member.user_id):
-            continue
+    for approver in _other_approvers(ctx):
         replies.append(Reply("talking_points/review_request", dict(values),
                              choices=list(choices), audience=Audience.MEMBER,
                              member=(approver.platform, approver.user_id)))
     return replies
+
+
+def _other_approvers(ctx: Ctx) -> list[Any]:
+    me = (ctx.member.platform, ctx.member.user_id)
+    return [a for a in members.with_role(ctx.session, "approver") if (a.platform, a.user_id) != me]
+
+
+def _reach(ctx: Ctx) -> str:
+    """Who a proposal reaches: approvers (a channel or another approver), else the admins,
+    else nobody; the proposer is told which."""
+    if _other_approvers(ctx) or ctx.app.has_route(ctx.session, PURPOSE):
+        return "approvers"
+    return "admins" if ctx.app.admins_except(ctx.member.platform, ctx.member.user_id) else "nobody"
 
 
 def _tell_proposer(ctx: Ctx, version: TalkingPointVersion, template: str,

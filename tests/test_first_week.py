@@ -4,6 +4,7 @@ languages. Console transcripts with a fake clock (Thu 26 Nov 2026, 10:00 in Shan
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -12,7 +13,7 @@ from bot.messages import Reply
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
-from tests.support import Chat, build_app
+from tests.support import Chat, build_app, run_due
 
 REF = "C-2026-0001"
 
@@ -295,3 +296,95 @@ def test_full_width_slash_space_and_chinese_keys(db_url, tmp_path, clock):
     alice("/lang en")
     out = alice("/complaint new customer=ACME colour=red")
     assert "no field “colour”" in out and "customer=, contact=" in out and "received=" in out
+
+
+# -- 5. notifications never claim a delivery that did not happen ---------------------------------
+
+PROPOSAL = ["/tp propose", "退款政策", "产品有质量问题可以退款吗?",
+            "收到商品7天内可无理由退款,质量问题15天内包退换。", "退款, 投诉", "中文", "确认"]
+
+
+def _say_all(chat: Chat, lines: list[str]) -> list:
+    out: list = []
+    for line in lines:
+        out = chat.say(line)
+    return out
+
+
+def _dm(out, user: str) -> list[str]:  # noqa: ANN001
+    return [o.message.text for o in out if o.address.user == user and not o.address.in_reply]
+
+
+def test_a_proposal_nobody_else_can_approve_goes_to_the_admins(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = _say_all(alice, PROPOSAL)
+    mine = "\n".join(o.message.text for o in out if o.address.in_reply)
+    assert "已交审批人" not in mine and "已改发给管理员" in mine
+    (to_admin,) = _dm(out, "admin")
+    assert "口径提议 #1" not in to_admin and "/tp approve 1" in to_admin
+    assert "/role grant @成员 approver" in to_admin
+    assert "已批准 #1 第 1 版" in Chat(app, "admin")("/tp approve 1")
+
+
+def test_a_proposal_nobody_can_approve_says_so_in_english(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path, admins="console:admin")
+    admin = Chat(app, "admin")
+    admin("/lang en")
+    out = _say_all(admin, ["/tp propose", "Refunds", "Can I get a refund?", "Within 7 days.",
+                           "skip", "English", "confirm"])
+    mine = "\n".join(o.message.text for o in out if o.address.in_reply)
+    assert "is with the approvers" not in mine
+    assert "nobody else can approve it yet" in mine and "/role grant @someone approver" in mine
+    assert [o for o in out if not o.address.in_reply] == []
+
+
+def test_an_unassigned_complaint_with_no_channel_says_nobody_saw_it(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/whoami")
+    alice('/complaint new customer=ACME contact=x channel=phone summary="退款" details="未到账" '
+          "severity=high received=now")
+    alice("跳过")
+    out = alice.say("确认")
+    mine = "\n".join(o.message.text for o in out if o.address.in_reply)
+    assert "投诉频道的同事会认领" not in mine and "其他人都没有看到" in mine
+    assert "已通知管理员" in mine
+    (fix,) = _dm(out, "admin")
+    assert "需要绑定频道:投诉频道" in fix and "/route complaints here" in fix
+    alice("/lang en")
+    alice('/complaint new customer=ACME contact=x channel=phone summary="refund" details="late" '
+          "severity=high received=now")
+    alice("skip")
+    mine = alice("confirm")
+    assert "nobody else has seen it" in mine and "/complaint assign C-2026-0002 me" in mine
+    assert "The admins have been told" in mine
+
+
+def test_an_escalation_with_no_channel_goes_to_the_admins_and_the_log(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    Chat(app, "admin", channel="C-COMPLAINTS", direct=False)("/route complaints here")
+    Chat(app, "bob")("/lang en")  # the owner reads English, the admin Chinese
+    _file(Chat(app, "alice"))
+    clock.shift(timedelta(hours=24))
+    sent = run_due(app)
+    (breach,) = [o for o in sent if "past its response deadline" in o.message.title]
+    assert breach.address.user == "bob" and "has been told" not in breach.message.text
+    assert "No escalations channel is bound, so only you and the admins know" in (
+        breach.message.text)
+    (notice,) = [o for o in sent if o.address.user == "admin"]
+    assert "(Asia/Shanghai)\n原因:没有频道绑定为 escalations 频道" in notice.message.text
+    assert "/route escalations here" in notice.message.text
+
+
+def test_the_console_chat_logs_to_a_file_not_into_the_conversation(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import logging; from bot.config import Settings; from bot.runtime import "
+            "configure_logging; configure_logging(Settings(_env_file=None), chat=True); "
+            "logging.getLogger('schedules.worker').warning('reminder failed for good')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={"PYTHONPATH": str(Path.cwd())})
+    assert done.stderr == "" and done.stdout == ""
+    assert "reminder failed for good" in (tmp_path / "liaison.log").read_text()
