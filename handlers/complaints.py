@@ -13,7 +13,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from bot import parsers
 from bot.context import Ctx
@@ -264,6 +264,7 @@ def _sees_full(ctx: Ctx, c: Complaint, place: str) -> bool:
     return rules.sees_full(
         place, owner=rules.is_owner(c, ctx.member.platform, ctx.member.user_id),
         agent=rules.can_take(ctx.roles),
+        filer=rules.is_filer(c, ctx.member.platform, ctx.member.user_id),
     )
 
 
@@ -304,8 +305,11 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
             raise _usage("list")
         query = select(Complaint)
         if which == "mine":
-            query = query.where(Complaint.owner_platform == ctx.member.platform,
-                                Complaint.owner_id == ctx.member.user_id,
+            platform, user = ctx.member.platform, ctx.member.user_id  # owned or filed by me
+            query = query.where(or_(and_(Complaint.owner_platform == platform,
+                                         Complaint.owner_id == user),
+                                    and_(Complaint.reporter_platform == platform,
+                                         Complaint.reporter_id == user)),
                                 Complaint.status != "closed")
         elif which == "open":
             query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))

@@ -224,12 +224,16 @@ def can_take(roles: frozenset[str]) -> bool:
 COMPLAINTS_CHANNEL, DIRECT, OTHER = "complaints", "direct", "other"
 
 
-def sees_full(place: str, *, owner: bool, agent: bool) -> bool:
+def is_filer(c: Complaint, platform: str, user_id: str) -> bool:
+    return c.reporter_platform == platform and c.reporter_id == user_id
+
+
+def sees_full(place: str, *, owner: bool, agent: bool, filer: bool = False) -> bool:
     """Contact details and full text go to the complaints channel, and in a direct message to
     the owner and agents. Anywhere else (a channel others read) shows the id, summary, status
     and time left only, whoever asks: the others in that channel did not ask."""
     if place == COMPLAINTS_CHANNEL:
         return True
     if place == DIRECT:
-        return owner or agent
+        return owner or agent or filer  # who filed it typed it all in
     return False

@@ -388,3 +388,22 @@ def test_the_console_chat_logs_to_a_file_not_into_the_conversation(tmp_path):
                           text=True, timeout=60, env={"PYTHONPATH": str(Path.cwd())})
     assert done.stderr == "" and done.stdout == ""
     assert "reminder failed for good" in (tmp_path / "liaison.log").read_text()
+
+
+# -- 6. staff see what they filed ------------------------------------------------------------------
+
+
+def test_staff_see_what_they_filed(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    carol = Chat(app, "carol")  # plain staff
+    _file(carol, contact="13800000000")
+    show = carol(f"/complaint show {REF}")
+    assert "13800000000" in show and "两周前申请退款" in show  # in full
+    listing = carol("/complaint list mine")
+    assert REF in listing and "(1)" in listing and "我负责或登记的" in listing
+    assert REF not in Chat(app, "dave")("/complaint list mine")  # nor anyone else's
+    assert "13800000000" not in Chat(app, "dave")(f"/complaint show {REF}")
+    carol("/lang en")
+    assert "13800000000" in carol(f"/complaint show {REF}")
+    listing = carol("/complaint list mine")
+    assert REF in listing and "mine (owned or filed by me) (1)" in listing
