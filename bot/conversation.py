@@ -174,6 +174,13 @@ class Engine:
         replies.extend(self._advance(ctx, flow, conv))
         return replies
 
+    def resume(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
+        """An open draft, announced (after a restart) with its question asked again."""
+        flow = self.flows.get(conv.flow)
+        if flow is None:
+            return []
+        return [Reply("flow/resumed", {"flow": conv.flow}), *self._prompt(ctx, flow, conv)]
+
     # -- answering ---------------------------------------------------------------------------
 
     def answer(self, ctx: Ctx, conv: Conversation, text: str) -> list[Reply]:

@@ -30,6 +30,13 @@ from bot.routes import routed
 log = logging.getLogger(__name__)
 
 
+def safe_url(url: str) -> str:
+    """A database URL fit to show: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
     if not name:
         return fallback
@@ -68,19 +75,8 @@ class Liaison:
             with self.db.session() as session:
                 if inbound.event_id and self._seen(session, inbound, now):
                     return []
-                member = members.touch(session, inbound)
-                locale = self.renderer.locale(member.locale or inbound.locale)
-                zone = zone_of(member.timezone or inbound.timezone, self.settings.zone)
-                ctx = Ctx(
-                    app=self,
-                    session=session,
-                    inbound=inbound,
-                    member=member,
-                    roles=members.roles(session, member, self.settings.admin_ids),
-                    locale=locale,
-                    zone=zone,
-                    now=now,
-                )
+                ctx = self._context(session, inbound, now)
+                locale, zone = ctx.locale, ctx.zone
                 replies = self._dispatch(ctx)
                 return self.resolve(ctx, replies)
         except UserError as exc:
@@ -94,6 +90,36 @@ class Liaison:
             log.exception("bug while handling a message")
             reply = Reply("errors/internal", audience=Audience.USER)
         return [self._to_asker(inbound, reply, locale, zone)]
+
+    def _context(self, session: Session, inbound: Inbound, now: datetime) -> Ctx:
+        member = members.touch(session, inbound)
+        return Ctx(
+            app=self,
+            session=session,
+            inbound=inbound,
+            member=member,
+            roles=members.roles(session, member, self.settings.admin_ids),
+            locale=self.renderer.locale(
+                inbound.session_locale or member.locale or inbound.locale),
+            zone=zone_of(member.timezone or inbound.timezone, self.settings.zone),
+            now=now,
+        )
+
+    def greet(self, inbound: Inbound, *, banner: bool = True) -> list[Outbound]:
+        """What a chat that opens says first (the console): one line on who you are, your
+        roles, the database and how to leave; and an unfinished draft, with its question
+        again, so the next line is not taken as its answer unawares."""
+        with self.db.session() as session:
+            ctx = self._context(session, inbound, datetime.now(UTC))
+            replies: list[Reply] = []
+            if banner:
+                replies.append(Reply("system/greeting", {
+                    "name": ctx.member.display_name, "roles": sorted(ctx.roles),
+                    "database": safe_url(self.settings.database_url)}))
+            conv = self.engine.current(ctx)
+            if conv is not None and conv.expires_at > ctx.now:
+                replies += self.engine.resume(ctx, conv)
+            return self.resolve(ctx, replies)
 
     def _seen(self, session: Session, inbound: Inbound, now: datetime) -> bool:
         key = (inbound.platform, inbound.event_id)
@@ -228,17 +254,3 @@ class Liaison:
             old = col(InboundEvent.received_at) < now - keep_events
             session.exec(delete(InboundEvent).where(old))
             session.exec(delete(Conversation).where(col(Conversation.expires_at) < now))
-
-    def set_preferences(
-        self, platform: str, user_id: str, *, locale: str | None = None, timezone: str | None = None
-    ) -> None:
-        """Set a member's language or zone from outside a chat (the console's --locale)."""
-        with self.db.session() as session:
-            member = members.touch(
-                session, Inbound(platform=platform, channel="", user=user_id, text="")
-            )
-            if locale:
-                member.locale = locale
-            if timezone:
-                member.timezone = timezone
-            session.add(member)
