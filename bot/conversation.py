@@ -222,6 +222,11 @@ class Engine:
 
         if step.collect:
             return self._collect(ctx, flow, conv, step, answers, text, word)
+        if word in ("yes", "no", "done") and not step.options(ctx, answers):
+            # "confirm" at a free-text question is a slip, not the customer's contact
+            ctx.session.add(conv)
+            return [Reply("flow/command_word", {"word": text.strip()}),
+                    *self._prompt(ctx, flow, conv)]
 
         try:
             answers[step.key] = step.read(text, ctx, answers)

@@ -407,3 +407,21 @@ def test_staff_see_what_they_filed(db_url, tmp_path, clock):
     assert "13800000000" in carol(f"/complaint show {REF}")
     listing = carol("/complaint list mine")
     assert REF in listing and "mine (owned or filed by me) (1)" in listing
+
+
+# -- 7. smaller things, each seen ------------------------------------------------------------------
+
+
+def test_confirm_typed_at_a_free_text_question_is_not_taken_as_the_answer(db_url, tmp_path,
+                                                                           clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/complaint new customer=ACME")
+    out = alice("确认")  # at the contact question
+    assert "不是这个问题的回答" in out and "你是想确认吗" in out and "联系方式" in out
+    assert "什么渠道" in alice("13800000000")  # the contact taken, the next question
+    alice("/lang en")
+    alice("/complaint new customer=ACME")
+    out = alice("confirm")
+    assert "not an answer to this question" in out and "Did you mean to confirm?" in out
+    assert "contact" in out.lower()
