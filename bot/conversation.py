@@ -114,6 +114,20 @@ class Flow:
         return [s for s in self.steps if s.when is None or s.when(answers)]
 
 
+_NOT_YET = object()  # an answer still to come, for counting the questions ahead
+
+
+def _counted(flow: Flow, conv: Conversation) -> list[Step]:
+    """The questions this conversation asks, for "(2/5)": not the answers given with the
+    command, and a question that hangs on an answer still to come counted as if asked, so the
+    total does not grow mid-way."""
+    answers = conv.answers
+    given = {key for key in answers if key not in conv.history}
+    hopeful = {**{s.key: _NOT_YET for s in flow.steps}, **answers}
+    return [s for s in flow.steps if s.key not in given
+            and (s.when is None or s.when(answers if s.key in answers else hopeful))]
+
+
 class Engine:
     def __init__(self, flows: dict[str, Flow]) -> None:
         self.flows = flows
@@ -164,7 +178,7 @@ class Engine:
             flow=name,
             step="",
             answers=answers,
-            history=[s.key for s in flow.steps if s.key in answers],
+            history=[],  # answers given with the command are not steps to go back through
             context={},
             started_at=ctx.now,
             updated_at=ctx.now,
@@ -318,7 +332,7 @@ class Engine:
             ]
             return [Reply(flow.summary, values, choices=yes_no)]
         step = flow.step(conv.step)
-        asked = flow.asked(conv.answers)
+        asked = _counted(flow, conv)
         position = next((i for i, s in enumerate(asked) if s.key == step.key), 0)
         values.update(
             step_no=position + 1,

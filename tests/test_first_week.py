@@ -425,3 +425,25 @@ def test_confirm_typed_at_a_free_text_question_is_not_taken_as_the_answer(db_url
     out = alice("confirm")
     assert "not an answer to this question" in out and "Did you mean to confirm?" in out
     assert "contact" in out.lower()
+
+
+def _comm(chat: Chat) -> None:
+    chat('/comm new audience=media audience_name="新华社" topic="新品发布" goal=publish '
+         'goal_text="三家媒体报道新品" channel=press_release')
+    chat("跳过")
+    chat("跳过")
+    chat("确认")
+
+
+def test_the_step_counter_is_right_from_the_first_step(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    _comm(alice)
+    first = alice("/comm run K-2026-0001")
+    assert "(1/5" in first  # not (2/5): the record named in the command is not a step
+    assert "(2/5" in alice("电话")  # contact by phone: when?
+    assert "(3/5" in alice("今天上午9点")
+    alice("取消")
+    alice("/lang en")
+    assert "(1/5" in alice("/comm run K-2026-0001")
+    assert "(2/5" in alice("phone")
