@@ -413,7 +413,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     carry = open_items_of_partner(ctx.session, meeting.partner_key, exclude=meeting.id)
     return [Reply("meetings/created", {
         "m": view(meeting), "carry": [actions.view(ctx.session, i) for i in carry],
-        "lead": ctx.settings.agenda_lead,
+        "lead": ctx.settings.agenda_lead, "left": meeting.starts_at - ctx.now,
     })]
 
 

@@ -447,3 +447,32 @@ def test_the_step_counter_is_right_from_the_first_step(db_url, tmp_path, clock):
     alice("/lang en")
     assert "(1/5" in alice("/comm run K-2026-0001")
     assert "(2/5" in alice("phone")
+
+
+def _meeting(chat: Chat, start: str) -> str:
+    chat(f'/meeting new partner=ACME title=Review start="{start}"')
+    for answer in ("skip", "王经理(ACME)", "agenda item", "done", "skip", "skip"):
+        chat(answer)
+    return chat("confirm")
+
+
+def test_a_meeting_minutes_away_asks_for_the_agenda_now_and_is_held_after_minutes(
+        db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = _meeting(alice, "2026-11-26 10:02")
+    assert "会议 2分钟 后开始,请现在就发出议程" in out and "会前 1天" not in out
+    alice("/lang en")
+    out = _meeting(alice, "2026-11-26 10:05")
+    assert "It starts in 5m, so send the agenda now" in out
+    assert "before the start" in _meeting(alice, "2026-11-30 10:00")
+    clock.shift(timedelta(hours=2))
+    alice("/meeting minutes M-2026-0001")
+    alice("We reviewed the quarter.")
+    alice("done")
+    alice("done")
+    alice("confirm")
+    assert "Status: held (minutes recorded)" in alice("/meeting show M-2026-0001")
+    assert "Status: scheduled" in alice("/meeting show M-2026-0003")
+    alice("/lang zh")
+    assert "状态:已召开(已有纪要)" in alice("/meeting show M-2026-0001")
