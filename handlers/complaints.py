@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, and_, col, func, or_, select
 
 from bot import parsers
+from bot.confirm import ask_first, without_confirm
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
@@ -442,9 +443,11 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
     @cmd("complaint", "close", aliases=("关闭", "结案"), usage="complaints.cmd.close")
     def close(ctx: Ctx, args: Args) -> Reply:
         c = _load(ctx, args.get(0), "close", for_update=True)
-        reason = _text(args, 1, MAX_REASON, command="close", required=False)
+        reason = _text(without_confirm(args), 1, MAX_REASON, command="close", required=False)
         _may_change(ctx, c)
         _check(c, "close", has_text=bool(reason))
+        if ask := ask_first(ctx, args, "complaints/close_ask", {"ref": c.ref, "reason": reason}):
+            return ask
         _leave_pause(c, ctx.now)
         before = c.status
         c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import parsers
+from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
@@ -581,6 +582,8 @@ def register(registry: Registry) -> None:
         meeting = _usable(ctx, args, "meetings/usage_cancel", edit=True)
         if meeting.minutes_at is not None:
             raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
+        if ask := ask_first(ctx, args, "meetings/cancel_ask", {"m": view(meeting)}):
+            return [ask]
         meeting.status, meeting.updated_at = CANCELLED, ctx.now
         ctx.session.add(meeting)
         dropped = api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref)

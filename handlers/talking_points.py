@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import members, parsers
+from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
@@ -136,6 +137,9 @@ def register(registry: Registry) -> None:
         point = _load(ctx, args.get(0), "retire", lock=True)
         _not_retired(point)
         topic = point.topic or records.latest_content(ctx.session, point).topic
+        if ask := ask_first(ctx, args, "talking_points/retire_ask", {"id": point.id,
+                                                                     "topic": topic}):
+            return ask
         records.retire(ctx.session, point, actor=ctx.actor, now=ctx.now)
         return Reply("talking_points/retired", {"id": point.id, "topic": topic})
 

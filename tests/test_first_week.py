@@ -476,3 +476,32 @@ def test_a_meeting_minutes_away_asks_for_the_agenda_now_and_is_held_after_minute
     assert "Status: scheduled" in alice("/meeting show M-2026-0003")
     alice("/lang zh")
     assert "状态:已召开(已有纪要)" in alice("/meeting show M-2026-0001")
+
+
+def test_destructive_commands_ask_first(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    Chat(app, "admin", channel="C-MEET", direct=False)("/route meetings here")
+    alice, bob = Chat(app, "alice"), Chat(app, "bob")
+    _meeting(alice, "2026-11-30 10:00")
+    (ask,) = alice.say("/meeting cancel M-2026-0001")
+    assert "要取消会议 M-2026-0001" in ask.message.text
+    assert [c.value for c in ask.message.choices] == ["/meeting cancel M-2026-0001 confirm"]
+    assert "状态:已安排" in alice("/meeting show M-2026-0001")  # nothing happened yet
+    assert "已取消" in alice("/meeting cancel M-2026-0001 confirm")
+    _file(alice)
+    out = bob(f"/complaint close {REF} 客户撤回投诉")
+    assert "要关闭投诉 C-2026-0001(客户撤回投诉)吗" in out
+    assert "已关闭" not in bob(f"/complaint show {REF}")
+    bob("/lang en")
+    assert f"Close complaint {REF} (customer withdrew)?" in bob(
+        f"/complaint close {REF} customer withdrew")
+    assert "is closed" in bob(f"/complaint close {REF} customer withdrew confirm")
+    show = bob(f"/complaint show {REF}")
+    assert "customer withdrew" in show and "withdrew confirm" not in show
+    Chat(app, "admin")("/role grant @bob approver")
+    _say_all(bob, ["/tp propose", "Refunds", "Can I get a refund?", "Within 7 days.", "skip",
+                   "English", "confirm"])
+    bob("/tp approve 1")
+    out = bob("/tp retire 1")
+    assert "Retire talking point #1 “Refunds”?" in out and "/tp retire 1 confirm" in out
+    assert "Retired #1 “Refunds”" in bob("/tp retire 1 confirm")

@@ -130,7 +130,7 @@ def test_retired_points_are_not_served_and_their_reminders_stop(db_url, tmp_path
     _propose(alice)
     bob("/tp approve 1")
     assert "你没有权限" in alice("/tp retire 1")
-    assert "已停用 #1“退款政策”" in bob("/tp retire 1")
+    assert "已停用 #1“退款政策”" in bob("/tp retire 1 确认")
     assert "没有找到" in alice("/tp 退款")
     assert "已停用,未作任何更改" in alice("/tp edit 1")
     with app.db.session() as s:
