@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
@@ -112,11 +113,13 @@ def register(registry: Registry) -> None:
 
     @registry.command("role", "list", aliases=("列表",))
     def role_list(ctx: Ctx, args: Args) -> Reply:
-        rows = []
+        people: dict[tuple[str, str], dict[str, Any]] = {}  # one line a person
         for role in GRANTABLE:
             for member in members.with_role(ctx.session, role):
-                rows.append({"name": member.display_name, "platform": member.platform,
-                             "role": role})
+                row = people.setdefault((member.platform, member.user_id), {
+                    "name": member.display_name, "platform": member.platform, "roles": []})
+                row["roles"].append(role)
+        rows = list(people.values())
         admins = sorted(f"{p}:{u}" for p, u in ctx.settings.admin_ids)
         return Reply("system/role_list", {"rows": rows, "admins": admins},
                      audience=Audience.USER)

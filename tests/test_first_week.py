@@ -505,3 +505,16 @@ def test_destructive_commands_ask_first(db_url, tmp_path, clock):
     out = bob("/tp retire 1")
     assert "Retire talking point #1 “Refunds”?" in out and "/tp retire 1 confirm" in out
     assert "Retired #1 “Refunds”" in bob("/tp retire 1 confirm")
+
+
+def test_role_list_is_one_line_a_person(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    admin = Chat(app, "admin")
+    admin("/role grant @bob approver")
+    admin("/role grant @carol agent")
+    out = admin("/role list")
+    assert "• bob(控制台):审批人、客服专员\n• carol(控制台):客服专员" in out
+    assert out.count("• bob") == 1 and out.count("• carol") == 1
+    admin("/lang en")
+    out = admin("/role list")
+    assert out.count("• bob") == 1 and "• bob (console): approver, agent" in out
