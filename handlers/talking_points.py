@@ -90,6 +90,10 @@ def register(registry: Registry) -> None:
         version = records.pending_version(ctx.session, point.id)
         if version is not None:
             _not_own(ctx, version)
+            found = records.placeholders(version.answer)
+            if found and (ask := ask_first(ctx, args, "talking_points/approve_placeholders",
+                                           {"id": point.id, "found": found})):
+                return [ask]
             records.approve(ctx.session, point, version, actor=ctx.actor,
                             name=ctx.member.display_name, now=ctx.now, review=review)
             values = {"id": point.id, "number": version.number, "topic": point.topic,
@@ -291,7 +295,8 @@ def _ask_approvers(ctx: Ctx, point: TalkingPoint, version: TalkingPointVersion) 
               "question": version.question, "answer": version.answer,
               "tags": tag_list(version.tags), "language": version.language,
               "proposer": ctx.member.display_name,
-              "current_answer": point.answer if point.status == PointStatus.APPROVED else ""}
+              "current_answer": point.answer if point.status == PointStatus.APPROVED else "",
+              "placeholders": records.placeholders(version.answer)}
     choices = [Choice(f"/tp approve {point.id}", "talking_points.choice.approve",
                       style="primary"),
                Choice(f"/tp reject {point.id}", "talking_points.choice.reject", style="danger")]

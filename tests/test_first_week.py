@@ -518,3 +518,21 @@ def test_role_list_is_one_line_a_person(db_url, tmp_path, clock):
     admin("/lang en")
     out = admin("/role list")
     assert out.count("• bob") == 1 and "• bob (console): approver, agent" in out
+
+
+def test_an_approver_is_warned_of_placeholders(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    Chat(app, "admin")("/role grant @bob approver")
+    alice, bob = Chat(app, "alice"), Chat(app, "bob")
+    out = _say_all(alice, ["/tp propose", "年报", "年报在哪里看?", "请见 [报告链接],【日期】发布。",
+                           "跳过", "中文", "确认"])
+    (request,) = _dm(out, "bob")
+    assert "⚠ 回答里还有占位符:[报告链接]、【日期】" in request
+    out = bob("/tp approve 1")
+    assert "还有占位符" in out and "/tp approve 1 confirm" in out
+    assert "已批准" in bob("/tp approve 1 confirm")
+    bob("/lang en")
+    _say_all(alice, ["/tp propose", "Annual report", "Where is it?", "See {link}, TBD.", "skip",
+                     "English", "confirm"])
+    out = bob("/tp approve 2")
+    assert "still has placeholders: {link}, TBD" in out
