@@ -196,7 +196,7 @@ def test_a_hostile_answer_stays_text_in_slack(db_url, tmp_path, clock):
     Chat(app, "UADMIN", platform="slack", channel="D3")("/role grant <@U2> approver")
     _propose(slack, ["/tp propose", "Hostile", "<!channel>?", "{{ 7*7 }} <!channel>", "skip",
                      "en", "yes"])
-    approver("/tp approve 1")
+    approver("/tp approve 1 confirm")  # "{{ 7*7 }}" reads as a placeholder: asked first
     text = slack("/tp hostile")
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "{{ 7*7 }}" in text
 
