@@ -157,12 +157,13 @@ class Engine:
     def start(self, ctx: Ctx, name: str, prefill: dict[str, str] | None = None) -> list[Reply]:
         flow = self.flows[name]
         answers: dict[str, Any] = {}
+        refused: list[Reply] = []  # a value that does not do is asked for in its turn
         for key, raw in (prefill or {}).items():
             step = field_named(ctx, flow, key)
             try:
                 answers[step.key] = step.read(raw, ctx, answers)
             except InvalidAnswer as exc:
-                raise UserError(exc.template, field=key, **exc.params) from None
+                refused.append(Reply(exc.template, {**exc.params, "field": key}))
         replies: list[Reply] = []
         conv = self.current(ctx)
         if conv is not None:
@@ -185,6 +186,7 @@ class Engine:
             expires_at=ctx.now + ctx.settings.conversation_timeout,
         )
         replies.append(Reply("flow/started", {"flow": name}))
+        replies.extend(refused)
         replies.extend(self._advance(ctx, flow, conv))
         return replies
 

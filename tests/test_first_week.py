@@ -536,3 +536,17 @@ def test_an_approver_is_warned_of_placeholders(db_url, tmp_path, clock):
                      "English", "confirm"])
     out = bob("/tp approve 2")
     assert "still has placeholders: {link}, TBD" in out
+
+
+def test_a_bad_one_line_value_is_asked_for_and_the_options_listed(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = alice('/complaint new customer=ACME severity=blah received="next week"')
+    assert "severity:请从选项中选择一个" in out and "1. 低 · 2. 普通 · 3. 高 · 4. 紧急" in out
+    assert "received:我读不懂" in out
+    assert "联系方式" in out  # the flow started, customer kept; severity and received asked later
+    alice("取消")
+    alice("/lang en")
+    out = alice("/complaint new customer=ACME severity=blah")
+    assert "severity: Please pick one of the options" in out and "1. low · 2. normal" in out
+    assert "contact" in out.lower()
