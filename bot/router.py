@@ -301,11 +301,12 @@ class Registry:
     def suggest_sub(self, family: Family, word: str) -> list[str]:
         subs = {c.name: c for c in family.commands.values() if c.name}
         candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
-        close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.4)
+        # Only a real likeness is a suggestion (`frobnicate` is not "note"); otherwise all.
+        close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.6)
         found = [
             f"/{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)
         ]
-        return found or [f"/{family.name} {n}" for n in list(subs)[:5]]
+        return found or [f"/{family.name} {n}" for n in subs]
 
     def visible(self, roles: Iterable[str]) -> list[tuple[Family, list[Command]]]:
         roles = set(roles)

@@ -550,3 +550,15 @@ def test_a_bad_one_line_value_is_asked_for_and_the_options_listed(db_url, tmp_pa
     out = alice("/complaint new customer=ACME severity=blah")
     assert "severity: Please pick one of the options" in out and "1. low · 2. normal" in out
     assert "contact" in out.lower()
+
+
+def test_an_unknown_subcommand_suggests_a_likeness_or_all(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    out = alice("/complaint frobnicate")
+    assert "/complaint new" in out and "/complaint list" in out and "/complaint close" in out
+    out = alice("/complaint shwo")
+    assert "可用的有:/complaint show。" in out
+    alice("/lang en")
+    out = alice("/meeting frobnicate")
+    assert "Try /meeting new, /meeting agenda" in out and "/meeting cancel" in out
