@@ -290,7 +290,9 @@ def _register_commands(registry: Registry) -> None:  # noqa: C901 (one small fun
         family = registry.families["complaint"]
         commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
         return Reply("help/family", {"family": family.label_key, "aliases": list(family.aliases),
-                                     "help_topic": family.name, "commands": commands},
+                                     "help_topic": family.name, "commands": commands,
+                                     "command_aliases": {c.usage_key: list(c.aliases)
+                                                         for c in family.commands.values()}},
                      audience=Audience.USER)
 
     @cmd("complaint", "new", aliases=("新建", "创建", "add"), usage="complaints.cmd.new")

@@ -41,11 +41,14 @@ def register(registry: Registry) -> None:
             return Reply(
                 "help/family",
                 {"family": family.label_key, "aliases": list(family.aliases),
-                 "help_topic": family.name, "commands": [c.usage_key for c in commands]},
+                 "help_topic": family.name, "commands": [c.usage_key for c in commands],
+                 "command_aliases": {c.usage_key: list(c.aliases) for c in commands}},
                 audience=Audience.USER,
             )
         families = [
-            {"label": fam.label_key, "commands": [c.usage_key for c in cmds]}
+            {"label": fam.label_key, "commands": [c.usage_key for c in cmds],
+             "aliases": list(fam.aliases),
+             "command_aliases": {c.usage_key: list(c.aliases) for c in cmds}}
             for fam, cmds in visible
         ]
         return Reply("help/index", {"families": families}, audience=Audience.USER)

@@ -562,3 +562,15 @@ def test_an_unknown_subcommand_suggests_a_likeness_or_all(db_url, tmp_path, cloc
     alice("/lang en")
     out = alice("/meeting frobnicate")
     assert "Try /meeting new, /meeting agenda" in out and "/meeting cancel" in out
+
+
+def test_english_help_shows_the_chinese_aliases(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    bob = Chat(app, "bob")
+    bob("/lang en")
+    out = bob("/help")
+    assert "(also: 投诉, complaints)" in out
+    assert "(also: 指派, 分配, 认领, take)" in out
+    out = bob("/help remind")
+    assert "(also: 列表)" in out and "(also: 推迟, 稍后)" in out
+    assert "别名" in Chat(app, "carol")("/help")  # the Chinese help keeps its own wording
