@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     complaint_sla_high: Duration | None = Field(
         None, validation_alias=_env("LIAISON_COMPLAINT_SLA_HIGH")
     )
+    # A critical complaint cannot wait a day: 4 hours unless set otherwise.
     complaint_sla_critical: Duration | None = Field(
-        None, validation_alias=_env("LIAISON_COMPLAINT_SLA_CRITICAL")
+        timedelta(hours=4), validation_alias=_env("LIAISON_COMPLAINT_SLA_CRITICAL")
     )
     complaint_reminders: str = Field(
         "4h,1h", validation_alias=_env("LIAISON_COMPLAINT_REMINDERS")

@@ -406,7 +406,7 @@ def test_in_the_console_adapter_itself(db_url, tmp_path, clock):
     out = io.StringIO()
     console = ConsoleAdapter(app, "alice", out=out)
     console.run(["/complaint new", "ACME", "跳过", "2", "账单重复扣款", "同一订单扣款两次",
-                 "critical", "跳过", "跳过", "1"])
+                 "high", "跳过", "跳过", "1"])
     printed = out.getvalue()
     assert "[1] 确认  [2] 取消" in printed and "已登记投诉 C-2026-0001" in printed
     assert "── [#complaints] ──\n【新投诉 C-2026-0001】" in printed

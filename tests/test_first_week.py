@@ -574,3 +574,13 @@ def test_english_help_shows_the_chinese_aliases(db_url, tmp_path, clock):
     out = bob("/help remind")
     assert "(also: 列表)" in out and "(also: 推迟, 稍后)" in out
     assert "别名" in Chat(app, "carol")("/help")  # the Chinese help keeps its own wording
+
+
+def test_a_critical_complaint_is_due_in_four_hours_by_default(db_url, tmp_path, clock):
+    app = _setup(db_url, tmp_path)
+    out = _file(Chat(app, "alice"), severity="critical")
+    assert "2026年11月26日 周四 14:00" in out and "4小时" in out
+    bob = Chat(app, "bob")
+    bob("/lang en")
+    _file(bob, owner="me", severity="low")
+    assert "Fri 27 Nov 2026, 10:00" in bob("/complaint show C-2026-0002")
