@@ -584,3 +584,23 @@ def test_a_critical_complaint_is_due_in_four_hours_by_default(db_url, tmp_path, 
     bob("/lang en")
     _file(bob, owner="me", severity="low")
     assert "Fri 27 Nov 2026, 10:00" in bob("/complaint show C-2026-0002")
+
+
+def test_a_reminder_for_one_console_user_prints_only_in_their_console(db_url, tmp_path, clock):
+    import io
+
+    from bot.adapters.console import ConsoleAdapter
+    from schedules.worker import Sweeper
+
+    app, _ = build_app(db_url, tmp_path)
+    with app.db.session() as s:
+        api.plan(s, key="training", kind="system.training", due=datetime.now(UTC),
+                 target=Target.member("console", "bob"), payload={"quarter": "2026Q4"})
+    alices, bobs = io.StringIO(), io.StringIO()
+    alice = ConsoleAdapter(app, "alice", out=alices)
+    bob = ConsoleAdapter(app, "bob", out=bobs)
+    Sweeper(app, {"console": alice}).sweep()  # alice's console claims it first: not hers
+    assert alices.getvalue() == ""
+    clock.shift(timedelta(minutes=5))
+    Sweeper(app, {"console": bob}).sweep()
+    assert "── [@bob] ──" in bobs.getvalue() and alices.getvalue() == ""

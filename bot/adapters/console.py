@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core import Liaison
+from bot.errors import DeliveryError
 from bot.messages import Inbound, Outbound
 
 CHANNEL = "console"
+OTHER_CONSOLE_RETRY = 60.0  # seconds before a DM for someone else's console is offered again
 # Leave the console (a draft in progress stays, and is offered again next time).
 LEAVE = {"quit", "exit", "/quit", "/exit", "退出"}
 
@@ -46,6 +48,12 @@ class ConsoleAdapter:
     # -- outbound ---------------------------------------------------------------------------
 
     def send(self, outbound: Outbound) -> None:
+        address = outbound.address
+        if address.user and address.channel is None and address.user != self.user:
+            # A direct message belongs in its recipient's console: several consoles on one
+            # database each sweep reminders, and this one is not theirs. Another may take it.
+            raise DeliveryError(f"console_not_open:{address.user}", temporary=True,
+                                retry_after=OTHER_CONSOLE_RETRY)
         self._print(self.format(outbound))
 
     def format(self, outbound: Outbound) -> str:
@@ -90,7 +98,7 @@ class ConsoleAdapter:
     def _show(self, outbounds: list[Outbound]) -> list[Outbound]:
         for outbound in outbounds:
             if outbound.address.platform == self.platform:
-                self.send(outbound)
+                self._print(self.format(outbound))  # what this line caused, shown here
         return outbounds
 
     def run(self, lines: Iterable[str] | None = None) -> None:
