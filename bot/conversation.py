@@ -123,9 +123,13 @@ def _counted(flow: Flow, conv: Conversation) -> list[Step]:
     total does not grow mid-way."""
     answers = conv.answers
     given = {key for key in answers if key not in conv.history}
-    hopeful = {**{s.key: _NOT_YET for s in flow.steps}, **answers}
-    return [s for s in flow.steps if s.key not in given
-            and (s.when is None or s.when(answers if s.key in answers else hopeful))]
+    counted, hopeful = [], dict(answers)
+    for step in flow.steps:
+        if step.key not in given and (step.when is None or step.when(
+                answers if step.key in answers else hopeful)):
+            counted.append(step)
+        hopeful.setdefault(step.key, _NOT_YET)  # the later questions may hang on this one
+    return counted
 
 
 class Engine:
