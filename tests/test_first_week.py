@@ -604,3 +604,27 @@ def test_a_reminder_for_one_console_user_prints_only_in_their_console(db_url, tm
     clock.shift(timedelta(minutes=5))
     Sweeper(app, {"console": bob}).sweep()
     assert "── [@bob] ──" in bobs.getvalue() and alices.getvalue() == ""
+
+
+def test_every_alias_the_chinese_help_names_works_on_its_own():
+    import re
+
+    import handlers
+    from bot.errors import UserError
+    from bot.render import templates_root
+    from bot.router import Registry
+
+    registry = Registry()
+    handlers.register_all(registry)
+    named = set()
+    for path in (templates_root() / "zh").rglob("labels.yaml"):
+        for found in re.findall(r"别名:([^);]*)", path.read_text(encoding="utf-8")):
+            for phrase in found.split("、"):
+                named.add(phrase.strip())
+    assert {"认领", "执行", "勾选", "列表"} <= named
+    for phrase in sorted(named):
+        try:
+            registry.parse(phrase)
+        except UserError as exc:  # a usage answer is fine; not knowing the word is not
+            assert exc.template not in ("errors/unknown_command", "errors/unknown_subcommand"), (
+                phrase, exc.template)
