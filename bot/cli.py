@@ -40,7 +40,8 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
     )
     console.add_argument("--user", default=None, help="who you are in the chat (default: $USER)")
     console.add_argument(
-        "--locale", choices=("zh", "en"), default=None, help="your language (default: the setting)"
+        "--locale", choices=("zh", "en"), default=None,
+        help="your language for this session (default: your /lang, else the setting)"
     )
 
     db = sub.add_parser("db", help="database commands", description="Database commands.")
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             from bot.db import upgrade
 
             upgrade(settings.database_url)
-            print(f"database is up to date: {_safe_url(settings.database_url)}")
+            from bot.core import safe_url
+
+            print(f"database is up to date: {safe_url(settings.database_url)}")
             return 0
         if args.command == "console":
             return _console(settings, args.user, args.locale)
@@ -94,12 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _console(settings: Settings, user: str | None, locale: str | None) -> int:
     """The console chat, with the reminder scheduler running so reminders show as they fire."""
     from bot.adapters.console import ConsoleAdapter
@@ -108,10 +105,8 @@ def _console(settings: Settings, user: str | None, locale: str | None) -> int:
     configure_logging(settings, chat=True)
     app = build(settings)
     name = user or _login_name()
-    if locale:
-        app.set_preferences("console", name, locale=locale)
     history = Path.home() / ".liaison_history" if sys.stdin.isatty() else None
-    console = ConsoleAdapter(app, name, history=history)
+    console = ConsoleAdapter(app, name, history=history, locale=locale)
     serve(app, {"console": console}, foreground=console)
     return 0
 

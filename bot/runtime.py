@@ -41,13 +41,16 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
     return Liaison(settings, db, Renderer(settings.default_locale, bot_names=settings.bot_names))
 
 
+CHAT_LOG = "liaison.log"
+
+
 def configure_logging(settings: Settings, *, chat: bool = False) -> None:
-    """Logs go to stderr. In the console chat only warnings and errors, so the conversation
-    stays readable."""
+    """Logs go to stderr; in the console chat to `liaison.log` in the working directory, so a
+    delivery warning never lands in the middle of the conversation as if the bot said it."""
     level = logging.getLevelName(settings.log_level)
-    if chat:
-        level = max(level, logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    target = {"filename": CHAT_LOG, "encoding": "utf-8"} if chat else {}
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        **target)
     # Migrations and every scheduler tick are logged at INFO; that is noise, not news.
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
