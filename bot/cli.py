@@ -40,7 +40,8 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
     )
     console.add_argument("--user", default=None, help="who you are in the chat (default: $USER)")
     console.add_argument(
-        "--locale", choices=("zh", "en"), default=None, help="your language (default: the setting)"
+        "--locale", choices=("zh", "en"), default=None,
+        help="your language for this session (default: your /lang, else the setting)"
     )
 
     doctor = sub.add_parser(
@@ -134,13 +135,14 @@ def _db(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import dbtools
+    from bot.core import safe_url
     from bot.db import upgrade
 
     url = settings.database_url
     try:
         if args.db_command == "upgrade":
             upgrade(url)
-            print(f"database is up to date: {_safe_url(url)}")
+            print(f"database is up to date: {safe_url(url)}")
         elif args.db_command == "backup":
             dbtools.backup(url, args.file)
         elif args.db_command == "restore":
@@ -159,12 +161,6 @@ def _db(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
     return 0
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _console(settings: Settings, user: str | None, locale: str | None) -> int:
     """The console chat, with the reminder scheduler running so reminders show as they fire."""
     from bot.adapters.console import ConsoleAdapter
@@ -173,10 +169,8 @@ def _console(settings: Settings, user: str | None, locale: str | None) -> int:
     configure_logging(settings, chat=True)
     app = build(settings)
     name = user or _login_name()
-    if locale:
-        app.set_preferences("console", name, locale=locale)
     history = Path.home() / ".liaison_history" if sys.stdin.isatty() else None
-    console = ConsoleAdapter(app, name, history=history)
+    console = ConsoleAdapter(app, name, history=history, locale=locale)
     serve(app, {"console": console}, foreground=console)
     return 0
 

@@ -10,6 +10,7 @@ written; an invalid answer is asked again with the reason.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
@@ -26,6 +28,8 @@ from bot.models import Conversation
 
 if TYPE_CHECKING:
     from bot.context import Ctx
+
+log = logging.getLogger(__name__)
 
 CONFIRM = "__confirm__"
 
@@ -67,6 +71,20 @@ def word_of(text: str) -> str | None:
         if word in synonyms:
             return name
     return None
+
+
+def field_named(ctx: Ctx, flow: Flow, name: str) -> Step:
+    """The step a prefilled `key=value` fills: by its key, or by its name in either language
+    (`收到时间=` is `received=`). Unknown: the answer lists the keys in the member's language."""
+    word = unicodedata.normalize("NFKC", name).strip().lower()
+    renderer = ctx.app.renderer
+    for step in flow.steps:
+        label = f"fields.{step.key}"
+        names = {step.key} | {str(renderer.label(loc, label)).lower()
+                              for loc in ("zh", "en") if renderer.has_label(loc, label)}
+        if word in names:
+            return step
+    raise UserError("errors/unknown_field", field=name, fields=[s.key for s in flow.steps])
 
 
 Values = Callable[["Ctx", dict[str, Any]], dict[str, Any]]
@@ -120,6 +138,24 @@ class Flow:
         return [s for s in self.steps if s.when is None or s.when(answers)]
 
 
+_NOT_YET = object()  # an answer still to come, for counting the questions ahead
+
+
+def _counted(flow: Flow, conv: Conversation) -> list[Step]:
+    """The questions this conversation asks, for "(2/5)": not the answers given with the
+    command, and a question that hangs on an answer still to come counted as if asked, so the
+    total does not grow mid-way."""
+    answers = conv.answers
+    given = {key for key in answers if key not in conv.history}
+    counted, hopeful = [], dict(answers)
+    for step in flow.steps:
+        if step.key not in given and (step.when is None or step.when(
+                answers if step.key in answers else hopeful)):
+            counted.append(step)
+        hopeful.setdefault(step.key, _NOT_YET)  # the later questions may hang on this one
+    return counted
+
+
 class Engine:
     def __init__(self, flows: dict[str, Flow]) -> None:
         self.flows = flows
@@ -149,17 +185,13 @@ class Engine:
     def start(self, ctx: Ctx, name: str, prefill: dict[str, str] | None = None) -> list[Reply]:
         flow = self.flows[name]
         answers: dict[str, Any] = {}
+        refused: list[Reply] = []  # a value that does not do is asked for in its turn
         for key, raw in (prefill or {}).items():
+            step = field_named(ctx, flow, key)
             try:
-                step = flow.step(key)
-            except KeyError:
-                raise UserError(
-                    "errors/unknown_field", field=key, fields=[s.key for s in flow.steps]
-                ) from None
-            try:
-                answers[key] = step.read(raw, ctx, answers)
+                answers[step.key] = step.read(raw, ctx, answers)
             except InvalidAnswer as exc:
-                raise UserError(exc.template, field=key, **exc.params) from None
+                refused.append(Reply(exc.template, {**exc.params, "field": key}))
         replies: list[Reply] = []
         conv = self.current(ctx)
         if conv is not None:
@@ -175,15 +207,23 @@ class Engine:
             flow=name,
             step="",
             answers=answers,
-            history=[s.key for s in flow.steps if s.key in answers],
+            history=[],  # answers given with the command are not steps to go back through
             context={},
             started_at=ctx.now,
             updated_at=ctx.now,
             expires_at=ctx.now + ctx.settings.conversation_timeout,
         )
         replies.append(Reply("flow/started", {"flow": name}))
+        replies.extend(refused)
         replies.extend(self._advance(ctx, flow, conv))
         return replies
+
+    def resume(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
+        """An open draft, announced (after a restart) with its question asked again."""
+        flow = self.flows.get(conv.flow)
+        if flow is None:
+            return []
+        return [Reply("flow/resumed", {"flow": conv.flow}), *self._prompt(ctx, flow, conv)]
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -212,7 +252,7 @@ class Engine:
 
         if conv.step == CONFIRM:
             if word == "yes":
-                replies = flow.finish(ctx, answers)
+                replies = self._finish(ctx, flow, answers)
                 ctx.session.delete(conv)
                 return replies
             if word == "no":
@@ -230,6 +270,11 @@ class Engine:
 
         if step.collect:
             return self._collect(ctx, flow, conv, step, answers, text, word)
+        if word in ("yes", "no", "done") and not step.options(ctx, answers):
+            # "confirm" at a free-text question is a slip, not the customer's contact
+            ctx.session.add(conv)
+            return [Reply("flow/command_word", {"word": text.strip()}),
+                    *self._prompt(ctx, flow, conv)]
 
         try:
             answers[step.key] = step.read(text, ctx, answers)
@@ -272,6 +317,19 @@ class Engine:
         ctx.session.add(conv)
         return [Reply(step.collected, {"count": len(items) + len(new), "added": new})]
 
+    def _finish(self, ctx: Ctx, flow: Flow, answers: dict[str, Any]) -> list[Reply]:
+        """Save the record. When that fails for a reason the member cannot fix (a value the
+        database refuses, a bug), the draft ends with an apology rather than failing again at
+        every confirm; a database that is busy or away is worth a retry, so the draft stays."""
+        try:
+            with ctx.session.begin_nested():
+                return flow.finish(ctx, answers)
+        except (UserError, OperationalError):
+            raise
+        except Exception:
+            log.exception("could not save a %s; the draft is dropped", flow.name)
+            return [Reply("flow/failed", {"flow": flow.name})]
+
     def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001
         conv.answers = answers
         conv.history = [*conv.history, step.key]
@@ -308,7 +366,7 @@ class Engine:
             ]
             return [Reply(flow.summary, values, choices=yes_no)]
         step = flow.step(conv.step)
-        asked = flow.asked(conv.answers)
+        asked = _counted(flow, conv)
         position = next((i for i, s in enumerate(asked) if s.key == step.key), 0)
         values.update(
             step_no=position + 1,

@@ -25,11 +25,19 @@ from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member
 from bot.render import Renderer
-from bot.router import MAX_MESSAGE, Registry
+from bot.router import MAX_MESSAGE, Registry, clean, command_form
+from bot.routes import routed
 
 log = logging.getLogger(__name__)
 
 JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a double click
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to show: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -118,19 +126,8 @@ class Liaison:
             with self.db.session() as session:
                 if inbound.event_id and self._seen(session, inbound, now):
                     return []
-                member = members.touch(session, inbound)
-                locale = self.renderer.locale(member.locale or inbound.locale)
-                zone = zone_of(member.timezone or inbound.timezone, self.settings.zone)
-                ctx = Ctx(
-                    app=self,
-                    session=session,
-                    inbound=inbound,
-                    member=member,
-                    roles=members.roles(session, member, self.settings.admin_ids),
-                    locale=locale,
-                    zone=zone,
-                    now=now,
-                )
+                ctx = self._context(session, inbound, now)
+                locale, zone = ctx.locale, ctx.zone
                 replies = self._dispatch(ctx)
                 outbounds = self.resolve(ctx, replies)
                 if prepare is not None:
@@ -159,6 +156,36 @@ class Liaison:
         # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
 
+    def _context(self, session: Session, inbound: Inbound, now: datetime) -> Ctx:
+        member = members.touch(session, inbound)
+        return Ctx(
+            app=self,
+            session=session,
+            inbound=inbound,
+            member=member,
+            roles=members.roles(session, member, self.settings.admin_ids),
+            locale=self.renderer.locale(
+                inbound.session_locale or member.locale or inbound.locale),
+            zone=zone_of(member.timezone or inbound.timezone, self.settings.zone),
+            now=now,
+        )
+
+    def greet(self, inbound: Inbound, *, banner: bool = True) -> list[Outbound]:
+        """What a chat that opens says first (the console): one line on who you are, your
+        roles, the database and how to leave; and an unfinished draft, with its question
+        again, so the next line is not taken as its answer unawares."""
+        with self.db.session() as session:
+            ctx = self._context(session, inbound, datetime.now(UTC))
+            replies: list[Reply] = []
+            if banner:
+                replies.append(Reply("system/greeting", {
+                    "name": ctx.member.display_name, "roles": sorted(ctx.roles),
+                    "database": safe_url(self.settings.database_url)}))
+            conv = self.engine.current(ctx)
+            if conv is not None and conv.expires_at > ctx.now:
+                replies += self.engine.resume(ctx, conv)
+            return self.resolve(ctx, replies)
+
     def _seen(self, session: Session, inbound: Inbound, now: datetime) -> bool:
         key = (inbound.platform, inbound.event_id)
         exists = session.exec(
@@ -176,7 +203,7 @@ class Liaison:
         return False
 
     def _dispatch(self, ctx: Ctx) -> list[Reply]:
-        text = ctx.inbound.text.strip()
+        text = clean(ctx.inbound.text).strip()
         if len(text) > MAX_MESSAGE:
             raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
         replies: list[Reply] = []
@@ -185,7 +212,7 @@ class Liaison:
             replies += self.engine.expire_if_stale(ctx, conv)
             if replies:
                 conv = None
-        if conv is not None and not text.startswith("/"):
+        if conv is not None and not command_form(text).startswith("/"):
             metrics.command(f"flow:{conv.flow}")
             return replies + self.engine.answer(ctx, conv, text)
         if not text:
@@ -231,10 +258,25 @@ class Liaison:
             elif reply.audience is Audience.PURPOSE and reply.purpose:
                 found = self.to_purpose(ctx.session, reply, reply.purpose)
                 if not found:
-                    notice = Reply("errors/no_route", {"purpose": reply.purpose})
-                    found = [self._to_asker(inbound, notice, ctx.locale, ctx.zone)]
+                    found = self._unrouted(ctx, reply.purpose)
                 out.extend(found)
         return out
+
+    def _unrouted(self, ctx: Ctx, purpose: str) -> list[Outbound]:
+        """A post for a purpose no channel serves reached nobody: the asker is told so, and
+        each admin how to fix it (`/route <purpose> here`), rather than a silent drop."""
+        admins = self.admins_except(ctx.member.platform, ctx.member.user_id)
+        notice = Reply("errors/no_route", {"purpose": purpose, "admins_told": bool(admins)})
+        fix = Reply("system/no_route_admin", {"purpose": purpose, "who": ctx.member.display_name})
+        return [self._to_asker(ctx.inbound, notice, ctx.locale, ctx.zone),
+                *(self.to_member(ctx.session, fix, *admin) for admin in admins)]
+
+    def has_route(self, session: Session, purpose: str) -> bool:
+        return routed(session, purpose)
+
+    def admins_except(self, platform: str, user_id: str) -> list[tuple[str, str]]:
+        """The admins (LIAISON_ADMINS) other than this member, in a stable order."""
+        return sorted(a for a in self.settings.admin_ids if a != (platform, user_id))
 
     def _to_asker(self, inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Outbound:
         message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone,
@@ -295,17 +337,3 @@ class Liaison:
             old = col(InboundEvent.received_at) < now - keep_events
             session.exec(delete(InboundEvent).where(old))
             session.exec(delete(Conversation).where(col(Conversation.expires_at) < now))
-
-    def set_preferences(
-        self, platform: str, user_id: str, *, locale: str | None = None, timezone: str | None = None
-    ) -> None:
-        """Set a member's language or zone from outside a chat (the console's --locale)."""
-        with self.db.session() as session:
-            member = members.touch(
-                session, Inbound(platform=platform, channel="", user=user_id, text="")
-            )
-            if locale:
-                member.locale = locale
-            if timezone:
-                member.timezone = timezone
-            session.add(member)

@@ -118,5 +118,7 @@ def family_menu(ctx: Ctx, family_name: str, word: str | None) -> Reply:
                         family=family_name, suggestions=registry.suggest_sub(family, word))
     commands = [c.usage_key for c in family.commands.values() if c.allowed(ctx.roles)]
     return Reply("help/family", {"family": family.label_key, "aliases": list(family.aliases),
-                                 "help_topic": family.name, "commands": commands},
+                                 "help_topic": family.name, "commands": commands,
+                                 "command_aliases": {c.usage_key: list(c.aliases)
+                                                     for c in family.commands.values()}},
                  audience=Audience.USER)

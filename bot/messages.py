@@ -29,6 +29,9 @@ class Inbound:
     timezone: str | None = None
     # A button press carries the choice id as text and says so, so "1" is not read as a number.
     is_action: bool = False
+    # A language for this session only (the console's --locale): ahead of the member's stored
+    # choice, and never stored.
+    session_locale: str | None = None
 
 
 class Audience(StrEnum):

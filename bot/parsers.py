@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import InvalidAnswer
@@ -43,28 +44,56 @@ def text(max_len: int = 200, min_len: int = 1, single_line: bool = True) -> Pars
 
 
 def choice(options: Sequence[Choice], synonyms: dict[str, Sequence[str]] | None = None) -> Parser:
-    """By number (1-based), by value, by the label in either language, or by a synonym."""
+    """By number (1-based), by value, by the label in either language, or by a synonym; and,
+    as people type, by the start of one of those when only one option starts so (`政府` for
+    `政府机构`). Otherwise the answer lists the options."""
+
+    def names_of(option: Choice, ctx: Ctx) -> set[str]:
+        names = {option.value.lower()}
+        if not option.literal:
+            for loc in ("zh", "en"):
+                names.add(str(ctx.app.renderer.label(loc, option.label)).lower())
+        else:
+            names.add(option.label.lower())
+        names.update(s.lower() for s in (synonyms or {}).get(option.value, ()))
+        return names
 
     def parse(answer: str, ctx: Ctx) -> str:
         word = unicodedata.normalize("NFKC", answer).strip().lower()
         if word.isdigit() and 1 <= int(word) <= len(options):
             return options[int(word) - 1].value
-        for option in options:
-            names = {option.value.lower()}
-            if not option.literal:
-                for loc in ("zh", "en"):
-                    names.add(str(ctx.app.renderer.label(loc, option.label)).lower())
-            names.update(s.lower() for s in (synonyms or {}).get(option.value, ()))
+        named = [(option, names_of(option, ctx)) for option in options]
+        for option, names in named:
             if word in names:
                 return option.value
-        raise InvalidAnswer("errors/answer_choice", count=len(options))
+        starting = [o for o, names in named if word and any(n.startswith(word) for n in names)]
+        if len(starting) == 1:
+            return starting[0].value
+        listed = [{"label": o.label, "literal": o.literal} for o in options]
+        raise InvalidAnswer("errors/answer_choice", count=len(options), options=listed)
 
     return parse
 
 
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9, "十": 10}
+# `5分`, `五星`, `4颗星`, `3/5`: a score as people type it.
+_UNITS = re.compile(r"(?:分|星|颗星|颗|点|/\d+|points?|stars?)$")
+
+
+def read_number(answer: str) -> str:
+    """The number in an answer as people type it (`５`, `5分`, `五`, `五星`), as plain digits;
+    anything else comes back as typed, for the caller to refuse."""
+    word = unicodedata.normalize("NFKC", answer).strip().lower()
+    word = _UNITS.sub("", word).strip()
+    if word in _CN_DIGITS:
+        return str(_CN_DIGITS[word])
+    return word
+
+
 def number(low: float, high: float, integer: bool = True) -> Parser:
     def parse(answer: str, ctx: Ctx) -> int | float:
-        word = unicodedata.normalize("NFKC", answer).strip()
+        word = read_number(answer)
         try:
             value: int | float = int(word) if integer else float(word)
         except ValueError:
@@ -144,20 +173,37 @@ def _mentioned(ctx: Ctx, name: str) -> Member | None:
 parse_mention.reads = READS_MEMBER  # type: ignore[attr-defined]
 
 
+# A date answer must be plausible: nothing is planned more than five years ahead or happened
+# more than five years ago (year 9999 and 1970 are typos), and a past date over 30 days ago is
+# taken only when the member confirms it with a `!` (a complaint received in October, filed now).
+PLAUSIBLE = timedelta(days=5 * 365)
+RECENT = timedelta(days=30)
+_CONFIRMED = ("!", "！")
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
     def parse(answer: str, ctx: Ctx) -> str:
         from bot.timeparse import TimeParseError, parse_when
 
+        typed = answer.strip()
+        confirmed = typed.endswith(_CONFIRMED)
         try:
-            value = parse_when(answer, now=ctx.now, tz=ctx.zone)
+            value = parse_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
         except TimeParseError:
-            raise InvalidAnswer("errors/answer_when", text=answer.strip()[:100]) from None
+            raise InvalidAnswer("errors/answer_when", text=typed[:100]) from None
+        if value > ctx.now + PLAUSIBLE:
+            raise InvalidAnswer("errors/answer_when_too_far", at=value.isoformat(), years=5)
+        if value < ctx.now - PLAUSIBLE:
+            raise InvalidAnswer("errors/answer_when_too_old", at=value.isoformat(), years=5)
         if future_only and value <= ctx.now:
             raise InvalidAnswer("errors/answer_when_past", at=value.isoformat())
         if past_only and value > ctx.now:
             raise InvalidAnswer("errors/answer_when_future", at=value.isoformat())
+        if past_only and value < ctx.now - RECENT and not confirmed:
+            raise InvalidAnswer("errors/answer_when_long_ago", at=value.isoformat(),
+                                days=RECENT.days, again=f"{typed}!")
         return value.isoformat()
 
     parse.reads = READS_TIME  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from jinja2 import (
     TemplateNotFound,
     pass_context,
 )
+from jinja2.ext import Extension
 from markupsafe import Markup
 
 from bot.dialects import Dialect, dialect_for
@@ -63,6 +64,71 @@ def _finalize(context, value: Any) -> Any:  # noqa: ANN001
     return dialect.escape(str(value))
 
 
+_NO_BREAK = "_no_trailing_break"
+_TAG = re.compile(r"\{%(.*?)%\}|\{#.*?#\}")
+
+
+class LineBreaks(Extension):
+    """A line of text keeps its line break, even when it ends with a tag.
+
+    `trim_blocks` removes the newline after every block tag, which is what a line holding only
+    `{% for %}` or `{% endif %}` wants, but it also glued a list line ending in
+    `{% include %}` or `{% endif %}` to the next one (`…(Europe/London)• #51 …`). So before
+    Jinja reads a template, a line with text (an include counts) that ends in a tag gets `+%}`
+    (keep the break), and
+    a line that is one `{% if %}…{% endif %}` without `else` moves the break inside, so the line
+    disappears when the condition is false. The file's last line is left alone: whoever
+    includes the file decides what follows it, and so is a line followed by an empty one (the
+    way templates kept such a break before)."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters[_NO_BREAK] = lambda text: text.rstrip("\n")
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        lines = source.split("\n")
+        last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+        return "\n".join(_keep_break(line) if i < last and lines[i + 1] != "" else line
+                          for i, line in enumerate(lines))
+
+
+def _keep_break(line: str) -> str:
+    stripped = line.rstrip()
+    if not stripped.endswith("%}") or stripped.endswith(("+%}", "-%}")):
+        return line
+    tags = list(_TAG.finditer(stripped))
+    words = [(m.group(1) or "").strip().split(None, 1)[0] if (m.group(1) or "").strip() else ""
+             for m in tags]
+    if not _TAG.sub("", stripped).strip() and "include" not in words:
+        return line  # tags only: the line is structure, not text
+    if words[0] == "set" and words[-1] == "endset":
+        return line  # the title: not part of the body
+    last = tags[-1]
+    if words[-1] == "include":
+        # What an included file ends with is its own affair: the line's break is the one kept.
+        return (stripped[:last.start()] + f"{{% filter {_NO_BREAK} %}}" + last.group(0)
+                + "{% endfilter +%}")
+    if (stripped.lstrip().startswith("{%") and tags[0].start() == len(stripped) - len(
+            stripped.lstrip()) and words[0] == "if" and _one_if(words)):
+        return stripped[:last.start()] + "\n" + stripped[last.start():]
+    return stripped[:last.end() - 2] + "+%}"
+
+
+def _one_if(words: list[str]) -> bool:
+    """The line's tags are one `if … endif` (no else at its level) closing at the last tag."""
+    depth = 0
+    for i, word in enumerate(words):
+        if word in ("if", "for"):
+            depth += 1
+        elif word in ("endif", "endfor"):
+            depth -= 1
+            if depth == 0 and i != len(words) - 1:
+                return False
+        elif word in ("else", "elif") and depth == 1:
+            return False
+    return depth == 0 and words[-1] == "endif"
+
+
 class Renderer:
     """`root` holds the templates (templates/ by default); `extra` roots of the same layout
     (`<locale>/<folder>/...`) add folders beside them without copying anything."""
@@ -77,6 +143,7 @@ class Renderer:
         self.bot_names = dict(bot_names or {})  # platform -> the bot's display name there
         self.env = Environment(
             loader=FileSystemLoader([str(r) for r in self.roots]),
+            extensions=[LineBreaks],
             undefined=StrictUndefined,
             finalize=_finalize,
             autoescape=False,
@@ -208,7 +275,7 @@ class _Helpers:
         words and the bot's name are escaped, the `@` addressing the robot is not: it must
         stay one the person can type (DingTalk's escape breaks every `@` starting a word)."""
         escape = self.dialect.escape
-        return Safe(self.dialect.command(escape(words), self.direct, escape(self.bot_name)))
+        return Safe(self.dialect.command(escape(str(words)), self.direct, escape(self.bot_name)))
 
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,44 @@ HELP_FAMILY = "help"
 HELP_WORDS = frozenset({"help", "帮助", "?"})
 _QUOTES = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _KEYWORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*|[\u4e00-\u9fff]+)=(.*)$", re.S)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Controls other than tab and line breaks, and the bidi overrides that disguise text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_HEAD = re.compile(r"^\s*(\S+)(?:\s+(\S+))?", re.S)
+
+
+def clean(text: str) -> str:
+    """Every message once, at the edge. A lone surrogate (half of an emoji, pasted) cannot be
+    stored or sent anywhere, so the message is refused with the reason, before any of it is
+    kept; control characters are dropped. Otherwise the text stays as typed."""
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise UserError("errors/bad_characters", position=bad.start() + 1,
+                        code=f"U+{ord(bad.group()):04X}")
+    return _CONTROLS.sub("", text)
+
+
+def command_form(text: str) -> str:
+    """The command words as people type them on a Chinese keyboard: full-width `／` and
+    letters, and the full-width space, read as their plain forms (Unicode NFKC). Only the
+    first two words change; what follows is the user's text."""
+    match = _HEAD.match(text)
+    if match is None:
+        return text.strip()
+    words = [unicodedata.normalize("NFKC", w) for w in match.groups() if w]
+    rest = text[match.end():].replace("\u3000", " ")
+    return (" ".join(words) + rest).strip()
+
+
+def _nfkc_key(word: str) -> str:
+    """`收到时间＝明天` and `ｓｅｖｅｒｉｔｙ=high`: the key (not the value) in plain form."""
+    for sign in ("=", "＝"):
+        key, found, value = word.partition(sign)
+        if found and key:
+            return f"{unicodedata.normalize('NFKC', key)}={value}"
+    return word
 
 
 @dataclass(frozen=True)
@@ -222,14 +261,28 @@ class Registry:
         return self.families.get(name) if name else None
 
     def looks_like_command(self, text: str) -> bool:
-        text = text.strip()
+        text = command_form(text)
         if text.startswith("/"):
             return True
         first = text.split(None, 1)[0] if text else ""
-        return self.lookup_family(first) is not None
+        return self.lookup_family(first) is not None or bool(self.aliased(first))
+
+    def aliased(self, word: str) -> list[Command]:
+        """The commands a word names on its own, without its family: `认领` is
+        `/complaint assign`. A word that is an alias of one command but the name or alias of
+        several (`列表`, `new`) names them all; the conversation words (`取消`, `完成`) never
+        name a command on their own."""
+        from bot.conversation import word_of  # the engine's words; it imports this module
+
+        low = word.lower().lstrip("/")
+        if not low or word_of(low) is not None:
+            return []
+        found = [c for fam in self.families.values() for c in fam.commands.values()
+                 if c.name and (low == c.name or word in c.aliases or low in c.aliases)]
+        return found if any(word in c.aliases or low in c.aliases for c in found) else []
 
     def parse(self, text: str) -> Parsed:
-        text = text.strip()
+        text = command_form(text)
         if len(text) > MAX_MESSAGE:
             raise UserError("errors/too_long", limit=MAX_MESSAGE, length=len(text))
         body = text[1:] if text.startswith("/") else text
@@ -240,6 +293,13 @@ class Registry:
         if not words:
             raise UserError("errors/unknown_command", word="/", suggestions=[])
         family = self.lookup_family(words[0])
+        alone = self.aliased(words[0]) if family is None else []
+        if len(alone) > 1:
+            raise UserError("errors/ambiguous_command", word=words[0],
+                            suggestions=[f"{c.family} {c.name}" for c in alone])
+        if alone:
+            family, words = self.families[alone[0].family], [alone[0].family, *words]
+            body = f"{alone[0].family} {body}"
         if family is None:
             raise UserError(
                 "errors/unknown_command", word=words[0], suggestions=self.suggest(words[0])
@@ -267,7 +327,7 @@ class Registry:
                 )
         positional, keywords = [], {}
         for word in rest_words:
-            match = _KEYWORD.match(word)
+            match = _KEYWORD.match(_nfkc_key(word))
             if match:
                 keywords[match.group(1).lower()] = match.group(2)
             else:
@@ -282,11 +342,12 @@ class Registry:
     def suggest_sub(self, family: Family, word: str) -> list[str]:
         subs = {c.name: c for c in family.commands.values() if c.name}
         candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
-        close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.4)
+        # Only a real likeness is a suggestion (`frobnicate` is not "note"); otherwise all.
+        close = difflib.get_close_matches(word.lower(), candidates, n=3, cutoff=0.6)
         found = [
             f"{family.name} {n}" for n in subs if n in close or set(subs[n].aliases) & set(close)
         ]
-        return found or [f"{family.name} {n}" for n in list(subs)[:5]]
+        return found or [f"{family.name} {n}" for n in subs]
 
     def visible(self, roles: Iterable[str]) -> list[tuple[Family, list[Command]]]:
         roles = set(roles)

@@ -42,14 +42,17 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
     return Liaison(settings, db, Renderer(settings.default_locale, bot_names=settings.bot_names))
 
 
+CHAT_LOG = "liaison.log"
+
+
 def configure_logging(settings: Settings, *, chat: bool = False) -> None:
-    """Logs go to stderr, as text or as JSON lines (bot/logs.py). In the console chat only
-    warnings and errors, so the conversation stays readable."""
+    """Logs go to stderr, as text or as JSON lines (bot/logs.py, LIAISON_LOG_FORMAT); in the
+    console chat to `liaison.log` in the working directory, so a delivery warning never lands
+    in the middle of the conversation as if the bot said it."""
     level = logging.getLevelName(settings.log_level)
-    if chat:
-        level = max(level, logging.WARNING)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logs.formatter(settings.log_format))  # LIAISON_LOG_FORMAT
+    handler = (logging.FileHandler(CHAT_LOG, encoding="utf-8") if chat
+               else logging.StreamHandler())
+    handler.setFormatter(logs.formatter(settings.log_format))
     logging.basicConfig(level=level, handlers=[handler])
     # Migrations and every scheduler tick are logged at INFO; that is noise, not news.
     for noisy in ("alembic", "apscheduler"):

@@ -9,14 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from bot import logs
 from bot.db import Database
+from bot.errors import UserError
 from bot.messages import Address, Outbound, Rendered, RenderedChoice
+from bot.timeparse import TimeParseError, parse_duration, parse_when
 from schedules.models import Reminder, Status
 
 OPEN = (Status.PENDING, Status.CLAIMED)
@@ -147,6 +150,58 @@ def move(session: Session, key: str, due: datetime) -> bool:
         session.add(row)
         wake_after_commit(session, due)
     return bool(rows)
+
+
+# A reminder that warns about a deadline carries it in its payload under this key (ISO UTC):
+# snoozing it past the deadline would turn the warning into news of a breach.
+DEADLINE = "deadline"
+LATEST_SNOOZE_GAP = timedelta(minutes=15)
+
+
+def deadline_of(row: Reminder) -> datetime | None:
+    raw = (row.payload or {}).get(DEADLINE)
+    return datetime.fromisoformat(raw) if raw else None
+
+
+def snooze_time(row: Reminder, text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """When `/remind snooze ID <text>` moves the reminder to. Snoozing only ever postpones: a
+    duration counts from the reminder's due time (or from now, when it is already due),
+    `tomorrow` and `next-workday` are the day after that, at 09:00; a time typed out must be
+    later than both. A warning is not moved past the deadline it warns about: the answer says
+    when that is and offers the latest time that still warns."""
+    from schedules.scheduler import next_workday  # it imports this module
+
+    base = max(now, row.due_at)
+    local = base.astimezone(zone)
+    word = " ".join(text.split()).lower()
+    if word in ("next-workday", "workday", "下个工作日", "工作日"):
+        due = next_workday(local).astimezone(now.tzinfo)
+    elif word in ("tomorrow", "明天"):
+        day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        due = day.astimezone(now.tzinfo)
+    else:
+        due = _snooze_to(text, word, base, now, zone)
+        if due <= base:
+            raise UserError("reminders/snooze_earlier", id=row.id, due=row.due_at, asked=due,
+                            already_due=row.due_at <= now)
+    deadline = deadline_of(row)
+    if deadline is not None and due > deadline:
+        latest = deadline - LATEST_SNOOZE_GAP
+        raise UserError("reminders/snooze_past_deadline", id=row.id, deadline=deadline,
+                        latest=latest if latest > base else None,
+                        latest_text=latest.astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+    return due
+
+
+def _snooze_to(text: str, word: str, base: datetime, now: datetime, zone: ZoneInfo) -> datetime:
+    try:
+        return base + parse_duration(word)
+    except TimeParseError:
+        pass
+    try:
+        return parse_when(text, now=now, tz=zone)
+    except TimeParseError:
+        raise UserError("reminders/snooze_usage") from None
 
 
 def pending(session: Session, record_type: str, record_id: str) -> list[Reminder]:

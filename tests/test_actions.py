@@ -39,7 +39,7 @@ def test_the_meetings_digest_lists_overdue_items_and_missing_minutes(db_url, tmp
     assert "A-2026-0001 发送报价单 · bob · 截止 2026年11月27日 周五 17:00" in digest
     assert "M-2026-0002 Globex · 季度合作回顾 · alice" in digest
     Chat(app, "bob")("/action done A-2026-0001")
-    alice("/meeting cancel M-2026-0002")  # never held: no minutes are missing any more
+    alice("/meeting cancel M-2026-0002 confirm")  # never held: no minutes are missing any more
     clock.shift(timedelta(days=1))
     assert ReminderScheduler(app, recording_adapters()).plan_digest() == 0
 

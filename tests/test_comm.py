@@ -314,7 +314,7 @@ def test_the_checklist_after_partial_completion(db_url, tmp_path, clock):
     # The run flow now asks only what is open.
     out = chat(f"/comm run {REF}")
     assert "跟进确认" in out and "初步接触" not in out
-    assert "(2/2" in out
+    assert "(1/1" in out  # the one open step; the record named is not a step
 
 
 # -- bad input -------------------------------------------------------------------------------

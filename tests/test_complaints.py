@@ -111,7 +111,7 @@ def test_the_whole_life_of_a_complaint_in_chinese(db_url, tmp_path, clock):
 
     assert "4/5" in bob("/投诉 满意度 C-2026-0001 4 处理及时")
     assert "已解决" in bob("/投诉 解决 C-2026-0001")
-    assert "已关闭" in bob("/投诉 关闭 C-2026-0001")
+    assert "已关闭" in bob("/投诉 关闭 C-2026-0001 确认")
     show = bob("/投诉 查看 C-2026-0001")
     assert "投诉 C-2026-0001 · 已关闭" in show
     for line in ("alice · 登记", "bob · 首次响应:已电话联系客户,今天内处理",
@@ -164,7 +164,7 @@ def test_the_whole_life_of_a_complaint_in_english(db_url, tmp_path, clock):
     assert "follow-up reminders stopped" in bob("/complaint followup C-2026-0001 Refund seen")
     assert "5/5" in bob("/complaint satisfaction C-2026-0001 5")
     assert "is resolved" in bob("/complaint resolve C-2026-0001")
-    assert "is closed" in bob("/complaint close C-2026-0001")
+    assert "is closed" in bob("/complaint close C-2026-0001 confirm")
     show = bob("/complaint show C-2026-0001")
     assert "Complaint C-2026-0001 · closed" in show
     assert "bob · first response: Called them; refund on its way" in show
@@ -327,7 +327,7 @@ def test_transitions_out_of_order_are_refused_and_nothing_changes(db_url, tmp_pa
     out = bob("/complaint close C-2026-0001")
     assert "关闭时请写明原因" in out and "什么都没有改动" in out
     assert _complaint(app).status == "new"
-    assert "已关闭" in bob("/complaint close C-2026-0001 客户撤回投诉")
+    assert "已关闭" in bob("/complaint close C-2026-0001 客户撤回投诉 确认")
     assert "已关闭,不能再修改" in bob("/complaint note C-2026-0001 more")
     assert "请写明原因" in bob("/complaint reopen C-2026-0001")
     out = bob("/complaint reopen C-2026-0001 客户再次来电")
@@ -407,7 +407,7 @@ def test_in_the_console_adapter_itself(db_url, tmp_path, clock):
     out = io.StringIO()
     console = ConsoleAdapter(app, "alice", out=out)
     console.run(["/complaint new", "ACME", "跳过", "2", "账单重复扣款", "同一订单扣款两次",
-                 "critical", "跳过", "跳过", "1"])
+                 "high", "跳过", "跳过", "1"])
     printed = out.getvalue()
     assert "[1] 确认  [2] 取消" in printed and "已登记投诉 C-2026-0001" in printed
     assert "── [#complaints] ──\n【新投诉 C-2026-0001】" in printed

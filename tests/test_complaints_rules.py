@@ -116,7 +116,8 @@ def test_reminders_for_an_unanswered_complaint() -> None:
         ("complaint:C-2026-0001:breach:escalations", rules.BREACH, timedelta(hours=24),
          ("purpose", "escalations", ""), False),
     ]
-    assert planned[0].payload == {"title": "refund late", "ref": "C-2026-0001", "lead": 14400}
+    assert planned[0].payload == {"title": "refund late", "ref": "C-2026-0001", "lead": 14400,
+                                  "deadline": "2026-11-27T02:00:00+00:00"}
 
 
 def test_leads_already_past_are_skipped_and_a_late_filing_escalates_at_once() -> None:

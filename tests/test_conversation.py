@@ -60,11 +60,13 @@ def test_prefilled_values_are_not_asked_again(db_url, tmp_path, clock):
     assert saved[0]["topics"] == []
 
 
-def test_a_bad_prefilled_value_is_refused_and_nothing_starts(db_url, tmp_path, clock):
+def test_a_bad_prefilled_value_is_asked_for_in_its_turn(db_url, tmp_path, clock):
     app, saved, chat = _start(db_url, tmp_path)
-    out = chat("/visit new kind=robot")
-    assert "kind" in out and "请从选项中选择" in out
-    out = chat("/visit new colour=red")
+    out = chat("/visit new who=ACME kind=robot")
+    assert "kind" in out and "请从选项中选择" in out  # said at once, with the reason
+    assert out.endswith("对方是哪一类?")  # and asked in its turn, who=ACME kept
+    chat("取消")
+    out = chat("/visit new colour=red")  # an unknown field: nothing starts
     assert "没有 “colour” 这一项" in out
     with app.db.session() as s:
         assert s.exec(select(Conversation)).all() == []

@@ -259,7 +259,7 @@ def test_reschedule_moves_the_reminders_and_cancel_drops_them(db_url, tmp_path, 
     assert "改期:2026年12月1日 周二 15:00 (Asia/Shanghai) → 2026年12月3日 周四 15:00" \
         in out[0].message.text
     assert "改到 2026年12月3日 周四 15:00" in _dms(out, "bob")[0]
-    out = alice.say("/meeting cancel M-2026-0002")
+    out = alice.say("/meeting cancel M-2026-0002 confirm")
     assert "已取消" in out[0].message.text and "会议取消" in _dms(out, "carol")[0]
     assert "已取消" in alice("/meeting agenda M-2026-0002")
     _shift_to(clock, app, "2026-11-30 15:00")  # the old lead time of both: nothing

@@ -56,7 +56,7 @@ def test_reminders_carry_over_reschedule_and_cancel_in_english(db_url, tmp_path,
     assert "is now Tue 8 Dec 2026, 10:00" in _dms(out, "bob")[0]
     assert "Upcoming meetings" in alice("/meeting list")
     assert "M-2026-0001" in alice("/meeting list past")
-    out = alice.say("/meeting cancel M-2026-0002")
+    out = alice.say("/meeting cancel M-2026-0002 confirm")
     assert "is cancelled, with its reminders" in out[0].message.text
     assert "Meeting cancelled" in _dms(out, "bob")[0]
     clock.shift(timedelta(days=10))

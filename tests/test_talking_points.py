@@ -130,7 +130,7 @@ def test_retired_points_are_not_served_and_their_reminders_stop(db_url, tmp_path
     _propose(alice)
     bob("/tp approve 1")
     assert "你没有权限" in alice("/tp retire 1")
-    assert "已停用 #1“退款政策”" in bob("/tp retire 1")
+    assert "已停用 #1“退款政策”" in bob("/tp retire 1 确认")
     assert "没有找到" in alice("/tp 退款")
     assert "已停用,未作任何更改" in alice("/tp edit 1")
     with app.db.session() as s:
@@ -198,7 +198,7 @@ def test_a_hostile_answer_stays_text_in_slack(db_url, tmp_path, clock):
     Chat(app, "UADMIN", platform="slack", channel="D3")("/role grant <@U2> approver")
     _propose(slack, ["/tp propose", "Hostile", "<!channel>?", "{{ 7*7 }} <!channel>", "skip",
                      "en", "yes"])
-    approver("/tp approve 1")
+    approver("/tp approve 1 confirm")  # "{{ 7*7 }}" reads as a placeholder: asked first
     text = slack("/tp hostile")
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "{{ 7*7 }}" in text
 

@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core import Liaison
+from bot.errors import DeliveryError
 from bot.messages import Inbound, Outbound
 
 CHANNEL = "console"
+OTHER_CONSOLE_RETRY = 60.0  # seconds before a DM for someone else's console is offered again
+# Leave the console (a draft in progress stays, and is offered again next time).
+LEAVE = {"quit", "exit", "/quit", "/exit", "退出"}
+
+
+def is_leaving(line: str) -> bool:
+    return line.strip().lower() in LEAVE
 
 
 class ConsoleAdapter:
@@ -27,9 +35,11 @@ class ConsoleAdapter:
         *,
         out: TextIO | None = None,
         history: Path | None = None,
+        locale: str | None = None,
     ) -> None:
         self.app = app
         self.user = user
+        self.locale = locale  # --locale: this session only
         self.out = out or sys.stdout
         self.history = history
         self._lock = threading.Lock()
@@ -38,6 +48,12 @@ class ConsoleAdapter:
     # -- outbound ---------------------------------------------------------------------------
 
     def send(self, outbound: Outbound) -> None:
+        address = outbound.address
+        if address.user and address.channel is None and address.user != self.user:
+            # A direct message belongs in its recipient's console: several consoles on one
+            # database each sweep reminders, and this one is not theirs. Another may take it.
+            raise DeliveryError(f"console_not_open:{address.user}", temporary=True,
+                                retry_after=OTHER_CONSOLE_RETRY)
         self._print(self.format(outbound))
 
     def format(self, outbound: Outbound) -> str:
@@ -66,24 +82,32 @@ class ConsoleAdapter:
 
     # -- inbound ----------------------------------------------------------------------------
 
+    def _inbound(self, text: str) -> Inbound:
+        return Inbound(
+            platform=self.platform, channel=CHANNEL, user=self.user, text=text,
+            direct=True, user_name=self.user, session_locale=self.locale,
+        )
+
     def say(self, text: str) -> list[Outbound]:
         """Hand one line to the core and print what comes back for this console."""
-        inbound = Inbound(
-            platform=self.platform, channel=CHANNEL, user=self.user, text=text,
-            direct=True, user_name=self.user,
-        )
-        outbounds = self.app.handle(inbound)
+        return self._show(self.app.handle(self._inbound(text)))
+
+    def greet(self, *, banner: bool) -> list[Outbound]:
+        return self._show(self.app.greet(self._inbound(""), banner=banner))
+
+    def _show(self, outbounds: list[Outbound]) -> list[Outbound]:
         for outbound in outbounds:
             if outbound.address.platform == self.platform:
-                self.send(outbound)
+                self._print(self.format(outbound))  # what this line caused, shown here
         return outbounds
 
     def run(self, lines: Iterable[str] | None = None) -> None:
         if lines is None and sys.stdin.isatty():
             self._interactive()
             return
+        self.greet(banner=False)  # a script's output stays its own, but hears of a draft
         for line in lines if lines is not None else sys.stdin:
-            if self._stopped.is_set():
+            if self._stopped.is_set() or is_leaving(line):
                 break
             line = line.rstrip("\n")
             if line.strip():
@@ -96,12 +120,14 @@ class ConsoleAdapter:
 
         history = FileHistory(str(self.history)) if self.history else InMemoryHistory()
         session: PromptSession[str] = PromptSession(history=history)
-        self.say("/help")
+        self.greet(banner=True)
         with patch_stdout():
             while not self._stopped.is_set():
                 try:
                     line = session.prompt(f"{self.user}> ")
                 except (EOFError, KeyboardInterrupt):
+                    break
+                if is_leaving(line):
                     break
                 if line.strip():
                     self.say(line)

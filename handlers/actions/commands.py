@@ -15,7 +15,6 @@ from bot.domain import Domain
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args
-from bot.timeparse import TimeParseError, parse_when
 from handlers.meetings.models import (
     ACTION_IDS,
     DONE,
@@ -105,7 +104,8 @@ def plan_reminders(ctx: Ctx, item: ActionItem) -> None:
             target=Target.member(item.owner_platform, item.owner_id),
             record_type="action", record_id=item.ref,
             payload={"rev": item.rev, "stage": stage, "n": 0, "title": item.what,
-                     "zone": zone.key},
+                     "zone": zone.key, **({api.DEADLINE: item.due_at.isoformat()}
+                                          if stage == "before" else {})},
         )
 
 
@@ -241,12 +241,7 @@ def action_due(ctx: Ctx, args: Args) -> Reply:
     text = args.text_after(1)
     if not text:
         raise UserError("actions/usage_due")
-    try:
-        due = parse_when(text, now=ctx.now, tz=ctx.zone)
-    except TimeParseError:
-        raise UserError("errors/answer_when", text=text[:100]) from None
-    if due <= ctx.now:
-        raise UserError("errors/answer_when_past", at=due.isoformat())
+    due = datetime.fromisoformat(parsers.when(future_only=True)(text, ctx))
     old = item.due_at
     item.due_at, item.updated_at = due, ctx.now
     item.rev += 1

@@ -13,15 +13,17 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from bot import parsers, records
+from bot.confirm import ask_first, without_confirm
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
+from bot.routes import routed
 from handlers.complaints import rules, store
 from handlers.complaints.models import (
     MAX_CONTACT,
@@ -171,7 +173,8 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     mention = store.owner_mention(c)
     replies = [
         Reply("complaints/created", {"c": store.view(c, ctx.now, full=False), "owner": mention,
-                                     "sla": settings.complaints.sla_for(severity)}),
+                                     "sla": settings.complaints.sla_for(severity),
+                                     "routed": ctx.app.has_route(ctx.session, "complaints")}),
         _card(c, ctx.now, intro="new"),
     ]
     if c.has_owner and not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
@@ -262,6 +265,7 @@ def _sees_full(ctx: Ctx, c: Complaint, place: str) -> bool:
     return rules.sees_full(
         place, owner=rules.is_owner(c, ctx.member.platform, ctx.member.user_id),
         agent=rules.can_take(ctx.roles),
+        filer=rules.is_filer(c, ctx.member.platform, ctx.member.user_id),
     )
 
 
@@ -293,8 +297,11 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         raise _usage("list")
     query = select(Complaint)
     if which == "mine":
-        query = query.where(Complaint.owner_platform == ctx.member.platform,
-                            Complaint.owner_id == ctx.member.user_id,
+        platform, user = ctx.member.platform, ctx.member.user_id  # owned or filed by me
+        query = query.where(or_(and_(Complaint.owner_platform == platform,
+                                     Complaint.owner_id == user),
+                                and_(Complaint.reporter_platform == platform,
+                                     Complaint.reporter_id == user)),
                             Complaint.status != "closed")
     elif which == "open":
         query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))
@@ -402,7 +409,7 @@ def followup(ctx: Ctx, args: Args) -> Reply:
      usage="complaints.cmd.satisfaction")
 def satisfaction(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "satisfaction", for_update=True)
-    score_word = unicodedata.normalize("NFKC", args.get(1) or "").strip()
+    score_word = parsers.read_number(args.get(1) or "")
     if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
         raise _usage("satisfaction")
     comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)
@@ -438,9 +445,11 @@ def resolve(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("complaint", "close", aliases=("关闭", "结案"), usage="complaints.cmd.close")
 def close(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "close", for_update=True)
-    reason = _text(args, 1, MAX_REASON, command="close", required=False)
+    reason = _text(without_confirm(args), 1, MAX_REASON, command="close", required=False)
     _may_change(ctx, c)
     _check(c, "close", has_text=bool(reason))
+    if ask := ask_first(ctx, args, "complaints/close_ask", {"ref": c.ref, "reason": reason}):
+        return ask
     _leave_pause(c, ctx.now)
     before = c.status
     c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
@@ -536,7 +545,7 @@ def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
     full = reminder.target_kind == "member"
     return Reply("complaints/breach",
                  {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
-                  "to_owner": full})
+                  "to_owner": full, "escalated": routed(session, "escalations")})
 
 
 def followup_sent(session: Session, reminder: Reminder, now: datetime) -> None:

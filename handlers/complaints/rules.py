@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.records import RecordIds
 from handlers.complaints.models import Complaint
+from schedules.api import DEADLINE
 
 SEVERITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("phone", "email", "social", "in_person", "other")
@@ -167,7 +168,8 @@ def reminder_plan(
                 out.append(Planned(
                     key=f"complaint:{c.ref}:due:{lead_label(lead)}{_suffix(c)}",
                     kind=RESPONSE_DUE, due=at, target=owner_target(c),
-                    payload={**title, "lead": int(lead.total_seconds())},
+                    payload={**title, "lead": int(lead.total_seconds()),
+                             DEADLINE: c.due_at.isoformat()},
                 ))
         at = max(c.due_at, now)
         if c.has_owner:
@@ -208,12 +210,16 @@ def can_take(roles: frozenset[str]) -> bool:
 COMPLAINTS_CHANNEL, DIRECT, OTHER = "complaints", "direct", "other"
 
 
-def sees_full(place: str, *, owner: bool, agent: bool) -> bool:
+def is_filer(c: Complaint, platform: str, user_id: str) -> bool:
+    return c.reporter_platform == platform and c.reporter_id == user_id
+
+
+def sees_full(place: str, *, owner: bool, agent: bool, filer: bool = False) -> bool:
     """Contact details and full text go to the complaints channel, and in a direct message to
     the owner and agents. Anywhere else (a channel others read) shows the id, summary, status
     and time left only, whoever asks: the others in that channel did not ask."""
     if place == COMPLAINTS_CHANNEL:
         return True
     if place == DIRECT:
-        return owner or agent
+        return owner or agent or filer  # who filed it typed it all in
     return False

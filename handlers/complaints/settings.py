@@ -14,8 +14,9 @@ class ComplaintSettings(Section):
     sla_low: Period | None = Field(None, validation_alias=env("LIAISON_COMPLAINT_SLA_LOW"))
     sla_normal: Period | None = Field(None, validation_alias=env("LIAISON_COMPLAINT_SLA_NORMAL"))
     sla_high: Period | None = Field(None, validation_alias=env("LIAISON_COMPLAINT_SLA_HIGH"))
+    # A critical complaint cannot wait a day: 4 hours unless set otherwise.
     sla_critical: Period | None = Field(
-        None, validation_alias=env("LIAISON_COMPLAINT_SLA_CRITICAL"))
+        timedelta(hours=4), validation_alias=env("LIAISON_COMPLAINT_SLA_CRITICAL"))
     reminders: str = Field("4h,1h", validation_alias=env("LIAISON_COMPLAINT_REMINDERS"))
     followup: Period = Field(timedelta(days=3), validation_alias=env("LIAISON_COMPLAINT_FOLLOWUP"))
 

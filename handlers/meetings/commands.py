@@ -13,13 +13,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import parsers, records
+from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
-from bot.timeparse import TimeParseError, parse_duration, parse_when
+from bot.timeparse import TimeParseError, parse_duration
 from handlers.actions import commands as actions
 from handlers.meetings.models import (
     ACTION_IDS,
@@ -291,7 +292,7 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
         for i, due in enumerate(times):
             api.plan(session, key=f"{base}:agenda:{i}", kind=AGENDA_DUE, due=due,
                      target=organiser, record_type="meeting", record_id=meeting.ref,
-                     payload=payload)
+                     payload={**payload, api.DEADLINE: meeting.starts_at.isoformat()})
     api.plan(session, key=f"{base}:minutes:0", kind=MINUTES_DUE, due=meeting.minutes_due_at,
              target=organiser, record_type="meeting", record_id=meeting.ref,
              payload={**payload, "n": 0})
@@ -420,7 +421,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     carry = open_items_of_partner(ctx.session, meeting.partner_key, exclude=meeting.id)
     return [Reply("meetings/created", {
         "m": view(meeting), "carry": [actions.view(ctx.session, i) for i in carry],
-        "lead": ctx.settings.meetings.agenda_lead,
+        "lead": ctx.settings.meetings.agenda_lead, "left": meeting.starts_at - ctx.now,
     })]
 
 
@@ -576,12 +577,7 @@ def meeting_reschedule(ctx: Ctx, args: Args) -> list[Reply]:
         raise UserError("meetings/usage_reschedule")
     if meeting.minutes_at is not None:
         raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
-    try:
-        start = parse_when(text, now=ctx.now, tz=ctx.zone)
-    except TimeParseError:
-        raise UserError("errors/answer_when", text=text[:100]) from None
-    if start <= ctx.now:
-        raise UserError("errors/answer_when_past", at=start.isoformat())
+    start = datetime.fromisoformat(parsers.when(future_only=True)(text, ctx))
     old = meeting.starts_at
     meeting.starts_at = start
     meeting.minutes_due_at = meeting.ends_at + ctx.settings.meetings.minutes_due
@@ -601,6 +597,8 @@ def meeting_cancel(ctx: Ctx, args: Args) -> list[Reply]:
     meeting = _usable(ctx, args, "meetings/usage_cancel", edit=True)
     if meeting.minutes_at is not None:
         raise UserError("meetings/minutes_exist", ref=meeting.ref, at=meeting.minutes_at)
+    if ask := ask_first(ctx, args, "meetings/cancel_ask", {"m": view(meeting)}):
+        return [ask]
     meeting.status, meeting.updated_at = CANCELLED, ctx.now
     ctx.session.add(meeting)
     dropped = api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref)

@@ -4,7 +4,7 @@ digest. (The quarterly training message is read in handlers/training/.)"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,10 +14,9 @@ from bot.domain import Domain
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
-from bot.timeparse import TimeParseError, parse_duration, parse_when
-from schedules.api import wake_after_commit
+from schedules.api import snooze_time, wake_after_commit
 from schedules.models import Reminder, Status
-from schedules.scheduler import DIGEST, next_workday
+from schedules.scheduler import DIGEST
 from schedules.worker import SUMMARY, SYSTEM_NOTICE
 
 LIST_LIMIT = 20
@@ -65,7 +64,7 @@ def remind_snooze(ctx: Ctx, args: Args) -> Reply:
     when = args.text_after(1)
     if not when:
         raise UserError("reminders/snooze_usage")
-    due = snooze_until(when, ctx)
+    due = snooze_time(row, when, now=ctx.now, zone=ctx.zone)
     old = row.due_at
     row.due_at = row.planned_at = due
     row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
@@ -73,7 +72,8 @@ def remind_snooze(ctx: Ctx, args: Args) -> Reply:
     ctx.audit("reminder", str(row.id), "snooze",
               {"due_at": [old.isoformat(), due.isoformat()]})
     wake_after_commit(ctx.session, due)
-    return Reply("reminders/snoozed", {"id": row.id, "due": due}, audience=Audience.USER)
+    return Reply("reminders/snoozed", {"id": row.id, "due": due, "old": old},
+                 audience=Audience.USER)
 
 
 @DOMAIN.command("remind", "failed", aliases=("失败",), roles=("admin",),
@@ -113,26 +113,6 @@ def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
     return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
 
 
-def snooze_until(text: str, ctx: Ctx) -> datetime:
-    """`1h`, `30m`, `tomorrow`, `next-workday`, or any time the date parser reads."""
-    word = text.strip().lower()
-    local = ctx.now.astimezone(ctx.zone)
-    if word in ("next-workday", "workday", "下个工作日", "工作日"):
-        return next_workday(local).astimezone(ctx.now.tzinfo)
-    if word in ("tomorrow", "明天"):
-        day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-        return day.astimezone(ctx.now.tzinfo)
-    try:
-        return ctx.now + parse_duration(word)
-    except TimeParseError:
-        pass
-    try:
-        due = parse_when(text, now=ctx.now, tz=ctx.zone)
-    except TimeParseError:
-        raise UserError("reminders/snooze_usage") from None
-    if due <= ctx.now:
-        raise UserError("errors/answer_when_past", at=due.isoformat())
-    return due
 
 
 def _get(ctx: Ctx, raw: str | None) -> Reminder:
@@ -160,4 +140,5 @@ def _row(r: Reminder) -> dict[str, Any]:
         "due": r.due_at, "planned": r.planned_at, "error": r.last_error or "",
         "attempts": r.attempts, "target": f"{r.target_kind}:{r.target_platform}:{r.target_id}",
         "title": str(r.payload.get("title", "")),
+        "stage": str(r.payload.get("stage", "")), "lead": r.payload.get("lead"),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
@@ -40,11 +41,14 @@ def help_(ctx: Ctx, args: Args) -> Reply:
         return Reply(
             "help/family",
             {"family": family.label_key, "aliases": list(family.aliases),
-             "help_topic": family.name, "commands": [c.usage_key for c in commands]},
+             "help_topic": family.name, "commands": [c.usage_key for c in commands],
+             "command_aliases": {c.usage_key: list(c.aliases) for c in commands}},
             audience=Audience.USER,
         )
     families = [
-        {"label": fam.label_key, "commands": [c.usage_key for c in cmds]}
+        {"label": fam.label_key, "commands": [c.usage_key for c in cmds],
+         "aliases": list(fam.aliases),
+         "command_aliases": {c.usage_key: list(c.aliases) for c in cmds}}
         for fam, cmds in visible
     ]
     return Reply("help/index", {"families": families}, audience=Audience.USER)
@@ -118,11 +122,13 @@ def role_revoke(ctx: Ctx, args: Args) -> Reply:
 
 @DOMAIN.command("role", "list", aliases=("列表",))
 def role_list(ctx: Ctx, args: Args) -> Reply:
-    rows = []
+    people: dict[tuple[str, str], dict[str, Any]] = {}  # one line a person
     for role in ctx.app.registry.grantable_roles:
         for member in members.with_role(ctx.session, role):
-            rows.append({"name": member.display_name, "platform": member.platform,
-                         "role": role})
+            row = people.setdefault((member.platform, member.user_id), {
+                "name": member.display_name, "platform": member.platform, "roles": []})
+            row["roles"].append(role)
+    rows = list(people.values())
     admins = sorted(f"{p}:{u}" for p, u in ctx.settings.admin_ids)
     return Reply("system/role_list", {"rows": rows, "admins": admins},
                  audience=Audience.USER)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import members, parsers
+from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain
@@ -96,6 +97,10 @@ def approve(ctx: Ctx, args: Args) -> list[Reply]:
     version = records.pending_version(ctx.session, point.id)
     if version is not None:
         _not_own(ctx, version)
+        found = records.placeholders(version.answer)
+        if found and (ask := ask_first(ctx, args, "talking_points/approve_placeholders",
+                                       {"id": point.id, "found": found})):
+            return [ask]
         records.approve(ctx.session, point, version, actor=ctx.actor,
                         name=ctx.member.display_name, now=ctx.now, review=review)
         values = {"id": point.id, "number": version.number, "topic": point.topic,
@@ -145,6 +150,9 @@ def retire(ctx: Ctx, args: Args) -> Reply:
     point = _load(ctx, args.get(0), "retire", lock=True)
     _not_retired(point)
     topic = point.topic or records.latest_content(ctx.session, point).topic
+    if ask := ask_first(ctx, args, "talking_points/retire_ask", {"id": point.id,
+                                                                 "topic": topic}):
+        return ask
     records.retire(ctx.session, point, actor=ctx.actor, now=ctx.now)
     return Reply("talking_points/retired", {"id": point.id, "topic": topic})
 
@@ -270,7 +278,8 @@ def _finish_propose(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         raise UserError("talking_points/duplicate", id=duplicate)
     point, version = records.propose(ctx.session, content, actor=ctx.actor,
                                      name=ctx.member.display_name, now=ctx.now)
-    return [Reply("talking_points/submitted", {"id": point.id, "number": 1, "editing": False}),
+    return [Reply("talking_points/submitted", {"id": point.id, "number": 1, "editing": False,
+                                               "reach": _reach(ctx)}),
             *_ask_approvers(ctx, point, version)]
 
 
@@ -286,7 +295,7 @@ def _finish_edit(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     serving = point.status == PointStatus.APPROVED
     return [Reply("talking_points/submitted",
                   {"id": point.id, "number": version.number, "editing": True,
-                   "serving": serving}),
+                   "serving": serving, "reach": _reach(ctx)}),
             *_ask_approvers(ctx, point, version)]
 
 
@@ -299,19 +308,35 @@ def _ask_approvers(ctx: Ctx, point: TalkingPoint, version: TalkingPointVersion) 
               "question": version.question, "answer": version.answer,
               "tags": tag_list(version.tags), "language": version.language,
               "proposer": ctx.member.display_name,
-              "current_answer": point.answer if point.status == PointStatus.APPROVED else ""}
+              "current_answer": point.answer if point.status == PointStatus.APPROVED else "",
+              "placeholders": records.placeholders(version.answer)}
     choices = [Choice(f"/tp approve {point.id}", "talking_points.choice.approve",
                       style="primary"),
                Choice(f"/tp reject {point.id}", "talking_points.choice.reject", style="danger")]
+    if _reach(ctx) != "approvers":  # nobody else approves: the admins decide, told why
+        return [Reply("talking_points/review_request", {**values, "to_admin": True},
+                      choices=list(choices), audience=Audience.MEMBER, member=admin)
+                for admin in ctx.app.admins_except(ctx.member.platform, ctx.member.user_id)]
     replies = [Reply("talking_points/review_request", dict(values), choices=list(choices),
                      audience=Audience.PURPOSE, purpose=PURPOSE)]
-    for approver in members.with_role(ctx.session, "approver"):
-        if (approver.platform, approver.user_id) == (ctx.member.platform, ctx.member.user_id):
-            continue
+    for approver in _other_approvers(ctx):
         replies.append(Reply("talking_points/review_request", dict(values),
                              choices=list(choices), audience=Audience.MEMBER,
                              member=(approver.platform, approver.user_id)))
     return replies
+
+
+def _other_approvers(ctx: Ctx) -> list[Any]:
+    me = (ctx.member.platform, ctx.member.user_id)
+    return [a for a in members.with_role(ctx.session, "approver") if (a.platform, a.user_id) != me]
+
+
+def _reach(ctx: Ctx) -> str:
+    """Who a proposal reaches: approvers (a channel or another approver), else the admins,
+    else nobody; the proposer is told which."""
+    if _other_approvers(ctx) or ctx.app.has_route(ctx.session, PURPOSE):
+        return "approvers"
+    return "admins" if ctx.app.admins_except(ctx.member.platform, ctx.member.user_id) else "nobody"
 
 
 def _tell_proposer(ctx: Ctx, version: TalkingPointVersion, template: str,

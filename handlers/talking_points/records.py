@@ -105,6 +105,17 @@ def parse_language(value: Any) -> str:  # noqa: ANN401
     return names[word]
 
 
+# Draft markers left in a text meant to be said outside: `[报告链接]`, `【日期】`, `{name}`, TBD.
+_PLACEHOLDER = re.compile(
+    r"\[[^\[\]\n]{1,40}\]|【[^【】\n]{1,40}】|\{\{?[^{}\n]{1,40}\}?\}"
+    r"|\b(?:TBD|TODO|XXX+)\b|待定|待补充|待确认")
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholders in a text, each once, in order."""
+    return list(dict.fromkeys(m.group(0) for m in _PLACEHOLDER.finditer(text)))
+
+
 def content_from(raw: dict[str, Any]) -> Content:
     """A row of an import file as a Content; Invalid names the field (`field` param)."""
     fields = (("topic", lambda v: clean_text(v, TOPIC_MAX)),
