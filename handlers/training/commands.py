@@ -337,6 +337,9 @@ def training_plan(ctx: Ctx, args: Args) -> list[Reply]:
         local = ctx.now.astimezone(ctx.zone)
         year, number = local.year, (local.month - 1) // 3 + 2
         quarter = f"{year + (number > 4)}-Q{(number - 1) % 4 + 1}"
+    # Checked here, not left to the flow: it never asks for the quarter, so a bad one could
+    # not wait for its turn there.
+    quarter = parse_quarter(quarter, ctx)
     return ctx.app.engine.start(ctx, PLAN_FLOW.name, {"quarter": quarter})
 
 
