@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import actions, comm, complaints, meetings, reminders, system, talking_points
+from handlers import actions, comm, complaints, meetings, press, reminders, system, talking_points
 
 if TYPE_CHECKING:
     from bot.router import Registry
@@ -23,6 +23,7 @@ DOMAINS = [
     meetings.DOMAIN,
     actions.DOMAIN,
     comm.DOMAIN,
+    press.DOMAIN,
 ]
 
 
