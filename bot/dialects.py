@@ -103,7 +103,7 @@ def resolve_mentions(text: str, *, by_id: bool) -> tuple[str, list[str]]:
 # every other family is reached through the app command. `/remind` is a Slack built-in.
 SLACK_COMMANDS = {
     "complaint": "/complaint", "comm": "/comm", "meeting": "/meeting", "action": "/action",
-    "tp": "/tp", "remind": "/reminders",
+    "tp": "/tp", "remind": "/reminders", "press": "/press",
 }
 SLACK_APP_COMMAND = "/liaison"
 

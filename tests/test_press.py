@@ -10,7 +10,7 @@ from docx import Document
 from sqlmodel import select
 
 from handlers.comm.models import CommRecord
-from handlers.press.models import PressRelease, PressVersion
+from handlers.press.models import PressRelease
 from schedules.models import Reminder, Status
 from tests.support import Chat, build_app, run_due
 
@@ -93,3 +93,143 @@ def test_release_from_draft_to_publish_with_pr_and_legal_in_chinese(db_url, tmp_
             Reminder.record_id == "K-2026-0001", Reminder.status == Status.PENDING))}
         assert kinds == {"comm.followup"}
     assert "不能再修改" in alice(f"/press edit {REF} headline 新标题")
+
+
+def _draft_en(chat: Chat, headline: str = "Liaison X1 goes on sale today",
+              logo: str = LOGO) -> str:
+    chat("/lang en")
+    chat("/press new")
+    chat(headline)
+    chat("Three years of work went into it.")
+    chat("Battery lasts all day")
+    chat("done")
+    assert "name with a phone number or an email" in chat("Wang Min")  # asked again
+    chat("Wang Min +86 138 0013 8000")
+    chat(logo) if logo else chat("skip")
+    chat("skip")  # images
+    chat("next monday 10am")
+    assert "skipping means no" in chat.seen[-1].message.text
+    chat("skip")  # legal: not suggested, no figures
+    return chat("confirm")
+
+
+def test_an_edit_after_approval_asks_again_in_english(db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    created = _draft_en(alice)
+    assert f"Saved press release {REF} (draft, version 1)" in created
+    assert "not needed" in created
+    out = alice.say(f"/press submit {REF}")
+    assert "has gone to PR for review" in out[0].message.text
+    assert not _channel(out, "C-LEGAL")  # no legal review was asked for
+    pat("/lang en")
+    assert "Every review has passed" in pat(f"/press approve {REF}")
+    assert _release(app).state == "approved"
+
+    out = alice.say(f"/press edit {REF} headline Liaison X1 is on sale")
+    mine = out[0].message.text
+    assert f"{REF} is now version 2" in mine
+    assert "Liaison X1 goes on sale today → Liaison X1 is on sale" in mine
+    assert "gone to review again" in mine
+    assert "第 2 版" in _channel(out, "C-PR")[0]  # the channel reads the default locale
+    assert _release(app).state == "review"
+    assert "Every review has passed: P-2026-0001 is approved" in pat(f"/press approve {REF}")
+
+    assert "version 1" in alice(f"/press show {REF} 1")
+    assert "goes on sale today" in alice(f"/press show {REF} 1")
+    assert "no such version" in alice(f"/press show {REF} 3")
+
+
+def test_nobody_approves_their_own_draft_and_changes_go_back_to_the_author(
+        db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    _draft_zh(pat)  # pat, PR, drafts it himself
+    pat(f"/press submit {REF}")
+    assert "不能由你自己审核" in pat(f"/press approve {REF}")
+    assert "不能由你自己审核" in pat(f"/press changes {REF}")
+    assert _release(app).state == "review"
+    out = lee.say(f"/press changes {REF} 合作方名称需要对方书面同意")
+    assert "已退回" in out[0].message.text
+    notice = [o.message.text for o in out if o.address.user == "pat" and not o.address.in_reply]
+    assert "合作方名称需要对方书面同意" in notice[0]
+    assert _release(app).state == "draft"
+    assert "不在审核中" in alice(f"/press approve {REF}")
+    assert "没有权限" in Chat(app, "bob")(f"/press approve {REF}")
+
+
+def test_a_release_without_a_logo_cannot_be_submitted(db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    created = _draft_en(alice, logo="")
+    assert "The company logo is still missing" in created
+    assert "has no company logo yet" in alice(f"/press submit {REF}")
+    assert _release(app).state == "draft"
+    assert "is not a link" in alice(f"/press edit {REF} logo my-logo.png")
+    assert "is now version 2" in alice(f"/press edit {REF} logo {LOGO}")
+    assert "has gone to PR" in alice(f"/press submit {REF}")
+
+
+def test_a_draft_with_banned_and_vague_words_gets_two_hints_and_still_saves(
+        db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    alice("/press new")
+    alice("行业最佳的新品 X1 今日发布")
+    alice("经相关部门批准,X1 正式上市。")
+    alice("X1 已通过检测")
+    alice("完成")
+    alice("王敏 13800138000")
+    alice("跳过")
+    alice("跳过")
+    alice("跳过")
+    summary = alice("跳过")
+    assert "沟通原则提示" in summary
+    assert "透明性原则:绝对化或最高级用语:最佳" in summary
+    assert "透明性原则:掩盖事实的模糊说法:相关部门" in summary
+    created = alice("确认")
+    assert f"已保存新闻稿 {REF}" in created and "最佳" in created
+    assert _release(app).state == "draft"
+    long = alice(f"/press edit {REF} headline {'很长的标题' * 7}")
+    assert "标题超过 30 个汉字" in long
+
+
+def test_reviewers_are_reminded_then_each_working_morning_and_the_author_before_release(
+        db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    _draft_en(alice)  # planned: next monday 10am (Shanghai), 2026-11-30 02:00 UTC
+    alice(f"/press submit {REF}")
+    clock.shift(timedelta(hours=4))
+    sent = run_due(app)
+    assert [o.address.channel for o in sent] == ["C-PR"]
+    assert "等待公关审核" in sent[0].message.text  # a channel reads the default locale
+    clock.shift(timedelta(hours=19))  # Friday 09:00 Shanghai, the next working morning
+    sent = run_due(app)
+    assert [o.address.channel for o in sent] == ["C-PR"]
+    with app.db.session() as s:
+        due = s.exec(select(Reminder).where(Reminder.kind == "press.review",
+                                            Reminder.status == Status.PENDING)).one().due_at
+    assert due.isoformat().startswith("2026-11-30T01:00")  # Monday 09:00: no weekend nags
+    clock.shift(timedelta(days=2, hours=1))  # Sunday 10:00 Shanghai: 24h before the release
+    sent = run_due(app)
+    assert [o.address.user for o in sent] == ["alice"]
+    assert "is not approved yet" in sent[0].message.text
+    pat(f"/press approve {REF}")
+    with app.db.session() as s:
+        assert not s.exec(select(Reminder).where(Reminder.record_id == REF,
+                                                 Reminder.status == Status.PENDING)).all()
+
+
+def test_export_writes_a_word_document_and_markdown(db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    _draft_zh(alice)
+    answer = alice(f"/press export {REF}")
+    assert "Word 文档和 Markdown" in answer and "暂不能直接在 Slack 或钉钉中发送文件" in answer
+    path = tmp_path / "exports" / f"{REF}-v1.docx"
+    doc = Document(str(path))
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[0] == f"企业 logo: {LOGO}"
+    assert "新品 X1 今日发布,售价 1999 元" in texts
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert headings[:3] == ["背景", "事实", "联系方式"]
+    assert "王敏 press@example.com" in texts
+    assert "与某某科技合作开发" in texts
+    markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
+    assert "# 新品 X1 今日发布,售价 1999 元" in markdown
+    assert "## 联系方式\n\n王敏 press@example\\.com" in markdown
