@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import schedules.models  # noqa: F401  (the reminder outbox table)
-from handlers import actions, comm, complaints, meetings, press, reminders, system, talking_points
+from handlers import (
+    actions,
+    comm,
+    complaints,
+    interviews,
+    meetings,
+    press,
+    reminders,
+    system,
+    talking_points,
+)
 
 if TYPE_CHECKING:
     from bot.router import Registry
@@ -24,6 +34,7 @@ DOMAINS = [
     actions.DOMAIN,
     comm.DOMAIN,
     press.DOMAIN,
+    interviews.DOMAIN,
 ]
 
 

@@ -54,6 +54,7 @@ NEW_FLOW = "press.new"
 REVIEW_KIND, DUE_KIND = "press.review", "press.due"
 LIST_LIMIT = 20
 LEGAL_CHOICES = [Choice("yes", "press.legal.yes"), Choice("no", "press.legal.no")]
+YES_NO = {"yes": ("是", "要", "需要", "y"), "no": ("否", "不", "不要", "不需要", "n")}
 _SPLIT_LINES = re.compile(r"[\n;；]+")
 
 DOMAIN = Domain(
@@ -81,7 +82,7 @@ def _link(answer: str, ctx: Ctx) -> str:
 
 
 def _legal(answer: str, ctx: Ctx) -> bool:
-    return parsers.choice(LEGAL_CHOICES)(answer, ctx) == "yes"
+    return parsers.choice(LEGAL_CHOICES, YES_NO)(answer, ctx) == "yes"
 
 
 def _lines(parse: parsers.Parser) -> parsers.Parser:
@@ -390,7 +391,8 @@ def _new_flow() -> Flow:
                  default=lambda ctx, a: []),
             Step("planned", "press/ask_planned", FIELD_PARSERS["planned"], optional=True,
                  default=lambda ctx, a: None),
-            Step("legal", "press/ask_legal", choices=LEGAL_CHOICES, optional=True,
+            Step("legal", "press/ask_legal", parsers.choice(LEGAL_CHOICES, YES_NO),
+                 choices=LEGAL_CHOICES, optional=True,
                  default=lambda ctx, a: "yes" if _legal_default(a) else "no"),
         ),
         summary="press/new_summary",
