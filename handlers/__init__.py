@@ -14,6 +14,7 @@ from handlers import (
     actions,
     comm,
     complaints,
+    glossary,
     interviews,
     meetings,
     press,
@@ -35,6 +36,7 @@ DOMAINS = [
     comm.DOMAIN,
     press.DOMAIN,
     interviews.DOMAIN,
+    glossary.DOMAIN,
 ]
 
 

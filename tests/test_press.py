@@ -233,3 +233,18 @@ def test_export_writes_a_word_document_and_markdown(db_url, tmp_path, clock):
     markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
     assert "# 新品 X1 今日发布,售价 1999 元" in markdown
     assert "## 联系方式\n\n王敏 press@example\\.com" in markdown
+
+
+def test_a_draft_using_an_avoided_glossary_form_gets_the_preferred_term(db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    assert "没有权限" in Chat(app, "bob")("/glossary add 退款 无理由退款 avoid: 无条件退款")
+    added = pat("/glossary add 退款 无理由退款 avoid: 无条件退款, 包退")
+    assert "已添加术语“退款”:标准写法“无理由退款”,避免:无条件退款、包退" in added
+    assert "标准写法:无理由退款" in alice("/glossary 包退")
+    assert "术语表里没有“换货”" in alice("/glossary 换货")
+    _draft_zh(alice)
+    edited = alice(f"/press edit {REF} facts 七天无条件退款;X1 续航 20 小时")
+    assert "专业性原则:术语表建议用“无理由退款”,而不是“无条件退款”" in edited
+    assert "is now version 2" not in edited and "已更新为第 2 版" in edited
+    pat("/lang en")
+    assert "the glossary prefers “无理由退款” to “无条件退款”" in pat(f"/press show {REF}")

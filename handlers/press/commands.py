@@ -33,6 +33,7 @@ from handlers.comm import rules as comm_rules
 from handlers.comm.commands import RECORD as COMM_RECORD
 from handlers.comm.commands import _settle as settle_comm
 from handlers.comm.models import CommRecord
+from handlers.glossary import commands as glossary
 from handlers.press import export, rules
 from handlers.press.models import (
     BACKGROUND_MAX,
@@ -168,7 +169,7 @@ def press_edit(ctx: Ctx, args: Args) -> list[Reply]:
     _plan_due(ctx, release, version)
     replies = [Reply("press/edited", {"ref": release.ref, "version": version.number,
                                       "changes": diff, "again": again,
-                                      "hints": _hints(after)})]
+                                      "hints": _hints(ctx.session, after)})]
     if again:
         _cancel_review(ctx.session, release.ref)
         replies += _ask_reviewers(ctx, release, version)
@@ -408,7 +409,7 @@ def _legal_default(answers: dict[str, Any]) -> bool:
 def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     content = _answers_content(answers)
     return {"legal_suggested": _legal_default(answers), "content": content,
-            "hints": _hints(content), "long_headline":
+            "hints": _hints(ctx.session, content), "long_headline":
             rules.headline_too_long(answers.get("headline") or "")}
 
 
@@ -440,7 +441,8 @@ def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     ctx.session.flush()
     ctx.audit(RECORD, ref, "create", {"version": 1, "headline": version.headline})
     _plan_due(ctx, release, version)
-    return [Reply("press/created", {**_card(ctx, release, version), "hints": _hints(content)})]
+    return [Reply("press/created", {**_card(ctx, release, version),
+                                           "hints": _hints(ctx.session, content)})]
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -573,11 +575,12 @@ def _to_author(release: PressRelease, template: str, values: dict[str, Any],
                  member=(release.author_platform, release.author_id))
 
 
-def _hints(content: dict[str, Any]) -> list[dict[str, Any]]:
+def _hints(session: Session, content: dict[str, Any]) -> list[dict[str, Any]]:
     text = "\n".join([content["headline"], content["background"], *content["facts"]])
-    hints = [h.as_values() for h in principles.check(text)]
+    hints = [h.as_values() for h in principles.check(text, glossary=glossary.pairs(session))]
     if rules.headline_too_long(content["headline"]):
-        hints.insert(0, {"category": "headline", "principle": "professionalism", "words": []})
+        hints.insert(0, {"category": "headline", "principle": "professionalism", "words": [],
+                         "preferred": ""})
     return hints
 
 
@@ -594,7 +597,7 @@ def _show(ctx: Ctx, release: PressRelease, number: int | None) -> Reply:
     decisions = [{"side": d.side, "decision": d.decision, "by": d.by_name, "at": d.at,
                   "note": d.note} for d in _decisions(ctx.session, release.ref, version.number)]
     return Reply("press/card", {**_card(ctx, release, version), "decisions": decisions,
-                                "hints": _hints(_content(version)),
+                                "hints": _hints(ctx.session, _content(version)),
                                 "published": release.published_at,
                                 "published_to": release.published_to,
                                 "comm": release.comm_ref}, audience=Audience.USER)

@@ -2,10 +2,11 @@
 
 `check(text)` returns hints, never a verdict: absolute or superlative claims and vague wording
 that hides facts (透明性), emotional wording (专业性: 保持冷静,避免情绪化表达), and
-discriminatory terms (尊重性), each naming the words it found. The words are data: one YAML
-file per language in `data/`, read once; a phrase listed under `allow` (第一季度) is never
-read as the listed word inside it (第一). This module knows nothing of chat or storage, so any
-domain may run it on a draft before it is saved.
+discriminatory terms (尊重性), each naming the words it found; and, given a glossary's
+(avoided form, preferred term) pairs, the avoided forms used (专业性: 使用准确术语). The
+words are data: one YAML file per language in `data/`, read once; a phrase listed under
+`allow` (第一季度) is never read as the listed word inside it (第一). This module knows
+nothing of chat or storage, so any domain may run it on a draft before it is saved.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ class Hint:
     category: str
     principle: str
     words: tuple[str, ...]
+    preferred: str = ""  # with a glossary hint: the approved term
 
     def as_values(self) -> dict[str, Any]:
-        return {"category": self.category, "principle": self.principle, "words": list(self.words)}
+        return {"category": self.category, "principle": self.principle,
+                "words": list(self.words), "preferred": self.preferred}
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,11 @@ def default_lists() -> WordLists:
     return WordLists.read(DATA / f"{lang}.yaml" for lang in LANGUAGES)
 
 
-def check(text: str, lists: WordLists | None = None) -> list[Hint]:
+def check(text: str, lists: WordLists | None = None,
+          glossary: Iterable[tuple[str, str]] = ()) -> list[Hint]:
     """The hints for `text` (any mix of Chinese and English): one per list that matched, with
-    the words found, each once, in the order they appear."""
+    the words found, each once, in the order they appear; then one per preferred term of the
+    glossary whose avoided forms the text uses."""
     lists = lists or default_lists()
     folded = _fold(text)
     for phrase in lists.allow:
@@ -83,6 +88,12 @@ def check(text: str, lists: WordLists | None = None) -> list[Hint]:
         if found:
             hints.append(Hint(category, PRINCIPLE_OF[category],
                               tuple(dict.fromkeys(word for _, word in found))))
+    avoided: dict[str, list[str]] = {}
+    for avoid, preferred in glossary:
+        if _find(folded, _fold(avoid)) >= 0:
+            avoided.setdefault(preferred, []).append(avoid)
+    hints += [Hint("glossary", "professionalism", tuple(words), preferred)
+              for preferred, words in avoided.items()]
     return hints
 
 

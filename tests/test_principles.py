@@ -1,0 +1,52 @@
+"""The principles check reads its word lists from data files and gives hints that name the
+principle and the words found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handlers.principles import Hint, WordLists, check
+
+
+def _found(text: str, lists: WordLists | None = None) -> dict[str, tuple[str, ...]]:
+    return {h.category: h.words for h in check(text, lists)}
+
+
+def test_chinese_banned_and_vague_words_are_found_in_order():
+    hints = check("行业最佳、第一品牌,相关部门已确认,保证 100％ 满意")
+    assert [(h.category, h.principle) for h in hints] == [
+        ("absolute", "transparency"), ("vague", "transparency")]
+    assert hints[0].words == ("最佳", "第一", "100%")  # full-width ％ read as %
+    assert hints[1].words == ("相关部门",)
+
+
+def test_allowed_phrases_and_parts_of_words_are_not_hints():
+    assert _found("第一季度收入增长,我们第一时间回应。") == {}
+    assert _found("Whenever you call, best regards") == {}
+    assert _found("The BEST offer, GUARANTEED, from certain parties") == {
+        "absolute": ("best", "guaranteed"), "vague": ("certain parties",)}
+
+
+def test_emotional_and_discriminatory_words_serve_their_principles():
+    hints = {h.category: h.principle for h in check("这种说法荒谬。They called him crippled.")}
+    assert hints == {"emotional": "professionalism", "discriminatory": "respect"}
+
+
+def test_an_admin_list_extends_and_a_bad_list_names_itself(tmp_path: Path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("absolute: [行业标杆]\nallow: [最佳实践]\n", encoding="utf-8")
+    data = Path(__file__).parents[1] / "handlers" / "principles" / "data"
+    lists = WordLists.read([data / "zh.yaml", extra])
+    assert _found("行业标杆,分享最佳实践", lists) == {"absolute": ("行业标杆",)}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("superlatives: [最]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.yaml: unknown lists"):
+        WordLists.read([bad])
+
+
+def test_glossary_pairs_give_one_hint_per_preferred_term():
+    hints = check("支持无条件退款和包退", glossary=[("无条件退款", "无理由退款"),
+                                              ("包退", "无理由退款"), ("AI", "人工智能")])
+    assert hints == [Hint("glossary", "professionalism", ("无条件退款", "包退"), "无理由退款")]
