@@ -18,6 +18,7 @@ from handlers import (
     interviews,
     meetings,
     press,
+    principles,
     reminders,
     system,
     talking_points,
@@ -37,6 +38,7 @@ DOMAINS = [
     press.DOMAIN,
     interviews.DOMAIN,
     glossary.DOMAIN,
+    principles.DOMAIN,
 ]
 
 

@@ -577,7 +577,8 @@ def _to_author(release: PressRelease, template: str, values: dict[str, Any],
 
 def _hints(session: Session, content: dict[str, Any]) -> list[dict[str, Any]]:
     text = "\n".join([content["headline"], content["background"], *content["facts"]])
-    hints = [h.as_values() for h in principles.check(text, glossary=glossary.pairs(session))]
+    hints = [h.as_values() for h in principles.check(text, principles.lists(session),
+                                                       glossary.pairs(session))]
     if rules.headline_too_long(content["headline"]):
         hints.insert(0, {"category": "headline", "principle": "professionalism", "words": [],
                          "preferred": ""})
