@@ -81,3 +81,17 @@ def test_an_admin_imports_words_from_the_command_line_and_drafts_show_them(tmp_p
                  "跳过", "跳过", "跳过"):
         alice(line)
     assert "绝对化或最高级用语:行业标杆" in alice("跳过")
+
+
+def test_a_talking_point_proposal_shows_hints_and_is_still_submitted(sqlite_url, tmp_path):
+    from tests.support import Chat, build_app
+
+    app, _ = build_app(sqlite_url, tmp_path)
+    alice = Chat(app, "alice")
+    for line in ("/tp propose", "产品质量", "产品质量怎么样?",
+                 "我们的质量是行业第一,有关方面已认可。", "质量"):
+        alice(line)
+    summary = alice("中文")
+    assert "透明性原则:绝对化或最高级用语:第一" in summary
+    assert "透明性原则:掩盖事实的模糊说法:有关方面" in summary
+    assert "口径提议 #1 已交审批人" in alice("确认")
