@@ -248,3 +248,19 @@ def test_a_draft_using_an_avoided_glossary_form_gets_the_preferred_term(db_url, 
     assert "is now version 2" not in edited and "已更新为第 2 版" in edited
     pat("/lang en")
     assert "the glossary prefers “无理由退款” to “无条件退款”" in pat(f"/press show {REF}")
+
+
+def test_what_people_type_stays_text_in_cards_lists_and_the_markdown(db_url, tmp_path, clock):
+    app, alice, pat, lee = _team(db_url, tmp_path)
+    alice("/press new")
+    alice("{{ 7*7 }} <!channel> **粗体** [链接](https://x.y)")
+    for line in ("背景", "事实", "完成", "王敏 13800138000", LOGO, "完成", "跳过", "否"):
+        alice(line)
+    created = alice("确认")
+    assert "{{ 7*7 }} <!channel> **粗体** [链接](https://x.y)" in created
+    assert "{{ 7*7 }}" in alice("/press list 草稿")
+    assert "不是新闻稿的状态" in alice("/press list 全部")
+    alice(f"/press export {REF}")
+    markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
+    assert "# \\{\\{ 7\\*7 \\}\\} \\<\\!channel\\> \\*\\*粗体\\*\\* \\[链接\\]\\(https://x\\.y\\)" \
+        in markdown

@@ -285,8 +285,9 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("press", "list", aliases=("列表",), usage="press.cmd.list")
 def press_list(ctx: Ctx, args: Args) -> Reply:
     word = (args.get(0) or "").lower()
-    state = next((s for s in State if word in (s.value, ctx.app.renderer.label(
-        "zh", f"press.state.{s.value}"))), None)
+    state = next((s for s in State if word in (s.value, *(
+        ctx.app.renderer.label(loc, f"press.state.{s.value}").lower() for loc in ("zh", "en")))),
+        None)
     if word and state is None:
         raise UserError("press/list_usage", word=word[:40])
     query = select(PressRelease)
