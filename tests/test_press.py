@@ -264,3 +264,20 @@ def test_what_people_type_stays_text_in_cards_lists_and_the_markdown(db_url, tmp
     markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
     assert "# \\{\\{ 7\\*7 \\}\\} \\<\\!channel\\> \\*\\*粗体\\*\\* \\[链接\\]\\(https://x\\.y\\)" \
         in markdown
+
+
+def test_the_next_working_morning_is_this_one_while_it_is_ahead():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers.press.commands import working_morning
+
+    zone = ZoneInfo("Asia/Shanghai")
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 11, day, hour, tzinfo=zone)
+
+    assert working_morning(at(27, 2)) == at(27, 9)  # Friday before nine: this morning
+    assert working_morning(at(26, 14)) == at(27, 9)  # Thursday afternoon: Friday
+    assert working_morning(at(28, 2)) == at(30, 9)  # Saturday: Monday
+    assert working_morning(at(30, 9)) == datetime(2026, 12, 1, 9, tzinfo=zone)  # at nine: next

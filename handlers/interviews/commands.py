@@ -269,7 +269,8 @@ def _plan(ctx: Ctx, iv: Interview) -> None:
     for side in _missing(iv):
         for before in SIGNOFF_BEFORE:
             if at - before > ctx.now:
-                api.plan(ctx.session, key=f"interview:{iv.ref}:signoff:{side}:{before}",
+                hours = int(before.total_seconds() // 3600)
+                api.plan(ctx.session, key=f"interview:{iv.ref}:signoff:{side}:{hours}h",
                          kind=SIGNOFF_KIND, due=at - before, target=Target.purpose(side),
                          record_type=RECORD, record_id=iv.ref, payload={"side": side})
     speaker = Target.member(iv.spokesperson_platform, iv.spokesperson_id)

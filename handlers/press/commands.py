@@ -318,12 +318,17 @@ def _review_open(session: Session, reminder: Reminder) -> tuple[PressRelease, Pr
     return release, version
 
 
+def working_morning(local: datetime) -> datetime:
+    """The next 09:00 on a weekday: this morning's when it is still ahead."""
+    morning = local.replace(hour=9, minute=0, second=0, microsecond=0)
+    return morning if local < morning and local.weekday() < 5 else next_workday(local)
+
+
 def review_sent(session: Session, reminder: Reminder, now: datetime) -> None:
     """Until the side decides, its channel hears again each working morning."""
     if _review_open(session, reminder) is None:
         return
-    zone = ZoneInfo(reminder.payload.get("zone") or "UTC")
-    due = next_workday(now.astimezone(zone))
+    due = working_morning(now.astimezone(ZoneInfo(reminder.payload.get("zone") or "UTC")))
     api.plan(session, key=rules.reminder_key(reminder.record_id,
                                              f"review:{reminder.payload['side']}:{due.date()}"),
              kind=REVIEW_KIND, due=due, target=Target.purpose(reminder.payload["side"]),
