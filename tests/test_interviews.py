@@ -89,7 +89,9 @@ def test_an_interview_from_new_through_signoff_reminders_and_debrief(db_url, tmp
     assert "没准备到的问题" in carol(f"/interview debrief {REF}")
     carol("竞品 价格 怎么看")
     carol("完成")
-    carol("跳过")
+    summary = carol("我说对方的报道很荒谬,应改为:我们尊重报道,会补充数据。")
+    assert "需要更正的说法:我说对方的报道很荒谬" in summary
+    assert "专业性原则:情绪化表达:荒谬" in summary  # a hint; it is still saved
     out = carol.say("确认")
     assert f"采访 {REF} 已复盘" in out[0].message.text
     assert [c.value for c in out[0].message.choices] == [

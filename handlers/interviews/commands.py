@@ -25,7 +25,9 @@ from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.records import RecordIds
 from bot.router import Args
+from handlers import principles
 from handlers.comm.rules import command_safe
+from handlers.glossary import commands as glossary
 from handlers.interviews.models import Interview
 from handlers.talking_points.models import TalkingPoint
 from handlers.talking_points.search import search
@@ -191,7 +193,15 @@ def _debrief_flow() -> Flow:
         ),
         summary="interviews/debrief_summary",
         finish=_finish_debrief,
+        values=_debrief_values,
     )
+
+
+def _debrief_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
+    # The statement to correct is checked against the handbook's principles: hints only.
+    text = str(answers.get("correction") or "")
+    return {"hints": [h.as_values() for h in principles.check(
+        text, principles.lists(ctx.session), glossary.pairs(ctx.session))]}
 
 
 def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
