@@ -104,7 +104,7 @@ def resolve_mentions(text: str, *, by_id: bool) -> tuple[str, list[str]]:
 SLACK_COMMANDS = {
     "complaint": "/complaint", "comm": "/comm", "meeting": "/meeting", "action": "/action",
     "tp": "/tp", "remind": "/reminders", "handbook": "/handbook",
-    "training": "/training", "reports": "/reports",
+    "training": "/training", "reports": "/reports", "press": "/press", "interview": "/interview",
 }
 SLACK_APP_COMMAND = "/liaison"
 

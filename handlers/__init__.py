@@ -14,8 +14,12 @@ from handlers import (
     actions,
     comm,
     complaints,
+    glossary,
     handbook,
+    interviews,
     meetings,
+    press,
+    principles,
     reminders,
     reports,
     system,
@@ -37,6 +41,10 @@ DOMAINS = [
     handbook.DOMAIN,
     training.DOMAIN,
     reports.DOMAIN,
+    press.DOMAIN,
+    interviews.DOMAIN,
+    glossary.DOMAIN,
+    principles.DOMAIN,
 ]
 
 

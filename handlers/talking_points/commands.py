@@ -23,6 +23,8 @@ from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.records import find as find_record
 from bot.router import Args
+from handlers import principles
+from handlers.glossary import commands as glossary
 from handlers.talking_points import records
 from handlers.talking_points.io import cli
 from handlers.talking_points.models import (
@@ -261,9 +263,14 @@ def _base(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
+    # The handbook's principles, checked on the proposed text: hints on the summary only.
+    text = "\n".join(str(answers.get(k) or "") for k in ("topic", "question", "answer"))
+    hints = [h.as_values() for h in principles.check(
+        text, principles.lists(ctx.session), glossary.pairs(ctx.session))]
     if "point" not in answers:
-        return {"editing": False, "current": {}, "point_id": None}
-    return {"editing": True, "current": _base(ctx, answers), "point_id": answers["point"]}
+        return {"editing": False, "current": {}, "point_id": None, "hints": hints}
+    return {"editing": True, "current": _base(ctx, answers), "point_id": answers["point"],
+            "hints": hints}
 
 
 def _content(answers: dict[str, Any]) -> Content:

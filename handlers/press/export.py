@@ -1,0 +1,72 @@
+"""A release as a Word document (python-docx) and as Markdown, both written to a folder on
+the bot's host: the headline, the logo, the handbook's three sections (背景、事实、联系方式)
+and the images. The headings come from the reader's labels; what the author typed is
+written as text, never as markup (Markdown's special characters are escaped)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from docx import Document
+
+LABELS = ("background", "facts", "contact", "logo", "images", "planned")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def write(folder: Path, stem: str, content: dict[str, Any], labels: dict[str, str],
+          planned: datetime | None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    docx_path, md_path = folder / f"{stem}.docx", folder / f"{stem}.md"
+    document(content, labels, planned).save(str(docx_path))
+    md_path.write_text(markdown(content, labels, planned), encoding="utf-8")
+    return [docx_path, md_path]
+
+
+def document(content: dict[str, Any], labels: dict[str, str],
+             planned: datetime | None) -> Any:  # noqa: ANN401 (python-docx's Document)
+    doc = Document()
+    if content["logo"]:
+        # The logo is a link the bot does not fetch; the document names it at the top.
+        doc.add_paragraph(f"{labels['logo']}: {content['logo']}")
+    doc.add_heading(content["headline"], level=0)
+    if planned is not None:
+        doc.add_paragraph(f"{labels['planned']}: {planned:%Y-%m-%d %H:%M}")
+    doc.add_heading(labels["background"], level=1)
+    for paragraph in content["background"].splitlines():
+        if paragraph.strip():
+            doc.add_paragraph(paragraph.strip())
+    doc.add_heading(labels["facts"], level=1)
+    for fact in content["facts"]:
+        doc.add_paragraph(fact, style="List Bullet")
+    doc.add_heading(labels["contact"], level=1)
+    doc.add_paragraph(content["contact"])
+    if content["images"]:
+        doc.add_heading(labels["images"], level=1)
+        for link in content["images"]:
+            doc.add_paragraph(link, style="List Bullet")
+    return doc
+
+
+def markdown(content: dict[str, Any], labels: dict[str, str], planned: datetime | None) -> str:
+    lines = []
+    if content["logo"]:
+        lines += [f"![{_md(labels['logo'])}](<{content['logo']}>)", ""]
+    lines += [f"# {_md(content['headline'])}", ""]
+    if planned is not None:
+        lines += [f"{_md(labels['planned'])}: {planned:%Y-%m-%d %H:%M}", ""]
+    lines += [f"## {_md(labels['background'])}", ""]
+    lines += [_md(p.strip()) + "\n" for p in content["background"].splitlines() if p.strip()]
+    lines += [f"## {_md(labels['facts'])}", ""]
+    lines += [f"- {_md(fact)}" for fact in content["facts"]]
+    lines += ["", f"## {_md(labels['contact'])}", "", _md(content["contact"]), ""]
+    if content["images"]:
+        lines += [f"## {_md(labels['images'])}", ""]
+        lines += [f"- <{link}>" for link in content["images"]] + [""]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
