@@ -94,4 +94,4 @@ def test_a_talking_point_proposal_shows_hints_and_is_still_submitted(sqlite_url,
     summary = alice("中文")
     assert "透明性原则:绝对化或最高级用语:第一" in summary
     assert "透明性原则:掩盖事实的模糊说法:有关方面" in summary
-    assert "口径提议 #1 已交审批人" in alice("确认")
+    assert "口径提议 #1已保存" in alice("确认")
