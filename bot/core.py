@@ -67,6 +67,7 @@ class Liaison:
             registry = Registry()
             handlers.register_all(registry)
         self.registry = registry
+        self.renderer.use_commands(registry.slack_commands, registry.app_command)
         self.engine = Engine(registry.flows)
 
     # -- inbound ----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ DM; in a DingTalk group `@Liaison /command`, since the robot only receives group
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
@@ -33,8 +33,8 @@ class Dialect:
     bold: Callable[[str], str]
     mention: Callable[[str, str], str]  # (user_id, display name) -> markup
     has_buttons: bool
-    # (command words, direct, the bot's display name) -> the command as the person types it
-    command: Callable[[str, bool, str], str]
+    # (command words, direct, how the bot is reached) -> the command as the person types it
+    command: Callable[[str, bool, Names], str]
 
 
 def _slack_escape(text: str) -> str:
@@ -99,30 +99,33 @@ def resolve_mentions(text: str, *, by_id: bool) -> tuple[str, list[str]]:
     return MENTION.sub(one, text), ids
 
 
-# The families with their own slash command in manifest.yaml (a test checks the two agree);
-# every other family is reached through the app command. `/remind` is a Slack built-in.
-SLACK_COMMANDS = {
-    "complaint": "/complaint", "comm": "/comm", "meeting": "/meeting", "action": "/action",
-    "tp": "/tp", "remind": "/reminders", "handbook": "/handbook",
-    "training": "/training", "reports": "/reports", "press": "/press", "interview": "/interview",
-}
-SLACK_APP_COMMAND = "/liaison"
+@dataclass(frozen=True)
+class Names:
+    """How people reach the bot where a message goes: its display name (a DingTalk group must
+    @mention it) and, on Slack, the slash command of each family that has one of its own and
+    the app command that reaches every other family. The slash commands come from the domains'
+    declarations (`Domain.slash`, through the registry), which a test checks against
+    manifest.yaml."""
+
+    bot: str = "Liaison"
+    slash: Mapping[str, str] = field(default_factory=dict)  # family -> "/complaint"
+    app: str = "/liaison"
 
 
-def _plain_command(words: str, direct: bool, bot: str) -> str:
+def _plain_command(words: str, direct: bool, names: Names) -> str:
     return f"/{words}"
 
 
-def _slack_command(words: str, direct: bool, bot: str) -> str:
+def _slack_command(words: str, direct: bool, names: Names) -> str:
     family, _, rest = words.partition(" ")
-    if family in SLACK_COMMANDS:
-        return f"{SLACK_COMMANDS[family]} {rest}".rstrip()
+    if family in names.slash:
+        return f"{names.slash[family]} {rest}".rstrip()
     # In the bot's DM plain words reach the bot as a message; elsewhere only a slash command.
-    return words if direct else f"{SLACK_APP_COMMAND} {words}"
+    return words if direct else f"{names.app} {words}"
 
 
-def _dingtalk_command(words: str, direct: bool, bot: str) -> str:
-    return f"/{words}" if direct else f"@{bot} /{words}"
+def _dingtalk_command(words: str, direct: bool, names: Names) -> str:
+    return f"/{words}" if direct else f"@{names.bot} /{words}"
 
 
 CONSOLE = Dialect(

@@ -40,7 +40,11 @@ CliSetup = Callable[["argparse._SubParsersAction[Any]"], None]
 @dataclass
 class Domain:
     name: str  # the package, its template folder and its settings section: settings.<name>
-    slash: str = ""  # its Slack slash command, e.g. "/complaint"; "" when it has none
+    # Its Slack slash command, e.g. "/complaint", which opens the domain's first family; ""
+    # when it has none. With `app_command`, the command that reaches every other family too
+    # (`/liaison lang en`).
+    slash: str = ""
+    app_command: bool = False
     roles: tuple[str, ...] = ()  # grantable roles it adds (`/role grant @x <role>`)
     purposes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # purpose -> aliases
     settings: type[Section] | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -35,7 +36,7 @@ from jinja2 import (
 from jinja2.ext import Extension
 from markupsafe import Markup
 
-from bot.dialects import Dialect, dialect_for
+from bot.dialects import Dialect, Names, dialect_for
 from bot.messages import Choice, Mention, Rendered, RenderedChoice, Reply
 
 LOCALES = ("zh", "en")
@@ -141,6 +142,8 @@ class Renderer:
         self.root = root or templates_root()
         self.roots = [self.root, *extra]
         self.bot_names = dict(bot_names or {})  # platform -> the bot's display name there
+        self.slash: dict[str, str] = {}  # family -> its Slack slash command (use_commands)
+        self.app_command = Names.app
         self.env = Environment(
             loader=FileSystemLoader([str(r) for r in self.roots]),
             extensions=[LineBreaks],
@@ -169,6 +172,12 @@ class Renderer:
                 for shared in ("roles", "purposes"):
                     labels[shared] = {**folder.get(shared, {}), **labels.get(shared, {})}
         return labels
+
+    def use_commands(self, slash: Mapping[str, str], app: str) -> None:
+        """The slash commands the domains declare (family -> `/complaint`) and the app command
+        that reaches every other family, for platforms where commands are registered (Slack).
+        The core passes them from its registry."""
+        self.slash, self.app_command = dict(slash), app
 
     def locale(self, locale: str | None) -> str:
         return locale if locale in LOCALES else self.default_locale
@@ -203,7 +212,8 @@ class Renderer:
         loc = self.locale(reply.locale or locale)
         dialect = dialect_for(platform)
         helpers = _Helpers(self, loc, zone, dialect, direct,
-                           self.bot_names.get(platform, DEFAULT_BOT_NAME))
+                           Names(self.bot_names.get(platform, DEFAULT_BOT_NAME), self.slash,
+                                 self.app_command))
         values = {
             **reply.values,
             "_dialect": dialect,
@@ -246,13 +256,13 @@ class _Helpers:
     """Functions templates call, bound to one locale, zone and platform."""
 
     def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect,
-                 direct: bool, bot_name: str):
+                 direct: bool, names: Names):
         self.renderer = renderer
         self.locale = locale
         self.zone = zone
         self.dialect = dialect
         self.direct = direct
-        self.bot_name = bot_name
+        self.names = names
 
     def t(self, key: str, default: str | None = None, **fmt: Any) -> str:
         if default is not None and not self.renderer.has_label(self.locale, key):
@@ -267,7 +277,7 @@ class _Helpers:
         return text
 
     def _command(self, words: str) -> str:
-        return self.dialect.command(words, self.direct, self.bot_name)
+        return self.dialect.command(words, self.direct, self.names)
 
     def cmd(self, words: str) -> Safe:
         """A command as the reader types it: `cmd('lang en')` is `/lang en` on the console,
@@ -275,7 +285,8 @@ class _Helpers:
         words and the bot's name are escaped, the `@` addressing the robot is not: it must
         stay one the person can type (DingTalk's escape breaks every `@` starting a word)."""
         escape = self.dialect.escape
-        return Safe(self.dialect.command(escape(str(words)), self.direct, escape(self.bot_name)))
+        names = replace(self.names, bot=escape(self.names.bot))
+        return Safe(self.dialect.command(escape(str(words)), self.direct, names))
 
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:

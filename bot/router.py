@@ -209,6 +209,18 @@ class Registry:
     def slash_commands(self) -> tuple[str, ...]:
         return tuple(d.slash for d in self.domains if d.slash)
 
+    @property
+    def slack_commands(self) -> dict[str, str]:
+        """family -> the slash command that opens it: each domain's command opens its first
+        family. The other families are reached through `app_command`."""
+        return {d.families[0][0]: d.slash for d in self.domains
+                if d.slash and d.families and not d.app_command}
+
+    @property
+    def app_command(self) -> str:
+        found = [d.slash for d in self.domains if d.app_command]
+        return found[0] if found else "/liaison"
+
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> Family:
         fam = self.families.get(name)
         if fam is None:

@@ -19,7 +19,6 @@ from bot.adapters.base import Adapter
 from bot.config import Settings
 from bot.core import Liaison
 from bot.db import Database
-from bot.render import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def build(settings: Settings, *, migrate: bool = True) -> Liaison:
     )
     if migrate:
         db.upgrade()
-    return Liaison(settings, db, Renderer(settings.default_locale, bot_names=settings.bot_names))
+    return Liaison(settings, db)
 
 
 CHAT_LOG = "liaison.log"

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import handlers
 from bot.messages import Mention, Reply
 from bot.render import LOCALES, Renderer
 from bot.router import Registry
@@ -112,7 +113,10 @@ def test_dates_are_shown_in_the_readers_zone_and_language() -> None:
 def test_commands_are_named_as_they_are_typed_where_the_reply_goes(
     platform: str, direct: bool, en: str, zh: str,
 ) -> None:
+    registry = Registry()
+    handlers.register_all(registry)
     renderer = Renderer(bot_names={"dingtalk": "Helper"})
+    renderer.use_commands(registry.slack_commands, registry.app_command)  # as the core does
     for locale, expected in (("en", en), ("zh", zh)):
         out = renderer.render(Reply("system/lang_usage", {"current": "en"}), locale=locale,
                               platform=platform, zone=ZoneInfo("UTC"), direct=direct)

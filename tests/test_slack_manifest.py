@@ -15,7 +15,7 @@ import yaml
 from jinja2 import ChainableUndefined, nodes
 
 import handlers
-from bot.dialects import SLACK, SLACK_APP_COMMAND, SLACK_COMMANDS
+from bot.dialects import SLACK, Names
 from bot.messages import Reply
 from bot.render import LABEL_COMMAND, LOCALES, Renderer
 from bot.router import Registry
@@ -82,7 +82,10 @@ def test_no_slack_built_in_is_registered() -> None:
 
 def test_the_commands_the_replies_name_are_the_registered_ones() -> None:
     commands = load()["features"]["slash_commands"]
-    assert {c["command"] for c in commands} == {*SLACK_COMMANDS.values(), SLACK_APP_COMMAND}
+    registry = Registry()
+    handlers.register_all(registry)
+    assert {c["command"] for c in commands} == {
+        *registry.slack_commands.values(), registry.app_command}
     # Mentions must arrive as <@U…> ids, which is what the parsers read.
     assert all(c["should_escape"] is True for c in commands)
     assert all(len(c["description"]) <= 100 for c in commands)
@@ -154,11 +157,14 @@ def _labels(value: object) -> list[str]:
 def test_every_template_names_only_commands_slack_delivers(direct: bool) -> None:
     """Static: each cmd('…') in any branch of any template, and each `/command` in a label,
     rendered for Slack; and each template rendered with its values left empty."""
+    registry = Registry()
+    handlers.register_all(registry)
+    names = Names(slash=registry.slack_commands, app=registry.app_command)
     renderer = Renderer()
     allowed = registered()
 
     def check(command: str, where: str) -> None:
-        shown = SLACK.command(command, direct, "Liaison")
+        shown = SLACK.command(command, direct, names)
         first = shown.split()[0]
         if first.startswith("/"):
             assert first in allowed, f"{where}: {command!r} shows as {shown!r}"
@@ -175,6 +181,7 @@ def test_every_template_names_only_commands_slack_delivers(direct: bool) -> None
 
     # Rendered: what a reply with no values would say names no unregistered /word either.
     lenient = Renderer()
+    lenient.use_commands(registry.slack_commands, registry.app_command)
     lenient.env.undefined = ChainableUndefined
     for locale in LOCALES:
         for name in sorted(lenient.template_names(locale)):

@@ -71,7 +71,6 @@ from bot.adapters.slack_blocks import (
 from bot.adapters.slack_home import HOME_ACTIONS, HOME_COMMANDS, home_view
 from bot.config import Settings
 from bot.core import Liaison
-from bot.dialects import SLACK_APP_COMMAND, SLACK_COMMANDS
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Address, Inbound, Outbound, Rendered, Reply
 from bot.models import Conversation
@@ -96,7 +95,6 @@ TEMPORARY = frozenset({
 })
 _CURLY = str.maketrans({"“": '"', "”": '"', "「": '"', "」": '"', "‘": "'", "’": "'"})
 _PICKED_USER = re.compile(r"@[UW][A-Z0-9]+")  # a member picked in a form (slack_forms.submitted)
-_FAMILY_OF = {slash: family for family, slash in SLACK_COMMANDS.items()}
 
 
 def delivery_error(exc: Exception, scopes: tuple[str, ...] = ()) -> DeliveryError:
@@ -325,9 +323,10 @@ class SlackAdapter:
         text, mentions = self._decode(text)
         text = text.strip()
         name = command.lower()
-        if name == SLACK_APP_COMMAND:
+        registry = self.app.registry
+        if name == registry.app_command:
             return (f"/{text}" if text else "/help"), mentions
-        family = _FAMILY_OF.get(name, name.lstrip("/"))
+        family = {s: f for f, s in registry.slack_commands.items()}.get(name, name.lstrip("/"))
         return f"/{family} {text}".strip(), mentions
 
     def _on_command(self, ack: Callable[..., None], body: dict[str, Any]) -> None:

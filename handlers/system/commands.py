@@ -15,7 +15,7 @@ from bot.messages import Audience, Reply
 from bot.models import ChannelRoute
 from bot.router import Args
 
-DOMAIN = Domain("system", slash="/liaison")
+DOMAIN = Domain("system", slash="/liaison", app_command=True)
 DOMAIN.family("help", aliases=("帮助", "h", "?"))
 DOMAIN.family("lang", aliases=("语言", "language"))
 DOMAIN.family("tz", aliases=("时区", "timezone"))
