@@ -83,16 +83,20 @@ class OpsServer:
         return self
 
     def stop(self) -> None:
-        """Close every channel from inside the server's own loop, which then ends."""
-        server = self.server
-
-        def close_all() -> None:
-            for channel in list(server._map.values()):
-                channel.close()
-
-        try:
-            server.trigger.pull_trigger(close_all)
-        except OSError:
-            pass
-        server.task_dispatcher.shutdown(timeout=5)
+        stop_waitress(self.server)
         self._thread.join(timeout=5)
+
+
+def stop_waitress(server: Any) -> None:  # noqa: ANN401  (a waitress server)
+    """Close every channel from inside a waitress server's own loop, which then ends, and
+    wait for its worker threads."""
+
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:
+        pass
+    server.task_dispatcher.shutdown(timeout=5)

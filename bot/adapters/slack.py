@@ -962,16 +962,9 @@ class SlackAdapter:
             self._socket.close()
         server = self._server
         if server is not None:
-            # Close every channel from inside the server's own loop; the loop then ends.
-            def close_all() -> None:
-                for channel in list(server._map.values()):
-                    channel.close()
+            from bot.ops import stop_waitress
 
-            try:
-                server.trigger.pull_trigger(close_all)
-            except OSError:
-                pass
-            server.task_dispatcher.shutdown(timeout=5)
+            stop_waitress(server)
         self._pool.shutdown(wait=False, cancel_futures=False)
 
 
