@@ -52,7 +52,7 @@ class ConsoleAdapter:
         if address.user and address.channel is None and address.user != self.user:
             # A direct message belongs in its recipient's console: several consoles on one
             # database each sweep reminders, and this one is not theirs. Another may take it.
-            raise DeliveryError(f"console_not_open:{address.user}", temporary=True,
+            raise DeliveryError("console_not_open", temporary=True,  # (no id: metrics label)
                                 retry_after=OTHER_CONSOLE_RETRY)
         self._print(self.format(outbound))
 
