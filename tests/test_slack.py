@@ -22,7 +22,7 @@ from bot.messages import Address, Outbound, Rendered, Reply
 from bot.models import Member
 from schedules.scheduler import ReminderScheduler
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, SignedClient, message_text
-from tests.support import build_app
+from tests.support import Chat, build_app
 
 SECRET = "test-signing-secret"
 ALICE, ADMIN = "UALICE", "UADMIN"
@@ -655,3 +655,67 @@ def test_the_home_tab_shows_what_is_open_and_stays_fresh(
     })
     fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == "D" + user)
     fake.wait_for("views.publish", 2)
+
+
+def _seed_open_items(h: Harness, user: str) -> None:
+    """A new complaint the person filed, an action item they own (with its due reminders)."""
+    from handlers.actions.commands import DUE
+    from handlers.meetings.models import ActionItem, Meeting
+    from schedules import api
+    from schedules.api import Target
+
+    chat = Chat(h.app, user, platform="slack", channel="D" + user)
+    for answer in ("/complaint new", "ACME", "ops@acme.com", "email", "Delivery late",
+                   "Order 42 arrived late.", "high", "skip", "me", "yes"):
+        chat(answer)
+    now = datetime.now(UTC)
+    with h.app.db.session() as s:
+        meeting = Meeting(ref="M-2026-0001", partner="ACME", partner_key="acme", title="Review",
+                          starts_at=now - timedelta(days=1), duration_minutes=30,
+                          organiser_platform="slack", organiser_id=user,
+                          minutes_due_at=now)
+        s.add(meeting)
+        s.flush()
+        s.add(ActionItem(ref="A-2026-0001", meeting_id=meeting.id, what="Send the quote",
+                         owner_platform="slack", owner_id=user, due_at=now + timedelta(days=3)))
+        api.plan(s, key="action:A-2026-0001:r0:before", kind=DUE, due=now + timedelta(days=2),
+                 target=Target.member("slack", user), record_type="action",
+                 record_id="A-2026-0001", payload={"rev": 0, "stage": "before", "n": 0,
+                                                   "title": "Send the quote"})
+        s.commit()
+
+
+@pytest.mark.parametrize(("user", "respond", "done", "snooze"), [
+    (ALICE, "Respond to C-", "Done: A-2026-0001", "Snooze #"),
+    (ADMIN, "响应 C-", "完成 A-2026-0001", "推迟 1 小时"),
+])
+def test_the_home_tab_has_a_button_for_each_items_next_step(
+    slack: Harness, user: str, respond: str, done: str, snooze: str,
+) -> None:
+    h, fake = slack, slack.fake
+    _seed_open_items(h, user)
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    view = fake.wait_for("views.publish")[0].params["view"]
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    labels = [e["text"]["text"] for e in buttons]
+    assert any(respond in t for t in labels)
+    assert done in labels
+    assert any(snooze in t for t in labels)
+    # Slack refuses a view whose action_ids repeat; each button acts on one record.
+    assert len({e["action_id"] for e in buttons}) == len(buttons)
+    assert "A-2026-0001" in message_text({"blocks": view["blocks"]})
+    # "Mark done" runs `/action done` as the person; the Home published after no longer
+    # lists the item.
+    button = next(e for e in buttons if e["text"]["text"] == done)
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    fake.wait_for("views.publish", 2)
+    fresh = fake.calls("views.publish")[-1].params["view"]
+    assert "A-2026-0001" not in message_text({"blocks": fresh["blocks"]})
+    with h.app.db.session() as s:
+        from handlers.meetings.models import ActionItem
+        assert s.exec(select(ActionItem.status)).one() == "done"

@@ -315,8 +315,13 @@ def list_(ctx: Ctx, args: Args) -> Reply:
     ).all()
     place = _place(ctx)
     rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
+    # The next step on the person's own new complaints: answering them (the command asks
+    # for the text). The App Home shows these buttons with the list.
+    respond = [Choice(f"/complaint respond {c.ref}", "complaints.respond_item", ref=c.ref)
+               for c in found if which == "mine" and c.status == "new"]
     return Reply("complaints/list", {"rows": rows, "which": which, "total": total,
-                                     "limited": any(not r["full"] for r in rows)})
+                                     "limited": any(not r["full"] for r in rows)},
+                 choices=respond)
 
 
 @DOMAIN.command("complaint", "show", aliases=("查看", "详情"), usage="complaints.cmd.show")
