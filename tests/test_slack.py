@@ -719,3 +719,48 @@ def test_the_home_tab_has_a_button_for_each_items_next_step(
     with h.app.db.session() as s:
         from handlers.meetings.models import ActionItem
         assert s.exec(select(ActionItem.status)).one() == "done"
+
+
+def test_a_form_submission_queues_its_answers_with_its_change(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox row of an answer is written in the transaction of the change it reports:
+    when writing it fails, the form's answers are not taken either, and nothing is queued."""
+    from bot.models import Conversation
+    from schedules import api
+    from schedules.models import Reminder
+
+    h, fake = slack, slack.fake
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    view = fake.wait_for("views.open")[0].params["view"]
+    with h.app.db.session() as s:
+        queued_before = len(s.exec(select(Reminder.id)).all())
+    failed = threading.Event()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        failed.set()
+        raise RuntimeError("the outbox is full")
+
+    monkeypatch.setattr(api, "queue", refuse)
+    state = {"who": {"value": {"type": "plain_text_input", "value": "ACME"}},
+             "kind": {"value": {"type": "static_select",
+                                "selected_option": {"value": "media"}}},
+             "score": {"value": {"type": "plain_text_input", "value": "4"}}}
+    status, _ = h.slack.interaction({
+        "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+        "view": {**view, "id": "V1", "state": {"values": state}},
+    })
+    assert status == 200
+    assert failed.wait(10)
+    with h.app.db.session() as s:
+        conv = s.exec(select(Conversation).where(Conversation.user_id == ALICE)).one()
+        assert "who" not in conv.answers  # the change went with its answer
+        assert len(s.exec(select(Reminder.id)).all()) == queued_before
