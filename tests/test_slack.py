@@ -764,3 +764,37 @@ def test_a_form_submission_queues_its_answers_with_its_change(
         conv = s.exec(select(Conversation).where(Conversation.user_id == ALICE)).one()
         assert "who" not in conv.answers  # the change went with its answer
         assert len(s.exec(select(Reminder.id)).all()) == queued_before
+
+
+@pytest.mark.parametrize(("user", "respond", "asked", "confirm", "done"), [
+    (ALICE, "Respond to C-", "What was your first response", "Please confirm",
+     "First response to C-2026-0001 recorded"),
+    (ADMIN, "响应 C-", "的首次响应是什么", "请确认", "已记录 C-2026-0001 的首次响应"),
+])
+def test_respond_on_the_home_tab_asks_for_the_response_in_the_dm(
+    slack: Harness, user: str, respond: str, asked: str, confirm: str, done: str,
+) -> None:
+    from handlers.complaints.models import Complaint
+
+    h, fake = slack, slack.fake
+    _seed_open_items(h, user)
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    view = fake.wait_for("views.publish")[0].params["view"]
+    button = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                  if respond in e["text"]["text"])
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    in_dm = lambda text: lambda c: (  # noqa: E731
+        c.params["channel"] == "D" + user and text in message_text(c.params))
+    fake.wait_for("chat.postMessage", where=in_dm(asked))
+    h.dm("Called them; a refund is on its way.", user=user)
+    summary = fake.wait_for("chat.postMessage", where=in_dm(confirm))[-1].params
+    h.press(summary, "yes", user=user)
+    fake.wait_for("chat.postMessage", where=in_dm(done))
+    with h.app.db.session() as s:
+        c = s.exec(select(Complaint)).one()
+        assert (c.status, c.response) == ("responded", "Called them; a refund is on its way.")
