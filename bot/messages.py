@@ -53,6 +53,7 @@ class Choice:
     label: str
     literal: bool = False
     style: str | None = None  # "primary" / "danger" where the platform styles buttons
+    ref: str = ""  # the record a per-item button acts on: fills `{ref}` in the label
 
 
 @dataclass(frozen=True)

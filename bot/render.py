@@ -243,6 +243,8 @@ class Renderer:
 
     def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:
         label = choice.label if choice.literal else self.label(locale, choice.label)
+        if choice.ref:
+            label = label.replace("{ref}", choice.ref)
         return RenderedChoice(value=choice.value, label=dialect.escape(label), style=choice.style)
 
     def template_names(self, locale: str) -> set[str]:

@@ -365,7 +365,9 @@ def test_bad_input_is_answered_politely_at_every_step(db_url, tmp_path, clock):
     _file(alice)
     assert "“C-1x” 不是投诉编号" in bob("/complaint show C-1x")
     assert "找不到投诉 C-2026-0099" in bob("/complaint show C-2026-0099")
-    assert "用法:/complaint respond 编号 内容" in bob("/complaint respond C-2026-0001")
+    # Without the text, the response is asked for (and can be called off).
+    assert "对 C-2026-0001 的首次响应是什么" in bob("/complaint respond C-2026-0001")
+    assert "已取消" in bob("取消")
     assert "用法:/complaint respond" in bob("/complaint respond")
     assert "用法:/complaint satisfaction" in bob("/complaint satisfaction C-2026-0001 9")
     assert "用法:/complaint list" in bob("/complaint list someday")

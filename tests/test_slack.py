@@ -22,7 +22,7 @@ from bot.messages import Address, Outbound, Rendered, Reply
 from bot.models import Member
 from schedules.scheduler import ReminderScheduler
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, SignedClient, message_text
-from tests.support import build_app
+from tests.support import Chat, build_app
 
 SECRET = "test-signing-secret"
 ALICE, ADMIN = "UALICE", "UADMIN"
@@ -655,3 +655,146 @@ def test_the_home_tab_shows_what_is_open_and_stays_fresh(
     })
     fake.wait_for("chat.postMessage", 2, where=lambda c: c.params["channel"] == "D" + user)
     fake.wait_for("views.publish", 2)
+
+
+def _seed_open_items(h: Harness, user: str) -> None:
+    """A new complaint the person filed, an action item they own (with its due reminders)."""
+    from handlers.actions.commands import DUE
+    from handlers.meetings.models import ActionItem, Meeting
+    from schedules import api
+    from schedules.api import Target
+
+    chat = Chat(h.app, user, platform="slack", channel="D" + user)
+    for answer in ("/complaint new", "ACME", "ops@acme.com", "email", "Delivery late",
+                   "Order 42 arrived late.", "high", "skip", "me", "yes"):
+        chat(answer)
+    now = datetime.now(UTC)
+    with h.app.db.session() as s:
+        meeting = Meeting(ref="M-2026-0001", partner="ACME", partner_key="acme", title="Review",
+                          starts_at=now - timedelta(days=1), duration_minutes=30,
+                          organiser_platform="slack", organiser_id=user,
+                          minutes_due_at=now)
+        s.add(meeting)
+        s.flush()
+        s.add(ActionItem(ref="A-2026-0001", meeting_id=meeting.id, what="Send the quote",
+                         owner_platform="slack", owner_id=user, due_at=now + timedelta(days=3)))
+        api.plan(s, key="action:A-2026-0001:r0:before", kind=DUE, due=now + timedelta(days=2),
+                 target=Target.member("slack", user), record_type="action",
+                 record_id="A-2026-0001", payload={"rev": 0, "stage": "before", "n": 0,
+                                                   "title": "Send the quote"})
+        s.commit()
+
+
+@pytest.mark.parametrize(("user", "respond", "done", "snooze"), [
+    (ALICE, "Respond to C-", "Done: A-2026-0001", "Snooze #"),
+    (ADMIN, "响应 C-", "完成 A-2026-0001", "推迟 1 小时"),
+])
+def test_the_home_tab_has_a_button_for_each_items_next_step(
+    slack: Harness, user: str, respond: str, done: str, snooze: str,
+) -> None:
+    h, fake = slack, slack.fake
+    _seed_open_items(h, user)
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    view = fake.wait_for("views.publish")[0].params["view"]
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    labels = [e["text"]["text"] for e in buttons]
+    assert any(respond in t for t in labels)
+    assert done in labels
+    assert any(snooze in t for t in labels)
+    # Slack refuses a view whose action_ids repeat; each button acts on one record.
+    assert len({e["action_id"] for e in buttons}) == len(buttons)
+    assert "A-2026-0001" in message_text({"blocks": view["blocks"]})
+    # "Mark done" runs `/action done` as the person; the Home published after no longer
+    # lists the item.
+    button = next(e for e in buttons if e["text"]["text"] == done)
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    fake.wait_for("views.publish", 2)
+    fresh = fake.calls("views.publish")[-1].params["view"]
+    assert "A-2026-0001" not in message_text({"blocks": fresh["blocks"]})
+    with h.app.db.session() as s:
+        from handlers.meetings.models import ActionItem
+        assert s.exec(select(ActionItem.status)).one() == "done"
+
+
+def test_a_form_submission_queues_its_answers_with_its_change(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox row of an answer is written in the transaction of the change it reports:
+    when writing it fails, the form's answers are not taken either, and nothing is queued."""
+    from bot.models import Conversation
+    from schedules import api
+    from schedules.models import Reminder
+
+    h, fake = slack, slack.fake
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    view = fake.wait_for("views.open")[0].params["view"]
+    with h.app.db.session() as s:
+        queued_before = len(s.exec(select(Reminder.id)).all())
+    failed = threading.Event()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        failed.set()
+        raise RuntimeError("the outbox is full")
+
+    monkeypatch.setattr(api, "queue", refuse)
+    state = {"who": {"value": {"type": "plain_text_input", "value": "ACME"}},
+             "kind": {"value": {"type": "static_select",
+                                "selected_option": {"value": "media"}}},
+             "score": {"value": {"type": "plain_text_input", "value": "4"}}}
+    status, _ = h.slack.interaction({
+        "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+        "view": {**view, "id": "V1", "state": {"values": state}},
+    })
+    assert status == 200
+    assert failed.wait(10)
+    with h.app.db.session() as s:
+        conv = s.exec(select(Conversation).where(Conversation.user_id == ALICE)).one()
+        assert "who" not in conv.answers  # the change went with its answer
+        assert len(s.exec(select(Reminder.id)).all()) == queued_before
+
+
+@pytest.mark.parametrize(("user", "respond", "asked", "confirm", "done"), [
+    (ALICE, "Respond to C-", "What was your first response", "Please confirm",
+     "First response to C-2026-0001 recorded"),
+    (ADMIN, "响应 C-", "的首次响应是什么", "请确认", "已记录 C-2026-0001 的首次响应"),
+])
+def test_respond_on_the_home_tab_asks_for_the_response_in_the_dm(
+    slack: Harness, user: str, respond: str, asked: str, confirm: str, done: str,
+) -> None:
+    from handlers.complaints.models import Complaint
+
+    h, fake = slack, slack.fake
+    _seed_open_items(h, user)
+    h.slack.event({"type": "app_home_opened", "user": user, "channel": "D" + user,
+                   "tab": "home", "event_ts": "1800000000.000001"}, event_id=f"EvH{user}")
+    view = fake.wait_for("views.publish")[0].params["view"]
+    button = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                  if respond in e["text"]["text"])
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    in_dm = lambda text: lambda c: (  # noqa: E731
+        c.params["channel"] == "D" + user and text in message_text(c.params))
+    fake.wait_for("chat.postMessage", where=in_dm(asked))
+    h.dm("Called them; a refund is on its way.", user=user)
+    summary = fake.wait_for("chat.postMessage", where=in_dm(confirm))[-1].params
+    h.press(summary, "yes", user=user)
+    fake.wait_for("chat.postMessage", where=in_dm(done))
+    with h.app.db.session() as s:
+        c = s.exec(select(Complaint)).one()
+        assert (c.status, c.response) == ("responded", "Called them; a refund is on its way.")

@@ -568,25 +568,47 @@ class SlackAdapter:
     def _submit_form(self, inbound: Inbound, left_empty: set[str]) -> None:
         """Run the command with the form's answers. An optional field left empty in the form
         is skipped, as if the member had said "skip", while it is the next question; one that
-        comes after a list step is asked in the conversation (the member may say "skip")."""
+        comes after a list step is asked in the conversation (the member may say "skip").
+        Each step's answers join the outbox in the transaction of its change; a question about
+        to be skipped is not sent."""
+        origin = Origin(existing_thread=inbound.thread)
+        skipped: set[str] = set()
+        left: list[Outbound] = []
+        skip: list[str] = []  # the question this transaction ends at, when it is skipped next
+        before: list[str | None] = [None]  # the question before it
+
+        def prepare(session: Session, found: Inbound,
+                    outbounds: list[Outbound]) -> list[Outbound]:
+            step = self._step_in(session, found)
+            # (An answer that changed nothing, such as an error, stays where it was: it is sent.)
+            if step != before[-1] and step in left_empty - skipped:
+                skip.append(step)
+                # Only the last prompt matters; what went elsewhere (none expected) stays.
+                outbounds = [o for o in outbounds if not o.address.in_reply]
+            return self._annotate(found, origin, outbounds)
+
+        current = inbound
         try:
-            outbounds = self.app.handle(inbound)
-            for _ in range(len(left_empty)):
-                if self._current_step(inbound) not in left_empty:
+            while True:
+                skip.clear()
+                with self.app.db.session() as session:
+                    before.append(self._step_in(session, current))
+                left += self.app.handle(current, queue=True, prepare=prepare)
+                if not skip:
                     break
-                # Only the last prompt matters; what went elsewhere (none expected) is kept.
-                kept = [o for o in outbounds if not o.address.in_reply]
-                outbounds = kept + self.app.handle(replace(inbound, text="skip", is_action=True))
-            origin = Origin(existing_thread=inbound.thread)
-            self._deliver_all(self.app.queue(self._annotate(inbound, origin, outbounds)), inbound)
+                skipped.add(skip[-1])
+                current = replace(inbound, text="skip", is_action=True)
+            self._deliver_all(left, inbound)
         except Exception:
             log.exception("could not take a submitted form")
 
-    def _current_step(self, inbound: Inbound) -> str | None:
-        with self.app.db.session() as session:
-            return session.exec(select(Conversation.step).where(
-                Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
-                Conversation.user_id == inbound.user)).first()
+    @staticmethod
+    def _step_in(session: Session, inbound: Inbound) -> str | None:
+        """The question the person's conversation here is at, as this transaction sees it."""
+        session.flush()
+        return session.exec(select(Conversation.step).where(
+            Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
+            Conversation.user_id == inbound.user)).first()
 
     # -- doing the work ------------------------------------------------------------------------
 

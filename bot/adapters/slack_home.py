@@ -2,8 +2,10 @@
 
 Each part is the answer to one of the person's own list commands, run through the core as if
 typed in the bot's DM, so the Home shows exactly what the domains say (time left, due dates,
-what to type next) and holds no business rules of its own. Buttons on top start the common
-next steps. Pure functions; the adapter publishes the view with views.publish.
+what to type next) and holds no business rules of its own: the per-item buttons (respond to
+a complaint, mark an action item done, snooze a reminder) are the choices those answers carry.
+Buttons on top start the common next steps that need no record. Pure functions; the
+adapter publishes the view with views.publish.
 """
 
 from __future__ import annotations
@@ -34,9 +36,17 @@ def home_view(title: str, actions: list[tuple[str, str]], parts: list[Rendered])
              "text": {"type": "plain_text", "text": clip(plain(label), 75), "emoji": True}}
             for n, (command, label) in enumerate(actions)]},
     ]
-    for part in parts:
-        part_blocks = [{"type": "divider"}, *to_blocks(part)]
+    for number, part in enumerate(parts):
+        part_blocks = [{"type": "divider"}, *_unique_actions(to_blocks(part), number)]
         if len(blocks) + len(part_blocks) > HOME_BLOCKS:
             break
         blocks += part_blocks
     return {"type": "home", "blocks": blocks}
+
+
+def _unique_actions(blocks: list[dict[str, Any]], part: int) -> list[dict[str, Any]]:
+    """Each part numbers its buttons from 0: on the Home they are told apart by part too."""
+    for block in blocks:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            element["action_id"] = f"{element['action_id']}_part{part}"
+    return blocks

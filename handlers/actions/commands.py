@@ -13,7 +13,7 @@ from bot import members, parsers, records
 from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
-from bot.messages import Audience, Reply
+from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from handlers.meetings.models import (
     ACTION_IDS,
@@ -183,10 +183,13 @@ def action_list(ctx: Ctx, args: Args) -> Reply:
     rows = ctx.session.exec(
         query.order_by(col(ActionItem.due_at), col(ActionItem.id)).limit(LIST_LIMIT)
     ).all()
+    # The person's own items can be marked done with one press (the App Home shows these).
+    done = [Choice(f"/action done {i.ref}", "actions.done_item", ref=i.ref)
+            for i in rows if which == "mine"]
     return Reply("actions/list", {
         "which": which, "rows": [view(ctx.session, i, ctx.now) for i in rows],
         "limit": LIST_LIMIT,
-    }, audience=Audience.USER)
+    }, choices=done, audience=Audience.USER)
 
 
 @DOMAIN.command("action", "done", aliases=("完成",), usage="actions.cmd.done")

@@ -38,6 +38,7 @@ from handlers.complaints.settings import ComplaintSettings
 from schedules.models import Reminder
 
 FLOW = "complaint"
+RESPOND_FLOW = "complaint_respond"  # a response asked for in the conversation
 LIST_LIMIT = 20
 
 CHANNEL_SYNONYMS = {
@@ -315,8 +316,13 @@ def list_(ctx: Ctx, args: Args) -> Reply:
     ).all()
     place = _place(ctx)
     rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
+    # The next step on the person's own new complaints: answering them (the command asks
+    # for the text). The App Home shows these buttons with the list.
+    respond = [Choice(f"/complaint respond {c.ref}", "complaints.respond_item", ref=c.ref)
+               for c in found if which == "mine" and c.status == "new"]
     return Reply("complaints/list", {"rows": rows, "which": which, "total": total,
-                                     "limited": any(not r["full"] for r in rows)})
+                                     "limited": any(not r["full"] for r in rows)},
+                 choices=respond)
 
 
 @DOMAIN.command("complaint", "show", aliases=("查看", "详情"), usage="complaints.cmd.show")
@@ -359,11 +365,43 @@ def assign(ctx: Ctx, args: Args) -> list[Reply]:
 
 @DOMAIN.command("complaint", "respond", aliases=("响应", "回复", "reply"),
                 usage="complaints.cmd.respond")
-def respond(ctx: Ctx, args: Args) -> Reply:
+def respond(ctx: Ctx, args: Args) -> Reply | list[Reply]:
     c = _load(ctx, args.get(0), "respond", for_update=True)
-    text = _text(args, 1, MAX_TEXT, command="respond", required=True)
+    text = _text(args, 1, MAX_TEXT, command="respond", required=False)
     _may_change(ctx, c)
     _check(c, "respond")
+    if not text:  # (the App Home's "respond" button) the response is asked for, then confirmed
+        return ctx.app.engine.start(ctx, RESPOND_FLOW, {"complaint": c.ref})
+    return _record_response(ctx, c, text)
+
+
+def _respond_flow() -> Flow:
+    return Flow(
+        name=RESPOND_FLOW,
+        steps=(
+            Step("complaint", "complaints/ask_response", _complaint_ref),  # given with the command
+            Step("response", "complaints/ask_response", parsers.text(MAX_TEXT, single_line=False)),
+        ),
+        summary="complaints/confirm_response",
+        finish=_responded,
+    )
+
+
+def _complaint_ref(answer: str, ctx: Ctx) -> str:
+    ref = rules.IDS.parse(answer)
+    if ref is None:
+        raise InvalidAnswer("complaints/usage", usage="complaints.cmd.respond")
+    return ref
+
+
+def _responded(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
+    c = _load(ctx, answers["complaint"], "respond", for_update=True)
+    _may_change(ctx, c)
+    _check(c, "respond")  # (answered meanwhile by someone else: said so, nothing written)
+    return [_record_response(ctx, c, answers["response"])]
+
+
+def _record_response(ctx: Ctx, c: Complaint, text: str) -> Reply:
     _leave_pause(c, ctx.now)
     on_time = ctx.now <= c.due_at
     taken = ctx.now - c.received_at
@@ -573,3 +611,4 @@ def followup_due(session: Session, reminder: Reminder, now: datetime) -> Reply |
 
 
 DOMAIN.flow(_intake_flow())
+DOMAIN.flow(_respond_flow())

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import NotFound, PermissionDenied, UserError
-from bot.messages import Audience, Reply
+from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
 from schedules.api import snooze_time, wake_after_commit
 from schedules.models import Reminder, Status
@@ -52,7 +52,10 @@ def remind_list(ctx: Ctx, args: Args) -> Reply:
         .order_by(col(Reminder.due_at))
         .limit(LIST_LIMIT)
     ).all()
-    return Reply("reminders/list", {"rows": [_row(r) for r in rows]},
+    # A snoozable reminder can be pushed back an hour with one press (the App Home shows these).
+    snooze = [Choice(f"/remind snooze {r.id} 1h", "reminders.snooze_item", ref=f"#{r.id}")
+              for r in rows if r.snoozable]
+    return Reply("reminders/list", {"rows": [_row(r) for r in rows]}, choices=snooze,
                  audience=Audience.USER)
 
 
