@@ -508,7 +508,7 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     })
     opened = fake.wait_for("views.open")[0].params
     assert opened["trigger_id"] == "trig-form"
-    view = opened["view"]
+    view = fake.wait_for_form()
     # Text and choice steps become inputs; the list of topics stays in the conversation.
     assert [b["block_id"] for b in view["blocks"]] == [
         "who", "kind", "score", "owner", "at", "at__time"]
@@ -740,7 +740,7 @@ def test_a_form_submission_queues_its_answers_with_its_change(
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
-    view = fake.wait_for("views.open")[0].params["view"]
+    view = fake.wait_for_form()
     with h.app.db.session() as s:
         queued_before = len(s.exec(select(Reminder.id)).all())
     failed = threading.Event()

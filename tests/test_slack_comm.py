@@ -39,7 +39,7 @@ def test_comm_new_as_a_modal_then_the_media_hint_and_a_reminder_button(slack: Ha
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
-    view = fake.wait_for("views.open")[0].params["view"]
+    view = fake.wait_for_form()
     # The list of materials and the complaint question (customers only) stay in the chat.
     assert [b["block_id"] for b in view["blocks"]] == [
         "audience", "audience_name", "topic", "goal", "goal_text", "channel", "strategy"]

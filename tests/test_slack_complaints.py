@@ -81,7 +81,7 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
-    view = h.fake.wait_for("views.open")[0].params["view"]
+    view = h.fake.wait_for_form()
     assert [b["block_id"] for b in view["blocks"]] == [
         "customer", "contact", "channel", "summary", "details", "severity", "received",
         "received__time", "owner"]

@@ -272,6 +272,16 @@ class FakeSlack:
                 self._cond.wait(left)
             return found()
 
+    def wait_for_form(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The form a button opened, as the person finally sees it. The adapter opens it at
+        once when it is ready within its budget, else opens a placeholder (no input blocks) and
+        fills it in with views.update ("Modals": a trigger_id lasts 3 s); which of the two
+        happens depends on how busy the machine is, and either is right."""
+        opened = self.wait_for("views.open", timeout=timeout)[0].params["view"]
+        if any(b.get("type") == "input" for b in opened.get("blocks", [])):
+            return opened
+        return self.wait_for("views.update", timeout=timeout)[0].params["view"]
+
     def posted_text(self, channel: str | None = None) -> list[str]:
         """Everything posted with chat.postMessage (to `channel`), as text and blocks' text."""
         return [message_text(c.params) for c in self.calls("chat.postMessage")
