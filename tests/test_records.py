@@ -58,7 +58,7 @@ def test_load_allowed_lets_in_who_may_and_refuses_the_rest_naming_the_record(db_
         def load(user: str, raw: str = "k-2026-1", who: records.Who = OWNER,
                  roles: frozenset[str] = frozenset()) -> CommRecord:
             ctx = _Ctx(s, _Member("console", user), roles)
-            return records.load_allowed(ctx, CommRecord, IDS, raw, who,  # type: ignore[arg-type]
+            return records.load_allowed(ctx, CommRecord, IDS, raw, who,
                                         missing="comm/not_found", lock=True)
 
         assert load("alice").ref == REF  # the owner, the id as people type it
@@ -70,7 +70,7 @@ def test_load_allowed_lets_in_who_may_and_refuses_the_rest_naming_the_record(db_
         # Another platform's member with the same user id is somebody else.
         with pytest.raises(PermissionDenied):
             records.Who("comm/not_owner", people=("owner",)).check(
-                _Ctx(s, _Member("slack", "alice")), load("alice"))  # type: ignore[arg-type]
+                _Ctx(s, _Member("slack", "alice")), load("alice"))
         # A rule over the context and the record, for what people and roles do not say.
         ruled = records.Who("comm/not_owner", rule=lambda ctx, r: r.topic == "新品发布")
         assert load("bob", who=ruled).ref == REF
@@ -80,7 +80,7 @@ def test_load_allowed_lets_in_who_may_and_refuses_the_rest_naming_the_record(db_
         assert missing.value.params == {"ref": "K-2026-0099"}
         # A conversation step asks again instead: the same refusal as an invalid answer.
         with pytest.raises(InvalidAnswer) as again:
-            OWNER.check(_Ctx(s, _Member("console", "bob")), load("alice"),  # type: ignore[arg-type]
+            OWNER.check(_Ctx(s, _Member("console", "bob")), load("alice"),
                         InvalidAnswer)
         assert again.value.template == "comm/not_owner" and again.value.params["ref"] == REF
 
