@@ -1,20 +1,24 @@
 """Record plumbing every domain shares: `C-2026-0001` style ids (a number per prefix and
 year, handed out in the creating transaction), reading such an id back as people type it,
-loading a record by it (locked for a change, with the domain's polite "not found"), and the
-audit entry."""
+loading a record by it (locked for a change, with the domain's polite "not found"), who may
+change it (with the domain's polite refusal naming it), and the audit entry."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from bot.errors import NotFound
+from bot.errors import NotFound, PermissionDenied, UserError
 from bot.models import AuditEntry, RecordCounter
+
+if TYPE_CHECKING:
+    from bot.context import Ctx
 
 Record = TypeVar("Record", bound=SQLModel)
 
@@ -76,6 +80,47 @@ def load(session: Session, model: type[Record], ids: RecordIds, raw: str | None,
     record = find(session, model, ref, lock=lock) if ref else None
     if record is None:
         raise NotFound(missing, ref=ref or (raw or "")[:40])
+    return record
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who may change a domain's records, and the domain's refusal when the member may not.
+
+    `people`: the record's member columns by their prefix (`"owner"` reads `owner_platform`
+    and `owner_id`); `roles`: roles that may anyway; `rule`: a predicate over the context and
+    the record for what these do not say. Anyone any of them lets in may. `refusal` is the
+    template of the answer, given `ref=` the record's id and whatever `about(record)` adds."""
+
+    refusal: str
+    people: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    rule: Callable[[Ctx, Any], bool] | None = None
+    about: Callable[[Any], dict[str, Any]] | None = None
+
+    def allows(self, ctx: Ctx, record: Any) -> bool:  # noqa: ANN401 (any domain's record)
+        me = (ctx.member.platform, ctx.member.user_id)
+        if any((getattr(record, f"{person}_platform"), getattr(record, f"{person}_id")) == me
+               for person in self.people):
+            return True
+        if self.roles and ctx.has_role(*self.roles):
+            return True
+        return self.rule is not None and self.rule(ctx, record)
+
+    def check(self, ctx: Ctx, record: Any,  # noqa: ANN401 (any domain's record)
+              error: type[UserError] = PermissionDenied) -> None:
+        """Raise the polite refusal naming the record unless the member may. `error`: the
+        kind of answer (a conversation step asks again on InvalidAnswer)."""
+        if not self.allows(ctx, record):
+            raise error(self.refusal, ref=record.ref, **(self.about(record) if self.about else {}))
+
+
+def load_allowed(ctx: Ctx, model: type[Record], ids: RecordIds, raw: str | None, who: Who, *,
+                 missing: str, lock: bool = False) -> Record:
+    """Load by id (locked for a change), then check who may: the record, else the polite "not
+    found" or refusal, both naming the id; nothing is written before either."""
+    record = load(ctx.session, model, ids, raw, missing=missing, lock=lock)
+    who.check(ctx, record)
     return record
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot import members, parsers, records
 from bot.context import Ctx
 from bot.domain import Domain
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from handlers.meetings.models import (
@@ -51,17 +51,15 @@ def view(session: Session, item: ActionItem, now: datetime | None = None) -> dic
     }
 
 
-def find(session: Session, raw: str | None) -> ActionItem:
-    return records.load(session, ActionItem, ACTION_IDS, raw, missing="actions/not_found")
-
-
-def may_change(ctx: Ctx, item: ActionItem) -> bool:
-    """The owner, the meeting's organiser, and admins."""
-    me = (ctx.member.platform, ctx.member.user_id)
-    if (item.owner_platform, item.owner_id) == me or ctx.has_role("admin"):
-        return True
+def _organises_meeting(ctx: Ctx, item: ActionItem) -> bool:
     meeting = ctx.session.get(Meeting, item.meeting_id)
-    return meeting is not None and (meeting.organiser_platform, meeting.organiser_id) == me
+    return meeting is not None and (meeting.organiser_platform, meeting.organiser_id) == (
+        ctx.member.platform, ctx.member.user_id)
+
+
+# The owner, the meeting's organiser, and admins.
+CHANGERS = records.Who("actions/not_allowed", people=("owner",), roles=("admin",),
+                       rule=_organises_meeting)
 
 
 def owner_zone(session: Session, item: ActionItem, fallback: ZoneInfo) -> ZoneInfo:
@@ -260,9 +258,8 @@ DOMAIN.digest(overdue_items)
 def _changeable(ctx: Ctx, args: Args, usage: str) -> ActionItem:
     if not args.get(0):
         raise UserError(usage)
-    item = find(ctx.session, args.get(0))
-    if not may_change(ctx, item):
-        raise PermissionDenied("actions/not_allowed", ref=item.ref)
+    item = records.load_allowed(ctx, ActionItem, ACTION_IDS, args.get(0), CHANGERS,
+                                missing="actions/not_found")
     if item.status != OPEN:
         raise UserError("actions/already_done", ref=item.ref, at=item.done_at)
     return item

@@ -18,7 +18,7 @@ from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
 from bot.router import Args
@@ -246,8 +246,7 @@ def _record_step(purpose: str) -> Step:
         record = _by_ref(ctx.session, ref) if ref else None
         if record is None:
             raise InvalidAnswer("comm/not_found", ref=answer.strip()[:40])
-        if not _may_change(ctx, record):
-            raise InvalidAnswer("comm/not_owner", ref=record.ref, owner=record.owner_name)
+        OWNER.check(ctx, record, InvalidAnswer)
         state = rules.state_of(record)
         if purpose == "run" and not rules.may_run(state):
             raise InvalidAnswer("comm/not_runnable", ref=record.ref, state=str(state))
@@ -481,16 +480,15 @@ def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommReco
                         lock=lock)
 
 
-def _may_change(ctx: Ctx, record: CommRecord) -> bool:
-    mine = (record.owner_platform, record.owner_id) == (ctx.member.platform, ctx.member.user_id)
-    return mine or ctx.has_role("admin")
+OWNER = records.Who("comm/not_owner", people=("owner",), roles=("admin",),
+                    about=lambda record: {"owner": record.owner_name})
 
 
 def _load_own(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommRecord:
-    record = _load(ctx, raw, usage, lock=lock)
-    if not _may_change(ctx, record):
-        raise PermissionDenied("comm/not_owner", ref=record.ref, owner=record.owner_name)
-    return record
+    if not raw:
+        raise UserError(usage)
+    return records.load_allowed(ctx, CommRecord, rules.IDS, raw, OWNER, missing="comm/not_found",
+                                lock=lock)
 
 
 def _require_runnable(record: CommRecord) -> None:

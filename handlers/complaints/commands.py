@@ -20,7 +20,7 @@ from bot.confirm import ask_first, without_confirm
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from bot.routes import routed
@@ -219,10 +219,10 @@ def _load(ctx: Ctx, raw: str | None, command: str, *, for_update: bool = False) 
                         lock=for_update)
 
 
-def _may_change(ctx: Ctx, c: Complaint) -> None:
-    if not rules.can_change(c, ctx.member.platform, ctx.member.user_id, ctx.roles):
-        raise PermissionDenied("complaints/not_allowed", ref=c.ref,
-                               owner=c.owner_name if c.has_owner else "")
+CHANGERS = records.Who(
+    "complaints/not_allowed",
+    rule=lambda ctx, c: rules.can_change(c, ctx.member.platform, ctx.member.user_id, ctx.roles),
+    about=lambda c: {"owner": c.owner_name if c.has_owner else ""})
 
 
 def _check(c: Complaint, action: str, *, has_text: bool = True) -> None:
@@ -343,7 +343,7 @@ def assign(ctx: Ctx, args: Args) -> list[Reply]:
     who = args.get(1)
     if not who:
         raise _usage("assign")
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "assign")
     try:
         ref = parsers.parse_mention(who, ctx)
@@ -368,7 +368,7 @@ def assign(ctx: Ctx, args: Args) -> list[Reply]:
 def respond(ctx: Ctx, args: Args) -> Reply | list[Reply]:
     c = _load(ctx, args.get(0), "respond", for_update=True)
     text = _text(args, 1, MAX_TEXT, command="respond", required=False)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "respond")
     if not text:  # (the App Home's "respond" button) the response is asked for, then confirmed
         return ctx.app.engine.start(ctx, RESPOND_FLOW, {"complaint": c.ref})
@@ -396,7 +396,7 @@ def _complaint_ref(answer: str, ctx: Ctx) -> str:
 
 def _responded(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     c = _load(ctx, answers["complaint"], "respond", for_update=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "respond")  # (answered meanwhile by someone else: said so, nothing written)
     return [_record_response(ctx, c, answers["response"])]
 
@@ -416,7 +416,7 @@ def _record_response(ctx: Ctx, c: Complaint, text: str) -> Reply:
 def solution(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "solution", for_update=True)
     text = _text(args, 1, MAX_TEXT, command="solution", required=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "solution")
     revised = c.status == "solution"
     _leave_pause(c, ctx.now)
@@ -434,7 +434,7 @@ def solution(ctx: Ctx, args: Args) -> Reply:
 def followup(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "followup", for_update=True)
     text = _text(args, 1, MAX_TEXT, command="followup", required=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "followup")
     _leave_pause(c, ctx.now)
     c.status, c.followup, c.followup_at, c.followup_due_at = (
@@ -451,7 +451,7 @@ def satisfaction(ctx: Ctx, args: Args) -> Reply:
     if not score_word.isdigit() or not 1 <= int(score_word) <= 5:
         raise _usage("satisfaction")
     comment = _text(args, 2, MAX_REASON, command="satisfaction", required=False)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "satisfaction")
     old = c.satisfaction
     c.satisfaction, c.satisfaction_comment = int(score_word), comment
@@ -463,7 +463,7 @@ def satisfaction(ctx: Ctx, args: Args) -> Reply:
 def note(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "note", for_update=True)
     text = _text(args, 1, MAX_TEXT, command="note", required=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "note")
     _save(ctx, c, "note", {"text": text})
     return _done(ctx, c, "note")
@@ -472,7 +472,7 @@ def note(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("complaint", "resolve", aliases=("解决", "已解决"), usage="complaints.cmd.resolve")
 def resolve(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "resolve", for_update=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "resolve")
     _leave_pause(c, ctx.now)
     c.status, c.resolved_at = "resolved", ctx.now
@@ -484,7 +484,7 @@ def resolve(ctx: Ctx, args: Args) -> Reply:
 def close(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "close", for_update=True)
     reason = _text(without_confirm(args), 1, MAX_REASON, command="close", required=False)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "close", has_text=bool(reason))
     if ask := ask_first(ctx, args, "complaints/close_ask", {"ref": c.ref, "reason": reason}):
         return ask
@@ -499,7 +499,7 @@ def close(ctx: Ctx, args: Args) -> Reply:
 def reopen(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "reopen", for_update=True)
     reason = _text(args, 1, MAX_REASON, command="reopen", required=False)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "reopen", has_text=bool(reason))
     before = c.status
     if c.responded_at is None:
@@ -520,7 +520,7 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
 def pause(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "pause", for_update=True)
     reason = _text(args, 1, MAX_REASON, command="pause", required=False)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "pause", has_text=bool(reason))
     c.paused_at, c.pause_reason = ctx.now, reason
     _save(ctx, c, "pause", {"text": reason})
@@ -530,7 +530,7 @@ def pause(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("complaint", "resume", aliases=("恢复", "继续"), usage="complaints.cmd.resume")
 def resume(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "resume", for_update=True)
-    _may_change(ctx, c)
+    CHANGERS.check(ctx, c)
     _check(c, "resume")
     shift = rules.resume_shift(c, ctx.now)
     if c.status == "new":

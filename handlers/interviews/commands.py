@@ -21,7 +21,7 @@ from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.records import RecordIds
 from bot.router import Args
@@ -333,10 +333,12 @@ def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> Intervie
                         lock=lock)
 
 
+DEBRIEFERS = records.Who("interviews/not_yours", people=("spokesperson", "owner"),
+                         roles=("admin",))
+
+
 def _may_debrief(ctx: Ctx, iv: Interview) -> None:
-    people = {(iv.spokesperson_platform, iv.spokesperson_id), (iv.owner_platform, iv.owner_id)}
-    if (ctx.member.platform, ctx.member.user_id) not in people and not ctx.has_role("admin"):
-        raise PermissionDenied("interviews/not_yours", ref=iv.ref)
+    DEBRIEFERS.check(ctx, iv)
     if iv.debriefed_at is not None:
         raise UserError("interviews/already_debriefed", ref=iv.ref)
 

@@ -17,7 +17,7 @@ from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
 from bot.timeparse import TimeParseError, parse_duration
@@ -149,21 +149,15 @@ def find(session: Session, raw: str | None, *, lock: bool = False) -> Meeting:
                         lock=lock)
 
 
-def may_edit(ctx: Ctx, meeting: Meeting) -> bool:
-    """The organiser and admins move or cancel a meeting."""
-    mine = (meeting.organiser_platform, meeting.organiser_id) == (
-        ctx.member.platform, ctx.member.user_id)
-    return mine or ctx.has_role("admin")
-
-
-def may_run(ctx: Ctx, meeting: Meeting) -> bool:
-    """Sending the agenda and taking minutes: the organiser, an attendee, or an admin."""
-    return meeting.involves(ctx.member.platform, ctx.member.user_id) or ctx.has_role("admin")
+# The organiser and admins move or cancel a meeting.
+EDITORS = records.Who("meetings/not_allowed", people=("organiser",), roles=("admin",))
+# Sending the agenda and taking minutes: the organiser, an attendee, or an admin.
+RUNNERS = records.Who("meetings/not_allowed", roles=("admin",),
+                      rule=lambda ctx, m: m.involves(ctx.member.platform, ctx.member.user_id))
 
 
 def check_minutes_allowed(ctx: Ctx, meeting: Meeting) -> None:
-    if not may_run(ctx, meeting):
-        raise PermissionDenied("meetings/not_allowed", ref=meeting.ref)
+    RUNNERS.check(ctx, meeting)
     if meeting.status == CANCELLED:
         raise UserError("meetings/is_cancelled", ref=meeting.ref)
     if meeting.minutes_at is not None:
@@ -512,8 +506,7 @@ def meeting_new(ctx: Ctx, args: Args) -> list[Reply]:
 @DOMAIN.command("meeting", "agenda", aliases=("议程",), usage="meetings.cmd.agenda")
 def meeting_agenda(ctx: Ctx, args: Args) -> list[Reply]:
     meeting = _usable(ctx, args, "meetings/usage_agenda")
-    if not may_run(ctx, meeting):
-        raise PermissionDenied("meetings/not_allowed", ref=meeting.ref)
+    RUNNERS.check(ctx, meeting)
     again = meeting.agenda_sent_at is not None
     meeting.agenda_sent_at = meeting.updated_at = ctx.now
     ctx.session.add(meeting)
@@ -616,9 +609,11 @@ DOMAIN.digest(missing_minutes)
 def _usable(ctx: Ctx, args: Args, usage: str, *, edit: bool = False) -> Meeting:
     if not args.get(0):
         raise UserError(usage)
-    meeting = find(ctx.session, args.get(0))
-    if edit and not may_edit(ctx, meeting):
-        raise PermissionDenied("meetings/not_allowed", ref=meeting.ref)
+    if edit:
+        meeting = records.load_allowed(ctx, Meeting, MEETING_IDS, args.get(0), EDITORS,
+                                       missing="meetings/not_found")
+    else:
+        meeting = find(ctx.session, args.get(0))
     if meeting.status == CANCELLED:
         raise UserError("meetings/is_cancelled", ref=meeting.ref)
     return meeting

@@ -529,13 +529,15 @@ def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> PressRel
                         lock=lock)
 
 
+AUTHOR = records.Who("press/not_author", people=("author",), roles=("admin",),
+                     about=lambda release: {"author": release.author_name})
+
+
 def _load_own(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> PressRelease:
-    release = _load(ctx, raw, usage, lock=lock)
-    mine = (release.author_platform, release.author_id) == (ctx.member.platform,
-                                                            ctx.member.user_id)
-    if not (mine or ctx.has_role("admin")):
-        raise PermissionDenied("press/not_author", ref=release.ref, author=release.author_name)
-    return release
+    if not raw:
+        raise UserError(usage)
+    return records.load_allowed(ctx, PressRelease, rules.IDS, raw, AUTHOR,
+                                missing="press/not_found", lock=lock)
 
 
 def _under_review(ctx: Ctx, raw: str | None, usage: str) -> tuple[PressRelease, PressVersion]:

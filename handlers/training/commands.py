@@ -18,7 +18,7 @@ from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
-from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from handlers.comm.models import CommRecord
@@ -227,10 +227,7 @@ def find(session: Session, raw: str | None) -> TrainingSession:
     return records.load(session, TrainingSession, TRAINING_IDS, raw, missing="training/not_found")
 
 
-def may_organise(ctx: Ctx, row: TrainingSession) -> bool:
-    mine = (row.organiser_platform, row.organiser_id) == (ctx.member.platform,
-                                                          ctx.member.user_id)
-    return mine or ctx.has_role(*ORGANISERS)
+ORGANISER = records.Who("training/not_organiser", people=("organiser",), roles=ORGANISERS)
 
 
 def attendees(session: Session, row: TrainingSession) -> list[TrainingAttendance]:
@@ -243,8 +240,7 @@ def attendees(session: Session, row: TrainingSession) -> list[TrainingAttendance
 
 
 def check_log_allowed(ctx: Ctx, row: TrainingSession) -> None:
-    if not may_organise(ctx, row):
-        raise PermissionDenied("training/not_organiser", ref=row.ref)
+    ORGANISER.check(ctx, row)
     if row.starts_at > ctx.now:
         raise UserError("training/not_held", ref=row.ref, start=row.starts_at)
     if row.logged_at is not None:
@@ -345,9 +341,8 @@ def training_plan(ctx: Ctx, args: Args) -> list[Reply]:
 
 @DOMAIN.command("training", "confirm", aliases=("确认",), usage="training.cmd.confirm")
 def training_confirm(ctx: Ctx, args: Args) -> Reply:
-    row = find(ctx.session, args.get(0))
-    if not may_organise(ctx, row):
-        raise PermissionDenied("training/not_organiser", ref=row.ref)
+    row = records.load_allowed(ctx, TrainingSession, TRAINING_IDS, args.get(0), ORGANISER,
+                               missing="training/not_found")
     if row.speaker_confirmed_at is None:
         row.speaker_confirmed_at = ctx.now
         ctx.session.add(row)
