@@ -113,7 +113,7 @@ from zoneinfo import ZoneInfo
 import opencc
 from dateparser.date import DateDataParser
 
-__all__ = ["TimeParseError", "parse_duration", "parse_when"]
+__all__ = ["Reading", "TimeParseError", "parse_duration", "parse_when", "read_when"]
 
 
 class TimeParseError(ValueError):
@@ -282,6 +282,11 @@ class _Clock:
     loose: bool = False  # a number alone ("8 tonight"): needs am/pm or a part of the day
     offset: int = 0  # minutes after the hour named: "a quarter to noon" is -15
     with_day: bool = False  # "19h": a time only beside a day; alone, it may mean 19 hours
+    # The hour (1-12) did not say which half of the day: 3:30, 三点半, ten thirty.
+    twelve: bool = False
+    # ... and it is a clock reading (3:30, ten thirty, at 1030): without a day, the next of the
+    # two (Duckling's rule); with a day, or a Chinese 三点半, the 24-hour reading.
+    nearest: bool = False
 
 
 @dataclass
@@ -379,7 +384,8 @@ def _cn_date(m: re.Match[str]) -> _Parts:
 _CN_YEARS = {"今": 0, "明": 1, "后": 2, "去": -1, "前": -2}
 
 _NOW_WORDS = (
-    "now", "right now", "at the moment", "现在", "马上", "立刻", "立即", "此时", "此刻", "当前",
+    "now", "right now", "at the moment", "atm", "at this time",
+    "现在", "马上", "立刻", "立即", "此时", "此刻", "当前",
     "宜家", "而家", "依家",  # Cantonese
 )  # fmt: skip
 
@@ -657,14 +663,21 @@ def _time(
     *,
     meridiem: str | None = None,
     bare: bool = False,
+    nearest: bool = False,
+    twelve: bool = False,
 ) -> _Parts:
-    clock = _Clock(_int(hour), _int(minute or "0"), _int(second or "0"), meridiem, bare)
+    """A clock time; `nearest`: a clock reading whose hour 1-12 may be either half of the day
+    (9:30), `twelve`: an hour that may be, read on the 24-hour clock (三点半)."""
+    value = _int(hour)
+    ambiguous = (nearest or twelve) and 1 <= value <= 12 and meridiem is None
+    clock = _Clock(value, _int(minute or "0"), _int(second or "0"), meridiem, bare,
+                   twelve=ambiguous, nearest=ambiguous and nearest)
     return _Parts(clock=clock)
 
 
 _MERIDIEM = r"(?:\s*(?:o'?\s?clock\s*)?(?P<mer>[ap])\.?\s?m\.?(?![a-z]))"
 _EN_CLOCK = re.compile(
-    r"(?P<at>(?:at|@)\s*)?(?:(?P<hour3>[0-9]{1,2})(?P<min3>[0-9]{2})(?![0-9:])|(?P<hour>[0-9]{1,2})"
+    r"(?P<at>(?:at|@)\s*|for\s+)?(?:(?P<hour3>[0-9]{1,2})(?P<min3>[0-9]{2})(?![0-9:])|(?P<hour>[0-9]{1,2})"
     r"(?:[:.](?P<min>[0-9]{2})(?![0-9])|\s(?P<min2>[0-9]{2})(?![0-9:]))?)"
     rf"(?:{_MERIDIEM}|\s*o'?\s?clock(?![a-z])|(?<=[0-9])(?P<short>[ap])\.?(?![a-z0-9]))?"
 )
@@ -682,26 +695,34 @@ def _en_clock_token(s: str, pos: int) -> tuple[int, _Parts] | None:
         return None  # 4a, 7p alone are not times (Duckling's negatives)
     meridiem = (m["mer"] or short) + "m" if (m["mer"] or short) else None
     at = m["at"] is not None
+    hour = _int(m["hour"] or m["hour3"])
+    if m["hour3"] is not None and meridiem is None and (at or _APPROX_BEFORE.search(s, 0, pos)):
+        # at 1030, around 1030: a clock reading without its colon
+        clock = _time(m["hour3"], minute, nearest=True).clock
+        return m.end(), _Parts(clock=clock)
     clock = _Clock(
-        _int(m["hour"] or m["hour3"]), _int(minute or "0"), 0, meridiem,
+        hour, _int(minute or "0"), 0, meridiem,
         bare=at and meridiem is None, loose=not at and meridiem is None,
     )  # fmt: skip
     return m.end(), _Parts(clock=clock)
+
+
+_APPROX_BEFORE = re.compile(r"(?<![a-z])(?:about|around|approximately|roughly)\s*$")
 
 
 def _cn_clock(m: re.Match[str]) -> _Parts:
     hour, half, quarters, minute = m["hour"], m["half"], m["q"], m["min"]
     five_minutes = m["five"] or m["five2"]
     if half:
-        return _time(hour, "30")
+        return _time(hour, "30", twelve=True)
     if quarters:
-        return _time(hour, str(15 * _int(quarters)))
+        return _time(hour, str(15 * _int(quarters)), twelve=True)
     if five_minutes:  # Cantonese: 三点踏三, 三点三个字 = 3:15
-        return _time(hour, str(5 * _int(five_minutes)))
+        return _time(hour, str(5 * _int(five_minutes)), twelve=True)
     if minute and not m["unit"] and not m["zero"] and len(minute) == 1 and minute != "十":
         # 三点三 is 3:15 in Cantonese, and 3:03 or 3:30 to others: say 3点15 or 3点03分.
         raise TimeParseError("say the minutes in full: 3点15, 3点03分")
-    return _time(hour, minute, m["sec"])
+    return _time(hour, minute, m["sec"], twelve=not hour.startswith(("0", "零", "〇")))
 
 
 _BEFORE_OR_AFTER = re.compile(
@@ -723,6 +744,8 @@ def _before_or_after_token(s: str, pos: int) -> tuple[int, _Parts] | None:
     end, parts = hit
     if parts.clock.minute or parts.clock.offset:
         return None  # 'a quarter past 3:30'
+    if parts.clock.with_day:  # 15 minutes past 15h: a time, not a duration
+        parts = replace(parts, clock=replace(parts.clock, with_day=False))
     minutes = 15 if m["quarter"] else 30 if m["half"] else _int(m["minutes"])
     if not 0 < minutes < 60:
         raise TimeParseError("say the minutes past or to the hour from 1 to 59")
@@ -746,10 +769,10 @@ _CLOCK_TOKENS: tuple[_Token, ...] = (
     _regex_token(
         r"([0-9]{1,2})h(?![0-9a-z])", lambda m: _Parts(clock=_Clock(_int(m[1]), with_day=True))
     ),
-    # 15:00, 9:30, 15:00:30 (and 15：00, after NFKC)
+    # 15:00, 9:30, 15:00:30 (and 15：00, after NFKC); 9:30 may be 21:30, 09:30 may not
     _regex_token(
         rf"{_AT}([0-9]{{1,2}}):([0-9]{{2}})(?::([0-9]{{2}}))?(?![0-9])",
-        lambda m: _time(m[1], m[2], m[3]),
+        lambda m: _time(m[1], m[2], m[3], nearest=not m[1].startswith("0")),
     ),
     # 3点, 三点半, 3点15(分), 3点一刻, 15时30分, 十点整
     _regex_token(
@@ -895,8 +918,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
         return now
     day = parts.day
     if parts.shift is not None:
-        if parts.clock is None and parts.period is None and day is None:
-            return _shifted(now, parts.shift, tz)
+        if parts.clock is None and parts.period is None and day in (None, _Day(offset=0)):
+            found = _shifted(now, parts.shift, tz)
+            if day is not None and found.astimezone(tz).date() != now.date():
+                raise TimeParseError("that is not today")
+            return found  # "today in one hour": today's, or refused
         if parts.shift.seconds or not parts.shift.days or day is not None:
             raise TimeParseError("a relative time cannot be combined with another date or time")
         day = _Day(offset=parts.shift.days)  # 3天后下午3点: that day, at that time
@@ -1089,6 +1115,20 @@ _SPOKEN_ORDINAL = re.compile(
 )
 
 
+# An hour and its minutes as a clock shows them: at ten thirty, twelve oh three (not "two
+# three", which Duckling lists as no time). Without "at", and unless its minutes are "oh ...",
+# it is also how a number is said ("three twenty", 320, in Duckling's list of texts that are
+# not times): then it is read only with am/pm or a part of the day, as "3 20" is.
+_SPOKEN_CLOCK = re.compile(
+    rf"(?<![a-z])(?P<at>(?:at|@)\s+)?"
+    rf"(?P<hour>{'|'.join(sorted(_UNITS[1:13], key=len, reverse=True))})\s+"
+    rf"(?P<minute>(?:{'|'.join(_TENS)})(?:\s(?:{'|'.join(_UNITS[1:10])}))?"
+    rf"|(?:oh|o|ou|zero)\s(?:{'|'.join(_UNITS[1:10])})"
+    rf"|{'|'.join(sorted(_UNITS[10:20], key=len, reverse=True))})"
+    r"(?![a-z])(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|seconds?|secs?)(?![a-z]))"
+)
+
+
 def _spoken_to_digits(s: str) -> str:
     """'seven thirty p.m.' -> '7 30 p.m.', 'twelve oh three' -> '12 03', 'march first' ->
     'march 1st': then the same rules, and the same refusals, as for digits."""
@@ -1106,8 +1146,15 @@ def _spoken_to_digits(s: str) -> str:
         value = _ORDINALS[m["ord"]] + (20 if m["tens"] == "twenty" else 30 if m["tens"] else 0)
         return f"{value}{'st' if value % 10 == 1 and value != 11 else 'th'}"
 
+    def clock(m: re.Match[str]) -> str:
+        hour, minute = _UNITS.index(m["hour"]), number(_SPOKEN.fullmatch(m["minute"]))
+        if m["at"] or m["minute"].startswith(("o", "zero")):
+            return f"{m['at'] or ''}{hour}:{minute:0>2}"
+        return f"{hour} {minute}"  # as "3 20", a time only with am/pm or a part of the day
+
     s = re.sub("(?<=[a-z])-(?=[a-z])", " ", s)  # ten-thirty is not the 30th of October
     s = re.sub("(?<=[0-9])ish(?![a-z])", "", s)  # 3ish pm: approximately 3pm
+    s = _SPOKEN_CLOCK.sub(clock, s)  # ten thirty is 10:30, and as ambiguous as 10:30
     return _SPOKEN.sub(number, _SPOKEN_ORDINAL.sub(ordinal, s))
 
 
@@ -1125,6 +1172,40 @@ def _normalise(text: str) -> str:
 # -------------------------------------------------------------------------------- public API
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What a text was read as, and what the member should see about it in the echo."""
+
+    at: datetime  # aware, UTC
+    # The other half of the day, when the text did not say which (3:30, 三点半): the echo
+    # says "15:30 (not 03:30)".
+    instead: datetime | None = None
+    approximate: bool = False  # 3ish pm, about 3pm, 下午5点多: the echo says "about 15:00"
+
+
+# Words that say a time is approximate; the time said is taken, and the echo says "about".
+_APPROXIMATE = re.compile(
+    r"(?<![a-z])(?:about|around|approximately|approx|roughly)(?![a-z])|[0-9]\s*ish(?![a-z])"
+    r"|左右|许|[点时]多"
+)
+
+
+def _both_halves(parts: _Parts, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime | None]:
+    """The moment `parts` names and, when its hour did not say which half of the day, the
+    other reading. A clock reading without a day (3:30) is the next of the two, as Duckling
+    reads it (at 04:30, 15:30; at 01:00, 03:30); with a day, and a Chinese hour (三点半), the
+    24-hour reading (03:30): the member sees the other one named in the echo either way."""
+    clock = parts.clock
+    if (clock is None or not clock.twelve or clock.meridiem is not None
+            or parts.period is not None):
+        return _resolve(parts, now, tz), None
+    am, pm = (_resolve(replace(parts, clock=replace(clock, meridiem=m)), now, tz)
+              for m in ("am", "pm"))
+    if clock.nearest and parts.day is None and parts.shift is None:
+        return (am, pm) if am <= pm else (pm, am)
+    return (pm, am) if clock.hour == 12 else (am, pm)
+
+
 def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     """Read `text` in the member's zone `tz`, relative to `now` (an aware datetime, any zone).
 
@@ -1132,12 +1213,20 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     or is ambiguous/garbage. Never returns a naive datetime. A date without a time means
     09:00 local; see the module docstring for the other conventions.
     """
+    return read_when(text, now=now, tz=tz).at
+
+
+def read_when(text: str, *, now: datetime, tz: ZoneInfo) -> Reading:
+    """parse_when, with what the echo must say: the other half of the day when the text did
+    not say which, and whether the time was said as approximate."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     s = _normalise(text)
+    approximate = _APPROXIMATE.search(s) is not None
     if not _CJK.search(s):
         s = _spoken_to_digits(s)
     local_now = now.astimezone(tz)
+    instead = None
     try:
         if _ISO.fullmatch(s):
             found = _read_iso(s, tz)
@@ -1145,14 +1234,18 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
             if parts.zone is not None:  # the day and the hour are the named zone's
                 tz = ZoneInfo(parts.zone)
                 local_now = now.astimezone(tz)
-            found = _resolve(parts, local_now, tz)
+            found, instead = _both_halves(parts, local_now, tz)
         elif (read := _read_duration(s, 0)) is not None and read[0] == len(s):
             raise TimeParseError("that is a duration: say 'in 2 hours' or '两小时后'")
         elif _CJK.search(s):
             raise TimeParseError("cannot read this as a date and time")
         else:
             found = _read_with_dateparser(s, local_now, tz)
-        return found.astimezone(UTC)
+        return Reading(
+            found.astimezone(UTC),
+            None if instead is None else instead.astimezone(UTC),
+            approximate,
+        )
     except TimeParseError:
         raise
     except (ValueError, OverflowError) as exc:  # dates past year 9999 and the like
