@@ -64,9 +64,14 @@ Conventions
   tonight / 晚上 / 今晚 20:00; 凌晨 alone is rejected.
 * A time without a date means its next occurrence: today if not yet passed, else tomorrow.
 * Hours: Chinese hours without a part-of-day word are on the 24-hour clock (3点 is 03:00,
-  15点 is 15:00), as are h:mm times in both languages (9:30 is 09:30).  An English bare hour
-  ("at 3") needs am/pm or a part of the day ("tomorrow afternoon at 3"), except the
-  unambiguous 0 and 13-23; so do "at 3 15", "at 1030" and "ten thirty".  A number alone
+  15点 is 15:00).  A clock reading whose hour 1-12 does not say which half of the day
+  (3:30, at 1030, around 1030, at ten thirty, twelve oh three) is, without a day, the next
+  of its two readings, as Duckling reads it: 15:30 at 04:30, 03:30 at 01:00; with a day
+  ("today 9:30") it is the 24-hour reading (09:30), and so is 09:30 with its zero.  Either
+  way, and for 三点半 too, `read_when` gives the other reading, which the echo names:
+  "15:30 (not 03:30)".  An English bare hour ("at 3", "half past 3", "tomorrow at 3")
+  needs am/pm or a part of the day ("tomorrow afternoon at 3"), except the unambiguous 0
+  and 13-23; so do "at 3 15" (also read as 15 March) and "three twenty" (also 320).  A number alone
   (8, 815) needs am/pm or a part of the day ("8 tonight"), whatever the hour, and "19h" a
   day ("friday 19h"): alone it may be a duration.  English am/pm takes 1-12: 12am is 00:00,
   12pm is noon; a short "p" or "a" only after h:mm (3:15p) or "at" (at 3p), since Duckling's
@@ -94,7 +99,11 @@ Conventions
   dates are said (the Mid-Autumn Festival), and 三点三 too (3:15 in Cantonese).
 * Relative times: hours, minutes and seconds are elapsed time; days and weeks move the
   calendar and keep the wall-clock time ("in 2 days" at 10:00 is 10:00, even across DST).
-  Months and years are not read: their length is a matter of opinion.
+  English months and years ("three months ago", "3 years from today") are the same day of
+  the month, refused when that month has none (a month after 31 January); they are not
+  durations (parse_duration refuses them).  "today in one hour" is read if it is today.
+* Approximate times (3ish pm, about 3pm, around 1030, 下午5点多, 8点许, 左右) are read at
+  the time said and `read_when` says so, for the echo: "about 15:00" / "约 15:00".
 * Rejected (TimeParseError): empty text, over 100 characters, anything we cannot place,
   impossible dates and times (25点, 13月1日, 2月30日, 12:60), contradictions
   (明天下午13点, tonight 8am, 明天后天), bare durations (两小时 or "2 hours": say
@@ -165,7 +174,8 @@ def _skip(pattern: re.Pattern[str], s: str, pos: int) -> int:
 # --------------------------------------------------------------------------------- durations
 
 _EN_UNIT = (
-    r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?)"
+    r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?"
+    r"|months?|years?|yrs?)"
     r"(?![a-z])"
 )
 # No 日 (also the day of the month: 1日) and no 月 / 年 (months have no fixed length).
@@ -198,14 +208,15 @@ class _Shift:
 
     days: int
     seconds: int
+    months: int = 0  # calendar months (a year is 12): the same day of the month, or refused
 
     def __neg__(self) -> "_Shift":
-        return _Shift(-self.days, -self.seconds)
+        return _Shift(-self.days, -self.seconds, -self.months)
 
 
 def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
     """Read a duration such as '1h30m', '2 hours and 30 minutes' or '一个半小时' at `pos`."""
-    days = seconds = 0
+    days = seconds = months = 0
     end = None
     while part := _DURATION_PART.match(s, pos):
         value: float
@@ -228,6 +239,13 @@ def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
             amount = next((v for k, v in _EN_AMOUNTS.items() if k in word), None)
             value = 0.5 if word.startswith("half") else amount or _EN_NUMBER_WORDS[word]
             unit = part["word_unit"]
+        if unit.startswith(("mo", "y")):  # 3 months, 2 years: whole ones only
+            if value != int(value):
+                raise TimeParseError("say whole months or years, or weeks and days")
+            months += int(value) * (12 if unit.startswith("y") else 1)
+            end = part.end()
+            pos = _skip(_DURATION_GLUE, s, end)
+            continue
         unit_seconds = _UNIT_SECONDS[unit[0]]
         if unit_seconds >= _DAY:
             # Whole days move the calendar; a fraction of a day is elapsed time.
@@ -238,7 +256,7 @@ def _read_duration(s: str, pos: int) -> tuple[int, _Shift] | None:
             seconds += round(value * unit_seconds)
         end = part.end()
         pos = _skip(_DURATION_GLUE, s, end)
-    return None if end is None else (end, _Shift(days, seconds))
+    return None if end is None else (end, _Shift(days, seconds, months))
 
 
 # ------------------------------------------------------------------------- what a text names
@@ -391,7 +409,7 @@ _NOW_WORDS = (
 
 _IN = re.compile(r"(?:in|after)\s+(?:(?:about|around|approximately|roughly)\s+)?")
 _FUTURE_SUFFIX = re.compile(
-    r"\s*(?:(?:from (?:right )?now|later|hence)(?![a-z])|以后|之后|过后|后)"
+    r"\s*(?:(?:from (?:right )?now|from today|later|hence)(?![a-z])|以后|之后|过后|后)"
 )
 _PAST_SUFFIX = re.compile(r"\s*(?:(?:ago|before|back)(?![a-z])|以前|之前|前)")
 _NOW_PLUS = re.compile(r"now\s*([+-])\s*")
@@ -438,6 +456,7 @@ _DAY_WORDS: dict[str, tuple[int, str | None]] = {
 _HOLIDAYS = {
     "christmas": (12, 25), "christmas day": (12, 25), "xmas": (12, 25),
     "christmas eve": (12, 24), "new year's day": (1, 1), "new years day": (1, 1),
+    "the ides of march": (3, 15), "ides of march": (3, 15),
     "new year's eve": (12, 31), "new years eve": (12, 31),
     "元旦": (1, 1), "妇女节": (3, 8), "劳动节": (5, 1), "儿童节": (6, 1), "国庆节": (10, 1),
     "国庆": (10, 1), "圣诞节": (12, 25), "圣诞": (12, 25), "平安夜": (12, 24),
@@ -873,12 +892,21 @@ def _hour(clock: _Clock, period: str | None) -> tuple[int, int]:
     return 0, hour
 
 
+def _add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later; refused when that month has no such day
+    (a month after 31 January): guessing the 28th or the 3rd of March would be silent."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return _date(year, month + 1, day.day)
+
+
 def _shifted(now: datetime, shift: _Shift, tz: ZoneInfo) -> datetime:
-    if shift.days == 0 and shift.seconds == 0:
+    if shift.days == 0 and shift.seconds == 0 and shift.months == 0:
         raise TimeParseError("a duration of zero")
     moved = now
-    if shift.days:
-        moved = (now.replace(tzinfo=None) + timedelta(days=shift.days)).replace(tzinfo=tz)
+    if shift.days or shift.months:
+        wall = now.replace(tzinfo=None)
+        wall = datetime.combine(_add_months(wall.date(), shift.months), wall.time())
+        moved = (wall + timedelta(days=shift.days)).replace(tzinfo=tz)
     # Elapsed time is added in UTC: aware + timedelta in a local zone is wall-clock arithmetic.
     return moved.astimezone(UTC) + timedelta(seconds=shift.seconds)
 
@@ -923,9 +951,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
             if day is not None and found.astimezone(tz).date() != now.date():
                 raise TimeParseError("that is not today")
             return found  # "today in one hour": today's, or refused
-        if parts.shift.seconds or not parts.shift.days or day is not None:
+        shift = parts.shift
+        if shift.seconds or not (shift.days or shift.months) or day is not None:
             raise TimeParseError("a relative time cannot be combined with another date or time")
-        day = _Day(offset=parts.shift.days)  # 3天后下午3点: that day, at that time
+        # 3天后下午3点, in 4 years at 5pm: that day, at that time
+        day = _Day(fixed=_add_months(now.date(), shift.months) + timedelta(days=shift.days))
 
     if parts.clock is not None:
         if parts.clock.with_day and day is None:
@@ -1264,6 +1294,8 @@ def parse_duration(text: str) -> timedelta:
         raise TimeParseError("cannot read this as a duration")
     shift = read[1]
     try:
+        if shift.months:
+            raise TimeParseError("months and years have no fixed length: say days or weeks")
         duration = timedelta(days=shift.days, seconds=shift.seconds)
     except OverflowError as exc:
         raise TimeParseError("duration too long") from exc
