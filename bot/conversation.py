@@ -111,7 +111,9 @@ class Step:
 
     def read(self, text: str, ctx: Ctx, answers: dict[str, Any]) -> Any:
         parse = self.parse or parsers.choice(self.options(ctx, answers))
-        return parse(text, ctx)
+        value = parse(text, ctx)
+        parsers.remember_note(answers, self.key, value)  # "15:30 (not 03:30)" in the echo
+        return value
 
 
 @dataclass(frozen=True)

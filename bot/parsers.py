@@ -22,6 +22,9 @@ Parser = Callable[[str, "Ctx"], Any]
 # pickers): set as the parser's `reads` attribute.
 READS_MEMBER = "member"
 READS_TIME = "time"
+# Where a conversation keeps what the echo of each time answer must say, by step key: the
+# other half of the day when the text did not say which, and "about" (see TimeAnswer).
+TIME_NOTES = "_time_notes"
 
 # <@U123>, <@U123|name> (Slack), @name (console, DingTalk text)
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -181,18 +184,38 @@ RECENT = timedelta(days=30)
 _CONFIRMED = ("!", "！")
 
 
+class TimeAnswer(str):
+    """A time answer, stored as its ISO UTC text, that carries what its echo must say:
+    `note` is {"at": the ISO text, "instead": the other reading's ISO text or None,
+    "approximate": bool}, or None when the text was plain. `remember_note` keeps it with the
+    conversation's answers, where the templates' `when()` finds it."""
+
+    note: dict[str, Any] | None = None
+
+
+def remember_note(answers: dict[str, Any], key: str, value: Any) -> None:
+    """Keep (or drop, when the new answer is plain) the echo note of the answer to `key`."""
+    notes = {k: v for k, v in (answers.get(TIME_NOTES) or {}).items() if k != key}
+    note = getattr(value, "note", None)
+    if note:
+        notes[key] = note
+    if notes or TIME_NOTES in answers:
+        answers[TIME_NOTES] = notes
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
     def parse(answer: str, ctx: Ctx) -> str:
-        from bot.timeparse import TimeParseError, parse_when
+        from bot.timeparse import TimeParseError, read_when
 
         typed = answer.strip()
         confirmed = typed.endswith(_CONFIRMED)
         try:
-            value = parse_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
+            reading = read_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
         except TimeParseError:
             raise InvalidAnswer("errors/answer_when", text=typed[:100]) from None
+        value = reading.at
         if value > ctx.now + PLAUSIBLE:
             raise InvalidAnswer("errors/answer_when_too_far", at=value.isoformat(), years=5)
         if value < ctx.now - PLAUSIBLE:
@@ -204,7 +227,14 @@ def when(future_only: bool = False, past_only: bool = False) -> Parser:
         if past_only and value < ctx.now - RECENT and not confirmed:
             raise InvalidAnswer("errors/answer_when_long_ago", at=value.isoformat(),
                                 days=RECENT.days, again=f"{typed}!")
-        return value.isoformat()
+        stored = TimeAnswer(value.isoformat())
+        if reading.instead is not None or reading.approximate:
+            stored.note = {
+                "at": str(stored),
+                "instead": None if reading.instead is None else reading.instead.isoformat(),
+                "approximate": reading.approximate,
+            }
+        return stored
 
     parse.reads = READS_TIME  # type: ignore[attr-defined]
     return parse

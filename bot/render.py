@@ -38,6 +38,7 @@ from markupsafe import Markup
 
 from bot.dialects import Dialect, Names, dialect_for
 from bot.messages import Choice, Mention, Rendered, RenderedChoice, Reply
+from bot.parsers import TIME_NOTES
 
 LOCALES = ("zh", "en")
 DEFAULT_BOT_NAME = "Liaison"
@@ -213,7 +214,7 @@ class Renderer:
         dialect = dialect_for(platform)
         helpers = _Helpers(self, loc, zone, dialect, direct,
                            Names(self.bot_names.get(platform, DEFAULT_BOT_NAME), self.slash,
-                                 self.app_command))
+                                 self.app_command), _time_notes(reply.values))
         values = {
             **reply.values,
             "_dialect": dialect,
@@ -258,7 +259,8 @@ class _Helpers:
     """Functions templates call, bound to one locale, zone and platform."""
 
     def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect,
-                 direct: bool, names: Names):
+                 direct: bool, names: Names, time_notes: Mapping[str, Mapping[str, Any]]):
+        self.time_notes = time_notes
         self.renderer = renderer
         self.locale = locale
         self.zone = zone
@@ -293,9 +295,20 @@ class _Helpers:
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:
             return ""
+        note = self.time_notes.get(value) if isinstance(value, str) else None
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
-        return format_when(self.renderer, self.locale, value, self.zone, with_zone)
+        if note is None:
+            return format_when(self.renderer, self.locale, value, self.zone, with_zone)
+        # The text did not say which half of the day, or said "about": the echo says so.
+        text = format_when(self.renderer, self.locale, value, self.zone, with_zone=False)
+        if note.get("instead"):
+            other = datetime.fromisoformat(note["instead"]).astimezone(self.zone)
+            text = self.renderer.label(self.locale, "time.instead").format(
+                when=text, other=f"{other:%H:%M}")
+        if note.get("approximate"):
+            text = self.renderer.label(self.locale, "time.about").format(when=text)
+        return f"{text} ({self.zone.key})" if with_zone else text
 
     def duration(self, value: timedelta | float) -> str:
         return format_duration(self.renderer, self.locale, value)
@@ -308,6 +321,15 @@ class _Helpers:
         if value is None:
             return Safe("")
         return Safe(self.dialect.mention(value.user_id, self.dialect.escape(value.name)))
+
+
+def _time_notes(values: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """What the echo of each time answer of a conversation must say, by its ISO text (see
+    bot.parsers.TimeAnswer); a reply may also pass `time_notes` itself."""
+    answers = values.get("answers")
+    notes = answers.get(TIME_NOTES) if isinstance(answers, Mapping) else None
+    found = list((notes or {}).values()) + list(values.get("time_notes") or [])
+    return {n["at"]: n for n in found if isinstance(n, Mapping) and "at" in n}
 
 
 def format_when(
