@@ -295,7 +295,10 @@ class _Helpers:
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:
             return ""
-        note = self.time_notes.get(value) if isinstance(value, str) else None
+        # A conversation's answers carry their notes; a command's reply may pass the parser's
+        # TimeAnswer itself.
+        note = (self.time_notes.get(value) if isinstance(value, str) else None) or getattr(
+            value, "note", None)
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         if note is None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from bot.timeparse import TimeParseError, parse_duration, parse_when
+from bot.timeparse import TimeParseError, parse_duration, parse_when, read_when
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -626,3 +626,97 @@ def test_reads_more_relative_times(text: str, expected: datetime) -> None:
 def test_reads_parts_of_the_day_and_seconds(text: str, expected: datetime) -> None:
     got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
     assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+# ------------------------------------------------------- a clock time without its half of day
+
+DUCKLING_NOW = datetime(2013, 2, 12, 4, 30, tzinfo=ZoneInfo("Etc/GMT+2"))  # Duckling's reference
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected", "instead"),
+    [
+        # Duckling's rule: the next of 03:30 and 15:30
+        ("3:30", DUCKLING_NOW, datetime(2013, 2, 12, 15, 30), datetime(2013, 2, 13, 3, 30)),
+        ("3:30", DUCKLING_NOW.replace(hour=1, minute=0), datetime(2013, 2, 12, 3, 30),
+         datetime(2013, 2, 12, 15, 30)),
+        ("at 1030", DUCKLING_NOW, datetime(2013, 2, 12, 10, 30), datetime(2013, 2, 12, 22, 30)),
+        ("twelve oh three", DUCKLING_NOW, datetime(2013, 2, 12, 12, 3),
+         datetime(2013, 2, 13, 0, 3)),
+        ("at three twenty", DUCKLING_NOW, datetime(2013, 2, 12, 15, 20),
+         datetime(2013, 2, 13, 3, 20)),
+        # with a day, and for a Chinese hour, the 24-hour reading; the other one still named
+        ("tomorrow 3:30", DUCKLING_NOW, datetime(2013, 2, 13, 3, 30),
+         datetime(2013, 2, 13, 15, 30)),
+        ("三点半", DUCKLING_NOW, datetime(2013, 2, 13, 3, 30), datetime(2013, 2, 12, 15, 30)),
+        ("十二点", DUCKLING_NOW, datetime(2013, 2, 12, 12, 0), datetime(2013, 2, 13, 0, 0)),
+        # said in full: nothing to name
+        ("09:30", DUCKLING_NOW, datetime(2013, 2, 12, 9, 30), None),
+        ("15:30", DUCKLING_NOW, datetime(2013, 2, 12, 15, 30), None),
+        ("下午三点半", DUCKLING_NOW, datetime(2013, 2, 12, 15, 30), None),
+        ("3:30pm", DUCKLING_NOW, datetime(2013, 2, 12, 15, 30), None),
+    ],
+)
+def test_a_clock_time_without_its_half_of_the_day(
+    text: str, now: datetime, expected: datetime, instead: datetime | None
+) -> None:
+    tz = now.tzinfo
+    reading = read_when(text, now=now, tz=tz)
+    assert reading.at.astimezone(tz).replace(tzinfo=None) == expected
+    if instead is None:
+        assert reading.instead is None
+    else:
+        assert reading.instead.astimezone(tz).replace(tzinfo=None) == instead
+    assert not reading.approximate
+    assert parse_when(text, now=now, tz=tz) == reading.at
+
+
+@pytest.mark.parametrize(
+    "text", ["3ish pm", "about 3pm", "around 1030", "明天下午5点多", "8点许", "9月2号左右"]
+)
+def test_approximate_times_say_so(text: str) -> None:
+    assert read_when(text, now=local_now(SHANGHAI), tz=SHANGHAI).approximate
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("three months ago", wall(8, 26, 10)),
+        ("in 2 months", wall(1, 26, 10, year=2027)),
+        ("3 years from today", wall(11, 26, 10, year=2029)),
+        ("in 1 year at 5pm", wall(11, 26, 17, year=2027)),
+        ("today in one hour", wall(11, 26, 11)),
+        ("atm", wall(11, 26, 10)),
+        ("on saturday for 9am", wall(11, 28, 9)),
+        ("15 minutes past 15h", wall(11, 26, 15, 15)),
+        ("the ides of march", wall(3, 15, 9, year=2027)),
+    ],
+)
+def test_reads_months_years_and_more(text: str, expected: datetime) -> None:
+    got = parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+    assert got.astimezone(SHANGHAI).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "three twenty",  # also 320: Duckling's negatives
+        "ten thirty",  # the same, without at
+        "in 1.5 months",
+        "today in 20 hours",  # not today
+    ],
+)
+def test_still_refused(text: str) -> None:
+    with pytest.raises(TimeParseError):
+        parse_when(text, now=local_now(SHANGHAI), tz=SHANGHAI)
+
+
+def test_a_month_without_that_day_is_refused_not_guessed() -> None:
+    now = datetime(2027, 1, 31, 10, 0, tzinfo=SHANGHAI)
+    with pytest.raises(TimeParseError, match="2027-02-31"):
+        parse_when("in 1 month", now=now, tz=SHANGHAI)
+
+
+def test_months_are_not_durations() -> None:
+    with pytest.raises(TimeParseError):
+        parse_duration("3 months")
