@@ -34,7 +34,8 @@ English
     week, friday after next, 3 fridays from now, 2 thursdays ago | first tuesday of october,
     last day of the month, the 20th of next month, on the 15th | Monday, Feb 18 (checked) |
     last night, tomorrow lunch | christmas, new year's day | 3ish pm, about 3pm | thursday
-    8h00 gmt, 3pm pst.
+    8h00 gmt, 3pm pst | 3:30 and at 1030 (the next one), at ten thirty, twelve oh three |
+    three months ago, 3 years from today, in 4 years at 5pm | today in one hour, atm.
     E.g. tomorrow 3pm, 3pm tomorrow, next monday at 10am, Dec 1 3pm.
 ISO 8601
     2026-12-01T15:00:00+08:00, 2026-12-01T07:00Z, 2026-12-01 15:00.
