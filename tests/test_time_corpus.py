@@ -20,6 +20,7 @@ import csv
 import re
 import subprocess
 import sys
+import tempfile
 import types
 from collections import Counter
 from dataclasses import dataclass
@@ -189,17 +190,24 @@ def summary() -> str:
     return "\n".join(lines)
 
 
+def _at(rev: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def _parser_at(rev: str) -> types.ModuleType:
     """bot/timeparse.py as it was at git revision `rev`, for the figures before a change."""
-    source = subprocess.run(["git", "show", f"{rev}:bot/timeparse.py"], capture_output=True,
-                            text=True, check=True).stdout
     module = types.ModuleType(f"timeparse_at_{rev}")
+    source = _at(rev, "bot/timeparse.py")
     exec(compile(source, f"{rev}:bot/timeparse.py", "exec"), module.__dict__)  # noqa: S102
     return module
 
 
 if __name__ == "__main__":
-    if "--before" in sys.argv:
-        PARSER = _parser_at(sys.argv[sys.argv.index("--before") + 1])
+    if "--before" in sys.argv:  # the parser and the table (its defensible readings) of then
+        rev = sys.argv[sys.argv.index("--before") + 1]
+        PARSER = _parser_at(rev)
+        TABLE = Path(tempfile.mkdtemp()) / "time_corpus.tsv"
+        TABLE.write_text(_at(rev, "tests/data/time_corpus.tsv"), encoding="utf-8")
     print(summary())
     print(refusal_kinds())
