@@ -21,9 +21,11 @@ from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
+from handlers.actions import commands as actions
 from handlers.comm.models import CommRecord
 from handlers.complaints.models import Complaint
 from handlers.meetings.commands import parse_action, parse_attendees, person
+from handlers.meetings.models import ACTION_IDS
 from handlers.training.models import (
     ANNOUNCE,
     INVITEES_BEFORE,
@@ -282,17 +284,18 @@ def record_log(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     check_log_allowed(ctx, row)  # someone may have logged it meanwhile
     row.notes = answers["notes"]
     row.discussed = list(answers.get("discussed") or [])
-    row.actions = [{"what": a["what"], "owner": dict(a["owner"]), "due": a["due"]}
-                   for a in answers.get("actions") or []]
+    # Each follow-up is an action item like a meeting's (`/action done`, `/action list`, the
+    # reminders before, at and after its due time); the session keeps a copy with its id.
+    year = ctx.now.astimezone(ctx.zone).year
+    row.actions = []
+    for entry in answers.get("actions") or []:
+        item = actions.create(ctx, None, entry, ACTION_IDS.next(ctx.session, year)[1],
+                              origin="training", origin_ref=row.ref)
+        row.actions.append({"ref": item.ref, "what": entry["what"],
+                            "owner": dict(entry["owner"]), "due": entry["due"]})
     row.logged_at = ctx.now
     ctx.session.add(row)
     ctx.audit("training", row.ref, "log", {"notes": row.notes, "actions": row.actions})
-    for i, action in enumerate(row.actions):
-        owner = action["owner"]
-        api.plan(ctx.session, key=f"training:{row.ref}:action:{i}", kind=ACTION_DUE,
-                 due=datetime.fromisoformat(action["due"]),
-                 target=Target.member(owner["platform"], owner["user_id"]),
-                 record_type="training", record_id=row.ref, payload={"n": i})
     return [Reply("training/logged", {"s": view(row)}, audience=Audience.USER)]
 
 
@@ -458,6 +461,8 @@ def starting(session: Session, reminder: Reminder, now: datetime) -> Reply | Non
                  choices=[Choice(f"/training attend {row.ref}", "training.choice.attend")])
 
 
+# Follow-ups logged before they became action items were reminded by this kind; rows of it
+# may still be pending.
 @DOMAIN.reminder_kind(ACTION_DUE)
 def action_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
     row = _session_of(session, reminder)
