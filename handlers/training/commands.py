@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import parsers, records
+from bot import parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
@@ -410,8 +410,25 @@ def training_report(ctx: Ctx, args: Args) -> Reply:
                 entry["missed_in_a_row"] |= streak[who] >= 2
     return Reply("training/report", {
         "year": year, "quarters": quarters, "people": list(people.values()),
-        "missed": [p for p in people.values() if p["missed_in_a_row"]]},
+        "missed": [p for p in people.values() if p["missed_in_a_row"]],
+        "teams": team_attendance(ctx.session, list(rows)), "held": len(rows)},
         audience=Audience.USER)
+
+
+def team_attendance(session: Session, rows: list[TrainingSession]) -> list[dict[str, Any]]:
+    """Per team (as it is today): its members, and how many of the sessions held each
+    attended, out of members × sessions."""
+    came = {(a.session_id, a.platform, a.user_id)
+            for row in rows for a in attendees(session, row)}
+    found = []
+    for team in teams.all_teams(session):
+        people = teams.members_of(session, team)
+        attended = sum((row.id, m.platform, m.user_id) in came for row in rows for m in people)
+        possible = len(people) * len(rows)
+        found.append({"name": team.name, "size": len(people), "came": attended,
+                      "possible": possible,
+                      "percent": round(100 * attended / possible) if possible else None})
+    return found
 
 
 # -- reminders -------------------------------------------------------------------------------
