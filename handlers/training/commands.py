@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import parsers, records, teams
+from bot import members, parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
-from bot.messages import Audience, Choice, Reply
+from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
 from handlers.actions import commands as actions
 from handlers.comm.models import CommRecord
@@ -502,5 +502,24 @@ def quarterly(session: Session, reminder: Reminder, now: datetime) -> Reply:
                        .order_by(col(TrainingSession.starts_at))).first()
     if row is not None:
         return Reply("training/quarter_planned", {"quarter": quarter, "s": view(row)})
-    return Reply("reminders/training", {"quarter": quarter})
+    return Reply("reminders/training", {
+        "quarter": quarter, "organisers": organisers(session, reminder.payload.get("admins"))})
+
+
+def organisers(session: Session, admins: Any) -> dict[str, list[Mention]]:
+    """Who is asked to plan, per platform (a message names people of its own platform): the
+    members with the trainer role, or where there are none, the admins."""
+    trainers: dict[str, list[Mention]] = {}
+    for member in members.with_role(session, "trainer"):
+        trainers.setdefault(member.platform, []).append(
+            Mention(member.platform, member.user_id, member.display_name))
+    found: dict[str, list[Mention]] = {}
+    for entry in admins if isinstance(admins, list) else []:
+        platform, _, user_id = str(entry).partition(":")
+        if user_id and platform not in trainers:
+            known = members.find(session, platform, user_id=user_id)
+            found.setdefault(platform, []).append(
+                Mention(platform, user_id, known.display_name if known else user_id))
+    found.update(trainers)
+    return found
 
