@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.models import Member, Team, TeamMember, utcnow
@@ -32,8 +34,14 @@ def ensure(session: Session, name: str, by: str) -> tuple[Team, bool]:
     if team is not None:
         return team, False
     team = Team(name=name, name_key=name_key(name), created_by=by, created_at=utcnow())
-    session.add(team)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(team)
+    except IntegrityError:
+        # Another admin (or replica) created it a moment ago.
+        found = find(session, name)
+        assert found is not None
+        return found, False
     return team, True
 
 
@@ -50,8 +58,12 @@ def add(session: Session, team: Team, member: Member, by: str) -> bool:
         TeamMember.team_id == team.id, TeamMember.member_id == member.id)).first()
     if exists is not None:
         return False
-    session.add(TeamMember(team_id=team.id, member_id=member.id, added_by=by,
-                           added_at=utcnow()))
+    try:
+        with session.begin_nested():
+            session.add(TeamMember(team_id=team.id, member_id=member.id, added_by=by,
+                                   added_at=utcnow()))
+    except IntegrityError:
+        return False  # added meanwhile by someone else
     return True
 
 
@@ -82,3 +94,13 @@ def teams_by_person(session: Session) -> dict[tuple[str, str], list[str]]:
     for platform, user_id, team in rows:
         found[(platform, user_id)].append(team)
     return dict(found)
+
+
+def zone_of(team: Team | None, default: ZoneInfo) -> ZoneInfo:
+    """The team's own time zone, else the default (the bot's)."""
+    if team is None or not team.timezone:
+        return default
+    try:
+        return ZoneInfo(team.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default

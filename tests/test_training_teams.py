@@ -43,6 +43,9 @@ def test_admins_put_members_in_teams(db_url, tmp_path, clock):
 
     assert "团队 公关部 的时区设为 Europe/Berlin" in admin("/team tz 公关部 Europe/Berlin")
     assert "• 公关部(Europe/Berlin):bob、carol" in admin("/team list")
+    with app.db.session() as s:  # what figures per team read their times in
+        assert teams.zone_of(teams.find(s, "公关部"), app.settings.zone).key == "Europe/Berlin"
+        assert teams.zone_of(teams.find(s, "客服部"), app.settings.zone).key == "Asia/Shanghai"
     assert "使用默认时区 Asia/Shanghai" in admin("/team tz 公关部 off")
     assert "已把 carol 移出团队 公关部" in admin("/team remove 公关部 @carol")
     assert "carol 不在团队 公关部 中" in admin("/team remove 公关部 @carol")
@@ -306,3 +309,27 @@ def _plan_en(admin: Chat) -> None:
     for line in ("2027-01-20 14:00", "Room 301", "Prof. Wang", "language", "skip", "@bob",
                  "yes"):
         admin(line)
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+
+def test_a_team_is_one_row_per_name_and_a_member_is_in_it_once(db_url, tmp_path, clock):
+    """A second session naming the same team finds it, and adding a member already in it
+    changes nothing (sequential, not a race: the unique constraints back both up)."""
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    with app.db.session() as first, app.db.session() as second:
+        from bot import members
+
+        one, created_one = teams.ensure(first, "公关部", by="console:admin")
+        bob_row = members.find(first, "console", user_id="bob")
+        assert teams.add(first, one, bob_row, by="console:admin")
+        first.commit()
+        two, created_two = teams.ensure(second, "公关部", by="console:other")
+        assert (created_one, created_two) == (True, False) and one.id == two.id
+        bob_again = members.find(second, "console", user_id="bob")
+        assert not teams.add(second, two, bob_again, by="console:other")
+        second.commit()
+    assert _team_rows(app) == {"公关部": ["bob"]}
+    with app.db.session() as s:
+        assert teams.teams_by_person(s) == {("console", "bob"): ["公关部"]}
