@@ -181,6 +181,18 @@ def test_without_trainers_the_admins_are_named(db_url, tmp_path, clock):
     assert "UADMIN" not in sent[0].message.text
 
 
+def test_each_platform_names_its_own_organisers(db_url, tmp_path, clock):
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    Chat(app, "UADMIN", platform="slack", channel="CTRAIN", direct=False,
+         name="Ann")("/route training here")
+    admin("/role grant @bob trainer")
+    sent = {o.address.platform: o.message.body for o in _quarterly(app)}
+    assert sent["console"].startswith("@bob:请安排本季度的培训。")
+    # No trainer on Slack: its admin is mentioned for real there, and no console name leaks.
+    assert sent["slack"].startswith("<@UADMIN>:请安排本季度的培训。")
+    assert "bob" not in sent["slack"]
+
+
 def test_a_planned_quarter_is_announced_without_the_call(db_url, tmp_path, clock):
     app, admin, bob, carol = _team(db_url, tmp_path)
     _plan(admin)
