@@ -87,6 +87,13 @@ def test_team_members_are_told_apart_by_their_platform_id(db_url, tmp_path, cloc
     out = manager("/team add 公关部 @张伟")  # typed: both listed, nothing changed
     assert "有 2 位成员都叫 @张伟,我没有改动任何内容" in out
     assert _team_rows(app) == {"公关部": ["zw2"]}
+    # Slack's markup carries the ids; the same name on two platforms is two people.
+    app.settings.admins = "dingtalk:manager,slack:UADMIN"
+    for user in ("UZW", "UCAROL"):
+        Chat(app, user, platform="slack", channel=f"D{user}", name="张伟")("/whoami")
+    slack = Chat(app, "UADMIN", platform="slack", channel="CPR", direct=False, name="Ann")
+    assert "已把 张伟、张伟 加入团队 公关部" in slack("/team add 公关部 <@UZW> <@UCAROL|张伟>")
+    assert _team_rows(app) == {"公关部": ["zw2", "UZW", "UCAROL"]}
 
 
 def test_teams_in_english(db_url, tmp_path, clock):
