@@ -34,6 +34,7 @@ def test_admins_put_members_in_teams(db_url, tmp_path, clock):
     assert "bob 已在团队 公关部 中,无需改动" in admin("/团队 添加 公关部 @bob")
     assert "已把 admin 加入团队 客服部" in admin("/team add 客服部 我")
     assert _team_rows(app) == {"公关部": ["bob", "carol"], "客服部": ["admin"]}
+    assert bob("/whoami").endswith("团队:公关部")
     listed = admin("/team list")
     assert "• 公关部:bob、carol" in listed and "• 客服部:admin" in listed
     # The same name, otherwise written, is the same team.
@@ -102,6 +103,8 @@ def test_teams_in_english(db_url, tmp_path, clock):
     assert "Team PR created. Added bob, carol to team PR." in admin("/team add PR @bob @carol")
     assert "bob was already in team PR; nothing changed for them." in admin("/team add PR @bob")
     assert "• PR: bob, carol" in admin("/team list")
+    bob("/lang en")
+    assert bob("/whoami").endswith("Teams: PR")
     assert "Team PR now uses the time zone Europe/London" in admin("/team tz PR Europe/London")
     assert "There is no team called “Sales”. Teams: PR. Nothing was changed." in admin(
         "/team remove Sales @bob")

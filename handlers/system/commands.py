@@ -95,7 +95,9 @@ def whoami(ctx: Ctx, args: Args) -> Reply:
         "system/whoami",
         {"name": ctx.member.display_name, "user_id": ctx.member.user_id,
          "platform": ctx.member.platform, "roles": sorted(ctx.roles),
-         "locale": ctx.locale, "zone": ctx.zone.key},
+         "locale": ctx.locale, "zone": ctx.zone.key,
+         "teams": teams.teams_by_person(ctx.session).get(
+             (ctx.member.platform, ctx.member.user_id), [])},
         audience=Audience.USER,
     )
 
