@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from bot import teams
-from bot.models import Team
+from bot.models import AuditEntry, Team
 from handlers.meetings.models import ActionItem
 from schedules.models import Reminder, Status
 from schedules.scheduler import ReminderScheduler
@@ -35,6 +35,12 @@ def test_admins_put_members_in_teams(db_url, tmp_path, clock):
     assert "已把 admin 加入团队 客服部" in admin("/team add 客服部 我")
     assert _team_rows(app) == {"公关部": ["bob", "carol"], "客服部": ["admin"]}
     assert bob("/whoami").endswith("团队:公关部")
+    with app.db.session() as s:  # who changed which team, by platform id
+        audit = s.exec(select(AuditEntry).where(AuditEntry.record_type == "team")
+                       .order_by(AuditEntry.id)).all()
+        assert [(a.record_id, a.action, a.changes.get("members")) for a in audit][:3] == [
+            ("公关部", "create", None), ("公关部", "add", ["console:bob", "console:carol"]),
+            ("客服部", "create", None)]
     listed = admin("/team list")
     assert "• 公关部:bob、carol" in listed and "• 客服部:admin" in listed
     # The same name, otherwise written, is the same team.

@@ -223,7 +223,7 @@ def team_menu(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("team", "list", aliases=("列表",))
 def team_list(ctx: Ctx, args: Args) -> Reply:
     rows = [{"name": t.name, "zone": t.timezone,
-             "members": [m.display_name or m.user_id for m in teams.members_of(ctx.session, t)]}
+             "members": [_shown(m) for m in teams.members_of(ctx.session, t)]}
             for t in teams.all_teams(ctx.session)]
     return Reply("system/team_list", {"rows": rows}, audience=Audience.USER)
 
@@ -234,31 +234,28 @@ def team_add(ctx: Ctx, args: Args) -> Reply:
     name = _team_name(args.get(0), "system/team_usage_add")
     people = _team_people(ctx, args, "system/team_usage_add")
     team, created = teams.ensure(ctx.session, name, by=ctx.actor)
-    added, already = [], []
-    for member in people:
-        (added if teams.add(ctx.session, team, member, by=ctx.actor) else already).append(
-            member.display_name or member.user_id)
+    added = [m for m in people if teams.add(ctx.session, team, m, by=ctx.actor)]
     if created:
         ctx.audit("team", team.name, "create", {})
     if added:
         ctx.audit("team", team.name, "add", {"members": [f"{m.platform}:{m.user_id}"
-                                                         for m in people]})
-    return Reply("system/team_added", {"team": team.name, "created": created, "added": added,
-                                       "already": already})
+                                                         for m in added]})
+    return Reply("system/team_added", {
+        "team": team.name, "created": created, "added": [_shown(m) for m in added],
+        "already": [_shown(m) for m in people if m not in added]})
 
 
 @DOMAIN.command("team", "remove", aliases=("移除", "移出"), roles=("admin",))
 def team_remove(ctx: Ctx, args: Args) -> Reply:
     team = _known_team(ctx, _team_name(args.get(0), "system/team_usage_remove"))
     people = _team_people(ctx, args, "system/team_usage_remove")
-    removed, absent = [], []
-    for member in people:
-        (removed if teams.remove(ctx.session, team, member) else absent).append(
-            member.display_name or member.user_id)
+    removed = [m for m in people if teams.remove(ctx.session, team, m)]
     if removed:
-        ctx.audit("team", team.name, "remove", {"members": removed})
-    return Reply("system/team_removed", {"team": team.name, "removed": removed,
-                                         "absent": absent})
+        ctx.audit("team", team.name, "remove", {"members": [f"{m.platform}:{m.user_id}"
+                                                            for m in removed]})
+    return Reply("system/team_removed", {
+        "team": team.name, "removed": [_shown(m) for m in removed],
+        "absent": [_shown(m) for m in people if m not in removed]})
 
 
 @DOMAIN.command("team", "delete", aliases=("删除", "解散"), roles=("admin",))
@@ -289,6 +286,10 @@ def team_tz(ctx: Ctx, args: Args) -> Reply:
     ctx.audit("team", team.name, "timezone", {"timezone": [old, zone]})
     return Reply("system/team_tz", {"team": team.name, "zone": zone,
                                     "default": ctx.settings.zone.key})
+
+
+def _shown(member: Member) -> str:
+    return member.display_name or member.user_id
 
 
 def _team_name(word: str | None, usage: str) -> str:
