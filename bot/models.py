@@ -110,3 +110,29 @@ class RecordCounter(SQLModel, table=True):
     prefix: str = Field(max_length=4, primary_key=True)
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = 0
+
+
+class Team(SQLModel, table=True):
+    """A group of members (公关部, Customer service…) that figures are given per: training
+    attendance, and later a team's calendar or the zone a channel's team reads times in.
+    Members may belong to several teams; a team has members of any platform."""
+
+    __table_args__ = (UniqueConstraint("name_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    name_key: str = Field(max_length=64)  # the name folded: `PR`, `pr` and `ＰＲ` are one team
+    timezone: str | None = Field(default=None, max_length=64)  # None: the bot's default zone
+    created_by: str = Field(default="", max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_member"
+    __table_args__ = (UniqueConstraint("team_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    added_by: str = Field(default="", max_length=160)
+    added_at: datetime = Field(default_factory=utcnow)

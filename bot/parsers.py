@@ -151,6 +151,32 @@ def parse_mention(answer: str, ctx: Ctx) -> dict[str, str]:
     return MemberRef(found.platform, found.user_id, found.display_name).as_json()
 
 
+MENTIONS = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>|(?<!\S)@[\w.\-\u4e00-\u9fff]{1,64}")
+
+
+def parse_mentions(answer: str, ctx: Ctx) -> list[dict[str, str]]:
+    """Several members in one answer (`@bob @carol`, `<@U1> <@U2>`, `我`), each resolved as
+    `parse_mention` does, in order and once each. Anything else in the answer is refused, so
+    a name typed without its `@` is not silently left out."""
+    found: list[dict[str, str]] = []
+    for word in MENTIONS.findall(answer):
+        ref = parse_mention(word, ctx)
+        if all((f["platform"], f["user_id"]) != (ref["platform"], ref["user_id"])
+               for f in found):
+            found.append(ref)
+    rest = [w for w in re.split(r"[\s,，、;；]+", MENTIONS.sub(" ", answer)) if w]
+    for word in rest:
+        if word.lower() in ("me", "myself", "我", "我自己"):
+            ref = parse_mention(word, ctx)
+            if ref not in found:
+                found.append(ref)
+        else:
+            raise InvalidAnswer("errors/answer_mention")
+    if not found:
+        raise InvalidAnswer("errors/answer_mention")
+    return found
+
+
 def _mentioned(ctx: Ctx, name: str) -> Member | None:
     """The member an `@name` of this message means, by the ids the platform sent with it.
     Ids written into the text (Slack's `<@U…>`) are read where they stand; the others belong

@@ -175,7 +175,10 @@ class ReminderScheduler:
         with self.app.db.session() as session:
             api.plan(
                 session, key=f"training:{quarter}", kind=TRAINING, due=now, target=target,
-                payload={"quarter": quarter}, snoozable=False,
+                # The admins organise when nobody holds the trainer role: the message names them.
+                payload={"quarter": quarter,
+                         "admins": sorted(f"{p}:{u}" for p, u in self.settings.admin_ids)},
+                snoozable=False,
             )
         return quarter
 

@@ -42,3 +42,33 @@ def test_the_three_id_counters_carry_over_into_one(tmp_path) -> None:  # noqa: A
         rows = set(conn.execute(text("SELECT prefix, year, last FROM record_counter")))
     engine.dispose()
     assert rows == {("C", 2026, 7), ("K", 2026, 3), ("M", 2026, 5), ("A", 2026, 2)}
+
+
+def test_meeting_action_items_name_their_meeting_after_0012(tmp_path) -> None:  # noqa: ANN001
+    """Action items from before training follow-ups joined them keep their meeting."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0007_record_counter")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO meeting (id, ref, partner, partner_key, title, starts_at, "
+            "duration_minutes, organiser_platform, organiser_id, organiser_name, attendees, "
+            "agenda, materials, channel_kind, channel_platform, channel_id, status, "
+            "minutes_due_at, minutes_by, decisions, rev, created_at, updated_at) VALUES "
+            "(1, 'M-2026-0005', 'ACME', 'acme', 'Q4', '2026-11-20 02:00:00', 60, 'console', "
+            "'bob', 'bob', '[]', '[]', '[]', 'purpose', '', '', 'scheduled', "
+            "'2026-11-21 02:00:00', '', '[]', 0, '2026-11-19 02:00:00', "
+            "'2026-11-19 02:00:00')"))
+        conn.execute(text(
+            "INSERT INTO meeting_action (id, ref, meeting_id, what, owner_platform, owner_id, "
+            "owner_name, due_at, status, done_note, rev, created_at, updated_at) VALUES "
+            "(1, 'A-2026-0002', 1, 'send the quote', 'console', 'bob', 'bob', "
+            "'2026-11-27 09:00:00', 'open', '', 0, '2026-11-20 03:00:00', "
+            "'2026-11-20 03:00:00')"))
+    command.upgrade(config, "heads")
+    with engine.connect() as conn:
+        rows = list(conn.execute(text(
+            "SELECT ref, meeting_id, origin, origin_ref FROM meeting_action")))
+    engine.dispose()
+    assert rows == [("A-2026-0002", 1, "meeting", "M-2026-0005")]

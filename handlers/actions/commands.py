@@ -42,24 +42,38 @@ def zone_named(name: str | None) -> ZoneInfo:
 
 
 def view(session: Session, item: ActionItem, now: datetime | None = None) -> dict[str, Any]:
-    meeting = session.get(Meeting, item.meeting_id)
+    meeting = session.get(Meeting, item.meeting_id) if item.meeting_id is not None else None
     return {
         "ref": item.ref, "what": item.what, "owner": item.owner, "due": item.due_at,
         "status": item.status, "done_at": item.done_at, "note": item.done_note,
         "meeting": meeting.ref if meeting else "", "partner": meeting.partner if meeting else "",
+        "origin": item.origin, "origin_ref": item.origin_ref,
         "overdue": now is not None and is_overdue(item, now),
     }
 
 
-def _organises_meeting(ctx: Ctx, item: ActionItem) -> bool:
-    meeting = ctx.session.get(Meeting, item.meeting_id)
-    return meeting is not None and (meeting.organiser_platform, meeting.organiser_id) == (
-        ctx.member.platform, ctx.member.user_id)
+def organiser_of(session: Session, item: ActionItem) -> tuple[str, str] | None:
+    """Who organised what the item came from: the meeting, or the training session."""
+    if item.meeting_id is not None:
+        meeting = session.get(Meeting, item.meeting_id)
+        return (meeting.organiser_platform, meeting.organiser_id) if meeting else None
+    if item.origin == "training":
+        # Imported here: the training package imports meetings, which imports this module.
+        from handlers.training.models import TrainingSession
+
+        row = session.exec(select(TrainingSession)
+                           .where(TrainingSession.ref == item.origin_ref)).first()
+        return (row.organiser_platform, row.organiser_id) if row else None
+    return None
 
 
-# The owner, the meeting's organiser, and admins.
+def _organises_origin(ctx: Ctx, item: ActionItem) -> bool:
+    return organiser_of(ctx.session, item) == (ctx.member.platform, ctx.member.user_id)
+
+
+# The owner, the organiser of the meeting (or training) it came from, and admins.
 CHANGERS = records.Who("actions/not_allowed", people=("owner",), roles=("admin",),
-                       rule=_organises_meeting)
+                       rule=_organises_origin)
 
 
 def owner_zone(session: Session, item: ActionItem, fallback: ZoneInfo) -> ZoneInfo:
@@ -70,10 +84,14 @@ def owner_zone(session: Session, item: ActionItem, fallback: ZoneInfo) -> ZoneIn
 # -- creating and reminding ------------------------------------------------------------------
 
 
-def create(ctx: Ctx, meeting: Meeting, entry: dict[str, Any], ref: str) -> ActionItem:
+def create(ctx: Ctx, meeting: Meeting | None, entry: dict[str, Any], ref: str, *,
+           origin: str = "meeting", origin_ref: str = "") -> ActionItem:
+    """An action item from a meeting's minutes, or (no meeting) from another record's
+    follow-up, named by `origin` and `origin_ref` (a training session's log)."""
     owner = entry["owner"]
     item = ActionItem(
-        ref=ref, meeting_id=meeting.id, what=entry["what"],
+        ref=ref, meeting_id=meeting.id if meeting else None, what=entry["what"],
+        origin=origin, origin_ref=meeting.ref if meeting else origin_ref,
         owner_platform=owner["platform"], owner_id=owner["user_id"],
         owner_name=owner.get("name", ""), due_at=datetime.fromisoformat(entry["due"]),
         created_at=ctx.now, updated_at=ctx.now,
@@ -82,7 +100,7 @@ def create(ctx: Ctx, meeting: Meeting, entry: dict[str, Any], ref: str) -> Actio
     ctx.session.flush()
     plan_reminders(ctx, item)
     ctx.audit("action", item.ref, "create", {
-        "meeting": meeting.ref, "what": item.what, "owner": f"{owner['platform']}:"
+        origin: item.origin_ref, "what": item.what, "owner": f"{owner['platform']}:"
         f"{owner['user_id']}", "due": entry["due"],
     })
     return item
@@ -200,8 +218,7 @@ def action_done(ctx: Ctx, args: Args) -> list[Reply]:
     api.cancel(ctx.session, record_type="action", record_id=item.ref)
     ctx.audit("action", item.ref, "done", {"status": [OPEN, DONE], "note": note})
     replies = [Reply("actions/done", {"a": view(ctx.session, item, ctx.now)})]
-    meeting = ctx.session.get(Meeting, item.meeting_id)
-    organiser = (meeting.organiser_platform, meeting.organiser_id) if meeting else None
+    organiser = organiser_of(ctx.session, item)
     if organiser and organiser != (ctx.member.platform, ctx.member.user_id):
         replies.append(Reply("actions/done_note", {"a": view(ctx.session, item),
                                                    "by": ctx.me},

@@ -92,7 +92,12 @@ class ActionItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(max_length=16, unique=True)  # A-2026-0001
-    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    # Where the item was agreed: a meeting's minutes (meeting_id set) or a training session's
+    # log (origin "training", origin_ref T-2027-0001). One table, so `/action done`, the
+    # reminders, the lists and the digest serve both.
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    origin: str = Field(default="meeting", max_length=16)
+    origin_ref: str = Field(default="", max_length=16)
     what: str = Field(max_length=300)
     owner_platform: str = Field(max_length=16)
     owner_id: str = Field(max_length=128)

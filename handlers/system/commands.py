@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
 
-from bot import members, parsers
+from bot import members, parsers, teams
 from bot.context import Ctx
-from bot.domain import Domain
+from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Reply
-from bot.models import ChannelRoute
+from bot.models import ChannelRoute, Member, Team
 from bot.router import Args
 
 DOMAIN = Domain("system", slash="/liaison", app_command=True)
@@ -22,6 +23,7 @@ DOMAIN.family("tz", aliases=("时区", "timezone"))
 DOMAIN.family("role", aliases=("角色",))
 DOMAIN.family("route", aliases=("路由", "频道"))
 DOMAIN.family("whoami", aliases=("我",))
+DOMAIN.family("team", aliases=("团队", "小组"))
 
 
 @DOMAIN.command("help")
@@ -93,7 +95,9 @@ def whoami(ctx: Ctx, args: Args) -> Reply:
         "system/whoami",
         {"name": ctx.member.display_name, "user_id": ctx.member.user_id,
          "platform": ctx.member.platform, "roles": sorted(ctx.roles),
-         "locale": ctx.locale, "zone": ctx.zone.key},
+         "locale": ctx.locale, "zone": ctx.zone.key,
+         "teams": teams.teams_by_person(ctx.session).get(
+             (ctx.member.platform, ctx.member.user_id), [])},
         audience=Audience.USER,
     )
 
@@ -206,3 +210,112 @@ def _role_args(ctx: Ctx, args: Args):  # noqa: ANN202
     target = members.find(ctx.session, ref["platform"], user_id=ref["user_id"])
     assert target is not None
     return target, role
+
+
+# -- teams -----------------------------------------------------------------------------------
+
+
+@DOMAIN.command("team", None)
+def team_menu(ctx: Ctx, args: Args) -> Reply:
+    return family_menu(ctx, "team", args.get(0))
+
+
+@DOMAIN.command("team", "list", aliases=("列表",))
+def team_list(ctx: Ctx, args: Args) -> Reply:
+    rows = [{"name": t.name, "zone": t.timezone,
+             "members": [_shown(m) for m in teams.members_of(ctx.session, t)]}
+            for t in teams.all_teams(ctx.session)]
+    return Reply("system/team_list", {"rows": rows}, audience=Audience.USER)
+
+
+@DOMAIN.command("team", "add", aliases=("添加", "加入"), roles=("admin",))
+def team_add(ctx: Ctx, args: Args) -> Reply:
+    """`/team add 公关部 @bob @carol`: the team is created on first use."""
+    name = _team_name(args.get(0), "system/team_usage_add")
+    people = _team_people(ctx, args, "system/team_usage_add")
+    team, created = teams.ensure(ctx.session, name, by=ctx.actor)
+    added = [m for m in people if teams.add(ctx.session, team, m, by=ctx.actor)]
+    if created:
+        ctx.audit("team", team.name, "create", {})
+    if added:
+        ctx.audit("team", team.name, "add", {"members": [f"{m.platform}:{m.user_id}"
+                                                         for m in added]})
+    return Reply("system/team_added", {
+        "team": team.name, "created": created, "added": [_shown(m) for m in added],
+        "already": [_shown(m) for m in people if m not in added]})
+
+
+@DOMAIN.command("team", "remove", aliases=("移除", "移出"), roles=("admin",))
+def team_remove(ctx: Ctx, args: Args) -> Reply:
+    team = _known_team(ctx, _team_name(args.get(0), "system/team_usage_remove"))
+    people = _team_people(ctx, args, "system/team_usage_remove")
+    removed = [m for m in people if teams.remove(ctx.session, team, m)]
+    if removed:
+        ctx.audit("team", team.name, "remove", {"members": [f"{m.platform}:{m.user_id}"
+                                                            for m in removed]})
+    return Reply("system/team_removed", {
+        "team": team.name, "removed": [_shown(m) for m in removed],
+        "absent": [_shown(m) for m in people if m not in removed]})
+
+
+@DOMAIN.command("team", "delete", aliases=("删除", "解散"), roles=("admin",))
+def team_delete(ctx: Ctx, args: Args) -> Reply:
+    team = _known_team(ctx, _team_name(args.get(0), "system/team_usage_delete"))
+    count = len(teams.members_of(ctx.session, team))
+    name = team.name
+    teams.delete(ctx.session, team)
+    ctx.audit("team", name, "delete", {"members": count})
+    return Reply("system/team_deleted", {"team": name, "count": count})
+
+
+@DOMAIN.command("team", "tz", aliases=("时区",), roles=("admin",))
+def team_tz(ctx: Ctx, args: Args) -> Reply:
+    """`/team tz 公关部 Asia/Shanghai`, or `off` for the bot's default zone."""
+    team = _known_team(ctx, _team_name(args.get(0), "system/team_usage_tz"))
+    word = args.get(1)
+    if not word:
+        raise UserError("system/team_usage_tz")
+    zone: str | None = None
+    if word.lower() not in ("off", "none", "default", "取消", "默认"):
+        try:
+            zone = ZoneInfo(word).key
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError("system/tz_unknown", zone=word[:64]) from None
+    old, team.timezone = team.timezone, zone
+    ctx.session.add(team)
+    ctx.audit("team", team.name, "timezone", {"timezone": [old, zone]})
+    return Reply("system/team_tz", {"team": team.name, "zone": zone,
+                                    "default": ctx.settings.zone.key})
+
+
+def _shown(member: Member) -> str:
+    return member.display_name or member.user_id
+
+
+def _team_name(word: str | None, usage: str) -> str:
+    name = unicodedata.normalize("NFC", word or "").strip()
+    if not name or name.startswith(("@", "<@")) or not name.isprintable():
+        raise UserError(usage)
+    if len(name) > teams.NAME_MAX:
+        raise UserError("system/team_name_too_long", limit=teams.NAME_MAX)
+    return name
+
+
+def _known_team(ctx: Ctx, name: str) -> Team:
+    team = teams.find(ctx.session, name)
+    if team is None:
+        raise UserError("system/team_unknown", team=name,
+                        names=[t.name for t in teams.all_teams(ctx.session)])
+    return team
+
+
+def _team_people(ctx: Ctx, args: Args, usage: str) -> list[Member]:
+    text = args.text_after(1)
+    if not text:
+        raise UserError(usage)
+    try:
+        refs = parsers.parse_mentions(text, ctx)
+    except InvalidAnswer as exc:
+        raise UserError(exc.template, **exc.params) from None
+    found = [members.find(ctx.session, r["platform"], user_id=r["user_id"]) for r in refs]
+    return [m for m in found if m is not None]

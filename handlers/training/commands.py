@@ -14,16 +14,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import parsers, records
+from bot import members, parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
-from bot.messages import Audience, Choice, Reply
+from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
+from handlers.actions import commands as actions
 from handlers.comm.models import CommRecord
 from handlers.complaints.models import Complaint
 from handlers.meetings.commands import parse_action, parse_attendees, person
+from handlers.meetings.models import ACTION_IDS
 from handlers.training.models import (
     ANNOUNCE,
     INVITEES_BEFORE,
@@ -282,17 +284,18 @@ def record_log(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     check_log_allowed(ctx, row)  # someone may have logged it meanwhile
     row.notes = answers["notes"]
     row.discussed = list(answers.get("discussed") or [])
-    row.actions = [{"what": a["what"], "owner": dict(a["owner"]), "due": a["due"]}
-                   for a in answers.get("actions") or []]
+    # Each follow-up is an action item like a meeting's (`/action done`, `/action list`, the
+    # reminders before, at and after its due time); the session keeps a copy with its id.
+    year = ctx.now.astimezone(ctx.zone).year
+    row.actions = []
+    for entry in answers.get("actions") or []:
+        item = actions.create(ctx, None, entry, ACTION_IDS.next(ctx.session, year)[1],
+                              origin="training", origin_ref=row.ref)
+        row.actions.append({"ref": item.ref, "what": entry["what"],
+                            "owner": dict(entry["owner"]), "due": entry["due"]})
     row.logged_at = ctx.now
     ctx.session.add(row)
     ctx.audit("training", row.ref, "log", {"notes": row.notes, "actions": row.actions})
-    for i, action in enumerate(row.actions):
-        owner = action["owner"]
-        api.plan(ctx.session, key=f"training:{row.ref}:action:{i}", kind=ACTION_DUE,
-                 due=datetime.fromisoformat(action["due"]),
-                 target=Target.member(owner["platform"], owner["user_id"]),
-                 record_type="training", record_id=row.ref, payload={"n": i})
     return [Reply("training/logged", {"s": view(row)}, audience=Audience.USER)]
 
 
@@ -407,8 +410,25 @@ def training_report(ctx: Ctx, args: Args) -> Reply:
                 entry["missed_in_a_row"] |= streak[who] >= 2
     return Reply("training/report", {
         "year": year, "quarters": quarters, "people": list(people.values()),
-        "missed": [p for p in people.values() if p["missed_in_a_row"]]},
+        "missed": [p for p in people.values() if p["missed_in_a_row"]],
+        "teams": team_attendance(ctx.session, list(rows)), "held": len(rows)},
         audience=Audience.USER)
+
+
+def team_attendance(session: Session, rows: list[TrainingSession]) -> list[dict[str, Any]]:
+    """Per team (as it is today): its members, and how many of the sessions held each
+    attended, out of members × sessions."""
+    came = {(a.session_id, a.platform, a.user_id)
+            for row in rows for a in attendees(session, row)}
+    found = []
+    for team in teams.all_teams(session):
+        people = teams.members_of(session, team)
+        attended = sum((row.id, m.platform, m.user_id) in came for row in rows for m in people)
+        possible = len(people) * len(rows)
+        found.append({"name": team.name, "size": len(people), "came": attended,
+                      "possible": possible,
+                      "percent": round(100 * attended / possible) if possible else None})
+    return found
 
 
 # -- reminders -------------------------------------------------------------------------------
@@ -458,6 +478,8 @@ def starting(session: Session, reminder: Reminder, now: datetime) -> Reply | Non
                  choices=[Choice(f"/training attend {row.ref}", "training.choice.attend")])
 
 
+# Follow-ups logged before they became action items were reminded by this kind; rows of it
+# may still be pending.
 @DOMAIN.reminder_kind(ACTION_DUE)
 def action_due(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
     row = _session_of(session, reminder)
@@ -480,5 +502,24 @@ def quarterly(session: Session, reminder: Reminder, now: datetime) -> Reply:
                        .order_by(col(TrainingSession.starts_at))).first()
     if row is not None:
         return Reply("training/quarter_planned", {"quarter": quarter, "s": view(row)})
-    return Reply("reminders/training", {"quarter": quarter})
+    return Reply("reminders/training", {
+        "quarter": quarter, "organisers": organisers(session, reminder.payload.get("admins"))})
+
+
+def organisers(session: Session, admins: Any) -> dict[str, list[Mention]]:
+    """Who is asked to plan, per platform (a message names people of its own platform): the
+    members with the trainer role, or where there are none, the admins."""
+    trainers: dict[str, list[Mention]] = {}
+    for member in members.with_role(session, "trainer"):
+        trainers.setdefault(member.platform, []).append(
+            Mention(member.platform, member.user_id, member.display_name))
+    found: dict[str, list[Mention]] = {}
+    for entry in admins if isinstance(admins, list) else []:
+        platform, _, user_id = str(entry).partition(":")
+        if user_id and platform not in trainers:
+            known = members.find(session, platform, user_id=user_id)
+            found.setdefault(platform, []).append(
+                Mention(platform, user_id, known.display_name if known else user_id))
+    found.update(trainers)
+    return found
 
