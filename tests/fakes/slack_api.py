@@ -453,8 +453,7 @@ class FakeSocketMode:
         self.server = serve(self._session, "127.0.0.1", 0)
         self.port = self.server.socket.getsockname()[1]
         self.url = f"ws://127.0.0.1:{self.port}/link"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                        daemon=True)  # stop() waits 50 ms at most
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> FakeSocketMode:
         self._thread.start()
