@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from jinja2 import (
+    BytecodeCache,
     Environment,
     FileSystemLoader,
     StrictUndefined,
@@ -131,6 +133,39 @@ def _one_if(words: list[str]) -> bool:
     return depth == 0 and words[-1] == "endif"
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept in memory for every renderer of the process: a second renderer
+    (a test's, or one per tenant) reads the source and skips the compiler. Jinja checks the
+    source's checksum, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:  # noqa: ANN001
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:  # noqa: ANN001
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _SharedBytecode()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A labels file, parsed once per process for as long as the file is unchanged (every
+    renderer of a process shares it; callers must not change what they get)."""
+    stat = path.stat()
+    return _parse_yaml(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _parse_yaml(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506
+
+
 class Renderer:
     """`root` holds the templates (templates/ by default); `extra` roots of the same layout
     (`<locale>/<folder>/...`) add folders beside them without copying anything."""
@@ -156,6 +191,7 @@ class Renderer:
             keep_trailing_newline=False,
             auto_reload=False,
             cache_size=2000,
+            bytecode_cache=_BYTECODE,
         )
         self._labels = {loc: self._load_labels(loc) for loc in LOCALES}
 
@@ -164,11 +200,10 @@ class Renderer:
         folder's name (`complaints/labels.yaml` -> `complaints.severity.high`). The `roles`
         and `purposes` a domain folder names are also read as `roles.x` and `purposes.x`, so
         the core's sentences about roles and channels name the ones a domain adds."""
-        base = self.root / locale
-        labels = yaml.safe_load((base / "labels.yaml").read_text(encoding="utf-8")) or {}
+        labels = dict(_read_yaml(self.root / locale / "labels.yaml"))
         for root in self.roots:
             for path in sorted((root / locale).glob("*/labels.yaml")):
-                folder = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                folder = _read_yaml(path)
                 labels[path.parent.name] = folder
                 for shared in ("roles", "purposes"):
                     labels[shared] = {**folder.get(shared, {}), **labels.get(shared, {})}

@@ -137,9 +137,13 @@ class ReminderScheduler:
             job = self.scheduler.get_job("wake")
             if job is not None and job.next_run_time is not None and job.next_run_time <= due:
                 return
+            # Two instances: a wake-up set while the previous wake-up's sweep is finishing
+            # (past its last look at `_woken`) would otherwise be skipped by APScheduler as
+            # "maximum number of running instances reached", and a reply queued then would
+            # wait for the next interval sweep. The second instance waits for the first.
             self.scheduler.add_job(
                 self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
-                id="wake", replace_existing=True,
+                id="wake", replace_existing=True, max_instances=2,
             )
 
     def housekeeping(self) -> None:

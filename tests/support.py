@@ -124,8 +124,7 @@ def build_app(db_url: str, tmp_path: Path, **overrides: Any) -> tuple[Liaison, l
 
     handlers.register_all(registry)
     saved = add_test_flow(registry)
-    db = Database(db_url)
-    db.upgrade()
+    db = Database(db_url)  # the fixtures hand out migrated databases
     app = Liaison(settings(db_url, **overrides), db, renderer_with_test_templates(tmp_path),
                   registry)
     return app, saved

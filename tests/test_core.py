@@ -3,6 +3,7 @@ input, and a failed write leaving nothing behind."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import func, select
 
 from bot.messages import Reply
@@ -15,6 +16,7 @@ def _count(app, model) -> int:  # noqa: ANN001
         return s.exec(select(func.count()).select_from(model)).one()
 
 
+@pytest.mark.sqlite_only
 def test_help_is_in_my_language_and_shows_only_what_i_may_use(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     alice, admin = Chat(app, "alice"), Chat(app, "admin")
@@ -29,6 +31,7 @@ def test_help_is_in_my_language_and_shows_only_what_i_may_use(db_url, tmp_path, 
     assert "/role list — who has which role" in alice("/help role")
 
 
+@pytest.mark.sqlite_only
 def test_unknown_commands_get_suggestions_in_my_language(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -55,6 +58,7 @@ def test_language_and_zone_are_mine_and_kept(db_url, tmp_path, clock):
         assert sorted(actions.all()) == ["locale", "timezone"]
 
 
+@pytest.mark.sqlite_only
 def test_platform_locale_fills_gaps_but_my_choice_wins(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     slack = Chat(app, "U1", platform="slack", channel="D1")

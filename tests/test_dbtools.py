@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from bot import cli
+from bot.db import upgrade
 from bot.dbtools import tables
 from handlers.complaints.models import Complaint
 from schedules.models import Reminder, Status
@@ -37,6 +38,7 @@ def busy_database(url: str, tmp_path: Path):  # noqa: ANN201
     """Records of every kind (a complaint, a partner meeting, a communication record, a talking
     point awaiting approval), with their audit trails and pending reminders; roles and
     routes; and a second complaint half-way through its questions."""
+    upgrade(url)
     app, _ = build_app(url, tmp_path)
     for purpose, channel in (("complaints", "C-COMPLAINTS"), ("escalations", "C-ESC"),
                              ("meetings", "C-MEET"), ("tp", "C-TP")):

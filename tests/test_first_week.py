@@ -116,6 +116,7 @@ def test_a_warning_is_not_snoozed_past_its_deadline_in_english(db_url, tmp_path,
 ADMINS = {"console": "admin", "slack": "UADMIN", "dingtalk": "dtadmin"}
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("platform", ["console", "slack", "dingtalk"])
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_every_list_is_one_item_a_line(db_url, tmp_path, clock, platform, locale):
@@ -169,6 +170,7 @@ def test_half_an_emoji_is_refused_at_once_and_nothing_is_kept(db_url, tmp_path, 
     assert "Nothing was kept" in out
 
 
+@pytest.mark.sqlite_only
 def test_dates_outside_a_plausible_window_are_refused_with_the_reason(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -238,6 +240,7 @@ def test_a_confirm_that_cannot_succeed_closes_the_draft_with_the_reason(db_url, 
 # -- 4. the Chinese people actually type -----------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_aliases_work_on_their_own_in_chinese(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     _file(Chat(app, "alice"), owner=None)  # nobody owns it yet
@@ -257,6 +260,7 @@ def test_aliases_work_on_their_own_in_chinese(db_url, tmp_path, clock):
     assert "好几个命令" in out and "/remind list" in out and "/complaint list" in out
 
 
+@pytest.mark.sqlite_only
 def test_aliases_and_typed_forms_in_english(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     _file(Chat(app, "alice"), owner=None)
@@ -268,6 +272,7 @@ def test_aliases_and_typed_forms_in_english(db_url, tmp_path, clock):
     assert "is several commands" in out and "/meeting new" in out and "/tp propose" in out
 
 
+@pytest.mark.sqlite_only
 def test_scores_as_people_type_them(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     _file(Chat(app, "alice"))
@@ -281,6 +286,7 @@ def test_scores_as_people_type_them(db_url, tmp_path, clock):
     assert "4/5" in bob(f"/complaint satisfaction {REF} 4 stars")
 
 
+@pytest.mark.sqlite_only
 def test_full_width_slash_space_and_chinese_keys(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -412,6 +418,7 @@ def test_staff_see_what_they_filed(db_url, tmp_path, clock):
 # -- 7. smaller things, each seen ------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_confirm_typed_at_a_free_text_question_is_not_taken_as_the_answer(db_url, tmp_path,
                                                                            clock):
     app = _setup(db_url, tmp_path)
@@ -435,6 +442,7 @@ def _comm(chat: Chat) -> None:
     chat("确认")
 
 
+@pytest.mark.sqlite_only
 def test_the_step_counter_is_right_from_the_first_step(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -507,6 +515,7 @@ def test_destructive_commands_ask_first(db_url, tmp_path, clock):
     assert "Retired #1 “Refunds”" in bob("/tp retire 1 confirm")
 
 
+@pytest.mark.sqlite_only
 def test_role_list_is_one_line_a_person(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     admin = Chat(app, "admin")
@@ -538,6 +547,7 @@ def test_an_approver_is_warned_of_placeholders(db_url, tmp_path, clock):
     assert "still has placeholders: {link}, TBD" in out
 
 
+@pytest.mark.sqlite_only
 def test_a_bad_one_line_value_is_asked_for_and_the_options_listed(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -552,6 +562,7 @@ def test_a_bad_one_line_value_is_asked_for_and_the_options_listed(db_url, tmp_pa
     assert "contact" in out.lower()
 
 
+@pytest.mark.sqlite_only
 def test_an_unknown_subcommand_suggests_a_likeness_or_all(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     alice = Chat(app, "alice")
@@ -564,6 +575,7 @@ def test_an_unknown_subcommand_suggests_a_likeness_or_all(db_url, tmp_path, cloc
     assert "Try /meeting new, /meeting agenda" in out and "/meeting cancel" in out
 
 
+@pytest.mark.sqlite_only
 def test_english_help_shows_the_chinese_aliases(db_url, tmp_path, clock):
     app = _setup(db_url, tmp_path)
     bob = Chat(app, "bob")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
+from bot.db import upgrade
 from handlers.talking_points import io as tio
 from handlers.talking_points.models import PointStatus, TalkingPoint, TalkingPointVersion
 from handlers.talking_points.search import search
@@ -117,8 +118,9 @@ def test_export_then_import_gives_the_same_points(db_url, tmp_path, clock, fmt):
     exported = tmp_path / f"export.{fmt}"
     exported.write_bytes(data)
 
-    other, _ = build_app(db_url.replace("liaison.db", "other.db") if "sqlite" in db_url
-                         else db_url, tmp_path / "other")
+    other_url = db_url.replace("liaison.db", "other.db") if "sqlite" in db_url else db_url
+    upgrade(other_url)
+    other, _ = build_app(other_url, tmp_path / "other")
     if "sqlite" not in db_url:  # the same PostgreSQL database: start from an empty one
         with other.db.session() as s:
             for model in (TalkingPointVersion, TalkingPoint):

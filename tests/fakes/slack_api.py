@@ -181,7 +181,8 @@ class FakeSlack:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                        daemon=True)  # stop() waits 50 ms at most
 
     # -- lifecycle ---------------------------------------------------------------------------
 
