@@ -234,3 +234,50 @@ def test_the_console_writes_the_files_into_its_folder_and_prints_their_paths(
     ConsoleAdapter(app, "alice", out=printed).send(outbound)
     assert (tmp_path / "out" / "evil.txt").read_bytes() == b"x"
     assert not (tmp_path.parent / "evil.txt").exists()
+
+
+# -- The company logo in the Word document ---------------------------------------------------------
+
+
+def _png(width: int = 2, height: int = 1) -> bytes:
+    """A small valid PNG, made here (no image library needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                                 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_the_company_logo_is_placed_at_the_top_of_the_word_document(
+        db_url: str, tmp_path: Any, clock) -> None:  # noqa: ANN001
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(_png())
+    app, _ = build_app(db_url, tmp_path, press={"logo": str(logo)})
+    alice = Chat(app, "alice")
+    _draft_zh(alice)
+    files = alice.say(f"/press export {REF}")[0].message.files
+    doc = Document(io.BytesIO(files[0].data))
+    assert len(doc.inline_shapes) == 1
+    first = doc.paragraphs[0]._p  # the picture is the document's first paragraph
+    assert first.xpath(".//pic:pic") and doc.paragraphs[1].text.startswith("企业 logo: ")
+    image = doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]]
+    assert image.blob == logo.read_bytes()
+    assert doc.paragraphs[2].text == "新品 X1 今日发布,售价 1999 元"
+
+
+def test_a_logo_setting_that_is_not_an_image_file_stops_the_start(db_url: str,
+                                                                  tmp_path: Any) -> None:
+    from bot.errors import ConfigError
+    from tests.support import settings
+
+    with pytest.raises(ConfigError, match="LIAISON_PRESS_LOGO.*no such file"):
+        settings(db_url, press={"logo": str(tmp_path / "missing.png")})
+    (tmp_path / "logo.txt").write_text("not an image")
+    with pytest.raises(ConfigError, match="not a PNG, JPEG"):
+        settings(db_url, press={"logo": str(tmp_path / "logo.txt")})
