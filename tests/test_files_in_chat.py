@@ -197,6 +197,23 @@ def test_a_press_export_in_a_dingtalk_chat_arrives_as_file_messages(
     assert [u.body["type"] for u in uploads] == ["file", "file"]
 
 
+def test_an_export_asked_for_in_a_dingtalk_group_comes_to_the_one_to_one_chat(
+        db_url: str, tmp_path: Any, dingtalk: FakeDingTalk, clock) -> None:  # noqa: ANN001
+    group = "cid-press-group=="
+    dingtalk.groups.add(group)
+    app, adapter, _ = make(db_url, tmp_path, dingtalk, dingtalk_oapi_endpoint=dingtalk.endpoint)
+    _draft_zh(Chat(app, "alice"))
+    zhang = Talk(dingtalk, adapter, "zhang", "张伟", group=group)
+    with running(adapter, dingtalk):
+        zhang.say(f"/press export {REF}")
+        sent = dingtalk.wait_for(lambda: len(dingtalk.sent_files()) == 2 and
+                                 dingtalk.sent_files())
+    assert [(who, name) for who, name, _ in sent] == [
+        ("zhang", f"{REF}-v1.docx"), ("zhang", f"{REF}-v1.md.zip")]
+    assert not [c for c in dingtalk.calls_to("/v1.0/robot/groupMessages/send")
+                if c.body.get("msgKey") == "sampleFile"]
+
+
 def test_the_dingtalk_fake_refuses_an_unknown_media_id_and_an_unsupported_file_type(
         dingtalk: FakeDingTalk) -> None:
     from bot.adapters.dingtalk_openapi import OpenApi

@@ -4,6 +4,8 @@ A thin translator. A robot message (a 1:1 chat, or an @-mention in a group) beco
 for the core; the core's Outbounds go back as DingTalk markdown: an answer through the
 message's session webhook while it lives, else through the OpenAPI (dingtalk_openapi.py),
 which is also how reminders reach groups and people.
+Files a message carries follow its text as robot file messages (uploaded first, see
+`_send_file`), always through the OpenAPI: a session webhook has no file message type.
 
 The official SDK (dingtalk-stream 0.24.3) opens the connection, parses frames and builds
 ACKs; this module adds what it lacks:
