@@ -818,7 +818,11 @@ class SlackAdapter:
 
     def scopes(self, outbound: Outbound) -> tuple[str, ...]:
         """The rate-limit scopes `send(outbound)` calls in (see schedules/throttle.py)."""
-        return self._scopes_with_files(outbound)
+        found = self._text_scopes(outbound)
+        if outbound.message.files:
+            # files.getUploadURLExternal and files.completeUploadExternal are Tier 4.
+            found += (f"{PLATFORM}:method:files.completeUploadExternal",)
+        return found
 
     def _text_scopes(self, outbound: Outbound) -> tuple[str, ...]:
         address = outbound.address
@@ -832,13 +836,6 @@ class SlackAdapter:
         if dm:
             return (f"{PLATFORM}:post:{dm}",)
         return (f"{PLATFORM}:method:conversations.open", f"{PLATFORM}:post:{address.user}")
-
-    def _scopes_with_files(self, outbound: Outbound) -> tuple[str, ...]:
-        found = self._text_scopes(outbound)
-        if outbound.message.files:
-            # files.getUploadURLExternal and files.completeUploadExternal are Tier 4.
-            found += (f"{PLATFORM}:method:files.completeUploadExternal",)
-        return found
 
     def send(self, outbound: Outbound) -> str | None:
         """Deliver to a channel, to a member's DM, or as an answer where the message came
