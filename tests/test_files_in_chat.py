@@ -244,6 +244,13 @@ def test_the_console_writes_the_files_into_its_folder_and_prints_their_paths(
     docx = tmp_path / "out" / f"{REF}-v1.docx"
     assert f"📎 {docx}" in printed.getvalue()
     assert _headings(docx.read_bytes())[:3] == ["背景", "事实", "联系方式"]
+    bob = ConsoleAdapter(app, "bob", out=io.StringIO())
+    bob.say("/lang en")
+    bob.out = printed = io.StringIO()
+    bob.say(f"/press export {REF}")
+    assert (f"{REF} version 1 is exported as a Word document and as Markdown; the files come "
+            "with this message") in printed.getvalue()
+    assert _headings(docx.read_bytes())[:3] == ["Background", "Facts", "Contact"]
     # A file name never leads outside the folder.
     outbound = Outbound(Address(platform="console", user="alice", in_reply=True),
                         Rendered(title="", body="x",
