@@ -124,6 +124,8 @@ def test_a_retry_after_a_failed_upload_sends_only_the_files(slack: Harness) -> N
     slack.adapter.send(outbound)  # the delivery worker's retry, with the progress it kept
     assert len(slack.fake.calls("chat.postMessage")) == 1
     assert [(f.channel, f.data) for f in slack.fake.shared_files()] == [("CPR", b"hello")]
+    # The bot joined the public channel to share the file there (files:write has no .public).
+    assert [c.params["channel"] for c in slack.fake.calls("conversations.join")] == ["CPR"]
 
 
 def test_without_the_files_write_scope_slack_refuses_and_the_delivery_fails_for_good(
@@ -160,7 +162,12 @@ def test_the_fake_refuses_what_slack_refuses_in_an_upload(slack: Harness) -> Non
     with pytest.raises(urllib.error.HTTPError) as not_issued:
         urllib.request.urlopen(never, timeout=5)  # noqa: S310
     assert not_issued.value.code == 404
-    # The SDK's whole upload, multipart or raw, is taken when it is right.
+    # Files are shared only where the bot is a member.
+    with pytest.raises(SlackApiError) as outside:
+        client.files_upload_v2(channel="COTHER", content=b"x", filename="a.txt")
+    assert outside.value.response["error"] == "not_in_channel"
+    # The SDK's whole upload is taken when it is right.
+    slack.fake.add_channel("CPR", joined=True)
     client.files_upload_v2(channel="CPR", content=b"0123456789", filename="a.txt", title="A")
     assert [(f.filename, f.data) for f in slack.fake.shared_files("CPR")] == [
         ("a.txt", b"0123456789")]

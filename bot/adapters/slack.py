@@ -894,6 +894,10 @@ class SlackAdapter:
             person = address.ephemeral_to or address.user or ""
             channel = self._dm_channel(person, strict=True) or ""
             thread = None
+        elif not channel.startswith("D"):
+            # Files are shared only where the bot is a member (there is no files:write.public
+            # as there is chat:write.public): it joins a public channel first.
+            self._can_follow(channel)
         try:
             self.client.files_upload_v2(
                 channel=channel, thread_ts=thread,

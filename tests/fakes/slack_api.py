@@ -39,8 +39,9 @@ It refuses what Slack refuses, so a test cannot pass on an assumption Slack does
   is the fake's choice; the docs say only that success is 200). files.completeUploadExternal
   (`files:write`) takes `files`, a JSON list of {id, title}, and shares them into
   `channel_id` (and `thread_ts`): an id never issued, or not uploaded yet, answers
-  `file_not_found`; a private channel the bot is not in, `not_in_channel`. Shared files are
-  in `fake.files` with their bytes.
+  `file_not_found`; a channel the bot is not a member of, `not_in_channel` (public ones too:
+  files:write has no `.public` counterpart as chat:write has, so the fake asks membership
+  everywhere, the stricter reading). Shared files are in `fake.files` with their bytes.
 """
 
 from __future__ import annotations
@@ -521,7 +522,7 @@ class FakeSlack:
             pending = self.state.uploads.get(str(item["id"]))
             if pending is None or pending["data"] is None:
                 return {"ok": False, "error": "file_not_found"}
-        if channel and channel in self.state.private and not self.is_member(channel):
+        if channel and not self.is_member(channel):
             return {"ok": False, "error": "not_in_channel"}
         done = []
         for item in files:
