@@ -83,11 +83,26 @@ def replan(session: Session, c: Complaint, settings: Settings, now: datetime) ->
         levels=levels(session, settings) if c.status == "new" else [],
     )
     keys = {p.key for p in wanted}
-    for row in api.pending(session, RECORD, c.ref):
-        if row.key not in keys:
+    pending = api.pending(session, RECORD, c.ref)
+    # A reminder its person moved ("remind me again") stays where they put it, as long as
+    # the complaint still calls for it (answered, paused or restarted, it goes).
+    moved = {row.key for row in pending if (row.payload or {}).get(api.SNOOZED)
+             and _still_wanted(c, row)}
+    for row in pending:
+        if row.key not in keys and row.key not in moved:
             api.cancel(session, key=row.key)
     for p in wanted:
-        plan_one(session, c, p)
+        if p.key not in moved:
+            plan_one(session, c, p)
+
+
+def _still_wanted(c: Complaint, row: Any) -> bool:  # noqa: ANN401
+    _, _, round_ = row.key.partition("#")
+    if int(round_ or 0) != c.clock_round or c.paused_at is not None:
+        return False
+    if row.kind in (rules.RESPONSE_DUE, rules.ESCALATE):
+        return c.status == "new"
+    return row.kind == rules.FOLLOWUP and c.status == "solution"
 
 
 def plan_one(session: Session, c: Complaint, p: rules.Planned) -> None:
