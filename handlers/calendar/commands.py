@@ -15,7 +15,7 @@ from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import UserError
 from bot.messages import Audience, Reply
-from bot.router import Args
+from bot.router import Args, Registry
 from handlers.calendar import store
 from handlers.calendar.models import MAX_DAY_NAME, MAX_SCOPE, CalendarChoice, CompanyDayOff
 from handlers.calendar.settings import CalendarSettings
@@ -25,7 +25,12 @@ SHOW_DAYS = 30
 _SCOPE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-DOMAIN = Domain("calendar", slash="", settings=CalendarSettings)  # `/liaison calendar` in Slack
+def _install(registry: Registry) -> None:
+    registry.calendar_source = store.calendar_for  # the core asks here for "workday"
+
+
+DOMAIN = Domain("calendar", slash="", settings=CalendarSettings,  # `/liaison calendar` in Slack
+                install=_install)
 DOMAIN.family("calendar", aliases=("日历", "工作日历"), label="calendar.family")
 
 
