@@ -262,3 +262,39 @@ def test_every_personal_reminder_offers_remind_me_again(db_url, tmp_path, clock)
     run_due(app)
     refused = bob(f"/remind snooze {rid} tomorrow-morning")
     assert "推迟到截止之后就来不及了" in refused and "最晚可以推迟到" in refused
+
+
+# -- everything that says "workday" ----------------------------------------------------------
+
+
+def test_workdays_digests_and_minutes_follow_the_calendar(db_url, tmp_path, clock) -> None:
+    from handlers.meetings.models import Meeting
+    from schedules.scheduler import ReminderScheduler
+    from tests.support import recording_adapters
+    from tests.test_actions import _minutes
+    from tests.test_meetings import _app, _new, _shift_to
+
+    clock.move_to(datetime(2026, 9, 28, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    app = _app(db_url, tmp_path, meetings={"minutes_by": "next-workday"})
+    Chat(app, "admin")("/calendar set default cn 09:00-18:00")
+    alice = Chat(app, "alice")
+    _new(alice, "ACME", "9月30日下午4点")
+    with app.db.session() as s:
+        meeting = s.exec(select(Meeting)).one()
+        # Minutes by the end of the next working day: after 国庆, Thursday 8 October 18:00.
+        assert meeting.minutes_due_at == datetime(2026, 10, 8, 18, 0, tzinfo=SHANGHAI)
+    _shift_to(clock, app, "2026-09-30 17:05")
+    assert "A-2026-0001" in _minutes(alice, "M-2026-0001", "发送报价单 @bob 下个工作日",
+                                     "确认合同 @carol 今天下午5点半")
+    assert "2026年10月8日 周四 09:00" in Chat(app, "bob")("/remind list")
+
+    # The contract is overdue from the 30th on; the digest skips the holiday and comes back
+    # on the first working day, and on the make-up Saturday.
+    _shift_to(clock, app, "2026-10-09 09:30")
+    scheduler = ReminderScheduler(app, recording_adapters())
+    assert scheduler.plan_digest() == 1
+    holiday = datetime(2026, 10, 3, 9, 30, tzinfo=SHANGHAI)
+    with app.db.session() as s:  # there is something overdue to tell ...
+        assert any(p(s, holiday).get("meetings") for p in app.registry.digests)
+    assert scheduler.plan_digest(holiday) == 0  # ... but not on a holiday
+    assert scheduler.plan_digest(datetime(2026, 10, 10, 9, 30, tzinfo=SHANGHAI)) == 1
