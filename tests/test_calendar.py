@@ -298,3 +298,28 @@ def test_workdays_digests_and_minutes_follow_the_calendar(db_url, tmp_path, cloc
         assert any(p(s, holiday).get("meetings") for p in app.registry.digests)
     assert scheduler.plan_digest(holiday) == 0  # ... but not on a holiday
     assert scheduler.plan_digest(datetime(2026, 10, 10, 9, 30, tzinfo=SHANGHAI)) == 1
+
+
+def test_escalation_targets_by_name_role_or_id_and_bad_settings_refused(db_url, tmp_path,
+                                                                        clock) -> None:
+    import pytest
+
+    from bot.errors import ConfigError
+    from handlers.complaints import store
+    from tests.support import settings
+
+    app, _ = _setup(db_url, tmp_path, complaints={
+        "escalate": "+1d: agent, +2h: @nobody slack:UBOSS"})
+    with app.db.session() as s:
+        second, third = store.levels(s, app.settings)
+    # Sorted by time; a name that finds nobody goes to the escalations channel.
+    assert (second.number, second.after) == (2, timedelta(hours=2))
+    assert second.targets == (("purpose", "escalations", ""), ("member", "UBOSS", "slack"))
+    assert third.targets == (("member", "bob", "console"),)  # everyone holding the role
+    for bad, setting in (({"escalate": "2h @lead"}, "LIAISON_COMPLAINT_ESCALATE"),
+                         ({"reminders": "75%,120%"}, "LIAISON_COMPLAINT_WARN"),
+                         ({"resolve": "huge=3d"}, "LIAISON_COMPLAINT_RESOLVE")):
+        with pytest.raises(ConfigError, match=setting):
+            settings(db_url, complaints=bad)
+    with pytest.raises(ConfigError, match="LIAISON_CALENDAR"):
+        settings(db_url, calendar={"default": "mars"})

@@ -336,7 +336,8 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         .limit(LIST_LIMIT)
     ).all()
     place = _place(ctx)
-    rows = [_view(ctx, c, full=_sees_full(ctx, c, place)) for c in found]
+    cal = store.calendar(ctx.session, ctx.settings)  # once for the whole list
+    rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place), cal=cal) for c in found]
     # The next step on the person's own new complaints: answering them (the command asks
     # for the text). The App Home shows these buttons with the list.
     respond = [Choice(f"/complaint respond {c.ref}", "complaints.respond_item", ref=c.ref)
