@@ -123,6 +123,8 @@ def _working(found: dict[str, Any], cal: workcal.Calendar, start: datetime,
              end: datetime) -> dict[str, Any]:
     if not cal.always:
         found["working"] = workcal.working_between(cal, start, end)
+        # As people read it: "3", "2.4" (working hours, one decimal at most).
+        found["working_hours"] = f"{round(found['working'].total_seconds() / 3600, 1):g}"
     return found
 
 
