@@ -162,8 +162,7 @@ def restart_clocks(c: Complaint, cal: workcal.Calendar, now: datetime, sla: time
     """After a pause (or a reopening): both clocks run again from now with what is left."""
     c.run_since = now
     if c.status == "new":
-        c.due_at = workcal.add_working(cal, now, max(sla - timedelta(
-            seconds=c.response_worked), timedelta(0)))
+        c.due_at = _left_from(cal, now, sla - timedelta(seconds=c.response_worked))
     restart_resolution(c, cal, now, resolve)
 
 
@@ -172,8 +171,14 @@ def restart_resolution(c: Complaint, cal: workcal.Calendar, now: datetime,
     """The resolution clock alone runs again from now with what is left of it."""
     c.run_since = now
     if c.resolve_due_at is not None:
-        c.resolve_due_at = workcal.add_working(cal, now, max(resolve - timedelta(
-            seconds=c.resolve_worked), timedelta(0)))
+        c.resolve_due_at = _left_from(cal, now, resolve - timedelta(seconds=c.resolve_worked))
+
+
+def _left_from(cal: workcal.Calendar, now: datetime, left: timedelta) -> datetime:
+    # A clock paused when already overdue stays overdue by as much as it was.
+    if left < timedelta(0):
+        return workcal.subtract_working(cal, now, -left)
+    return workcal.add_working(cal, now, left)
 
 
 def is_overdue(c: Complaint, now: datetime) -> bool:
