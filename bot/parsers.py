@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import InvalidAnswer
@@ -229,16 +229,32 @@ def remember_note(answers: dict[str, Any], key: str, value: Any) -> None:
         answers[TIME_NOTES] = notes
 
 
+# "Next workday" by the working calendar (a day off or a make-up workday counts as it is);
+# under 24x7, the next Monday-to-Friday day at 09:00.
+NEXT_WORKDAY = frozenset({"next workday", "next working day", "next-workday", "下个工作日",
+                          "下一个工作日", "下一工作日"})
+
+
+def _next_workday(ctx: Ctx) -> datetime:
+    from bot import workcal
+
+    cal = ctx.app.registry.calendar(ctx.session, ctx.settings)
+    return workcal.next_workday(cal, ctx.now, ctx.zone)
+
+
 def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
     def parse(answer: str, ctx: Ctx) -> str:
-        from bot.timeparse import TimeParseError, read_when
+        from bot.timeparse import Reading, TimeParseError, read_when
 
         typed = answer.strip()
         confirmed = typed.endswith(_CONFIRMED)
         try:
-            reading = read_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
+            if " ".join(typed.lower().split()) in NEXT_WORKDAY:
+                reading = Reading(_next_workday(ctx).astimezone(UTC), None, False)
+            else:
+                reading = read_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)
         except TimeParseError:
             raise InvalidAnswer("errors/answer_when", text=typed[:100]) from None
         value = reading.at

@@ -180,6 +180,17 @@ class Registry:
         self.reminder_kinds: dict[str, ReminderKind] = {}
         # Overdue items per purpose for the daily digest, one provider per domain.
         self.digests: list[DigestProvider] = []
+        # (session, settings, scope) -> the working calendar of a purpose or team; filled
+        # by the calendar domain. Without it every calendar is 24x7.
+        self.calendar_source: Callable[[Any, Any, str], Any] | None = None
+
+    def calendar(self, session: Any, settings: Any, scope: str = "default") -> Any:  # noqa: ANN401
+        """The working calendar (bot.workcal.Calendar) of a purpose or team."""
+        from bot import workcal
+
+        if self.calendar_source is None:
+            return workcal.build(workcal.ALWAYS, settings.zone)
+        return self.calendar_source(session, settings, scope)
 
     def install(self, domain: Domain) -> None:
         domain.install_into(self)

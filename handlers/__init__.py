@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import schedules.models  # noqa: F401  (the reminder outbox table)
 from handlers import (
     actions,
+    calendar,
     comm,
     complaints,
     glossary,
@@ -45,6 +46,7 @@ DOMAINS = [
     interviews.DOMAIN,
     glossary.DOMAIN,
     principles.DOMAIN,
+    calendar.DOMAIN,
 ]
 
 

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot import logs
+from bot import logs, workcal
 from bot.db import Database
 from bot.errors import UserError
-from bot.messages import Address, Attachment, Outbound, Rendered, RenderedChoice
+from bot.messages import Address, Attachment, Choice, Outbound, Rendered, RenderedChoice
 from bot.timeparse import TimeParseError, parse_duration, parse_when
 from schedules.models import Reminder, Status
 
@@ -168,25 +168,54 @@ DEADLINE = "deadline"
 LATEST_SNOOZE_GAP = timedelta(minutes=15)
 
 
+# "Remind me again": the choices every personal reminder carries, each a `/remind snooze`
+# (a Slack button, a DingTalk tap in the one-to-one chat, a numbered line elsewhere).
+AGAIN = ("30m", "1h", "2h", "tomorrow-morning", "next-workday")
+SNOOZED = "snoozed"  # payload flag: the person moved it, replanning leaves it where it is
+
+
+def again_choices(row: Reminder) -> list[Choice]:
+    if row.target_kind != "member" or not row.snoozable or row.kind == OUTBOUND:
+        return []
+    return [Choice(f"/remind snooze {row.id} {word}", f"reminders.again.{word}")
+            for word in AGAIN]
+
+
+def snooze(row: Reminder, due: datetime) -> None:
+    """Move a reminder (pending, or already sent: "remind me again") to `due`."""
+    payload = {k: v for k, v in (row.payload or {}).items()
+               if k not in ("_delivered", "_progress")}
+    row.payload = {**payload, SNOOZED: True}
+    row.due_at = row.planned_at = due
+    row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
+    row.attempts, row.last_error = 0, None
+
+
 def deadline_of(row: Reminder) -> datetime | None:
     raw = (row.payload or {}).get(DEADLINE)
     return datetime.fromisoformat(raw) if raw else None
 
 
-def snooze_time(row: Reminder, text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+def snooze_time(row: Reminder, text: str, *, now: datetime, zone: ZoneInfo,
+                cal: workcal.Calendar | None = None) -> datetime:
     """When `/remind snooze ID <text>` moves the reminder to. Snoozing only ever postpones: a
     duration counts from the reminder's due time (or from now, when it is already due),
-    `tomorrow` and `next-workday` are the day after that, at 09:00; a time typed out must be
-    later than both. A warning is not moved past the deadline it warns about: the answer says
-    when that is and offers the latest time that still warns."""
+    `tomorrow` (morning) is the day after that at 09:00, `next-workday` the start of the next
+    working day of the person's calendar `cal` (under 24x7: the next Monday-to-Friday day at
+    09:00); a time typed out must be later than both. A warning is not moved past the
+    deadline it warns about: the answer says when that is and offers the latest time that
+    still warns."""
     from schedules.scheduler import next_workday  # it imports this module
 
     base = max(now, row.due_at)
     local = base.astimezone(zone)
     word = " ".join(text.split()).lower()
-    if word in ("next-workday", "workday", "下个工作日", "工作日"):
-        due = next_workday(local).astimezone(now.tzinfo)
-    elif word in ("tomorrow", "明天"):
+    if word in ("next-workday", "workday", "next-working-day", "下个工作日", "工作日"):
+        if cal is not None and not cal.always:
+            due = workcal.next_workday(cal, base).astimezone(now.tzinfo)
+        else:
+            due = next_workday(local).astimezone(now.tzinfo)
+    elif word in ("tomorrow", "明天", "tomorrow-morning", "明早", "明天早上", "明天上午"):
         day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         due = day.astimezone(now.tzinfo)
     else:

@@ -163,6 +163,11 @@ class ReminderScheduler:
             for provider in self.app.registry.digests:
                 purposes |= {p for p, items in provider(session, now).items() if items}
             for purpose in sorted(purposes):
+                # No digest on a day off of the purpose's calendar (24x7 has none).
+                cal = self.app.registry.calendar(session, self.settings, purpose)
+                if not cal.always and not cal.is_working_day(
+                        now.astimezone(cal.zone).date()):
+                    continue
                 api.plan(
                     session, key=f"{DIGEST}:{day}:{purpose}", kind=DIGEST, due=now,
                     target=Target.purpose(purpose), payload={"purpose": purpose},
@@ -192,7 +197,9 @@ class ReminderScheduler:
         key is the period's number, so later days and other replicas add nothing)."""
         now = now or datetime.now(UTC)
         local = now.astimezone(self.settings.zone)
-        if local.weekday() >= 5:
+        with self.app.db.session() as session:
+            cal = self.app.registry.calendar(session, self.settings, "training")
+        if (local.weekday() >= 5) if cal.always else not cal.is_working_day(local.date()):
             return None
         every = max(1, self.settings.training.tip_every.days)
         period = (local.date() - TIP_EPOCH).days // every

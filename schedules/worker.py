@@ -271,6 +271,8 @@ class Sweeper:
             session.add(row)
             dropped.append(row.id)
             return None
+        # Every personal reminder can be moved from the message itself ("remind me again").
+        reply.choices = [*reply.choices, *api.again_choices(row)]
         reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
         reply.values.setdefault("planned_at", row.planned_at)
         return _Prepared(row.id, row.key, _resumed(row, self.outbounds(session, row, reply)),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, and_, col, func, or_, select
 
-from bot import parsers, records
+from bot import parsers, records, workcal
 from bot.confirm import ask_first, without_confirm
 from bot.context import Ctx
 from bot.conversation import Flow, Step
@@ -25,6 +25,7 @@ from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from bot.routes import routed
 from handlers import principles
+from handlers.calendar.store import from_spec
 from handlers.complaints import rules, store
 from handlers.complaints.models import (
     MAX_CONTACT,
@@ -114,7 +115,8 @@ def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
         values["sla"] = ctx.settings.complaints.sla_for(severity)
         if answers.get("received"):
             received = datetime.fromisoformat(answers["received"])
-            values["due"] = rules.response_due(received, values["sla"])
+            values["due"] = rules.response_due(received, values["sla"],
+                                               store.calendar(ctx.session, ctx.settings))
     return values
 
 
@@ -152,12 +154,16 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     year = ctx.now.astimezone(settings.zone).year
     seq, ref = rules.IDS.next(ctx.session, year)
     owner = answers.get("owner")
+    cal = store.calendar(ctx.session, settings)
     c = Complaint(
         ref=ref, year=year, seq=seq,
         customer=answers["customer"], contact=answers.get("contact") or "",
         channel=answers["channel"], summary=answers["summary"], details=answers["details"],
         severity=severity, status="new", received_at=received,
-        due_at=rules.response_due(received, settings.complaints.sla_for(severity)),
+        due_at=rules.response_due(received, settings.complaints.sla_for(severity), cal),
+        resolve_due_at=workcal.add_working(cal, received,
+                                           settings.complaints.resolve_for(severity)),
+        run_since=received,
         reporter_platform=ctx.member.platform, reporter_id=ctx.member.user_id,
         reporter_name=ctx.member.display_name,
         owner_platform=owner["platform"] if owner else None,
@@ -171,35 +177,42 @@ def _create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         "customer": c.customer, "channel": c.channel, "summary": c.summary,
         "severity": c.severity, "received": c.received_at.isoformat(),
         "due": c.due_at.isoformat(), "owner": c.owner_name or None,
+        "resolve_due": c.resolve_due_at.isoformat() if c.resolve_due_at else None,
     })
     store.replan(ctx.session, c, settings, ctx.now)
     mention = store.owner_mention(c)
     replies = [
-        Reply("complaints/created", {"c": store.view(c, ctx.now, full=False), "owner": mention,
+        Reply("complaints/created", {"c": _view(ctx, c, full=False), "owner": mention,
                                      "sla": settings.complaints.sla_for(severity),
                                      "routed": ctx.app.has_route(ctx.session, "complaints")}),
-        _card(c, ctx.now, intro="new"),
+        _card(c, ctx.now, intro="new", cal=cal),
     ]
     if c.has_owner and not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
-        replies.append(_owner_dm(c, ctx.now, intro="assigned"))
+        replies.append(_owner_dm(c, ctx.now, intro="assigned", cal=cal))
     return replies
 
 
-def _card(c: Complaint, now: datetime, *, intro: str) -> Reply:
+def _view(ctx: Ctx, c: Complaint, *, full: bool) -> dict[str, Any]:
+    return store.view(c, ctx.now, full=full, cal=store.calendar(ctx.session, ctx.settings))
+
+
+def _card(c: Complaint, now: datetime, *, intro: str,
+          cal: workcal.Calendar = rules.ALWAYS) -> Reply:
     """The card in the complaints channel; unowned complaints carry a button to take them."""
     take = [] if c.has_owner else [
         Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
     ]
     return Reply("complaints/card",
-                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                 {"c": store.view(c, now, full=True, cal=cal), "owner": store.owner_mention(c),
                   "intro": intro},
                  choices=take, audience=Audience.PURPOSE, purpose="complaints")
 
 
-def _owner_dm(c: Complaint, now: datetime, *, intro: str) -> Reply:
+def _owner_dm(c: Complaint, now: datetime, *, intro: str,
+              cal: workcal.Calendar = rules.ALWAYS) -> Reply:
     assert c.owner_platform and c.owner_id
     return Reply("complaints/card",
-                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c),
+                 {"c": store.view(c, now, full=True, cal=cal), "owner": store.owner_mention(c),
                   "intro": intro},
                  audience=Audience.MEMBER, member=(c.owner_platform, c.owner_id))
 
@@ -244,12 +257,20 @@ def _text(args: Args, after: int, limit: int, *, command: str, required: bool) -
     return value
 
 
-def _leave_pause(c: Complaint, now: datetime) -> None:
-    """A paused clock ends with the stage it paused (answered, followed up, closed)."""
-    if c.paused_at is not None:
-        c.paused_seconds += int(rules.resume_shift(c, now).total_seconds())
-        c.paused_at = None
-        c.pause_reason = ""
+def _leave_pause(ctx: Ctx, c: Complaint) -> None:
+    """Before a step: the working time of the running clocks is counted. A paused clock ends
+    with the stage it paused (answered, followed up, closed); the resolution clock, paused
+    with it, runs again from now."""
+    now = ctx.now
+    cal = store.calendar(ctx.session, ctx.settings)
+    if c.paused_at is None:
+        rules.stop_stretch(c, cal, now)
+        return
+    c.paused_seconds += int(rules.resume_shift(c, now).total_seconds())
+    c.paused_at = None
+    c.pause_reason = ""
+    if c.run_since is not None:
+        rules.restart_resolution(c, cal, now, ctx.settings.complaints.resolve_for(c.severity))
 
 
 def _save(ctx: Ctx, c: Complaint, action: str, changes: dict[str, Any]) -> None:
@@ -260,7 +281,7 @@ def _save(ctx: Ctx, c: Complaint, action: str, changes: dict[str, Any]) -> None:
 
 
 def _done(ctx: Ctx, c: Complaint, action: str, **extra: Any) -> Reply:
-    return Reply("complaints/updated", {"action": action, "c": store.view(c, ctx.now, full=False),
+    return Reply("complaints/updated", {"action": action, "c": _view(ctx, c, full=False),
                                         **extra})
 
 
@@ -317,7 +338,8 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         .limit(LIST_LIMIT)
     ).all()
     place = _place(ctx)
-    rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place)) for c in found]
+    cal = store.calendar(ctx.session, ctx.settings)  # once for the whole list
+    rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place), cal=cal) for c in found]
     # The next step on the person's own new complaints: answering them (the command asks
     # for the text). The App Home shows these buttons with the list.
     respond = [Choice(f"/complaint respond {c.ref}", "complaints.respond_item", ref=c.ref)
@@ -332,7 +354,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "show")
     full = _sees_full(ctx, c, _place(ctx))
     return Reply("complaints/show", {
-        "c": store.view(c, ctx.now, full=full),
+        "c": _view(ctx, c, full=full),
         "owner": store.owner_mention(c) if full else None,
         "timeline": store.timeline(ctx.session, c) if full else [],
     })
@@ -351,17 +373,18 @@ def assign(ctx: Ctx, args: Args) -> list[Reply]:
         ref = parsers.parse_mention(who, ctx)
     except InvalidAnswer as exc:
         raise UserError(exc.template, **exc.params) from None
-    values = {"c": store.view(c, ctx.now, full=False), "owner": store.owner_mention(c)}
+    values = {"c": _view(ctx, c, full=False), "owner": store.owner_mention(c)}
     if rules.is_owner(c, ref["platform"], ref["user_id"]):
         return [Reply("complaints/assigned", {**values, "unchanged": True})]
     old = c.owner_name if c.has_owner else None
     c.owner_platform, c.owner_id, c.owner_name = ref["platform"], ref["user_id"], ref["name"]
     _save(ctx, c, "assign", {"owner": [old, c.owner_name]})
-    replies = [Reply("complaints/assigned", {"c": store.view(c, ctx.now, full=False),
+    replies = [Reply("complaints/assigned", {"c": _view(ctx, c, full=False),
                                              "owner": store.owner_mention(c),
                                              "unchanged": False})]
     if not rules.is_owner(c, ctx.member.platform, ctx.member.user_id):
-        replies.append(_owner_dm(c, ctx.now, intro="assigned"))
+        replies.append(_owner_dm(c, ctx.now, intro="assigned",
+                                 cal=store.calendar(ctx.session, ctx.settings)))
     return replies
 
 
@@ -413,7 +436,7 @@ def _responded(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
 
 
 def _record_response(ctx: Ctx, c: Complaint, text: str) -> Reply:
-    _leave_pause(c, ctx.now)
+    _leave_pause(ctx, c)
     on_time = ctx.now <= c.due_at
     taken = ctx.now - c.received_at
     c.status, c.responded_at, c.response = "responded", ctx.now, text
@@ -430,7 +453,7 @@ def solution(ctx: Ctx, args: Args) -> Reply:
     CHANGERS.check(ctx, c)
     _check(c, "solution")
     revised = c.status == "solution"
-    _leave_pause(c, ctx.now)
+    _leave_pause(ctx, c)
     every = ctx.settings.complaints.followup
     c.status, c.solution, c.solution_at = "solution", text, ctx.now
     c.followup_due_at = ctx.now + every
@@ -448,7 +471,7 @@ def followup(ctx: Ctx, args: Args) -> Reply:
     text = _text(args, 1, MAX_TEXT, command="followup", required=True)
     CHANGERS.check(ctx, c)
     _check(c, "followup")
-    _leave_pause(c, ctx.now)
+    _leave_pause(ctx, c)
     c.status, c.followup, c.followup_at, c.followup_due_at = (
         "followed_up", text, ctx.now, None)
     _save(ctx, c, "followup", {"text": text})
@@ -486,7 +509,7 @@ def resolve(ctx: Ctx, args: Args) -> Reply:
     c = _load(ctx, args.get(0), "resolve", for_update=True)
     CHANGERS.check(ctx, c)
     _check(c, "resolve")
-    _leave_pause(c, ctx.now)
+    _leave_pause(ctx, c)
     c.status, c.resolved_at = "resolved", ctx.now
     _save(ctx, c, "resolve", {})
     return _done(ctx, c, "resolve")
@@ -500,7 +523,7 @@ def close(ctx: Ctx, args: Args) -> Reply:
     _check(c, "close", has_text=bool(reason))
     if ask := ask_first(ctx, args, "complaints/close_ask", {"ref": c.ref, "reason": reason}):
         return ask
-    _leave_pause(c, ctx.now)
+    _leave_pause(ctx, c)
     before = c.status
     c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
     _save(ctx, c, "close", {"text": reason, "from": before})
@@ -514,15 +537,20 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
     CHANGERS.check(ctx, c)
     _check(c, "reopen", has_text=bool(reason))
     before = c.status
+    cal = store.calendar(ctx.session, ctx.settings)
+    c.run_since = ctx.now
     if c.responded_at is None:
         # Never answered: the response clock starts again from the reopening.
         c.status = "new"
-        c.due_at = rules.response_due(ctx.now, ctx.settings.complaints.sla_for(c.severity))
+        c.due_at = rules.response_due(ctx.now, ctx.settings.complaints.sla_for(c.severity), cal)
         c.breached_at = None
+        c.response_worked, c.escalation_level = 0, 0
     else:
         c.status = "responded"  # answered before; a new solution is needed
     c.closed_at = c.resolved_at = c.followup_at = c.followup_due_at = None
     c.close_reason = ""
+    # The resolution clock goes on with what was left of it.
+    rules.restart_resolution(c, cal, ctx.now, ctx.settings.complaints.resolve_for(c.severity))
     c.clock_round += 1
     _save(ctx, c, "reopen", {"text": reason, "from": before})
     return _done(ctx, c, "reopen")
@@ -534,6 +562,7 @@ def pause(ctx: Ctx, args: Args) -> Reply:
     reason = _text(args, 1, MAX_REASON, command="pause", required=False)
     CHANGERS.check(ctx, c)
     _check(c, "pause", has_text=bool(reason))
+    rules.stop_stretch(c, store.calendar(ctx.session, ctx.settings), ctx.now)
     c.paused_at, c.pause_reason = ctx.now, reason
     _save(ctx, c, "pause", {"text": reason})
     return _done(ctx, c, "pause")
@@ -545,15 +574,22 @@ def resume(ctx: Ctx, args: Args) -> Reply:
     CHANGERS.check(ctx, c)
     _check(c, "resume")
     shift = rules.resume_shift(c, ctx.now)
-    if c.status == "new":
-        c.due_at += shift
+    if c.run_since is None:  # paused before the clocks counted working time: as it was
+        if c.status == "new":
+            c.due_at += shift
+    else:
+        rules.restart_clocks(c, store.calendar(ctx.session, ctx.settings), ctx.now,
+                             ctx.settings.complaints.sla_for(c.severity),
+                             ctx.settings.complaints.resolve_for(c.severity))
     if c.status == "solution" and c.followup_due_at is not None:
         c.followup_due_at += shift
     c.paused_seconds += int(shift.total_seconds())
     c.paused_at, c.pause_reason = None, ""
     c.clock_round += 1
     _save(ctx, c, "resume", {"paused_for": int(shift.total_seconds()),
-                             "due": c.due_at.isoformat()})
+                             "due": c.due_at.isoformat(),
+                             "worked": c.response_worked if c.status == "new"
+                             else c.resolve_worked})
     return _done(ctx, c, "resume", paused_for=shift)
 
 
@@ -568,8 +604,9 @@ def due_soon(session: Session, reminder: Reminder, now: datetime) -> Reply | Non
     take = [] if c.has_owner else [
         Choice(f"/complaint assign {c.ref} me", "complaints.take", style="primary")
     ]
+    cal = from_spec(session, reminder.payload.get("calendar"))
     return Reply("complaints/due_soon",
-                 {"c": store.view(c, now, full=True), "owner": store.owner_mention(c)},
+                 {"c": store.view(c, now, full=True, cal=cal), "owner": store.owner_mention(c)},
                  choices=take)
 
 
@@ -582,6 +619,7 @@ def breach_sent(session: Session, reminder: Reminder, now: datetime) -> None:
     if c.responded_at is not None and c.responded_at <= c.due_at:
         return  # answered in time, just as the escalation went out: no breach
     c.breached_at = now
+    c.escalation_level = max(c.escalation_level, 1)
     session.add(c)
     store.system_audit(session, c, now, "breach", {"due": c.due_at.isoformat()})
 
@@ -596,6 +634,29 @@ def breach(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
     return Reply("complaints/breach",
                  {"c": store.view(c, now, full=full), "owner": store.owner_mention(c),
                   "to_owner": full, "escalated": routed(session, "escalations")})
+
+
+def escalate_sent(session: Session, reminder: Reminder, now: datetime) -> None:
+    c = store.find(session, reminder.record_id, for_update=True)
+    level = int(reminder.payload.get("level") or 0)
+    if c is None or c.status != "new" or level <= c.escalation_level:
+        return
+    c.escalation_level = level
+    session.add(c)
+    store.system_audit(session, c, now, "escalate", {"level": level})
+
+
+@DOMAIN.reminder_kind(rules.ESCALATE, on_sent=escalate_sent)
+def escalate(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    """A later escalation level: it stops once the complaint is answered (or paused)."""
+    c = store.find(session, reminder.record_id)
+    if c is None or c.status != "new" or c.paused_at is not None or c.due_at > now:
+        return None
+    cal = from_spec(session, reminder.payload.get("calendar"))
+    full = reminder.target_kind == "member"
+    return Reply("complaints/escalate",
+                 {"c": store.view(c, now, full=full, cal=cal), "owner": store.owner_mention(c),
+                  "level": int(reminder.payload.get("level") or 2)})
 
 
 def followup_sent(session: Session, reminder: Reminder, now: datetime) -> None:

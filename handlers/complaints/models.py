@@ -48,6 +48,17 @@ class Complaint(SQLModel, table=True):
     response: str = Field(default="", max_length=MAX_TEXT)
     breached_at: datetime | None = None
 
+    # The resolution deadline (LIAISON_COMPLAINT_RESOLVE); None on complaints older than it.
+    resolve_due_at: datetime | None = None
+    # Both clocks run in the working time of the complaints calendar. Since `run_since` they
+    # have been running; what they consumed before (working seconds) is kept here.
+    run_since: datetime | None = None
+    response_worked: int = 0
+    resolve_worked: int = 0
+    # 0 before the breach; 1 at the breach (owner and escalations channel); 2, 3... as the
+    # later levels of LIAISON_COMPLAINT_ESCALATE go out.
+    escalation_level: int = 0
+
     paused_at: datetime | None = None
     pause_reason: str = Field(default="", max_length=MAX_REASON)
     paused_seconds: int = 0

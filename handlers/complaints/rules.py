@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import workcal
 from bot.records import RecordIds
 from handlers.complaints.models import Complaint
+from handlers.complaints.settings import Warning
 from schedules.api import DEADLINE
+
+ALWAYS = workcal.build(workcal.ALWAYS, workcal.CHINA_ZONE)
 
 SEVERITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("phone", "email", "social", "in_person", "other")
@@ -26,7 +30,8 @@ CHANGING_ROLES = frozenset({"agent", "admin"})
 RESPONSE_DUE = "complaint.response_due"
 BREACH = "complaint.breach"
 FOLLOWUP = "complaint.followup"
-KINDS = (RESPONSE_DUE, BREACH, FOLLOWUP)
+ESCALATE = "complaint.escalate"  # the later escalation levels (LIAISON_COMPLAINT_ESCALATE)
+KINDS = (RESPONSE_DUE, BREACH, FOLLOWUP, ESCALATE)
 
 IDS = RecordIds("C")  # C-2026-0001
 
@@ -93,21 +98,87 @@ def check(action: str, c: Complaint, *, has_text: bool = True) -> None:
         raise ValueError(f"unknown action {action!r}")
 
 
-def response_due(received_at: datetime, sla: timedelta) -> datetime:
-    return received_at + sla
+def response_due(received_at: datetime, sla: timedelta,
+                 cal: workcal.Calendar = ALWAYS) -> datetime:
+    """`sla` of working time after `received_at` (the wall clock under 24x7)."""
+    return workcal.add_working(cal, received_at, sla)
 
 
-def clock(c: Complaint, now: datetime) -> dict[str, Any]:
+def clock(c: Complaint, now: datetime, cal: workcal.Calendar = ALWAYS) -> dict[str, Any]:
     """The response clock as a reader sees it: running (time left), overdue (by how much),
-    paused (time left frozen), or stopped (answered or closed)."""
+    paused (time left frozen), or stopped (answered or closed). Under a working calendar it
+    also says how much working time is left (`working`)."""
     if c.status != "new":
         return {"state": "stopped", "due": c.due_at, "left": None}
     if c.paused_at is not None:
-        return {"state": "paused", "due": c.due_at, "left": c.due_at - c.paused_at}
+        found = {"state": "paused", "due": c.due_at, "left": c.due_at - c.paused_at}
+        return _working(found, cal, c.paused_at, c.due_at)
     left = c.due_at - now
     if left <= timedelta(0):
         return {"state": "overdue", "due": c.due_at, "left": -left}
-    return {"state": "running", "due": c.due_at, "left": left}
+    return _working({"state": "running", "due": c.due_at, "left": left}, cal, now, c.due_at)
+
+
+def _working(found: dict[str, Any], cal: workcal.Calendar, start: datetime,
+             end: datetime) -> dict[str, Any]:
+    if not cal.always:
+        found["working"] = workcal.working_between(cal, start, end)
+        # As people read it: "3", "2.4" (working hours, one decimal at most).
+        found["working_hours"] = f"{round(found['working'].total_seconds() / 3600, 1):g}"
+    return found
+
+
+def resolution_clock(c: Complaint, now: datetime,
+                     cal: workcal.Calendar = ALWAYS) -> dict[str, Any] | None:
+    """The resolution clock: None on complaints from before it existed."""
+    if c.resolve_due_at is None:
+        return None
+    due = c.resolve_due_at
+    if c.status in ("resolved", "closed"):
+        return {"state": "stopped", "due": due, "left": None}
+    at = c.paused_at or now
+    state = "paused" if c.paused_at is not None else "running"
+    if due <= at:
+        return {"state": "overdue", "due": due, "left": at - due}
+    return _working({"state": state, "due": due, "left": due - at}, cal, at, due)
+
+
+def stop_stretch(c: Complaint, cal: workcal.Calendar, now: datetime) -> None:
+    """Add the working time since the clocks last started to what each running clock has
+    consumed, and start a new stretch now. Call it before the status changes."""
+    if c.paused_at is not None:
+        return
+    since = c.run_since or c.received_at
+    worked = int(workcal.working_between(cal, since, now).total_seconds())
+    if c.status == "new":
+        c.response_worked += worked
+    if c.status in OPEN_STATUSES and c.resolve_due_at is not None:
+        c.resolve_worked += worked
+    c.run_since = now
+
+
+def restart_clocks(c: Complaint, cal: workcal.Calendar, now: datetime, sla: timedelta,
+                   resolve: timedelta) -> None:
+    """After a pause (or a reopening): both clocks run again from now with what is left."""
+    c.run_since = now
+    if c.status == "new":
+        c.due_at = _left_from(cal, now, sla - timedelta(seconds=c.response_worked))
+    restart_resolution(c, cal, now, resolve)
+
+
+def restart_resolution(c: Complaint, cal: workcal.Calendar, now: datetime,
+                       resolve: timedelta) -> None:
+    """The resolution clock alone runs again from now with what is left of it."""
+    c.run_since = now
+    if c.resolve_due_at is not None:
+        c.resolve_due_at = _left_from(cal, now, resolve - timedelta(seconds=c.resolve_worked))
+
+
+def _left_from(cal: workcal.Calendar, now: datetime, left: timedelta) -> datetime:
+    # A clock paused when already overdue stays overdue by as much as it was.
+    if left < timedelta(0):
+        return workcal.subtract_working(cal, now, -left)
+    return workcal.add_working(cal, now, left)
 
 
 def is_overdue(c: Complaint, now: datetime) -> bool:
@@ -152,24 +223,48 @@ def owner_target(c: Complaint) -> tuple[str, str, str]:
     return ("purpose", "complaints", "")
 
 
+@dataclass(frozen=True)
+class Level:
+    """A later escalation level, its people already found: `after` the breach."""
+
+    number: int  # 2, 3, ... (the breach itself is level 1)
+    after: timedelta
+    targets: tuple[tuple[str, str, str], ...]
+
+
 def reminder_plan(
-    c: Complaint, now: datetime, leads: list[timedelta], followup_every: timedelta
+    c: Complaint, now: datetime, leads: list[timedelta] | list[Warning],
+    followup_every: timedelta, *, cal: workcal.Calendar = ALWAYS,
+    budget: timedelta | None = None, levels: list[Level] | None = None,
 ) -> list[Planned]:
     """Every reminder the complaint should have pending, given its state now. Reminders of
-    this complaint that are pending but not in this list are to be cancelled."""
+    this complaint that are pending but not in this list are to be cancelled. Warnings are
+    `leads` before the deadline or shares of the response time (`budget`), in working time
+    of `cal`; escalation `levels` follow the breach."""
     if c.status == "closed" or c.paused_at is not None:
         return []
-    title = {"title": c.summary, "ref": c.ref}
+    title: dict[str, Any] = {"title": c.summary, "ref": c.ref}
+    if not cal.always:
+        title["calendar"] = {"name": cal.name, "hours": cal.hours_text, "zone": str(cal.zone)}
     out: list[Planned] = []
     if c.status == "new":
-        for lead in leads:
-            at = c.due_at - lead
+        for warning in leads:
+            if not isinstance(warning, Warning):
+                warning = Warning(lead=warning)
+            if warning.share is not None and budget is None:
+                continue
+            left = (warning.lead if warning.lead is not None
+                    else budget * (1 - warning.share))  # type: ignore[operator]
+            at = workcal.subtract_working(cal, c.due_at, left)
+            at = workcal.in_working_time(cal, at, c.due_at)
             if at > now:  # a lead already past says nothing useful; the breach still comes
+                payload = {**title, "lead": int(left.total_seconds())}
+                if warning.share is not None:
+                    payload["share"] = round(warning.share * 100)
                 out.append(Planned(
-                    key=f"complaint:{c.ref}:due:{lead_label(lead)}{_suffix(c)}",
+                    key=f"complaint:{c.ref}:due:{warning.label}{_suffix(c)}",
                     kind=RESPONSE_DUE, due=at, target=owner_target(c),
-                    payload={**title, "lead": int(lead.total_seconds()),
-                             DEADLINE: c.due_at.isoformat()},
+                    payload={**payload, DEADLINE: c.due_at.isoformat()},
                 ))
         at = max(c.due_at, now)
         if c.has_owner:
@@ -181,12 +276,34 @@ def reminder_plan(
             key=f"complaint:{c.ref}:breach:escalations{_suffix(c)}", kind=BREACH, due=at,
             target=("purpose", "escalations", ""), snoozable=False, payload=dict(title),
         ))
-    elif c.status == "solution" and c.followup_due_at is not None:
+        out += _levels(c, now, cal, levels or [], title)
+    if c.status == "solution" and c.followup_due_at is not None:
         out.append(Planned(
             key=f"complaint:{c.ref}:followup:{c.followup_nags}{_suffix(c)}", kind=FOLLOWUP,
             due=c.followup_due_at, target=owner_target(c),
             payload={**title, "every": int(followup_every.total_seconds())},
         ))
+    return out
+
+
+def _levels(c: Complaint, now: datetime, cal: workcal.Calendar, levels: list[Level],
+            title: dict[str, Any]) -> list[Planned]:
+    """Each later level is a reminder to its people, `after` the breach in working time. One
+    of them may be snoozed, but not past the next level (its deadline)."""
+    out: list[Planned] = []
+    dues = [workcal.add_working(cal, c.due_at, level.after) for level in levels]
+    for i, level in enumerate(levels):
+        due = max(dues[i], now)
+        payload: dict[str, Any] = {**title, "level": level.number}
+        if i + 1 < len(levels):
+            payload[DEADLINE] = dues[i + 1].isoformat()
+        for kind, ident, platform in level.targets:
+            out.append(Planned(
+                key=f"complaint:{c.ref}:escalate:{level.number}:{kind}:{platform}:{ident}"
+                    f"{_suffix(c)}"[:200],
+                kind=ESCALATE, due=due, target=(kind, ident, platform),
+                snoozable=kind == "member", payload=payload,
+            ))
     return out
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import records
+from bot import members, records, workcal
 from bot.config import Settings
 from bot.messages import Mention
 from bot.models import AuditEntry, ChannelRoute, Member
+from handlers.calendar.store import calendar_for
 from handlers.complaints import rules
 from handlers.complaints.models import Complaint
 from schedules import api
@@ -43,18 +44,65 @@ def place_of(session: Session, platform: str, channel: str, direct: bool) -> str
     return rules.OTHER
 
 
+def calendar(session: Session, settings: Settings) -> workcal.Calendar:
+    """The complaints calendar (`/calendar set complaints ...`, else LIAISON_CALENDAR)."""
+    return calendar_for(session, settings, "complaints")
+
+
+def levels(session: Session, settings: Settings) -> list[rules.Level]:
+    """LIAISON_COMPLAINT_ESCALATE with its people found: `@name` (one member of that name),
+    `platform:user_id`, or a role (everyone holding it). A name that finds nobody, or a role
+    nobody holds, goes to the escalations channel instead."""
+    out = []
+    for number, level in enumerate(settings.complaints.levels, start=2):
+        targets: list[tuple[str, str, str]] = []
+        for word in level.targets:
+            targets += _people(session, word) or [("purpose", "escalations", "")]
+        out.append(rules.Level(number, level.after, tuple(dict.fromkeys(targets))))
+    return out
+
+
+def _people(session: Session, word: str) -> list[tuple[str, str, str]]:
+    if word.startswith("@"):
+        name = word[1:].casefold()
+        found = [m for m in session.exec(select(Member)).all()
+                 if (m.display_name or "").casefold() == name or m.user_id.casefold() == name]
+        return [("member", found[0].user_id, found[0].platform)] if len(found) == 1 else []
+    platform, sep, user_id = word.partition(":")
+    if sep:
+        return [("member", user_id, platform)]
+    return [("member", m.user_id, m.platform) for m in members.with_role(session, word)]
+
+
 def replan(session: Session, c: Complaint, settings: Settings, now: datetime) -> None:
     """Make the pending reminders of `c` exactly the ones its state calls for: plan (or move,
     or re-target) those wanted, cancel the rest."""
     wanted = rules.reminder_plan(
-        c, now, settings.complaints.reminder_leads, settings.complaints.followup
+        c, now, settings.complaints.warnings, settings.complaints.followup,
+        cal=calendar(session, settings), budget=settings.complaints.sla_for(c.severity),
+        levels=levels(session, settings) if c.status == "new" else [],
     )
     keys = {p.key for p in wanted}
-    for row in api.pending(session, RECORD, c.ref):
-        if row.key not in keys:
+    pending = api.pending(session, RECORD, c.ref)
+    # A reminder its person moved ("remind me again") stays where they put it, as long as
+    # the complaint still calls for it (answered, paused or restarted, it goes).
+    moved = {row.key for row in pending if (row.payload or {}).get(api.SNOOZED)
+             and _still_wanted(c, row)}
+    for row in pending:
+        if row.key not in keys and row.key not in moved:
             api.cancel(session, key=row.key)
     for p in wanted:
-        plan_one(session, c, p)
+        if p.key not in moved:
+            plan_one(session, c, p)
+
+
+def _still_wanted(c: Complaint, row: Any) -> bool:  # noqa: ANN401
+    _, _, round_ = row.key.partition("#")
+    if int(round_ or 0) != c.clock_round or c.paused_at is not None:
+        return False
+    if row.kind in (rules.RESPONSE_DUE, rules.ESCALATE):
+        return c.status == "new"
+    return row.kind == rules.FOLLOWUP and c.status == "solution"
 
 
 def plan_one(session: Session, c: Complaint, p: rules.Planned) -> None:
@@ -106,7 +154,8 @@ def owner_mention(c: Complaint) -> Mention | None:
     return Mention(str(c.owner_platform), str(c.owner_id), c.owner_name)
 
 
-def view(c: Complaint, now: datetime, *, full: bool) -> dict[str, Any]:
+def view(c: Complaint, now: datetime, *, full: bool,
+         cal: workcal.Calendar = rules.ALWAYS) -> dict[str, Any]:
     """The complaint as templates show it. Limited: id, summary, status, time left; full adds
     the customer, contact, texts and people. Owner names are plain text here (a listing must
     not ping everyone it names); a card passes the owner as a real mention separately."""
@@ -116,7 +165,9 @@ def view(c: Complaint, now: datetime, *, full: bool) -> dict[str, Any]:
         "status": c.status,
         "severity": c.severity,
         "paused": c.paused_at is not None,
-        "clock": rules.clock(c, now),
+        "clock": rules.clock(c, now, cal),
+        "resolution": rules.resolution_clock(c, now, cal),
+        "level": c.escalation_level,
         "full": full,
     }
     if not full:

@@ -383,6 +383,17 @@ def new_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
                                                             answers.get("title", ""))}
 
 
+def minutes_due_after(ctx: Ctx, ends: datetime) -> datetime:
+    """LIAISON_MINUTES_DUE after the meeting, or with LIAISON_MINUTES_BY=next-workday by the
+    end of the next working day of the meetings calendar."""
+    if ctx.settings.meetings.minutes_by == "next-workday":
+        from bot import workcal
+
+        cal = ctx.app.registry.calendar(ctx.session, ctx.settings, "meetings")
+        return workcal.end_of_next_workday(cal, ends, ctx.settings.zone)
+    return ends + ctx.settings.meetings.minutes_due
+
+
 def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     start = datetime.fromisoformat(answers["start"])
     if start <= ctx.now:  # confirmed after the time went by
@@ -394,7 +405,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         ref=MEETING_IDS.next(ctx.session, year)[1],
         partner=answers["partner"], partner_key=partner_key(answers["partner"]),
         title=answers["title"], starts_at=start, duration_minutes=minutes,
-        minutes_due_at=start + timedelta(minutes=minutes) + ctx.settings.meetings.minutes_due,
+        minutes_due_at=minutes_due_after(ctx, start + timedelta(minutes=minutes)),
         organiser_platform=ctx.member.platform, organiser_id=ctx.member.user_id,
         organiser_name=ctx.member.display_name,
         attendees=list(answers["attendees"]), agenda=list(answers["agenda"]),
@@ -573,7 +584,7 @@ def meeting_reschedule(ctx: Ctx, args: Args) -> list[Reply]:
     start = datetime.fromisoformat(parsers.when(future_only=True)(text, ctx))
     old = meeting.starts_at
     meeting.starts_at = start
-    meeting.minutes_due_at = meeting.ends_at + ctx.settings.meetings.minutes_due
+    meeting.minutes_due_at = minutes_due_after(ctx, meeting.ends_at)
     meeting.rev += 1
     meeting.updated_at = ctx.now
     ctx.session.add(meeting)

@@ -14,7 +14,8 @@ from bot.domain import Domain
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
-from schedules.api import snooze_time, wake_after_commit
+from handlers.calendar.store import person_calendar
+from schedules.api import snooze, snooze_time, wake_after_commit
 from schedules.models import Reminder, Status
 from schedules.scheduler import DIGEST
 from schedules.worker import SUMMARY, SYSTEM_NOTICE
@@ -61,16 +62,18 @@ def remind_list(ctx: Ctx, args: Args) -> Reply:
 
 @DOMAIN.command("remind", "snooze", aliases=("推迟", "稍后"), usage="reminders.cmd.snooze")
 def remind_snooze(ctx: Ctx, args: Args) -> Reply:
-    row = _own(ctx, args.get(0))
+    """Push a reminder back; a reminder already sent (its "remind me again" choices) comes
+    back at the new time."""
+    row = _own(ctx, args.get(0), sent_too=True)
     if not row.snoozable:
         raise UserError("reminders/not_snoozable", id=row.id)
     when = args.text_after(1)
     if not when:
         raise UserError("reminders/snooze_usage")
-    due = snooze_time(row, when, now=ctx.now, zone=ctx.zone)
+    due = snooze_time(row, when, now=ctx.now, zone=ctx.zone,
+                      cal=person_calendar(ctx.session, ctx.settings))
     old = row.due_at
-    row.due_at = row.planned_at = due
-    row.status, row.lease_owner, row.lease_until = Status.PENDING, None, None
+    snooze(row, due)
     ctx.session.add(row)
     ctx.audit("reminder", str(row.id), "snooze",
               {"due_at": [old.isoformat(), due.isoformat()]})
@@ -126,13 +129,14 @@ def _get(ctx: Ctx, raw: str | None) -> Reminder:
     return row
 
 
-def _own(ctx: Ctx, raw: str | None) -> Reminder:
+def _own(ctx: Ctx, raw: str | None, *, sent_too: bool = False) -> Reminder:
     row = _get(ctx, raw)
     mine = (row.target_kind == "member" and row.target_platform == ctx.member.platform
             and row.target_id == ctx.member.user_id)
     if not mine:
         raise PermissionDenied("reminders/not_yours", id=row.id)
-    if row.status not in (Status.PENDING, Status.CLAIMED):
+    if row.status not in (Status.PENDING, Status.CLAIMED) and not (
+            sent_too and row.status == Status.SENT and row.snoozable):
         raise UserError("reminders/not_pending", id=row.id)
     return row
 
