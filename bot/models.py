@@ -110,3 +110,18 @@ class RecordCounter(SQLModel, table=True):
     prefix: str = Field(max_length=4, primary_key=True)
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = 0
+
+
+class WebLogin(SQLModel, table=True):
+    """A one-time sign-in link to the dashboard (`/liaison dashboard`). Only the token's
+    SHA-256 is kept, so the table read by someone else signs nobody in; `used_at` is set by
+    the one request that may use it (an UPDATE that checks it is still empty)."""
+
+    __tablename__ = "web_login"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
