@@ -18,6 +18,12 @@ from handlers.talking_points.models import TalkingPoint
 _seq = itertools.count(1)
 
 
+def reset() -> None:
+    """Number records from 1 again (each test seeds a fresh database)."""
+    global _seq
+    _seq = itertools.count(1)
+
+
 def complaint(session: Session, received: datetime, *, sla: timedelta = timedelta(hours=24),
               responded: datetime | None = None, paused: timedelta = timedelta(0),
               reporter: tuple[str, str] = ("console", "alice"), **more: Any) -> Complaint:

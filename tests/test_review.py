@@ -28,6 +28,11 @@ def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=NY)
 
 
+@pytest.fixture(autouse=True)
+def _numbered_from_one() -> None:
+    seed.reset()
+
+
 @pytest.fixture
 def app(db_url: str, tmp_path):  # noqa: ANN001, ANN201
     app, _ = build_app(db_url, tmp_path, timezone="America/New_York")

@@ -39,7 +39,23 @@ PREFIX = "/dash"
 @lru_cache(maxsize=4)
 def labels(locale: str) -> dict[str, Any]:
     path = templates_root() / "web" / f"labels.{locale}.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # the review's figure names, as the chat says them
+    review = templates_root() / locale / "review" / "labels.yaml"
+    table["fig"] = yaml.safe_load(review.read_text(encoding="utf-8"))["fig"]
+    return table
+
+
+def show(name: str, value: Any) -> str:  # noqa: ANN401
+    """A review figure as the page shows it."""
+    if value is None:
+        return "—"
+    if name.startswith("first_response"):
+        minutes = int(value) // 60
+        return f"{minutes // 60}:{minutes % 60:02d}"
+    if name.endswith("_pct"):
+        return f"{value}%"
+    return str(value)
 
 
 def _lookup(table: dict[str, Any], key: str) -> str | None:
@@ -91,6 +107,13 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
     @app.route("/healthz", methods=["HEAD"])
     def healthz() -> Response:
         return Response("ok\n", content_type="text/plain; charset=utf-8")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        # (with Slack's endpoint, the guard in front answers this, with a time limit)
+        ready = liaison.db.ready()
+        return Response("ready\n" if ready else "database unavailable\n",
+                        status=200 if ready else 503, content_type="text/plain; charset=utf-8")
 
     if bolt is not None:
         from slack_bolt.adapter.flask import SlackRequestHandler
@@ -210,8 +233,8 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
         if period is None:
             abort(404)
         numbers = figures.compute(g.session, period, settings)
-        return page("review.html.j2", review=numbers, period_arg=request.args.get(
-            "period", "week"))
+        return page("review.html.j2", review=numbers, show=show,
+                    period_arg=request.args.get("period", "week"))
 
     @app.get(f"{PREFIX}/review.png")
     @signed_in
@@ -240,7 +263,7 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
         except ValueError:
             number = 1
         result = data.list_page(g.session, kind, g.viewer, q=q, status=status, page=number)
-        return page("list.html.j2", kind=kind, result=result, q=q, status=status,
+        return page("list.html.j2", kind=kind, result=result, q=q, chosen=status,
                     overdue=data.overdue)
 
     @app.get(f"{PREFIX}/<name>.csv")

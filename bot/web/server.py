@@ -13,12 +13,14 @@ log = logging.getLogger(__name__)
 
 
 def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") -> Any:  # noqa: ANN401
-    """The one WSGI app: Flask (bot/web/app.py) behind the guard against hostile requests
-    (which also answers /readyz)."""
+    """The one WSGI app: Flask (bot/web/app.py), behind the guard against hostile requests
+    to Slack's endpoint when it serves one."""
     from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
     from bot.web.app import create_app
 
     flask = create_app(liaison, bolt=bolt)
+    if bolt is None:
+        return flask.wsgi_app
     return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY)
 
 
