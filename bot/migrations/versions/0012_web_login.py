@@ -1,4 +1,4 @@
-"""web login: one-time sign-in links to the dashboard
+"""web login: one-time sign-in links to the dashboard, and indexes its overview reads
 
 Revision ID: 0012_web_login
 Revises: 0011_principle_words
@@ -31,9 +31,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('web_login', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_login_member_id'), ['member_id'], unique=False)
+    # the dashboard's overview and the weekly review read these
+    with op.batch_alter_table('meeting', schema=None) as batch_op:
+        batch_op.create_index('ix_meeting_minutes_missing', ['minutes_at', 'minutes_due_at'], unique=False)
+    with op.batch_alter_table('comm_record', schema=None) as batch_op:
+        batch_op.create_index('ix_comm_record_executed', ['state', 'executed_at'], unique=False)
+    with op.batch_alter_table('complaint', schema=None) as batch_op:
+        batch_op.create_index('ix_complaint_received', ['received_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('complaint', schema=None) as batch_op:
+        batch_op.drop_index('ix_complaint_received')
+    with op.batch_alter_table('comm_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_comm_record_executed')
+    with op.batch_alter_table('meeting', schema=None) as batch_op:
+        batch_op.drop_index('ix_meeting_minutes_missing')
     with op.batch_alter_table('web_login', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_login_member_id'))
     op.drop_table('web_login')
