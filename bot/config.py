@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     )
     training_channel: str = Field("", validation_alias=env("LIAISON_TRAINING_CHANNEL"))
     digest_time: str = Field("09:30", validation_alias=env("LIAISON_DIGEST_TIME"))
+    # The console has no chat to put a file in: it writes files here and prints their path.
+    console_files_dir: str = Field("exports", validation_alias=env("LIAISON_CONSOLE_FILES_DIR"))
 
     # Slack (slack-bolt): Socket Mode with an app token, else HTTP mode with the signing secret
     slack_bot_token: str = Field("", validation_alias=env("SLACK_BOT_TOKEN"))
@@ -164,6 +166,10 @@ class Settings(BaseSettings):
     dingtalk_robot_code: str = Field("", validation_alias=env("DINGTALK_ROBOT_CODE"))
     dingtalk_openapi_endpoint: str = Field(
         "https://api.dingtalk.com", validation_alias=env("DINGTALK_OPENAPI_ENDPOINT")
+    )
+    # The older OpenAPI host, where files are uploaded ("上传媒体文件") before a file message.
+    dingtalk_oapi_endpoint: str = Field(
+        "https://oapi.dingtalk.com", validation_alias=env("DINGTALK_OAPI_ENDPOINT")
     )
     dingtalk_idle: Period = Field(
         timedelta(seconds=90), validation_alias=env("LIAISON_DINGTALK_IDLE")

@@ -48,6 +48,7 @@ SLACK_SCOPES = {
     "groups:read": "conversations.info (private channels)",
     "im:write": "conversations.open",
     "users:read": "users.info",
+    "files:write": "files.getUploadURLExternal, files.completeUploadExternal (files in chat)",
     "commands": "slash commands",
     "app_mentions:read": "the app_mention event",
     "im:history": "the message.im event",

@@ -6,6 +6,7 @@ renderer turns each into a `Rendered` message for one platform and locale; adapt
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,6 +66,29 @@ class Mention:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a message: "attach this file". How it reaches people is each
+    adapter's business (an upload into the chat, a file message, a folder on the console's
+    host); handlers only hand over the bytes, a file name, a title and the media type."""
+
+    filename: str
+    data: bytes = field(repr=False)
+    title: str = ""
+    mime: str = "application/octet-stream"
+
+    def to_json(self) -> dict[str, str]:
+        """A plain JSON value, for the outbox row that owes the message."""
+        return {"filename": self.filename, "title": self.title, "mime": self.mime,
+                "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Attachment:
+        return cls(filename=str(value["filename"]), data=base64.b64decode(value["data"]),
+                   title=str(value.get("title") or ""),
+                   mime=str(value.get("mime") or "application/octet-stream"))
+
+
 @dataclass
 class Reply:
     """What a handler returns: a template and its values, plus where it goes."""
@@ -77,6 +101,7 @@ class Reply:
     member: tuple[str, str] | None = None  # (platform, user_id) with Audience.MEMBER
     # The recipient's locale when it is not the asker's (a DM to someone else, a channel post).
     locale: str | None = None
+    files: tuple[Attachment, ...] = ()  # files that go with the message
 
 
 @dataclass(frozen=True)
@@ -110,6 +135,7 @@ class Rendered:
     # The conversation question the choices answer (bot.conversation.step_token), for
     # platforms whose choices stay tappable after they are answered; "" outside a flow.
     step: str = ""
+    files: tuple[Attachment, ...] = ()
 
     @property
     def text(self) -> str:

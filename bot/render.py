@@ -238,7 +238,7 @@ class Renderer:
         choices = tuple(self._choice(loc, dialect, c) for c in reply.choices)
         return Rendered(
             title=title, body=body, choices=choices, template=reply.template,
-            step=str(reply.values.get("step_token") or ""),
+            step=str(reply.values.get("step_token") or ""), files=tuple(reply.files),
         )
 
     def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from bot import logs
 from bot.db import Database
 from bot.errors import UserError
-from bot.messages import Address, Outbound, Rendered, RenderedChoice
+from bot.messages import Address, Attachment, Outbound, Rendered, RenderedChoice
 from bot.timeparse import TimeParseError, parse_duration, parse_when
 from schedules.models import Reminder, Status
 
@@ -97,12 +97,21 @@ def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) 
         due_at=now, planned_at=now, target_kind="address", target_platform=a.platform,
         target_id=(a.channel or a.user or "")[:128], snoozable=False,
         conversation=conversation_of(outbound),
-        payload={"address": asdict(a), "message": asdict(outbound.message),
+        payload={"address": asdict(a), "message": _message_json(outbound.message),
                  "meta": _with_request_id(outbound.meta)},
     )
     session.add(row)
     wake_after_commit(session, now)
     return row
+
+
+def _message_json(message: Rendered) -> dict[str, Any]:
+    """The message as the row keeps it; its files' bytes in base64 (the row owes them too)."""
+    files = message.files
+    value = asdict(replace(message, files=()))
+    if files:
+        value["files"] = [f.to_json() for f in files]
+    return value
 
 
 def _with_request_id(meta: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +129,7 @@ def outbound_of(row: Reminder) -> Outbound:
     """The message a queued row holds."""
     message = dict(row.payload["message"])
     message["choices"] = tuple(RenderedChoice(**c) for c in message.get("choices", ()))
+    message["files"] = tuple(Attachment.from_json(f) for f in message.get("files") or ())
     return Outbound(Address(**row.payload["address"]), Rendered(**message),
                     dict(row.payload.get("meta") or {}))
 

@@ -542,3 +542,36 @@ def test_a_follow_up_missed_in_downtime_is_summarised_and_the_nagging_goes_on(
     (nag,) = run_due(app)
     assert "请回访" in nag.message.title
     assert _complaint(app).followup_nags == 2
+
+
+def test_a_complaint_response_gets_principle_hints_and_is_still_saved_in_chinese(
+        db_url, tmp_path, clock):
+    app, _ = _setup(db_url, tmp_path)
+    alice, bob = Chat(app, "alice"), Chat(app, "bob")
+    _file(alice)
+    Chat(app, "admin")("/role grant @bob pr")
+    bob("/glossary add 退款 无理由退款 avoid: 包退")
+    # Asked for in the conversation: the hints are on the summary, before it is saved.
+    bob("/complaint respond C-2026-0001")
+    summary = bob("我们的处理是业内最佳的,相关部门会包退。")
+    assert "沟通原则提示(仅供参考,不影响保存)" in summary
+    assert "• 透明性原则:绝对化或最高级用语:最佳" in summary
+    assert "• 透明性原则:掩盖事实的模糊说法:相关部门" in summary
+    assert "术语表建议用“无理由退款”,而不是“包退”" in summary
+    saved = bob("确认")
+    assert "已记录 C-2026-0001 的首次响应" in saved and "最佳" in saved
+    assert _complaint(app).response == "我们的处理是业内最佳的,相关部门会包退。"
+    # A plain response has no hints.
+    assert "沟通原则提示" not in bob("/complaint solution C-2026-0001 今天退回第二笔扣款")
+
+
+def test_a_complaint_response_gets_principle_hints_in_english(db_url, tmp_path, clock):
+    app, _ = _setup(db_url, tmp_path)
+    alice, bob = Chat(app, "alice"), Chat(app, "bob")
+    _file(alice)
+    bob("/lang en")
+    out = bob("/complaint respond C-2026-0001 We guarantee this will never happen again.")
+    assert "First response to C-2026-0001 recorded" in out
+    assert "Principle hints (advice only; nothing is blocked)" in out
+    assert "• Transparency: absolute or superlative claims: guarantee, never" in out
+    assert _complaint(app).status == "responded"

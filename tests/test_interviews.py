@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from handlers.comm.models import CommRecord
 from handlers.interviews.models import Interview
 from tests.support import Chat, build_app, run_due
 
@@ -30,6 +31,11 @@ def _team(db_url, tmp_path):  # noqa: ANN001, ANN202
         people["alice"](line)
     people["bob"]("/tp approve 1")
     return app, people
+
+
+def _comm(app) -> CommRecord:  # noqa: ANN001
+    with app.db.session() as s:
+        return s.exec(select(CommRecord)).one()
 
 
 def _interview(app) -> Interview:  # noqa: ANN001
@@ -96,6 +102,20 @@ def test_an_interview_from_new_through_signoff_reminders_and_debrief(db_url, tmp
     assert f"采访 {REF} 已复盘" in out[0].message.text
     assert [c.value for c in out[0].message.choices] == [
         '/tp propose topic="退款" question="竞品 价格 怎么看"']
+    # The debrief opens the interview's /comm record; a correction is a follow-up still owed.
+    assert "已记入对媒体的沟通记录 K-2026-0001" in out[0].message.text
+    assert "勾选跟进确认" in out[0].message.text
+    told = [o for o in out if o.address.user == "alice" and not o.address.in_reply]
+    assert "采访 I-2026-0001 已由 carol 复盘" in told[0].message.text
+    assert [c.value for c in told[0].message.choices] == ["/comm show K-2026-0001"]
+    comm = _comm(app)
+    assert (comm.owner_id, comm.audience, comm.audience_name, comm.state) == (
+        "alice", "media", "新华社", "executing")
+    assert [f["text"] for f in comm.feedback] == [
+        "竞品 价格 怎么看", "我说对方的报道很荒谬,应改为:我们尊重报道,会补充数据。"]
+    assert "效果评估" not in alice("/comm review K-2026-0001")  # the follow-up is still open
+    alice("/comm check K-2026-0001 followup call")
+    assert "复盘 K-2026-0001 · 新华社 · 退款" in alice("/comm review K-2026-0001")
     assert _interview(app).state == "debriefed"
     assert "已经复盘过了" in carol(f"/interview debrief {REF}")
     # The button proposes a talking point with the topic and question already filled in.
@@ -118,3 +138,36 @@ def test_an_interview_in_english_signed_off_by_pr_alone(db_url, tmp_path, clock)
     assert "The interview is confirmed" in pat(f"/interview signoff {REF}")
     assert "nothing left to sign off" in pat(f"/interview signoff {REF}")
     assert "只有 I-2026-0001 的发言人" in p["bob"](f"/interview debrief {REF}")  # bob reads zh
+
+
+def test_a_debrief_with_nothing_to_correct_opens_the_comm_review_in_english(db_url, tmp_path,
+                                                                            clock):
+    app, p = _team(db_url, tmp_path)
+    alice, pat = p["alice"], p["pat"]
+    alice("/lang en")
+    alice("/interview new")
+    for answer in ("Reuters", "Jane Doe", "refunds", "tomorrow 3pm", "video", "me", "skip",
+                   "skip", "confirm"):
+        alice(answer)
+    pat(f"/interview signoff {REF}")
+    clock.shift(timedelta(days=2))
+    alice(f"/interview debrief {REF}")
+    alice("When does X1 ship?")
+    alice("done")
+    alice("skip")  # nothing to correct
+    out = alice.say("confirm")
+    debriefed = out[0].message.text
+    assert f"Interview {REF} debriefed" in debriefed
+    assert "Recorded as the communication with the media K-2026-0001" in debriefed
+    assert "You can review it now: /comm review K-2026-0001 (you are reminded in 7d)" in debriefed
+    assert [c.value for c in out[0].message.choices] == [
+        '/tp propose topic="refunds" question="When does X1 ship?"', "/comm review K-2026-0001"]
+    assert len(out) == 1  # the organiser debriefed: nobody else to tell
+    comm = _comm(app)
+    assert (comm.state, comm.channel, comm.contact_how) == ("executed", "video", "video")
+    assert comm.materials == [REF]
+    assert "Reviewing K-2026-0001 · Reuters · refunds" in alice("/comm review K-2026-0001")
+    alice("cancel")
+    clock.shift(timedelta(days=7, minutes=1))
+    sent = run_due(app)
+    assert any("K-2026-0001" in o.message.text for o in sent if o.address.user == "alice")

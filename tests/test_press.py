@@ -4,11 +4,13 @@ re-reviewed after a change, published into a /comm record, reminded, and exporte
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from docx import Document
 from sqlmodel import select
 
+from bot.adapters.console import ConsoleAdapter
 from handlers.comm.models import CommRecord
 from handlers.press.models import PressRelease
 from schedules.models import Reminder, Status
@@ -216,11 +218,19 @@ def test_reviewers_are_reminded_then_each_working_morning_and_the_author_before_
                                                  Reminder.status == Status.PENDING)).all()
 
 
+def _console_export(app, ref: str = REF) -> str:  # noqa: ANN001
+    """`/press export` typed in the console, which writes the files into ./exports."""
+    out = io.StringIO()
+    ConsoleAdapter(app, "alice", out=out).say(f"/press export {ref}")
+    return out.getvalue()
+
+
 def test_export_writes_a_word_document_and_markdown(db_url, tmp_path, clock):
     app, alice, pat, lee = _team(db_url, tmp_path)
     _draft_zh(alice)
-    answer = alice(f"/press export {REF}")
-    assert "Word 文档和 Markdown" in answer and "暂不能直接在 Slack 或钉钉中发送文件" in answer
+    answer = _console_export(app)
+    assert "Word 文档和 Markdown" in answer and "文件随本消息发送" in answer
+    assert f"📎 exports/{REF}-v1.docx" in answer and f"📎 exports/{REF}-v1.md" in answer
     path = tmp_path / "exports" / f"{REF}-v1.docx"
     doc = Document(str(path))
     texts = [p.text for p in doc.paragraphs]
@@ -260,7 +270,7 @@ def test_what_people_type_stays_text_in_cards_lists_and_the_markdown(db_url, tmp
     assert "{{ 7*7 }} <!channel> **粗体** [链接](https://x.y)" in created
     assert "{{ 7*7 }}" in alice("/press list 草稿")
     assert "不是新闻稿的状态" in alice("/press list 全部")
-    alice(f"/press export {REF}")
+    _console_export(app)
     markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
     assert "# \\{\\{ 7\\*7 \\}\\} \\<\\!channel\\> \\*\\*粗体\\*\\* \\[链接\\]\\(https://x\\.y\\)" \
         in markdown

@@ -49,6 +49,9 @@ WEB_API_SCOPES = {
     "views.update": None,
     "views.publish": None,
     "apps.connections.open": None,  # with the app-level token (connections:write), not a scope
+    # slack_sdk's files_upload_v2: files.getUploadURLExternal, then files.completeUploadExternal
+    # ("Required scopes" of both: files:write).
+    "files.upload_v2": "files:write",
 }
 
 

@@ -36,8 +36,11 @@ class ConsoleAdapter:
         out: TextIO | None = None,
         history: Path | None = None,
         locale: str | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self.app = app
+        # A terminal has no chat to put a file in: files are written here, their path shown.
+        self.files_dir = files_dir or Path(app.settings.console_files_dir)
         self.user = user
         self.locale = locale  # --locale: this session only
         self.out = out or sys.stdout
@@ -54,7 +57,18 @@ class ConsoleAdapter:
             # database each sweep reminders, and this one is not theirs. Another may take it.
             raise DeliveryError("console_not_open", temporary=True,  # (no id: metrics label)
                                 retry_after=OTHER_CONSOLE_RETRY)
-        self._print(self.format(outbound))
+        self._print(self._delivered(outbound))
+
+    def _delivered(self, outbound: Outbound) -> str:
+        """The message as shown, after its files are written: one `📎 path` line each."""
+        lines = [self.format(outbound)]
+        for attachment in outbound.message.files:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            name = Path(attachment.filename).name  # never outside the folder
+            path = self.files_dir / (name if name.strip(".") else "file")
+            path.write_bytes(attachment.data)
+            lines.append(f"📎 {path}")
+        return "\n".join(lines)
 
     def format(self, outbound: Outbound) -> str:
         address, message = outbound.address, outbound.message
@@ -98,7 +112,7 @@ class ConsoleAdapter:
     def _show(self, outbounds: list[Outbound]) -> list[Outbound]:
         for outbound in outbounds:
             if outbound.address.platform == self.platform:
-                self._print(self.format(outbound))  # what this line caused, shown here
+                self._print(self._delivered(outbound))  # what this line caused, here
         return outbounds
 
     def run(self, lines: Iterable[str] | None = None) -> None:

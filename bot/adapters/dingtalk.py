@@ -4,6 +4,8 @@ A thin translator. A robot message (a 1:1 chat, or an @-mention in a group) beco
 for the core; the core's Outbounds go back as DingTalk markdown: an answer through the
 message's session webhook while it lives, else through the OpenAPI (dingtalk_openapi.py),
 which is also how reminders reach groups and people.
+Files a message carries follow its text as robot file messages (uploaded first, see
+`_send_file`), always through the OpenAPI: a session webhook has no file message type.
 
 The official SDK (dingtalk-stream 0.24.3) opens the connection, parses frames and builds
 ACKs; this module adds what it lacks:
@@ -41,13 +43,27 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from bot.adapters.base import Pace, deliver_to_peer
-from bot.adapters.dingtalk_openapi import BATCH_LIMIT, MARKDOWN, OpenApi, WebhookRefused
+from bot.adapters.dingtalk_openapi import (
+    BATCH_LIMIT,
+    FILE,
+    MARKDOWN,
+    OpenApi,
+    WebhookRefused,
+)
 from bot.adapters.serial import SerialByKey
 from bot.config import Settings
 from bot.core import Liaison
 from bot.dialects import DINGTALK, resolve_mentions
 from bot.errors import ConfigError, DeliveryError
-from bot.messages import Address, Inbound, Outbound, Rendered, RenderedChoice, Reply
+from bot.messages import (
+    Address,
+    Attachment,
+    Inbound,
+    Outbound,
+    Rendered,
+    RenderedChoice,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +77,9 @@ THROTTLE_PAUSE = 60.0  # seconds, when a DingTalk throttle names no Retry-After
 MAX_WEBHOOKS = 10_000  # chats whose reply link is remembered; expired ones are pruned past it
 MAX_BUTTONS = 5  # an action card has one to five buttons; more choices stay numbered links
 BUTTON_TITLE = 20  # characters
+# The file types a robot file message takes ("企业机器人发送消息的消息类型", sampleFile:
+# fileType xlsx, pdf, zip, rar, doc, docx).
+FILE_TYPES = frozenset({"xlsx", "pdf", "zip", "rar", "doc", "docx"})
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -111,6 +130,7 @@ class DingTalkAdapter:
         self.openapi = openapi or OpenApi(
             settings.dingtalk_openapi_endpoint, settings.dingtalk_client_id,
             settings.dingtalk_client_secret, settings.dingtalk_robot,
+            oapi_endpoint=settings.dingtalk_oapi_endpoint,
         )
         self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
         self._webhooks: dict[str, tuple[str, float]] = {}
@@ -259,7 +279,8 @@ class DingTalkAdapter:
         batches: dict[tuple[str, str], list[int]] = {}
         for index, outbound in enumerate(outbounds):
             address = outbound.address
-            if not address.in_reply and not address.channel and address.user:
+            if not address.in_reply and not address.channel and address.user and \
+                    not outbound.message.files:
                 key = shape(outbound.message, tappable=True).openapi()
                 batches.setdefault(key, []).append(index)
                 continue
@@ -275,28 +296,57 @@ class DingTalkAdapter:
         return results
 
     def _send_one(self, outbound: Outbound) -> None:
-        address, message = outbound.address, outbound.message
+        """The text, then each file the message carries as a file message (in that order, and
+        noted in `meta["progress"]`, so a retry sends only what is left)."""
+        progress = outbound.meta.setdefault("progress", {})
+        channel = self._channel_of(outbound)
+        if not progress.get("text"):
+            self._send_text(outbound, channel)
+            progress["text"] = True
+        for index, attachment in enumerate(outbound.message.files):
+            if index < int(progress.get("files") or 0):
+                continue
+            self._send_file(channel, attachment)
+            progress["files"] = index + 1
+
+    @staticmethod
+    def _channel_of(outbound: Outbound) -> str:
+        """Where the message goes: a group's openConversationId or `dm:<userId>`."""
+        address = outbound.address
         if address.in_reply:
             # DingTalk has no "only you can see this" in a group: private answers go to a DM.
             private = address.ephemeral_to
-            channel = DM_PREFIX + private if private else (address.channel or "")
-            shaped = shape(message, tappable=channel.startswith(DM_PREFIX))
-            if self._via_webhook(channel, shaped):
-                return
-            self._send_channel(channel, shaped)
-            return
+            return DM_PREFIX + private if private else (address.channel or "")
         if address.channel:
-            self._send_channel(
-                address.channel, shape(message, tappable=address.channel.startswith(DM_PREFIX))
-            )
-        elif address.user:
-            msg_key, param = shape(message, tappable=True).openapi()
-            self._raise_first(self._send_users([address.user], msg_key, param))
-        else:
-            raise DeliveryError("dingtalk_no_address", temporary=False)
+            return address.channel
+        if address.user:
+            return DM_PREFIX + address.user
+        raise DeliveryError("dingtalk_no_address", temporary=False)
+
+    def _send_text(self, outbound: Outbound, channel: str) -> None:
+        shaped = shape(outbound.message, tappable=channel.startswith(DM_PREFIX))
+        if outbound.address.in_reply and self._via_webhook(channel, shaped):
+            return
+        self._send_channel(channel, shaped)
+
+    def _send_file(self, channel: str, attachment: Attachment) -> None:
+        """Upload the file ("上传媒体文件", type file), then send it as a robot file message
+        (msgKey sampleFile: mediaId, fileName, fileType). A session webhook takes only the
+        custom robot's message types, which have no file: files go through the OpenAPI.
+        DingTalk's file message takes xlsx, pdf, zip, rar, doc and docx; any other file goes
+        zipped, so that it still arrives whole."""
+        filename, data, mime = attachment.filename, attachment.data, attachment.mime
+        if _extension(filename) not in FILE_TYPES:
+            filename, data, mime = f"{filename}.zip", _zipped(filename, data), "application/zip"
+        media_id = self.openapi.upload_media(filename, data, mime)
+        param = json.dumps({"mediaId": media_id, "fileName": filename,
+                            "fileType": _extension(filename)}, ensure_ascii=False)
+        self._send_param(channel, FILE, param)
 
     def _send_channel(self, channel: str, shaped: Shaped) -> None:
-        msg_key, param = shaped.openapi()
+        self._send_param(channel, *shaped.openapi())
+
+    def _send_param(self, channel: str, msg_key: str, param: str) -> None:
         if channel.startswith(DM_PREFIX):
             self._raise_first(self._send_users([channel[len(DM_PREFIX):]], msg_key, param))
         elif channel:
@@ -545,6 +595,20 @@ def _plain(text: str) -> str:
 
 
 # -- the SDK, extended -----------------------------------------------------------------------------
+
+
+def _extension(filename: str) -> str:
+    return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+
+
+def _zipped(filename: str, data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(filename, data)
+    return buffer.getvalue()
 
 
 def _sdk_classes(sdk: Any) -> tuple[type, type]:

@@ -16,6 +16,15 @@ once, into DeliveryError, by the codes DingTalk documents (the new API answers 4
   robot: the delivery worker pauses every call of the robot until the pause is over;
 - 429 and 5xx, timeouts and unreachable hosts are temporary too;
 - any other code is permanent, and the reason names it: `dingtalk:<status>:<code>`.
+
+Files: DingTalk's robot sends a file as a `sampleFile` message naming a `mediaId`, which the
+"上传媒体文件" API (`POST https://oapi.dingtalk.com/media/upload?access_token=…`, multipart:
+the file as `media`, `type` = image | voice | video | file) hands out. That older API answers
+errcode-style (`{"errcode": 0, "media_id": …}`; 40014 不合法的access_token, 42001
+access_token超时). It takes the same app access token: dingtalk-stream's own
+`upload_to_dingtalk` sends the token from /v1.0/oauth2/accessToken there, with the file as
+`media` and `type` as a form field, which is what `upload_media` does too (the SDK's function
+cannot be pointed at another host, so it is not called).
 """
 
 from __future__ import annotations
@@ -38,7 +47,10 @@ TOKEN_PATH = "/v1.0/oauth2/accessToken"
 GROUP_PATH = "/v1.0/robot/groupMessages/send"
 BATCH_PATH = "/v1.0/robot/oToMessages/batchSend"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
+MEDIA_PATH = "/media/upload"
 MARKDOWN = "sampleMarkdown"
+FILE = "sampleFile"
+OAPI_TOKEN_ERRORS = frozenset({40014, 42001})
 BATCH_LIMIT = 20  # DingTalk refuses more user ids in one batchSend
 TOKEN_CODES = frozenset({"InvalidAuthentication", "accesstoken.expired"})
 THROTTLE_CODES = frozenset({"qps.exceed.limit", "request.overlimit", "oaplus.query.limit"})
@@ -74,8 +86,10 @@ class OpenApi:
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        oapi_endpoint: str = "https://oapi.dingtalk.com",
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.oapi_endpoint = oapi_endpoint.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         self.robot_code = robot_code
@@ -146,6 +160,40 @@ class OpenApi:
             invalid=[str(u) for u in body.get("invalidStaffIdList") or []],
             filtered=[str(u) for u in body.get("filteredStaffIdList") or []],
         )
+
+    def upload_media(self, filename: str, data: bytes, mime: str, media_type: str = "file") -> str:
+        """Upload a file ("上传媒体文件"); its media_id, for a sampleFile message."""
+        for attempt in (1, 2):
+            token = self.token()
+            try:
+                response = self.http.post(
+                    f"{self.oapi_endpoint}{MEDIA_PATH}", params={"access_token": token},
+                    data={"type": media_type}, files={"media": (filename, data, mime)},
+                    timeout=self.timeout,
+                )
+            except requests.Timeout:
+                raise DeliveryError("dingtalk_timeout", temporary=True) from None
+            except requests.RequestException as exc:
+                raise DeliveryError(
+                    f"dingtalk_unreachable:{exc.__class__.__name__}", temporary=True
+                ) from None
+            body = _json(response)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise DeliveryError(f"dingtalk:{response.status_code}:media", temporary=True,
+                                    retry_after=_retry_after(response))
+            try:
+                errcode = int(body.get("errcode", -1))
+            except (TypeError, ValueError):
+                errcode = -1
+            if errcode == 0 and body.get("media_id"):
+                return str(body["media_id"])
+            if errcode in OAPI_TOKEN_ERRORS and attempt == 1:
+                self.forget_token(token)
+                continue
+            log.warning("DingTalk refused a media upload: %s %s", errcode, body.get("errmsg", ""))
+            raise DeliveryError(f"dingtalk:media:{errcode}",
+                                temporary=errcode in OAPI_TOKEN_ERRORS)
+        raise DeliveryError("dingtalk:media:token", temporary=True, retry_after=60.0)
 
     def post_webhook(self, url: str, payload: dict[str, Any]) -> None:
         """Answer through a message's session webhook. Any refusal raises WebhookRefused so the

@@ -817,6 +817,13 @@ class SlackAdapter:
 
     def scopes(self, outbound: Outbound) -> tuple[str, ...]:
         """The rate-limit scopes `send(outbound)` calls in (see schedules/throttle.py)."""
+        found = self._text_scopes(outbound)
+        if outbound.message.files:
+            # files.getUploadURLExternal and files.completeUploadExternal are Tier 4.
+            found += (f"{PLATFORM}:method:files.completeUploadExternal",)
+        return found
+
+    def _text_scopes(self, outbound: Outbound) -> tuple[str, ...]:
         address = outbound.address
         if address.in_reply and address.ephemeral_to:
             if outbound.meta.get("response_url"):
@@ -838,31 +845,69 @@ class SlackAdapter:
         A message longer than Slack takes in one goes as several (slack_blocks). How many went
         out is kept in `outbound.meta["progress"]`, which the delivery worker keeps with the
         message when it must try again: the retry goes on with the first part not sent, so
-        none is posted twice."""
+        none is posted twice.
+
+        Files the message carries go after its text, with files_upload_v2 (slack_sdk: the
+        external upload in three steps), into the same conversation and thread. Slack shares a
+        file with a whole conversation and has no file only one person sees there, so the
+        files of a private answer go to the person's DM."""
+        ts, where = self._send_text(outbound)
+        if outbound.message.files and not _progress_files(outbound):
+            self._upload(outbound, *where)
+        return ts
+
+    def _send_text(self, outbound: Outbound) -> tuple[str | None, tuple[str, str | None]]:
+        """The message's text; its ts, and where its files go: (channel, thread), or ("", …)
+        for the person's DM."""
         address, meta = outbound.address, outbound.meta
+        private = ("", None)
         if address.in_reply and address.ephemeral_to:
             self._ephemeral(outbound)
-            return None
+            return None, private
         if address.in_reply:
+            thread = meta.get("thread") or address.thread
             try:
-                ts = self._post(address.channel or "", outbound,
-                                meta.get("thread") or address.thread, meta.get("extra"))
+                ts = self._post(address.channel or "", outbound, thread, meta.get("extra"))
             except DeliveryError as exc:
                 if exc.temporary or not meta.get("response_url") or _progress(outbound)[0]:
                     raise
                 # Not in the channel: the asker still sees the answer, privately.
                 self._respond(meta["response_url"], outbound)
-                return None
+                return None, private
             if meta.get("anchor"):
                 self._thread_conversation(address.channel or "", meta.get("user", ""), ts)
-            return ts
+                thread = thread or ts
+            return ts, (address.channel or "", thread)
         if address.channel:
-            return self._post(address.channel, outbound, address.thread, meta.get("extra"))
+            ts = self._post(address.channel, outbound, address.thread, meta.get("extra"))
+            return ts, (address.channel, address.thread)
         if address.user:
             channel = self._dm_channel(address.user, strict=True)
             assert channel is not None
-            return self._post(channel, outbound, None)
+            return self._post(channel, outbound, None), (channel, None)
         raise DeliveryError("no_address", temporary=False)
+
+    def _upload(self, outbound: Outbound, channel: str, thread: str | None) -> None:
+        address = outbound.address
+        if not channel:
+            person = address.ephemeral_to or address.user or ""
+            channel = self._dm_channel(person, strict=True) or ""
+            thread = None
+        elif not channel.startswith("D"):
+            # Files are shared only where the bot is a member (there is no files:write.public
+            # as there is chat:write.public): it joins a public channel first.
+            self._can_follow(channel)
+        try:
+            self.client.files_upload_v2(
+                channel=channel, thread_ts=thread,
+                file_uploads=[{"content": f.data, "filename": f.filename,
+                               "title": f.title or f.filename}
+                              for f in outbound.message.files],
+            )
+        except Exception as exc:
+            raise delivery_error(exc, (f"{PLATFORM}:method:files.completeUploadExternal",)) \
+                from exc
+        outbound.meta["progress"] = {**(outbound.meta.get("progress") or {}), "files": True}
 
     def _post(self, channel: str, outbound: Outbound, thread: str | None,
               extra: dict[str, Any] | None = None) -> str:
@@ -983,9 +1028,16 @@ class SlackAdapter:
 
 
 def _private_answer(outbound: Outbound) -> bool:
-    """A slash command's private answer, which may ride in the HTTP ack."""
+    """A slash command's private answer, which may ride in the HTTP ack (not one with files:
+    those are uploaded, by the delivery worker)."""
     address = outbound.address
-    return address.platform == PLATFORM and address.in_reply and bool(address.ephemeral_to)
+    return address.platform == PLATFORM and address.in_reply and bool(address.ephemeral_to) \
+        and not outbound.message.files
+
+
+def _progress_files(outbound: Outbound) -> bool:
+    """Whether the message's files went out already (a retry sends only what is left)."""
+    return bool((outbound.meta.get("progress") or {}).get("files"))
 
 
 def _progress(outbound: Outbound) -> tuple[int, str]:
@@ -1002,5 +1054,6 @@ def _in_parts(outbound: Outbound, payloads: list[dict[str, Any]],
     for index in range(sent, len(payloads)):
         ts = post(payloads[index])
         first = first or ts
-        outbound.meta["progress"] = {"parts": index + 1, "ts": first}
+        outbound.meta["progress"] = {**(outbound.meta.get("progress") or {}),
+                                     "parts": index + 1, "ts": first}
     return first

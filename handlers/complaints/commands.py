@@ -24,6 +24,7 @@ from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from bot.routes import routed
+from handlers import principles
 from handlers.complaints import rules, store
 from handlers.complaints.models import (
     MAX_CONTACT,
@@ -35,6 +36,7 @@ from handlers.complaints.models import (
     Complaint,
 )
 from handlers.complaints.settings import ComplaintSettings
+from handlers.glossary import commands as glossary
 from schedules.models import Reminder
 
 FLOW = "complaint"
@@ -384,7 +386,16 @@ def _respond_flow() -> Flow:
         ),
         summary="complaints/confirm_response",
         finish=_responded,
+        values=lambda ctx, answers: {"hints": _hints(ctx, answers.get("response") or "")},
     )
+
+
+def _hints(ctx: Ctx, text: str) -> list[dict[str, Any]]:
+    """What the customer is told, checked against the handbook's principles (absolute claims,
+    vague or emotional wording, discriminatory terms, the glossary's avoided forms): hints to
+    the agent, never a refusal."""
+    return [h.as_values() for h in principles.check(text, principles.lists(ctx.session),
+                                                    glossary.pairs(ctx.session))]
 
 
 def _complaint_ref(answer: str, ctx: Ctx) -> str:
@@ -408,7 +419,7 @@ def _record_response(ctx: Ctx, c: Complaint, text: str) -> Reply:
     c.status, c.responded_at, c.response = "responded", ctx.now, text
     _save(ctx, c, "respond", {"text": text, "on_time": on_time})
     return _done(ctx, c, "respond", on_time=on_time, taken=taken,
-                 late_by=max(ctx.now - c.due_at, timedelta(0)))
+                 late_by=max(ctx.now - c.due_at, timedelta(0)), hints=_hints(ctx, text))
 
 
 @DOMAIN.command("complaint", "solution", aliases=("方案", "解决方案"),
@@ -426,7 +437,8 @@ def solution(ctx: Ctx, args: Args) -> Reply:
     # A revised solution needs its own follow-up; the earlier one stays in the timeline.
     c.followup, c.followup_at = "", None
     _save(ctx, c, "solution", {"text": text, "revised": revised})
-    return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised)
+    return _done(ctx, c, "solution", followup_due=c.followup_due_at, revised=revised,
+                 hints=_hints(ctx, text))
 
 
 @DOMAIN.command("complaint", "followup", aliases=("回访", "跟进", "follow-up"),

@@ -7,7 +7,11 @@ and the questions, the questions with no approved answer yet (each a button to p
 and the handbook's reminders for the room. The interview is confirmed once PR, and legal
 where chosen, have signed the content off (确认采访内容前,内部协调一致); until then they are
 reminded 48 and 24 hours before. An hour before, the spokesperson gets the card again; after
-it, a debrief asks what came up unprepared, which becomes talking-point proposals.
+it, a debrief asks what came up unprepared, which becomes talking-point proposals, and opens
+the interview's `/comm` record for the review (复盘): first contact and message are the
+interview itself, the feedback is what the debrief brought. A statement to correct is a
+follow-up owed to the outlet, so that step stays open and /comm reminds it; with nothing to
+correct the record is executed and its review is open at once (and reminded as /comm does).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from bot.messages import Audience, Choice, Reply
 from bot.records import RecordIds
 from bot.router import Args
 from handlers import principles
+from handlers.comm import rules as comm_rules
+from handlers.comm.commands import RECORD as COMM_RECORD
+from handlers.comm.commands import _settle as settle_comm
+from handlers.comm.models import CommRecord
 from handlers.comm.rules import command_safe
 from handlers.glossary import commands as glossary
 from handlers.interviews.models import Interview
@@ -43,6 +51,8 @@ SIGNOFF_BEFORE = (timedelta(hours=48), timedelta(hours=24))
 PREP_BEFORE, DEBRIEF_AFTER = timedelta(hours=1), timedelta(hours=1)
 TOP_POINTS = 5
 FORMATS = ("phone", "video", "in_person", "written")
+# How each interview format reads on the /comm checklist: its channel and first contact.
+COMM_CHANNEL = {"phone": "phone", "video": "video", "in_person": "meeting", "written": "email"}
 FORMAT_CHOICES = [Choice(f, f"interviews.format.{f}") for f in FORMATS]
 LEGAL_CHOICES = [Choice("yes", "interviews.legal.yes"), Choice("no", "interviews.legal.no")]
 YES_NO = {"yes": ("是", "要", "需要", "y"), "no": ("否", "不", "不要", "不需要", "n")}
@@ -250,9 +260,53 @@ def _finish_debrief(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     ctx.audit(RECORD, iv.ref, "debrief", {"unprepared": iv.unprepared,
                                           "correction": iv.correction})
     api.cancel(ctx.session, record_type=RECORD, record_id=iv.ref)
+    comm = _open_comm(ctx, iv)
+    review_open = comm.state == comm_rules.State.EXECUTED
+    owner = (iv.owner_platform, iv.owner_id)
     choices = [_propose_choice(iv, q) for q in iv.unprepared]
-    return [Reply("interviews/debriefed", {**_row(iv), "unprepared": iv.unprepared,
-                                           "correction": iv.correction}, choices=choices)]
+    if review_open and owner == (ctx.member.platform, ctx.member.user_id):
+        choices.append(Choice(f"/comm review {comm.ref}", "interviews.choice.review"))
+    values = {**_row(iv), "unprepared": iv.unprepared, "correction": iv.correction,
+              "comm": comm.ref, "review_open": review_open,
+              "review_after": ctx.settings.comm.review, "owner": iv.owner_name,
+              "owner_is_me": owner == (ctx.member.platform, ctx.member.user_id)}
+    replies = [Reply("interviews/debriefed", values, choices=choices)]
+    if owner != (ctx.member.platform, ctx.member.user_id):
+        replies.append(Reply(
+            "interviews/debriefed_owner", {**values, "by": ctx.member.display_name},
+            choices=[Choice(f"/comm review {comm.ref}", "interviews.choice.review")]
+            if review_open else [Choice(f"/comm show {comm.ref}", "interviews.choice.comm")],
+            audience=Audience.MEMBER, member=owner))
+    return replies
+
+
+def _open_comm(ctx: Ctx, iv: Interview) -> CommRecord:
+    """The interview as a /comm record for the media, owned by whoever organised it: contact
+    and message at the interview's time, the debrief's unprepared questions and correction as
+    its feedback, the follow-up done unless there is a statement to correct."""
+    year = ctx.now.astimezone(ctx.settings.zone).year
+    seq, ref = comm_rules.IDS.next(ctx.session, year)
+    at = _aware(iv.at)
+    channel = COMM_CHANNEL.get(iv.format, "phone")
+    record = CommRecord(
+        ref=ref, year=year, seq=seq, state=comm_rules.State.PREPARED,
+        owner_platform=iv.owner_platform, owner_id=iv.owner_id, owner_name=iv.owner_name,
+        audience="media", audience_name=iv.outlet[:100], topic=iv.topic[:80], goal="publish",
+        goal_text=f"{iv.journalist}: {iv.topic}"[:300], materials=[iv.ref], channel=channel,
+        contact_at=at, contact_how=channel, message_at=at, message_text=iv.topic[:500],
+        created_at=ctx.now, updated_at=ctx.now)
+    items = [*iv.unprepared, *([iv.correction] if iv.correction else [])]
+    record.feedback = [{"at": ctx.now.isoformat(), "text": text, "by": ctx.member.display_name}
+                       for text in items]
+    record.feedback_done_at = ctx.now
+    if not iv.correction:
+        record.followup_at = ctx.now
+    ctx.session.add(record)
+    ctx.session.flush()
+    ctx.audit(COMM_RECORD, ref, "create", {"interview": iv.ref, "audience": "media",
+                                           "audience_name": iv.outlet, "feedback": items})
+    settle_comm(ctx, record, comm_rules.State.PREPARED)
+    return record
 
 
 # -- helpers ------------------------------------------------------------------------------------

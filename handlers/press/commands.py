@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,7 @@ from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
-from bot.messages import Audience, Choice, Reply
+from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
 from handlers import principles
 from handlers.comm import rules as comm_rules
@@ -275,11 +274,20 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
     version = _version(ctx.session, release)
     labels = {key: ctx.app.renderer.label(ctx.locale, f"press.export.{key}")
               for key in export.LABELS}
-    folder = Path(ctx.settings.press.export_dir)
-    paths = export.write(folder, f"{release.ref}-v{version.number}", _content(version),
-                         labels, planned=_local(ctx, version.planned_at))
+    content, planned = _content(version), _local(ctx, version.planned_at)
+    stem = f"{release.ref}-v{version.number}"
+    title = ctx.app.renderer.label(ctx.locale, "press.export.title").format(
+        ref=release.ref, version=version.number)
+    files = (
+        Attachment(f"{stem}.docx", export.docx_bytes(content, labels, planned,
+                                                     ctx.settings.press.logo_path),
+                   title=title, mime=export.DOCX_MIME),
+        Attachment(f"{stem}.md", export.markdown(content, labels, planned).encode("utf-8"),
+                   title=title, mime=export.MARKDOWN_MIME),
+    )
     return Reply("press/exported", {"ref": release.ref, "version": version.number,
-                                    "paths": [str(p) for p in paths]}, audience=Audience.USER)
+                                    "files": [f.filename for f in files]},
+                 audience=Audience.USER, files=files)
 
 
 @DOMAIN.command("press", "list", aliases=("列表",), usage="press.cmd.list")

@@ -1,33 +1,42 @@
-"""A release as a Word document (python-docx) and as Markdown, both written to a folder on
-the bot's host: the headline, the logo, the handbook's three sections (背景、事实、联系方式)
-and the images. The headings come from the reader's labels; what the author typed is
-written as text, never as markup (Markdown's special characters are escaped)."""
+"""A release as a Word document (python-docx) and as Markdown, as bytes the chat delivers as
+files: the headline, the logo, the handbook's three sections (背景、事实、联系方式) and the
+images. The headings come from the reader's labels; what the author typed is written as text,
+never as markup (Markdown's special characters are escaped). The company logo
+(LIAISON_PRESS_LOGO, an image file on the bot's host) is placed at the top of the document;
+the release's own logo link, which the bot does not fetch, is named under it."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from docx import Document
+from docx.shared import Cm
 
 LABELS = ("background", "facts", "contact", "logo", "images", "planned")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
-def write(folder: Path, stem: str, content: dict[str, Any], labels: dict[str, str],
-          planned: datetime | None) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    docx_path, md_path = folder / f"{stem}.docx", folder / f"{stem}.md"
-    document(content, labels, planned).save(str(docx_path))
-    md_path.write_text(markdown(content, labels, planned), encoding="utf-8")
-    return [docx_path, md_path]
+LOGO_WIDTH = Cm(4)
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MARKDOWN_MIME = "text/markdown; charset=utf-8"
 
 
-def document(content: dict[str, Any], labels: dict[str, str],
-             planned: datetime | None) -> Any:  # noqa: ANN401 (python-docx's Document)
+def docx_bytes(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
+               logo: Path | None = None) -> bytes:
+    buffer = io.BytesIO()
+    document(content, labels, planned, logo).save(buffer)
+    return buffer.getvalue()
+
+
+def document(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
+             logo: Path | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
     doc = Document()
+    if logo is not None:
+        doc.add_picture(str(logo), width=LOGO_WIDTH)  # an inline picture, first in the body
     if content["logo"]:
         # The logo is a link the bot does not fetch; the document names it at the top.
         doc.add_paragraph(f"{labels['logo']}: {content['logo']}")

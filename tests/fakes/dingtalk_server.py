@@ -6,6 +6,15 @@ The unmodified dingtalk-stream SDK connects to it exactly as to DingTalk: it POS
 and opens the WebSocket. The test pushes robot messages and system frames down that socket
 and reads what came back: ACKs, session-webhook replies, and OpenAPI calls (access token,
 groupMessages/send, oToMessages/batchSend), each recorded with its headers and body.
+
+Files: the older API's "上传媒体文件" (`POST /media/upload?access_token=…`, multipart/form-data
+with the file as `media` and `type` image | voice | video | file; answers errcode-style
+`{"errcode": 0, "errmsg": "ok", "type", "media_id", "created_at"}`; 40014 不合法的access_token;
+a `file` must be doc, docx, xls, xlsx, ppt, pptx, zip, pdf or rar and at most 20 MB; a missing
+`media` or `type` is refused). A robot file message is msgKey `sampleFile` with msgParam
+`mediaId`, `fileName` and `fileType` ("企业机器人发送消息的消息类型"; fileType xlsx, pdf, zip,
+rar, doc or docx); a mediaId this fake never issued is refused. Uploaded files are in
+`fake.media` (media_id -> (filename, bytes)).
 """
 
 from __future__ import annotations
@@ -37,7 +46,11 @@ THROTTLE_STATUS = {"qps.exceed.limit": 400, "request.overlimit": 400}
 # a URL at most 500).
 MSG_KEYS = {"sampleText": 0, "sampleMarkdown": 0, "sampleActionCard": 1,
             "sampleActionCard2": 2, "sampleActionCard3": 3, "sampleActionCard4": 4,
-            "sampleActionCard5": 5}
+            "sampleActionCard5": 5, "sampleFile": 0}
+MEDIA_TYPES = {"image", "voice", "video", "file"}
+FILE_UPLOAD_TYPES = {"doc", "docx", "xls", "xlsx", "ppt", "pptx", "zip", "pdf", "rar"}
+FILE_MESSAGE_TYPES = {"xlsx", "pdf", "zip", "rar", "doc", "docx"}
+MEDIA_LIMIT = 20 * 1024 * 1024
 
 
 @dataclass
@@ -98,6 +111,7 @@ class FakeDingTalk:
             self.refuse: list[str] = []
             self.open_failures = 0  # the next connections/open calls that answer 503
             self.open_gate: threading.Event | None = None  # connections/open waits for it
+            self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (filename, bytes)
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -229,6 +243,19 @@ class FakeDingTalk:
         """The msgParam of each call to a robot send, parsed."""
         return [json.loads(c.body["msgParam"]) for c in self.calls_to(path)]
 
+    def sent_files(self) -> list[tuple[str, str, bytes]]:
+        """Each file message sent by the robot: (where, fileName, the uploaded bytes); where is
+        the group's openConversationId or the user ids joined by commas."""
+        found = []
+        for path in ("/v1.0/robot/groupMessages/send", "/v1.0/robot/oToMessages/batchSend"):
+            for call in self.calls_to(path):
+                if call.body.get("msgKey") != "sampleFile":
+                    continue
+                param = json.loads(call.body["msgParam"])
+                where = call.body.get("openConversationId") or ",".join(call.body["userIds"])
+                found.append((where, param["fileName"], self.media[param["mediaId"]][1]))
+        return found
+
     def ack_for(self, frame_id: str) -> dict[str, Any] | None:
         with self.lock:
             return next((a for a in self.acks if a["headers"].get("messageId") == frame_id), None)
@@ -296,6 +323,8 @@ class FakeDingTalk:
             token = f"token-{len(self.tokens) + 1}"
             self.tokens.append(token)
             return 200, {"accessToken": token, "expireIn": self.token_lifetime}, {}
+        if path == "/media/upload":
+            return self._media_upload(query, body)
         if path == "/robot/sendBySession":
             session = (query.get("session") or [""])[0]
             if session in self.expired_webhooks:
@@ -336,6 +365,25 @@ class FakeDingTalk:
         return 404, {"code": "notFound"}, {}
 
 
+    def _media_upload(self, query: dict[str, list[str]],
+                      body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        token = (query.get("access_token") or [""])[0]
+        if token not in self.tokens or token in self.revoked:
+            return 200, {"errcode": 40014, "errmsg": "不合法的access_token"}, {}
+        kind, media = body.get("type"), body.get("media")
+        if kind not in MEDIA_TYPES or not isinstance(media, tuple):
+            return 200, {"errcode": 40035, "errmsg": "缺少参数 type/media"}, {}
+        filename, data = media
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if kind == "file" and extension not in FILE_UPLOAD_TYPES:
+            return 200, {"errcode": 40005, "errmsg": "不合法的文件类型"}, {}
+        if len(data) > MEDIA_LIMIT or not data:
+            return 200, {"errcode": 40006, "errmsg": "不合法的文件大小"}, {}
+        media_id = "@lA" + uuid.uuid4().hex
+        self.media[media_id] = (filename, data)
+        return 200, {"errcode": 0, "errmsg": "ok", "type": kind, "media_id": media_id,
+                     "created_at": int(time.time() * 1000)}, {}
+
     def _message_refused(self, body: dict[str, Any]) -> str:
         """Why DingTalk would refuse this robot message, or "" when it takes it."""
         if body.get("robotCode") != self.client_id:
@@ -350,7 +398,13 @@ class FakeDingTalk:
         if key not in MSG_KEYS or not isinstance(param, dict):
             return f"msgKey {key}"
         buttons = MSG_KEYS[key]
-        if key == "sampleText":
+        if key == "sampleFile":
+            needed = ["mediaId", "fileName", "fileType"]
+            if param.get("mediaId") not in self.media:
+                return "mediaId unknown"
+            if param.get("fileType") not in FILE_MESSAGE_TYPES:
+                return f"fileType {param.get('fileType')}"
+        elif key == "sampleText":
             needed = ["content"]
         elif buttons == 0:
             needed = ["title", "text"]
@@ -394,6 +448,23 @@ def _error(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message, "requestid": uuid.uuid4().hex.upper()}
 
 
+def _form(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A multipart/form-data body: fields as text, files as (filename, bytes)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        fields[str(name)] = (filename, payload) if filename is not None else \
+            payload.decode("utf-8")
+    return fields
+
+
 def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -402,8 +473,10 @@ def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            ctype = self.headers.get("Content-Type", "")
             try:
-                body = json.loads(raw or b"{}")
+                body = _form(raw, ctype) if "multipart/form-data" in ctype else \
+                    json.loads(raw or b"{}")
             except ValueError:
                 body = {"_raw": raw.decode("utf-8", "replace")}
             headers = {k.lower(): v for k, v in self.headers.items()}

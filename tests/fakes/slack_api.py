@@ -28,6 +28,20 @@ It refuses what Slack refuses, so a test cannot pass on an assumption Slack does
   never shows it ("chat.postEphemeral method": "Ephemeral messages in threads are only shown
   if there is already an active thread"). The fake refuses it (`thread_not_found`) so that a
   message nobody would see fails the test.
+- Files, in the three steps slack_sdk's `files_upload_v2` takes ("files.getUploadURLExternal
+  method", "files.completeUploadExternal method", and "Working with files": the old
+  files.upload is retired). files.getUploadURLExternal needs `files:write`, a `filename` and
+  a `length` (a positive integer: "Size in bytes of the file being uploaded") and answers an
+  `upload_url` (here on 127.0.0.1) and a `file_id`. The bytes are then POSTed to that URL, raw
+  or multipart ("Files can be sent as raw bytes or can be multipart form encoded. Slack will
+  return HTTP 200 if the upload is successful"): the fake answers 404 for a URL it never
+  issued and 400 when the bytes are not the `length` announced (the status of that refusal
+  is the fake's choice; the docs say only that success is 200). files.completeUploadExternal
+  (`files:write`) takes `files`, a JSON list of {id, title}, and shares them into
+  `channel_id` (and `thread_ts`): an id never issued, or not uploaded yet, answers
+  `file_not_found`; a channel the bot is not a member of, `not_in_channel` (public ones too:
+  files:write has no `.public` counterpart as chat:write has, so the fake asks membership
+  everywhere, the stricter reading). Shared files are in `fake.files` with their bytes.
 """
 
 from __future__ import annotations
@@ -84,6 +98,21 @@ class _State:
     limited_until: dict[str, float] = field(default_factory=dict)
     scopes: set[str] = field(default_factory=lambda: set(manifest_scopes()))
     bad_tokens: set[str] = field(default_factory=set)  # tokens Slack answers invalid_auth
+    # file id -> {"filename", "length", "title", "data" (None until uploaded)}
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: list[SharedFile] = field(default_factory=list)  # what completeUploadExternal shared
+
+
+@dataclass
+class SharedFile:
+    """A file shared into a conversation: what people there can open."""
+
+    id: str
+    filename: str
+    title: str
+    data: bytes
+    channel: str
+    thread_ts: str | None = None
 
 
 # The scope each method the bot calls requires ("Required scopes" on each method's page).
@@ -91,6 +120,7 @@ METHOD_SCOPES = {
     "chat.postMessage": "chat:write", "chat.postEphemeral": "chat:write",
     "conversations.open": "im:write", "conversations.join": "channels:join",
     "users.info": "users:read", "conversations.info": "channels:read",
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
 }
 
 
@@ -149,13 +179,23 @@ class FakeSlack:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                body = self.rfile.read(length)
+                if self.path.startswith("/upload/"):
+                    status = fake._upload(self.path, body, self.headers.get("Content-Type", ""))
+                    answer = b"OK - %d" % len(body) if status == 200 else b"refused"
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                raw = body.decode()
                 ctype = self.headers.get("Content-Type", "")
                 if "json" in ctype:
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw, keep_blank_values=True))
-                for key in ("blocks", "view", "attachments"):
+                for key in ("blocks", "view", "attachments", "files"):
                     if isinstance(params.get(key), str):
                         params[key] = json.loads(params[key])
                 path = self.path.split("?", 1)[0]
@@ -282,6 +322,22 @@ class FakeSlack:
             return opened
         return self.wait_for("views.update", timeout=timeout)[0].params["view"]
 
+    def shared_files(self, channel: str | None = None) -> list[SharedFile]:
+        """The files shared (files.completeUploadExternal), into `channel` if given."""
+        with self._cond:
+            return [f for f in self.state.files if channel is None or f.channel == channel]
+
+    def wait_for_files(self, count: int = 1, timeout: float = 10.0) -> list[SharedFile]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.state.files) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} shared file(s); saw "
+                                         f"{[f.filename for f in self.state.files]}")
+                self._cond.wait(left)
+            return list(self.state.files)
+
     def posted_text(self, channel: str | None = None) -> list[str]:
         """Everything posted with chat.postMessage (to `channel`), as text and blocks' text."""
         return [message_text(c.params) for c in self.calls("chat.postMessage")
@@ -340,6 +396,22 @@ class FakeSlack:
             return {"ok": False, "error": "missing_scope", "needed": needed,
                     "provided": ",".join(sorted(self.state.scopes))}
         return {"ok": True}
+
+    def _upload(self, path: str, body: bytes, content_type: str) -> int:
+        """The bytes of a file, POSTed to the upload_url files.getUploadURLExternal gave."""
+        file_id = path.split("?", 1)[0].rsplit("/", 1)[-1]
+        with self._cond:
+            pending = self.state.uploads.get(file_id)
+            self.state.calls.append(Call("upload", {"file_id": file_id, "bytes": len(body)}, {}))
+            self._cond.notify_all()
+            if pending is None:
+                return 404
+            data = _multipart_file(body, content_type) if "multipart/form-data" in \
+                content_type else body
+            if data is None or len(data) != pending["length"]:
+                return 400
+            pending["data"] = data
+            return 200
 
     def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
         """The error Slack would answer this call with, if any."""
@@ -421,7 +493,62 @@ class FakeSlack:
             return {"ok": True, "view": view}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.state.socket_url}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(params)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         return {"ok": True}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(str(params.get("length")))
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):08d}"
+        self.state.uploads[file_id] = {"filename": filename, "length": length, "data": None}
+        return {"ok": True, "file_id": file_id,
+                "upload_url": f"http://127.0.0.1:{self.port}/upload/v1/{file_id}"}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(
+                isinstance(f, dict) and f.get("id") for f in files):
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(params.get("channel_id") or "")
+        for item in files:
+            pending = self.state.uploads.get(str(item["id"]))
+            if pending is None or pending["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+        if channel and not self.is_member(channel):
+            return {"ok": False, "error": "not_in_channel"}
+        done = []
+        for item in files:
+            pending = self.state.uploads.pop(str(item["id"]))
+            title = str(item.get("title") or pending["filename"])
+            if channel:
+                self.state.files.append(SharedFile(
+                    str(item["id"]), pending["filename"], title, pending["data"], channel,
+                    str(params.get("thread_ts") or "") or None))
+            done.append({"id": item["id"], "name": pending["filename"], "title": title,
+                         "size": len(pending["data"])})
+        return {"ok": True, "files": done}
+
+
+def _multipart_file(body: bytes, content_type: str) -> bytes | None:
+    """The first file part of a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    for part in message.iter_parts():
+        if part.get_filename() is not None or part.get_param("name", header="content-disposition"):
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
 
 
 def message_text(params: dict[str, Any]) -> str:
