@@ -42,7 +42,8 @@ def labels(locale: str) -> dict[str, Any]:
     table = yaml.safe_load(path.read_text(encoding="utf-8"))
     # the review's figure names, as the chat says them
     review = templates_root() / locale / "review" / "labels.yaml"
-    table["fig"] = yaml.safe_load(review.read_text(encoding="utf-8"))["fig"]
+    words = yaml.safe_load(review.read_text(encoding="utf-8"))
+    table["fig"], table["chart"] = words["fig"], words["chart"]
     return table
 
 

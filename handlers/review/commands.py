@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
@@ -22,10 +24,11 @@ from bot.config import Section, env
 from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import UserError
-from bot.messages import Audience, Reply
+from bot.messages import Attachment, Audience, Reply
 from bot.models import ChannelRoute
+from bot.render import templates_root
 from bot.router import Args
-from handlers.review import figures
+from handlers.review import chart, figures
 from schedules import api
 from schedules.api import Target
 
@@ -48,6 +51,25 @@ class ReviewSettings(Section):
 DOMAIN = Domain("review", slash="/review", settings=ReviewSettings)
 DOMAIN.family("review", aliases=("复盘",), label="review.family")
 DOMAIN.family("dashboard", aliases=("看板", "仪表盘"), label="review.dashboard_family")
+
+
+@lru_cache(maxsize=4)
+def chart_words(locale: str) -> dict[str, str]:
+    """The chart's labels (templates/<locale>/review/labels.yaml, `chart`)."""
+    path = templates_root() / locale / "review" / "labels.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["chart"]
+
+
+def chart_file(session: Session, period: figures.Period, locale: str) -> Attachment:
+    """The review's chart as a PNG file for the chat (a file on Slack, a file message on
+    DingTalk, a file in the console's folder)."""
+    zone = ZoneInfo(period.zone)
+    png = chart.render(figures.trend(session, period.end, zone),
+                       figures.response_times(session, period), chart_words(locale))
+    title = chart_words(locale)["title"].format(first=period.first_day.isoformat(),
+                                                last=period.last_day.isoformat())
+    return Attachment(f"review-{period.first_day.isoformat()}.png", png, title=title,
+                      mime="image/png")
 
 
 def values(result: figures.Figures, public_url: str = "", dashboard: bool = False
@@ -73,7 +95,8 @@ def review(ctx: Ctx, args: Args) -> Reply:
     period = figures.period_from(text, ctx.now, ctx.settings.zone)
     if period is None:
         raise UserError("review/usage", given=text[:40])
-    return review_reply(ctx.session, period, ctx.settings, ctx.now, audience=Audience.USER)
+    return review_reply(ctx.session, period, ctx.settings, ctx.now, audience=Audience.USER,
+                        files=(chart_file(ctx.session, period, ctx.locale),))
 
 
 @DOMAIN.command("dashboard", None, usage="review.cmd.dashboard")
@@ -97,7 +120,9 @@ def render_weekly(session: Session, reminder: Any, now: datetime) -> Reply | Non
     result = figures.compute(session, period, now=min(now, period.end))
     shown = values(result)
     shown["link"] = reminder.payload.get("link", "")
-    return Reply("review/figures", shown)
+    locale = reminder.payload.get("locale", "zh")
+    return Reply("review/figures", shown, locale=locale,
+                 files=(chart_file(session, period, locale),))
 
 
 def plan_weekly(session: Session, settings: Any, now: datetime) -> list[str]:  # noqa: ANN401
@@ -113,7 +138,7 @@ def plan_weekly(session: Session, settings: Any, now: datetime) -> list[str]:  #
         api.plan(session, key=key, kind=WEEKLY, due=now,
                  target=Target.channel(platform, channel),
                  payload={"first": period.first_day.isoformat(), "zone": settings.timezone,
-                          "link": link}, snoozable=False)
+                          "link": link, "locale": settings.default_locale}, snoozable=False)
         keys.append(key)
     return keys
 
