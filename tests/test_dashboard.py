@@ -187,3 +187,39 @@ def test_talking_points_staff_see_only_approved(web, clock) -> None:  # noqa: AN
         pending.topic = "secret draft"
     listing = signed_in(web, "bob").get("/dash/talking_points").get_data(as_text=True)
     assert "Topic" in listing and "secret draft" not in listing
+
+
+def test_liaison_dashboard_on_slack_answers_privately_with_a_link_to_the_same_server(
+        sqlite_url, tmp_path) -> None:  # noqa: ANN001
+    import json
+    import threading
+    import urllib.request
+
+    from bot.adapters.slack import SlackAdapter
+    from tests.fakes.slack_api import FakeSlack, SignedClient, message_text
+
+    fake = FakeSlack().start()
+    fake.add_user("UADMIN", "Ada", tz="Asia/Shanghai", locale="zh-CN")
+    app, _ = build_app(sqlite_url, tmp_path, dashboard=True, web_secret=SECRET,
+                       public_url="http://127.0.0.1")
+    adapter = SlackAdapter(app, bot_token="xoxb-test", signing_secret="slack-secret",
+                           api_url=fake.api_url, host="127.0.0.1", port=0)
+    port = adapter.listen()
+    app.settings.public_url = f"http://127.0.0.1:{port}"
+    thread = threading.Thread(target=adapter.run, daemon=True)
+    thread.start()
+    try:
+        status, body = SignedClient(f"http://127.0.0.1:{port}", "slack-secret").command(
+            "/liaison", "dashboard", user="UADMIN", channel="CGENERAL")
+        answer = json.loads(body)
+        assert status == 200 and answer["response_type"] == "ephemeral"
+        url = re.search(r"http://127\.0\.0\.1:\d+/dash/login/[\w-]+", message_text(answer))
+        assert url is not None
+        with urllib.request.urlopen(url.group(0), timeout=5) as page:  # the sign-in page
+            assert "登录看板" in page.read().decode("utf-8")
+        assert fake.calls("chat.postMessage") == []  # never posted in the channel
+    finally:
+        adapter.stop()
+        thread.join(timeout=10)
+        fake.stop()
+        app.db.dispose()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot import members
 from bot.models import Member, WebLogin
@@ -62,12 +62,6 @@ def spend(session: Session, token: str, now: datetime) -> int | None:
         return None
     return session.exec(select(WebLogin.member_id)
                         .where(WebLogin.token_hash == _hash(token))).one()
-
-
-def purge(session: Session, now: datetime) -> None:
-    """Links expired for a day are forgotten."""
-    table = WebLogin.__table__
-    session.execute(table.delete().where(col(table.c.expires_at) < now - timedelta(days=1)))
 
 
 @dataclass(frozen=True)
