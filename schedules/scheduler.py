@@ -78,7 +78,9 @@ class ReminderScheduler:
             self.plan_tip, CronTrigger(day_of_week="mon-fri", hour=10, timezone=zone), id="tip"
         )
         # Last week's review (复盘), Mondays at LIAISON_REVIEW_TIME, team time.
-        review_hour, review_minute = (int(x) for x in self.settings.review.time.split(":"))
+        review = getattr(self.settings, "review", None)  # absent when built without it
+        review_hour, review_minute = (int(x) for x in (review.time if review else "09:30")
+                                      .split(":"))
         self.scheduler.add_job(
             self.plan_review,
             CronTrigger(day_of_week="mon", hour=review_hour, minute=review_minute, timezone=zone),

@@ -223,3 +223,37 @@ def test_liaison_dashboard_on_slack_answers_privately_with_a_link_to_the_same_se
         thread.join(timeout=10)
         fake.stop()
         app.db.dispose()
+
+
+def test_the_review_page_takes_two_dates(web, clock) -> None:  # noqa: ANN001
+    client = signed_in(web, "admin")
+    page = client.get("/dash/review?from=2026-11-20&to=2026-11-26").get_data(as_text=True)
+    assert "复盘：2026-11-20 – 2026-11-26" in page
+    # the three complaints received in those days
+    assert re.search(r"<td>收到投诉</td>\s*<td class=\"num\">3</td>", page)
+
+
+def test_every_page_word_exists_in_both_languages() -> None:
+    from bot.render import templates_root
+    from bot.web.app import labels
+
+    def keys(table: dict, prefix: str = "") -> set[str]:
+        found: set[str] = set()
+        for key, value in table.items():
+            found |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {
+                f"{prefix}{key}"}
+        return found
+
+    zh, en = keys(labels("zh")), keys(labels("en"))
+    assert zh == en
+    used = set()
+    for page in (templates_root() / "web").glob("*.j2"):
+        used |= set(re.findall(r"t\('([a-z_.]+[a-z_])'", page.read_text(encoding="utf-8")))
+    assert used - zh == set()
+    from bot.web.data import ABSENT, KINDS
+
+    for kind in KINDS.values():
+        assert f"kind.{kind.name}" in zh
+        assert {f"col.{c.name}" for c in kind.columns} <= zh
+        assert {f"status.{s}" for s in kind.statuses} <= zh
+    assert {f"kind.{k}" for k in ABSENT} <= zh

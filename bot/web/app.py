@@ -224,26 +224,31 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
         return page("overview.html.j2", boxes=boxes, overdue=data.overdue,
                     complaint_kind=data.KINDS["complaints"])
 
+    def period_arg() -> str:
+        """`?period=week|month|A..B`, or `?from=A&to=B` (the page's two date fields)."""
+        first, last = request.args.get("from", ""), request.args.get("to", "")
+        if first and last:
+            return f"{first[:10]}..{last[:10]}"
+        return request.args.get("period", "week")[:40]
+
     @app.get(f"{PREFIX}/review")
     @signed_in
     def review() -> Response:
         from handlers.review import figures
 
-        period = figures.period_from(request.args.get("period", "week"), now(),
-                                     ZoneInfo(g.viewer.zone))
+        chosen = period_arg()
+        period = figures.period_from(chosen, now(), ZoneInfo(g.viewer.zone))
         if period is None:
             abort(404)
-        numbers = figures.compute(g.session, period, settings)
-        return page("review.html.j2", review=numbers, show=show,
-                    period_arg=request.args.get("period", "week"))
+        numbers = figures.compute(g.session, period, settings, now=min(now(), period.end))
+        return page("review.html.j2", review=numbers, show=show, period_arg=chosen)
 
     @app.get(f"{PREFIX}/review.png")
     @signed_in
     def review_chart() -> Response:
         from handlers.review import chart, figures
 
-        period = figures.period_from(request.args.get("period", "week"), now(),
-                                     ZoneInfo(g.viewer.zone))
+        period = figures.period_from(period_arg(), now(), ZoneInfo(g.viewer.zone))
         if period is None:
             abort(404)
         trend = figures.trend(g.session, period.end, ZoneInfo(g.viewer.zone))
