@@ -257,3 +257,37 @@ def test_every_page_word_exists_in_both_languages() -> None:
         assert {f"col.{c.name}" for c in kind.columns} <= zh
         assert {f"status.{s}" for s in kind.statuses} <= zh
     assert {f"kind.{k}" for k in ABSENT} <= zh
+
+
+def test_the_web_server_starts_whenever_the_dashboard_is_on(sqlite_url, tmp_path) -> None:  # noqa: ANN001
+    import socket
+    import urllib.request
+
+    from bot.runtime import start_web
+
+    with socket.socket() as probe:  # a free port for LIAISON_HTTP_PORT
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app, _ = build_app(sqlite_url, tmp_path, dashboard=True, web_secret=SECRET,
+                       public_url="http://127.0.0.1", http_port=port)
+
+    class SocketModeSlack:
+        socket_mode = True
+
+    class HttpModeSlack:
+        socket_mode = False
+
+    assert start_web(app, {"slack": HttpModeSlack()}) is None  # Slack's server serves it
+    server = start_web(app, {"slack": SocketModeSlack()})
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/readyz", timeout=5) as r:
+            assert r.read() == b"ready\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/dash/expired",
+                                    timeout=5) as r:
+            assert "链接已失效" in r.read().decode("utf-8")
+    finally:
+        server.stop()
+    off, _ = build_app(sqlite_url, tmp_path)
+    assert start_web(off, {}) is None
+    app.db.dispose()
+    off.db.dispose()
