@@ -5,7 +5,24 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean fonts browser
+
+# Debian packages the project needs beyond Python: a CJK font for the review's chart (run and
+# test), and Debian's own Chromium with its driver for the dashboard's browser tests (test).
+# Each is installed with apt-get only when missing (no browser download: Playwright drives
+# /usr/bin/chromium). Without root or apt-get, say what to install and go on.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+APT_INSTALL = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends $(1) >/dev/null; \
+	else echo "please install the Debian packages: $(1)" >&2; fi
+
+fonts:
+	@test -e $(CJK_FONT) || $(call APT_INSTALL,fonts-noto-cjk)
+
+browser:
+	@(command -v chromium >/dev/null && command -v chromedriver >/dev/null) || \
+	  $(call APT_INSTALL,chromium chromium-driver)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +36,11 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP) $@
 
-run: $(STAMP)
+run: $(STAMP) fonts
 	$(BIN)/liaison db upgrade
 	$(BIN)/liaison run
 
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) fonts browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto --maxprocesses 4 -m "not timing"
 	$(BIN)/python -m pytest -m timing

@@ -16,6 +16,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -153,6 +154,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=env("SLACK_API_URL"))
     http_port: int = Field(3000, ge=1, le=65535, validation_alias=env("LIAISON_HTTP_PORT"))
 
+    # The web dashboard (bot/web/): served by the same HTTP server as Slack's HTTP mode, on
+    # LIAISON_HTTP_PORT, which then starts in every mode; links point at LIAISON_PUBLIC_URL.
+    dashboard: bool = Field(False, validation_alias=env("LIAISON_DASHBOARD"))
+    # Signs the dashboard's session cookies; the same on every replica.
+    web_secret: str = Field("", validation_alias=env("LIAISON_WEB_SECRET"))
+
     # DingTalk (dingtalk-stream, Stream mode)
     dingtalk_client_id: str = Field("", validation_alias=env("DINGTALK_CLIENT_ID"))
     dingtalk_client_secret: str = Field("", validation_alias=env("DINGTALK_CLIENT_SECRET"))
@@ -208,6 +215,24 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError(f"{value!r} is not a time of day such as 09:30")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _dashboard_needs(self) -> Settings:
+        if self.dashboard:
+            if len(self.web_secret) < 16:
+                raise ConfigError(
+                    "Setting LIAISON_WEB_SECRET: at least 16 characters are needed when "
+                    "LIAISON_DASHBOARD is on (they sign the session cookies)")
+            if not self.public_url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    "Setting LIAISON_PUBLIC_URL: the dashboard needs the address people "
+                    "open, such as https://liaison.example.com")
+        return self
+
+    @property
+    def web_enabled(self) -> bool:
+        """A web feature is on: the HTTP server runs even without Slack's HTTP mode."""
+        return self.dashboard
 
     @property
     def slack_enabled(self) -> bool:

@@ -23,7 +23,7 @@ from bot.conversation import Engine, tapped, word_of
 from bot.db import Database
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
-from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member
+from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member, WebLogin
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry, clean, command_form
 from bot.routes import routed
@@ -338,3 +338,6 @@ class Liaison:
             old = col(InboundEvent.received_at) < now - keep_events
             session.exec(delete(InboundEvent).where(old))
             session.exec(delete(Conversation).where(col(Conversation.expires_at) < now))
+            # dashboard sign-in links a day past their expiry
+            session.exec(delete(WebLogin).where(
+                col(WebLogin.expires_at) < now - timedelta(days=1)))

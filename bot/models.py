@@ -136,3 +136,18 @@ class TeamMember(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     added_by: str = Field(default="", max_length=160)
     added_at: datetime = Field(default_factory=utcnow)
+
+
+class WebLogin(SQLModel, table=True):
+    """A one-time sign-in link to the dashboard (`/liaison dashboard`). Only the token's
+    SHA-256 is kept, so the table read by someone else signs nobody in; `used_at` is set by
+    the one request that may use it (an UPDATE that checks it is still empty)."""
+
+    __tablename__ = "web_login"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

@@ -81,6 +81,7 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
             adapter.peers = adapters  # type: ignore[attr-defined]
     scheduler = ReminderScheduler(app, adapters)
     scheduler.start()
+    web = start_web(app, adapters)
     stopping = threading.Event()
 
     def stop(*_: object) -> None:
@@ -112,7 +113,22 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
         for thread in threads:
             thread.join(timeout=10)
         scheduler.stop()
+        if web is not None:
+            web.stop()
         app.db.dispose()
+
+
+def start_web(app: Liaison, adapters: Mapping[str, Adapter]):  # noqa: ANN201
+    """The HTTP server for the web features when Slack's HTTP mode does not already serve
+    them (Slack's HTTP mode serves the same web app on the same port)."""
+    if not app.settings.web_enabled:
+        return None
+    slack = adapters.get("slack")
+    if slack is not None and not getattr(slack, "socket_mode", True):
+        return None
+    from bot.web.server import WebServer
+
+    return WebServer(app).start()
 
 
 def _run_adapter(adapter: Adapter, stop_all) -> None:  # noqa: ANN001

@@ -77,6 +77,15 @@ class ReminderScheduler:
         self.scheduler.add_job(
             self.plan_tip, CronTrigger(day_of_week="mon-fri", hour=10, timezone=zone), id="tip"
         )
+        # Last week's review (复盘), Mondays at LIAISON_REVIEW_TIME, team time.
+        review = getattr(self.settings, "review", None)  # absent when built without it
+        review_hour, review_minute = (int(x) for x in (review.time if review else "09:30")
+                                      .split(":"))
+        self.scheduler.add_job(
+            self.plan_review,
+            CronTrigger(day_of_week="mon", hour=review_hour, minute=review_minute, timezone=zone),
+            id="review",
+        )
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=1), id="housekeeping")
         self.app.db.wakers.append(self.wake)
         self.scheduler.start()
@@ -175,6 +184,14 @@ class ReminderScheduler:
                 )
                 planned += 1
         return planned
+
+    def plan_review(self, now: datetime | None = None) -> list[str]:
+        """Last week's review, one row per routed channel and week (handlers/review)."""
+        from handlers.review.commands import plan_weekly
+
+        now = now or datetime.now(UTC)
+        with self.app.db.session() as session:
+            return plan_weekly(session, self.settings, now)
 
     def plan_training(self, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)

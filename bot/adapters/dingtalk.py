@@ -4,8 +4,9 @@ A thin translator. A robot message (a 1:1 chat, or an @-mention in a group) beco
 for the core; the core's Outbounds go back as DingTalk markdown: an answer through the
 message's session webhook while it lives, else through the OpenAPI (dingtalk_openapi.py),
 which is also how reminders reach groups and people.
-Files a message carries follow its text as robot file messages (uploaded first, see
-`_send_file`), always through the OpenAPI: a session webhook has no file message type.
+Files a message carries follow its text as robot file messages, pictures as image messages
+(uploaded first, see `_send_file`), always through the OpenAPI: a session webhook has no file
+message type.
 
 The official SDK (dingtalk-stream 0.24.3) opens the connection, parses frames and builds
 ACKs; this module adds what it lacks:
@@ -80,6 +81,11 @@ BUTTON_TITLE = 20  # characters
 # The file types a robot file message takes ("企业机器人发送消息的消息类型", sampleFile:
 # fileType xlsx, pdf, zip, rar, doc, docx).
 FILE_TYPES = frozenset({"xlsx", "pdf", "zip", "rar", "doc", "docx"})
+# A picture goes as an image message instead (sampleImageMsg: photoURL, which takes the
+# media_id of an image upload, "上传媒体文件" type image: jpg, gif, png, bmp up to 1 MB).
+IMAGE_TYPES = frozenset({"jpg", "jpeg", "gif", "png", "bmp"})
+IMAGE_LIMIT = 1024 * 1024
+IMAGE = "sampleImageMsg"
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -336,6 +342,10 @@ class DingTalkAdapter:
         DingTalk's file message takes xlsx, pdf, zip, rar, doc and docx; any other file goes
         zipped, so that it still arrives whole."""
         filename, data, mime = attachment.filename, attachment.data, attachment.mime
+        if _extension(filename) in IMAGE_TYPES and len(data) <= IMAGE_LIMIT:
+            media_id = self.openapi.upload_media(filename, data, mime, media_type="image")
+            self._send_param(channel, IMAGE, json.dumps({"photoURL": media_id}))
+            return
         if _extension(filename) not in FILE_TYPES:
             filename, data, mime = f"{filename}.zip", _zipped(filename, data), "application/zip"
         media_id = self.openapi.upload_media(filename, data, mime)

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 READY_WITHIN = 1.0  # seconds /readyz waits for the database
-REPLAY_KEY = "slack-signature"  # InboundEvent.platform of remembered signatures
+REPLAY_KEY = "slack-signature"
+WEB_PATHS = ("/dash/",)  # InboundEvent.platform of remembered signatures
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -57,7 +58,9 @@ class SlackHttpGuard:
         method = environ.get("REQUEST_METHOD", "")
         if environ.get("PATH_INFO") == "/readyz" and method in ("GET", "HEAD"):
             return self._readyz(start_response)
-        if method != "POST":
+        if method != "POST" or str(environ.get("PATH_INFO", "")).startswith(WEB_PATHS):
+            # The dashboard's own forms (sign in, sign out) are not Slack's: the web app
+            # reads them, with its own small size limit.
             return self.app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -46,7 +46,6 @@ from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -57,7 +56,7 @@ from sqlmodel import Session, select
 from bot import members
 from bot.adapters import slack_forms, slack_text
 from bot.adapters.base import Pace, deliver_to_peer
-from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
+from bot.adapters.http_guard import MAX_BODY
 from bot.adapters.serial import SerialByKey
 from bot.adapters.slack_blocks import (
     CHOICE_ACTION,
@@ -985,19 +984,12 @@ class SlackAdapter:
     # -- serving -------------------------------------------------------------------------------
 
     def wsgi(self) -> Callable[..., Any]:
-        """POST /slack/events (commands, events, interactivity), GET /healthz (liveness) and
-        GET /readyz (the database answers), behind the guard against hostile requests."""
-        slack = SlackRequestHandler(self.bolt)
+        """The web app (bot/web/): POST /slack/events (commands, events, interactivity), GET
+        /healthz (liveness), GET /readyz (the database answers) and, when it is on, the
+        dashboard, behind the guard against hostile requests."""
+        from bot.web.server import wsgi_app
 
-        def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in (
-                "GET", "HEAD",
-            ):
-                start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
-                return [b"ok\n"]
-            return slack(environ, start_response)
-
-        return SlackHttpGuard(application, self.app.db, self._signing_secret, max_body=MAX_BODY)
+        return wsgi_app(self.app, bolt=self.bolt, signing_secret=self._signing_secret)
 
     def listen(self) -> int:
         """Bind the HTTP server (HTTP mode) and return its port; `run` then serves."""

@@ -22,6 +22,8 @@ class CommRecord(SQLModel, table=True):
         Index("ix_comm_record_owner", "owner_platform", "owner_id"),
         Index("ix_comm_record_state", "state", "created_at"),
         Index("ix_comm_record_audience", "audience", "state"),
+        # reviews due, and the weekly review's counts (the dashboard's overview)
+        Index("ix_comm_record_executed", "state", "executed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

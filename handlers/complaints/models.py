@@ -28,6 +28,8 @@ class Complaint(SQLModel, table=True):
         # list overdue / open, and the digest
         Index("ix_complaint_status_due", "status", "due_at"),
         Index("ix_complaint_owner", "owner_platform", "owner_id", "status"),
+        # the weekly review's periods and the dashboard's newest-first list
+        Index("ix_complaint_received", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

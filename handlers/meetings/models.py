@@ -31,6 +31,8 @@ class Meeting(SQLModel, table=True):
     __table_args__ = (
         Index("ix_meeting_partner_start", "partner_key", "starts_at"),
         Index("ix_meeting_status_start", "status", "starts_at"),
+        # meetings without minutes past their deadline (the dashboard's overview)
+        Index("ix_meeting_minutes_missing", "minutes_at", "minutes_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -46,7 +46,12 @@ THROTTLE_STATUS = {"qps.exceed.limit": 400, "request.overlimit": 400}
 # a URL at most 500).
 MSG_KEYS = {"sampleText": 0, "sampleMarkdown": 0, "sampleActionCard": 1,
             "sampleActionCard2": 2, "sampleActionCard3": 3, "sampleActionCard4": 4,
-            "sampleActionCard5": 5, "sampleFile": 0}
+            "sampleActionCard5": 5, "sampleFile": 0, "sampleImageMsg": 0}
+# An image message (sampleImageMsg) names its picture in `photoURL`: an address, or the
+# media_id an image upload ("上传媒体文件", type image: jpg, gif, png, bmp, at most 1 MB)
+# handed out.
+IMAGE_UPLOAD_TYPES = {"jpg", "jpeg", "gif", "png", "bmp"}
+IMAGE_LIMIT = 1024 * 1024
 MEDIA_TYPES = {"image", "voice", "video", "file"}
 FILE_UPLOAD_TYPES = {"doc", "docx", "xls", "xlsx", "ppt", "pptx", "zip", "pdf", "rar"}
 FILE_MESSAGE_TYPES = {"xlsx", "pdf", "zip", "rar", "doc", "docx"}
@@ -257,6 +262,18 @@ class FakeDingTalk:
                 found.append((where, param["fileName"], self.media[param["mediaId"]][1]))
         return found
 
+    def sent_images(self) -> list[tuple[str, bytes]]:
+        """Each image message sent by the robot: (where, the uploaded bytes)."""
+        found = []
+        for path in ("/v1.0/robot/groupMessages/send", "/v1.0/robot/oToMessages/batchSend"):
+            for call in self.calls_to(path):
+                if call.body.get("msgKey") != "sampleImageMsg":
+                    continue
+                photo = json.loads(call.body["msgParam"])["photoURL"]
+                where = call.body.get("openConversationId") or ",".join(call.body["userIds"])
+                found.append((where, self.media[photo][1]))
+        return found
+
     def ack_for(self, frame_id: str) -> dict[str, Any] | None:
         with self.lock:
             return next((a for a in self.acks if a["headers"].get("messageId") == frame_id), None)
@@ -378,6 +395,8 @@ class FakeDingTalk:
         extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         if kind == "file" and extension not in FILE_UPLOAD_TYPES:
             return 200, {"errcode": 40005, "errmsg": "不合法的文件类型"}, {}
+        if kind == "image" and (extension not in IMAGE_UPLOAD_TYPES or len(data) > IMAGE_LIMIT):
+            return 200, {"errcode": 40005, "errmsg": "不合法的文件类型"}, {}
         if len(data) > MEDIA_LIMIT or not data:
             return 200, {"errcode": 40006, "errmsg": "不合法的文件大小"}, {}
         media_id = "@lA" + uuid.uuid4().hex
@@ -399,7 +418,12 @@ class FakeDingTalk:
         if key not in MSG_KEYS or not isinstance(param, dict):
             return f"msgKey {key}"
         buttons = MSG_KEYS[key]
-        if key == "sampleFile":
+        if key == "sampleImageMsg":
+            needed = ["photoURL"]
+            photo = str(param.get("photoURL") or "")
+            if not (photo.startswith(("http://", "https://")) or photo in self.media):
+                return "photoURL is neither an address nor a media id"
+        elif key == "sampleFile":
             needed = ["mediaId", "fileName", "fileType"]
             if param.get("mediaId") not in self.media:
                 return "mediaId unknown"

@@ -1,0 +1,54 @@
+"""The bot's HTTP server when Slack's HTTP mode does not run one: the web app (dashboard,
+/healthz, /readyz) on waitress, on LIAISON_HTTP_PORT, in a thread beside the adapters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from bot.core import Liaison
+
+log = logging.getLogger(__name__)
+
+
+def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") -> Any:  # noqa: ANN401
+    """The one WSGI app: Flask (bot/web/app.py), behind the guard against hostile requests
+    to Slack's endpoint when it serves one."""
+    from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
+    from bot.web.app import create_app
+
+    flask = create_app(liaison, bolt=bolt)
+    if bolt is None:
+        return flask.wsgi_app
+    return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY)
+
+
+class WebServer:
+    platform = "web"
+
+    def __init__(self, liaison: Liaison, *, host: str = "0.0.0.0", port: int | None = None,
+                 threads: int = 8) -> None:
+        from waitress import create_server
+
+        from bot.adapters.http_guard import MAX_BODY
+
+        self.server = create_server(
+            wsgi_app(liaison), host=host,
+            port=liaison.settings.http_port if port is None else port, threads=threads,
+            ident="liaison", clear_untrusted_proxy_headers=True,
+            max_request_body_size=MAX_BODY + 1,
+        )
+        self.port = int(self.server.effective_port)
+        self._thread = threading.Thread(target=self.server.run, name="web-http", daemon=True)
+
+    def start(self) -> WebServer:
+        self._thread.start()
+        log.info("web server on port %s (/dash/, /healthz, /readyz)", self.port)
+        return self
+
+    def stop(self) -> None:
+        from bot.ops import stop_waitress
+
+        stop_waitress(self.server)
+        self._thread.join(timeout=5)
