@@ -138,6 +138,23 @@ class TeamMember(SQLModel, table=True):
     added_at: datetime = Field(default_factory=utcnow)
 
 
+class TeamChannel(SQLModel, table=True):
+    """A channel tied to a team (`/team channel NAME`, run in the channel): what is posted
+    there for everyone (the weekly review) reads its periods in the team's time zone. A
+    channel belongs to one team at most; a team may have several channels."""
+
+    __tablename__ = "team_channel"
+    __table_args__ = (UniqueConstraint("platform", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    platform: str = Field(max_length=16)
+    workspace: str = Field(default="", max_length=128)
+    channel_id: str = Field(max_length=128)
+    tied_by: str = Field(default="", max_length=160)
+    tied_at: datetime = Field(default_factory=utcnow)
+
+
 class WebLogin(SQLModel, table=True):
     """A one-time sign-in link to the dashboard (`/liaison dashboard`). Only the token's
     SHA-256 is kept, so the table read by someone else signs nobody in; `used_at` is set by

@@ -229,8 +229,8 @@ def remember_note(answers: dict[str, Any], key: str, value: Any) -> None:
         answers[TIME_NOTES] = notes
 
 
-# "Next workday" by the working calendar (a day off or a make-up workday counts as it is);
-# under 24x7, the next Monday-to-Friday day at 09:00.
+# "Next workday" by the person's working calendar (their team's, else the default): a day off
+# or a make-up workday counts as it is; under 24x7, the next Monday-to-Friday day at 09:00.
 NEXT_WORKDAY = frozenset({"next workday", "next working day", "next-workday", "下个工作日",
                           "下一个工作日", "下一工作日"})
 
@@ -238,7 +238,7 @@ NEXT_WORKDAY = frozenset({"next workday", "next working day", "next-workday", "�
 def _next_workday(ctx: Ctx) -> datetime:
     from bot import workcal
 
-    cal = ctx.app.registry.calendar(ctx.session, ctx.settings)
+    cal = ctx.app.registry.person_calendar(ctx.session, ctx.settings, ctx.member)
     return workcal.next_workday(cal, ctx.now, ctx.zone)
 
 

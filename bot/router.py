@@ -183,6 +183,8 @@ class Registry:
         # (session, settings, scope) -> the working calendar of a purpose or team; filled
         # by the calendar domain. Without it every calendar is 24x7.
         self.calendar_source: Callable[[Any, Any, str], Any] | None = None
+        # (session, settings, member) -> a person's calendar (their team's, else the default).
+        self.person_calendar_source: Callable[[Any, Any, Any], Any] | None = None
 
     def calendar(self, session: Any, settings: Any, scope: str = "default") -> Any:  # noqa: ANN401
         """The working calendar (bot.workcal.Calendar) of a purpose or team."""
@@ -191,6 +193,12 @@ class Registry:
         if self.calendar_source is None:
             return workcal.build(workcal.ALWAYS, settings.zone)
         return self.calendar_source(session, settings, scope)
+
+    def person_calendar(self, session: Any, settings: Any, member: Any) -> Any:  # noqa: ANN401
+        """A person's working calendar: their team's when it has one, else the default."""
+        if self.person_calendar_source is None:
+            return self.calendar(session, settings)
+        return self.person_calendar_source(session, settings, member)
 
     def install(self, domain: Domain) -> None:
         domain.install_into(self)

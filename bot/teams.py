@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.models import Member, Team, TeamMember, utcnow
+from bot.models import Member, Team, TeamChannel, TeamMember, utcnow
 
 NAME_MAX = 64
 
@@ -79,6 +79,8 @@ def remove(session: Session, team: Team, member: Member) -> bool:
 def delete(session: Session, team: Team) -> None:
     for row in session.exec(select(TeamMember).where(TeamMember.team_id == team.id)).all():
         session.delete(row)
+    for tied in session.exec(select(TeamChannel).where(TeamChannel.team_id == team.id)).all():
+        session.delete(tied)
     session.flush()
     session.delete(team)
 
@@ -104,3 +106,63 @@ def zone_of(team: Team | None, default: ZoneInfo) -> ZoneInfo:
         return ZoneInfo(team.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return default
+
+
+def teams_of(session: Session, platform: str, user_id: str) -> list[Team]:
+    """A person's teams, by name: the order that decides which team's calendar or zone is
+    theirs when they are in several (the first one by name that has one set)."""
+    return list(session.exec(
+        select(Team).join(TeamMember, col(TeamMember.team_id) == col(Team.id))
+        .join(Member, col(Member.id) == col(TeamMember.member_id))
+        .where(Member.platform == platform, Member.user_id == user_id)
+        .order_by(col(Team.name_key))).all())
+
+
+def person_zone(session: Session, platform: str, user_id: str, default: ZoneInfo) -> ZoneInfo:
+    """The zone of the person's first team (by name) that has one set, else the default."""
+    for team in teams_of(session, platform, user_id):
+        if team.timezone:
+            return zone_of(team, default)
+    return default
+
+
+# -- channels tied to a team ------------------------------------------------------------------
+
+
+def channel_row(session: Session, platform: str, channel_id: str) -> TeamChannel | None:
+    return session.exec(select(TeamChannel).where(TeamChannel.platform == platform,
+                                                  TeamChannel.channel_id == channel_id)).first()
+
+
+def team_of_channel(session: Session, platform: str, channel_id: str) -> Team | None:
+    row = channel_row(session, platform, channel_id)
+    return None if row is None else session.get(Team, row.team_id)
+
+
+def tie_channel(session: Session, team: Team, platform: str, channel_id: str, workspace: str,
+                by: str) -> Team | None:
+    """Tie the channel to the team (a channel has one team at most); the team it was tied to
+    before, if any."""
+    row = channel_row(session, platform, channel_id)
+    before = None if row is None else session.get(Team, row.team_id)
+    if row is None:
+        row = TeamChannel(team_id=0, platform=platform, channel_id=channel_id)
+    row.team_id, row.workspace, row.tied_by, row.tied_at = team.id or 0, workspace, by, utcnow()
+    session.add(row)
+    return before
+
+
+def untie_channel(session: Session, platform: str, channel_id: str) -> Team | None:
+    """Untie the channel from its team; the team it was tied to, None when it was not."""
+    row = channel_row(session, platform, channel_id)
+    if row is None:
+        return None
+    team = session.get(Team, row.team_id)
+    session.delete(row)
+    return team
+
+
+def channels_of(session: Session, team: Team) -> list[TeamChannel]:
+    return list(session.exec(select(TeamChannel).where(TeamChannel.team_id == team.id)
+                             .order_by(col(TeamChannel.platform),
+                                       col(TeamChannel.channel_id))).all())

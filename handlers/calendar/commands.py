@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from bot import workcal
+from bot import teams, workcal
 from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import UserError
@@ -27,6 +27,7 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _install(registry: Registry) -> None:
     registry.calendar_source = store.calendar_for  # the core asks here for "workday"
+    registry.person_calendar_source = store.person_calendar  # ... and for a person's
 
 
 DOMAIN = Domain("calendar", slash="", settings=CalendarSettings,  # `/liaison calendar` in Slack
@@ -41,14 +42,14 @@ def calendar_main(ctx: Ctx, args: Args) -> Reply:
 
 @DOMAIN.command("calendar", "show", aliases=("查看", "显示"), usage="calendar.cmd.show")
 def calendar_show(ctx: Ctx, args: Args) -> Reply:
-    scope = _scope(args.get(0) or store.DEFAULT_SCOPE, required=False)
+    scope, shown = _scope(ctx, args.get(0) or store.DEFAULT_SCOPE, required=False)
     cal = store.calendar_for(ctx.session, ctx.settings, scope)
     first = ctx.now.astimezone(cal.zone).date()
     days = [{"day": d, "working": w, "why": why, "weekday": d.weekday(),
              "period": _period_text(cal, d)} for d, w, why in workcal.days(cal, first, SHOW_DAYS)]
     own = store.choice(ctx.session, scope)
     return Reply("calendar/show", {
-        "scope": scope, "name": cal.name, "hours": cal.hours_text, "always": cal.always,
+        "scope": shown, "name": cal.name, "hours": cal.hours_text, "always": cal.always,
         "zone": str(cal.zone), "days": days, "inherited": own is None,
         "working": sum(1 for d in days if d["working"]),
     }, audience=Audience.USER)
@@ -63,7 +64,7 @@ def _period_text(cal: workcal.Calendar, day: date) -> str:
 
 @DOMAIN.command("calendar", "set", aliases=("设置",), roles=("admin",), usage="calendar.cmd.set")
 def calendar_set(ctx: Ctx, args: Args) -> Reply:
-    scope = _scope(args.get(0), required=True)
+    scope, shown = _scope(ctx, args.get(0), required=True)
     name = (args.get(1) or "").strip().lower()
     hours = args.text_after(2)
     if not name:
@@ -80,7 +81,7 @@ def calendar_set(ctx: Ctx, args: Args) -> Reply:
     row.set_by, row.set_at = ctx.actor, ctx.now
     ctx.session.add(row)
     ctx.audit(RECORD, scope, "set", {"calendar": [old, f"{row.calendar} {row.hours}".strip()]})
-    return Reply("calendar/set", {"scope": scope, "name": cal.name, "hours": row.hours,
+    return Reply("calendar/set", {"scope": shown, "name": cal.name, "hours": row.hours,
                                   "always": cal.always}, audience=Audience.USER)
 
 
@@ -127,13 +128,19 @@ def _holiday_remove(ctx: Ctx, args: Args) -> Reply:
                  audience=Audience.USER)
 
 
-def _scope(raw: str | None, *, required: bool) -> str:
+def _scope(ctx: Ctx, raw: str | None, *, required: bool) -> tuple[str, str]:
+    """(the scope kept, the name shown): `default`, a purpose, or a team (`/team`), whose
+    calendar becomes its members' own. A purpose wins over a team of the same name."""
     word = (raw or "").strip().lower()
     if not word and not required:
-        return store.DEFAULT_SCOPE
+        return store.DEFAULT_SCOPE, store.DEFAULT_SCOPE
+    if word and word != store.DEFAULT_SCOPE and ctx.app.registry.purpose(word) is None:
+        team = teams.find(ctx.session, raw or "")
+        if team is not None:
+            return store.team_scope(team), team.name
     if not word or len(word) > MAX_SCOPE or not _SCOPE.match(word):
         raise UserError("calendar/set_usage")
-    return word
+    return word, word
 
 
 def _date(raw: str | None) -> date:

@@ -1,5 +1,8 @@
 """The calendar that applies: to a purpose or team (`/calendar set`), else the default
-(LIAISON_CALENDAR), always with the company's days off. Other domains ask here."""
+(LIAISON_CALENDAR), always with the company's days off. Other domains ask here.
+
+A person's calendar is their team's: of the teams they are in, the first by name (as
+`/team list` orders them) that has a calendar set; without one, the default calendar."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot import workcal
+from bot import teams, workcal
+from bot.models import Team
 from handlers.calendar.models import CalendarChoice, CompanyDayOff
 
 DEFAULT_SCOPE = "default"
@@ -34,9 +38,36 @@ def calendar_for(session: Session, settings: Any, scope: str = DEFAULT_SCOPE) ->
                          days_off(session))
 
 
-def person_calendar(session: Session, settings: Any) -> workcal.Calendar:  # noqa: ANN401
-    """A person's calendar: the default one (there is no per-person choice yet)."""
-    return calendar_for(session, settings, DEFAULT_SCOPE)
+def team_scope(team: Team) -> str:
+    """The scope a team's calendar is kept under (its id: a purpose may share its name)."""
+    return f"team:{team.id}"
+
+
+def person_scope(session: Session, platform: str, user_id: str) -> str:
+    """The scope of a person's calendar: their first team by name that has a calendar set,
+    else the default."""
+    mine = [team_scope(t) for t in teams.teams_of(session, platform, user_id)]
+    if not mine:
+        return DEFAULT_SCOPE
+    set_ = set(session.exec(select(CalendarChoice.scope).where(
+        col(CalendarChoice.scope).in_(mine))).all())
+    return next((scope for scope in mine if scope in set_), DEFAULT_SCOPE)
+
+
+def person_calendar(session: Session, settings: Any,  # noqa: ANN401
+                    member: Any = None) -> workcal.Calendar:  # noqa: ANN401
+    """A person's calendar (see the module's note); the default one without a person."""
+    if member is None:
+        return calendar_for(session, settings, DEFAULT_SCOPE)
+    return calendar_for(session, settings,
+                        person_scope(session, member.platform, member.user_id))
+
+
+def forget_team(session: Session, team: Team) -> None:
+    """A deleted team's calendar goes with it (a new team may get its id)."""
+    found = choice(session, team_scope(team))
+    if found is not None:
+        session.delete(found)
 
 
 def spec(cal: workcal.Calendar) -> dict[str, str] | None:

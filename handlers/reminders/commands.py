@@ -71,7 +71,7 @@ def remind_snooze(ctx: Ctx, args: Args) -> Reply:
     if not when:
         raise UserError("reminders/snooze_usage")
     due = snooze_time(row, when, now=ctx.now, zone=ctx.zone,
-                      cal=person_calendar(ctx.session, ctx.settings))
+                      cal=person_calendar(ctx.session, ctx.settings, ctx.member))
     old = row.due_at
     snooze(row, due)
     ctx.session.add(row)

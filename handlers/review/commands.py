@@ -4,14 +4,16 @@ last week in each channel routed for complaints, meetings or pr (one outbox row 
 and week, so replicas post it once). `/liaison dashboard` (看板): a one-time sign-in link to
 the web dashboard, privately.
 
-The figures are SQL aggregates (handlers/review/figures.py) over the team's time zone
-(LIAISON_TIMEZONE); the dashboard's review page shows the same numbers with the chart.
+The figures are SQL aggregates (handlers/review/figures.py) with period bounds in the team's
+time zone: a channel tied to a team (`/team channel NAME`) counts weeks in that team's zone,
+`/review` in the asker's team's (the first of their teams by name with a zone set), and
+otherwise LIAISON_TIMEZONE. The dashboard's review page shows the same numbers with the chart.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +22,7 @@ import yaml
 from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
+from bot import teams
 from bot.config import Section, env
 from bot.context import Ctx
 from bot.domain import Domain
@@ -92,7 +95,9 @@ def review_reply(session: Session, period: figures.Period, settings: Any,  # noq
 @DOMAIN.command("review", None, usage="review.cmd.main")
 def review(ctx: Ctx, args: Args) -> Reply:
     text = " ".join(args.positional)
-    period = figures.period_from(text, ctx.now, ctx.settings.zone)
+    zone = teams.person_zone(ctx.session, ctx.member.platform, ctx.member.user_id,
+                             ctx.settings.zone)
+    period = figures.period_from(text, ctx.now, zone)
     if period is None:
         raise UserError("review/usage", given=text[:40])
     return review_reply(ctx.session, period, ctx.settings, ctx.now, audience=Audience.USER,
@@ -128,16 +133,20 @@ def render_weekly(session: Session, reminder: Any, now: datetime) -> Reply | Non
 def plan_weekly(session: Session, settings: Any, now: datetime) -> list[str]:  # noqa: ANN401
     """Last week's review for each channel routed for complaints, meetings or pr: one row per
     (channel, week), keyed so that a second replica or a second run plans nothing more."""
-    period = figures.last_week(now, settings.zone)
     routes = session.exec(select(ChannelRoute).where(
         ChannelRoute.purpose.in_(PURPOSES))).all()  # type: ignore[attr-defined]
+    review = getattr(settings, "review", None)
+    at = time.fromisoformat((review.time if review else "09:30").zfill(5))
     keys: list[str] = []
     for platform, channel in sorted({(r.platform, r.channel_id) for r in routes}):
+        # The week in the zone of the channel's team (`/team channel`), else the bot's.
+        zone = teams.zone_of(teams.team_of_channel(session, platform, channel), settings.zone)
+        period, due = figures.channel_week(now, zone, at)
         key = f"review:{period.first_day.isoformat()}:{platform}:{channel}"
         link = values(figures.Figures(period), settings.public_url, settings.dashboard)["link"]
-        api.plan(session, key=key, kind=WEEKLY, due=now,
+        api.plan(session, key=key, kind=WEEKLY, due=due,
                  target=Target.channel(platform, channel),
-                 payload={"first": period.first_day.isoformat(), "zone": settings.timezone,
+                 payload={"first": period.first_day.isoformat(), "zone": zone.key,
                           "link": link, "locale": settings.default_locale}, snoozable=False)
         keys.append(key)
     return keys

@@ -80,6 +80,19 @@ def last_week(now: datetime, zone: ZoneInfo) -> Period:
     return week_of(now.astimezone(zone).date() - timedelta(days=7), zone)
 
 
+def channel_week(now: datetime, zone: ZoneInfo, at: time) -> tuple[Period, datetime]:
+    """The week a channel's Monday review covers, in the channel's zone, and when it goes out.
+    The review is planned on Monday in the bot's zone; a zone behind it may still be on Sunday
+    there, so the Monday nearest to `now` in the zone is the one the week ends at. The post
+    goes out at once, or, when that Monday has not begun there yet, at `at` on it."""
+    local = now.astimezone(zone)
+    monday = local.date() - timedelta(days=local.weekday())
+    if local.weekday() >= 4:  # Friday to Sunday there: the coming Monday is the nearest
+        monday += timedelta(days=7)
+    due = now if _at(monday, zone) <= now else datetime.combine(monday, at, zone).astimezone(UTC)
+    return week_of(monday - timedelta(days=7), zone), due
+
+
 def last_month(now: datetime, zone: ZoneInfo) -> Period:
     first = now.astimezone(zone).date().replace(day=1)
     start = (first - timedelta(days=1)).replace(day=1)

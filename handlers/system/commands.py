@@ -223,7 +223,9 @@ def team_menu(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("team", "list", aliases=("列表",))
 def team_list(ctx: Ctx, args: Args) -> Reply:
     rows = [{"name": t.name, "zone": t.timezone,
-             "members": [_shown(m) for m in teams.members_of(ctx.session, t)]}
+             "members": [_shown(m) for m in teams.members_of(ctx.session, t)],
+             "channels": [{"platform": c.platform, "channel": c.channel_id}
+                          for c in teams.channels_of(ctx.session, t)]}
             for t in teams.all_teams(ctx.session)]
     return Reply("system/team_list", {"rows": rows}, audience=Audience.USER)
 
@@ -263,6 +265,9 @@ def team_delete(ctx: Ctx, args: Args) -> Reply:
     team = _known_team(ctx, _team_name(args.get(0), "system/team_usage_delete"))
     count = len(teams.members_of(ctx.session, team))
     name = team.name
+    from handlers.calendar.store import forget_team  # its calendar goes with it
+
+    forget_team(ctx.session, team)
     teams.delete(ctx.session, team)
     ctx.audit("team", name, "delete", {"members": count})
     return Reply("system/team_deleted", {"team": name, "count": count})
@@ -286,6 +291,33 @@ def team_tz(ctx: Ctx, args: Args) -> Reply:
     ctx.audit("team", team.name, "timezone", {"timezone": [old, zone]})
     return Reply("system/team_tz", {"team": team.name, "zone": zone,
                                     "default": ctx.settings.zone.key})
+
+
+@DOMAIN.command("team", "channel", aliases=("频道", "群"), roles=("admin",))
+def team_channel(ctx: Ctx, args: Args) -> Reply:
+    """`/team channel 公关部`, run in the channel: what is posted there for everyone (the
+    weekly review) reads its periods in that team's time zone. `off` unties the channel."""
+    if ctx.inbound.direct:
+        raise UserError("system/team_channel_direct")
+    word = args.get(0)
+    where = (ctx.inbound.platform, ctx.inbound.channel)
+    if word and word.lower() in ("off", "none", "取消", "解除") and args.get(1) is None:
+        before = teams.untie_channel(ctx.session, *where)
+        if before is not None:
+            ctx.audit("team", before.name, "channel_untie",
+                      {"channel": [f"{where[0]}:{where[1]}", None]})
+        return Reply("system/team_channel_off",
+                     {"team": before.name if before else None})
+    team = _known_team(ctx, _team_name(word, "system/team_usage_channel"))
+    before = teams.tie_channel(ctx.session, team, *where, workspace=ctx.inbound.workspace,
+                               by=ctx.actor)
+    if before is None or before.id != team.id:
+        ctx.audit("team", team.name, "channel_tie",
+                  {"channel": f"{where[0]}:{where[1]}",
+                   "team": [before.name if before else None, team.name]})
+    return Reply("system/team_channel", {
+        "team": team.name, "before": before.name if before and before.id != team.id else None,
+        "zone": team.timezone or ctx.settings.zone.key, "own_zone": bool(team.timezone)})
 
 
 def _shown(member: Member) -> str:
