@@ -213,3 +213,28 @@ def test_weekly_review_weeks_in_the_zone_of_the_channels_team(db_url, tmp_path, 
     bob("/lang en")
     assert "Complaints received: 0 (1)" in nancy("/review")
     assert "Complaints received: 1 (0)" in bob("/review")
+
+
+def test_an_owners_deadline_shows_working_hours_by_their_calendar(db_url, tmp_path,
+                                                                  clock) -> None:
+    from handlers.meetings.models import ActionItem
+
+    app, admin, bob, carol = _people(db_url, tmp_path, clock)
+    admin("/calendar set 客服部 cn 09:00-18:00")
+    due = datetime(2026, 10, 8, 12, 0, tzinfo=SHANGHAI)  # the first working day after 国庆
+    assert _next_workday_by_the_package(EVE.date()) == due.date()
+    with app.db.session() as s:
+        for n, who in ((1, "bob"), (2, "carol")):
+            s.add(ActionItem(ref=f"A-2026-000{n}", origin="training", origin_ref="T-2026-0001",
+                             what=f"Task {n}", owner_platform="console", owner_id=who,
+                             owner_name=who, due_at=due))
+    # bob works by `cn`: today 10:00-18:00, then nothing until the 8th, 09:00-12:00.
+    assert "(剩 11 个工作小时)" in bob("/action list")
+    assert "工作小时" not in carol("/action list")  # 24x7: the wall clock only
+    # The reminder a day before, mid-holiday, says what is left of bob's working time.
+    bob("/action due A-2026-0001 2026-10-08 12:00")
+    clock.move_to(datetime(2026, 10, 7, 12, 0, tzinfo=SHANGHAI).astimezone(UTC))
+    (before,) = [o for o in run_due(app) if o.address.user == "bob"]
+    assert "(剩 3 个工作小时)" in before.message.text + (before.message.body or "")
+    bob("/lang en")
+    assert "(3 working hours left)" in bob("/action list")

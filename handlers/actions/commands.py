@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from bot import members, parsers, records
+from bot import members, parsers, records, workcal
 from bot.context import Ctx
 from bot.domain import Domain
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
+from handlers.calendar.store import from_spec, spec
 from handlers.meetings.models import (
     ACTION_IDS,
     DONE,
@@ -41,15 +42,30 @@ def zone_named(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def view(session: Session, item: ActionItem, now: datetime | None = None) -> dict[str, Any]:
+def view(session: Session, item: ActionItem, now: datetime | None = None,
+         cal: workcal.Calendar | None = None) -> dict[str, Any]:
+    """An item as shown; with the owner's calendar `cal` (not 24x7), the working hours left
+    before it is due ("2.5"), when it is open and not due yet."""
     meeting = session.get(Meeting, item.meeting_id) if item.meeting_id is not None else None
+    working = None
+    if cal is not None and not cal.always and now is not None and item.status == OPEN \
+            and item.due_at > now:
+        left = workcal.working_between(cal, now, item.due_at)
+        working = f"{round(left.total_seconds() / 3600, 1):g}"
     return {
+        "working_hours": working,
         "ref": item.ref, "what": item.what, "owner": item.owner, "due": item.due_at,
         "status": item.status, "done_at": item.done_at, "note": item.done_note,
         "meeting": meeting.ref if meeting else "", "partner": meeting.partner if meeting else "",
         "origin": item.origin, "origin_ref": item.origin_ref,
         "overdue": now is not None and is_overdue(item, now),
     }
+
+
+def owner_calendar(ctx: Ctx, item: ActionItem) -> workcal.Calendar:
+    """The owner's working calendar: their team's, else the default."""
+    owner = members.find(ctx.session, item.owner_platform, user_id=item.owner_id)
+    return ctx.app.registry.person_calendar(ctx.session, ctx.settings, owner)
 
 
 def organiser_of(session: Session, item: ActionItem) -> tuple[str, str] | None:
@@ -114,13 +130,16 @@ def plan_reminders(ctx: Ctx, item: ActionItem) -> None:
     if item.status != OPEN:
         return
     zone = owner_zone(ctx.session, item, ctx.app.settings.zone)
+    # The owner's calendar, kept so that the reminder can say how many working hours are left.
+    cal = spec(owner_calendar(ctx, item))
     for stage, due in action_reminder_times(item.due_at, ctx.now):
         api.plan(
             ctx.session, key=f"action:{item.ref}:r{item.rev}:{stage}", kind=DUE, due=due,
             target=Target.member(item.owner_platform, item.owner_id),
             record_type="action", record_id=item.ref,
             payload={"rev": item.rev, "stage": stage, "n": 0, "title": item.what,
-                     "zone": zone.key, **({api.DEADLINE: item.due_at.isoformat()}
+                     "zone": zone.key, **({"calendar": cal} if cal else {}),
+                     **({api.DEADLINE: item.due_at.isoformat()}
                                           if stage == "before" else {})},
         )
 
@@ -146,7 +165,8 @@ def render_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
     stage = _due_stage(item, reminder, now)
     if item is None or stage is None:
         return None
-    return Reply("actions/due", {"a": view(session, item, now), "stage": stage,
+    cal = from_spec(session, reminder.payload.get("calendar"))
+    return Reply("actions/due", {"a": view(session, item, now, cal), "stage": stage,
                                  "overdue_by": now - item.due_at})
 
 
@@ -202,8 +222,11 @@ def action_list(ctx: Ctx, args: Args) -> Reply:
     # The person's own items can be marked done with one press (the App Home shows these).
     done = [Choice(f"/action done {i.ref}", "actions.done_item", ref=i.ref)
             for i in rows if which == "mine"]
+    # Their own items: the working hours left by their calendar.
+    cal = (ctx.app.registry.person_calendar(ctx.session, ctx.settings, ctx.member)
+           if which == "mine" else None)
     return Reply("actions/list", {
-        "which": which, "rows": [view(ctx.session, i, ctx.now) for i in rows],
+        "which": which, "rows": [view(ctx.session, i, ctx.now, cal) for i in rows],
         "limit": LIST_LIMIT,
     }, choices=done, audience=Audience.USER)
 
