@@ -124,7 +124,8 @@ def test_several_teams_the_first_by_name_with_a_calendar_is_theirs(db_url, tmp_p
 
 
 def _review_app(db_url, tmp_path):  # noqa: ANN001, ANN202
-    app, _ = build_app(db_url, tmp_path, timezone="Asia/Shanghai")
+    app, _ = build_app(db_url, tmp_path, timezone="Asia/Shanghai", dashboard=True,
+                       web_secret="s" * 32, public_url="https://liaison.example.com")
     admin = Chat(app, "admin")
     bob, nancy = Chat(app, "bob"), Chat(app, "nancy")
     bob("/whoami")
@@ -209,6 +210,12 @@ def test_weekly_review_weeks_in_the_zone_of_the_channels_team(db_url, tmp_path, 
     assert "收到投诉：1（0）" in bob("/review")
     assert "收到投诉：0（1）" in nancy("/review")
     assert "收到投诉：1" in nancy("/review 2026-10-19..2026-10-25")
+    from tests.test_dashboard import signed_in
+
+    for who, counts in (("bob", ("1", "0")), ("nancy", ("0", "1"))):  # the same weeks
+        page = signed_in(app, who).get("/dash/review?period=week").get_data(as_text=True)
+        assert ('<tr><td>收到投诉</td>\n<td class="num">{}</td><td class="num">{}</td></tr>'
+                .format(*counts)) in page
     nancy("/lang en")
     bob("/lang en")
     assert "Complaints received: 0 (1)" in nancy("/review")

@@ -231,13 +231,20 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
             return f"{first[:10]}..{last[:10]}"
         return request.args.get("period", "week")[:40]
 
+    def review_zone() -> ZoneInfo:
+        """The review's weeks are the team's, as `/review` counts them: the viewer's first
+        team by name with a zone, else LIAISON_TIMEZONE."""
+        from bot import teams
+
+        return teams.person_zone(g.session, *g.viewer.key, ZoneInfo(settings.timezone))
+
     @app.get(f"{PREFIX}/review")
     @signed_in
     def review() -> Response:
         from handlers.review import figures
 
         chosen = period_arg()
-        period = figures.period_from(chosen, now(), ZoneInfo(g.viewer.zone))
+        period = figures.period_from(chosen, now(), review_zone())
         if period is None:
             abort(404)
         numbers = figures.compute(g.session, period, settings, now=min(now(), period.end))
@@ -248,10 +255,10 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
     def review_chart() -> Response:
         from handlers.review import chart, figures
 
-        period = figures.period_from(period_arg(), now(), ZoneInfo(g.viewer.zone))
+        period = figures.period_from(period_arg(), now(), review_zone())
         if period is None:
             abort(404)
-        trend = figures.trend(g.session, period.end, ZoneInfo(g.viewer.zone))
+        trend = figures.trend(g.session, period.end, ZoneInfo(period.zone))
         png = chart.render(trend, figures.response_times(g.session, period),
                            labels(g.viewer.locale)["chart"])
         return Response(png, content_type="image/png")
