@@ -111,7 +111,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import opencc
-from dateparser.date import DateDataParser
 
 __all__ = ["TimeParseError", "parse_duration", "parse_when"]
 
@@ -1051,6 +1050,8 @@ def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
     # in `tz`, which ZoneInfo localises (DST-correct, any zone name), and aware answers mean the
     # text named its own zone.
     settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
+    from dateparser.date import DateDataParser  # a fallback: imported when first needed
+
     data = DateDataParser(languages=["en"], settings=settings).get_date_data(s)
     found = data.date_obj
     if found is None or data.period not in ("time", "day"):

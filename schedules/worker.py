@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, or_, select, update
 from sqlmodel import Session, col
 
-from bot import logs, metrics
+from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison
 from bot.errors import DeliveryError, StorageError
@@ -225,6 +225,9 @@ class Sweeper:
                 rows = session.execute(
                     select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
                 ).scalars().all()
+                # Their recipients in one query, not one `members.find` per reminder.
+                members.preload(session, [(row.target_platform, row.target_id) for row in rows
+                                          if row.target_kind == "member"])
                 found = [self._render_row(session, row, now, dropped) for row in rows]
             result.dropped += len(dropped)
             return [p for p in found if p is not None]

@@ -43,7 +43,7 @@ def help_(ctx: Ctx, args: Args) -> Reply:
             {"family": family.label_key, "aliases": list(family.aliases),
              "help_topic": family.name, "commands": [c.usage_key for c in commands],
              "command_aliases": {c.usage_key: list(c.aliases) for c in commands}},
-            audience=Audience.USER,
+            audience=Audience.USER, cache=(family.name, *sorted(ctx.roles)),
         )
     families = [
         {"label": fam.label_key, "commands": [c.usage_key for c in cmds],
@@ -51,7 +51,10 @@ def help_(ctx: Ctx, args: Args) -> Reply:
          "command_aliases": {c.usage_key: list(c.aliases) for c in cmds}}
         for fam, cmds in visible
     ]
-    return Reply("help/index", {"families": families}, audience=Audience.USER)
+    # What help says depends on the roles only (and the locale and platform, which the
+    # renderer adds to the key): rendered once per process for each.
+    return Reply("help/index", {"families": families}, audience=Audience.USER,
+                 cache=tuple(sorted(ctx.roles)))
 
 
 @DOMAIN.command("lang")
