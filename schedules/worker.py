@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, union, update
 from sqlmodel import Session, col
 
 from bot import logs, members, metrics
@@ -52,6 +52,15 @@ BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
 RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
+
+
+_c = Reminder.__table__.c
+# Built once (one per reminder sent; building it cost more than running it).
+_MARK = (update(Reminder.__table__)
+         .where(_c.id == bindparam("rid"), _c.status.notin_((Status.SENT, Status.CANCELLED)))
+         .values(status=Status.SENT, sent_at=bindparam("marked_at"), lease_owner=None,
+                 lease_until=None)
+         .returning(_c.kind, _c.key, _c.planned_at))
 
 
 @dataclass
@@ -151,8 +160,27 @@ class Sweeper:
             earlier.c.conversation == c.conversation, earlier.c.id < c.id,
             earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
         )
-        due = and_(due, or_(c.conversation.is_(None), head))
-        return (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
+        first = or_(c.conversation.is_(None), head)
+        columns = (c.id, c.lease_owner, c.status, c.attempts)
+        if self.app.db.dialect != "sqlite":
+            return (select(*columns).where(and_(due, first))
+                    .order_by(c.due_at, c.id).limit(limit))
+        # SQLite reads the three kinds through one OR of indexes and sorts every match, on each
+        # claim: with 10,000 due that was 40 ms a claim of 20, most of a sweep. Each kind read
+        # in due order from its own index, `limit` at most, then the first `limit` of those:
+        # the same rows, found without the sort. (PostgreSQL keeps the plain form, which its
+        # FOR UPDATE SKIP LOCKED needs.)
+        kinds = (
+            and_(c.status == Status.PENDING, c.due_at <= now),
+            and_(c.status == Status.CLAIMED, c.lease_until < now),
+            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
+        )
+        candidates = union(*(
+            select(branch.c.id).select_from(branch)
+            for branch in (select(c.id).where(kind, first).order_by(c.due_at, c.id)
+                           .limit(limit).subquery() for kind in kinds)
+        )).subquery()
+        return (select(*columns).where(c.id.in_(select(candidates.c.id)))
                 .order_by(c.due_at, c.id).limit(limit))
 
     def _fail_exhausted(self, session: Session, ids: list[int], now: datetime) -> None:
@@ -396,16 +424,9 @@ class Sweeper:
             del self._unwritten[rid]
 
     def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
-        c = Reminder.__table__.c
         with self.app.db.session() as session:
             # One statement that both locks and marks; the row is read only for an on_sent.
-            marked = session.execute(
-                update(Reminder.__table__)
-                .where(c.id == rid, c.status.notin_((Status.SENT, Status.CANCELLED)))
-                .values(status=Status.SENT, sent_at=sent_at, lease_owner=None,
-                        lease_until=None)
-                .returning(c.kind, c.key, c.planned_at)
-            ).first()
+            marked = session.execute(_MARK, {"rid": rid, "marked_at": sent_at}).first()
             if marked is None:
                 return
             if marked.kind != api.OUTBOUND:
