@@ -102,6 +102,7 @@ Conventions
 Text is NFKC-normalised (full-width １２月１日, ：), trimmed, and English is case-insensitive.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -983,7 +984,10 @@ _ISO = re.compile(
     r"(?:z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 _CJK = re.compile("[\u3007\u4e00-\u9fff]")
-_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+@functools.cache
+def _to_simplified() -> opencc.OpenCC:
+    """The converter loads its dictionaries when made (a sixth of start-up): on first use."""
+    return opencc.OpenCC("t2s")
 _OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
 # An offset stands apart from the time before it: "15:00:00 -0500", not "10:00-11:00".
 _SPACED_OFFSET = re.compile(r"(?<![^\s(])[+-][0-9]{2}:?[0-9]{2}(?![0-9:])")
@@ -1120,7 +1124,7 @@ def _normalise(text: str) -> str:
         raise TimeParseError(f"longer than {MAX_LENGTH} characters")
     text = " ".join(unicodedata.normalize("NFKC", text).lower().split())
     # Traditional characters read as Simplified ones: 今晚8點, 下禮拜二, 後天, 一刻鐘後.
-    return _TO_SIMPLIFIED.convert(text) if _CJK.search(text) else text
+    return _to_simplified().convert(text) if _CJK.search(text) else text
 
 
 # -------------------------------------------------------------------------------- public API

@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from docx import Document
-
 LABELS = ("background", "facts", "contact", "logo", "images", "planned")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
@@ -27,6 +25,8 @@ def write(folder: Path, stem: str, content: dict[str, Any], labels: dict[str, st
 
 def document(content: dict[str, Any], labels: dict[str, str],
              planned: datetime | None) -> Any:  # noqa: ANN401 (python-docx's Document)
+    from docx import Document  # with lxml, a quarter second: imported on the first export
+
     doc = Document()
     if content["logo"]:
         # The logo is a link the bot does not fetch; the document names it at the top.
