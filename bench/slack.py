@@ -85,11 +85,11 @@ def stop(server) -> None:  # noqa: ANN001
     server.task_dispatcher.shutdown(timeout=5)
 
 
-def request_body(n: int, text: str = "help") -> str:
+def request_body(n: int, text: str = "help", run: str = "") -> str:
     return urlencode({
         "team_id": "T0001", "channel_id": "CBENCH", "channel_name": "bench",
         "user_id": f"UBENCH{n % 20}", "command": "/liaison", "text": text,
-        "response_url": "", "trigger_id": f"t{n}", "api_app_id": "A1",
+        "response_url": "", "trigger_id": f"t{run}{n}", "api_app_id": "A1",
     })
 
 
@@ -100,6 +100,8 @@ def load(port: int, total: int, threads: int,
     errors = 0
     lock = threading.Lock()
     counter = iter(range(total))
+    # Each request unique: the same body signed in the same second is a replay, refused.
+    run = f"{os.getpid()}-{time.monotonic_ns()}-"
     deadline = time.monotonic() + TIME_LIMIT
 
     def client() -> None:
@@ -112,7 +114,7 @@ def load(port: int, total: int, threads: int,
                 n = next(counter, None)
             if n is None:
                 break
-            body = request_body(n, text)
+            body = request_body(n, text, run)
             ts = str(int(time.time()))
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
