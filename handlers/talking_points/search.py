@@ -139,7 +139,9 @@ def search(
         return Found([], [])
     dialect = session.get_bind().dialect.name
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
-    short_terms = [t for t in terms if len(t) == BIGRAM]
+    # Two-character words with a Chinese (non-ASCII) character: in English such a word (`we`,
+    # `th`) is in nearly every point, and reading the index costs more than it saves.
+    short_terms = [t for t in terms if len(t) == BIGRAM and not t.isascii()]
     use_fts = bool(long_terms) and dialect == "sqlite" and has_fts(session)
     use_bigrams = bool(short_terms) and has_bigrams(session, dialect)
     phrase = " ".join(terms)
