@@ -155,8 +155,15 @@ def test_in_english_with_a_hand_link_and_the_weekly_staleness_reminder(db_url, t
     app, _ = build_app(db_url, tmp_path, disputes={"stale": timedelta(days=3)})
     dana = Chat(app, "dana")
     dana("/lang en")
-    dana('/complaint new customer="Globex" contact=x@globex.com')
-    dana("cancel")
+    # A complaint from "globex  " and a communication with "GLOBEX": the same partner, folded.
+    dana('/complaint new customer="globex " contact=x@globex.com channel=email summary="Late" '
+         'details="Invoice dispute" severity=low received=now owner=me')
+    dana("confirm")
+    dana('/comm new audience=partner audience_name="GLOBEX" topic="Payment terms" goal=solve '
+         'goal_text="agree terms" channel=email')
+    dana("skip")
+    dana("skip")
+    dana("yes")
     dana("/dispute new")
     assert "What is the dispute about" in dana("Globex")
     dana("Unpaid invoices for October")
@@ -171,6 +178,8 @@ def test_in_english_with_a_hand_link_and_the_weekly_staleness_reminder(db_url, t
     assert "P2 Late fee\n  Ours: The late fee is in the contract\n  Theirs: No late fee" in summary
     created = dana("confirm")
     assert "Dispute file D-2026-0001 opened" in created
+    assert "• complaint C-2026-0001 Late" in created
+    assert "• communication K-2026-0001 Payment terms" in created
     assert "whenever nothing is added for 3d" in created
 
     assert "There is no “M-2026-0042”" in dana(f"/dispute link {REF} M-2026-0042")
@@ -179,24 +188,25 @@ def test_in_english_with_a_hand_link_and_the_weekly_staleness_reminder(db_url, t
     dana("skip")
     dana("skip")
     dana("yes")
-    out = dana(f"/dispute link {REF} K-2026-0001")
-    assert "linked record: K-2026-0001" in out
+    out = dana(f"/dispute link {REF} K-2026-0002")
+    assert "linked record: K-2026-0002" in out
     card = dana(f"/dispute show {REF}")
-    assert "communication K-2026-0001 Invoices" in card and "(by hand)" in card
-    assert "already linked" in dana(f"/dispute link {REF} K-2026-0001")
+    assert "communication K-2026-0002 Invoices" in card and "(by hand)" in card
+    assert "Other Co" not in card
+    assert "already linked" in dana(f"/dispute link {REF} K-2026-0002")
     out = dana(f'/dispute point {REF} propose P1 ours "Split the difference: USD 17,500"')
     assert "proposal P1 (ours): Split the difference: USD 17,500" in out
 
     # Three quiet days: the owner hears, then weekly while nothing is added.
     clock.shift(timedelta(days=3))
-    sent = run_due(app)
+    sent = _mine(run_due(app))
     assert [o.message.title for o in sent] == [f"Nothing added to {REF} for 3d"]
     clock.shift(timedelta(days=7))
-    titles = [o.message.title for o in run_due(app)]
+    titles = [o.message.title for o in _mine(run_due(app))]
     assert f"Nothing added to {REF} for 10d" in titles  # weekly after the first
     dana(f"/dispute log {REF} Sent the signed order by mail")
     clock.shift(timedelta(days=2))
-    assert [o.message.title for o in run_due(app)] == []
+    assert [o.message.title for o in _mine(run_due(app))] == []
 
     out = dana.say(f"/dispute export {REF}")
     files = _files(out)
@@ -206,7 +216,7 @@ def test_in_english_with_a_hand_link_and_the_weekly_staleness_reminder(db_url, t
     assert "Our position" in text and "Their position" in text
     assert "USD 15,000 was agreed by mail" in text
     assert "Split the difference: USD 17,500" in text
-    assert "K-2026-0001 Invoices" in text
+    assert "K-2026-0002 Invoices" in text and "C-2026-0001 Late" in text
     assert "Closed" not in text
     assert "read-only from now on" in dana(f"/dispute close {REF} Paid USD 17,500")
     assert "read-only" in dana(f"/dispute next {REF} call them at=tomorrow")

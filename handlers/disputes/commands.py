@@ -307,6 +307,7 @@ def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
                  extra={"at": answers["next_at"]}, audit=False)
     _set_next(ctx, dispute, entry, answers["next_step"],
               datetime.fromisoformat(answers["next_at"]))
+    _plan_stale(ctx, dispute)
     ctx.audit(RECORD, ref, "create", {"partner": dispute.partner, "subject": dispute.subject,
                                       "points": points, "stake": dispute.stake,
                                       "owner": f"{owner['platform']}:{owner['user_id']}"})
@@ -409,14 +410,17 @@ def _add(ctx: Ctx, dispute: Dispute, entries: list[DisputeEntry], kind: str, tex
     if audit:
         ctx.audit(RECORD, dispute.ref, kind, {"n": entry.n, "point": point, "side": side,
                                                "text": text, "supersedes": entry.supersedes})
-    # Quiet for LIAISON_DISPUTE_STALE from now on: the owner hears.
+    return entry
+
+
+def _plan_stale(ctx: Ctx, dispute: Dispute) -> None:
+    """Quiet for LIAISON_DISPUTE_STALE from the last entry on: the owner hears."""
     api.cancel(ctx.session, record_type=RECORD, record_id=dispute.ref, kinds=[STALE_KIND])
     api.plan(ctx.session, key=f"dispute:{dispute.ref}:stale:{dispute.entries}:0",
              kind=STALE_KIND, due=ctx.now + ctx.settings.disputes.stale, target=_owner(dispute),
              record_type=RECORD, record_id=dispute.ref,
              payload={"entries": dispute.entries, "k": 0,
                       "title": f"{dispute.partner} · {dispute.subject[:60]}"})
-    return entry
 
 
 def _set_next(ctx: Ctx, dispute: Dispute, entry: DisputeEntry, text: str, at: datetime) -> None:
@@ -429,6 +433,7 @@ def _set_next(ctx: Ctx, dispute: Dispute, entry: DisputeEntry, text: str, at: da
 
 
 def _added(ctx: Ctx, dispute: Dispute, added: list[DisputeEntry]) -> Reply:
+    _plan_stale(ctx, dispute)
     ctx.session.flush()
     return Reply("disputes/added", {"d": _row(dispute), "added": [_entry(e) for e in added]})
 
@@ -537,18 +542,18 @@ def _linked(session: Session, partner: str, refs: list[str]) -> dict[str, list[d
     for m in session.exec(select(Meeting).where(Meeting.partner_key == key)
                           .order_by(col(Meeting.starts_at))).all():
         found[m.ref] = {**_linked_row("meeting", m), "how": "auto"}
+    # Candidates share the name's longest word (an index-friendly filter); the folded names
+    # are compared here, so width, case and spacing do not matter.
+    word = max(key.split(), key=len, default="")
     for kind, model, column in (("comm", CommRecord, CommRecord.audience_name),
                                 ("complaint", Complaint, Complaint.customer)):
-        rows = session.exec(select(model).where(func.lower(column) == partner.lower().strip())
-                            .order_by(col(model.id))).all()
+        if not word:
+            break
+        rows = session.exec(select(model).where(func.lower(column).contains(word, autoescape=True))
+                            .order_by(col(model.id)).limit(500)).all()
         for row in rows:
             if rules.partner_key(getattr(row, column.key)) == key:
                 found[row.ref] = {**_linked_row(kind, row), "how": "auto"}
-        # Folded names that the database's lower() does not match (full-width, spacing).
-        if not rows:
-            for row in session.exec(select(model).order_by(col(model.id)).limit(2000)).all():
-                if rules.partner_key(getattr(row, column.key)) == key:
-                    found[row.ref] = {**_linked_row(kind, row), "how": "auto"}
     for ref in refs:
         if ref not in found:
             row = _other_record(session, ref)
