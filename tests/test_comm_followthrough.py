@@ -145,6 +145,10 @@ def test_the_next_plan_for_the_audience_shows_the_last_two_lessons(db_url, tmp_p
     assert [c.value for c in out[-1].message.choices] == [
         "/comm lesson K-2026-0003", "/comm lesson K-2026-0002"]
 
+    # Picked by its number where there are no buttons: not taken as the name.
+    out = alice("2")
+    assert "请发送 /comm lesson K-2026-0002" in out and "对方叫什么" in out
+
     # Pressing one makes the action item and the draft carries on where it was.
     made = alice("/comm lesson K-2026-0003", is_action=True)
     assert "已从 K-2026-0003 的复盘建立行动项 A-2026-0001" in made

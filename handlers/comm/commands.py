@@ -190,6 +190,14 @@ def lessons(session: Session, audience: str | None) -> list[dict[str, Any]]:
              "subject": rules.title_of(r.audience_name, r.topic)} for r in rows]
 
 
+def _audience_name(answer: str, ctx: Ctx) -> str:
+    # A lesson's option picked by its number (console, DingTalk) arrives here as its command:
+    # it is not a name; say how to send it.
+    if answer.strip().startswith("/comm lesson"):
+        raise InvalidAnswer("comm/lesson_typed", command=answer.strip()[:60])
+    return parsers.text(max_len=100)(answer, ctx)
+
+
 def _lesson_choices(ctx: Ctx, answers: dict[str, Any]) -> list[Choice]:
     # Pressing one sends the command: the action item is made and this draft goes on.
     return [Choice(f"/comm lesson {x['ref']}", "comm.lesson.make",
@@ -257,7 +265,7 @@ def _new_flow() -> Flow:
         name=NEW_FLOW,
         steps=(
             Step("audience", "comm/ask_audience", choices=AUDIENCE_CHOICES),
-            Step("audience_name", "comm/ask_audience_name", parsers.text(max_len=100),
+            Step("audience_name", "comm/ask_audience_name", _audience_name,
                  choices=_lesson_choices),
             Step("complaint", "comm/ask_complaint", _complaint_answer, choices=_complaint_choices,
                  when=customer),
