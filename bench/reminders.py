@@ -1,17 +1,20 @@
 """The reminder outbox under load.
 
-1. With 100,000 pending reminders of which 1,000 are due: the time to claim the 1,000 at once,
-   and for one sweep to claim (20 at a time), deliver and mark them sent one by one (no-op
-   adapter), on SQLite and PostgreSQL, and the query plan of the claim.
+1. With --pending reminders (default 200,000; issue 22 states its goal at 1,000,000, which
+   takes minutes to fill on two shared cores) of which --due (10,000) are due, addressed to 50
+   known members: the time to claim them all at once, and for one sweep to claim, render,
+   deliver and mark them sent one by one (no-op adapter), per reminder against the goal (0.08
+   ms SQLite, 0.2 ms PostgreSQL), on SQLite and PostgreSQL, and the query plan of the claim.
 2. Lateness under the real APScheduler: 500 reminders falling due within ten seconds,
    measured from each one's due time to its delivery (p50/p99).
 
-    .venv/bin/python bench/reminders.py [--skip-lateness]
+    .venv/bin/python bench/reminders.py [--pending 200000] [--due 10000] [--skip-lateness]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import threading
 import time
@@ -23,6 +26,7 @@ from _common import percentile, temporary_postgres
 from sqlalchemy import insert, text
 
 from bot.db import upgrade
+from bot.models import Member
 from schedules.models import Reminder, Status
 from schedules.worker import Sweeper
 from tests.support import build_app
@@ -39,19 +43,23 @@ class NullAdapter:
 
 
 def fill(app, now: datetime) -> None:  # noqa: ANN001
-    rows = []
-    for i in range(TOTAL):
+    def row(i: int) -> dict:
         due = now - timedelta(seconds=1 + i % 60) if i < DUE else now + timedelta(hours=1 + i)
-        rows.append({
+        return {
             "key": f"bench:{i}", "kind": "system.training", "record_type": "bench",
             "record_id": str(i), "due_at": due, "planned_at": due, "target_kind": "member",
             "target_platform": "console", "target_id": f"user{i % 50}",
             "status": Status.PENDING, "attempts": 0, "snoozable": True,
             "payload": {"quarter": "2026-Q4"}, "created_at": now,
-        })
+        }
+
     with app.db.session() as session:
         for start in range(0, TOTAL, 10_000):
-            session.execute(insert(Reminder.__table__), rows[start:start + 10_000])
+            session.execute(insert(Reminder.__table__),
+                            [row(i) for i in range(start, min(TOTAL, start + 10_000))])
+        session.execute(insert(Member.__table__), [
+            {"platform": "console", "user_id": f"user{i}", "display_name": f"User {i}",
+             "locale": ("zh", "en")[i % 2], "created_at": now} for i in range(50)])
     with app.db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
 
@@ -84,11 +92,13 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
     result = sweeper.sweep(now)
     swept = time.perf_counter() - t0
     assert len(ids) == DUE and result.delivered == DUE == adapter.count, (len(ids), result)
-    print(f"{label}: {TOTAL:,} pending, {DUE:,} due")
+    goal = 0.08 if app.db.dialect == "sqlite" else 0.2
+    print(f"{label}: {TOTAL:,} pending, {DUE:,} due; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"  claim of {DUE:,} (one transaction):        {claimed * 1000:8.1f} ms")
     print(f"  sweep: claim + render + deliver + mark sent: {swept * 1000:8.1f} ms "
           f"({swept / DUE * 1000:.2f} ms per reminder, {DUE / swept:,.0f} reminders/s; "
-          f"each marked sent in its own transaction)")
+          f"goal <= {goal} ms; each marked sent in its own transaction)")
     print("  claim query plan:")
     print(claim_plan(app, now))
     app.db.dispose()
@@ -133,11 +143,16 @@ def lateness(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-lateness", action="store_true")
+    parser.add_argument("--pending", type=int, default=200_000)
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
+    global TOTAL, DUE
+    TOTAL, DUE = args.pending, args.due
     with tempfile.TemporaryDirectory() as tmp:
         sweep_once(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", Path(tmp) / "s")
         with temporary_postgres() as pg:
-            if pg:
+            if pg and not args.sqlite_only:
                 sweep_once(pg, "PostgreSQL", Path(tmp) / "p")
         if not args.skip_lateness:
             lateness(Path(tmp))

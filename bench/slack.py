@@ -1,13 +1,18 @@
 """Slash commands over HTTP: Liaison's Slack endpoint beside a bare slack-bolt app.
 
-Signed `/liaison help` requests go over HTTP (keep-alive, a few client threads in a separate
-process) to each server on 127.0.0.1, all served by waitress the same way: Liaison (a database
-transaction, the help text rendered and returned in the ack body), a bare Bolt app whose
-handler only acks with `process_before_response=True` (how Liaison runs Bolt), and the same
-bare app in Bolt's default mode. Prints requests per second and p50 / p99 time to the ack,
-and the ratios.
+Signed `/liaison help` and `/liaison complaint list` requests go over HTTP (keep-alive, a
+few client threads in a separate process) to each server on 127.0.0.1, all served by waitress
+the same way: Liaison (a database transaction, the answer rendered and returned in the ack
+body), a bare Bolt app whose handler only acks with `process_before_response=True` (how
+Liaison runs Bolt), and (with --default) the same bare app in Bolt's default mode. Liaison and
+the bare app take turns, per command and client-thread count, in the same run. Prints
+requests per second and p50 / p99 time to the ack, and the ratios against the goals of
+issue 22 (p50 <= 1.5x, throughput >= 0.5x, p99 <= 2x).
 
-    .venv/bin/python bench/slack.py [requests per server, default 2000] [client threads, 4]
+    .venv/bin/python bench/slack.py [--requests 2000] [--threads 4,1]
+        [--commands "help,complaint list"] [--default]
+
+LIAISON_BENCH_DATABASE_URL: an empty PostgreSQL database to run Liaison on instead of SQLite.
 """
 
 from __future__ import annotations
@@ -80,20 +85,23 @@ def stop(server) -> None:  # noqa: ANN001
     server.task_dispatcher.shutdown(timeout=5)
 
 
-def request_body(n: int) -> str:
+def request_body(n: int, text: str = "help", run: str = "") -> str:
     return urlencode({
         "team_id": "T0001", "channel_id": "CBENCH", "channel_name": "bench",
-        "user_id": f"UBENCH{n % 20}", "command": "/liaison", "text": "help",
-        "response_url": "", "trigger_id": f"t{n}", "api_app_id": "A1",
+        "user_id": f"UBENCH{n % 20}", "command": "/liaison", "text": text,
+        "response_url": "", "trigger_id": f"t{run}{n}", "api_app_id": "A1",
     })
 
 
-def load(port: int, total: int, threads: int) -> tuple[float, list[float], int]:
+def load(port: int, total: int, threads: int,
+         text: str = "help") -> tuple[float, list[float], int]:
     verifier = SignatureVerifier(SECRET)
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     counter = iter(range(total))
+    # Each request unique: the same body signed in the same second is a replay, refused.
+    run = f"{os.getpid()}-{time.monotonic_ns()}-"
     deadline = time.monotonic() + TIME_LIMIT
 
     def client() -> None:
@@ -106,7 +114,7 @@ def load(port: int, total: int, threads: int) -> tuple[float, list[float], int]:
                 n = next(counter, None)
             if n is None:
                 break
-            body = request_body(n)
+            body = request_body(n, text, run)
             ts = str(int(time.time()))
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
@@ -134,12 +142,13 @@ def load(port: int, total: int, threads: int) -> tuple[float, list[float], int]:
     return time.perf_counter() - began, latencies, errors
 
 
-def figures(name: str, port: int, total: int, threads: int) -> dict[str, float]:
+def figures(name: str, port: int, total: int, threads: int,
+            text: str = "help") -> dict[str, float]:
     # The client runs in its own process, so it does not share the server's interpreter lock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as client:
-        client.submit(load, port, min(200, total), threads).result()  # warm up
-        wall, latencies, errors = client.submit(load, port, total, threads).result()
+        client.submit(load, port, min(200, total), threads, text).result()  # warm up
+        wall, latencies, errors = client.submit(load, port, total, threads, text).result()
     latencies.sort()
     row = {
         "rps": len(latencies) / wall,
@@ -149,25 +158,70 @@ def figures(name: str, port: int, total: int, threads: int) -> dict[str, float]:
         "errors": errors,
     }
     print(f"{name:<44} {row['rps']:>9.0f} {row['p50']:>9.2f} {row['p99']:>9.2f} "
-          f"{row['n']:>7} {errors:>6}")
+          f"{row['n']:>7} {errors:>6}", flush=True)
     return row
 
 
+def seed_complaints(app, rows: int = 300) -> None:  # noqa: ANN001
+    """Complaints for `/complaint list` to show (the bench users are agents)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from bot.models import RecordCounter
+    from handlers.complaints.models import Complaint
+
+    now = datetime.now(UTC)
+    statuses = ("new", "responded", "solution", "followed_up", "resolved", "closed")
+    batch = []
+    for n in range(1, rows + 1):
+        received = now - timedelta(minutes=n * 7)
+        batch.append(dict(
+            ref=f"C-2026-{n:04d}", year=2026, seq=n, customer=f"Customer {n}", contact="x",
+            channel="phone", summary=f"summary {n}", details="d" * 200, severity="normal",
+            status=statuses[n % len(statuses)], received_at=received,
+            due_at=received + timedelta(hours=24), reporter_platform="slack",
+            reporter_id="UBENCH1", reporter_name="Bench 1", owner_platform="slack",
+            owner_id=f"UBENCH{n % 20}", owner_name="Bench", created_at=received,
+            updated_at=received, response="", pause_reason="", paused_seconds=0,
+            clock_round=0, solution="", followup_nags=0, followup="", satisfaction_comment="",
+            close_reason="",
+        ))
+    with app.db.session() as s:
+        s.execute(insert(Complaint), batch)
+        s.execute(insert(RecordCounter), [{"prefix": "C", "year": 2026, "last": rows}])
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--threads", default="4,1")
+    parser.add_argument("--commands", default="help,complaint list")
+    parser.add_argument("--default", action="store_true",
+                        help="also the bare app in Bolt's default mode (10 ms ack polling)")
+    args = parser.parse_args()
     # Bolt warns, once per app, that the client's token is unused when `authorize` is given.
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    total = args.requests
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     fake = FakeSlack().start()
     for n in range(20):
         fake.add_user(f"UBENCH{n}", f"Bench {n}", tz="Asia/Shanghai", locale="en-US")
     with tempfile.TemporaryDirectory() as tmp:
-        # LIAISON_BENCH_DATABASE_URL: an empty PostgreSQL database to run on instead of SQLite.
         url = os.environ.get("LIAISON_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.db"
-        settings = Settings(_env_file=None, database_url=url,
+        admins = ",".join(f"slack:UBENCH{n}" for n in range(20))
+        settings = Settings(_env_file=None, database_url=url, admins=admins,
                             slack_bot_token="xoxb-bench", slack_signing_secret=SECRET,
                             slack_api_url=fake.api_url)
         app = build(settings)
+        seed_complaints(app)
         adapter = SlackAdapter(app, settings, host="127.0.0.1")
         adapter.port = 0
         liaison_port = adapter.listen()
@@ -176,19 +230,34 @@ def main() -> None:
         fast_port, fast = serve(SlackRequestHandler(bare_bolt(fake.api_url, True)))
         slow_port, slow = serve(SlackRequestHandler(bare_bolt(fake.api_url, False)))
 
-        print(f"{total} signed `/liaison help` requests per server, {threads} client threads, "
-              f"keep-alive, waitress with 8 threads, {app.db.dialect}\n")
-        print(f"{'server':<44} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'n':>7} {'errors':>6}")
-        liaison = figures("Liaison (help rendered into the ack)", liaison_port, total, threads)
-        bare = figures("bare Bolt, ack only, process_before_response", fast_port, total,
-                       threads)
-        default = figures("bare Bolt, ack only, Bolt default mode", slow_port, total, threads)
-        print()
-        print(f"Liaison / bare Bolt (same mode):    throughput x{liaison['rps'] / bare['rps']:.2f},"
-              f" p50 x{liaison['p50'] / bare['p50']:.1f}, p99 x{liaison['p99'] / bare['p99']:.1f}")
-        print(f"Liaison / bare Bolt (default mode): throughput x"
-              f"{liaison['rps'] / default['rps']:.2f}, p50 x{liaison['p50'] / default['p50']:.1f},"
-              f" p99 x{liaison['p99'] / default['p99']:.1f}")
+        print(f"{total} signed requests per server and case, keep-alive, waitress with 8 "
+              f"threads, {app.db.dialect}; load average before: {load_average()}\n")
+        results = []
+        for text in commands:
+            for threads in thread_counts:
+                print(f"`/liaison {text}`, {threads} client thread(s)")
+                print(f"{'server':<44} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'n':>7} "
+                      f"{'errors':>6}")
+                liaison = figures("Liaison (answer rendered into the ack)", liaison_port,
+                                  total, threads, text)
+                bare = figures("bare Bolt, ack only, process_before_response", fast_port,
+                               total, threads, text)
+                if args.default:
+                    figures("bare Bolt, ack only, Bolt default mode", slow_port, total,
+                            threads, text)
+                ratio = (liaison["rps"] / bare["rps"], liaison["p50"] / bare["p50"],
+                         liaison["p99"] / bare["p99"])
+                results.append((text, threads, liaison, ratio))
+                print(f"Liaison / bare Bolt: throughput x{ratio[0]:.2f} (goal >= 0.5), "
+                      f"p50 x{ratio[1]:.2f} (goal <= 1.5), p99 x{ratio[2]:.2f} (goal <= 2)\n",
+                      flush=True)
+        print("summary (Liaison / bare Bolt, same mode)")
+        print(f"{'command':<16} {'threads':>7} {'req/s':>8} {'thr x':>7} {'p50 x':>7} "
+              f"{'p99 x':>7}")
+        for text, threads, liaison, ratio in results:
+            print(f"{text:<16} {threads:>7} {liaison['rps']:>8.0f} {ratio[0]:>7.2f} "
+                  f"{ratio[1]:>7.2f} {ratio[2]:>7.2f}")
+        print(f"load average after: {load_average()}")
         adapter.stop()
         runner.join(timeout=10)
         for server in (fast, slow):

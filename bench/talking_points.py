@@ -6,6 +6,7 @@ runs it: p50/p99 per language and length, on SQLite (FTS5 trigram + LIKE under 3
 and on PostgreSQL (pg_trgm GIN index). Also the plans, to show the index in use.
 
     .venv/bin/python bench/talking_points.py [--points 10000] [--queries 100]
+        [--databases sqlite,pg]
 """
 
 from __future__ import annotations
@@ -188,17 +189,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=100, help="per language and length")
+    parser.add_argument("--databases", default="sqlite,pg")
     args = parser.parse_args()
     rng = random.Random(20261126)
     now = datetime.now(UTC)
     rows = make_points(args.points, now, rng)
     queries = {(lang, length): make_queries(rows, lang, length, args.queries, rng)
                for lang in ("zh", "en") for length in range(2, 9)}
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", rows, queries, now)
-    with temporary_postgres() as url:
-        if url:
-            run("PostgreSQL", url, rows, queries, now)
+    wanted = args.databases.split(",")
+    if "sqlite" in wanted:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", rows, queries, now)
+    if "pg" in wanted:
+        with temporary_postgres() as url:
+            if url:
+                run("PostgreSQL", url, rows, queries, now)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -30,6 +31,14 @@ if TYPE_CHECKING:
     from bot.context import Ctx
 
 log = logging.getLogger(__name__)
+
+# Built once: building the expression cost more than running it (issue 22).
+_CURRENT = select(Conversation).where(
+    Conversation.platform == bindparam("platform"),
+    Conversation.channel_id == bindparam("channel"),
+    Conversation.user_id == bindparam("user"),
+)
+_CURRENT_LOCKED = _CURRENT.with_for_update()
 
 CONFIRM = "__confirm__"
 
@@ -165,15 +174,11 @@ class Engine:
     # -- state -------------------------------------------------------------------------------
 
     def current(self, ctx: Ctx) -> Conversation | None:
-        query = select(Conversation).where(
-            Conversation.platform == ctx.inbound.platform,
-            Conversation.channel_id == ctx.inbound.channel,
-            Conversation.user_id == ctx.inbound.user,
-        )
-        if ctx.app.db.dialect == "postgresql":
-            # Two quick answers from one person must not both advance the same step.
-            query = query.with_for_update()
-        return ctx.session.exec(query).first()
+        # Two quick answers from one person must not both advance the same step.
+        query = _CURRENT_LOCKED if ctx.app.db.dialect == "postgresql" else _CURRENT
+        return ctx.session.exec(query, params={
+            "platform": ctx.inbound.platform, "channel": ctx.inbound.channel,
+            "user": ctx.inbound.user}).first()
 
     def expire_if_stale(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
         if conv.expires_at > ctx.now:

@@ -102,6 +102,10 @@ class Reply:
     # The recipient's locale when it is not the asker's (a DM to someone else, a channel post).
     locale: str | None = None
     files: tuple[Attachment, ...] = ()  # files that go with the message
+    # Set when the text depends on nothing but this key, the template, the locale, the
+    # platform and `direct` (not on the zone, the time or the database): the renderer then
+    # renders it once per process (help, which is long and asked for often).
+    cache: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from bot.parsers import TIME_NOTES
 
 LOCALES = ("zh", "en")
 DEFAULT_BOT_NAME = "Liaison"
+RENDER_CACHE = 256  # rendered replies kept per process (Reply.cache)
 # A command in a label: `/family` at the start of a word (not `Area/City`, not a URL).
 LABEL_COMMAND = re.compile(r"(?<![A-Za-z0-9_/.<&@])/([a-z]+)\b")
 
@@ -194,6 +195,8 @@ class Renderer:
             bytecode_cache=_BYTECODE,
         )
         self._labels = {loc: self._load_labels(loc) for loc in LOCALES}
+        # Rendered replies that said they depend on their `cache` key alone (Reply.cache).
+        self._rendered: dict[tuple[Any, ...], Rendered] = {}
 
     def _load_labels(self, locale: str) -> dict[str, Any]:
         """`<locale>/labels.yaml`, plus each domain folder's own `labels.yaml` under the
@@ -214,6 +217,7 @@ class Renderer:
         that reaches every other family, for platforms where commands are registered (Slack).
         The core passes them from its registry."""
         self.slash, self.app_command = dict(slash), app
+        self._rendered.clear()
 
     def locale(self, locale: str | None) -> str:
         return locale if locale in LOCALES else self.default_locale
@@ -246,6 +250,19 @@ class Renderer:
         """`direct`: the message goes to a one-to-one chat with the bot (commands are typed
         differently there than in a group channel)."""
         loc = self.locale(reply.locale or locale)
+        if reply.cache is not None:
+            key = (reply.template, reply.cache, loc, platform, direct)
+            found = self._rendered.get(key)
+            if found is None:
+                found = self._render(reply, loc, platform, zone, direct)
+                if len(self._rendered) >= RENDER_CACHE:
+                    self._rendered.clear()  # bounded: role sets and topics are few
+                self._rendered[key] = found
+            return found
+        return self._render(reply, loc, platform, zone, direct)
+
+    def _render(self, reply: Reply, loc: str, platform: str, zone: ZoneInfo,
+                direct: bool) -> Rendered:
         dialect = dialect_for(platform)
         helpers = _Helpers(self, loc, zone, dialect, direct,
                            Names(self.bot_names.get(platform, DEFAULT_BOT_NAME), self.slash,

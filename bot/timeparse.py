@@ -112,6 +112,7 @@ Conventions
 Text is NFKC-normalised (full-width １２月１日, ：), trimmed, and English is case-insensitive.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -121,7 +122,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import opencc
-from dateparser.date import DateDataParser
 
 __all__ = ["Reading", "TimeParseError", "parse_duration", "parse_when", "read_when"]
 
@@ -1041,7 +1041,10 @@ _ISO = re.compile(
     r"(?:z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 _CJK = re.compile("[\u3007\u4e00-\u9fff]")
-_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+@functools.cache
+def _to_simplified() -> opencc.OpenCC:
+    """The converter loads its dictionaries when made (a sixth of start-up): on first use."""
+    return opencc.OpenCC("t2s")
 _OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
 # An offset stands apart from the time before it: "15:00:00 -0500", not "10:00-11:00".
 _SPACED_OFFSET = re.compile(r"(?<![^\s(])[+-][0-9]{2}:?[0-9]{2}(?![0-9:])")
@@ -1108,6 +1111,8 @@ def _read_with_dateparser(s: str, now: datetime, tz: ZoneInfo) -> datetime:
     # in `tz`, which ZoneInfo localises (DST-correct, any zone name), and aware answers mean the
     # text named its own zone.
     settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
+    from dateparser.date import DateDataParser  # a fallback: imported when first needed
+
     data = DateDataParser(languages=["en"], settings=settings).get_date_data(s)
     found = data.date_obj
     if found is None or data.period not in ("time", "day"):
@@ -1197,7 +1202,7 @@ def _normalise(text: str) -> str:
         raise TimeParseError(f"longer than {MAX_LENGTH} characters")
     text = " ".join(unicodedata.normalize("NFKC", text).lower().split())
     # Traditional characters read as Simplified ones: 今晚8點, 下禮拜二, 後天, 一刻鐘後.
-    return _TO_SIMPLIFIED.convert(text) if _CJK.search(text) else text
+    return _to_simplified().convert(text) if _CJK.search(text) else text
 
 
 # -------------------------------------------------------------------------------- public API

@@ -15,6 +15,7 @@ from handlers import (
     calendar,
     comm,
     complaints,
+    disputes,
     glossary,
     handbook,
     interviews,
@@ -49,6 +50,7 @@ DOMAINS = [
     glossary.DOMAIN,
     principles.DOMAIN,
     calendar.DOMAIN,
+    disputes.DOMAIN,
 ]
 
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, union, update
 from sqlmodel import Session, col
 
-from bot import logs, metrics
+from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison
 from bot.errors import DeliveryError, StorageError
@@ -52,6 +52,15 @@ BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
 RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
+
+
+_c = Reminder.__table__.c
+# Built once (one per reminder sent; building it cost more than running it).
+_MARK = (update(Reminder.__table__)
+         .where(_c.id == bindparam("rid"), _c.status.notin_((Status.SENT, Status.CANCELLED)))
+         .values(status=Status.SENT, sent_at=bindparam("marked_at"), lease_owner=None,
+                 lease_until=None)
+         .returning(_c.kind, _c.key, _c.planned_at))
 
 
 @dataclass
@@ -139,11 +148,6 @@ class Sweeper:
         """The rows a claim takes: due ones, expired leases, and this sweeper's own rows
         left claimed by an interrupted sweep; of a conversation only its first open one."""
         c = Reminder.__table__.c
-        due = or_(
-            and_(c.status == Status.PENDING, c.due_at <= now),
-            and_(c.status == Status.CLAIMED, c.lease_until < now),
-            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
-        )
         # Only the first open message of a conversation: the next waits until it is out, so a
         # deferred message holds back the later ones of its conversation and nothing else.
         earlier = Reminder.__table__.alias("earlier")
@@ -151,8 +155,28 @@ class Sweeper:
             earlier.c.conversation == c.conversation, earlier.c.id < c.id,
             earlier.c.status.in_((Status.PENDING, Status.CLAIMED)),
         )
-        due = and_(due, or_(c.conversation.is_(None), head))
-        return (select(c.id, c.lease_owner, c.status, c.attempts).where(due)
+        first = or_(c.conversation.is_(None), head)
+        # Read as one OR of indexes, every due row was sorted on each claim: with 10,000 due,
+        # 40 ms (SQLite) to 170 ms (PostgreSQL) a claim of 20, most of a sweep. Each kind is
+        # read in due order from its own index, `limit` at most, then the first `limit` of
+        # those: the same rows, without the sort. On PostgreSQL each kind skips the rows
+        # another replica holds (FOR UPDATE SKIP LOCKED), so replicas take different rows.
+        kinds = (
+            and_(c.status == Status.PENDING, c.due_at <= now),
+            and_(c.status == Status.CLAIMED, c.lease_until < now),
+            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
+        )
+        locking = self.app.db.dialect == "postgresql"
+        branches = []
+        for kind in kinds:
+            branch = select(c.id).where(kind, first).order_by(c.due_at, c.id).limit(limit)
+            if locking:
+                branch = branch.with_for_update(skip_locked=True)
+            branch = branch.subquery()
+            branches.append(select(branch.c.id).select_from(branch))
+        candidates = union(*branches).subquery()
+        return (select(c.id, c.lease_owner, c.status, c.attempts)
+                .where(c.id.in_(select(candidates.c.id)))
                 .order_by(c.due_at, c.id).limit(limit))
 
     def _fail_exhausted(self, session: Session, ids: list[int], now: datetime) -> None:
@@ -225,6 +249,9 @@ class Sweeper:
                 rows = session.execute(
                     select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
                 ).scalars().all()
+                # Their recipients in one query, not one `members.find` per reminder.
+                members.preload(session, [(row.target_platform, row.target_id) for row in rows
+                                          if row.target_kind == "member"])
                 found = [self._render_row(session, row, now, dropped) for row in rows]
             result.dropped += len(dropped)
             return [p for p in found if p is not None]
@@ -395,16 +422,9 @@ class Sweeper:
             del self._unwritten[rid]
 
     def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
-        c = Reminder.__table__.c
         with self.app.db.session() as session:
             # One statement that both locks and marks; the row is read only for an on_sent.
-            marked = session.execute(
-                update(Reminder.__table__)
-                .where(c.id == rid, c.status.notin_((Status.SENT, Status.CANCELLED)))
-                .values(status=Status.SENT, sent_at=sent_at, lease_owner=None,
-                        lease_until=None)
-                .returning(c.kind, c.key, c.planned_at)
-            ).first()
+            marked = session.execute(_MARK, {"rid": rid, "marked_at": sent_at}).first()
             if marked is None:
                 return
             if marked.kind != api.OUTBOUND:

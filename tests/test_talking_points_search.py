@@ -175,8 +175,9 @@ def test_the_index_follows_a_new_approved_version(db_url, tmp_path, clock):
 
 
 def test_without_the_index_the_answers_are_the_same(db_url, tmp_path, clock):
-    """pg_trgm may be missing (no right to create it), SQLite may lack the trigram tokenizer:
-    searching then reads the table, and finds exactly the same."""
+    """pg_trgm may be missing (no right to create it), SQLite may lack the trigram tokenizer
+    or FTS5 (the two-character index): searching then reads the table, and finds exactly the
+    same."""
     with_index, _ = build_app(db_url, tmp_path / "a")
     seed(with_index, *CORPUS)
     queries = ["退款", "环保", "召", "退款政策", "refund", "sell personal", "100%", "zz"]
@@ -191,7 +192,11 @@ def test_without_the_index_the_answers_are_the_same(db_url, tmp_path, clock):
             for trigger in ("ai", "ad", "au"):
                 conn.exec_driver_sql(f"DROP TRIGGER talkingpoint_fts_{trigger}")
             conn.exec_driver_sql("DROP TABLE talkingpoint_fts")
+            for trigger in ("ai", "ad", "au"):
+                conn.exec_driver_sql(f"DROP TRIGGER talkingpoint_bigram_{trigger}")
+            conn.exec_driver_sql("DROP TABLE talkingpoint_bigram")
         else:
             conn.exec_driver_sql("DROP INDEX ix_talkingpoint_search_trgm")
+            conn.exec_driver_sql("DROP INDEX ix_talkingpoint_search_bigram")
     plain, _ = build_app(db_url, tmp_path / "b")  # a new engine: the FTS table is looked up anew
     assert [topics(plain, q) for q in queries] == [expected[q] for q in queries]

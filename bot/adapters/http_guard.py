@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import Database
 from bot.errors import StorageError
@@ -53,6 +53,8 @@ class SlackHttpGuard:
         self.verifier = SignatureVerifier(signing_secret)
         self.max_body = max_body
         self._ready_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
+        dialect = postgresql if db.dialect == "postgresql" else sqlite
+        self._remember = dialect.insert(InboundEvent.__table__).on_conflict_do_nothing()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # noqa: ANN204
         method = environ.get("REQUEST_METHOD", "")
@@ -89,11 +91,12 @@ class SlackHttpGuard:
     def _replayed(self, signature: str) -> bool:
         try:
             with self.db.session() as session:
-                try:
-                    with session.begin_nested():
-                        session.add(InboundEvent(platform=REPLAY_KEY, event_id=signature[:200],
-                                                 received_at=datetime.now(UTC)))
-                except IntegrityError:
+                # One INSERT that does nothing on a signature seen before (no savepoint, no
+                # ORM flush: this runs before every command, in a transaction of its own).
+                stored = session.execute(self._remember, {
+                    "platform": REPLAY_KEY, "event_id": signature[:200],
+                    "received_at": datetime.now(UTC)}).rowcount
+                if not stored:
                     return True
         except StorageError:
             # The database is away: Bolt's five-minute timestamp check still applies, and

@@ -50,7 +50,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
 
 from bot import members
@@ -77,6 +77,10 @@ from bot.models import Conversation
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+# Asked on every slash command (built once: building it cost more than running it).
+_STARTED_HERE = select(Conversation.id).where(
+    Conversation.platform == PLATFORM, Conversation.channel_id == bindparam("channel"),
+    Conversation.user_id == bindparam("user"), Conversation.thread_id.is_(None))
 ACK_BUDGET = 2.0
 FORM_BUDGET = 1.5  # seconds a form may take to build before a placeholder opens instead
 
@@ -729,9 +733,8 @@ class SlackAdapter:
     def _started_here(session: Session, inbound: Inbound) -> bool:
         """Whether the message just started a conversation here (no thread given yet)."""
         session.flush()
-        found = session.exec(select(Conversation.id).where(
-            Conversation.platform == PLATFORM, Conversation.channel_id == inbound.channel,
-            Conversation.user_id == inbound.user, Conversation.thread_id.is_(None))).first()
+        found = session.exec(_STARTED_HERE, params={
+            "channel": inbound.channel, "user": inbound.user}).first()
         return found is not None
 
     def _can_follow(self, channel: str) -> bool:

@@ -8,7 +8,7 @@ chat around them: commands, the three flows, and how the two reminders read when
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -22,11 +22,13 @@ from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
 from bot.router import Args
+from handlers.actions import commands as actions
 from handlers.comm import rules
 from handlers.comm.export import cli
 from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
 from handlers.comm.settings import CommSettings
+from handlers.meetings.models import ACTION_IDS
 from handlers.reports import commands as reports
 from handlers.training import tips
 from schedules import api
@@ -36,7 +38,10 @@ from schedules.models import Reminder
 RECORD = "comm"
 NEW_FLOW, RUN_FLOW, REVIEW_FLOW = "comm.new", "comm.run", "comm.review"
 FOLLOWUP_KIND, REVIEW_KIND = "comm.followup", "comm.review"
+ANSWER_KIND = "comm.answer"
 LIST_LIMIT = 20
+LESSONS_SHOWN = 2  # 优化改进: the last two "what to change next time" of the audience
+LESSON_DUE = timedelta(days=7)  # an action item from a lesson, when no due time is given
 
 
 def _choices(group: str, values: tuple[str, ...]) -> list[Choice]:
@@ -81,6 +86,9 @@ def comm_run(ctx: Ctx, args: Args) -> list[Reply]:
 @DOMAIN.command("comm", "check", aliases=("勾选", "打勾"), usage="comm.cmd.check")
 def comm_check(ctx: Ctx, args: Args) -> Reply:
     record = _load_own(ctx, args.get(0), "comm/check_usage", lock=True)
+    number = rules.question_of(args.get(1))
+    if number is not None:
+        return _answer(ctx, record, number, args)
     step = rules.step_of(args.get(1))
     if step is None:
         raise UserError("comm/check_usage", ref=record.ref)
@@ -148,6 +156,55 @@ def comm_export(ctx: Ctx, args: Args) -> Reply:
     return Reply("comm/export", {"count": total}, audience=Audience.USER)
 
 
+@DOMAIN.command("comm", "lesson", aliases=("改进",), usage="comm.cmd.lesson")
+def comm_lesson(ctx: Ctx, args: Args) -> Reply:
+    """`/comm lesson K-… [due]`: a reviewed record's "what to change next time" becomes an
+    action item of the member who asks, due in a week unless a time is given (优化改进)."""
+    record = _load(ctx, args.get(0), "comm/lesson_usage")
+    if record.reviewed_at is None or not record.review_improve:
+        raise UserError("comm/no_lesson", ref=record.ref)
+    raw = rules.unquote(args.text_after(1))
+    due = (_read(parsers.when(future_only=True), raw, ctx) if raw
+           else (ctx.now + LESSON_DUE).isoformat())
+    year = ctx.now.astimezone(ctx.settings.zone).year
+    entry = {"what": record.review_improve[:300], "due": due,
+             "owner": {"platform": ctx.member.platform, "user_id": ctx.member.user_id,
+                       "name": ctx.member.display_name}}
+    item = actions.create(ctx, None, entry, ACTION_IDS.next(ctx.session, year)[1],
+                          origin=RECORD, origin_ref=record.ref)
+    return Reply("comm/lesson_action", {"ref": record.ref, "action": item.ref,
+                                        "what": item.what, "due": item.due_at})
+
+
+def lessons(session: Session, audience: str | None) -> list[dict[str, Any]]:
+    """The last reviewed records of this audience that say what to change next time."""
+    if not audience:
+        return []
+    rows = session.exec(
+        select(CommRecord)
+        .where(CommRecord.audience == audience, CommRecord.state == State.REVIEWED,
+               CommRecord.review_improve != "")
+        .order_by(col(CommRecord.reviewed_at).desc(), col(CommRecord.id).desc())
+        .limit(LESSONS_SHOWN)).all()
+    return [{"ref": r.ref, "improve": r.review_improve, "reviewed": r.reviewed_at,
+             "subject": rules.title_of(r.audience_name, r.topic)} for r in rows]
+
+
+def _audience_name(answer: str, ctx: Ctx) -> str:
+    # A lesson's option picked by its number (console, DingTalk) arrives here as its command:
+    # it is not a name; say how to send it.
+    if answer.strip().startswith("/comm lesson"):
+        raise InvalidAnswer("comm/lesson_typed", command=answer.strip()[:60])
+    return parsers.text(max_len=100)(answer, ctx)
+
+
+def _lesson_choices(ctx: Ctx, answers: dict[str, Any]) -> list[Choice]:
+    # Pressing one sends the command: the action item is made and this draft goes on.
+    return [Choice(f"/comm lesson {x['ref']}", "comm.lesson.make",
+                   ref=x["ref"])
+            for x in lessons(ctx.session, answers.get("audience"))]
+
+
 @DOMAIN.reminder_kind(FOLLOWUP_KIND)
 def remind_followup(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
     record = _by_ref(session, reminder.record_id)
@@ -161,6 +218,26 @@ def remind_followup(session: Session, reminder: Reminder, now: datetime) -> Repl
         choices=[Choice(f"/comm check {ref} followup email", "comm.remind.followup_email"),
                  Choice(f"/comm check {ref} followup call", "comm.remind.followup_call"),
                  Choice(f"/comm show {ref}", "comm.remind.show")],
+    )
+
+
+@DOMAIN.reminder_kind(ANSWER_KIND)
+def remind_answer(session: Session, reminder: Reminder, now: datetime) -> Reply | None:
+    record = _by_ref(session, reminder.record_id)
+    number = int(reminder.payload.get("q", 0))
+    if record is None or record.reviewed_at is not None:
+        return None
+    if not 0 < number <= len(record.feedback):
+        return None
+    item = record.feedback[number - 1]
+    if not rules.question_open(item):
+        return None
+    ref = record.ref
+    return Reply(
+        "comm/remind_answer",
+        {"ref": ref, "q": number, "text": item.get("text", ""), "asked": _at(item.get("at")),
+         "subject": rules.title_of(record.audience_name, record.topic)},
+        choices=[Choice(f"/comm show {ref}", "comm.remind.show")],
     )
 
 
@@ -188,7 +265,8 @@ def _new_flow() -> Flow:
         name=NEW_FLOW,
         steps=(
             Step("audience", "comm/ask_audience", choices=AUDIENCE_CHOICES),
-            Step("audience_name", "comm/ask_audience_name", parsers.text(max_len=100)),
+            Step("audience_name", "comm/ask_audience_name", _audience_name,
+                 choices=_lesson_choices),
             Step("complaint", "comm/ask_complaint", _complaint_answer, choices=_complaint_choices,
                  when=customer),
             Step("topic", "comm/ask_topic", parsers.text(max_len=80)),
@@ -210,6 +288,8 @@ def _new_flow() -> Flow:
                 a.get("goal_text", "")),
             # Where the audience is abroad, a note or two on how to talk to it.
             "cultural": tips.cultural_notes(a.get("audience_name", ""), a.get("topic", "")),
+            # 优化改进: what earlier communications with this audience said to change.
+            "lessons": lessons(ctx.session, a.get("audience")),
         },
     )
 
@@ -429,12 +509,58 @@ def _read(parse: parsers.Parser, text: str, ctx: Ctx) -> Any:
 
 
 def _add_feedback(ctx: Ctx, record: CommRecord, items: list[str]) -> None:
-    entries = [{"at": ctx.now.isoformat(), "text": t, "by": ctx.member.display_name}
-               for t in items]
+    """Each question or suggestion is an open item (互动反馈) owned by the record's owner,
+    numbered q1, q2… in the order recorded; it reminds its owner until it is answered."""
+    owner = {"platform": record.owner_platform, "id": record.owner_id,
+             "name": record.owner_name}
+    entries = [{"at": ctx.now.isoformat(), "text": t, "by": ctx.member.display_name,
+                "owner": owner} for t in items]
+    first = len(record.feedback) + 1
     # A new list, so the JSON column is seen as changed.
     record.feedback = [*record.feedback, *entries]
     if record.feedback_done_at is None:
         record.feedback_done_at = ctx.now
+    for number, entry in enumerate(entries, start=first):
+        api.plan(ctx.session, key=rules.answer_key(record.ref, number), kind=ANSWER_KIND,
+                 due=ctx.now + ctx.settings.comm.answer,
+                 target=Target.member(owner["platform"], owner["id"]),
+                 record_type=RECORD, record_id=record.ref,
+                 payload={"q": number, "title": f"q{number} {entry['text'][:60]}"})
+
+
+def _answer(ctx: Ctx, record: CommRecord, number: int, args: Args) -> Reply:
+    """`/comm check ID q2 answered <how>`: closes the question's open item."""
+    if not rules.may_tick(rules.state_of(record)):
+        raise UserError("comm/closed", ref=record.ref)
+    if not 0 < number <= len(record.feedback):
+        raise UserError("comm/no_question", ref=record.ref, q=number,
+                        count=len(record.feedback))
+    item = dict(record.feedback[number - 1])
+    if not rules.question_open(item):
+        raise UserError("comm/question_answered", ref=record.ref, q=number,
+                        at=_at(item.get("answered_at")))
+    words = args.text_after(2).strip()
+    first, _, rest = words.partition(" ")
+    if rules.answered_word(first):
+        words = rest
+    elif words:
+        raise UserError("comm/answer_usage", ref=record.ref, q=number)
+    text = _read(parsers.text(max_len=300), rules.unquote(words), ctx) if words.strip() else ""
+    item.update(answered_at=ctx.now.isoformat(), answer=text,
+                answered_by=ctx.member.display_name)
+    feedback = list(record.feedback)
+    feedback[number - 1] = item
+    record.feedback = feedback
+    record.updated_at = ctx.now
+    ctx.session.add(record)
+    api.cancel(ctx.session, key=rules.answer_key(record.ref, number))
+    ctx.audit(RECORD, record.ref, "answer", {"q": number, "answer": text})
+    return Reply("comm/answered", {"q": number, "question": item.get("text", ""),
+                                   "answer": text, **_card(ctx, record)})
+
+
+def _at(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _settle(ctx: Ctx, record: CommRecord, before: State) -> None:
@@ -528,10 +654,16 @@ def _checklist(r: CommRecord) -> list[dict[str, Any]]:
     details = {
         "contact": {"at": r.contact_at, "how": r.contact_how},
         "message": {"at": r.message_at, "text": r.message_text},
-        "feedback": {"at": r.feedback_done_at, "items": list(r.feedback)},
+        "feedback": {"at": r.feedback_done_at, "items": _questions(r)},
         "followup": {"at": r.followup_at, "how": r.followup_how},
     }
     return [{"step": s, "done": rules.step_done(r, s), **details[s]} for s in rules.STEPS]
+
+
+def _questions(r: CommRecord) -> list[dict[str, Any]]:
+    return [{**f, "q": n, "open": rules.question_open(f), "answered": _at(f.get("answered_at")),
+             "owner_name": (f.get("owner") or {}).get("name") or r.owner_name}
+            for n, f in enumerate(r.feedback, start=1)]
 
 
 def _card(ctx: Ctx, r: CommRecord) -> dict[str, Any]:

@@ -134,6 +134,28 @@ def split_contact(text: str) -> tuple[str | None, str | None] | None:
     return match.group("how"), (unquote(when) or None) if when is not None else None
 
 
+_QUESTION = re.compile(r"^[qQ问](\d{1,3})$")
+ANSWERED_WORDS = ("answered", "answer", "done", "已答复", "答复", "已回复", "回复", "已解答")
+
+
+def question_of(word: str | None) -> int | None:
+    """`q2` (or `问2`) -> 2: a question of the feedback step, by its number."""
+    match = _QUESTION.match(_norm(word))
+    return int(match.group(1)) if match else None
+
+
+def answered_word(word: str | None) -> bool:
+    return _norm(word) in ANSWERED_WORDS
+
+
+def question_open(item: dict[str, Any]) -> bool:
+    return not item.get("answered_at")
+
+
+def answer_key(ref: str, number: int) -> str:
+    return f"comm.answer:{ref}:q{number}"
+
+
 # -- checklist and state -----------------------------------------------------------------------
 
 

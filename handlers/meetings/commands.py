@@ -33,9 +33,11 @@ from handlers.meetings.models import (
     ActionItem,
     Meeting,
     agenda_reminder_times,
+    agenda_timing,
     minutes_missing,
     next_daily,
     partner_key,
+    video_link_of,
 )
 from handlers.meetings.settings import MeetingSettings
 from schedules import api
@@ -44,6 +46,7 @@ from schedules.api import Target
 PURPOSE = "meetings"
 AGENDA_DUE = "meeting.agenda_due"
 MINUTES_DUE = "meeting.minutes_due"
+TIME_UP = "meeting.time_up"  # 会中高效: at the planned end, "time is up; record the minutes"
 POST = "meeting.post"  # a post to a meeting's own channel when it is not where the asker is
 LIST_LIMIT = 20
 MAX_ATTENDEES = 50
@@ -59,7 +62,8 @@ _TRIM = " -—–:：,，;；"
 # Chinese names of the /meeting new fields given up front: `会议 新建 伙伴=ACME 时间=明天下午3点`
 NEW_KEYS = {"伙伴": "partner", "合作伙伴": "partner", "主题": "title", "标题": "title",
             "时间": "start", "开始": "start", "时长": "duration", "参会人": "attendees",
-            "议程": "agenda", "资料": "materials", "频道": "channel"}
+            "议程": "agenda", "资料": "materials", "频道": "channel", "视频": "video",
+            "视频会议": "video", "链接": "video"}
 CHANNELS = (Choice("meetings", "meetings.channel.purpose"), Choice("here", "meetings.channel.here"))
 
 
@@ -127,6 +131,32 @@ def parse_action(answer: str, ctx: Ctx) -> dict[str, Any]:
     owner = parsers.parse_mention("me" if token.lower() in ("@me", "@我") else token, ctx)
     due = parsers.when(future_only=True)(due_text, ctx)
     return {"what": what, "owner": owner, "due": due}
+
+
+def parse_video(answer: str, ctx: Ctx) -> str:
+    """A video-meeting link: any http(s) link, given as `video=` (视频=) or `/meeting video`."""
+    text = unicodedata.normalize("NFKC", answer).strip()
+    link = video_link_of(text) or video_link_of(f"video: {text}")
+    if link is None:
+        raise InvalidAnswer("meetings/bad_video", text=text[:60])
+    return link
+
+
+def split_video(answers: dict[str, Any]) -> tuple[str, list[str]]:
+    """The video link (given up front, or the first video-service link among the materials)
+    and the materials without it."""
+    materials = list(answers.get("materials") or [])
+    if isinstance(answers.get("materials"), str):
+        materials = [answers["materials"]]
+    video = answers.get("video") or ""
+    if not video:
+        for i, line in enumerate(materials):
+            link = video_link_of(line)
+            if link:
+                video = link
+                del materials[i]
+                break
+    return video, materials
 
 
 def parse_minutes_meeting(answer: str, ctx: Ctx) -> str:
@@ -202,7 +232,8 @@ def view(meeting: Meeting) -> dict[str, Any]:
         "status": meeting.status, "agenda_sent_at": meeting.agenda_sent_at,
         "minutes_at": meeting.minutes_at, "minutes_due_at": meeting.minutes_due_at,
         "summary": meeting.summary or "", "decisions": list(meeting.decisions),
-        "channel": meeting.channel_kind,
+        "channel": meeting.channel_kind, "video": meeting.video_url,
+        "timing": agenda_timing(list(meeting.agenda), meeting.duration_minutes),
     }
 
 
@@ -275,7 +306,7 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
     meeting's revision, so after a reschedule the new ones are new rows, never the sent ones."""
     session = ctx.session
     api.cancel(session, record_type="meeting", record_id=meeting.ref,
-               kinds=[AGENDA_DUE, MINUTES_DUE])
+               kinds=[AGENDA_DUE, MINUTES_DUE, TIME_UP])
     if meeting.status != SCHEDULED or meeting.minutes_at is not None:
         return
     organiser = Target.member(meeting.organiser_platform, meeting.organiser_id)
@@ -290,6 +321,12 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
     api.plan(session, key=f"{base}:minutes:0", kind=MINUTES_DUE, due=meeting.minutes_due_at,
              target=organiser, record_type="meeting", record_id=meeting.ref,
              payload={**payload, "n": 0})
+    # Kept to time (会中高效): a meeting whose agenda carries minutes hears at its planned end.
+    timed = agenda_timing(list(meeting.agenda), meeting.duration_minutes)["timed"]
+    if timed and meeting.ends_at < meeting.minutes_due_at:
+        api.plan(session, key=f"{base}:time_up", kind=TIME_UP, due=meeting.ends_at,
+                 target=organiser, record_type="meeting", record_id=meeting.ref,
+                 payload=payload, snoozable=False)
 
 
 def _current(session: Session, reminder: Any) -> Meeting | None:
@@ -311,6 +348,15 @@ def render_agenda_due(session: Session, reminder: Any, now: datetime) -> Reply |
         return None  # the lead-time one, sent late: the last call says it, once
     return Reply("meetings/agenda_due", {"m": view(meeting),
                                          "left": meeting.starts_at - now})
+
+
+def render_time_up(session: Session, reminder: Any, now: datetime) -> Reply | None:
+    """At the planned end: time is up, and the minutes are the next thing to do."""
+    meeting = _current(session, reminder)
+    if meeting is None or meeting.minutes_at is not None:
+        return None
+    return Reply("meetings/time_up", {"m": view(meeting)},
+                 choices=[Choice(f"/meeting minutes {meeting.ref}", "meetings.record_minutes")])
 
 
 def render_minutes_due(session: Session, reminder: Any, now: datetime) -> Reply | None:
@@ -379,8 +425,12 @@ def new_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     # training domain reads meetings' parsers, so importing it at the top would be circular.)
     from handlers.training import tips
 
+    video, materials = split_video(answers)
     return {"carry": carry, "cultural": tips.cultural_notes(answers.get("partner", ""),
-                                                            answers.get("title", ""))}
+                                                            answers.get("title", "")),
+            "video": video, "materials": materials,
+            "timing": agenda_timing(list(answers.get("agenda") or []),
+                                    int(answers.get("duration") or 60))}
 
 
 def minutes_due_after(ctx: Ctx, ends: datetime) -> datetime:
@@ -401,6 +451,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     year = ctx.now.astimezone(ctx.settings.zone).year
     here = answers.get("channel") == "here"
     minutes = int(answers.get("duration") or 60)
+    video, materials = split_video(answers)
     meeting = Meeting(
         ref=MEETING_IDS.next(ctx.session, year)[1],
         partner=answers["partner"], partner_key=partner_key(answers["partner"]),
@@ -409,7 +460,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         organiser_platform=ctx.member.platform, organiser_id=ctx.member.user_id,
         organiser_name=ctx.member.display_name,
         attendees=list(answers["attendees"]), agenda=list(answers["agenda"]),
-        materials=list(answers.get("materials") or []),
+        materials=materials, video_url=video,
         channel_kind="channel" if here else "purpose",
         channel_platform=ctx.inbound.platform if here else "",
         channel_id=ctx.inbound.channel if here else "",
@@ -422,6 +473,7 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
         "partner": meeting.partner, "title": meeting.title, "start": answers["start"],
         "duration": minutes, "attendees": meeting.attendees, "agenda": meeting.agenda,
         "materials": meeting.materials, "channel": meeting.channel_kind,
+        "video": meeting.video_url,
     })
     carry = open_items_of_partner(ctx.session, meeting.partner_key, exclude=meeting.id)
     return [Reply("meetings/created", {
@@ -444,7 +496,7 @@ def record_minutes(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     meeting.minutes_at, meeting.minutes_by, meeting.updated_at = ctx.now, ctx.actor, ctx.now
     ctx.session.add(meeting)
     api.cancel(ctx.session, record_type="meeting", record_id=meeting.ref,
-               kinds=[AGENDA_DUE, MINUTES_DUE])
+               kinds=[AGENDA_DUE, MINUTES_DUE, TIME_UP])
     ctx.audit("meeting", meeting.ref, "minutes", {
         "summary": meeting.summary, "decisions": meeting.decisions,
     })
@@ -476,6 +528,8 @@ NEW_FLOW = Flow(
              optional=True, default=lambda ctx, answers: [], max_items=10),
         Step("channel", "meetings/ask_channel", choices=CHANNELS, optional=True,
              default=lambda ctx, answers: "meetings"),
+        # Given up front (`video=`, `视频=`) or found among the materials: never asked.
+        Step("video", "meetings/ask_materials", parse_video, when=lambda answers: False),
     ),
     summary="meetings/confirm_new",
     finish=create,
@@ -596,6 +650,27 @@ def meeting_reschedule(ctx: Ctx, args: Args) -> list[Reply]:
             *to_people(ctx, meeting.members(), "meetings/rescheduled_note", values)]
 
 
+@DOMAIN.command("meeting", "video", aliases=("视频",), usage="meetings.cmd.video")
+def meeting_video(ctx: Ctx, args: Args) -> list[Reply]:
+    """`/meeting video M-… LINK`: set or change the video-meeting link (organiser or admin);
+    the attendees hear of it."""
+    meeting = _usable(ctx, args, "meetings/usage_video", edit=True)
+    text = args.text_after(1)
+    if not text:
+        raise UserError("meetings/usage_video")
+    try:
+        link = parse_video(text, ctx)
+    except InvalidAnswer as exc:
+        raise UserError(exc.template, **exc.params) from None
+    old = meeting.video_url
+    meeting.video_url, meeting.updated_at = link, ctx.now
+    ctx.session.add(meeting)
+    ctx.audit("meeting", meeting.ref, "video", {"video": [old, link]})
+    values = {"m": view(meeting)}
+    return [Reply("meetings/video_set", values),
+            *to_people(ctx, meeting.members(), "meetings/video_note", values)]
+
+
 @DOMAIN.command("meeting", "cancel", aliases=("取消",), usage="meetings.cmd.cancel")
 def meeting_cancel(ctx: Ctx, args: Args) -> list[Reply]:
     meeting = _usable(ctx, args, "meetings/usage_cancel", edit=True)
@@ -614,6 +689,7 @@ def meeting_cancel(ctx: Ctx, args: Args) -> list[Reply]:
 DOMAIN.reminder_kind(AGENDA_DUE)(render_agenda_due)
 DOMAIN.reminder_kind(MINUTES_DUE, on_sent=minutes_due_sent)(render_minutes_due)
 DOMAIN.reminder_kind(POST)(render_post)
+DOMAIN.reminder_kind(TIME_UP)(render_time_up)
 DOMAIN.digest(missing_minutes)
 
 

@@ -3,6 +3,7 @@ rules about them (when reminders fall due, what counts as overdue) as plain func
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,8 @@ class Meeting(SQLModel, table=True):
     )
     agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # 视频会议: the link attendees join by, shown in the agenda and the reminders.
+    video_url: str = Field(default="", max_length=500)
     channel_kind: str = Field(default="purpose", max_length=16)  # purpose | channel
     channel_platform: str = Field(default="", max_length=16)
     channel_id: str = Field(default="", max_length=128)
@@ -154,6 +157,54 @@ def next_daily(planned: datetime, now: datetime, zone: ZoneInfo) -> datetime:
     while nxt <= now:
         nxt += timedelta(days=1)
     return nxt.astimezone(planned.tzinfo)
+
+
+# An agenda item may end with its planned minutes: `价格 20m`, `Pricing 20 min`, `回顾 15分钟`.
+_ITEM_MINUTES = re.compile(
+    r"^(?P<text>.*?)[\s(（]+(?P<n>\d{1,3})\s*(?:m|min|mins|minutes|分钟|分)[)）]?$", re.I)
+
+
+def agenda_item(line: str) -> dict[str, Any]:
+    """One agenda line as text and its minutes (None when it names none)."""
+    match = _ITEM_MINUTES.match(unicodedata.normalize("NFKC", line).strip())
+    if match is None or not match.group("text").strip():
+        return {"text": line, "minutes": None}
+    return {"text": match.group("text").strip(), "minutes": int(match.group("n"))}
+
+
+def agenda_timing(agenda: list[str], length_minutes: int) -> dict[str, Any]:
+    """会中高效: each item with its running total, the total planned and whether it runs over
+    the meeting's length."""
+    items, running = [], 0
+    for line in agenda:
+        item = agenda_item(line)
+        running += item["minutes"] or 0
+        items.append({**item, "running": running if item["minutes"] else None})
+    timed = any(i["minutes"] for i in items)
+    return {"items": items, "timed": timed, "total": running, "length": length_minutes,
+            "over": timed and running > length_minutes,
+            "over_by": max(0, running - length_minutes)}
+
+
+# A link to a video-meeting service given among the materials is the meeting's video link.
+VIDEO_HOSTS = ("zoom.us", "zoom.com", "meet.google.com", "teams.microsoft.com", "teams.live.com",
+               "webex.com", "meeting.tencent.com", "voovmeeting.com", "meeting.dingtalk.com",
+               "vc.feishu.cn", "meet.jit.si", "whereby.com")
+_URL = re.compile(r"https?://[^\s<>\"]+", re.I)
+_VIDEO_PREFIX = re.compile(r"^(?:video|视频(?:会议)?|会议链接)\s*[:：=]?\s*", re.I)
+
+
+def video_link_of(text: str) -> str | None:
+    """`https://zoom.us/j/123`, or any link after `video:` / `视频:`; None otherwise."""
+    line = unicodedata.normalize("NFKC", text).strip()
+    marked = _VIDEO_PREFIX.match(line) is not None and _VIDEO_PREFIX.sub("", line) != line
+    match = _URL.search(line)
+    if match is None:
+        return None
+    url = match.group(0).rstrip(".,);")
+    host = url.split("/", 3)[2].split(":")[0].lower()
+    known = any(host == h or host.endswith("." + h) for h in VIDEO_HOSTS)
+    return url if (known or marked) and len(url) <= 500 else None
 
 
 def minutes_missing(meeting: Meeting, now: datetime) -> bool:

@@ -13,14 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from docx import Document
-from docx.shared import Cm
-
 LABELS = ("background", "facts", "contact", "logo", "images", "planned")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
-LOGO_WIDTH = Cm(4)
+LOGO_WIDTH_CM = 4
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MARKDOWN_MIME = "text/markdown; charset=utf-8"
 
@@ -34,9 +31,12 @@ def docx_bytes(content: dict[str, Any], labels: dict[str, str], planned: datetim
 
 def document(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
              logo: Path | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
+    from docx import Document  # with lxml, a quarter second: imported on the first export
+    from docx.shared import Cm
+
     doc = Document()
     if logo is not None:
-        doc.add_picture(str(logo), width=LOGO_WIDTH)  # an inline picture, first in the body
+        doc.add_picture(str(logo), width=Cm(LOGO_WIDTH_CM))  # inline, first in the body
     if content["logo"]:
         # The logo is a link the bot does not fetch; the document names it at the top.
         doc.add_paragraph(f"{labels['logo']}: {content['logo']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
@@ -14,7 +15,7 @@ from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Reply
 from bot.models import ChannelRoute, Member, Team
-from bot.router import Args
+from bot.router import Args, Registry
 
 DOMAIN = Domain("system", slash="/liaison", app_command=True)
 DOMAIN.family("help", aliases=("帮助", "h", "?"))
@@ -30,8 +31,8 @@ DOMAIN.family("team", aliases=("团队", "小组"))
 def help_(ctx: Ctx, args: Args) -> Reply:
     topic = args.get(0)
     registry = ctx.app.registry
-    visible = registry.visible(ctx.roles)
     if topic:
+        visible = registry.visible(ctx.roles)
         family = registry.lookup_family(topic)
         if family is None:
             raise UserError(
@@ -45,15 +46,30 @@ def help_(ctx: Ctx, args: Args) -> Reply:
             {"family": family.label_key, "aliases": list(family.aliases),
              "help_topic": family.name, "commands": [c.usage_key for c in commands],
              "command_aliases": {c.usage_key: list(c.aliases) for c in commands}},
-            audience=Audience.USER,
+            audience=Audience.USER, cache=(family.name, *sorted(ctx.roles)),
         )
-    families = [
-        {"label": fam.label_key, "commands": [c.usage_key for c in cmds],
-         "aliases": list(fam.aliases),
-         "command_aliases": {c.usage_key: list(c.aliases) for c in cmds}}
-        for fam, cmds in visible
-    ]
-    return Reply("help/index", {"families": families}, audience=Audience.USER)
+    families = _families(registry, ctx.roles)
+    # What help says depends on the roles only (and the locale and platform, which the
+    # renderer adds to the key): rendered once per process for each.
+    return Reply("help/index", {"families": families}, audience=Audience.USER,
+                 cache=tuple(sorted(ctx.roles)))
+
+
+_FAMILIES: WeakKeyDictionary[Registry, dict[frozenset[str], list[dict[str, Any]]]] = \
+    WeakKeyDictionary()
+
+
+def _families(registry: Registry, roles: frozenset[str]) -> list[dict[str, Any]]:
+    """What `/help` lists for these roles; the same for every message of a process."""
+    known = _FAMILIES.setdefault(registry, {})
+    if roles not in known:
+        known[roles] = [
+            {"label": fam.label_key, "commands": [c.usage_key for c in cmds],
+             "aliases": list(fam.aliases),
+             "command_aliases": {c.usage_key: list(c.aliases) for c in cmds}}
+            for fam, cmds in registry.visible(roles)
+        ]
+    return known[roles]
 
 
 @DOMAIN.command("lang")

@@ -10,6 +10,10 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
 - PostgreSQL: a pg_trgm GIN index on `search_text`, which serves LIKE '%..%' for words of
   three or more characters; without the extension (it needs the right to create it) the same
   LIKE reads the table, and the answers are the same.
+- Two-character words, on both: an index of every two-character substring (migration
+  0012_talking_point_bigrams): a contentless FTS5 table of hex tokens on SQLite
+  (bot.db.bigram_tokens), a GIN index over `liaison_bigrams(search_text)` on PostgreSQL.
+  A word of one character still reads the table.
 """
 
 from __future__ import annotations
@@ -20,22 +24,29 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, column, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
+from bot.db import BIGRAMS, bigram_tokens
 from handlers.talking_points.models import PointStatus, TalkingPoint, fold, tag_list
 
 FTS_TABLE = "talkingpoint_fts"
 TRGM_INDEX = "ix_talkingpoint_search_trgm"
+BIGRAM_TABLE = "talkingpoint_bigram"  # SQLite
+BIGRAM_INDEX = "ix_talkingpoint_search_bigram"  # PostgreSQL
 # Objects no SQLModel model describes on purpose; autogenerate must leave them alone.
 UNMANAGED = frozenset({
     FTS_TABLE, f"{FTS_TABLE}_data", f"{FTS_TABLE}_idx", f"{FTS_TABLE}_docsize",
     f"{FTS_TABLE}_config", f"{FTS_TABLE}_content", TRGM_INDEX,
+    BIGRAM_TABLE, f"{BIGRAM_TABLE}_data", f"{BIGRAM_TABLE}_idx", f"{BIGRAM_TABLE}_docsize",
+    f"{BIGRAM_TABLE}_config", BIGRAM_INDEX,
 })
 SQLModel.metadata.info.setdefault("unmanaged", set()).update(UNMANAGED)
 MAX_TERMS = 8
 MAX_TERM = 100
 TRIGRAM = 3
+BIGRAM = 2
 
 # Ranking, per query word (a point must contain every word somewhere to be found at all), by
 # the best place it occurs: in the topic 8, equal to one of the tags 5, in the question 4,
@@ -93,20 +104,31 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-_FTS_PRESENT: dict[tuple[int, str], bool] = {}
+_PRESENT: dict[tuple[int, str, str], bool] = {}
+
+
+def _present(session: Session, what: str, sql: str) -> bool:
+    engine = session.get_bind()
+    key = (id(engine), str(engine.url), what)
+    if key not in _PRESENT:
+        # On the session's own connection: a second one would wait for its write lock.
+        found = session.connection().exec_driver_sql(sql, (what,)).first()
+        _PRESENT[key] = found is not None
+    return _PRESENT[key]
 
 
 def has_fts(session: Session) -> bool:
     """The migration skips the FTS table where SQLite lacks the trigram tokenizer (< 3.34)."""
-    engine = session.get_bind()
-    key = (id(engine), str(engine.url))
-    if key not in _FTS_PRESENT:
-        # On the session's own connection: a second one would wait for its write lock.
-        found = session.connection().exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
-        ).first()
-        _FTS_PRESENT[key] = found is not None
-    return _FTS_PRESENT[key]
+    return _present(session, FTS_TABLE,
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+
+
+def has_bigrams(session: Session, dialect: str) -> bool:
+    """The two-character index (absent where SQLite has no FTS5, or before the migration)."""
+    if dialect == "sqlite":
+        return _present(session, BIGRAM_TABLE,
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+    return _present(session, BIGRAM_INDEX, "SELECT 1 FROM pg_indexes WHERE indexname = %s")
 
 
 def search(
@@ -117,12 +139,18 @@ def search(
         return Found([], [])
     dialect = session.get_bind().dialect.name
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
+    # Two-character words with a Chinese (non-ASCII) character: in English such a word (`we`,
+    # `th`) is in nearly every point, and reading the index costs more than it saves.
+    short_terms = [t for t in terms if len(t) == BIGRAM and not t.isascii()]
     use_fts = bool(long_terms) and dialect == "sqlite" and has_fts(session)
+    use_bigrams = bool(short_terms) and has_bigrams(session, dialect)
     phrase = " ".join(terms)
     params: dict[str, Any] = {
         "status": str(PointStatus.APPROVED), "now": now, "locale": locale, "limit": limit,
         "phrase": _like(phrase), "exact": _like(phrase)[1:-1],
         "fts": " AND ".join(_fts_phrase(t) for t in long_terms),
+        "bigrams": (" AND ".join(_fts_phrase(bigram_tokens(t)) for t in short_terms)
+                    if dialect == "sqlite" else short_terms),
     }
     for i, term in enumerate(terms):
         params[f"t{i}"] = _like(term)
@@ -131,11 +159,14 @@ def search(
     # thousands of rows, though the index answers a three-character word several times
     # faster; with words that short or longer, the index is preferred for this query only.
     # (Shorter words yield no trigrams, so for them the table is read, as the planner wants.)
-    prefer_index = dialect == "postgresql" and len(long_terms) == len(terms)
+    # Two-character words are served by the bigram index, when there is one.
+    indexed = len(long_terms) + (len(short_terms) if use_bigrams else 0)
+    prefer_index = dialect == "postgresql" and indexed == len(terms)
     found = []
     for lapsed in (False, True):
         trigram = prefer_index and not lapsed
-        statement = _statement(len(terms), use_fts, dialect, lapsed, trigram)
+        statement = _statement(len(terms), use_fts, dialect, lapsed, trigram,
+                               use_bigrams and (dialect == "sqlite" or not lapsed))
         if trigram:
             session.execute(text("SET LOCAL enable_seqscan = off"))
         rows = session.execute(statement, params).all()
@@ -148,7 +179,7 @@ def search(
 
 @lru_cache(maxsize=64)
 def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
-               trigram: bool = False) -> TextClause:
+               trigram: bool = False, bigrams: bool = False) -> TextClause:
     """One statement per shape (number of words, FTS or not, database), built once: the query
     runs on every `/tp`, and building it as expression objects cost more than running it.
 
@@ -168,9 +199,16 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         where = ["+status = :status", "+verified_until > :now"]
     else:  # the same, written so PostgreSQL reaches for the trigram index instead
         where = ["(status || '') = :status", "(verified_until > :now) IS TRUE"]
-    where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
-    if use_fts and not lapsed:
+    # The indexes narrow first (on SQLite also among lapsed points: LIKE over all of them
+    # was most of a search at 100,000 points), then LIKE decides.
+    if use_fts:
         where.append(f"id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts)")
+    if bigrams and dialect == "sqlite":
+        where.append(f"id IN (SELECT rowid FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} "
+                     "MATCH :bigrams)")
+    elif bigrams:
+        where.append(f"{BIGRAMS}(search_text) @> CAST(:bigrams AS text[])")
+    where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
     score = [
         f"CASE WHEN topic {like} :t{i} {esc} THEN {W_TOPIC}"
         f" WHEN (',' || tags || ',') {like} :x{i} {esc} THEN {W_TAG_EXACT}"
@@ -203,7 +241,10 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         JOIN talkingpoint AS p ON p.id = top.id
         ORDER BY top.score DESC, top.same_language DESC, top.verified_at DESC, top.id"""
     when = TalkingPoint.__table__.c.verified_until.type
-    return text(sql).bindparams(bindparam("now", type_=when)).columns(
+    binds = [bindparam("now", type_=when)]
+    if bigrams and dialect == "postgresql":
+        binds.append(bindparam("bigrams", type_=ARRAY(String)))
+    return text(sql).bindparams(*binds).columns(
         column("id", Integer), column("topic", String), column("question", String),
         column("answer", String), column("tags", String), column("language", String),
         column("verified_by_name", String), column("verified_until", when),

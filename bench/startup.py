@@ -1,0 +1,112 @@
+"""Start-up: the time from spawning the process to ready (HTTP port bound, reminder scheduler
+started, schema checked) and the resident memory then, for Liaison in Slack HTTP mode beside
+a bare slack-bolt app served by waitress. Runs alternate, in the same command; also says
+whether Alembic was imported (it need not be when the schema is current).
+
+    .venv/bin/python bench/startup.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common  # noqa: F401
+from _common import ROOT
+
+LIAISON = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+from bot.config import Settings
+from bot.runtime import build
+from bot.adapters.slack import SlackAdapter
+settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",
+                    slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
+app = build(settings)
+adapter = SlackAdapter(app, settings, host="127.0.0.1")
+adapter.port = 0
+adapter.listen()
+from schedules.scheduler import ReminderScheduler
+scheduler = ReminderScheduler(app, {{"slack": adapter}})
+scheduler.start()
+"""
+
+BARE = r"""
+import logging
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from waitress import create_server
+app = App(client=WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/api/"),
+          signing_secret="s", process_before_response=True,
+          authorize=lambda enterprise_id, team_id: AuthorizeResult(
+              enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-bench"))
+@app.command("/liaison")
+def only_ack(ack):
+    ack()
+server = create_server(SlackRequestHandler(app), host="127.0.0.1", port=0, threads=8)
+"""
+
+REPORT = r"""
+rss = next(int(line.split()[1]) for line in open("/proc/self/status")
+           if line.startswith("VmRSS"))
+print("READY", rss, "alembic" in sys.modules, flush=True)
+"""
+
+
+def once(code: str) -> tuple[float, float, bool]:
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys\n" + code + REPORT],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    line = proc.stdout.readline()
+    took = time.perf_counter() - began
+    proc.kill()
+    proc.wait()
+    parts = line.split()
+    assert parts and parts[0] == "READY", line
+    return took, int(parts[1]) / 1024, parts[2] == "True"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'startup.db'}"
+        from bot.db import upgrade
+
+        upgrade(url)  # the schema is current, as on every start but the first
+        liaison_code = LIAISON.format(root=str(ROOT), url=url)
+        times: dict[str, list[float]] = {"liaison": [], "bare": []}
+        rss: dict[str, list[float]] = {"liaison": [], "bare": []}
+        alembic = False
+        once(liaison_code)
+        once(BARE)  # warm the page cache
+        for _ in range(args.runs):
+            for name, code in (("liaison", liaison_code), ("bare", BARE)):
+                took, mb, imported = once(code)
+                times[name].append(took)
+                rss[name].append(mb)
+                alembic |= imported and name == "liaison"
+    print(f"{'':<34} {'ready ms':>9} {'RSS MB':>8}")
+    for name, label in (("liaison", "Liaison (Slack HTTP + scheduler)"),
+                        ("bare", "bare Bolt + waitress")):
+        print(f"{label:<34} {statistics.median(times[name]) * 1000:>9.0f} "
+              f"{statistics.median(rss[name]):>8.1f}")
+    ratio = statistics.median(times["liaison"]) / statistics.median(times["bare"])
+    print(f"Liaison / bare: start-up x{ratio:.2f}; goal: ready < 500 ms, RSS < 70 MB; "
+          f"Alembic imported with the schema current: {alembic}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
