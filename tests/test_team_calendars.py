@@ -65,6 +65,9 @@ def test_next_working_day_is_by_the_persons_team_calendar(db_url, tmp_path, cloc
 
     assert "客服部" in admin("/calendar set 客服部 cn 09:00-18:00")
     assert "客服部" in admin("/calendar show 客服部")
+    # Without a name, `/calendar` shows the asker's own calendar.
+    assert "工作日历：客服部" in bob("/calendar").replace(":", "：")
+    assert "日历 cn" in bob("/calendar") and "24x7" in carol("/calendar")
     bob_id, carol_id = _remind(app, "bob", "r-bob"), _remind(app, "carol", "r-carol")
     run_due(app)  # sent: each carries "remind me again"
     # bob's team works by `cn`: the holidays are skipped.

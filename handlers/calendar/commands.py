@@ -42,7 +42,12 @@ def calendar_main(ctx: Ctx, args: Args) -> Reply:
 
 @DOMAIN.command("calendar", "show", aliases=("查看", "显示"), usage="calendar.cmd.show")
 def calendar_show(ctx: Ctx, args: Args) -> Reply:
-    scope, shown = _scope(ctx, args.get(0) or store.DEFAULT_SCOPE, required=False)
+    if args.get(0):
+        scope, shown = _scope(ctx, args.get(0), required=False)
+    else:  # the asker's own calendar: their team's, else the default
+        team = store.person_team(ctx.session, ctx.member.platform, ctx.member.user_id)
+        scope, shown = ((store.team_scope(team), team.name) if team is not None
+                        else (store.DEFAULT_SCOPE, store.DEFAULT_SCOPE))
     cal = store.calendar_for(ctx.session, ctx.settings, scope)
     first = ctx.now.astimezone(cal.zone).date()
     days = [{"day": d, "working": w, "why": why, "weekday": d.weekday(),

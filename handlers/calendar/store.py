@@ -43,15 +43,20 @@ def team_scope(team: Team) -> str:
     return f"team:{team.id}"
 
 
-def person_scope(session: Session, platform: str, user_id: str) -> str:
-    """The scope of a person's calendar: their first team by name that has a calendar set,
-    else the default."""
-    mine = [team_scope(t) for t in teams.teams_of(session, platform, user_id)]
+def person_team(session: Session, platform: str, user_id: str) -> Team | None:
+    """The team whose calendar is the person's: their first team by name with one set."""
+    mine = teams.teams_of(session, platform, user_id)
     if not mine:
-        return DEFAULT_SCOPE
+        return None
     set_ = set(session.exec(select(CalendarChoice.scope).where(
-        col(CalendarChoice.scope).in_(mine))).all())
-    return next((scope for scope in mine if scope in set_), DEFAULT_SCOPE)
+        col(CalendarChoice.scope).in_([team_scope(t) for t in mine]))).all())
+    return next((t for t in mine if team_scope(t) in set_), None)
+
+
+def person_scope(session: Session, platform: str, user_id: str) -> str:
+    """The scope of a person's calendar: their team's (see person_team), else the default."""
+    team = person_team(session, platform, user_id)
+    return DEFAULT_SCOPE if team is None else team_scope(team)
 
 
 def person_calendar(session: Session, settings: Any,  # noqa: ANN401
