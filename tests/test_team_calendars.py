@@ -65,6 +65,9 @@ def test_next_working_day_is_by_the_persons_team_calendar(db_url, tmp_path, cloc
 
     assert "客服部" in admin("/calendar set 客服部 cn 09:00-18:00")
     assert "客服部" in admin("/calendar show 客服部")
+    # A name that is neither a purpose nor a team: the usage, nothing changed.
+    refused = admin("/calendar set 火星组 cn 09:00-18:00")
+    assert "团队名" in refused and "什么都没有改动" in refused
     # Without a name, `/calendar` shows the asker's own calendar.
     assert "工作日历：客服部" in bob("/calendar").replace(":", "：")
     assert "日历 cn" in bob("/calendar") and "24x7" in carol("/calendar")
