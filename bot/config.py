@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     digest_time: str = Field("09:30", validation_alias=env("LIAISON_DIGEST_TIME"))
     # The console has no chat to put a file in: it writes files here and prints their path.
     console_files_dir: str = Field("exports", validation_alias=env("LIAISON_CONSOLE_FILES_DIR"))
+    # The largest file a person may send the bot (a logo for a press release); adapters do not
+    # fetch a bigger one, and the person is told the limit.
+    upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
+                                  validation_alias=env("LIAISON_UPLOAD_MAX_BYTES"))
 
     # Slack (slack-bolt): Socket Mode with an app token, else HTTP mode with the signing secret
     slack_bot_token: str = Field("", validation_alias=env("SLACK_BOT_TOKEN"))

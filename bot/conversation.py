@@ -113,6 +113,9 @@ class Step:
     # With collect: the template acknowledging each message's items, for items that are
     # records (a dict) rather than words, so they can be shown field by field.
     collected: str = "flow/collected"
+    # The question takes a file sent with the message (ctx.inbound.files); its parser reads
+    # it. A file sent at any other question is refused, and nothing of the message is kept.
+    files: bool = False
 
     def options(self, ctx: Ctx, answers: dict[str, Any]) -> list[Choice]:
         found = self.choices(ctx, answers) if callable(self.choices) else self.choices
@@ -268,6 +271,11 @@ class Engine:
             return [Reply("flow/confirm_again"), *self._prompt(ctx, flow, conv)]
 
         step = flow.step(conv.step)
+        if ctx.inbound.files and not step.files:
+            ctx.session.add(conv)
+            return [Reply("flow/file_not_here", {"names": [f.filename[:80]
+                                                         for f in ctx.inbound.files]}),
+                    *self._prompt(ctx, flow, conv)]
         if word == "skip":
             if not step.optional:
                 return [Reply("flow/required"), *self._prompt(ctx, flow, conv)]

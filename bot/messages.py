@@ -13,6 +13,20 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file a person sent with a message (Slack's file_share, the console's `file:PATH`).
+    The adapter fetches its bytes when it is no bigger than LIAISON_UPLOAD_MAX_BYTES; `problem`
+    says why `data` is empty otherwise: "too_large" (not fetched) or "unavailable" (the
+    platform or the path did not give it). What the file may be is the handler's business."""
+
+    filename: str
+    mime: str = "application/octet-stream"
+    size: int = 0
+    data: bytes = field(default=b"", repr=False)
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One message from a person, as every platform can describe it."""
 
@@ -33,6 +47,7 @@ class Inbound:
     # A language for this session only (the console's --locale): ahead of the member's stored
     # choice, and never stored.
     session_locale: str | None = None
+    files: tuple[Upload, ...] = ()  # files sent with the message
 
 
 class Audience(StrEnum):

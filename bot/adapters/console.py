@@ -1,7 +1,11 @@
 """The console chat: Liaison in a terminal, on the same core as Slack and DingTalk.
 
 In a terminal it is a prompt with history; when standard input is not a terminal it reads
-lines and prints each reply, so `printf '/help\\n' | liaison console` works in scripts."""
+lines and prints each reply, so `printf '/help\\n' | liaison console` works in scripts.
+
+A line `file:PATH` sends that local file with the message (as a chat's upload would), with no
+text: a question that takes a file (a press release's logo) reads it. A file over
+LIAISON_UPLOAD_MAX_BYTES is not read; the handler tells the person the limit."""
 
 from __future__ import annotations
 
@@ -13,10 +17,14 @@ from typing import TextIO
 
 from bot.core import Liaison
 from bot.errors import DeliveryError
-from bot.messages import Inbound, Outbound
+from bot.messages import Inbound, Outbound, Upload
 
 CHANNEL = "console"
 OTHER_CONSOLE_RETRY = 60.0  # seconds before a DM for someone else's console is offered again
+FILE_PREFIX = "file:"  # `file:PATH`: send a local file
+# What a local file's name says it is (the handler checks the bytes themselves).
+MIME_BY_SUFFIX = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                  ".gif": "image/gif", ".pdf": "application/pdf", ".txt": "text/plain"}
 # Leave the console (a draft in progress stays, and is offered again next time).
 LEAVE = {"quit", "exit", "/quit", "/exit", "退出"}
 
@@ -97,10 +105,30 @@ class ConsoleAdapter:
     # -- inbound ----------------------------------------------------------------------------
 
     def _inbound(self, text: str) -> Inbound:
+        files: tuple[Upload, ...] = ()
+        if text.strip().lower().startswith(FILE_PREFIX):
+            files, text = (self._upload(text.strip()[len(FILE_PREFIX):].strip()),), ""
         return Inbound(
             platform=self.platform, channel=CHANNEL, user=self.user, text=text,
-            direct=True, user_name=self.user, session_locale=self.locale,
+            direct=True, user_name=self.user, session_locale=self.locale, files=files,
         )
+
+    def _upload(self, raw: str) -> Upload:
+        """The local file at `raw` (quotes and a leading ~ allowed), read when it is within
+        the size limit."""
+        path = Path(raw.strip("\"'")).expanduser()
+        name = path.name or raw[:80]
+        mime = MIME_BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
+        try:
+            size = path.stat().st_size
+            if not path.is_file():
+                return Upload(name, mime, problem="unavailable")
+            if size > self.app.settings.upload_max_bytes:
+                return Upload(name, mime, size=size, problem="too_large")
+            data = path.read_bytes()
+        except OSError:
+            return Upload(name, mime, problem="unavailable")
+        return Upload(name, mime, size=len(data), data=data)
 
     def say(self, text: str) -> list[Outbound]:
         """Hand one line to the core and print what comes back for this console."""

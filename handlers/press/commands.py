@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from bot import parsers, records
@@ -39,6 +40,7 @@ from handlers.press.models import (
     FACT_MAX,
     HEADLINE_MAX,
     PressDecision,
+    PressLogo,
     PressRelease,
     PressVersion,
 )
@@ -79,6 +81,37 @@ def _link(answer: str, ctx: Ctx) -> str:
     if link is None:
         raise InvalidAnswer("press/bad_link", text=answer.strip()[:80])
     return link
+
+
+def _logo(answer: str, ctx: Ctx) -> str | dict[str, Any]:
+    """The logo step: a link, or one image file sent with the message (PNG or JPEG, kept in
+    press_logo at once; the answer then names the row). Anything else is refused, unkept."""
+    files = ctx.inbound.files
+    if not files:
+        return _link(answer, ctx)
+    if len(files) > 1:
+        raise InvalidAnswer("press/one_logo", count=len(files))
+    upload = files[0]
+    name = upload.filename.replace("\n", " ").strip()[:200] or "logo"
+    if upload.problem == "too_large":
+        mb = 1024 * 1024
+        raise InvalidAnswer("press/upload_too_large", name=name,
+                            size_mb=f"{upload.size / mb:.1f}",
+                            limit_mb=f"{ctx.settings.upload_max_bytes / mb:g}")
+    if upload.problem or not upload.data:
+        raise InvalidAnswer("press/upload_unavailable", name=name)
+    mime = export.image_type(upload.data)
+    if mime is None:
+        raise InvalidAnswer("press/logo_not_image", name=name)
+    row = PressLogo(filename=name, mime=mime, size=len(upload.data), data=upload.data,
+                    uploaded_by=ctx.actor, created_at=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    return _logo_file(row.id, name, row.size)
+
+
+def _logo_file(row_id: int | None, name: str, size: int) -> dict[str, Any]:
+    return {"id": row_id, "name": name, "size": size, "kb": max(1, round(size / 1024))}
 
 
 def _legal(answer: str, ctx: Ctx) -> bool:
@@ -153,6 +186,8 @@ def press_edit(ctx: Ctx, args: Args) -> list[Reply]:
     before = _content(current)
     after = dict(before)
     after[field] = _content_value(field, parsed)
+    if field == "logo":
+        after["logo_file"] = None  # a logo link given in an edit replaces an uploaded logo
     diff = rules.changes(before, after)
     if not diff:
         raise UserError("press/unchanged", ref=release.ref, field=field)
@@ -181,7 +216,7 @@ def press_submit(ctx: Ctx, args: Args) -> list[Reply]:
     if release.state != State.DRAFT:
         raise UserError("press/not_draft", ref=release.ref, state=str(release.state))
     version = _version(ctx.session, release)
-    if not version.logo:
+    if not version.logo and version.logo_file_id is None:
         raise UserError("press/no_logo", ref=release.ref)
     release.state, release.updated_at = State.REVIEW, ctx.now
     ctx.session.add(release)
@@ -280,7 +315,7 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
         ref=release.ref, version=version.number)
     files = (
         Attachment(f"{stem}.docx", export.docx_bytes(content, labels, planned,
-                                                     ctx.settings.press.logo_path),
+                                                     _logo_bytes(ctx, version)),
                    title=title, mime=export.DOCX_MIME),
         Attachment(f"{stem}.md", export.markdown(content, labels, planned).encode("utf-8"),
                    title=title, mime=export.MARKDOWN_MIME),
@@ -288,6 +323,16 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
     return Reply("press/exported", {"ref": release.ref, "version": version.number,
                                     "files": [f.filename for f in files]},
                  audience=Audience.USER, files=files)
+
+
+def _logo_bytes(ctx: Ctx, version: PressVersion) -> Any:  # noqa: ANN401
+    """The picture at the top of the Word export: the release's uploaded logo, else the
+    company logo (LIAISON_PRESS_LOGO), else none."""
+    if version.logo_file_id is not None:
+        row = ctx.session.get(PressLogo, version.logo_file_id)
+        if row is not None:
+            return bytes(row.data)
+    return ctx.settings.press.logo_path
 
 
 @DOMAIN.command("press", "list", aliases=("列表",), usage="press.cmd.list")
@@ -401,7 +446,8 @@ def _new_flow() -> Flow:
             Step("background", "press/ask_background", FIELD_PARSERS["background"]),
             Step("facts", "press/ask_facts", parsers.text(FACT_MAX), collect=True),
             Step("contact", "press/ask_contact", _contact),
-            Step("logo", "press/ask_logo", _link, optional=True, default=lambda ctx, a: ""),
+            Step("logo", "press/ask_logo", _logo, optional=True, default=lambda ctx, a: "",
+                 files=True),
             Step("images", "press/ask_images", _link, collect=True, optional=True,
                  default=lambda ctx, a: []),
             Step("planned", "press/ask_planned", FIELD_PARSERS["planned"], optional=True,
@@ -423,6 +469,7 @@ def _legal_default(answers: dict[str, Any]) -> bool:
 def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     content = _answers_content(answers)
     return {"legal_suggested": _legal_default(answers), "content": content,
+            "upload_max_mb": f"{ctx.settings.upload_max_bytes / (1024 * 1024):g}",
             "hints": _hints(ctx.session, content), "long_headline":
             rules.headline_too_long(answers.get("headline") or "")}
 
@@ -430,12 +477,14 @@ def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
 def _answers_content(answers: dict[str, Any]) -> dict[str, Any]:
     contact = answers.get("contact") or {}
     legal = answers.get("legal")
+    logo = answers.get("logo") or ""
     return {
         "headline": answers.get("headline") or "",
         "background": answers.get("background") or "",
         "facts": _as_list(answers.get("facts")),
         "contact": f"{contact['name']} {contact['way']}" if contact else "",
-        "logo": answers.get("logo") or "",
+        "logo": logo if isinstance(logo, str) else "",
+        "logo_file": logo if isinstance(logo, dict) else None,
         "images": _as_list(answers.get("images")),
         "planned": answers.get("planned"),
         "legal": _legal_default(answers) if legal is None else legal == "yes",
@@ -484,8 +533,16 @@ def _content_value(field: str, parsed: Any) -> Any:  # noqa: ANN401
 
 
 def _content(v: PressVersion) -> dict[str, Any]:
+    logo_file = None
+    session = object_session(v)
+    if v.logo_file_id is not None and session is not None:
+        found = session.exec(select(PressLogo.filename, PressLogo.size).where(
+            PressLogo.id == v.logo_file_id)).first()
+        if found is not None:
+            logo_file = _logo_file(v.logo_file_id, found[0], found[1])
     return {"headline": v.headline, "background": v.background, "facts": list(v.facts),
             "contact": f"{v.contact_name} {v.contact_way}", "logo": v.logo,
+            "logo_file": logo_file,
             "images": list(v.images),
             "planned": _aware(v.planned_at).isoformat() if v.planned_at else None,
             "legal": v.legal}
@@ -498,6 +555,7 @@ def _new_version(ctx: Ctx, release: PressRelease, number: int,
         release_ref=release.ref, number=number, headline=content["headline"],
         background=content["background"], facts=list(content["facts"]),
         contact_name=name, contact_way=way, logo=content["logo"],
+        logo_file_id=(content.get("logo_file") or {}).get("id"),
         images=list(content["images"]),
         planned_at=datetime.fromisoformat(content["planned"]) if content["planned"] else None,
         legal=bool(content["legal"]), created_by=ctx.actor,

@@ -2,8 +2,9 @@
 files: the headline, the logo, the handbook's three sections (背景、事实、联系方式) and the
 images. The headings come from the reader's labels; what the author typed is written as text,
 never as markup (Markdown's special characters are escaped). The company logo
-(LIAISON_PRESS_LOGO, an image file on the bot's host) is placed at the top of the document;
-the release's own logo link, which the bot does not fetch, is named under it."""
+(LIAISON_PRESS_LOGO, an image file on the bot's host) is placed at the top of the document,
+unless the release has its own uploaded logo (PNG or JPEG), which takes its place; the
+release's own logo link, which the bot does not fetch, is named under it."""
 
 from __future__ import annotations
 
@@ -22,21 +23,39 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 MARKDOWN_MIME = "text/markdown; charset=utf-8"
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg")  # what an uploaded logo may be
+
+
+def image_type(data: bytes) -> str | None:
+    """"image/png" or "image/jpeg" when python-docx can read the bytes as such an image (its
+    header parses), else None: what an uploaded logo must be to be placed in the document."""
+    from docx.image.image import Image
+
+    if not data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+        return None
+    try:
+        found = Image.from_blob(data).content_type
+    except Exception:  # noqa: BLE001  (python-docx raises several kinds for a broken header)
+        return None
+    return found if found in IMAGE_TYPES else None
+
+
 def docx_bytes(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
-               logo: Path | None = None) -> bytes:
+               logo: Path | bytes | None = None) -> bytes:
     buffer = io.BytesIO()
     document(content, labels, planned, logo).save(buffer)
     return buffer.getvalue()
 
 
 def document(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
-             logo: Path | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
+             logo: Path | bytes | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
     from docx import Document  # with lxml, a quarter second: imported on the first export
     from docx.shared import Cm
 
     doc = Document()
-    if logo is not None:
-        doc.add_picture(str(logo), width=Cm(LOGO_WIDTH_CM))  # inline, first in the body
+    if logo is not None:  # inline, first in the body
+        image = io.BytesIO(logo) if isinstance(logo, bytes) else str(logo)
+        doc.add_picture(image, width=Cm(LOGO_WIDTH_CM))
     if content["logo"]:
         # The logo is a link the bot does not fetch; the document names it at the top.
         doc.add_paragraph(f"{labels['logo']}: {content['logo']}")
@@ -61,6 +80,8 @@ def document(content: dict[str, Any], labels: dict[str, str], planned: datetime 
 
 def markdown(content: dict[str, Any], labels: dict[str, str], planned: datetime | None) -> str:
     lines = []
+    if content.get("logo_file"):  # an uploaded logo travels in the Word document only
+        lines += [f"{_md(labels['logo'])}: {_md(content['logo_file']['name'])}", ""]
     if content["logo"]:
         lines += [f"![{_md(labels['logo'])}](<{content['logo']}>)", ""]
     lines += [f"# {_md(content['headline'])}", ""]

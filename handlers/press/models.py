@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.models import utcnow
@@ -50,6 +50,7 @@ class PressVersion(SQLModel, table=True):
     contact_name: str = Field(max_length=CONTACT_MAX)
     contact_way: str = Field(max_length=CONTACT_MAX)  # a phone number or an email address
     logo: str = Field(default="", max_length=LINK_MAX)
+    logo_file_id: int | None = None  # an uploaded logo (PressLogo), placed in the export
     images: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     planned_at: datetime | None = None  # embargo or planned release time
     legal: bool = True  # needs legal review
@@ -73,3 +74,18 @@ class PressDecision(SQLModel, table=True):
     by_name: str = Field(default="", max_length=200)
     note: str = Field(default="", max_length=500)
     at: datetime = Field(default_factory=utcnow)
+
+
+class PressLogo(SQLModel, table=True):
+    """A logo image (PNG or JPEG) someone sent the bot for a release: kept with its bytes, so
+    the Word export can place it. Versions point at it; an edit keeps pointing at the same one."""
+
+    __tablename__ = "press_logo"
+
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=200)
+    mime: str = Field(max_length=100)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
+    uploaded_by: str = Field(max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)

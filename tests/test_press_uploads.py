@@ -1,0 +1,146 @@
+"""A press release's logo sent as a file, as people do it: `file:PATH` in the console, a file
+shared in the Slack DM. The image is kept with the release, named in the summary, and placed
+as the first picture of the Word export; a file too big, or not an image, is refused politely
+and nothing is kept."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from docx import Document
+from sqlmodel import select
+
+from bot.adapters.console import ConsoleAdapter
+from handlers.press.models import PressLogo
+from tests.support import build_app
+from tests.test_files_in_chat import _png
+
+REF = "P-2026-0001"
+
+
+def _jpeg() -> bytes:
+    """The smallest header python-docx reads as a JPEG (SOI, a JFIF APP0, an SOF0 frame)."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof0 = b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+
+
+class Console:
+    """The console as a person uses it: one line in, the printed answer back."""
+
+    def __init__(self, app: Any, user: str = "alice") -> None:  # noqa: ANN401
+        self.out = io.StringIO()
+        self.adapter = ConsoleAdapter(app, user, out=self.out)
+
+    def __call__(self, line: str) -> str:
+        start = self.out.tell()
+        self.adapter.say(line)
+        return self.out.getvalue()[start:]
+
+
+def _first_picture(path: Any) -> bytes:  # noqa: ANN401
+    doc = Document(str(path))
+    first = doc.paragraphs[0]._p  # the picture is the document's first paragraph
+    assert first.xpath(".//pic:pic")
+    return doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]].blob
+
+
+def _logos(app: Any) -> list[PressLogo]:  # noqa: ANN401
+    with app.db.session() as s:
+        return list(s.exec(select(PressLogo)).all())
+
+
+def test_a_logo_uploaded_in_the_console_is_the_first_picture_of_the_export_in_chinese(
+        db_url, tmp_path, clock, monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    logo = tmp_path / "acme-logo.png"
+    logo.write_bytes(_png(200, 100) + b"\x00" * 34 * 1024)  # about 34 KB, trailing bytes kept
+    company = tmp_path / "company.png"
+    company.write_bytes(_png(3, 3))
+    app, _ = build_app(db_url, tmp_path, press={"logo": str(company)})
+    say = Console(app)
+    say("/press new")
+    say("新品 X1 今日发布")
+    say("公司三年研发的新一代产品。")
+    say("X1 续航 20 小时")
+    say("完成")
+    asked = say("王敏 press@example.com")
+    assert "直接发送图片(PNG 或 JPEG,不超过 10 MB;控制台里回答 file:路径" in asked
+    taken = say(f"file:{logo}")
+    assert taken.startswith("高清图片的链接")  # taken: the next question, the images
+    say("完成")
+    say("跳过")
+    summary = say("跳过")
+    assert "logo:acme-logo.png(已上传,34 KB)" in summary
+    created = say("确认")
+    assert f"已保存新闻稿 {REF}" in created
+    assert "logo:acme-logo.png(已上传,34 KB)" in say(f"/press show {REF}")
+    # The uploaded logo counts as the logo a release needs before it can be submitted.
+    assert f"{REF} 第 1 版已提交" in say(f"/press submit {REF}")
+
+    exported = say(f"/press export {REF}")
+    assert f"📎 exports/{REF}-v1.docx" in exported
+    # The uploaded logo, not the company logo (LIAISON_PRESS_LOGO), comes first, same bytes.
+    assert _first_picture(tmp_path / "exports" / f"{REF}-v1.docx") == logo.read_bytes()
+    markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
+    assert markdown.startswith("企业 logo: acme\\-logo\\.png")
+
+
+def test_an_uploaded_jpeg_logo_in_english_and_an_edit_keeps_it(db_url, tmp_path, clock,
+                                                                 monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    logo = tmp_path / "logo.jpg"
+    logo.write_bytes(_jpeg())
+    app, _ = build_app(db_url, tmp_path)
+    say = Console(app)
+    say("/lang en")
+    say("/press new")
+    say("Liaison X1 goes on sale today")
+    say("Three years of work went into it.")
+    say("Battery lasts all day")
+    say("done")
+    asked = say("Wang Min +86 138 0013 8000")
+    assert "send the image (PNG or JPEG, up to 10 MB: answer file:PATH" in asked
+    say(f"file:{logo}")
+    say("skip")  # images
+    say("skip")  # planned
+    summary = say("skip")  # legal
+    assert "Logo: logo.jpg (uploaded, 1 KB)" in summary
+    say("confirm")
+    assert "version 2" in say(f"/press edit {REF} headline Liaison X1 is on sale")
+    assert "Logo: logo.jpg (uploaded, 1 KB)" in say(f"/press show {REF}")
+    say(f"/press export {REF}")
+    assert _first_picture(tmp_path / "exports" / f"{REF}-v2.docx") == logo.read_bytes()
+
+
+def test_a_file_that_is_not_an_image_or_too_big_is_refused_and_not_kept(
+        db_url, tmp_path, clock, monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    big = tmp_path / "big.png"
+    big.write_bytes(_png() + b"\x00" * 3 * 1024 * 1024)
+    app, _ = build_app(db_url, tmp_path, upload_max_bytes=2 * 1024 * 1024)
+    say = Console(app)
+    say("/press new")
+    say("新品 X1 今日发布")
+    assert "这个问题不接收文件,所以没有保存 notes.txt" in say(f"file:{notes}")
+    say("公司三年研发的新一代产品。")
+    say("X1 续航 20 小时")
+    say("完成")
+    say("王敏 press@example.com")
+    refused = say(f"file:{notes}")
+    assert "“notes.txt”不是 PNG 或 JPEG 图片,所以没有保存" in refused
+    assert "企业 logo:直接发送图片" in refused  # asked again
+    assert "不是 PNG 或 JPEG 图片" in say(f"file:{fake}")
+    assert "“big.png”有 3.0 MB,超过了 2 MB 的上限,所以没有保存" in say(f"file:{big}")
+    assert "无法读取“missing.png”" in say(f"file:{tmp_path / 'missing.png'}")
+    assert _logos(app) == []
+    say("/lang en")
+    assert "“notes.txt” is not a PNG or JPEG image, so I did not keep it" in say(
+        f"file:{notes}")
+    assert "“big.png” is 3.0 MB, more than the 2 MB I can take" in say(f"file:{big}")
+    assert _logos(app) == []
