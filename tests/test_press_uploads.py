@@ -13,10 +13,14 @@ from sqlmodel import select
 
 from bot.adapters.console import ConsoleAdapter
 from handlers.press.models import PressLogo
-from tests.support import build_app
+from tests import test_slack
+from tests.fakes.slack_api import message_text
+from tests.support import Chat, build_app
 from tests.test_files_in_chat import _png
+from tests.test_slack import ALICE
 
 REF = "P-2026-0001"
+slack = test_slack.slack  # the fixture: the bot in HTTP mode against the fake Slack
 
 
 def _jpeg() -> bytes:
@@ -144,3 +148,90 @@ def test_a_file_that_is_not_an_image_or_too_big_is_refused_and_not_kept(
         f"file:{notes}")
     assert "“big.png” is 3.0 MB, more than the 2 MB I can take" in say(f"file:{big}")
     assert _logos(app) == []
+
+
+# -- Slack: a file shared in the DM with the bot ---------------------------------------------
+
+ADA, ADA_DM = "UADMIN", "DUADMIN"  # zh-CN in the fake's profile
+ALICE_DM = "DUALICE"
+
+
+def _slack_draft_to_logo(app: Any, user: str, channel: str, en: bool) -> Any:  # noqa: ANN401
+    """The questions before the logo, answered through the core (as typed in the DM)."""
+    chat = Chat(app, user, platform="slack", channel=channel)
+    if en:
+        chat("/lang en")
+        answers = ["/press new", "Liaison X1 goes on sale today", "Three years of work.",
+                   "Battery lasts all day", "done", "Wang Min +86 138 0013 8000"]
+    else:
+        answers = ["/press new", "新品 X1 今日发布", "公司三年研发的新一代产品。",
+                   "X1 续航 20 小时", "完成", "王敏 press@example.com"]
+    for line in answers:
+        chat(line)
+    return chat
+
+
+def _share(h: Any, user: str, channel: str, file: dict[str, Any]) -> None:  # noqa: ANN401
+    h.message("", channel=channel, user=user, channel_type="im", subtype="file_share",
+              files=[file])
+
+
+def _posted(h: Any, channel: str, words: str) -> str:  # noqa: ANN401
+    call = h.fake.wait_for("chat.postMessage", where=lambda c: c.params["channel"] == channel
+                           and words in message_text(c.params))[-1]
+    return message_text(call.params)
+
+
+def test_a_logo_shared_in_the_slack_dm_is_downloaded_with_the_bot_token_in_chinese(
+        slack: Any, clock) -> None:  # noqa: ANN001, ANN401
+    png = _png(120, 60)
+    chat = _slack_draft_to_logo(slack.app, ADA, ADA_DM, en=False)
+    file = slack.fake.add_file("ada-logo.png", png, "image/png")
+    _share(slack, ADA, ADA_DM, file)
+    _posted(slack, ADA_DM, "高清图片的链接")  # the logo was taken: the next question
+    (get,) = slack.fake.downloads()
+    assert get.status == 200 and get.headers.get("Authorization") == "Bearer xoxb-test"
+    chat("完成")
+    chat("跳过")
+    assert "logo:ada-logo.png(已上传,1 KB)" in chat("跳过")
+    assert f"已保存新闻稿 {REF}" in chat("确认")
+    files = chat.say(f"/press export {REF}")[0].message.files
+    doc = Document(io.BytesIO(files[0].data))
+    first = doc.paragraphs[0]._p
+    assert doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]].blob == png
+
+
+def test_slack_without_the_right_token_or_files_read_gives_no_file_and_a_polite_answer(
+        slack: Any, clock) -> None:  # noqa: ANN001, ANN401
+    _slack_draft_to_logo(slack.app, ALICE, ALICE_DM, en=True)
+    file = slack.fake.add_file("logo.png", _png(), "image/png")
+    slack.fake.state.bot_token = "xoxb-someone-else"  # the bot's token is not this install's
+    _share(slack, ALICE, ALICE_DM, file)
+    assert "I could not read “logo.png”, so nothing was kept" in _posted(
+        slack, ALICE_DM, "could not read")
+    assert [c.status for c in slack.fake.downloads()] == [200]  # the sign-in page, no file
+    slack.fake.state.bot_token = "xoxb-test"
+    slack.fake.state.scopes.discard("files:read")  # installed before the scope was asked for
+    _share(slack, ALICE, ALICE_DM, file)
+    slack.fake.wait_for("chat.postMessage", 2, where=lambda c: "could not read" in
+                        message_text(c.params))
+    with slack.app.db.session() as s:
+        assert not s.exec(select(PressLogo)).all()
+
+
+def test_a_too_large_or_non_image_file_in_slack_is_refused_politely_in_english(
+        slack: Any, clock) -> None:  # noqa: ANN001, ANN401
+    chat = _slack_draft_to_logo(slack.app, ALICE, ALICE_DM, en=True)
+    big = slack.fake.add_file("huge.png", _png() + b"\x00" * (10 * 1024 * 1024), "image/png")
+    _share(slack, ALICE, ALICE_DM, big)
+    assert "“huge.png” is 10.0 MB, more than the 10 MB I can take" in _posted(
+        slack, ALICE_DM, "huge.png")
+    assert slack.fake.downloads() == []  # not fetched at all
+    pdf = slack.fake.add_file("brief.pdf", b"%PDF-1.4 a brief", "application/pdf")
+    _share(slack, ALICE, ALICE_DM, pdf)
+    assert "“brief.pdf” is not a PNG or JPEG image, so I did not keep it" in _posted(
+        slack, ALICE_DM, "brief.pdf")
+    with slack.app.db.session() as s:
+        assert not s.exec(select(PressLogo)).all()
+    assert "Logo: https://example.com/logo.png" in "\n".join([
+        chat("https://example.com/logo.png"), chat("skip"), chat("skip"), chat("skip")])

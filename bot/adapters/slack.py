@@ -54,7 +54,7 @@ from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
 
 from bot import members
-from bot.adapters import slack_forms, slack_text
+from bot.adapters import slack_files, slack_forms, slack_text
 from bot.adapters.base import Pace, deliver_to_peer
 from bot.adapters.http_guard import MAX_BODY
 from bot.adapters.serial import SerialByKey
@@ -405,9 +405,12 @@ class SlackAdapter:
             if not direct and not self._in_conversation(channel, user, str(thread)):
                 return None
             text, mentions = self._decode(raw)
+            files = slack_files.uploads(event.get("files") or [], self._bot_token,
+                                        self.app.settings.upload_max_bytes)
             return self._inbound(
                 user, channel, text, mentions, thread=thread, direct=direct,
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
+                files=files,
             )
 
         origin = Origin(existing_thread=thread)

@@ -42,6 +42,15 @@ It refuses what Slack refuses, so a test cannot pass on an assumption Slack does
   `file_not_found`; a channel the bot is not a member of, `not_in_channel` (public ones too:
   files:write has no `.public` counterpart as chat:write has, so the fake asks membership
   everywhere, the stricter reading). Shared files are in `fake.files` with their bytes.
+- Files people share with the bot (`add_file`, then a message event with subtype file_share
+  carrying the file object) are served at their `url_private_download` on 127.0.0.1 only to
+  a request with `Authorization: Bearer <the bot token>` whose token has `files:read`
+  ("Working with files", section "Authentication for files"; Slack Platform Blog, "Important
+  Changes to Files in the Web API": "url_private and url_private_download ... require an
+  authorization header with a token that has either the files:read or read scopes"). Without
+  that, the fake answers as people report Slack does: HTTP 200 with an HTML sign-in page, not
+  the file (the docs do not name a status; the page is the stricter reading, since a client
+  that only checks the status would take it for the file).
 """
 
 from __future__ import annotations
@@ -101,6 +110,9 @@ class _State:
     # file id -> {"filename", "length", "title", "data" (None until uploaded)}
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[SharedFile] = field(default_factory=list)  # what completeUploadExternal shared
+    # Files people shared with the bot: path -> (bytes, mimetype); served to the bot token.
+    private_files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    bot_token: str = "xoxb-test"  # the token the app was installed with
 
 
 @dataclass
@@ -176,6 +188,14 @@ class FakeSlack:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                status, kind, answer = fake._download(self.path, dict(self.headers))
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
@@ -327,6 +347,41 @@ class FakeSlack:
         """The files shared (files.completeUploadExternal), into `channel` if given."""
         with self._cond:
             return [f for f in self.state.files if channel is None or f.channel == channel]
+
+    def add_file(self, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
+        """A file someone uploads into Slack: the file object a file_share message event
+        carries in `files` (the fields "File object" documents that the bot reads)."""
+        with self._cond:
+            file_id = f"F{len(self.state.private_files) // 2 + 1:07d}"
+            path = f"/files-pri/{TEAM}-{file_id}/download/{name}"
+            self.state.private_files[path] = (data, mimetype)  # url_private_download
+            self.state.private_files[path.replace("/download/", "/")] = (data, mimetype)
+        base = f"http://127.0.0.1:{self.port}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype,
+                "filetype": name.rsplit(".", 1)[-1], "size": len(data), "mode": "hosted",
+                "url_private": base + path.replace("/download/", "/"),
+                "url_private_download": base + path}
+
+    def downloads(self) -> list[Call]:
+        """The GETs of shared files, with their headers and the status answered."""
+        return self.calls("files-pri")
+
+    def _download(self, path: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        path = path.split("?", 1)[0]
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        with self._cond:
+            call = Call("files-pri", {"path": path}, headers)
+            self.state.calls.append(call)
+            self._cond.notify_all()
+            found = self.state.private_files.get(path)
+            token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+            allowed = (token == self.state.bot_token and token not in self.state.bad_tokens
+                       and "files:read" in self.state.scopes)
+            if not allowed or found is None:
+                call.status = 200 if not allowed else 404
+                page = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+                return call.status, "text/html; charset=utf-8", page if not allowed else b""
+            return 200, found[1], found[0]
 
     def wait_for_files(self, count: int = 1, timeout: float = 10.0) -> list[SharedFile]:
         deadline = time.monotonic() + timeout
