@@ -8,14 +8,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from docx import Document
 from sqlmodel import select
 
 from bot.adapters.console import ConsoleAdapter
 from handlers.press.models import PressLogo
 from tests import test_slack
+from tests.fakes.dingtalk_server import FakeDingTalk, shared
 from tests.fakes.slack_api import message_text
 from tests.support import Chat, build_app
+from tests.test_dingtalk import Talk, make, outbox_drained, running
 from tests.test_files_in_chat import _png
 from tests.test_slack import ALICE
 
@@ -158,7 +161,12 @@ ALICE_DM = "DUALICE"
 
 def _slack_draft_to_logo(app: Any, user: str, channel: str, en: bool) -> Any:  # noqa: ANN401
     """The questions before the logo, answered through the core (as typed in the DM)."""
-    chat = Chat(app, user, platform="slack", channel=channel)
+    return _slack_draft_to_logo_on(app, user, channel, en=en, platform="slack")
+
+
+def _slack_draft_to_logo_on(app: Any, user: str, channel: str, *, en: bool = False,  # noqa: ANN401
+                            platform: str = "dingtalk") -> Any:  # noqa: ANN401
+    chat = Chat(app, user, platform=platform, channel=channel)
     if en:
         chat("/lang en")
         answers = ["/press new", "Liaison X1 goes on sale today", "Three years of work.",
@@ -235,3 +243,47 @@ def test_a_too_large_or_non_image_file_in_slack_is_refused_politely_in_english(
         assert not s.exec(select(PressLogo)).all()
     assert "Logo: https://example.com/logo.png" in "\n".join([
         chat("https://example.com/logo.png"), chat("skip"), chat("skip"), chat("skip")])
+
+
+# -- DingTalk: a picture or a file sent in the one-to-one chat with the robot ------------------
+
+
+@pytest.fixture
+def dingtalk() -> FakeDingTalk:
+    fake = shared()
+    fake.reset()
+    return fake
+
+
+def test_a_logo_sent_to_the_dingtalk_robot_is_fetched_by_its_download_code(
+        db_url: str, tmp_path: Any, dingtalk: FakeDingTalk, clock) -> None:  # noqa: ANN001
+    app, adapter, _ = make(db_url, tmp_path, dingtalk)
+    _slack_draft_to_logo_on(app, "zhang", "dm:zhang")
+    zhang = Talk(dingtalk, adapter, "zhang", "张伟")
+    png = _png(64, 32)
+    with running(adapter, dingtalk):
+        # A file that is not an image, then one DingTalk never issued a code for.
+        done = adapter.processed
+        dingtalk.push_callback(dingtalk.file_message(
+            "brief.pdf", dingtalk.add_message_file(b"%PDF-1.4", "application/pdf"),
+            user="zhang"))
+        dingtalk.wait_for(lambda: adapter.processed > done)
+        dingtalk.wait_for(lambda: outbox_drained(app))
+        assert "“brief.pdf”不是 PNG 或 JPEG 图片,所以没有保存" in "\n".join(
+            dingtalk.webhook_texts())
+        assert "无法读取“picture”,所以没有保存" in zhang.say("dc-never-issued",
+                                                          msgtype="picture")
+        answer = zhang.say(dingtalk.add_message_file(png, "image/png"), msgtype="picture")
+        assert "高清图片的链接" in answer
+    asked = dingtalk.calls_to("/v1.0/robot/messageFiles/download")
+    assert asked[-1].body["robotCode"] == dingtalk.client_id
+    assert asked[-1].headers.get("x-acs-dingtalk-access-token") in dingtalk.tokens
+    chat = Chat(app, "zhang", platform="dingtalk", channel="dm:zhang")
+    chat("完成")
+    chat("跳过")
+    assert "logo:picture.png(已上传,1 KB)" in chat("跳过")
+    chat("确认")
+    files = chat.say(f"/press export {REF}")[0].message.files
+    doc = Document(io.BytesIO(files[0].data))
+    first = doc.paragraphs[0]._p
+    assert doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]].blob == png

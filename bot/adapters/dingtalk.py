@@ -64,6 +64,7 @@ from bot.messages import (
     Rendered,
     RenderedChoice,
     Reply,
+    Upload,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ FILE_TYPES = frozenset({"xlsx", "pdf", "zip", "rar", "doc", "docx"})
 IMAGE_TYPES = frozenset({"jpg", "jpeg", "gif", "png", "bmp"})
 IMAGE_LIMIT = 1024 * 1024
 IMAGE = "sampleImageMsg"
+# A picture sent to the robot has no name: it is named by its media type.
+IMAGE_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif"}
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -221,6 +224,9 @@ class DingTalkAdapter:
         inbound = to_inbound(message)
         if inbound is None:
             return
+        files = self._files(message)
+        if files:
+            inbound = replace(inbound, files=files)
         self._remember_webhook(inbound.channel, message)
         try:
             # Every answer goes to the outbox with the change; only what could not be queued
@@ -235,6 +241,32 @@ class DingTalkAdapter:
                 self._deliver(outbound)
             else:
                 self._to_peer(outbound)
+
+    def _files(self, message: Any) -> tuple[Upload, ...]:
+        """A picture or file message's file, fetched by its downloadCode (see
+        dingtalk_openapi): within LIAISON_UPLOAD_MAX_BYTES, else not kept."""
+        kind = message.message_type
+        if kind == "picture" and message.image_content is not None:
+            code, name = message.image_content.download_code, ""
+        elif kind == "file":
+            content = message.extensions.get("content") or {}
+            content = content if isinstance(content, dict) else {}
+            code, name = content.get("downloadCode"), str(content.get("fileName") or "")
+        else:
+            return ()
+        limit = self.app.settings.upload_max_bytes
+        if not code:
+            return (Upload(name or kind, problem="unavailable"),)
+        try:
+            data, mime = self.openapi.download_message_file(str(code), limit)
+        except DeliveryError as exc:
+            log.warning("could not download a file sent to the robot: %s", exc.reason)
+            return (Upload(name or kind, problem="unavailable"),)
+        mime = mime.split(";", 1)[0].strip() or "application/octet-stream"
+        name = name or "picture" + IMAGE_EXTENSIONS.get(mime, "")
+        if len(data) > limit:
+            return (Upload(name, mime, size=len(data), problem="too_large"),)
+        return (Upload(name, mime, size=len(data), data=data),)
 
     def _apology(self, inbound: Inbound) -> Outbound:
         message = self.app.renderer.render(

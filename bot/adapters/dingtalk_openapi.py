@@ -25,6 +25,11 @@ access_token超时). It takes the same app access token: dingtalk-stream's own
 `upload_to_dingtalk` sends the token from /v1.0/oauth2/accessToken there, with the file as
 `media` and `type` as a form field, which is what `upload_media` does too (the SDK's function
 cannot be pointed at another host, so it is not called).
+
+Files people send the robot (a picture or file message) carry a `downloadCode`. "下载机器人接收
+消息的文件内容" (`POST /v1.0/robot/messageFiles/download` with `downloadCode` and `robotCode`,
+the app token in the header) answers a `downloadUrl`, a temporary link fetched with a plain GET
+(dingtalk-stream's `get_image_download_url` calls the same API).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ GROUP_PATH = "/v1.0/robot/groupMessages/send"
 BATCH_PATH = "/v1.0/robot/oToMessages/batchSend"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 MEDIA_PATH = "/media/upload"
+MESSAGE_FILE_PATH = "/v1.0/robot/messageFiles/download"
 MARKDOWN = "sampleMarkdown"
 FILE = "sampleFile"
 OAPI_TOKEN_ERRORS = frozenset({40014, 42001})
@@ -194,6 +200,29 @@ class OpenApi:
             raise DeliveryError(f"dingtalk:media:{errcode}",
                                 temporary=errcode in OAPI_TOKEN_ERRORS)
         raise DeliveryError("dingtalk:media:token", temporary=True, retry_after=60.0)
+
+    def download_message_file(self, download_code: str, limit: int) -> tuple[bytes, str]:
+        """The bytes (at most `limit` + 1 of them: more means too large) and the media type
+        of a file someone sent the robot."""
+        body = self._authorised(MESSAGE_FILE_PATH, {"downloadCode": download_code,
+                                                    "robotCode": self.robot_code})
+        url = str(body.get("downloadUrl") or "")
+        if not url.startswith(("https://", "http://")):
+            raise DeliveryError("dingtalk:download:no_url", temporary=False)
+        try:
+            with self.http.get(url, stream=True, timeout=self.timeout) as response:
+                if response.status_code >= 300:
+                    raise DeliveryError(f"dingtalk:download:{response.status_code}",
+                                        temporary=response.status_code >= 500)
+                data = b""
+                for chunk in response.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        break
+                return data, response.headers.get("Content-Type", "")
+        except requests.RequestException as exc:
+            raise DeliveryError(f"dingtalk_unreachable:{exc.__class__.__name__}",
+                                temporary=True) from None
 
     def post_webhook(self, url: str, payload: dict[str, Any]) -> None:
         """Answer through a message's session webhook. Any refusal raises WebhookRefused so the

@@ -15,6 +15,15 @@ a `file` must be doc, docx, xls, xlsx, ppt, pptx, zip, pdf or rar and at most 20
 `mediaId`, `fileName` and `fileType` ("企业机器人发送消息的消息类型"; fileType xlsx, pdf, zip,
 rar, doc or docx); a mediaId this fake never issued is refused. Uploaded files are in
 `fake.media` (media_id -> (filename, bytes)).
+
+Files people send the robot: a `picture` message carries `content.downloadCode`, a `file`
+message `content.downloadCode` and `content.fileName` (dingtalk-stream's ChatbotMessage reads
+the picture's). "下载机器人接收消息的文件内容" (`POST /v1.0/robot/messageFiles/download`,
+body `downloadCode` and `robotCode`, header x-acs-dingtalk-access-token) answers
+`{"downloadUrl": …}`, which a GET then fetches. The fake refuses a bad token (400
+InvalidAuthentication), a robotCode not its own and a downloadCode it never issued (400
+invalidParameter: the codes are the fake's choice, the docs list parameter errors as
+invalidParameter), and serves each downloadUrl on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -118,6 +127,9 @@ class FakeDingTalk:
             self.open_failures = 0  # the next connections/open calls that answer 503
             self.open_gate: threading.Event | None = None  # connections/open waits for it
             self.media: dict[str, tuple[str, bytes]] = {}  # media_id -> (filename, bytes)
+            # downloadCode -> (bytes, media type): files people sent the robot
+            self.message_files: dict[str, tuple[bytes, str]] = {}
+            self.download_links: dict[str, str] = {}  # path of a downloadUrl -> downloadCode
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -194,11 +206,38 @@ class FakeDingTalk:
         }
         if msgtype == "text":
             data["text"] = {"content": text}
+        elif msgtype == "picture":
+            data["content"] = {"downloadCode": text, "pictureDownloadCode": text}
         if group:
             data["conversationTitle"] = "测试群"
             data["isInAtList"] = True
             data["atUsers"] = [{"dingtalkId": ROBOT_ID}, *(at_users or [])]
         return data
+
+    def add_message_file(self, data: bytes, mime: str) -> str:
+        """A file someone sends the robot, as DingTalk keeps it: its downloadCode."""
+        code = "dc" + uuid.uuid4().hex
+        with self.lock:
+            self.message_files[code] = (data, mime)
+        return code
+
+    def file_message(self, name: str, code: str, *, user: str) -> dict[str, Any]:
+        """The data of a `file` robot message (a file sent in the one-to-one chat)."""
+        data = self.robot_message("", user=user, msgtype="file")
+        data["content"] = {"downloadCode": code, "fileName": name,
+                           "spaceId": "1", "fileId": uuid.uuid4().hex}
+        return data
+
+    def download(self, path: str) -> tuple[int, str, bytes]:
+        """GET of a downloadUrl."""
+        with self.changed:
+            self.calls.append(Call("GET " + path, {}, {}))
+            self.changed.notify_all()
+            code = self.download_links.get(path)
+            if code is None or code not in self.message_files:
+                return 404, "text/plain", b"not found"
+            data, mime = self.message_files[code]
+            return 200, mime, data
 
     def send_robot_message(self, text: str, **kw: Any) -> dict[str, Any]:
         data = self.robot_message(text, **kw)
@@ -343,6 +382,18 @@ class FakeDingTalk:
             return 200, {"accessToken": token, "expireIn": self.token_lifetime}, {}
         if path == "/media/upload":
             return self._media_upload(query, body)
+        if path == "/v1.0/robot/messageFiles/download":
+            token = headers.get("x-acs-dingtalk-access-token")
+            if token not in self.tokens or token in self.revoked:
+                return 400, _error("InvalidAuthentication", "不合法的access_token"), {}
+            if body.get("robotCode") != self.client_id:
+                return 400, _error("invalidParameter", "robotCode"), {}
+            code = body.get("downloadCode")
+            if code not in self.message_files:
+                return 400, _error("invalidParameter", "downloadCode"), {}
+            link = f"/download/{uuid.uuid4().hex}"
+            self.download_links[link] = code
+            return 200, {"downloadUrl": self.endpoint + link}, {}
         if path == "/robot/sendBySession":
             session = (query.get("session") or [""])[0]
             if session in self.expired_webhooks:
@@ -493,6 +544,14 @@ def _form(raw: bytes, content_type: str) -> dict[str, Any]:
 def _handler(fake: FakeDingTalk) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            status, kind, data = fake.download(urlparse(self.path).path)
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_POST(self) -> None:  # noqa: N802
             url = urlparse(self.path)
