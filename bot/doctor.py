@@ -49,6 +49,7 @@ SLACK_SCOPES = {
     "im:write": "conversations.open",
     "users:read": "users.info",
     "files:write": "files.getUploadURLExternal, files.completeUploadExternal (files in chat)",
+    "files:read": "downloading files people share with the bot (a press release's logo)",
     "commands": "slash commands",
     "app_mentions:read": "the app_mention event",
     "im:history": "the message.im event",
