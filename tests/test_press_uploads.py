@@ -287,3 +287,11 @@ def test_a_logo_sent_to_the_dingtalk_robot_is_fetched_by_its_download_code(
     doc = Document(io.BytesIO(files[0].data))
     first = doc.paragraphs[0]._p
     assert doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]].blob == png
+
+
+def test_an_answer_that_only_starts_like_file_stays_text(db_url, tmp_path, clock):  # noqa: ANN001
+    app, _ = build_app(db_url, tmp_path)
+    say = Console(app)
+    say("/press new")
+    assert "正文第一段 · 背景" in say("File: 新品 X1 今日发布")  # the headline, taken
+    assert "正文第二段 · 事实" in say("file: 三年研发的新一代产品。")

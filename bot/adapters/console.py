@@ -106,8 +106,11 @@ class ConsoleAdapter:
 
     def _inbound(self, text: str) -> Inbound:
         files: tuple[Upload, ...] = ()
-        if text.strip().lower().startswith(FILE_PREFIX):
-            files, text = (self._upload(text.strip()[len(FILE_PREFIX):].strip()),), ""
+        line = text.strip()
+        # Exactly `file:` (lower case, no space before the path), so that an answer such as
+        # "File: the Q3 report" stays text.
+        if line.startswith(FILE_PREFIX) and line[len(FILE_PREFIX):][:1] not in ("", " "):
+            files, text = (self._upload(line[len(FILE_PREFIX):]),), ""
         return Inbound(
             platform=self.platform, channel=CHANNEL, user=self.user, text=text,
             direct=True, user_name=self.user, session_locale=self.locale, files=files,
