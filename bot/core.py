@@ -341,3 +341,6 @@ class Liaison:
             # dashboard sign-in links a day past their expiry
             session.exec(delete(WebLogin).where(
                 col(WebLogin.expires_at) < now - timedelta(days=1)))
+            for domain in self.registry.domains:
+                for forget in domain.purges:
+                    forget(session, now, self.settings)

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 # (the `liaison` sub-parsers) -> None. Each parser it adds sets `run`, a function
 # (settings, parsed arguments) -> exit status, with `parser.set_defaults(run=...)`.
 CliSetup = Callable[["argparse._SubParsersAction[Any]"], None]
+# (session, now, settings) -> None: forget what the domain kept for a draft that was never
+# saved (run with the core's daily purge, in its transaction).
+Purge = Callable[[Any, Any, Any], None]
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Domain:
     flows: list[Flow] = field(default_factory=list)
     kinds: dict[str, tuple[ReminderRenderer, ReminderSent | None]] = field(default_factory=dict)
     digests: list[DigestProvider] = field(default_factory=list)
+    purges: list[Purge] = field(default_factory=list)
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
         self.families.append((name, tuple(aliases), label))
@@ -95,6 +99,10 @@ class Domain:
     def digest(self, provider: DigestProvider) -> DigestProvider:
         self.digests.append(provider)
         return provider
+
+    def purge(self, forget: Purge) -> Purge:
+        self.purges.append(forget)
+        return forget
 
     def install_into(self, registry: Registry) -> None:
         for name, aliases, label in self.families:

@@ -6,6 +6,7 @@ and nothing is kept."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from docx import Document
 from sqlmodel import select
 
 from bot.adapters.console import ConsoleAdapter
-from handlers.press.models import PressLogo
+from handlers.press.models import PressLogo, PressVersion
 from tests import test_slack
 from tests.fakes.dingtalk_server import FakeDingTalk, shared
 from tests.fakes.slack_api import message_text
@@ -295,3 +296,28 @@ def test_an_answer_that_only_starts_like_file_stays_text(db_url, tmp_path, clock
     say("/press new")
     assert "正文第一段 · 背景" in say("File: 新品 X1 今日发布")  # the headline, taken
     assert "正文第二段 · 事实" in say("file: 三年研发的新一代产品。")
+
+
+def test_a_logo_of_a_cancelled_draft_is_forgotten_by_the_daily_purge(db_url, tmp_path, clock,
+                                                                    monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(_png())
+    app, _ = build_app(db_url, tmp_path)
+    say = Console(app)
+    for line in ("/press new", "新品 X1 今日发布", "背景。", "事实一", "完成",
+                 "王敏 press@example.com", f"file:{logo}"):
+        say(line)
+    say("取消")
+    say("/press new")
+    for line in ("新品 X2 今日发布", "背景。", "事实一", "完成", "王敏 press@example.com",
+                 f"file:{logo}", "完成", "跳过", "跳过"):
+        say(line)
+    assert "已保存新闻稿" in say("确认")
+    assert len(_logos(app)) == 2
+    app.purge(datetime.now(UTC))  # a draft could still be saved: both stay
+    assert len(_logos(app)) == 2
+    app.purge(datetime.now(UTC) + app.settings.conversation_timeout + timedelta(days=2))
+    (kept,) = _logos(app)  # only the one a version uses
+    with app.db.session() as s:
+        assert s.exec(select(PressVersion.logo_file_id)).one() == kept.id

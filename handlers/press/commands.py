@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from bot import parsers, records
 from bot.context import Ctx
@@ -108,6 +108,16 @@ def _logo(answer: str, ctx: Ctx) -> str | dict[str, Any]:
     ctx.session.add(row)
     ctx.session.flush()
     return _logo_file(row.id, name, row.size)
+
+
+@DOMAIN.purge
+def forget_unused_logos(session: Session, now: datetime, settings: Any) -> None:  # noqa: ANN401
+    """A logo uploaded during a draft that was cancelled or expired, or replaced by another
+    answer, belongs to no version: it goes once no conversation could still save it."""
+    used = select(PressVersion.logo_file_id).where(col(PressVersion.logo_file_id).is_not(None))
+    cutoff = now - settings.conversation_timeout - timedelta(days=1)
+    session.exec(delete(PressLogo).where(col(PressLogo.id).not_in(used),
+                                         col(PressLogo.created_at) < cutoff))
 
 
 def _logo_file(row_id: int | None, name: str, size: int) -> dict[str, Any]:
