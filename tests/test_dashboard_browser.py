@@ -98,6 +98,11 @@ def test_sign_in_from_chat_and_see_the_overdue_complaint_in_red(
     # no script is needed to show the content, and on a phone's width nothing overflows
     assert page.evaluate("document.scripts.length") == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # ...and every cell of a complaint, its deadline too, is in view without scrolling sideways
+    due = late.locator("td[data-label]").nth(4).bounding_box()
+    assert due is not None and due["x"] + due["width"] <= 390
+    assert "截止时间" in late.locator("td").nth(4).evaluate(
+        "e => getComputedStyle(e, '::before').content")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     shot = OUTPUT / "dashboard-overview.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -158,9 +158,9 @@ def test_review_on_demand_answers_privately_with_both_periods(app) -> None:  # n
         answer = "\n".join(o.message.text for o in out)
         assert all(o.address.in_reply for o in out)
         assert "2026-10-26 – 2026-11-01" in answer
-        assert "收到投诉：5（1）" in answer
-        assert "按时回复率（%）：60.0%（100.0%）" in answer
-        assert "未结纠纷：暂未记录" in answer
+        assert "收到投诉:5(1)" in answer
+        assert "按时回复率(%):60.0%(100.0%)" in answer
+        assert "未结纠纷:暂未记录" in answer
         Chat(app, "alice")("/lang en")
         english = Chat(app, "alice")("/review")
         assert "Complaints received: 5 (1)" in english
@@ -190,4 +190,4 @@ def test_the_weekly_review_goes_once_to_each_routed_channel(app) -> None:  # noq
     posted = {(o.address.platform, o.address.channel): o.message.text for o in sent}
     assert len(sent) == 2
     assert set(posted) == {("slack", "C1"), ("dingtalk", "G1")}
-    assert "收到投诉：5（1）" in posted[("slack", "C1")]
+    assert "收到投诉:5(1)" in posted[("slack", "C1")]

@@ -56,7 +56,7 @@ def test_the_slack_channel_gets_the_chart_as_an_uploaded_file(sqlite_url: str, t
         assert files[0].title == "复盘图表 2026-11-23 – 2026-11-29"
         assert _size(files[0].data) == chart.CHART_SIZE
         posted = fake.calls("chat.postMessage")
-        assert any("收到投诉：1（0）" in str(c.params.get("text")) for c in posted)
+        assert any("收到投诉:1(0)" in str(c.params.get("text")) for c in posted)
     finally:
         adapter.stop()
         fake.stop()

@@ -197,14 +197,14 @@ def test_weekly_review_weeks_in_the_zone_of_the_channels_team(db_url, tmp_path, 
     sent = run_due(app, adapters)
     assert [o.address.channel for o in sent] == ["C-SH"]  # New York's Monday has not begun
     shanghai = sent[0].message.text
-    assert "2026-10-26 – 2026-11-01" in shanghai and "收到投诉：1（0）" in shanghai
+    assert "2026-10-26 – 2026-11-01" in shanghai and "收到投诉:1(0)" in shanghai
     # The New York channel gets its week on its own Monday morning, the complaint in the
     # week before: Sunday 25 October there.
     clock.move_to(datetime(2026, 11, 2, 9, 30, tzinfo=NY).astimezone(UTC))
     (posted,) = run_due(app, adapters)
     assert posted.address.channel == "C-NY"
     assert "2026-10-26 – 2026-11-01" in posted.message.text
-    assert "收到投诉：0（1）" in posted.message.text
+    assert "收到投诉:0(1)" in posted.message.text
     with app.db.session() as s:
         zones = {r.key: r.payload["zone"] for r in s.exec(select(Reminder).where(
             Reminder.kind == "review.weekly")).all()}
@@ -213,9 +213,9 @@ def test_weekly_review_weeks_in_the_zone_of_the_channels_team(db_url, tmp_path, 
 
     # On demand, each asker's team zone: the same record, in different weeks.
     clock.move_to(datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
-    assert "收到投诉：1（0）" in bob("/review")
-    assert "收到投诉：0（1）" in nancy("/review")
-    assert "收到投诉：1" in nancy("/review 2026-10-19..2026-10-25")
+    assert "收到投诉:1(0)" in bob("/review")
+    assert "收到投诉:0(1)" in nancy("/review")
+    assert "收到投诉:1" in nancy("/review 2026-10-19..2026-10-25")
     from tests.test_dashboard import signed_in
 
     for who, counts in (("bob", ("1", "0")), ("nancy", ("0", "1"))):  # the same weeks

@@ -171,18 +171,10 @@ class OpenApi:
         """Upload a file ("上传媒体文件"); its media_id, for a sampleFile message."""
         for attempt in (1, 2):
             token = self.token()
-            try:
-                response = self.http.post(
-                    f"{self.oapi_endpoint}{MEDIA_PATH}", params={"access_token": token},
-                    data={"type": media_type}, files={"media": (filename, data, mime)},
-                    timeout=self.timeout,
-                )
-            except requests.Timeout:
-                raise DeliveryError("dingtalk_timeout", temporary=True) from None
-            except requests.RequestException as exc:
-                raise DeliveryError(
-                    f"dingtalk_unreachable:{exc.__class__.__name__}", temporary=True
-                ) from None
+            response = self._request(
+                f"{self.oapi_endpoint}{MEDIA_PATH}", params={"access_token": token},
+                data={"type": media_type}, files={"media": (filename, data, mime)},
+            )
             body = _json(response)
             if response.status_code == 429 or response.status_code >= 500:
                 raise DeliveryError(f"dingtalk:{response.status_code}:media", temporary=True,
@@ -250,21 +242,26 @@ class OpenApi:
         except _Unauthorised as exc:
             raise DeliveryError(exc.reason, temporary=True, retry_after=60.0) from None
 
-    def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers[TOKEN_HEADER] = token
+    def _request(self, url: str, **kwargs: Any) -> requests.Response:  # noqa: ANN401
+        """POST within the timeout; a timeout or a connection failure is a temporary
+        DeliveryError (the outbox tries again later)."""
         try:
-            response = self.http.post(
-                self.endpoint + path, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                headers=headers, timeout=self.timeout,
-            )
+            return self.http.post(url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             raise DeliveryError("dingtalk_timeout", temporary=True) from None
         except requests.RequestException as exc:
             raise DeliveryError(
                 f"dingtalk_unreachable:{exc.__class__.__name__}", temporary=True
             ) from None
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers[TOKEN_HEADER] = token
+        response = self._request(
+            self.endpoint + path, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+        )
         data = _json(response)
         status = response.status_code
         if status < 300:
