@@ -321,3 +321,28 @@ def test_a_logo_of_a_cancelled_draft_is_forgotten_by_the_daily_purge(db_url, tmp
     (kept,) = _logos(app)  # only the one a version uses
     with app.db.session() as s:
         assert s.exec(select(PressVersion.logo_file_id)).one() == kept.id
+
+
+def test_the_fake_slack_serves_a_shared_file_only_to_the_bot_token_with_files_read() -> None:
+    import urllib.request
+
+    from tests.fakes.slack_api import FakeSlack
+
+    fake = FakeSlack().start()
+    try:
+        file = fake.add_file("logo.png", _png(), "image/png")
+
+        def get(url: str, token: str | None) -> tuple[str, bytes]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                return answer.headers["Content-Type"], answer.read()
+
+        for url in (file["url_private_download"], file["url_private"]):
+            assert get(url, "xoxb-test") == ("image/png", _png())
+            assert get(url, None)[0].startswith("text/html")  # the sign-in page, not the file
+            assert get(url, "xoxb-other")[0].startswith("text/html")
+        fake.state.bad_tokens.add("xoxb-test")  # revoked
+        assert get(file["url_private_download"], "xoxb-test")[0].startswith("text/html")
+    finally:
+        fake.stop()
