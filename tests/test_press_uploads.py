@@ -14,7 +14,7 @@ from docx import Document
 from sqlmodel import select
 
 from bot.adapters.console import ConsoleAdapter
-from handlers.press.models import PressLogo, PressVersion
+from handlers.press.models import PressUpload, PressVersion
 from tests import test_slack
 from tests.fakes.dingtalk_server import FakeDingTalk, shared
 from tests.fakes.slack_api import message_text
@@ -54,9 +54,9 @@ def _first_picture(path: Any) -> bytes:  # noqa: ANN401
     return doc.part.related_parts[first.xpath(".//a:blip/@r:embed")[0]].blob
 
 
-def _logos(app: Any) -> list[PressLogo]:  # noqa: ANN401
+def _logos(app: Any) -> list[PressUpload]:  # noqa: ANN401
     with app.db.session() as s:
-        return list(s.exec(select(PressLogo)).all())
+        return list(s.exec(select(PressUpload)).all())
 
 
 def test_a_logo_uploaded_in_the_console_is_the_first_picture_of_the_export_in_chinese(
@@ -225,7 +225,7 @@ def test_slack_without_the_right_token_or_files_read_gives_no_file_and_a_polite_
     slack.fake.wait_for("chat.postMessage", 2, where=lambda c: "could not read" in
                         message_text(c.params))
     with slack.app.db.session() as s:
-        assert not s.exec(select(PressLogo)).all()
+        assert not s.exec(select(PressUpload)).all()
 
 
 def test_a_too_large_or_non_image_file_in_slack_is_refused_politely_in_english(
@@ -241,7 +241,7 @@ def test_a_too_large_or_non_image_file_in_slack_is_refused_politely_in_english(
     assert "“brief.pdf” is not a PNG or JPEG image, so I did not keep it" in _posted(
         slack, ALICE_DM, "brief.pdf")
     with slack.app.db.session() as s:
-        assert not s.exec(select(PressLogo)).all()
+        assert not s.exec(select(PressUpload)).all()
     assert "Logo: https://example.com/logo.png" in "\n".join([
         chat("https://example.com/logo.png"), chat("skip"), chat("skip"), chat("skip")])
 

@@ -40,8 +40,8 @@ from handlers.press.models import (
     FACT_MAX,
     HEADLINE_MAX,
     PressDecision,
-    PressLogo,
     PressRelease,
+    PressUpload,
     PressVersion,
 )
 from handlers.press.rules import State
@@ -85,7 +85,7 @@ def _link(answer: str, ctx: Ctx) -> str:
 
 def _logo(answer: str, ctx: Ctx) -> str | dict[str, Any]:
     """The logo step: a link, or one image file sent with the message (PNG or JPEG, kept in
-    press_logo at once; the answer then names the row). Anything else is refused, unkept."""
+    press_upload at once; the answer then names the row). Anything else is refused, unkept."""
     files = ctx.inbound.files
     if not files:
         return _link(answer, ctx)
@@ -103,7 +103,7 @@ def _logo(answer: str, ctx: Ctx) -> str | dict[str, Any]:
     mime = export.image_type(upload.data)
     if mime is None:
         raise InvalidAnswer("press/logo_not_image", name=name)
-    row = PressLogo(filename=name, mime=mime, size=len(upload.data), data=upload.data,
+    row = PressUpload(filename=name, mime=mime, size=len(upload.data), data=upload.data,
                     uploaded_by=ctx.actor, created_at=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
@@ -116,8 +116,8 @@ def forget_unused_logos(session: Session, now: datetime, settings: Any) -> None:
     answer, belongs to no version: it goes once no conversation could still save it."""
     used = select(PressVersion.logo_file_id).where(col(PressVersion.logo_file_id).is_not(None))
     cutoff = now - settings.conversation_timeout - timedelta(days=1)
-    session.exec(delete(PressLogo).where(col(PressLogo.id).not_in(used),
-                                         col(PressLogo.created_at) < cutoff))
+    session.exec(delete(PressUpload).where(col(PressUpload.id).not_in(used),
+                                         col(PressUpload.created_at) < cutoff))
 
 
 def _logo_file(row_id: int | None, name: str, size: int) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def _logo_bytes(ctx: Ctx, version: PressVersion) -> Any:  # noqa: ANN401
     """The picture at the top of the Word export: the release's uploaded logo, else the
     company logo (LIAISON_PRESS_LOGO), else none."""
     if version.logo_file_id is not None:
-        row = ctx.session.get(PressLogo, version.logo_file_id)
+        row = ctx.session.get(PressUpload, version.logo_file_id)
         if row is not None:
             return bytes(row.data)
     return ctx.settings.press.logo_path
@@ -546,8 +546,8 @@ def _content(v: PressVersion) -> dict[str, Any]:
     logo_file = None
     session = object_session(v)
     if v.logo_file_id is not None and session is not None:
-        found = session.exec(select(PressLogo.filename, PressLogo.size).where(
-            PressLogo.id == v.logo_file_id)).first()
+        found = session.exec(select(PressUpload.filename, PressUpload.size).where(
+            PressUpload.id == v.logo_file_id)).first()
         if found is not None:
             logo_file = _logo_file(v.logo_file_id, found[0], found[1])
     return {"headline": v.headline, "background": v.background, "facts": list(v.facts),

@@ -50,7 +50,7 @@ class PressVersion(SQLModel, table=True):
     contact_name: str = Field(max_length=CONTACT_MAX)
     contact_way: str = Field(max_length=CONTACT_MAX)  # a phone number or an email address
     logo: str = Field(default="", max_length=LINK_MAX)
-    logo_file_id: int | None = None  # an uploaded logo (PressLogo), placed in the export
+    logo_file_id: int | None = None  # an uploaded logo (PressUpload), placed in the export
     images: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     planned_at: datetime | None = None  # embargo or planned release time
     legal: bool = True  # needs legal review
@@ -76,11 +76,11 @@ class PressDecision(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
-class PressLogo(SQLModel, table=True):
+class PressUpload(SQLModel, table=True):
     """A logo image (PNG or JPEG) someone sent the bot for a release: kept with its bytes, so
     the Word export can place it. Versions point at it; an edit keeps pointing at the same one."""
 
-    __tablename__ = "press_logo"
+    __tablename__ = "press_upload"
 
     id: int | None = Field(default=None, primary_key=True)
     filename: str = Field(max_length=200)

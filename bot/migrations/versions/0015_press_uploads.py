@@ -1,6 +1,6 @@
-"""press releases keep an uploaded logo (its bytes) for the Word export
+"""press releases keep uploaded images (a logo, pictures) for the Word export
 
-Revision ID: 0015_press_logo_upload
+Revision ID: 0015_press_uploads
 Revises: 0012_web_login
 Create Date: 2026-11-27 12:00:00.000000
 """
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0015_press_logo_upload'
+revision: str = '0015_press_uploads'
 down_revision: str | Sequence[str] | None = '0012_web_login'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        'press_logo',
+        'press_upload',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column('mime', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -36,4 +36,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('press_version', schema=None) as batch_op:
         batch_op.drop_column('logo_file_id')
-    op.drop_table('press_logo')
+    op.drop_table('press_upload')
