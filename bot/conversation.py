@@ -319,7 +319,16 @@ class Engine:
             conv.context = {}
             return self._accept(ctx, flow, conv, step, answers)
         new = []
+        if step.files and ctx.inbound.files:
+            # The files of the message, as the step's parser reads them: a list of items.
+            try:
+                new = list(step.read(text, ctx, answers))
+            except InvalidAnswer as exc:
+                ctx.session.add(conv)
+                return [Reply(exc.template, exc.params)]
         for line in filter(None, (ln.strip() for ln in text.splitlines())):
+            if step.files and ctx.inbound.files:
+                break  # a comment sent with the files is not an item
             try:
                 new.append(step.read(line, ctx, answers))
             except InvalidAnswer as exc:

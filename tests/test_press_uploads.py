@@ -76,7 +76,7 @@ def test_a_logo_uploaded_in_the_console_is_the_first_picture_of_the_export_in_ch
     asked = say("王敏 press@example.com")
     assert "直接发送图片(PNG 或 JPEG,不超过 10 MB;控制台里回答 file:路径" in asked
     taken = say(f"file:{logo}")
-    assert taken.startswith("高清图片的链接")  # taken: the next question, the images
+    assert taken.startswith("高清图片:直接发送图片文件")  # taken: the next question, the images
     say("完成")
     say("跳过")
     summary = say("跳过")
@@ -197,7 +197,7 @@ def test_a_logo_shared_in_the_slack_dm_is_downloaded_with_the_bot_token_in_chine
     chat = _slack_draft_to_logo(slack.app, ADA, ADA_DM, en=False)
     file = slack.fake.add_file("ada-logo.png", png, "image/png")
     _share(slack, ADA, ADA_DM, file)
-    _posted(slack, ADA_DM, "高清图片的链接")  # the logo was taken: the next question
+    _posted(slack, ADA_DM, "高清图片:直接发送图片文件")  # the logo was taken: the next question
     (get,) = slack.fake.downloads()
     assert get.status == 200 and get.headers.get("Authorization") == "Bearer xoxb-test"
     chat("完成")
@@ -275,7 +275,7 @@ def test_a_logo_sent_to_the_dingtalk_robot_is_fetched_by_its_download_code(
         assert "无法读取“picture”,所以没有保存" in zhang.say("dc-never-issued",
                                                           msgtype="picture")
         answer = zhang.say(dingtalk.add_message_file(png, "image/png"), msgtype="picture")
-        assert "高清图片的链接" in answer
+        assert "高清图片:直接发送图片文件" in answer
     asked = dingtalk.calls_to("/v1.0/robot/messageFiles/download")
     assert asked[-1].body["robotCode"] == dingtalk.client_id
     assert asked[-1].headers.get("x-acs-dingtalk-access-token") in dingtalk.tokens
@@ -311,16 +311,17 @@ def test_a_logo_of_a_cancelled_draft_is_forgotten_by_the_daily_purge(db_url, tmp
     say("取消")
     say("/press new")
     for line in ("新品 X2 今日发布", "背景。", "事实一", "完成", "王敏 press@example.com",
-                 f"file:{logo}", "完成", "跳过", "跳过"):
-        say(line)
+                 f"file:{logo}", f"file:{logo}", "完成", "跳过", "跳过"):
+        say(line)  # the same picture as the logo and as a high-resolution image
     assert "已保存新闻稿" in say("确认")
-    assert len(_logos(app)) == 2
-    app.purge(datetime.now(UTC))  # a draft could still be saved: both stay
-    assert len(_logos(app)) == 2
+    assert len(_logos(app)) == 3
+    app.purge(datetime.now(UTC))  # a draft could still be saved: all stay
+    assert len(_logos(app)) == 3
     app.purge(datetime.now(UTC) + app.settings.conversation_timeout + timedelta(days=2))
-    (kept,) = _logos(app)  # only the one a version uses
+    kept = {row.id for row in _logos(app)}  # only those a version uses
     with app.db.session() as s:
-        assert s.exec(select(PressVersion.logo_file_id)).one() == kept.id
+        version = s.exec(select(PressVersion)).one()
+        assert kept == {version.logo_file_id, version.images[0]["id"]}
 
 
 def test_the_fake_slack_serves_a_shared_file_only_to_the_bot_token_with_files_read() -> None:
@@ -346,3 +347,43 @@ def test_the_fake_slack_serves_a_shared_file_only_to_the_bot_token_with_files_re
         assert get(file["url_private_download"], "xoxb-test")[0].startswith("text/html")
     finally:
         fake.stop()
+
+
+def test_high_resolution_images_uploaded_beside_links_are_placed_in_the_export_in_english(
+        db_url, tmp_path, clock, monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    photo, notes = tmp_path / "launch-photo.jpg", tmp_path / "notes.txt"
+    photo.write_bytes(_jpeg())
+    notes.write_text("not a picture")
+    app, _ = build_app(db_url, tmp_path)
+    say = Console(app)
+    say("/lang en")
+    for line in ("/press new", "Liaison X1 goes on sale today", "Three years of work.",
+                 "Battery lasts all day", "done", "Wang Min +86 138 0013 8000",
+                 "https://example.com/logo.png"):
+        asked = say(line)
+    assert "High-resolution images: send the image files (PNG or JPEG" in asked
+    assert "Noted “launch-photo.jpg” (uploaded, 1 KB) (1 so far)" in say(f"file:{photo}")
+    assert "“notes.txt” is not a PNG or JPEG image" in say(f"file:{notes}")
+    assert "(2 so far)" in say("https://example.com/x1-hd.jpg")
+    say("done")
+    say("skip")
+    summary = say("skip")
+    assert "  - launch-photo.jpg (uploaded, 1 KB)\n  - https://example.com/x1-hd.jpg" in summary
+    say("confirm")
+    say(f"/press export {REF}")
+    doc = Document(str(tmp_path / "exports" / f"{REF}-v1.docx"))
+    assert len(doc.inline_shapes) == 1  # the uploaded image (the logo is a link here)
+    (jpeg,) = [p for p in doc.part.related_parts.values() if p.partname.endswith(".jpeg")
+               or p.partname.endswith(".jpg")]
+    assert jpeg.blob == photo.read_bytes()
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[texts.index("launch-photo.jpg") + 1] == "https://example.com/x1-hd.jpg"
+    markdown = (tmp_path / "exports" / f"{REF}-v1.md").read_text(encoding="utf-8")
+    assert "- launch\\-photo\\.jpg\n- <https://example.com/x1-hd.jpg>" in markdown
+
+    edited = say(f"/press edit {REF} images https://example.com/other.jpg")
+    assert "launch-photo.jpg; https://example.com/x1-hd.jpg → https://example.com/other.jpg" \
+        in edited
+    say(f"/press export {REF}")
+    assert len(Document(str(tmp_path / "exports" / f"{REF}-v2.docx")).inline_shapes) == 0

@@ -91,33 +91,52 @@ def _logo(answer: str, ctx: Ctx) -> str | dict[str, Any]:
         return _link(answer, ctx)
     if len(files) > 1:
         raise InvalidAnswer("press/one_logo", count=len(files))
-    upload = files[0]
-    name = upload.filename.replace("\n", " ").strip()[:200] or "logo"
-    if upload.problem == "too_large":
-        mb = 1024 * 1024
-        raise InvalidAnswer("press/upload_too_large", name=name,
-                            size_mb=f"{upload.size / mb:.1f}",
-                            limit_mb=f"{ctx.settings.upload_max_bytes / mb:g}")
-    if upload.problem or not upload.data:
-        raise InvalidAnswer("press/upload_unavailable", name=name)
-    mime = export.image_type(upload.data)
-    if mime is None:
-        raise InvalidAnswer("press/logo_not_image", name=name)
-    row = PressUpload(filename=name, mime=mime, size=len(upload.data), data=upload.data,
-                    uploaded_by=ctx.actor, created_at=ctx.now)
-    ctx.session.add(row)
+    return _store_images(ctx)[0]
+
+
+def _image(answer: str, ctx: Ctx) -> str | list[dict[str, Any]]:
+    """The images step: a link a line, or the image files sent with the message (all of
+    them, kept at once; or none, when one is not a PNG or JPEG within the limit)."""
+    return _store_images(ctx) if ctx.inbound.files else _link(answer, ctx)
+
+
+def _store_images(ctx: Ctx) -> list[dict[str, Any]]:
+    checked = []
+    for upload in ctx.inbound.files:
+        name = upload.filename.replace("\n", " ").strip()[:200] or "image"
+        if upload.problem == "too_large":
+            mb = 1024 * 1024
+            raise InvalidAnswer("press/upload_too_large", name=name,
+                                size_mb=f"{upload.size / mb:.1f}",
+                                limit_mb=f"{ctx.settings.upload_max_bytes / mb:g}")
+        if upload.problem or not upload.data:
+            raise InvalidAnswer("press/upload_unavailable", name=name)
+        mime = export.image_type(upload.data)
+        if mime is None:
+            raise InvalidAnswer("press/logo_not_image", name=name)
+        checked.append(PressUpload(filename=name, mime=mime, size=len(upload.data),
+                                   data=upload.data, uploaded_by=ctx.actor,
+                                   created_at=ctx.now))
+    for row in checked:  # only once every file is fine: nothing half-kept
+        ctx.session.add(row)
     ctx.session.flush()
-    return _logo_file(row.id, name, row.size)
+    return [_logo_file(row.id, row.filename, row.size) for row in checked]
 
 
 @DOMAIN.purge
 def forget_unused_logos(session: Session, now: datetime, settings: Any) -> None:  # noqa: ANN401
     """A logo uploaded during a draft that was cancelled or expired, or replaced by another
     answer, belongs to no version: it goes once no conversation could still save it."""
-    used = select(PressVersion.logo_file_id).where(col(PressVersion.logo_file_id).is_not(None))
     cutoff = now - settings.conversation_timeout - timedelta(days=1)
-    session.exec(delete(PressUpload).where(col(PressUpload.id).not_in(used),
-                                         col(PressUpload.created_at) < cutoff))
+    old = set(session.exec(select(PressUpload.id).where(col(PressUpload.created_at) < cutoff)))
+    if not old:
+        return
+    used = set(session.exec(select(PressVersion.logo_file_id).where(
+        col(PressVersion.logo_file_id).is_not(None))))
+    for images in session.exec(select(PressVersion.images)):
+        used |= {i.get("id") for i in images or [] if isinstance(i, dict)}
+    if old - used:
+        session.exec(delete(PressUpload).where(col(PressUpload.id).in_(old - used)))
 
 
 def _logo_file(row_id: int | None, name: str, size: int) -> dict[str, Any]:
@@ -325,7 +344,8 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
         ref=release.ref, version=version.number)
     files = (
         Attachment(f"{stem}.docx", export.docx_bytes(content, labels, planned,
-                                                     _logo_bytes(ctx, version)),
+                                                     _logo_bytes(ctx, version),
+                                                     _pictures(ctx, version)),
                    title=title, mime=export.DOCX_MIME),
         Attachment(f"{stem}.md", export.markdown(content, labels, planned).encode("utf-8"),
                    title=title, mime=export.MARKDOWN_MIME),
@@ -343,6 +363,15 @@ def _logo_bytes(ctx: Ctx, version: PressVersion) -> Any:  # noqa: ANN401
         if row is not None:
             return bytes(row.data)
     return ctx.settings.press.logo_path
+
+
+def _pictures(ctx: Ctx, version: PressVersion) -> dict[int, bytes]:
+    """The uploaded high-resolution images of a version, by id."""
+    ids = [i["id"] for i in version.images if isinstance(i, dict)]
+    if not ids:
+        return {}
+    return {row.id: bytes(row.data) for row in ctx.session.exec(
+        select(PressUpload).where(col(PressUpload.id).in_(ids))) if row.id is not None}
 
 
 @DOMAIN.command("press", "list", aliases=("列表",), usage="press.cmd.list")
@@ -458,8 +487,8 @@ def _new_flow() -> Flow:
             Step("contact", "press/ask_contact", _contact),
             Step("logo", "press/ask_logo", _logo, optional=True, default=lambda ctx, a: "",
                  files=True),
-            Step("images", "press/ask_images", _link, collect=True, optional=True,
-                 default=lambda ctx, a: []),
+            Step("images", "press/ask_images", _image, collect=True, optional=True,
+                 default=lambda ctx, a: [], files=True, collected="press/collected_images"),
             Step("planned", "press/ask_planned", FIELD_PARSERS["planned"], optional=True,
                  default=lambda ctx, a: None),
             Step("legal", "press/ask_legal", parsers.choice(LEGAL_CHOICES, YES_NO),
@@ -699,7 +728,8 @@ def _open_comm(ctx: Ctx, release: PressRelease, version: PressVersion,
         owner_platform=ctx.member.platform, owner_id=ctx.member.user_id,
         owner_name=ctx.member.display_name, audience="media", audience_name=outlets,
         topic=version.headline[:80], goal="publish", goal_text=version.headline[:300],
-        materials=[release.ref, *([version.logo] if version.logo else []), *version.images],
+        materials=[release.ref, *([version.logo] if version.logo else []),
+                   *(i["name"] if isinstance(i, dict) else i for i in version.images)],
         channel="press_release", created_at=ctx.now, updated_at=ctx.now)
     record.message_at, record.message_text = ctx.now, version.headline[:500]
     ctx.session.add(record)

@@ -19,6 +19,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 LOGO_WIDTH_CM = 4
+IMAGE_WIDTH_CM = 12
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MARKDOWN_MIME = "text/markdown; charset=utf-8"
 
@@ -41,14 +42,16 @@ def image_type(data: bytes) -> str | None:
 
 
 def docx_bytes(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
-               logo: Path | bytes | None = None) -> bytes:
+               logo: Path | bytes | None = None,
+               pictures: dict[int, bytes] | None = None) -> bytes:
     buffer = io.BytesIO()
-    document(content, labels, planned, logo).save(buffer)
+    document(content, labels, planned, logo, pictures).save(buffer)
     return buffer.getvalue()
 
 
 def document(content: dict[str, Any], labels: dict[str, str], planned: datetime | None,
-             logo: Path | bytes | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
+             logo: Path | bytes | None = None,
+             pictures: dict[int, bytes] | None = None) -> Any:  # noqa: ANN401 (python-docx's Document)
     from docx import Document  # with lxml, a quarter second: imported on the first export
     from docx.shared import Cm
 
@@ -73,8 +76,14 @@ def document(content: dict[str, Any], labels: dict[str, str], planned: datetime 
     doc.add_paragraph(content["contact"])
     if content["images"]:
         doc.add_heading(labels["images"], level=1)
-        for link in content["images"]:
-            doc.add_paragraph(link, style="List Bullet")
+        for item in content["images"]:
+            if not isinstance(item, dict):
+                doc.add_paragraph(item, style="List Bullet")
+            else:  # an uploaded image: placed, then named
+                if item.get("id") in (pictures or {}):
+                    doc.add_picture(io.BytesIO((pictures or {})[item["id"]]),
+                                    width=Cm(IMAGE_WIDTH_CM))
+                doc.add_paragraph(item["name"])
     return doc
 
 
@@ -94,7 +103,8 @@ def markdown(content: dict[str, Any], labels: dict[str, str], planned: datetime 
     lines += ["", f"## {_md(labels['contact'])}", "", _md(content["contact"]), ""]
     if content["images"]:
         lines += [f"## {_md(labels['images'])}", ""]
-        lines += [f"- <{link}>" for link in content["images"]] + [""]
+        lines += [f"- {_md(i['name'])}" if isinstance(i, dict) else f"- <{i}>"
+                  for i in content["images"]] + [""]
     return "\n".join(lines)
 
 

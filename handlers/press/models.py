@@ -4,6 +4,7 @@ its text, and the reviewers' decisions on a version."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -51,7 +52,8 @@ class PressVersion(SQLModel, table=True):
     contact_way: str = Field(max_length=CONTACT_MAX)  # a phone number or an email address
     logo: str = Field(default="", max_length=LINK_MAX)
     logo_file_id: int | None = None  # an uploaded logo (PressUpload), placed in the export
-    images: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Links, and uploaded images as {"id" (PressUpload), "name", "size", "kb"}.
+    images: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     planned_at: datetime | None = None  # embargo or planned release time
     legal: bool = True  # needs legal review
     created_by: str = Field(max_length=160)
