@@ -4,7 +4,8 @@ images. The headings come from the reader's labels; what the author typed is wri
 never as markup (Markdown's special characters are escaped). The company logo
 (LIAISON_PRESS_LOGO, an image file on the bot's host) is placed at the top of the document,
 unless the release has its own uploaded logo (PNG or JPEG), which takes its place; the
-release's own logo link, which the bot does not fetch, is named under it."""
+release's own logo link, which the bot does not fetch, is named under it. Uploaded
+high-resolution images are placed under their heading, each named; linked ones are listed."""
 
 from __future__ import annotations
 
