@@ -53,3 +53,35 @@ def temporary_postgres():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def seed_complaints(db, rows: int, *, platform: str, reporter: str,  # noqa: ANN001
+                    owner_of) -> None:  # noqa: ANN001
+    """`rows` complaints, one every 7 minutes back from now, in every status, with the
+    per-year counter after them: what a list command reads. `owner_of(n)` names the owner."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from bot.models import RecordCounter
+    from handlers.complaints.models import Complaint
+
+    now = datetime.now(UTC)
+    statuses = ("new", "responded", "solution", "followed_up", "resolved", "closed")
+    batch = []
+    for n in range(1, rows + 1):
+        received = now - timedelta(minutes=n * 7)
+        batch.append(dict(
+            ref=f"C-2026-{n:04d}", year=2026, seq=n, customer=f"Customer {n}", contact="x",
+            channel="phone", summary=f"summary {n}", details="d" * 200, severity="normal",
+            status=statuses[n % len(statuses)], received_at=received,
+            due_at=received + timedelta(hours=24), reporter_platform=platform,
+            reporter_id=reporter, reporter_name=reporter, owner_platform=platform,
+            owner_id=owner_of(n), owner_name=owner_of(n), created_at=received,
+            updated_at=received, response="", pause_reason="", paused_seconds=0,
+            clock_round=0, solution="", followup_nags=0, followup="", satisfaction_comment="",
+            close_reason="",
+        ))
+    with db.session() as s:
+        s.execute(insert(Complaint), batch)
+        s.execute(insert(RecordCounter), [{"prefix": "C", "year": 2026, "last": rows}])

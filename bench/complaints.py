@@ -18,19 +18,16 @@ import argparse
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import _common  # noqa: F401
-from _common import summary_ms, temporary_postgres
-from sqlalchemy import insert
+from _common import seed_complaints, summary_ms, temporary_postgres
 from sqlmodel import select
 
 from bot.config import Settings
 from bot.core import Liaison
 from bot.db import Database, upgrade
 from bot.messages import Inbound
-from bot.models import RecordCounter
 from handlers.complaints.models import Complaint
 
 FILE = ('/complaint new customer=ACME contact=x channel=email summary="bench {n}" details=d '
@@ -87,27 +84,10 @@ def bench_filing(url: str, threads: int, each: int) -> None:
 
 def bench_listing(url: str, rows: int) -> None:
     app = _app(url)
-    now = datetime.now(UTC)
     _say(app, "bob", "/whoami")
     _say(app, "admin", "/role grant @bob agent")
-    statuses = ("new", "responded", "solution", "followed_up", "resolved", "closed")
-    batch = []
-    for n in range(1, rows + 1):
-        received = now - timedelta(minutes=n * 7)
-        batch.append(dict(
-            ref=f"C-2026-{n:04d}", year=2026, seq=n, customer=f"Customer {n}", contact="x",
-            channel="phone", summary=f"summary {n}", details="d" * 200, severity="normal",
-            status=statuses[n % len(statuses)], received_at=received,
-            due_at=received + timedelta(hours=24), reporter_platform="console",
-            reporter_id="alice", reporter_name="alice", owner_platform="console",
-            owner_id="bob" if n % 3 else "carol", owner_name="bob", created_at=received,
-            updated_at=received, response="", pause_reason="", paused_seconds=0,
-            clock_round=0, solution="", followup_nags=0, followup="", satisfaction_comment="",
-            close_reason="",
-        ))
-    with app.db.session() as s:
-        s.execute(insert(Complaint), batch)
-        s.execute(insert(RecordCounter), [{"prefix": "C", "year": 2026, "last": rows}])
+    seed_complaints(app.db, rows, platform="console", reporter="alice",
+                    owner_of=lambda n: "bob" if n % 3 else "carol")
     for label, text, direct, channel in (
         ("list open, agent DM (full)", "/complaint list open", True, "console"),
         ("list overdue, agent DM", "/complaint list overdue", True, "console"),

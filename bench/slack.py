@@ -164,32 +164,9 @@ def figures(name: str, port: int, total: int, threads: int,
 
 def seed_complaints(app, rows: int = 300) -> None:  # noqa: ANN001
     """Complaints for `/complaint list` to show (the bench users are agents)."""
-    from datetime import UTC, datetime, timedelta
+    from _common import seed_complaints as seed
 
-    from sqlalchemy import insert
-
-    from bot.models import RecordCounter
-    from handlers.complaints.models import Complaint
-
-    now = datetime.now(UTC)
-    statuses = ("new", "responded", "solution", "followed_up", "resolved", "closed")
-    batch = []
-    for n in range(1, rows + 1):
-        received = now - timedelta(minutes=n * 7)
-        batch.append(dict(
-            ref=f"C-2026-{n:04d}", year=2026, seq=n, customer=f"Customer {n}", contact="x",
-            channel="phone", summary=f"summary {n}", details="d" * 200, severity="normal",
-            status=statuses[n % len(statuses)], received_at=received,
-            due_at=received + timedelta(hours=24), reporter_platform="slack",
-            reporter_id="UBENCH1", reporter_name="Bench 1", owner_platform="slack",
-            owner_id=f"UBENCH{n % 20}", owner_name="Bench", created_at=received,
-            updated_at=received, response="", pause_reason="", paused_seconds=0,
-            clock_round=0, solution="", followup_nags=0, followup="", satisfaction_comment="",
-            close_reason="",
-        ))
-    with app.db.session() as s:
-        s.execute(insert(Complaint), batch)
-        s.execute(insert(RecordCounter), [{"prefix": "C", "year": 2026, "last": rows}])
+    seed(app.db, rows, platform="slack", reporter="UBENCH1", owner_of=lambda n: f"UBENCH{n % 20}")
 
 
 def load_average() -> str:
