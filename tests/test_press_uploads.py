@@ -387,3 +387,67 @@ def test_high_resolution_images_uploaded_beside_links_are_placed_in_the_export_i
         in edited
     say(f"/press export {REF}")
     assert len(Document(str(tmp_path / "exports" / f"{REF}-v2.docx")).inline_shapes) == 0
+
+
+class _Catcher:
+    """A web server on loopback that records what it is asked and, when told, redirects."""
+
+    def __init__(self, redirect_to: str | None = None) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                seen.append(dict(self.headers))
+                if redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", redirect_to)
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:  # noqa: ANN401
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_bot_token_goes_to_slacks_file_host_only_never_elsewhere_or_through_a_redirect(
+        slack: Any, clock) -> None:  # noqa: ANN001, ANN401
+    """Slack's files are on its own host ("Working with files"); a file address that names any
+    other host, or a Slack address that redirects elsewhere, is not followed with the token."""
+    elsewhere = _Catcher()
+    try:
+        _slack_draft_to_logo(slack.app, ALICE, ALICE_DM, en=True)
+        file = slack.fake.add_file("logo.png", _png(), "image/png")
+        # `localhost` is not the host of the API URL the adapter was given (127.0.0.1).
+        _share(slack, ALICE, ALICE_DM, {**file, "url_private_download":
+                                        f"http://localhost:{elsewhere.port}/logo.png",
+                                        "url_private": f"http://localhost:{elsewhere.port}/x"})
+        assert "I could not read “logo.png”, so nothing was kept" in _posted(
+            slack, ALICE_DM, "could not read")
+        assert elsewhere.seen == []
+        bounce = _Catcher(redirect_to=f"http://localhost:{elsewhere.port}/logo.png")
+        try:
+            # the same host as the API, redirecting to another one
+            _share(slack, ALICE, ALICE_DM, {**file, "url_private_download":
+                                            f"http://127.0.0.1:{bounce.port}/logo.png"})
+            slack.fake.wait_for("chat.postMessage", 2, where=lambda c: "could not read" in
+                                message_text(c.params))
+            assert bounce.seen[0].get("Authorization") == "Bearer xoxb-test"
+            assert elsewhere.seen == []  # the redirect was not followed
+        finally:
+            bounce.stop()
+    finally:
+        elsewhere.stop()
+    with slack.app.db.session() as s:
+        assert not s.exec(select(PressUpload)).all()

@@ -406,7 +406,8 @@ class SlackAdapter:
                 return None
             text, mentions = self._decode(raw)
             files = slack_files.uploads(event.get("files") or [], self._bot_token,
-                                        self.app.settings.upload_max_bytes)
+                                        self.app.settings.upload_max_bytes,
+                                        self.client.base_url)
             return self._inbound(
                 user, channel, text, mentions, thread=thread, direct=direct,
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",

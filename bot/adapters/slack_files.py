@@ -13,22 +13,40 @@ from __future__ import annotations
 
 import logging
 import urllib.request
+from collections.abc import Collection
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from bot.messages import Upload
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0  # seconds for one download
+# Where Slack serves shared files ("Working with files": url_private on files.slack.com). The
+# bot token goes to these hosts only, and to the host of the configured API URL (a test's fake
+# Slack), never to another host an event or a redirect names.
+FILE_HOSTS = frozenset({"files.slack.com"})
 
 
-def uploads(files: list[dict[str, Any]], token: str, limit: int) -> tuple[Upload, ...]:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would repeat the Authorization header to wherever a redirect points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def uploads(files: list[dict[str, Any]], token: str, limit: int,
+            api_url: str = "https://slack.com/api/") -> tuple[Upload, ...]:
     """Each shared file as an Upload: its bytes when Slack gave them within `limit`, else the
     reason it has none."""
-    return tuple(_one(f, token, limit) for f in files if isinstance(f, dict))
+    hosts = FILE_HOSTS | {urlsplit(api_url).hostname or ""}
+    return tuple(_one(f, token, limit, hosts) for f in files if isinstance(f, dict))
 
 
-def _one(file: dict[str, Any], token: str, limit: int) -> Upload:
+def _one(file: dict[str, Any], token: str, limit: int, hosts: Collection[str]) -> Upload:
     name = str(file.get("name") or file.get("title") or "file")[:200]
     mime = str(file.get("mimetype") or "application/octet-stream")
     try:
@@ -38,11 +56,12 @@ def _one(file: dict[str, Any], token: str, limit: int) -> Upload:
     if size > limit:
         return Upload(name, mime, size=size, problem="too_large")
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    if not url.startswith(("https://", "http://")):
+    if not url.startswith(("https://", "http://")) or urlsplit(url).hostname not in hosts:
+        log.warning("a shared file's address is not Slack's; not fetched: %s", url[:120])
         return Upload(name, mime, size=size, problem="unavailable")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310
+        with _OPENER.open(request, timeout=TIMEOUT) as answer:
             kind = answer.headers.get("Content-Type", "")
             data = answer.read(limit + 1)
     except (URLError, OSError, ValueError) as exc:
