@@ -186,6 +186,7 @@ class SlackAdapter:
         self.host, self.port, self.http_threads = host, port, http_threads
         self.ack_budget = ack_budget
         self.client = WebClient(token=bot_token, base_url=api_url, timeout=10)
+        self.api_url = api_url  # its host may serve shared files too (slack_files)
         self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
         self._bot_token = bot_token
         self._signing_secret = signing_secret
@@ -406,8 +407,7 @@ class SlackAdapter:
                 return None
             text, mentions = self._decode(raw)
             files = slack_files.uploads(event.get("files") or [], self._bot_token,
-                                        self.app.settings.upload_max_bytes,
-                                        self.client.base_url)
+                                        self.app.settings.upload_max_bytes, self.api_url)
             return self._inbound(
                 user, channel, text, mentions, thread=thread, direct=direct,
                 event_id=body.get("event_id"), workspace=body.get("team_id") or "",
