@@ -73,9 +73,12 @@ def find(session: Session, model: type[Record], ref: str | int, *, lock: bool = 
 
 
 def load(session: Session, model: type[Record], ids: RecordIds, raw: str | None, *,
-         missing: str, lock: bool = False) -> Record:
+         missing: str, lock: bool = False, usage: str | None = None) -> Record:
     """The record `raw` names, as people type ids; else NotFound(`missing`, ref=...), the
-    domain's answer naming the id (as typed when it is not one)."""
+    domain's answer naming the id (as typed when it is not one). With no id typed at all,
+    the command's `usage` when one is given."""
+    if not raw and usage:
+        raise UserError(usage)
     ref = ids.parse(raw)
     record = find(session, model, ref, lock=lock) if ref else None
     if record is None:
@@ -116,10 +119,10 @@ class Who:
 
 
 def load_allowed(ctx: Ctx, model: type[Record], ids: RecordIds, raw: str | None, who: Who, *,
-                 missing: str, lock: bool = False) -> Record:
+                 missing: str, lock: bool = False, usage: str | None = None) -> Record:
     """Load by id (locked for a change), then check who may: the record, else the polite "not
     found" or refusal, both naming the id; nothing is written before either."""
-    record = load(ctx.session, model, ids, raw, missing=missing, lock=lock)
+    record = load(ctx.session, model, ids, raw, missing=missing, lock=lock, usage=usage)
     who.check(ctx, record)
     return record
 

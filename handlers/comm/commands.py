@@ -600,10 +600,8 @@ def _by_ref(session: Session, ref: str | None, lock: bool = False) -> CommRecord
 
 
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommRecord:
-    if not raw:
-        raise UserError(usage)
     return records.load(ctx.session, CommRecord, rules.IDS, raw, missing="comm/not_found",
-                        lock=lock)
+                        lock=lock, usage=usage)
 
 
 OWNER = records.Who("comm/not_owner", people=("owner",), roles=("admin",),
@@ -611,10 +609,8 @@ OWNER = records.Who("comm/not_owner", people=("owner",), roles=("admin",),
 
 
 def _load_own(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> CommRecord:
-    if not raw:
-        raise UserError(usage)
     return records.load_allowed(ctx, CommRecord, rules.IDS, raw, OWNER, missing="comm/not_found",
-                                lock=lock)
+                                lock=lock, usage=usage)
 
 
 def _require_runnable(record: CommRecord) -> None:

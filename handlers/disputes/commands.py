@@ -446,10 +446,8 @@ def _owner(dispute: Dispute) -> Target:
 
 
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> Dispute:
-    if not raw:
-        raise UserError(usage)
     return records.load(ctx.session, Dispute, rules.IDS, raw, missing="disputes/not_found",
-                        lock=lock)
+                        lock=lock, usage=usage)
 
 
 def _writable(ctx: Ctx, raw: str | None, usage: str) -> Dispute:

@@ -381,10 +381,8 @@ def _row(iv: Interview) -> dict[str, Any]:
 
 
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> Interview:
-    if not raw:
-        raise UserError(usage)
     return records.load(ctx.session, Interview, IDS, raw, missing="interviews/not_found",
-                        lock=lock)
+                        lock=lock, usage=usage)
 
 
 DEBRIEFERS = records.Who("interviews/not_yours", people=("spokesperson", "owner"),

@@ -628,10 +628,8 @@ def _decision(ctx: Ctx, release: PressRelease, version: PressVersion, side: str,
 
 
 def _load(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> PressRelease:
-    if not raw:
-        raise UserError(usage)
     return records.load(ctx.session, PressRelease, rules.IDS, raw, missing="press/not_found",
-                        lock=lock)
+                        lock=lock, usage=usage)
 
 
 AUTHOR = records.Who("press/not_author", people=("author",), roles=("admin",),
@@ -639,10 +637,8 @@ AUTHOR = records.Who("press/not_author", people=("author",), roles=("admin",),
 
 
 def _load_own(ctx: Ctx, raw: str | None, usage: str, lock: bool = False) -> PressRelease:
-    if not raw:
-        raise UserError(usage)
     return records.load_allowed(ctx, PressRelease, rules.IDS, raw, AUTHOR,
-                                missing="press/not_found", lock=lock)
+                                missing="press/not_found", lock=lock, usage=usage)
 
 
 def _under_review(ctx: Ctx, raw: str | None, usage: str) -> tuple[PressRelease, PressVersion]:
