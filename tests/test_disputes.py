@@ -207,6 +207,9 @@ def test_in_english_with_a_hand_link_and_the_weekly_staleness_reminder(db_url, t
     dana(f"/dispute log {REF} Sent the signed order by mail")
     clock.shift(timedelta(days=2))
     assert [o.message.title for o in _mine(run_due(app))] == []
+    # The entry restarted the count: three days after it, not a week after the last notice.
+    clock.shift(timedelta(days=1))
+    assert [o.message.title for o in _mine(run_due(app))] == [f"Nothing added to {REF} for 3d"]
 
     out = dana.say(f"/dispute export {REF}")
     files = _files(out)

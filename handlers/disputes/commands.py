@@ -20,11 +20,13 @@ from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, UserError
+from bot.export import DOCX_MIME, MARKDOWN_MIME
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
 from handlers.disputes import export, rules
 from handlers.disputes.models import CLOSED, OPEN, Dispute, DisputeEntry
 from handlers.disputes.settings import DisputeSettings
+from handlers.meetings.models import partner_key  # one folding: a dispute finds its meetings by it
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -230,9 +232,9 @@ def dispute_export(ctx: Ctx, args: Args) -> Reply:
     title = labels["title"].format(ref=dispute.ref)
     files = (
         Attachment(f"{dispute.ref}.docx", export.docx_bytes(data, words, ctx.zone),
-                   title=title, mime=export.DOCX_MIME),
+                   title=title, mime=DOCX_MIME),
         Attachment(f"{dispute.ref}.md", export.markdown(data, words, ctx.zone).encode("utf-8"),
-                   title=title, mime=export.MARKDOWN_MIME),
+                   title=title, mime=MARKDOWN_MIME),
     )
     return Reply("disputes/exported", {"ref": dispute.ref, "files": [f.filename for f in files],
                                        "entries": len(data["entries"])},
@@ -244,7 +246,7 @@ def dispute_close(ctx: Ctx, args: Args) -> Reply:
     dispute = _writable(ctx, args.get(0), "disputes/usage_close")
     outcome = _text(args.text_after(1), 2000, dispute, "disputes/usage_close", single_line=False)
     entries = _entries(ctx.session, dispute)
-    entry = _add(ctx, dispute, entries, "close", outcome)
+    entry = _add(ctx, dispute, entries, "close", outcome, audit=False)  # one entry, below
     dispute.status, dispute.outcome, dispute.closed_at = CLOSED, outcome, ctx.now
     ctx.session.add(dispute)
     api.cancel(ctx.session, record_type=RECORD, record_id=dispute.ref)
@@ -287,7 +289,7 @@ def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
                                      "user_id": ctx.member.user_id,
                                      "name": ctx.member.display_name}
     dispute = Dispute(
-        ref=ref, partner=answers["partner"], partner_key=rules.partner_key(answers["partner"]),
+        ref=ref, partner=answers["partner"], partner_key=partner_key(answers["partner"]),
         subject=answers["subject"], stake=answers.get("stake") or "",
         owner_platform=owner["platform"], owner_id=owner["user_id"],
         owner_name=owner.get("name", ""), status=OPEN, last_entry_at=ctx.now,
@@ -535,7 +537,7 @@ def _linked(session: Session, partner: str, refs: list[str]) -> dict[str, list[d
     from handlers.complaints.models import Complaint
     from handlers.meetings.models import Meeting
 
-    key = rules.partner_key(partner)
+    key = partner_key(partner)
     found: dict[str, dict[str, Any]] = {}
     for m in session.exec(select(Meeting).where(Meeting.partner_key == key)
                           .order_by(col(Meeting.starts_at))).all():
@@ -550,7 +552,7 @@ def _linked(session: Session, partner: str, refs: list[str]) -> dict[str, list[d
         rows = session.exec(select(model).where(func.lower(column).contains(word, autoescape=True))
                             .order_by(col(model.id)).limit(500)).all()
         for row in rows:
-            if rules.partner_key(getattr(row, column.key)) == key:
+            if partner_key(getattr(row, column.key)) == key:
                 found[row.ref] = {**_linked_row(kind, row), "how": "auto"}
     for ref in refs:
         if ref not in found:

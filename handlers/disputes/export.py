@@ -7,21 +7,19 @@ never as markup (Markdown's special characters are escaped)."""
 from __future__ import annotations
 
 import io
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from docx import Document
 
-DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-MARKDOWN_MIME = "text/markdown; charset=utf-8"
+from bot.export import markdown_text as _md
+
 LABELS = ("title", "partner", "subject", "stake", "owner", "status", "next", "points", "ours",
           "theirs", "proposals", "agreements", "mediation", "mediator", "mediation_at", "log",
           "linked", "outcome", "superseded_by", "supersedes", "none", "entries", "by")
 KINDS = ("point", "position", "proposal", "agreement", "escalation", "log", "attachment",
          "mediator", "next_step", "link", "close")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def _when(value: datetime | str | None, zone: ZoneInfo) -> str:
@@ -134,6 +132,3 @@ def markdown(data: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) -> str
     lines += [f"- {_md(x)}" for x in linked] or [_md(labels["none"])]
     return "\n".join(lines) + "\n"
 
-
-def _md(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

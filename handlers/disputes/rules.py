@@ -66,11 +66,6 @@ def is_link(text: str) -> bool:
     return bool(_URL.match(text.strip())) and len(text.strip()) <= 500
 
 
-def partner_key(name: str) -> str:
-    """`ACME  Ltd`, `acme ltd` and `ＡＣＭＥ Ltd` are one partner (as meetings fold it)."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())[:200]
-
-
 class Entry(Protocol):
     n: int
     kind: str
