@@ -1,4 +1,7 @@
-"""CSV export for any record type: UTF-8 with a byte-order mark (Excel and WPS read a CSV
+"""Exports for any record type. Documents (Word, Markdown) go to chat as files with these
+media types, and what people typed is written into Markdown as text (`markdown_text`).
+
+CSV: UTF-8 with a byte-order mark (Excel and WPS read a CSV
 without one in the system's code page and show Chinese as mojibake), and every text cell that
 a spreadsheet would run as a formula (CSV injection, OWASP) prefixed with an apostrophe, which
 spreadsheets show as text. `read_cell` undoes the prefix, so an exported file imports again."""
@@ -7,8 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MARKDOWN_MIME = "text/markdown; charset=utf-8"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def markdown_text(text: object) -> str:
+    """`text` with every character Markdown gives a meaning escaped: it reads as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -26,6 +26,7 @@ from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
+from bot.export import DOCX_MIME, MARKDOWN_MIME
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
 from handlers import principles
@@ -346,9 +347,9 @@ def press_export(ctx: Ctx, args: Args) -> Reply:
         Attachment(f"{stem}.docx", export.docx_bytes(content, labels, planned,
                                                      _logo_bytes(ctx, version),
                                                      _pictures(ctx, version)),
-                   title=title, mime=export.DOCX_MIME),
+                   title=title, mime=DOCX_MIME),
         Attachment(f"{stem}.md", export.markdown(content, labels, planned).encode("utf-8"),
-                   title=title, mime=export.MARKDOWN_MIME),
+                   title=title, mime=MARKDOWN_MIME),
     )
     return Reply("press/exported", {"ref": release.ref, "version": version.number,
                                     "files": [f.filename for f in files]},

@@ -10,19 +10,17 @@ high-resolution images are placed under their heading, each named; linked ones a
 from __future__ import annotations
 
 import io
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.export import markdown_text as _md
+
 LABELS = ("background", "facts", "contact", "logo", "images", "planned")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 LOGO_WIDTH_CM = 4
 IMAGE_WIDTH_CM = 12
-DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-MARKDOWN_MIME = "text/markdown; charset=utf-8"
 
 
 IMAGE_TYPES = ("image/png", "image/jpeg")  # what an uploaded logo may be
@@ -108,6 +106,3 @@ def markdown(content: dict[str, Any], labels: dict[str, str], planned: datetime 
                   for i in content["images"]] + [""]
     return "\n".join(lines)
 
-
-def _md(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
