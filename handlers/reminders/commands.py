@@ -64,7 +64,7 @@ def remind_list(ctx: Ctx, args: Args) -> Reply:
 def remind_snooze(ctx: Ctx, args: Args) -> Reply:
     """Push a reminder back; a reminder already sent (its "remind me again" choices) comes
     back at the new time."""
-    row = _own(ctx, args.get(0), sent_too=True)
+    row = _own(ctx, args.get(0))
     if not row.snoozable:
         raise UserError("reminders/not_snoozable", id=row.id)
     when = args.text_after(1)
@@ -129,14 +129,16 @@ def _get(ctx: Ctx, raw: str | None) -> Reminder:
     return row
 
 
-def _own(ctx: Ctx, raw: str | None, *, sent_too: bool = False) -> Reminder:
+def _own(ctx: Ctx, raw: str | None) -> Reminder:
+    """A reminder of mine that may move: still waiting, or already received and snoozable.
+    One being sent this moment (claimed) may not: the sender would mark it sent over the new
+    time, and the answer "moved" would be untrue."""
     row = _get(ctx, raw)
     mine = (row.target_kind == "member" and row.target_platform == ctx.member.platform
             and row.target_id == ctx.member.user_id)
     if not mine:
         raise PermissionDenied("reminders/not_yours", id=row.id)
-    if row.status not in (Status.PENDING, Status.CLAIMED) and not (
-            sent_too and row.status == Status.SENT and row.snoozable):
+    if row.status != Status.PENDING and not (row.status == Status.SENT and row.snoozable):
         raise UserError("reminders/not_pending", id=row.id)
     return row
 
