@@ -963,7 +963,10 @@ class SlackAdapter:
             if response.status_code == 429 or response.status_code >= 500:
                 raise DeliveryError(f"response_url:http_{response.status_code}", temporary=True)
             if response.status_code >= 300:  # expired (30 minutes) or used up (5 times)
-                log.warning("response_url refused: http %s", response.status_code)
+                # Not delivered: the outbox records the failure (and tells the admins) rather
+                # than marking it sent.
+                raise DeliveryError(f"response_url:http_{response.status_code}",
+                                    temporary=False)
             return ""
 
         _in_parts(outbound, message_payloads(outbound.message), post)
