@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import logging
 import urllib.request
-from collections.abc import Collection
 from typing import Any
 from urllib.error import URLError
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bot.messages import Upload
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0  # seconds for one download
 # Where Slack serves shared files ("Working with files": url_private on files.slack.com). The
-# bot token goes to these hosts only, and to the host of the configured API URL (a test's fake
-# Slack), never to another host an event or a redirect names.
+# bot token goes there over https only, or to the configured API URL's own scheme and host (a
+# test's fake Slack), never to another host an event or a redirect names.
 FILE_HOSTS = frozenset({"files.slack.com"})
 
 
@@ -42,11 +41,18 @@ def uploads(files: list[dict[str, Any]], token: str, limit: int,
             api_url: str = "https://slack.com/api/") -> tuple[Upload, ...]:
     """Each shared file as an Upload: its bytes when Slack gave them within `limit`, else the
     reason it has none."""
-    hosts = FILE_HOSTS | {urlsplit(api_url).hostname or ""}
-    return tuple(_one(f, token, limit, hosts) for f in files if isinstance(f, dict))
+    api = urlsplit(api_url)
+    return tuple(_one(f, token, limit, api) for f in files if isinstance(f, dict))
 
 
-def _one(file: dict[str, Any], token: str, limit: int, hosts: Collection[str]) -> Upload:
+def _allowed(url: str, api: SplitResult) -> bool:
+    """Slack's file host over https, or the configured API's own scheme and host."""
+    parts = urlsplit(url)
+    return ((parts.scheme == "https" and parts.hostname in FILE_HOSTS)
+            or (parts.scheme, parts.hostname) == (api.scheme, api.hostname))
+
+
+def _one(file: dict[str, Any], token: str, limit: int, api: SplitResult) -> Upload:
     name = str(file.get("name") or file.get("title") or "file")[:200]
     mime = str(file.get("mimetype") or "application/octet-stream")
     try:
@@ -56,7 +62,7 @@ def _one(file: dict[str, Any], token: str, limit: int, hosts: Collection[str]) -
     if size > limit:
         return Upload(name, mime, size=size, problem="too_large")
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    if not url.startswith(("https://", "http://")) or urlsplit(url).hostname not in hosts:
+    if not _allowed(url, api):
         log.warning("a shared file's address is not Slack's; not fetched: %s", url[:120])
         return Upload(name, mime, size=size, problem="unavailable")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
