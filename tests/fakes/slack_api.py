@@ -491,7 +491,11 @@ class FakeSlack:
             except (SlackObjectFormationError, TypeError, ValueError):
                 return "invalid_arguments"
         channel = str(params.get("channel") or "")
-        if posting and channel in self.state.private and not self.is_member(channel):
+        # chat.postMessage reference, error `not_in_channel`: a bot may post in a public
+        # channel it has not joined only with the `chat:write.public` scope; in a private
+        # one, only as a member.
+        if posting and not self.is_member(channel) and (
+                channel in self.state.private or "chat:write.public" not in self.state.scopes):
             return "not_in_channel"
         if method == "chat.postEphemeral" and params.get("thread_ts") and (
                 channel, params["thread_ts"]) not in self.state.threads:
