@@ -332,9 +332,6 @@ class _Helpers:
                                 for odd, piece in zip(itertools.cycle((False, True)), pieces)))
         return text
 
-    def _command(self, words: str) -> str:
-        return self.dialect.command(words, self.direct, self.names)
-
     def cmd(self, words: str) -> Safe:
         """A command as the reader types it: `cmd('lang en')` is `/lang en` on the console,
         `/liaison lang en` in a Slack channel, `@Liaison /lang en` in a DingTalk group. The

@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 READY_WITHIN = 1.0  # seconds /readyz waits for the database
-REPLAY_KEY = "slack-signature"
-WEB_PATHS = ("/dash/",)  # InboundEvent.platform of remembered signatures
+REPLAY_KEY = "slack-signature"  # InboundEvent.platform of remembered signatures
+WEB_PATHS = ("/dash/",)  # the dashboard's pages and forms: not Slack's, not signed
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -62,7 +62,7 @@ class SlackHttpGuard:
             return self._readyz(start_response)
         if method != "POST" or str(environ.get("PATH_INFO", "")).startswith(WEB_PATHS):
             # The dashboard's own forms (sign in, sign out) are not Slack's: the web app
-            # reads them, with its own small size limit.
+            # reads them, under the same MAX_BODY (bot/web/app.py).
             return self.app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from flask import Flask, Response, abort, g, redirect, request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from werkzeug.exceptions import HTTPException
 
+from bot.adapters.http_guard import MAX_BODY
 from bot.core import Liaison
 from bot.export import csv_bytes, safe_cell
 from bot.render import LOCALES, templates_root
@@ -102,7 +103,8 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
     settings turn it on (LIAISON_DASHBOARD)."""
     settings = liaison.settings
     app = Flask("liaison", static_folder=None, template_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = None  # the Slack guard limits POST bodies before us
+    # The guard limits Slack's bodies before us; the dashboard's forms get the same bound.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
 
     @app.get("/healthz")
     @app.route("/healthz", methods=["HEAD"])
@@ -355,4 +357,4 @@ def _download(body: bytes, filename: str, content_type: str) -> Response:
     return response
 
 
-__all__ = ["create_app", "xlsx_bytes", "timedelta"]
+__all__ = ["create_app", "xlsx_bytes"]

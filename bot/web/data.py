@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, or_, true
+from sqlalchemy import and_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, select
 
@@ -89,9 +89,6 @@ class Kind:
     due: str = ""  # a deadline column: rows past it (and still open) show in red
     open_states: tuple[str, ...] = field(default=())
 
-    def visible(self, viewer: Viewer) -> ColumnElement[bool]:
-        return self.seen(viewer)
-
 
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -155,7 +152,7 @@ class Page:
 
 
 def _filtered(kind: Kind, viewer: Viewer, q: str, status: str) -> list[ColumnElement[bool]]:
-    where = [kind.visible(viewer)]
+    where = [kind.seen(viewer)]
     if status and status in kind.statuses:
         where.append(getattr(kind.model, kind.status) == status)
     for term in q.split()[:5]:
@@ -191,7 +188,7 @@ def record(session: Session, kind: Kind, viewer: Viewer, key: str) -> Any | None
     else:
         value = key.upper()
     return session.exec(select(kind.model).where(column == value,
-                                                 kind.visible(viewer))).first()
+                                                 kind.seen(viewer))).first()
 
 
 def timeline(session: Session, kind: Kind, row: Any) -> list[AuditEntry]:  # noqa: ANN401
@@ -236,5 +233,5 @@ def overview(session: Session, viewer: Viewer, now: datetime,
             "actions": list(actions), "reviews": list(reviews)}
 
 
-__all__ = ["ABSENT", "KINDS", "Kind", "Page", "export_rows", "false", "list_page",
+__all__ = ["ABSENT", "KINDS", "Kind", "Page", "export_rows", "list_page",
            "overdue", "overview", "record", "timeline"]

@@ -13,7 +13,7 @@ otherwise LIAISON_TIMEZONE. The dashboard's review page shows the same numbers w
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -152,4 +152,4 @@ def plan_weekly(session: Session, settings: Any, now: datetime) -> list[str]:  #
     return keys
 
 
-__all__ = ["DOMAIN", "plan_weekly", "timedelta"]
+__all__ = ["DOMAIN", "plan_weekly"]
