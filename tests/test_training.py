@@ -200,3 +200,19 @@ def test_in_english(db_url, tmp_path, clock):
     assert "Recorded: you attended training T-2027-0001" in bob("/training attend T-2027-0001")
     report = admin("/training report 2027")
     assert "2027-Q1: T-2027-0001" in report and "1 attended of 1 invited" in report
+
+
+def test_the_plan_names_only_the_reminders_that_will_come(db_url, tmp_path, clock):
+    """Planned three days ahead: the 21-day and 7-day reminders would be in the past, so the
+    answer does not promise them."""
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    for line in ("/training plan 2026-Q4", "2026-11-29 14:00", "3楼大会议室",
+                 "王教授,某大学新闻学院,13800000000", "1", "跳过", "@bob"):
+        admin(line)
+    done = admin("确认")
+    assert "提醒:开始前 1 天在培训频道发布通知;开始前 1 小时私信受邀人。" in done
+    assert "21 天" not in done and "7 天" not in done
+    with app.db.session() as s:
+        keys = sorted(r.key for r in s.exec(select(Reminder).where(
+            Reminder.record_type == "training")).all())
+    assert keys == ["training:T-2026-0001:announce:1d", "training:T-2026-0001:starting:console:bob"]

@@ -164,8 +164,9 @@ def create(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     ctx.session.add(row)
     ctx.session.flush()
     ctx.audit("training", ref, "plan", {"start": answers["start"], "speaker": row.speaker})
-    plan_reminders(ctx.session, row, ctx.now, ctx.zone.key)
-    return [Reply("training/planned", {"s": view(row)}, audience=Audience.USER)]
+    planned = plan_reminders(ctx.session, row, ctx.now, ctx.zone.key)
+    return [Reply("training/planned", {"s": view(row), "planned": planned},
+                  audience=Audience.USER)]
 
 
 PLAN_FLOW = Flow(
@@ -187,10 +188,13 @@ PLAN_FLOW = Flow(
 )
 
 
-def plan_reminders(session: Session, row: TrainingSession, now: datetime, zone: str) -> None:
+def plan_reminders(session: Session, row: TrainingSession, now: datetime,
+                   zone: str) -> dict[str, Any]:
     """The organiser 21 days before (only while the speaker is unconfirmed: the render reads
     that), the training channel 7 days and 1 day before, each member invited 1 hour before.
-    Times already past are left out."""
+    Times already past are left out. Returns what was planned, for the answer to name only
+    that: {"speaker": bool, "announce": [days…], "invitees": how many}."""
+    planned: dict[str, Any] = {"speaker": False, "announce": [], "invitees": 0}
     base = f"training:{row.ref}"
     record = {"record_type": "training", "record_id": row.ref}
     payload = {"zone": zone}
@@ -199,12 +203,14 @@ def plan_reminders(session: Session, row: TrainingSession, now: datetime, zone: 
         api.plan(session, key=f"{base}:speaker", kind=SPEAKER_DUE, due=due,
                  target=Target.member(row.organiser_platform, row.organiser_id),
                  payload=payload, **record)
+        planned["speaker"] = True
     for before in ANNOUNCE:
         due = row.starts_at - before
         if due > now:
             api.plan(session, key=f"{base}:announce:{before.days}d", kind=ANNOUNCEMENT,
                      due=due, target=Target.purpose(PURPOSE),
                      payload={**payload, "days": before.days}, snoozable=False, **record)
+            planned["announce"].append(before.days)
     due = row.starts_at - INVITEES_BEFORE
     if due > now:
         for invitee in row.invitees:
@@ -213,6 +219,8 @@ def plan_reminders(session: Session, row: TrainingSession, now: datetime, zone: 
                          f"{invitee['user_id']}", kind=STARTING, due=due,
                          target=Target.member(invitee["platform"], invitee["user_id"]),
                          payload=payload, **record)
+                planned["invitees"] += 1
+    return planned
 
 
 def view(row: TrainingSession) -> dict[str, Any]:
