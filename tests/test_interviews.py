@@ -132,6 +132,10 @@ def test_an_interview_in_english_signed_off_by_pr_alone(db_url, tmp_path, clock)
     assert "Sign-off: PR alone" in alice("skip")
     created = alice("confirm")
     assert f"Interview {REF} recorded" in created
+    # 29 hours ahead: the 48-hour reminder would be in the past, so it is not promised.
+    assert ("they are reminded 24 hours before until they sign off, and the spokesperson gets "
+            "the card again an hour before.") in created
+    assert "48" not in created
     assert "stay calm and avoid emotional wording" in created
     assert "No approved talking point matches" in created  # 退款 is not 'refunds'
     pat("/lang en")

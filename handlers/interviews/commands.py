@@ -231,9 +231,10 @@ def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:
     ctx.session.flush()
     ctx.audit(RECORD, ref, "create", {k: answers.get(k) for k in (
         "outlet", "journalist", "topic", "at", "format", "questions", "legal")})
-    _plan(ctx, iv)
+    planned = _plan(ctx, iv)
     values, choices = _prep(ctx.session, iv, ctx.now)
-    replies = [Reply("interviews/created", {**values, "sides": _missing(iv)})]
+    replies = [Reply("interviews/created", {**values, "sides": _missing(iv),
+                                            "planned": planned})]
     signoff = [Choice(f"/interview signoff {ref}", "interviews.choice.signoff",
                       style="primary")]
     for side in _missing(iv):
@@ -328,8 +329,12 @@ def _missing(iv: Interview) -> list[str]:
     return [s for s in (("pr", "legal") if iv.legal else ("pr",)) if s not in signed]
 
 
-def _plan(ctx: Ctx, iv: Interview) -> None:
+def _plan(ctx: Ctx, iv: Interview) -> dict[str, Any]:
+    """Sign-off reminders 48 h and 24 h before, the card again an hour before, the debrief
+    after; times already past are left out. Returns what was planned, for the answer to name
+    only that: {"signoff": [hours…], "prep": bool}."""
     at = _aware(iv.at)
+    planned: dict[str, Any] = {"signoff": [], "prep": False}
     for side in _missing(iv):
         for before in SIGNOFF_BEFORE:
             if at - before > ctx.now:
@@ -337,12 +342,16 @@ def _plan(ctx: Ctx, iv: Interview) -> None:
                 api.plan(ctx.session, key=f"interview:{iv.ref}:signoff:{side}:{hours}h",
                          kind=SIGNOFF_KIND, due=at - before, target=Target.purpose(side),
                          record_type=RECORD, record_id=iv.ref, payload={"side": side})
+                if hours not in planned["signoff"]:
+                    planned["signoff"].append(hours)
     speaker = Target.member(iv.spokesperson_platform, iv.spokesperson_id)
     if at - PREP_BEFORE > ctx.now:
         api.plan(ctx.session, key=f"interview:{iv.ref}:prep", kind=PREP_KIND,
                  due=at - PREP_BEFORE, target=speaker, record_type=RECORD, record_id=iv.ref)
+        planned["prep"] = True
     api.plan(ctx.session, key=f"interview:{iv.ref}:debrief", kind=DEBRIEF_KIND,
              due=at + DEBRIEF_AFTER, target=speaker, record_type=RECORD, record_id=iv.ref)
+    return planned
 
 
 def _propose_choice(iv: Interview, question: str) -> Choice:
