@@ -231,8 +231,6 @@ def remember_note(answers: dict[str, Any], key: str, value: Any) -> None:
 
 # "Next workday" by the person's working calendar (their team's, else the default): a day off
 # or a make-up workday counts as it is; under 24x7, the next Monday-to-Friday day at 09:00.
-NEXT_WORKDAY = frozenset({"next workday", "next working day", "next-workday", "下个工作日",
-                          "下一个工作日", "下一工作日"})
 
 
 def _next_workday(ctx: Ctx) -> datetime:
@@ -246,12 +244,13 @@ def when(future_only: bool = False, past_only: bool = False) -> Parser:
     """A date and time as people type it, read in the member's zone; stored as ISO UTC."""
 
     def parse(answer: str, ctx: Ctx) -> str:
+        from bot import workcal
         from bot.timeparse import Reading, TimeParseError, read_when
 
         typed = answer.strip()
         confirmed = typed.endswith(_CONFIRMED)
         try:
-            if " ".join(typed.lower().split()) in NEXT_WORKDAY:
+            if workcal.says_next_workday(typed):
                 reading = Reading(_next_workday(ctx).astimezone(UTC), None, False)
             else:
                 reading = read_when(typed.rstrip("".join(_CONFIRMED)), now=ctx.now, tz=ctx.zone)

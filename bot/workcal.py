@@ -303,16 +303,30 @@ def in_working_time(cal: Calendar, at: datetime, deadline: datetime) -> datetime
     return moved if moved <= deadline else at
 
 
+# What people type for "the next working day" (compared lower-cased, with hyphens and runs of
+# spaces as one space): in a conversation's time answer and in `/remind snooze`.
+NEXT_WORKDAY_WORDS = frozenset({"next workday", "next working day", "workday",
+                                "下个工作日", "下一个工作日", "下一工作日", "工作日"})
+
+
+def says_next_workday(text: str) -> bool:
+    return " ".join(text.lower().replace("-", " ").split()) in NEXT_WORKDAY_WORDS
+
+
+def weekday_morning_after(local: datetime) -> datetime:
+    """09:00 of the next Monday-to-Friday day after `local`'s day, in its zone."""
+    day = local + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
 def next_workday(cal: Calendar, at: datetime, zone: ZoneInfo | None = None) -> datetime:
     """The start of the first working day after the day of `at`. Under `24x7`, which has no
     working days to speak of, the next Monday-to-Friday day at 09:00 in `zone` (what "next
     workday" always meant)."""
     if cal.always:
-        local = at.astimezone(zone or cal.zone)
-        day = local + timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return day.replace(hour=9, minute=0, second=0, microsecond=0)
+        return weekday_morning_after(at.astimezone(zone or cal.zone))
     local_day = at.astimezone(cal.zone).date()
     midnight = datetime.combine(local_day + timedelta(days=1), time(0), cal.zone)
     return next_working_start(cal, midnight)

@@ -205,16 +205,14 @@ def snooze_time(row: Reminder, text: str, *, now: datetime, zone: ZoneInfo,
     09:00); a time typed out must be later than both. A warning is not moved past the
     deadline it warns about: the answer says when that is and offers the latest time that
     still warns."""
-    from schedules.scheduler import next_workday  # it imports this module
-
     base = max(now, row.due_at)
     local = base.astimezone(zone)
     word = " ".join(text.split()).lower()
-    if word in ("next-workday", "workday", "next-working-day", "下个工作日", "工作日"):
+    if workcal.says_next_workday(word):
         if cal is not None and not cal.always:
             due = workcal.next_workday(cal, base).astimezone(now.tzinfo)
         else:
-            due = next_workday(local).astimezone(now.tzinfo)
+            due = workcal.weekday_morning_after(local).astimezone(now.tzinfo)
     elif word in ("tomorrow", "明天", "tomorrow-morning", "明早", "明天早上", "明天上午"):
         day = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         due = day.astimezone(now.tzinfo)

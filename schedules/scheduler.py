@@ -22,6 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import workcal
 from bot.core import Liaison
 from bot.errors import StorageError
 from schedules import api
@@ -237,8 +238,4 @@ def training_target(setting: str) -> Target:
     return Target.purpose("training")
 
 
-def next_workday(local: datetime) -> datetime:
-    day = local + timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day.replace(hour=9, minute=0, second=0, microsecond=0)
+next_workday = workcal.weekday_morning_after  # "next workday" with no calendar

@@ -323,3 +323,19 @@ def test_escalation_targets_by_name_role_or_id_and_bad_settings_refused(db_url, 
             settings(db_url, complaints=bad)
     with pytest.raises(ConfigError, match="LIAISON_CALENDAR"):
         settings(db_url, calendar={"default": "mars"})
+
+
+def test_next_workday_is_one_word_list_in_answers_and_in_snooze(db_url, tmp_path, clock):
+    """`/remind snooze` takes every way a time question takes of saying it (it refused
+    下一个工作日 and "next working day" before)."""
+    from tests.support import build_app
+    from tests.test_first_week import _plan
+
+    app, _ = build_app(db_url, tmp_path)
+    rid = _plan(app, "far", datetime(2026, 12, 3, 1, 0, tzinfo=UTC))  # Thu 3 Dec, 09:00
+    alice = Chat(app, "alice")
+    alice("/lang en")
+    assert "to Fri 4 Dec 2026, 09:00" in alice(f"/remind snooze {rid} 下一个工作日")
+    assert "to Mon 7 Dec 2026, 09:00" in alice(f"/remind snooze {rid} next working day")
+    assert "to Tue 8 Dec 2026, 09:00" in alice(f"/remind snooze {rid} Next-Workday")
+    assert all(workcal.says_next_workday(w) for w in workcal.NEXT_WORKDAY_WORDS)
