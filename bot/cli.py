@@ -135,8 +135,7 @@ def _db(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import dbtools
-    from bot.core import safe_url
-    from bot.db import upgrade
+    from bot.db import first_line, safe_url, upgrade
 
     url = settings.database_url
     try:
@@ -155,8 +154,7 @@ def _db(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
         print(str(exc), file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-        print(f"database error: {exc.__class__.__name__}: {first}", file=sys.stderr)
+        print(f"database error: {exc.__class__.__name__}: {first_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

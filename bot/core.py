@@ -20,7 +20,7 @@ from bot import logs, members, metrics
 from bot.config import Settings
 from bot.context import Ctx
 from bot.conversation import Engine, tapped, word_of
-from bot.db import Database
+from bot.db import Database, safe_url
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member, WebLogin
@@ -31,13 +31,6 @@ from bot.routes import routed
 log = logging.getLogger(__name__)
 
 JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a double click
-
-
-def safe_url(url: str) -> str:
-    """A database URL fit to show: the password hidden."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:

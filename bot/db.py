@@ -208,9 +208,19 @@ def _note_write(session: Session, _context: object, _instances: object) -> None:
     session.info["wrote"] = True
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of what the driver said, fit for one log or answer line."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {lines[0] if lines else ''}"
+    return lines[0] if lines else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {first_line(exc)}"
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to show: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def alembic_config(url: str) -> Config:

@@ -28,7 +28,7 @@ from sqlalchemy import Integer, Table, func, inspect, select, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
-from bot.db import upgrade
+from bot.db import safe_url, upgrade
 from bot.errors import LiaisonError
 
 CHUNK = 1000  # rows read and written at a time
@@ -36,10 +36,6 @@ CHUNK = 1000  # rows read and written at a time
 
 class DbToolError(LiaisonError):
     """Refused before anything was written; the message says why and what to do."""
-
-
-def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _libpq_url(url: str) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from bot.config import Settings, load_settings
-from bot.db import Database, alembic_config
+from bot.db import Database, alembic_config, first_line, safe_url
 from bot.errors import ConfigError, DeliveryError
 from bot.models import ChannelRoute
 
@@ -117,14 +117,10 @@ def diagnose(*, send_test: bool = False,
 # -- core ---------------------------------------------------------------------------------------
 
 
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _database(db: Database) -> tuple[Finding, bool]:
     """The finding, and whether the tables are there to be read."""
     url = make_url(db.url)
-    where = _safe_url(db.url)
+    where = safe_url(db.url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).exists():
             return Finding(WARN, "database",
@@ -134,10 +130,9 @@ def _database(db: Database) -> tuple[Finding, bool]:
         with db.engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
         return Finding(FAIL, "database",
-                       f"{where} does not answer ({first}); check DATABASE_URL and that the "
-                       "server is running and reachable from here"), False
+                       f"{where} does not answer ({first_line(exc)}); check DATABASE_URL and "
+                       "that the server is running and reachable from here"), False
     script = ScriptDirectory.from_config(alembic_config(db.url))
     heads = set(script.get_heads())
     known = {rev.revision for rev in script.walk_revisions()}
