@@ -123,7 +123,8 @@ BACKENDS = [
 # run on SQLite only (whole modules here, single tests marked `sqlite_only`). Storage, reminder
 # and concurrency tests run on both.
 SQLITE_ONLY = ("test_slack", "test_dingtalk", "test_comm_export", "test_handbook",
-               "test_cultural_notes", "test_dialects", "test_render")
+               "test_cultural_notes", "test_dialects", "test_render", "test_files_in_chat",
+               "test_time_echo")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
