@@ -396,6 +396,23 @@ def test_send_translates_slack_errors(slack: Harness, status: int, error: str,
         error, temporary, retry_after)
 
 
+def test_a_response_url_used_up_is_a_failed_delivery_not_a_sent_one(slack: Harness) -> None:
+    """Slack takes five responses on one response_url ("Handling user interaction"); the
+    sixth is refused, and the adapter says so instead of reporting it sent."""
+    def answer() -> Outbound:  # a new answer each time (each notes its own progress)
+        return Outbound(Address(platform="slack", channel="CGENERAL", user=ALICE,
+                                ephemeral_to=ALICE, in_reply=True),
+                        Rendered(title="", body="Done."),
+                        meta={"response_url": slack.fake.response_url("five")})
+
+    for _ in range(5):
+        slack.adapter.send(answer())
+    with pytest.raises(DeliveryError) as caught:
+        slack.adapter.send(answer())
+    assert (caught.value.reason, caught.value.temporary) == ("response_url:http_404", False)
+    assert len([c for c in slack.fake.calls("/response/five") if c.status == 200]) == 5
+
+
 def test_a_dm_to_a_member_opens_the_conversation_first(slack: Harness) -> None:
     slack.adapter.send(Outbound(Address(platform="slack", user="UBOB"),
                                 Rendered(title="Reminder", body="Agenda due")))

@@ -428,12 +428,19 @@ class FakeSlack:
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 status, call.response = failure.status, {"ok": False, "error": failure.error}
                 call.status = status
+            elif method.startswith("/response/") and sum(
+                    c.method == method and c.status == 200 for c in self.state.calls) >= 5:
+                # "Handling user interaction": a response_url takes up to five responses
+                # (within 30 minutes); after that Slack refuses it.
+                status, extra, call.response = 404, {}, {"ok": False, "error": "used_up"}
+                call.status = status
             else:
                 status, extra, call.response = 200, {}, self._authorised(method, headers)
                 if call.response.get("ok", True):
                     call.response = self._ok(method, params)
                 if method.startswith("/response/") and not call.response["ok"]:
                     status = 400  # a response URL answers a bad payload with HTTP 400
+                call.status = status
             if not method.startswith("/response/"):
                 extra["x-oauth-scopes"] = ",".join(sorted(self.state.scopes))
             self.state.calls.append(call)
