@@ -50,6 +50,7 @@ class ReminderScheduler:
         self._wake_lock = threading.Lock()
         self._down = False
         self._woken = False  # a wake-up for now arrived (see sweep)
+        self._stopping = False  # stop() has begun: no more wake-ups
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(4)},
@@ -98,6 +99,12 @@ class ReminderScheduler:
     def stop(self) -> None:
         if self.wake in self.app.db.wakers:
             self.app.db.wakers.remove(self.wake)
+        # No wake-up may be added once shutting down begins: APScheduler's shutdown holds its
+        # job-store lock while it waits for running jobs, and a sweep job adding its wake-up
+        # then would wait for that lock for ever. Taking _wake_lock here also waits out a
+        # wake-up being added at this moment.
+        with self._wake_lock:
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
@@ -144,7 +151,7 @@ class ReminderScheduler:
         with self._wake_lock:
             if due <= datetime.now(UTC):
                 self._woken = True
-            if not self.scheduler.running:
+            if self._stopping or not self.scheduler.running:
                 return
             job = self.scheduler.get_job("wake")
             if job is not None and job.next_run_time is not None and job.next_run_time <= due:
