@@ -135,3 +135,19 @@ def test_commands_are_module_level_functions():
     handlers_ = [c.handler for f in registry.families.values() for c in f.commands.values()]
     assert len(handlers_) > 50
     assert [h.__qualname__ for h in handlers_ if "<locals>" in h.__qualname__] == []
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_every_reminder_kind_and_record_has_a_name_in_remind_list(locale):
+    """`/remind list` names each reminder by its kind and record type; a kind without a label
+    would show the code name (`dispute.next`) to the user."""
+    import yaml
+
+    labels = yaml.safe_load((Path(handlers.__file__).parent.parent / "templates" / locale
+                             / "reminders" / "labels.yaml").read_text(encoding="utf-8"))
+    kinds = {kind for domain in handlers.DOMAINS for kind in domain.kinds}
+    unnamed = sorted(k for k in kinds if k.replace(".", "_") not in labels["kinds"])
+    assert unnamed == []
+    records = {"complaint", "meeting", "action", "comm", "talking_point", "dispute", "press",
+               "interview", "training", "glossary", "calendar"}
+    assert sorted(records - set(labels["records"])) == []
