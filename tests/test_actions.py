@@ -49,7 +49,8 @@ def test_my_reminder_list_names_the_meeting_and_the_item(db_url, tmp_path, clock
     alice, bob = Chat(app, "alice"), Chat(app, "bob")
     _new(alice, "ACME", "12月1日下午3点")
     out = alice("/remind list")
-    assert out.count("会议 M-2026-0001 · ACME · 季度合作回顾") == 3  # 2 agenda + 1 minutes
+    # 2 agenda, time up at the planned end, minutes
+    assert out.count("会议 M-2026-0001 · ACME · 季度合作回顾") == 4
     _shift_to(clock, app, "2026-12-01 16:30")
     _minutes(alice, "M-2026-0001", "发送报价单 @bob 12月4日下午5点")
     assert "会议 M-2026-0001" not in alice("/remind list")

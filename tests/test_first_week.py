@@ -136,7 +136,8 @@ def test_every_list_is_one_item_a_line(db_url, tmp_path, clock, platform, locale
         for answer in ("skip", "王经理(ACME)", "agenda item", "done", "skip", "skip", "confirm"):
             me(answer)
     lists = {
-        "/remind list": 12,  # 3 per complaint (4h, 1h, escalation), 3 per meeting
+        "/remind list": 14,  # 3 per complaint (4h, 1h, escalation), 4 per meeting (two
+        # agenda reminders, time up at the planned end, minutes)
         "/complaint list": 2,
         "/meeting list": 2,
         "/route list": 2,

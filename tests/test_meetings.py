@@ -136,7 +136,11 @@ def test_minutes_are_chased_daily_and_the_channel_hears_after_two_days(db_url, t
     _new(alice, "ACME", "明天上午10点")  # Friday 27 Nov, 10:00-11:00
     alice("/meeting agenda M-2026-0001")
     assert "开完再记录纪要" in alice("/meeting minutes M-2026-0001")
-    _shift_to(clock, app, "2026-11-27 12:59")
+    _shift_to(clock, app, "2026-11-27 12:59")  # at the planned end: time is up, once
+    sent = run_due(app)
+    assert [o.message.template for o in sent] == ["meetings/time_up"]
+    assert "时间到了" in sent[0].message.text and "/meeting minutes M-2026-0001" in \
+        sent[0].message.text
     assert run_due(app) == []
     clock.shift(timedelta(minutes=1))  # two hours after the end
     sent = run_due(app)
@@ -270,9 +274,12 @@ def test_reschedule_moves_the_reminders_and_cancel_drops_them(db_url, tmp_path, 
     sent = run_due(app)
     assert len(sent) == 1 and "M-2026-0001" in sent[0].message.text
     assert "议程还没有发出" in sent[0].message.text
-    _shift_to(clock, app, "2026-12-03 18:00")
+    _shift_to(clock, app, "2026-12-03 18:00")  # the new end (16:00), then the minutes (18:00)
     sent = run_due(app)
-    assert [o.address.user for o in sent] == ["alice"] and "请记录会议纪要" in sent[0].message.text
+    by_template = {o.message.template: o for o in sent}
+    assert sorted(by_template) == ["meetings/minutes_due", "meetings/time_up"]
+    assert [o.address.user for o in sent] == ["alice", "alice"]
+    assert "请记录会议纪要" in by_template["meetings/minutes_due"].message.text
     with app.db.session() as s:
         left = s.exec(select(Reminder).where(Reminder.record_id == "M-2026-0002")).all()
         assert left and {r.status for r in left} == {Status.CANCELLED}

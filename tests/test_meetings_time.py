@@ -103,8 +103,8 @@ def test_an_agenda_without_minutes_reads_as_before(db_url, tmp_path, clock):
     assert "1. 回顾上季度\n2. 下季度计划" in summary
     assert "议程合计" not in summary and "视频会议:" not in summary
     alice("确认")
-    clock.shift(timedelta(hours=25))
-    assert [o.message.title for o in run_due(app)] == []  # no "time is up" for it
+    clock.shift(timedelta(hours=25))  # past the planned end (default length): time is up
+    assert [o.message.title for o in run_due(app)] == ["时间到了:ACME · 回顾"]
 
 
 def test_in_english_with_the_video_link_set_later_and_in_the_reminder(db_url, tmp_path, clock):

@@ -321,9 +321,8 @@ def plan_reminders(ctx: Ctx, meeting: Meeting) -> None:
     api.plan(session, key=f"{base}:minutes:0", kind=MINUTES_DUE, due=meeting.minutes_due_at,
              target=organiser, record_type="meeting", record_id=meeting.ref,
              payload={**payload, "n": 0})
-    # Kept to time (会中高效): a meeting whose agenda carries minutes hears at its planned end.
-    timed = agenda_timing(list(meeting.agenda), meeting.duration_minutes)["timed"]
-    if timed and meeting.ends_at < meeting.minutes_due_at:
+    # Kept to time (会中高效): the organiser hears at the planned end that time is up.
+    if meeting.ends_at < meeting.minutes_due_at:
         api.plan(session, key=f"{base}:time_up", kind=TIME_UP, due=meeting.ends_at,
                  target=organiser, record_type="meeting", record_id=meeting.ref,
                  payload=payload, snoozable=False)
