@@ -11,7 +11,7 @@ from sqlmodel import select
 from schedules.models import Reminder
 from schedules.worker import Sweeper
 from tests import test_slack
-from tests.fakes.slack_api import message_text
+from tests.fakes.slack_api import message_text, trigger_id
 from tests.test_slack import ALICE, DM, Harness
 
 slack = test_slack.slack  # the same fixture: Liaison on the fake Slack, over signed HTTP
@@ -35,7 +35,7 @@ def test_comm_new_as_a_modal_then_the_media_hint_and_a_reminder_button(slack: Ha
                   if e["action_id"] == "liaison_form_open")
     h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
@@ -52,7 +52,7 @@ def test_comm_new_as_a_modal_then_the_media_hint_and_a_reminder_button(slack: Ha
                                  if key in selects else {"type": "plain_text_input", "value": v})}
                  for key, v in values.items()}
         return h.slack.interaction({
-            "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+            "type": "view_submission", "user": {"id": ALICE}, "trigger_id": trigger_id(),
             "view": {**view, "id": "V1", "state": {"values": state}},
         })
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests import test_slack
-from tests.fakes.slack_api import message_text
+from tests.fakes.slack_api import message_text, trigger_id
 from tests.test_slack import ALICE, COMPLAINTS, DM, Harness, bind_complaints_channel
 
 slack = test_slack.slack  # the same fixture: Liaison on the fake Slack, over signed HTTP
@@ -77,7 +77,7 @@ def test_complaint_modal_marks_the_field_that_does_not_read(slack: Harness) -> N
                   for e in b["elements"] if e["action_id"] == "liaison_form_open")
     h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })

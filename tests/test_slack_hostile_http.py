@@ -18,6 +18,7 @@ from sqlalchemy import create_engine
 from sqlmodel import select
 
 from bot.models import ChannelRoute, InboundEvent
+from tests.fakes.slack_api import trigger_id
 from tests.test_slack import ADMIN, Harness, slack  # noqa: F401  (the fixture)
 
 
@@ -58,7 +59,7 @@ def test_a_replayed_signed_command_gets_401_and_changes_nothing(
     body = urlencode({
         "team_id": "T1", "channel_id": "CCMP", "channel_name": "complaints",
         "user_id": ADMIN, "user_name": "ada", "command": "/liaison",
-        "text": "route complaints here", "response_url": "", "trigger_id": "t1",
+        "text": "route complaints here", "response_url": "", "trigger_id": trigger_id(),
     })
     ts = int(time.time())
     signature = slack.slack.verifier.generate_signature(timestamp=str(ts), body=body)

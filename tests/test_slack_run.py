@@ -15,7 +15,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.fakes.slack_api import TEAM, FakeSlack, FakeSocketMode, SignedClient, message_text
+from tests.fakes.slack_api import (
+    TEAM,
+    FakeSlack,
+    FakeSocketMode,
+    SignedClient,
+    message_text,
+    trigger_id,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -86,7 +93,7 @@ def test_liaison_run_connects_in_socket_mode_and_stops_on_sigterm(tmp_path: Path
                  "accepts_response_payload": True,
                  "payload": {"team_id": TEAM, "channel_id": "CGENERAL", "channel_name": "general",
                              "user_id": "UADA", "command": "/liaison", "text": "help",
-                             "response_url": "", "trigger_id": "t"}})
+                             "response_url": "", "trigger_id": trigger_id()}})
         assert "/liaison help" in message_text(ws.wait_ack("run-1", timeout=30)["payload"])
     finally:
         err = _stop(proc)

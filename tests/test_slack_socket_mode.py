@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from bot.adapters.slack import SlackAdapter
-from tests.fakes.slack_api import TEAM, FakeSlack, FakeSocketMode, message_text
+from tests.fakes.slack_api import TEAM, FakeSlack, FakeSocketMode, message_text, trigger_id
 from tests.support import build_app
 
 
@@ -29,7 +29,7 @@ def test_socket_mode_connects_and_answers_a_slash_command(db_url: str, tmp_path)
             "payload": {
                 "team_id": TEAM, "channel_id": "CGENERAL", "channel_name": "general",
                 "user_id": "UALICE", "command": "/liaison", "text": "help",
-                "response_url": fake.response_url("cmd-1"), "trigger_id": "t1",
+                "response_url": fake.response_url("cmd-1"), "trigger_id": trigger_id(),
                 "api_app_id": "A1",
             },
         })

@@ -42,6 +42,13 @@ It refuses what Slack refuses, so a test cannot pass on an assumption Slack does
   `file_not_found`; a channel the bot is not a member of, `not_in_channel` (public ones too:
   files:write has no `.public` counterpart as chat:write has, so the fake asks membership
   everywhere, the stricter reading). Shared files are in `fake.files` with their bytes.
+- Modals open only from a fresh interaction: views.open and views.push take a `trigger_id`
+  in the format Slack documents ("132456.7890123.abcdef", else `invalid_trigger_id`), once
+  (`exchanged_trigger_id`), and within 3 seconds of the interaction ("Modals": "trigger_id
+  ... expires 3 seconds after it's sent to your app"; `expired_trigger_id`; errors as listed
+  in the "views.open method" and "views.push method" references). The ids come from
+  `trigger_id()`, which the harness's commands and the tests' interactions use; the fake reads
+  the time the id was sent from the id itself.
 - Files people share with the bot (`add_file`, then a message event with subtype file_share
   carrying the file object) are served at their `url_private_download` on 127.0.0.1 only to
   a request with `Authorization: Bearer <the bot token>` whose token has `files:read`
@@ -58,6 +65,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +76,17 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_USER = "UBOT"
+TRIGGER_TTL = 3.0  # seconds a trigger_id can open a modal ("Modals", docs.slack.dev)
+_TRIGGER = re.compile(r"^(\d+)\.(\d+)\.[0-9a-f]+$")
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id(age: float = 0.0) -> str:
+    """A trigger_id as Slack sends it with a slash command or an interaction, in the documented
+    format ("132456.7890123.abcdef"); its first part is when it was sent (ms), `age` seconds
+    ago, so the fake API can refuse it once it is older than TRIGGER_TTL."""
+    sent_ms = int((time.time() - age) * 1000)
+    return f"{sent_ms}.{next(_TRIGGERS)}.{secrets.token_hex(4)}"
 BOT_ID = "BBOT"
 TEAM = "T0001"
 
@@ -113,6 +133,7 @@ class _State:
     # Files people shared with the bot: path -> (bytes, mimetype); served to the bot token.
     private_files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     bot_token: str = "xoxb-test"  # the token the app was installed with
+    exchanged: set[str] = field(default_factory=set)  # trigger_ids that opened a view
 
 
 @dataclass
@@ -497,6 +518,10 @@ class FakeSlack:
                 View(**view).validate_json()
             except (SlackObjectFormationError, TypeError, ValueError):
                 return "invalid_arguments"
+        if method in ("views.open", "views.push"):
+            refused = self._trigger_refusal(str(params.get("trigger_id") or ""))
+            if refused:
+                return refused
         channel = str(params.get("channel") or "")
         # chat.postMessage reference, error `not_in_channel`: a bot may post in a public
         # channel it has not joined only with the `chat:write.public` scope; in a private
@@ -512,6 +537,19 @@ class FakeSlack:
         if method == "conversations.info" and channel in self.state.private and not (
                 self.is_member(channel)):
             return "channel_not_found"
+        return None
+
+    def _trigger_refusal(self, trigger: str) -> str | None:
+        """views.open / views.push: a trigger_id is good once, for 3 seconds ("Modals"; the
+        errors of the "views.open method" reference)."""
+        found = _TRIGGER.match(trigger)
+        if not found:
+            return "invalid_trigger_id"
+        if trigger in self.state.exchanged:
+            return "exchanged_trigger_id"
+        if time.time() - int(found.group(1)) / 1000 > TRIGGER_TTL:
+            return "expired_trigger_id"
+        self.state.exchanged.add(trigger)
         return None
 
     def _ok(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -733,7 +771,7 @@ class SignedClient:
             "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": channel,
             "channel_name": channel_name, "user_id": user, "user_name": user.lower(),
             "command": command, "text": text, "api_app_id": "A1", "is_enterprise_install":
-            "false", "response_url": response_url, "trigger_id": f"trig-{time.monotonic_ns()}",
+            "false", "response_url": response_url, "trigger_id": trigger_id(),
         })
         return self.post(body, "application/x-www-form-urlencoded", **signing)
 
