@@ -21,7 +21,14 @@ from bot.errors import DeliveryError
 from bot.messages import Address, Outbound, Rendered, Reply
 from bot.models import Member
 from schedules.scheduler import ReminderScheduler
-from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, SignedClient, message_text
+from tests.fakes.slack_api import (
+    BOT_ID,
+    BOT_USER,
+    FakeSlack,
+    SignedClient,
+    message_text,
+    trigger_id,
+)
 from tests.support import Chat, build_app
 
 SECRET = "test-signing-secret"
@@ -68,7 +75,7 @@ class Harness:
             message["thread_ts"] = call_params["thread_ts"]
         return self.slack.interaction({
             "type": "block_actions", "user": {"id": user, "name": user.lower()},
-            "channel": {"id": channel, "name": "x"}, "trigger_id": "trig-press",
+            "channel": {"id": channel, "name": "x"}, "trigger_id": trigger_id(),
             "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
             "message": message, "response_url": response_url,
             "actions": [{**button, "type": "button", "block_id": "b", "action_ts": "1"}],
@@ -174,7 +181,7 @@ def test_an_error_answer_to_a_button_comes_by_its_response_url(slack: Harness) -
     # where the person pressed it (not a chat.postEphemeral into a thread nobody opened).
     slack.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE, "name": "alice"},
-        "channel": {"id": "CSALES", "name": "sales"}, "trigger_id": "trig-err",
+        "channel": {"id": "CSALES", "name": "sales"}, "trigger_id": trigger_id(),
         "container": {"type": "message", "channel_id": "CSALES",
                       "message_ts": "1700000099.000001"},
         "message": {"type": "message", "ts": "1700000099.000001", "text": "card"},
@@ -517,14 +524,15 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
     assert button["action_id"] == "liaison_form_open"
     assert button["text"]["text"] == "Fill in a form instead"
 
+    tapped = trigger_id()
     h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": tapped, "container": {"type": "message", "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
-    opened = fake.wait_for("views.open")[0].params
-    assert opened["trigger_id"] == "trig-form"
+    opened = fake.wait_for("views.open")[0]
+    assert opened.params["trigger_id"] == tapped and opened.response["ok"]
     view = fake.wait_for_form()
     # Text and choice steps become inputs; the list of topics stays in the conversation.
     assert [b["block_id"] for b in view["blocks"]] == [
@@ -548,7 +556,7 @@ def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
             value: Any = {"value": v} if field == "selected_option" else v
             state[key] = {"value": {"type": kind, field: value}}
         return h.slack.interaction({
-            "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+            "type": "view_submission", "user": {"id": ALICE}, "trigger_id": trigger_id(),
             "view": {**view, "id": "V1", "state": {"values": state}},
         })
 
@@ -633,7 +641,7 @@ def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
     button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
     status, _ = h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": "trig-slow", "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
@@ -645,6 +653,27 @@ def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
     updated = fake.wait_for("views.update")[0].params
     assert updated["view_id"] == opened.response["view"]["id"]
     assert updated["view"]["blocks"][0]["block_id"] == "who"
+
+
+def test_a_form_slack_refuses_to_open_is_explained_to_the_person(slack: Harness) -> None:
+    """The tap arrives with a trigger_id already past its 3 s (a slow network or a busy
+    machine): Slack refuses views.open with expired_trigger_id, and the person, who saw
+    nothing open, is told privately what to do, in their language."""
+    h, fake = slack, slack.fake
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    status, _ = h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": trigger_id(age=4), "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    assert status == 200
+    assert fake.wait_for("views.open")[0].response["error"] == "expired_trigger_id"
+    said = fake.wait_for("chat.postEphemeral")[0].params
+    assert said["user"] == ALICE and said["channel"] == DM
+    assert "could not open in time" in said["text"] and "Fill in a form instead" in said["text"]
 
 
 @pytest.mark.parametrize(("user", "title", "new"), [
@@ -666,7 +695,7 @@ def test_the_home_tab_shows_what_is_open_and_stays_fresh(
     button = next(e for e in home["view"]["blocks"][1]["elements"] if e["text"]["text"] == new)
     # A button on the Home tab starts the flow in the DM; the Home is published again after.
     h.slack.interaction({
-        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "type": "block_actions", "user": {"id": user}, "trigger_id": trigger_id(),
         "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
@@ -726,7 +755,7 @@ def test_the_home_tab_has_a_button_for_each_items_next_step(
     # lists the item.
     button = next(e for e in buttons if e["text"]["text"] == done)
     h.slack.interaction({
-        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "type": "block_actions", "user": {"id": user}, "trigger_id": trigger_id(),
         "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
@@ -753,7 +782,7 @@ def test_a_form_submission_queues_its_answers_with_its_change(
     button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
     h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": "trig-form", "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
@@ -772,7 +801,7 @@ def test_a_form_submission_queues_its_answers_with_its_change(
                                 "selected_option": {"value": "media"}}},
              "score": {"value": {"type": "plain_text_input", "value": "4"}}}
     status, _ = h.slack.interaction({
-        "type": "view_submission", "user": {"id": ALICE}, "trigger_id": "trig-submit",
+        "type": "view_submission", "user": {"id": ALICE}, "trigger_id": trigger_id(),
         "view": {**view, "id": "V1", "state": {"values": state}},
     })
     assert status == 200
@@ -801,7 +830,7 @@ def test_respond_on_the_home_tab_asks_for_the_response_in_the_dm(
     button = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
                   if respond in e["text"]["text"])
     h.slack.interaction({
-        "type": "block_actions", "user": {"id": user}, "trigger_id": "trig-home",
+        "type": "block_actions", "user": {"id": user}, "trigger_id": trigger_id(),
         "container": {"type": "view", "view_id": "VHOME"}, "view": {"id": "VHOME"},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })

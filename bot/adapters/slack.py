@@ -526,10 +526,11 @@ class SlackAdapter:
         # The trigger_id is good for 3 s ("Modals", docs.slack.dev): a form not ready by
         # FORM_BUDGET opens as a placeholder, which views.update then fills in. The listener
         # returns at once (its return is the ack).
-        self._pool.submit(self._open_form, body["trigger_id"], user, build)
+        self._pool.submit(self._open_form, body.get("trigger_id", ""), user, build,
+                          meta["channel"])
 
-    def _open_form(self, trigger_id: str, user: str,
-                   build: Callable[[], dict[str, Any]]) -> None:
+    def _open_form(self, trigger_id: str, user: str, build: Callable[[], dict[str, Any]],
+                   channel: str) -> None:
         locale = self._locale_of(user)  # first: building holds the database for a while
         building = self._pool.submit(build)
         try:
@@ -543,7 +544,16 @@ class SlackAdapter:
             self.client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get(
                 "hash"), view=building.result())
         except Exception as exc:  # noqa: BLE001  (the conversation goes on without the form)
-            log.warning("could not open the form: %s", delivery_error(exc).reason)
+            reason = delivery_error(exc).reason
+            log.warning("could not open the form: %s", reason)
+            # The tap did nothing the person can see: say so, privately, and how to go on
+            # (an expired trigger_id is the usual cause on a busy machine).
+            try:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=str(
+                    self.app.renderer.label(locale, "slack.form_failed")))
+            except Exception as again:  # noqa: BLE001
+                log.warning("could not say the form did not open: %s",
+                            delivery_error(again).reason)
 
     def _on_form_submit(self, ack: Callable[..., None], body: dict[str, Any],
                         view: dict[str, Any]) -> None:
