@@ -1,0 +1,364 @@
+"""Satisfaction surveys (满意度调查) as the team and the customers meet them: a questionnaire
+from the complaint follow-up template, invitations e-mailed over a real SMTP server on
+127.0.0.1 (tests/fakes/smtp.py), the customers answering on the bot's own page in headless
+Chromium, a link that works once and expires, the page's polite errors in the customer's
+language, the SMS text for the team's SMS tool, the results with the scores recorded in chat,
+a low score becoming the complaint owner's action item, and a closed complaint offering its
+customer the survey."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Playwright
+from sqlmodel import select
+
+from bot.export import read_cell
+from bot.messages import Upload
+from bot.web.app import create_app
+from bot.web.server import WebServer
+from handlers.meetings.models import ActionItem
+from handlers.surveys import store
+from handlers.surveys.models import SurveyInvitation, SurveyResponse
+from tests import seed
+from tests.fakes.smtp import SmtpServer
+from tests.support import Chat, build_app
+from tests.test_dashboard_browser import browser, playwright  # noqa: F401 (a fixture)
+
+LINK = re.compile(r"https?://127\.0\.0\.1(?::\d+)?/s/[A-Za-z0-9_-]{40,}")
+SENDER = "Liaison Survey <survey@example.com>"
+
+
+@pytest.fixture(autouse=True)
+def _numbered_from_one() -> None:
+    seed.reset()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer(user="liaison", password="s3cret") as server:
+        yield server
+
+
+def _app(db_url: str, tmp_path: Path, smtp: SmtpServer | None = None, **overrides):  # noqa: ANN003, ANN202
+    surveys = {"smtp_url": smtp.url, "smtp_from": SENDER} if smtp else {}
+    app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1", surveys=surveys,
+                       admins="console:alice", **overrides)
+    return app
+
+
+def _complaint(app, *, contact: str = "", owner: str = "bob", status: str = "resolved",  # noqa: ANN001, ANN202
+               customer: str = "ACME Ltd", satisfaction: int | None = None):
+    with app.db.session() as s:
+        row = seed.complaint(s, datetime.now(UTC) - timedelta(days=3), customer=customer,
+                             contact=contact, owner_platform="console", owner_id=owner,
+                             owner_name=owner, satisfaction=satisfaction)
+        row.status = status
+        s.add(row)
+        s.flush()
+        return row.ref
+
+
+def _responses(app) -> list[SurveyResponse]:  # noqa: ANN001
+    with app.db.session() as s:
+        return list(s.exec(select(SurveyResponse)).all())
+
+
+def _english(chat: Chat) -> Chat:
+    chat("/lang en")
+    return chat
+
+
+def _links(texts: list[str]) -> list[str]:
+    return [LINK.search(t).group(0) for t in texts]
+
+
+# -- the whole way, in a browser -------------------------------------------------------------
+
+
+@pytest.fixture
+def site(sqlite_url: str, tmp_path: Path, smtp: SmtpServer) -> Iterator:
+    app = _app(sqlite_url, tmp_path, smtp)
+    server = WebServer(app, host="127.0.0.1", port=0).start()
+    app.settings.public_url = f"http://127.0.0.1:{server.port}"
+    yield app
+    server.stop()
+    app.db.dispose()
+
+
+def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
+        playwright: Playwright, site, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    app = site
+    alice = Chat(app, "alice")
+    low = _complaint(app, contact="张伟 13800000000 zhang@example.com")  # owner bob
+    _complaint(app, satisfaction=4, customer="Beta 公司")  # a score recorded in chat
+
+    summary = alice("/survey new complaint")
+    assert "请确认调查" in summary and "投诉处理满意度回访" in summary
+    assert "1. 您对我们处理这次投诉的整体满意度如何?" in summary
+    assert "已解决 / 部分解决 / 未解决" in summary
+    assert "已建立调查 S-2026-0001" in alice("确认")
+
+    out = alice(f"/survey invite S-2026-0001\n张伟, zhang@example.com, zh, {low}\n"
+                "Anna Lee, anna@example.com, en\n王芳, wang@example.com")
+    assert "3 份邀请" in out
+    assert "- 张伟 <zhang@example.com>:已发送" in out
+    assert "- Anna Lee <anna@example.com>:已发送" in out
+    assert len(smtp.messages) == 3
+    by_to = {m.recipients[0]: m for m in smtp.messages}
+    zhang, anna = by_to["zhang@example.com"], by_to["anna@example.com"]
+    assert zhang.subject == "投诉处理满意度回访" and "张伟,您好" in zhang.body
+    assert f"感谢您在我们处理投诉({low})期间的耐心" in zhang.body
+    assert anna.subject == "Complaint follow-up" and "Dear Anna Lee," in anna.body
+    assert zhang.message["From"] == SENDER and zhang.sender == "survey@example.com"
+    zhang_link, anna_link, wang_link = _links([zhang.body, anna.body,
+                                               by_to["wang@example.com"].body])
+    assert len({zhang_link, anna_link, wang_link}) == 3
+    with app.db.session() as s:  # only the token's hash is kept
+        assert all(zhang_link.rsplit("/", 1)[1] not in (i.token_hash)
+                   for i in s.exec(select(SurveyInvitation)).all())
+
+    context = browser(playwright, tmp_path, "customer")
+    page = context.new_page()
+    page.goto(zhang_link)
+    assert page.locator("#survey-title").inner_text() == "投诉处理满意度回访"
+    assert page.evaluate("document.scripts.length") == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # Nothing chosen: polite errors in Chinese, the comment typed is kept.
+    page.fill("textarea[name=q3]", "<b>@channel</b> 客服态度一般")
+    page.click("#submit")
+    assert "请选择 1 到 5 分" not in page.content()
+    assert page.locator("#q1-error").inner_text() == "请回答这道题。"
+    assert page.locator("#q2-error").inner_text() == "请回答这道题。"
+    assert page.locator("textarea[name=q3]").input_value() == "<b>@channel</b> 客服态度一般"
+    assert _responses(app) == []
+    page.check("#q1 input[value='2']")
+    page.check("#q2 input[value='1']")
+    page.click("#submit")
+    assert page.locator("#done").inner_text() == "谢谢您!"
+
+    other = context.new_page()
+    other.goto(anna_link)
+    assert other.locator("#survey-title").inner_text() == "Complaint follow-up"
+    other.check("#q1 input[value='5']")
+    other.check("#q2 input[value='0']")
+    other.click("#submit")
+    assert other.locator("#done").inner_text() == "Thank you!"
+
+    # The same link again: refused, politely, and nothing is written.
+    response = page.goto(zhang_link)
+    assert response.status == 410
+    assert page.locator("#gone").inner_text() == "此问卷已提交过"
+    assert len(_responses(app)) == 2
+    context.close()
+
+    results = alice("/survey results S-2026-0001")
+    assert "回复率:已邀请 3 人,2 人作答(67%)" in results
+    assert ("平均 3.67 分,共 3 个评分,其中 1 个是在聊天中用 /complaint satisfaction 记录的"
+            in results)
+    assert "1 分:0 · 2 分:1 · 3 分:0 · 4 分:1 · 5 分:1" in results
+    assert "已解决:1" in results and "部分解决:1" in results and "未解决:0" in results
+    assert "“<b>@channel</b> 客服态度一般”" in results  # as typed, never a mention
+    # The low score is bob's action item, once.
+    with app.db.session() as s:
+        items = s.exec(select(ActionItem)).all()
+    assert [(i.owner_id, i.origin, i.origin_ref) for i in items] == [
+        ("bob", "survey", "S-2026-0001")]
+    assert low in items[0].what and "2/5" in items[0].what
+    assert f"低分已转为行动项跟进:{items[0].ref}" in results
+    assert f"{items[0].ref}" in Chat(app, "bob")("/action list")
+    assert len(_responses(app)) == 2 and "已邀请 3 人,2 人作答" in alice(
+        "/survey results S-2026-0001")
+
+
+# -- the page without a browser ------------------------------------------------------------
+
+
+def _invite_by_hand(app, lines: str, chat: Chat | None = None) -> tuple[str, list[str]]:  # noqa: ANN001
+    """A survey from the complaint template, invited with e-mail not set up: the links are
+    in the answer, for sending by hand."""
+    alice = chat or _english(Chat(app, "alice"))
+    alice("/survey new complaint")
+    alice("confirm")
+    out = alice(f"/survey invite S-2026-0001\n{lines}")
+    return out, LINK.findall(out)
+
+
+def test_an_expired_link_is_refused_and_nothing_is_written(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    alice = Chat(app, "alice", name="Alice")
+    alice("/lang en")
+    out, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en", alice)
+    assert "E-mail is not set up (LIAISON_SMTP_URL), so nothing was e-mailed" in out
+    assert "expires Sat 26 Dec 2026" in out  # LIAISON_SURVEY_TTL, 30 days by default
+    client = create_app(app).test_client()
+    path = link.split("127.0.0.1", 1)[1]
+    assert client.get(path).status_code == 200
+    clock.shift(timedelta(days=30, minutes=1))
+    page = client.get(path)
+    assert page.status_code == 410 and "This survey link has expired" in page.text
+    answered = client.post(path, data={"q1": "5", "q2": "0"})
+    assert answered.status_code == 410 and "This survey link has expired" in answered.text
+    assert _responses(app) == []
+    unknown = client.get("/s/" + "x" * 43)
+    assert unknown.status_code == 404 and "找不到此问卷" in unknown.text  # the default language
+
+
+def test_the_page_validates_like_the_chat_in_english(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    client = create_app(app).test_client()
+    path = link.split("127.0.0.1", 1)[1]
+    page = client.post(path, data={"q1": "7", "q2": "9", "q3": "<script>x</script>" * 200})
+    assert page.status_code == 422
+    assert "Please choose a score from 1 to 5." in page.text
+    assert "Please choose one of the options." in page.text
+    assert "Please shorten this to 2000 characters (it has 3600)." in page.text
+    assert "<script>x</script>" not in page.text and "&lt;script&gt;x&lt;/script&gt;" in page.text
+    assert 'name="viewport"' in page.text and "http" not in page.text.split("<body>")[0].replace(
+        "http-equiv", "")  # no outside assets
+    assert _responses(app) == []
+    done = client.post(path, data={"q1": "4", "q2": "2", "q3": "Fine"})
+    assert done.status_code == 200 and "Thank you!" in done.text
+    assert [r.answers for r in _responses(app)] == [{"q1": 4, "q2": 2, "q3": "Fine"}]
+
+
+def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    token = link.rsplit("/", 1)[1]
+    now = datetime.now(UTC)
+    # Both requests found the link open...
+    with app.db.session() as s:
+        first, second = store.find_link(s, token, now), store.find_link(s, token, now)
+    assert first is not None and first.state == second.state == "open"
+    # ...the other one's answers were stored first: this one's are not.
+    with app.db.session() as s:
+        assert store.submit(app, s, second, {"q1": 5, "q2": 0}, now) is not None
+    with app.db.session() as s:
+        assert store.submit(app, s, first, {"q1": 1, "q2": 2}, now) is None
+        s.rollback()
+    assert [r.answers for r in _responses(app)] == [{"q1": 5, "q2": 0}]
+
+
+# -- invitations in chat --------------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_sms_recipients_get_the_text_to_send_not_an_sms(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    alice = Chat(app, "alice")
+    alice("/survey new partner")
+    alice("confirm")
+    out = alice.say("/survey invite S-2026-0001\nLi Lei, +86 138-0013-8000, en\n"
+                    "王芳, 13900000000")
+    text = "\n".join(o.message.text for o in out)
+    assert "短信:Liaison 本身不发送短信" in text
+    assert re.search(r"Li Lei \+8613800138000:Li Lei, please tell us how we did \(Partner "
+                     r"satisfaction survey, 4 questions\): http://127\.0\.0\.1/s/\S+ \(for you "
+                     r"only, valid until", text)
+    assert "王芳 13900000000:王芳,请评价我们的服务(合作伙伴满意度调查,共 4 题):http" in text
+    (sheet,) = [f for o in out for f in o.message.files]
+    assert sheet.filename == "S-2026-0001-sms.csv"
+    rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
+    assert rows[0] == ["name", "mobile", "language", "text"]
+    # (a cell a spreadsheet would run as a formula is kept as text, as every export does)
+    assert [read_cell(c) for c in rows[1][:3]] == ["Li Lei", "+8613800138000", "en"]
+    assert LINK.search(rows[1][3])
+
+
+@pytest.mark.sqlite_only
+def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    alice = _english(Chat(app, "alice", name="Alice"))
+    alice("/survey new complaint")
+    alice("confirm")
+    bad = alice("/survey invite S-2026-0001\nZhang Wei, zhang@example\nAnna, anna@example.com")
+    assert "Line 1: “zhang@example” is not an e-mail address" in bad and "Nobody was invited" in bad
+    assert alice("/survey invite S-2026-0001\nAnna, anna@example.com\nAnn, ANNA@example.com"
+                 ).startswith("Line 2: anna@example.com is listed twice")
+    sheet = ("姓名,邮箱,手机,语言\nZhang Wei,zhang@example.com,,zh\n"
+             "No One,nobody@refused.example,,en\n")
+    out = alice("/survey invite S-2026-0001", files=(Upload(
+        "list.csv", "text/csv", data=("\ufeff" + sheet).encode("utf-8")),))
+    assert "- Zhang Wei <zhang@example.com>: sent" in out
+    assert "- No One <nobody@refused.example>: NOT sent (550 5.1.1 No such mailbox here)" in out
+    assert [m.recipients for m in smtp.messages] == [["zhang@example.com"]]
+    assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
+        "list.xlsx", data=b"PK"),))
+    with app.db.session() as s:
+        assert len(s.exec(select(SurveyInvitation)).all()) == 2
+
+
+@pytest.mark.sqlite_only
+def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    app.settings.surveys.smtp_url = smtp.url.replace("s3cret", "wrong")
+    out, _ = _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
+    assert out.count("NOT sent (SMTP server 127.0.0.1") == 2 and "535" in out
+    assert smtp.messages == []
+
+
+def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    bob = _english(Chat(app, "bob"))
+    assert "Start from which questionnaire?" in bob("/survey new")
+    assert "title" in bob("my own")
+    assert "one a line" in bob("Training day feedback")
+    refused = bob("rating: How useful was the day?\nchoice: Length? | Too short")
+    assert "needs 2 to 10 options" in refused and "Nothing of that message was kept" in refused
+    assert "Noted 3 questions (3 so far)" in bob(
+        "rating: How useful was the day?\nchoice: Length? | Too short | Right | Too long\n"
+        "text: What should change?")
+    summary = bob("done")
+    assert "2. Length? (single choice): Too short / Right / Too long" in summary
+    assert "3. What should change? (free text, optional)" in summary
+    assert "Survey S-2026-0001 created" in bob("confirm")
+    shown = _english(Chat(app, "alice"))("/survey show S-2026-0001")
+    assert "My own questions · open · owner bob · 0 of 0 invited answered" in shown
+    assert "only its owner, survey managers or an admin" in _english(Chat(app, "carol"))(
+        "/survey results S-2026-0001")
+
+
+# -- a closed complaint offers the survey ---------------------------------------------------
+
+
+def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    ref = _complaint(app, contact="Mr Li, li@acme.example", owner="bob")
+    bob = _english(Chat(app, "bob", name="Bob"))
+    out = bob.say(f"/complaint close {ref} confirm")
+    closed = next(o for o in out if o.address.in_reply)
+    assert "The customer's e-mail is on file" in closed.message.text
+    assert [c.value for c in closed.message.choices] == [f"/survey send {ref}"]
+    assert closed.message.choices[0].label == "Send the satisfaction survey"
+    sent = bob(f"/survey send {ref}", is_action=True)  # the button
+    assert f"Follow-up of {ref}" in sent and "- ACME Ltd <li@acme.example>: sent" in sent
+    (mail,) = smtp.messages
+    assert mail.recipients == ["li@acme.example"] and mail.subject == "Complaint follow-up"
+    assert f"while we handled your complaint ({ref})" in mail.body
+    assert "already sent the survey" in bob(f"/survey send {ref}")
+    assert len(smtp.messages) == 1
+    # Another owner's complaint, and one with no e-mail: nothing offered, nothing sent.
+    other = _complaint(app, contact="li@acme.example", owner="dave")
+    assert "Only the owner of" in bob(f"/survey send {other}")
+    phone_only = _complaint(app, contact="13800000000", owner="bob")
+    out = bob.say(f"/complaint close {phone_only} confirm")
+    assert all(o.message.choices == () for o in out)
+    assert "no e-mail address" in bob(f"/survey send {phone_only}")
+    assert len(smtp.messages) == 1
+
+
+def test_zh_close_offer(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    ref = _complaint(app, contact="li@acme.example", owner="bob")
+    bob = Chat(app, "bob")
+    assert "客户登记了邮箱" in bob(f"/投诉 关闭 {ref} 确认")
+    assert "投诉 C-2026-0001 的回访" in bob(f"/满意度调查 回访 {ref}")
+    assert smtp.messages[0].subject == "投诉处理满意度回访"
