@@ -26,6 +26,8 @@ from bot.web.server import WebServer
 from handlers.meetings.models import ActionItem
 from handlers.surveys import store
 from handlers.surveys.models import SurveyInvitation, SurveyResponse
+from schedules.api import OUTBOUND
+from schedules.models import Reminder
 from tests import seed
 from tests.fakes.smtp import SmtpServer
 from tests.support import Chat, build_app
@@ -172,6 +174,10 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
         ("bob", "survey", "S-2026-0001")]
     assert low in items[0].what and "2/5" in items[0].what
     assert f"低分已转为行动项跟进:{items[0].ref}" in results
+    with app.db.session() as s:  # and bob was told, in a DM owed by the same transaction
+        (told,) = [r for r in s.exec(select(Reminder).where(Reminder.kind == OUTBOUND)).all()
+                   if r.target_id == "bob"]
+    assert told.payload["message"]["title"] == f"{low} 的满意度评分偏低"
     assert f"{items[0].ref}" in Chat(app, "bob")("/action list")
     assert len(_responses(app)) == 2 and "已邀请 3 人,2 人作答" in alice(
         "/survey results S-2026-0001")
@@ -362,3 +368,28 @@ def test_zh_close_offer(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     assert "客户登记了邮箱" in bob(f"/投诉 关闭 {ref} 确认")
     assert "投诉 C-2026-0001 的回访" in bob(f"/满意度调查 回访 {ref}")
     assert smtp.messages[0].subject == "投诉处理满意度回访"
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: ANN001
+    from bot.config import Settings
+    from bot.errors import ConfigError
+    from bot.mail import parse_url
+
+    starttls = parse_url("smtp://me%40corp:p%3Ass@mail.example.com:587?starttls=1")
+    assert (starttls.user, starttls.password, starttls.port, starttls.starttls,
+            starttls.implicit_tls) == ("me@corp", "p:ss", 587, True, False)
+    implicit = parse_url("smtps://u:p@mail.example.com")
+    assert (implicit.port, implicit.implicit_tls, implicit.starttls) == (465, True, False)
+    monkeypatch.setenv("LIAISON_SMTP_URL", "http://mail.example.com")
+    with pytest.raises(ConfigError, match="LIAISON_SMTP_URL"):
+        Settings(database_url=db_url)
+    monkeypatch.setenv("LIAISON_SMTP_URL", "smtp://relay:25")
+    monkeypatch.setenv("LIAISON_SURVEY_TTL", "2d")
+    settings = Settings(database_url=db_url)
+    assert settings.surveys.ttl == timedelta(days=2) and not settings.web_enabled
+    monkeypatch.setenv("LIAISON_PUBLIC_URL", "https://liaison.example.com")
+    assert Settings(database_url=db_url).web_enabled  # the survey pages start the server
