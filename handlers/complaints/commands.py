@@ -537,8 +537,9 @@ def close(ctx: Ctx, args: Args) -> Reply:
 
 def _survey_offer(ctx: Ctx, c: Complaint) -> str:
     """The customer's e-mail address when the satisfaction survey can be offered: the
-    surveys domain is installed and the contact field holds an address; else ""."""
-    if "survey" not in ctx.app.registry.families:
+    survey pages are served (LIAISON_PUBLIC_URL) and the contact field holds an address;
+    else ""."""
+    if "survey" not in ctx.app.registry.families or not ctx.settings.surveys_served:
         return ""
     from handlers.surveys.rules import email_in
 

@@ -41,6 +41,12 @@ KEEPERS = records.Who("surveys/not_allowed", people=("owner",), roles=("surveys"
                       about=lambda s: {"owner": s.owner_name})
 
 
+# Who may send a closed complaint's customer the survey: the complaint's owner agreeing (the
+# button on the close message), survey managers, admins.
+SENDERS = records.Who("surveys/send_not_owner", people=("owner",), roles=("surveys", "admin"),
+                      about=lambda c: {"owner": c.owner_name})
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -93,10 +99,7 @@ def survey_send(ctx: Ctx, args: Args) -> Reply:
     complaint = records.load(ctx.session, Complaint, COMPLAINT_IDS, args.get(0),
                              missing="surveys/no_complaint", lock=True,
                              usage="surveys/usage_send")
-    if (complaint.owner_platform, complaint.owner_id) != (ctx.member.platform,
-                                                          ctx.member.user_id) \
-            and not ctx.has_role("surveys", "admin"):
-        raise UserError("surveys/send_not_owner", ref=complaint.ref, owner=complaint.owner_name)
+    SENDERS.check(ctx, complaint)
     if complaint.status != "closed":
         raise UserError("surveys/send_not_closed", ref=complaint.ref)
     email = rules.email_in(complaint.contact)
