@@ -55,8 +55,8 @@ def install(app: Flask, liaison: Liaison, pages: Any) -> None:  # noqa: ANN401 (
         if survey.template in rules.TEMPLATES:
             title = rules.shipped(survey.template)["title"].get(locale, title)
         questions = [{"id": q["id"], "type": q["type"], "required": q["required"],
-                      "text": _said(q["text"], locale),
-                      "options": [_said(o, locale) for o in q.get("options", [])]}
+                      "text": rules.said(q["text"], locale),
+                      "options": [rules.said(o, locale) for o in q.get("options", [])]}
                      for q in survey.questions]
         return page("survey.html.j2", locale, status, title=title, questions=questions,
                     person=link.invitation.name, given=given or {}, errors=errors or {},
@@ -85,9 +85,3 @@ def install(app: Flask, liaison: Liaison, pages: Any) -> None:  # noqa: ANN401 (
                 return page("survey_gone.html.j2", link.invitation.locale, 410, state="used")
             locale = link.invitation.locale
         return page("survey_done.html.j2", locale)
-
-
-def _said(text: dict[str, str] | str, locale: str) -> str:
-    if isinstance(text, str):
-        return text
-    return text.get(locale) or next(iter(text.values()), "")

@@ -129,9 +129,9 @@ def survey_results(ctx: Ctx, args: Args) -> Reply:
     chat = store.chat_scores(ctx.session, survey)
     figures = rules.figures(survey.questions, [r.answers for r in responses], chat)
     for row in figures:
-        row["text"] = _said(row["text"], ctx.locale)
+        row["text"] = rules.said(row["text"], ctx.locale)
         for option in row.get("options", []):
-            option["label"] = _said(option["label"], ctx.locale)
+            option["label"] = rules.said(option["label"], ctx.locale)
     return Reply("surveys/results", {
         "s": _row(ctx, survey), "invited": invited, "answered": len(responses),
         "rate": round(100 * len(responses) / invited) if invited else None,
@@ -167,7 +167,7 @@ def _new_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     template = answers.get("template")
     if template in rules.TEMPLATES:
         data = rules.shipped(template)
-        title, questions = _said(data["title"], ctx.locale), data["questions"]
+        title, questions = rules.said(data["title"], ctx.locale), data["questions"]
     else:
         title, questions = answers.get("title") or "", answers.get("questions") or []
     return {"survey_title": title, "questions": _questions(questions, ctx.locale)}
@@ -203,7 +203,7 @@ DOMAIN.flow(Flow(
 def _create(ctx: Ctx, template: str, title: str, questions: list[dict[str, Any]]) -> Survey:
     if template in rules.TEMPLATES:
         data = rules.shipped(template)
-        title, questions = _said(data["title"], ctx.locale), data["questions"]
+        title, questions = rules.said(data["title"], ctx.locale), data["questions"]
     year = ctx.now.astimezone(ctx.settings.zone).year
     survey = Survey(ref=rules.IDS.next(ctx.session, year)[1], title=title, template=template,
                     questions=rules.numbered(questions), owner_platform=ctx.member.platform,
@@ -375,15 +375,10 @@ def _count(ctx: Ctx, model: Any, survey: Survey) -> int:  # noqa: ANN401 (two ta
                                 .where(model.survey_id == survey.id)).one())
 
 
-def _said(text: dict[str, str] | str, locale: str) -> str:
-    if isinstance(text, str):
-        return text
-    return text.get(locale) or next(iter(text.values()), "")
-
 
 def _questions(questions: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
-    return [{"type": q["type"], "text": _said(q["text"], locale), "required": q["required"],
-             "options": [_said(o, locale) for o in q.get("options", [])],
+    return [{"type": q["type"], "text": rules.said(q["text"], locale), "required": q["required"],
+             "options": [rules.said(o, locale) for o in q.get("options", [])],
              "chat_scores": q.get("chat_scores", False)} for q in questions]
 
 

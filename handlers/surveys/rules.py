@@ -79,6 +79,14 @@ def shipped(name: str) -> dict[str, Any]:
     return {"title": dict(data["title"]), "questions": questions}
 
 
+def said(text: dict[str, str] | str, locale: str) -> str:
+    """A question, an option or a title in `locale` (a shipped one has both languages; one
+    typed in chat is what was typed)."""
+    if isinstance(text, str):
+        return text
+    return text.get(locale) or next(iter(text.values()), "")
+
+
 class Invalid(ValueError):
     """A typed question, a recipient or an answer that does not do: `key` names the
     template of the polite answer, `params` its values."""
