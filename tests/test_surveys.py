@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import smtplib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -308,6 +309,14 @@ def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, 
     app.settings.surveys.smtp_url = smtp.url.replace("s3cret", "wrong")
     out, _ = _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
     assert out.count("NOT sent (SMTP server 127.0.0.1") == 2 and "535" in out
+    # No login at all: the server wants one before any mail (530), for each recipient.
+    app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{smtp.port}"
+    out = _english(Chat(app, "alice"))("/survey invite S-2026-0001\nCleo, cleo@example.com")
+    assert "- Cleo <cleo@example.com>: NOT sent (530" in out
+    # (an AUTH mechanism the server does not offer is refused too: the fake is a real server)
+    with smtplib.SMTP("127.0.0.1", smtp.port, timeout=5) as client:
+        client.ehlo()
+        assert client.docmd("AUTH", "CRAM-SHA999")[0] == 504
     assert smtp.messages == []
 
 
