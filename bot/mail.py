@@ -24,7 +24,18 @@ TRUE = ("1", "true", "yes", "on")
 
 
 class MailError(LiaisonError):
-    """One message (or the connection) failed; the text says why, without the password."""
+    """One message (or the connection) failed; the text says why, without the password.
+    `code` is the server's reply code, None when there was no answer (refused, timed out,
+    cut off). `temporary`: worth trying again later (a 4xx reply or no answer), as opposed
+    to a 5xx refusal (550 no such mailbox, 535 wrong login), which would only fail again."""
+
+    def __init__(self, text: str, code: int | None = None) -> None:
+        super().__init__(text)
+        self.code = code
+
+    @property
+    def temporary(self) -> bool:
+        return self.code is None or 400 <= self.code < 500
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class Mailer:
             if s.user:
                 smtp.login(s.user, s.password)
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailError(f"SMTP server {s.host}:{s.port}: {_why(exc)}") from None
+            raise MailError(f"SMTP server {s.host}:{s.port}: {_why(exc)}", _code(exc)) from None
         self._smtp = smtp
         return self
 
@@ -101,14 +112,14 @@ class Mailer:
             refused = self._smtp.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise MailError(f"{code} {_text(text)}") from None
+            raise MailError(f"{code} {_text(text)}", code) from None
         except smtplib.SMTPResponseException as exc:
-            raise MailError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+            raise MailError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailError(_why(exc)) from None
+            raise MailError(_why(exc), _code(exc)) from None
         if refused:
             code, text = next(iter(refused.values()))
-            raise MailError(f"{code} {_text(text)}")
+            raise MailError(f"{code} {_text(text)}", code)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -122,6 +133,12 @@ class Mailer:
 
 def _text(value: bytes | str) -> str:
     return (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))[:200]
+
+
+def _code(exc: BaseException) -> int | None:
+    """The server's reply code, when it answered (a negative one is smtplib's own)."""
+    code = getattr(exc, "smtp_code", None)
+    return code if isinstance(code, int) and code > 0 else None
 
 
 def _why(exc: BaseException) -> str:

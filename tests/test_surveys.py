@@ -1,6 +1,7 @@
 """Satisfaction surveys (满意度调查) as the team and the customers meet them: a questionnaire
-from the complaint follow-up template, invitations e-mailed over a real SMTP server on
-127.0.0.1 (tests/fakes/smtp.py), the customers answering on the bot's own page in headless
+from the complaint follow-up template, invitations e-mailed in the background over a real
+SMTP server on 127.0.0.1 (tests/fakes/smtp.py) and the inviter told in chat how it went, the
+customers answering on the bot's own page in headless
 Chromium, a link that works once and expires, the page's polite errors in the customer's
 language, the SMS text for the team's SMS tool, the results with the scores recorded in chat,
 a low score becoming the complaint owner's action item, and a closed complaint offering its
@@ -26,12 +27,13 @@ from bot.web.app import create_app
 from bot.web.server import WebServer
 from handlers.meetings.models import ActionItem
 from handlers.surveys import store
+from handlers.surveys.mailer import MailSender
 from handlers.surveys.models import SurveyInvitation, SurveyResponse
 from schedules.api import OUTBOUND
 from schedules.models import Reminder
 from tests import seed
 from tests.fakes.smtp import SmtpServer
-from tests.support import Chat, build_app
+from tests.support import Chat, RecordingAdapter, build_app, recording_adapters, run_due
 from tests.test_dashboard_browser import browser, playwright  # noqa: F401 (a fixture)
 
 LINK = re.compile(r"https?://127\.0\.0\.1(?::\d+)?/s/[A-Za-z0-9_-]{40,}")
@@ -82,6 +84,13 @@ def _links(texts: list[str]) -> list[str]:
     return [LINK.search(t).group(0) for t in texts]
 
 
+def _mail_out(app, adapters: dict[str, RecordingAdapter] | None = None) -> str:  # noqa: ANN001
+    """What the background does, run here at the (fake) current time: the mail sender's run,
+    then the chat outbox; returns what the chat said (the inviter's report)."""
+    MailSender(app).run()
+    return "\n".join(o.message.text for o in run_due(app, adapters))
+
+
 # -- the whole way, in a browser -------------------------------------------------------------
 
 
@@ -100,19 +109,23 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     app = site
     alice = Chat(app, "alice")
     low = _complaint(app, contact="张伟 13800000000 zhang@example.com")  # owner bob
-    _complaint(app, satisfaction=4, customer="Beta 公司")  # a score recorded in chat
+    beta = _complaint(app, customer="Beta 公司")
 
     summary = alice("/survey new complaint")
     assert "请确认调查" in summary and "投诉处理满意度回访" in summary
     assert "1. 您对我们处理这次投诉的整体满意度如何?" in summary
     assert "已解决 / 部分解决 / 未解决" in summary
     assert "已建立调查 S-2026-0001" in alice("确认")
+    assert "4/5" in Chat(app, "bob")(f"/complaint satisfaction {beta} 4")  # a score in chat
 
     out = alice(f"/survey invite S-2026-0001\n张伟, zhang@example.com, zh, {low}\n"
                 "Anna Lee, anna@example.com, en\n王芳, wang@example.com")
-    assert "3 份邀请" in out
-    assert "- 张伟 <zhang@example.com>:已发送" in out
-    assert "- Anna Lee <anna@example.com>:已发送" in out
+    assert "3 份邀请" in out and "3 份邀请正在发送,发送结果稍后告诉您" in out
+    assert smtp.messages == []  # nothing goes out inside the command
+    report = _mail_out(app)
+    assert "S-2026-0001:3 封邀请邮件已发出 3 封" in report
+    assert "- 张伟 <zhang@example.com>" in report and "- Anna Lee <anna@example.com>" in report
+    assert "未发送" not in report
     assert len(smtp.messages) == 3
     by_to = {m.recipients[0]: m for m in smtp.messages}
     zhang, anna = by_to["zhang@example.com"], by_to["anna@example.com"]
@@ -294,8 +307,12 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
              "No One,nobody@refused.example,,en\n")
     out = alice("/survey invite S-2026-0001", files=(Upload(
         "list.csv", "text/csv", data=("\ufeff" + sheet).encode("utf-8")),))
-    assert "- Zhang Wei <zhang@example.com>: sent" in out
-    assert "- No One <nobody@refused.example>: NOT sent (550 5.1.1 No such mailbox here)" in out
+    assert "2 invitations are being e-mailed; I will tell you how it went" in out
+    assert "- Zhang Wei <zhang@example.com>" in out
+    report = _mail_out(app)
+    assert "S-2026-0001: 1 of 2 invitation e-mails sent" in report
+    assert ("- No One <nobody@refused.example>: the mail server says this mailbox does not "
+            "exist (550 5.1.1 No such mailbox here)") in report
     assert [m.recipients for m in smtp.messages] == [["zhang@example.com"]]
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
@@ -307,12 +324,19 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
 def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     app = _app(db_url, tmp_path)
     app.settings.surveys.smtp_url = smtp.url.replace("s3cret", "wrong")
-    out, _ = _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
-    assert out.count("NOT sent (SMTP server 127.0.0.1") == 2 and "535" in out
+    _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
+    report = _mail_out(app)
+    assert report.count("the mail server refused Liaison's login (LIAISON_SMTP_URL) "
+                        "(SMTP server 127.0.0.1") == 2 and "535" in report
     # No login at all: the server wants one before any mail (530), for each recipient.
     app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{smtp.port}"
-    out = _english(Chat(app, "alice"))("/survey invite S-2026-0001\nCleo, cleo@example.com")
-    assert "- Cleo <cleo@example.com>: NOT sent (530" in out
+    _english(Chat(app, "alice"))("/survey invite S-2026-0001\nCleo, cleo@example.com")
+    report = _mail_out(app)
+    assert "- Cleo <cleo@example.com>: the mail server refused Liaison's login" in report
+    assert "(530" in report
+    # Refusals are final: a later run tries none of them again.
+    clock.shift(timedelta(hours=2))
+    assert _mail_out(app) == ""
     # (an AUTH mechanism the server does not offer is refused too: the fake is a real server)
     with smtplib.SMTP("127.0.0.1", smtp.port, timeout=5) as client:
         client.ehlo()
@@ -354,7 +378,10 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
     assert [c.value for c in closed.message.choices] == [f"/survey send {ref}"]
     assert closed.message.choices[0].label == "Send the satisfaction survey"
     sent = bob(f"/survey send {ref}", is_action=True)  # the button
-    assert f"Follow-up of {ref}" in sent and "- ACME Ltd <li@acme.example>: sent" in sent
+    assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
+    assert "- ACME Ltd <li@acme.example>" in sent
+    report = _mail_out(app)
+    assert f"Follow-up of {ref}" in report and "1 of 1 invitation e-mail sent" in report
     (mail,) = smtp.messages
     assert mail.recipients == ["li@acme.example"] and mail.subject == "Complaint follow-up"
     assert f"while we handled your complaint ({ref})" in mail.body
@@ -376,6 +403,7 @@ def test_zh_close_offer(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     bob = Chat(app, "bob")
     assert "客户登记了邮箱" in bob(f"/投诉 关闭 {ref} 确认")
     assert "投诉 C-2026-0001 的回访" in bob(f"/满意度调查 回访 {ref}")
+    assert "1 封邀请邮件已发出 1 封" in _mail_out(app)
     assert smtp.messages[0].subject == "投诉处理满意度回访"
 
 

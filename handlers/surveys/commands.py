@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from bot import mail, parsers, records
+from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.domain import Domain, family_menu
@@ -24,7 +24,7 @@ from bot.errors import InvalidAnswer, UserError
 from bot.export import csv_bytes
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
-from handlers.surveys import rules, store
+from handlers.surveys import mailer, rules, store
 from handlers.surveys.models import CLOSED, OPEN, Survey, SurveyInvitation, SurveyResponse
 from handlers.surveys.settings import SurveySettings
 
@@ -143,10 +143,15 @@ def survey_results(ctx: Ctx, args: Args) -> Reply:
 @DOMAIN.command("survey", "close", aliases=("关闭", "结束"), usage="surveys.cmd.close")
 def survey_close(ctx: Ctx, args: Args) -> Reply:
     survey = _writable(ctx, args.get(0), "surveys/usage_close")
-    survey.status = CLOSED
+    survey.status, survey.closed_at = CLOSED, ctx.now
     ctx.session.add(survey)
     ctx.audit(RECORD, survey.ref, "close", {})
     return Reply("surveys/closed", {"s": _row(ctx, survey)})
+
+
+# E-mailing the invitations, outside the command's transaction, and telling the inviter.
+DOMAIN.job(mailer.JOB)(mailer.run)
+DOMAIN.reminder_kind(mailer.REPORT)(mailer.render_report)
 
 
 # -- the walk ----------------------------------------------------------------------------------
@@ -261,6 +266,8 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
     _check_complaints(ctx, survey, recipients)
     rows: list[tuple[SurveyInvitation, str]] = []
     for who in recipients:
+        # (When e-mailed, the sender gives the invitation a new token as it writes the e-mail,
+        # so this one is never seen.)
         token = rules.new_token()
         invitation = SurveyInvitation(
             survey_id=survey.id, token_hash=rules.token_hash(token), name=who.name,
@@ -270,8 +277,13 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
             expires_at=ctx.now + settings.ttl, created_at=ctx.now)
         ctx.session.add(invitation)
         rows.append((invitation, f"{base}/s/{token}"))
-    ctx.session.flush()  # nothing goes out before the links are stored
-    mailed = _mail(ctx, survey, [(i, link) for i, link in rows if i.channel == "email"])
+    emails = [(i, link) for i, link in rows if i.channel == "email"]
+    if settings.smtp_url:
+        # E-mailed in the background once this is committed (mailer.py), each with a link
+        # of its own made then; the inviter hears in chat how it went.
+        mailer.queue(ctx.session, [i for i, _ in emails], ctx.now)
+    ctx.session.flush()
+    mailed = [{"name": i.name, "email": i.email, "link": link} for i, link in emails]
     texts = [{"name": i.name, "mobile": i.mobile, "locale": i.locale,
               "text": _sms(ctx, survey, i, link)} for i, link in rows if i.channel == "sms"]
     files: tuple[Attachment, ...] = ()
@@ -280,11 +292,9 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
                          [[t["name"], t["mobile"], t["locale"], t["text"]] for t in texts])
         files = (Attachment(f"{survey.ref}-sms.csv", body, title=f"{survey.ref} SMS",
                             mime=CSV_MIME),)
-    for invitation, _ in rows:
-        ctx.session.add(invitation)
     ctx.audit(RECORD, survey.ref, "invite", {
-        "emails": sum(1 for i, _ in rows if i.channel == "email"), "sms": len(texts),
-        "failed": sum(1 for m in mailed if m["error"]), "complaint": complaint_ref})
+        "emails": len(emails), "sms": len(texts), "complaint": complaint_ref,
+        "mailed": bool(emails and settings.smtp_url)})
     return Reply("surveys/invited", {
         "s": _row(ctx, survey), "mailed": mailed, "texts": texts, "ttl": settings.ttl,
         "smtp": bool(settings.smtp_url), "complaint": complaint_ref,
@@ -306,50 +316,9 @@ def _check_complaints(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient
             raise UserError("surveys/no_complaint", ref=who.complaint)
 
 
-def _mail(ctx: Ctx, survey: Survey, rows: list[tuple[SurveyInvitation, str]]
-          ) -> list[dict[str, Any]]:
-    """Each e-mail invitation sent, or why not; one that fails does not stop the others.
-    Without LIAISON_SMTP_URL the links are listed for sending by hand."""
-    settings = ctx.settings.surveys
-    out = [{"name": i.name, "email": i.email, "link": link, "error": "", "sent": False}
-           for i, link in rows]
-    if not rows or not settings.smtp_url:
-        return out
-    sender = settings.smtp_from or f"Liaison <liaison@{mail.parse_url(settings.smtp_url).host}>"
-    try:
-        with mail.Mailer(mail.parse_url(settings.smtp_url)) as mailer:
-            for (invitation, link), view in zip(rows, out, strict=True):
-                rendered = ctx.app.renderer.render(
-                    Reply("surveys/mail_invite", _message_values(ctx, survey, invitation,
-                                                                 link)),
-                    locale=invitation.locale, platform="console", zone=ctx.zone)
-                try:
-                    mailer.send(mail.message(sender, invitation.email, rendered.title,
-                                             rendered.body, invitation.name))
-                except mail.MailError as exc:
-                    view["error"] = invitation.send_error = str(exc)[:300]
-                else:
-                    view["sent"], invitation.sent_at = True, ctx.now
-    except mail.MailError as exc:
-        for invitation, view in zip((i for i, _ in rows), out, strict=True):
-            if not view["sent"]:
-                view["error"] = invitation.send_error = str(exc)[:300]
-    return out
-
-
-def _message_values(ctx: Ctx, survey: Survey, invitation: SurveyInvitation,
-                    link: str) -> dict[str, Any]:
-    title = survey.title
-    if survey.template in rules.TEMPLATES:
-        title = rules.shipped(survey.template)["title"][invitation.locale]
-    return {"name": invitation.name, "survey_title": title, "link": link,
-            "expires": invitation.expires_at, "complaint": invitation.complaint_ref,
-            "questions": len(survey.questions)}
-
-
 def _sms(ctx: Ctx, survey: Survey, invitation: SurveyInvitation, link: str) -> str:
     rendered = ctx.app.renderer.render(
-        Reply("surveys/sms", _message_values(ctx, survey, invitation, link)),
+        Reply("surveys/sms", mailer.message_values(survey, invitation, link)),
         locale=invitation.locale, platform="console", zone=ctx.zone)
     return " ".join(rendered.body.split())
 

@@ -12,6 +12,11 @@ from sqlmodel import Field, SQLModel
 from bot.models import utcnow
 
 OPEN, CLOSED = "open", "closed"
+# An e-mail invitation's delivery (handlers/surveys/mailer.py): QUEUED until a sender claims
+# it, SENDING while claimed (a lease: a killed sender's claim is taken over when it expires),
+# then SENT or FAILED. "" for an SMS invitation or one whose link was listed for sending by
+# hand (no LIAISON_SMTP_URL).
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 
 
 class Survey(SQLModel, table=True):
@@ -31,11 +36,14 @@ class Survey(SQLModel, table=True):
     owner_id: str = Field(max_length=128)
     owner_name: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None  # the end of the period whose chat scores it counts
 
 
 class SurveyInvitation(SQLModel, table=True):
     __tablename__ = "survey_invitation"
-    __table_args__ = (Index("ix_survey_invitation_complaint", "complaint_ref"),)
+    __table_args__ = (Index("ix_survey_invitation_complaint", "complaint_ref"),
+                      Index("ix_survey_invitation_mail", "mail_status", "mail_due_at"),
+                      Index("ix_survey_invitation_batch", "batch"))
 
     id: int | None = Field(default=None, primary_key=True)
     survey_id: int = Field(foreign_key="survey.id", index=True)
@@ -47,7 +55,14 @@ class SurveyInvitation(SQLModel, table=True):
     channel: str = Field(max_length=8)  # email | sms
     complaint_ref: str = Field(default="", max_length=24)  # the complaint it follows up
     sent_at: datetime | None = None  # when the e-mail went out
-    send_error: str = Field(default="", max_length=300)
+    send_error: str = Field(default="", max_length=300)  # the last failure, as the server said
+    mail_status: str = Field(default="", max_length=8)  # QUEUED … FAILED, see above
+    mail_attempts: int = 0
+    mail_due_at: datetime | None = None  # the next try (a temporary failure backs off)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    # The invitations one command queued: their inviter hears once how all of them went.
+    batch: str = Field(default="", max_length=32)
     invited_by: str = Field(default="", max_length=160)
     expires_at: datetime
     used_at: datetime | None = None  # set once, in the transaction that stores the answers

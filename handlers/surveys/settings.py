@@ -1,4 +1,5 @@
-"""How survey invitations are e-mailed, and how long a survey link stays valid."""
+"""How survey invitations are e-mailed (and tried again), and how long a survey link stays
+valid."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ class SurveySettings(Section):
     smtp_from: str = Field("", validation_alias=env("LIAISON_SMTP_FROM"))
     # A survey link expires this long after the invitation.
     ttl: Period = Field(timedelta(days=30), validation_alias=env("LIAISON_SURVEY_TTL"))
+    # How often an invitation's e-mail is tried when the server fails for the time being (a
+    # 4xx reply, no connection), 1, 2, 4 … minutes apart; a 5xx refusal is not tried again.
+    mail_attempts: int = Field(5, ge=1, le=20,
+                               validation_alias=env("LIAISON_SURVEY_MAIL_ATTEMPTS"))
 
     @field_validator("smtp_url")
     @classmethod

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot import members
 from bot.context import Ctx
@@ -116,19 +116,40 @@ def _survey_ctx(app: Liaison, session: Session, link: Link, locale: str, now: da
 
 def chat_scores(session: Session, survey: Survey) -> list[int]:
     """For the complaint follow-up questionnaire: the 1–5 scores recorded on complaints with
-    `/complaint satisfaction`, except those whose customer answered this survey (their own
-    answer counts instead of the score typed for them)."""
+    `/complaint satisfaction` in this survey's period (at or after its creation, before its
+    close) or on a complaint one of its invitations follows up; so two such surveys, one after
+    the other, do not count the same score twice. Not those whose customer answered this
+    survey: their own answer counts instead of the score typed for them. A score's time is
+    that of its last `satisfaction` entry in the audit log (the complaint's last change when
+    it has none, as for imported ones)."""
     if survey.template != "complaint":
         return []
+    from bot.models import AuditEntry
     from handlers.complaints.models import Complaint
+    from handlers.complaints.store import RECORD as COMPLAINT
 
-    answered = select(SurveyInvitation.complaint_ref).where(
-        SurveyInvitation.survey_id == survey.id, col(SurveyInvitation.used_at).is_not(None),
-        SurveyInvitation.complaint_ref != "")
-    rows = session.exec(select(Complaint.satisfaction).where(
-        col(Complaint.satisfaction).is_not(None),
-        col(Complaint.ref).not_in(answered))).all()
-    return [int(v) for v in rows if v is not None and 1 <= int(v) <= 5]
+    invited = session.exec(select(SurveyInvitation.complaint_ref, SurveyInvitation.used_at)
+                           .where(SurveyInvitation.survey_id == survey.id,
+                                  SurveyInvitation.complaint_ref != "")).all()
+    linked = {ref for ref, _ in invited}
+    answered = {ref for ref, used in invited if used is not None}
+    recorded = (select(AuditEntry.record_id, func.max(AuditEntry.at).label("at"))
+                .where(AuditEntry.record_type == COMPLAINT, AuditEntry.action == "satisfaction")
+                .group_by(AuditEntry.record_id).subquery())
+    rows = session.exec(
+        select(Complaint.ref, Complaint.satisfaction, Complaint.updated_at, recorded.c.at)
+        .outerjoin(recorded, recorded.c.record_id == Complaint.ref)
+        .where(col(Complaint.satisfaction).is_not(None))
+        .order_by(col(Complaint.id))).all()
+    start, end = _aware(survey.created_at), survey.closed_at and _aware(survey.closed_at)
+    scores = []
+    for ref, score, updated_at, at in rows:
+        if ref in answered or score is None or not 1 <= int(score) <= 5:
+            continue
+        when = _aware(at or updated_at)
+        if ref in linked or (start <= when and (end is None or when < end)):
+            scores.append(int(score))
+    return scores
 
 
 def _aware(value: datetime) -> datetime:

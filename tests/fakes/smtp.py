@@ -2,7 +2,9 @@
 it accepts, and refuses what a real server refuses: with a login configured, mail from a
 client that has not logged in (530), a wrong password (535) and an AUTH mechanism it does not
 offer (504, aiosmtpd's own answer); and any recipient at `refused.example` (550, no such
-mailbox), so one recipient can fail while the others go."""
+mailbox), so one recipient can fail while the others go. `busy` makes it answer a
+recipient 421 (try again later; the server then closes the connection, as smtplib expects)
+that many times before accepting it, and `tried` lists every recipient it was asked for."""
 
 from __future__ import annotations
 
@@ -39,9 +41,15 @@ class Captured:
 @dataclass
 class _Handler:
     messages: list[Captured] = field(default_factory=list)
+    busy: dict[str, int] = field(default_factory=dict)  # address -> 421s still to answer
+    tried: list[str] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: ANN401, N802
                           rcpt_options: list[str]) -> str:
+        self.tried.append(address)
+        if self.busy.get(address.lower(), 0) > 0:
+            self.busy[address.lower()] -= 1
+            return "421 4.3.2 Too busy, try again later"
         if address.lower().endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
@@ -97,6 +105,14 @@ class SmtpServer:
     @property
     def messages(self) -> list[Captured]:
         return self.handler.messages
+
+    @property
+    def tried(self) -> list[str]:
+        return self.handler.tried
+
+    def busy(self, address: str, times: int = 1) -> None:
+        """Answer `address` 421 for its next `times` tries."""
+        self.handler.busy[address.lower()] = times
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

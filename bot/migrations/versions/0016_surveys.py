@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column('owner_id', _s(128), nullable=False),
         sa.Column('owner_name', _s(200), nullable=False),
         sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('ref'),
     )
@@ -52,6 +53,12 @@ def upgrade() -> None:
         sa.Column('complaint_ref', _s(24), nullable=False),
         sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('send_error', _s(300), nullable=False),
+        sa.Column('mail_status', _s(8), nullable=False),
+        sa.Column('mail_attempts', sa.Integer(), nullable=False),
+        sa.Column('mail_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column('lease_owner', _s(64), nullable=True),
+        sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column('batch', _s(32), nullable=False),
         sa.Column('invited_by', _s(160), nullable=False),
         sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column('used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -62,6 +69,9 @@ def upgrade() -> None:
     )
     op.create_index('ix_survey_invitation_survey_id', 'survey_invitation', ['survey_id'])
     op.create_index('ix_survey_invitation_complaint', 'survey_invitation', ['complaint_ref'])
+    op.create_index('ix_survey_invitation_mail', 'survey_invitation',
+                    ['mail_status', 'mail_due_at'])
+    op.create_index('ix_survey_invitation_batch', 'survey_invitation', ['batch'])
     op.create_table(
         'survey_response',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -81,6 +91,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_survey_response_survey_id', table_name='survey_response')
     op.drop_table('survey_response')
+    op.drop_index('ix_survey_invitation_batch', table_name='survey_invitation')
+    op.drop_index('ix_survey_invitation_mail', table_name='survey_invitation')
     op.drop_index('ix_survey_invitation_complaint', table_name='survey_invitation')
     op.drop_index('ix_survey_invitation_survey_id', table_name='survey_invitation')
     op.drop_table('survey_invitation')
