@@ -13,24 +13,30 @@ import csv
 import io
 import re
 import smtplib
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Playwright
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
+from bot.errors import DeliveryError
 from bot.export import read_cell
 from bot.messages import Upload
 from bot.web.app import create_app
 from bot.web.server import WebServer
 from handlers.meetings.models import ActionItem
-from handlers.surveys import store
-from handlers.surveys.mailer import MailSender
+from handlers.surveys import mailer, store
+from handlers.surveys.mailer import LEASE, MailSender
 from handlers.surveys.models import SurveyInvitation, SurveyResponse
 from schedules.api import OUTBOUND
 from schedules.models import Reminder
+from schedules.scheduler import ReminderScheduler
 from tests import seed
 from tests.fakes.smtp import SmtpServer
 from tests.support import Chat, RecordingAdapter, build_app, recording_adapters, run_due
@@ -430,3 +436,203 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
     assert settings.surveys.ttl == timedelta(days=2) and not settings.web_enabled
     monkeypatch.setenv("LIAISON_PUBLIC_URL", "https://liaison.example.com")
     assert Settings(database_url=db_url).web_enabled  # the survey pages start the server
+
+
+# -- e-mail in the background ---------------------------------------------------------------
+
+
+def _invitations(app) -> list[SurveyInvitation]:  # noqa: ANN001
+    with app.db.session() as s:
+        return list(s.exec(select(SurveyInvitation).order_by(SurveyInvitation.id)).all())
+
+
+def _new_survey(app) -> Chat:  # noqa: ANN001
+    alice = _english(Chat(app, "alice", name="Alice"))
+    alice("/survey new complaint")
+    alice("confirm")
+    return alice
+
+
+def test_a_commit_that_fails_after_the_invite_sends_no_email(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    woken: list[str] = []
+    app.db.job_wakers.append(woken.append)  # what a running scheduler registers
+    alice = _new_survey(app)
+    woken.clear()
+
+    def broken(session: OrmSession) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(OrmSession, "before_commit", broken)
+    try:
+        out = alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    finally:
+        event.remove(OrmSession, "before_commit", broken)
+    assert "being e-mailed" not in out
+    assert woken == [] and _invitations(app) == []
+    assert _mail_out(app) == "" and smtp.tried == [] and smtp.messages == []
+    # Committed, the sender is woken at once and mails the link, once.
+    assert "1 invitation is being e-mailed" in alice(
+        "/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert woken == ["surveys.mail"] and smtp.messages == []
+    assert "1 of 1 invitation e-mail sent" in _mail_out(app)
+    assert _mail_out(app) == "" and [m.recipients for m in smtp.messages] == [
+        ["anna@example.com"]]
+
+
+def test_a_busy_mail_server_is_tried_again_later_and_mails_once(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    adapters = recording_adapters()
+    alice = _new_survey(app)
+    smtp.busy("anna@example.com")  # 421 for the first try
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert _mail_out(app, adapters) == ""  # tried, not told yet: it will be tried again
+    (invitation,) = _invitations(app)
+    assert (invitation.mail_status, invitation.mail_attempts) == ("queued", 1)
+    assert invitation.send_error.startswith("421")
+    assert _mail_out(app, adapters) == "" and smtp.tried == ["anna@example.com"]  # backing off
+    clock.shift(timedelta(minutes=1))
+    # The report's first delivery to the chat fails: retried by the chat outbox, it mails
+    # nobody again.
+    adapters["console"].fail_with = [DeliveryError("timeout", temporary=True)]
+    assert _mail_out(app, adapters) == ""
+    assert len(smtp.messages) == 1
+    clock.shift(timedelta(minutes=5))
+    report = _mail_out(app, adapters)
+    assert "S-2026-0001: 1 of 1 invitation e-mail sent" in report
+    assert "- Anna Lee <anna@example.com>" in report and "NOT sent" not in report
+    clock.shift(timedelta(hours=2))
+    assert _mail_out(app, adapters) == ""
+    assert smtp.tried == ["anna@example.com"] * 2 and len(smtp.messages) == 1
+    # The link in the e-mail is the one that works.
+    path = LINK.search(smtp.messages[0].body).group(0).split("127.0.0.1", 1)[1]
+    assert create_app(app).test_client().get(path).status_code == 200
+
+
+def test_a_mail_server_that_never_answers_is_given_up_after_the_limit(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    with SmtpServer() as gone:
+        port = gone.port  # a port nobody listens on any more
+    app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{port}?timeout=2"
+    app.settings.surveys.mail_attempts = 2
+    alice = _new_survey(app)
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert _mail_out(app) == ""
+    clock.shift(timedelta(minutes=1))
+    report = _mail_out(app)
+    assert ("- Anna Lee <anna@example.com>: the mail server could not be reached or asked to "
+            "wait, 2 tries (SMTP server 127.0.0.1") in report
+    assert [i.mail_status for i in _invitations(app)] == ["failed"]
+
+
+def test_a_refused_mailbox_is_reported_in_the_inviters_language_and_not_retried(  # noqa: ANN001
+        db_url, tmp_path, clock, smtp):
+    app = _app(db_url, tmp_path, smtp)
+    alice = Chat(app, "alice", name="Alice")  # Chinese
+    alice("/survey new complaint")
+    alice("确认")
+    assert "2 份邀请正在发送" in alice(
+        "/survey invite S-2026-0001\nNo One, nobody@refused.example, en\n王芳, wang@example.com")
+    report = _mail_out(app)
+    assert "S-2026-0001:2 封邀请邮件已发出 1 封" in report
+    assert "已发送:\n- 王芳 <wang@example.com>" in report
+    assert ("- No One <nobody@refused.example>:邮件服务器说此邮箱不存在(550 5.1.1 No such "
+            "mailbox here)") in report
+    clock.shift(timedelta(days=1))
+    assert _mail_out(app) == ""
+    assert smtp.tried.count("nobody@refused.example") == 1
+    assert [(i.email, i.mail_status, i.mail_attempts) for i in _invitations(app)] == [
+        ("nobody@refused.example", "failed", 1), ("wang@example.com", "sent", 1)]
+
+
+def test_two_senders_at_once_mail_each_invitation_once(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    people = [f"p{i}@example.com" for i in range(8)]
+    alice("/survey invite S-2026-0001\n" + "\n".join(f"P{i}, {a}" for i, a in enumerate(people)))
+    # A sender claims three and is killed before sending them: they wait for its lease.
+    assert len(MailSender(app, owner="killed", batch=3).claim(datetime.now(UTC))) == 3
+
+    def race() -> None:
+        barrier = threading.Barrier(2)
+        senders = [MailSender(app, owner=f"sender-{n}", batch=2) for n in range(2)]
+
+        def go(sender: MailSender) -> None:
+            barrier.wait()
+            sender.run()
+
+        threads = [threading.Thread(target=go, args=(s,)) for s in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+
+    race()
+    assert len(smtp.messages) == 5 and len(set(smtp.tried)) == 5
+    assert run_due(app) == []  # the batch is not finished: no report yet
+    clock.shift(LEASE + timedelta(seconds=1))
+    race()
+    assert sorted(m.recipients[0] for m in smtp.messages) == sorted(people)  # each once
+    assert sorted(smtp.tried) == sorted(people)
+    (report,) = run_due(app)
+    assert "S-2026-0001: 8 of 8 invitation e-mails sent" in report.message.text
+    assert run_due(app) == []
+
+
+def test_the_running_scheduler_mails_at_once_and_reports_in_chat(db_url, tmp_path, smtp):  # noqa: ANN001
+    # Real time here: the interval is an hour, so only the wake-up after the commit can send.
+    app = _app(db_url, tmp_path, smtp, reminder_sweep=timedelta(hours=1))
+    adapters = recording_adapters()
+    reported = threading.Event()
+    adapters["console"].on_send = lambda outbound: reported.set()
+    scheduler = ReminderScheduler(app, adapters)
+    scheduler.start()
+    try:
+        scheduler.run_job(mailer.JOB)  # the start-up run has run; nothing was queued
+        alice = _new_survey(app)
+        alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+        assert reported.wait(timeout=20), "the e-mail was not sent and reported"
+    finally:
+        scheduler.stop()
+    assert [m.recipients for m in smtp.messages] == [["anna@example.com"]]
+    (report,) = adapters["console"].sent
+    assert report.address.user == "alice"
+    assert "S-2026-0001: 1 of 1 invitation e-mail sent" in report.message.text
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def test_two_consecutive_surveys_count_each_chat_score_once(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    bob = _english(Chat(app, "bob"))
+    early, during, later, linked = (_complaint(app, customer=f"Customer {n}") for n in range(4))
+    bob(f"/complaint satisfaction {early} 1")  # before any survey: in neither
+    bob(f"/complaint satisfaction {linked} 3")  # the second survey invites its customer
+    clock.shift(timedelta(hours=1))
+    alice = _new_survey(app)  # S-2026-0001
+    clock.shift(timedelta(hours=1))
+    bob(f"/complaint satisfaction {during} 4")
+    clock.shift(timedelta(hours=1))
+    alice("/survey close S-2026-0001")
+    clock.shift(timedelta(hours=1))
+    alice("/survey new complaint")
+    assert "S-2026-0002" in alice("confirm")
+    clock.shift(timedelta(hours=1))
+    bob(f"/complaint satisfaction {later} 5")
+
+    first = alice("/survey results S-2026-0001")
+    assert "Average 4.0 from 1 score, including 1 score recorded in chat" in first
+    assert "1: 0 · 2: 0 · 3: 0 · 4: 1 · 5: 0" in first
+    out = alice(f"/survey invite S-2026-0002\nMr Li, li@example.com, en, {linked}")
+    second = alice("/survey results S-2026-0002")
+    assert "Average 4.0 from 2 scores, including 2 scores recorded in chat" in second
+    assert "1: 0 · 2: 0 · 3: 1 · 4: 0 · 5: 1" in second
+    # The customer answers: their own score replaces the one typed for them.
+    path = LINK.search(out).group(0).split("127.0.0.1", 1)[1]
+    assert create_app(app).test_client().post(path, data={"q1": "2", "q2": "0"}).status_code \
+        == 200
+    second = alice("/survey results S-2026-0002")
+    assert "Average 3.5 from 2 scores, including 1 score recorded in chat" in second
+    assert "1: 0 · 2: 1 · 3: 0 · 4: 0 · 5: 1" in second
+    assert "including 1 score recorded in chat" in alice("/survey results S-2026-0001")
