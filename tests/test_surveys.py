@@ -484,28 +484,31 @@ def test_a_busy_mail_server_is_tried_again_later_and_mails_once(db_url, tmp_path
     app = _app(db_url, tmp_path, smtp)
     adapters = recording_adapters()
     alice = _new_survey(app)
-    smtp.busy("anna@example.com")  # 421 for the first try
-    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
-    assert _mail_out(app, adapters) == ""  # tried, not told yet: it will be tried again
-    (invitation,) = _invitations(app)
-    assert (invitation.mail_status, invitation.mail_attempts) == ("queued", 1)
-    assert invitation.send_error.startswith("421")
-    assert _mail_out(app, adapters) == "" and smtp.tried == ["anna@example.com"]  # backing off
+    smtp.busy("anna@example.com")  # 421 for the first try (the server then hangs up)
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en\nBen, ben@example.com")
+    assert _mail_out(app, adapters) == ""  # tried, not told yet: Anna will be tried again
+    anna, ben = _invitations(app)
+    assert (anna.mail_status, anna.mail_attempts) == ("queued", 1)
+    assert anna.send_error.startswith("421")
+    assert (ben.mail_status, ben.mail_attempts) == ("sent", 1)  # on a new connection
+    assert _mail_out(app, adapters) == ""  # Anna's backing off
+    assert smtp.tried == ["anna@example.com", "ben@example.com"]
     clock.shift(timedelta(minutes=1))
     # The report's first delivery to the chat fails: retried by the chat outbox, it mails
     # nobody again.
     adapters["console"].fail_with = [DeliveryError("timeout", temporary=True)]
     assert _mail_out(app, adapters) == ""
-    assert len(smtp.messages) == 1
+    assert len(smtp.messages) == 2
     clock.shift(timedelta(minutes=5))
     report = _mail_out(app, adapters)
-    assert "S-2026-0001: 1 of 1 invitation e-mail sent" in report
+    assert "S-2026-0001: 2 of 2 invitation e-mails sent" in report
     assert "- Anna Lee <anna@example.com>" in report and "NOT sent" not in report
     clock.shift(timedelta(hours=2))
     assert _mail_out(app, adapters) == ""
-    assert smtp.tried == ["anna@example.com"] * 2 and len(smtp.messages) == 1
+    assert sorted(smtp.tried) == ["anna@example.com"] * 2 + ["ben@example.com"]
+    assert [m.recipients for m in smtp.messages] == [["ben@example.com"], ["anna@example.com"]]
     # The link in the e-mail is the one that works.
-    path = LINK.search(smtp.messages[0].body).group(0).split("127.0.0.1", 1)[1]
+    path = LINK.search(smtp.messages[1].body).group(0).split("127.0.0.1", 1)[1]
     assert create_app(app).test_client().get(path).status_code == 200
 
 
@@ -636,3 +639,18 @@ def test_two_consecutive_surveys_count_each_chat_score_once(db_url, tmp_path, cl
     assert "Average 3.5 from 2 scores, including 1 score recorded in chat" in second
     assert "1: 0 · 2: 1 · 3: 0 · 4: 0 · 5: 1" in second
     assert "including 1 score recorded in chat" in alice("/survey results S-2026-0001")
+
+
+def test_a_sender_killed_on_the_last_try_is_reported_not_mailed_again(db_url, tmp_path, clock,  # noqa: ANN001
+                                                                      smtp):
+    app = _app(db_url, tmp_path, smtp)
+    app.settings.surveys.mail_attempts = 1
+    alice = _new_survey(app)
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert len(MailSender(app, owner="killed").claim(datetime.now(UTC))) == 1
+    assert _mail_out(app) == ""  # its lease holds
+    clock.shift(LEASE + timedelta(seconds=1))
+    report = _mail_out(app)
+    assert ("- Anna Lee <anna@example.com>: Liaison stopped while sending it on its last try, "
+            "so it may or may not have arrived\n") in report
+    assert smtp.tried == [] and [i.mail_status for i in _invitations(app)] == ["failed"]

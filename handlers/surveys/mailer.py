@@ -68,6 +68,7 @@ CLAIM_BATCH = 10  # invitations claimed at once (one SMTP connection)
 LEASE = timedelta(minutes=2)  # renewed every third of it while a batch goes out
 BACKOFF_BASE = timedelta(minutes=1)  # after a temporary failure: 1, 2, 4 … minutes
 BACKOFF_CAP = timedelta(hours=1)
+STOPPED = "the sender stopped while sending it"  # its last try, outcome unknown
 _CODE = re.compile(r"\b([245]\d\d)\b")
 
 
@@ -108,9 +109,13 @@ class MailSender:
         settings = self.app.settings.surveys
         if not settings.smtp_url:
             return result  # queued ones wait for LIAISON_SMTP_URL
+        if not self.app.settings.public_url.startswith(("http://", "https://")):
+            log.warning("survey e-mails wait: LIAISON_PUBLIC_URL, where their links point, "
+                        "is not set")
+            return result
         for rid, (batch, error, at) in list(self._unwritten.items()):
-            self._record(rid, batch, error, at, result)
             self._unwritten.pop(rid, None)
+            self._record(rid, batch, error, at, result)  # kept again if still away
         while True:
             claimed = self.claim(_now(now), result)
             if not claimed:
@@ -131,13 +136,14 @@ class MailSender:
         if self.app.db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         claimed: list[_Claimed] = []
+        exhausted: list[tuple[int, str]] = []
         with self.app.db.session() as session:
             for row in session.execute(pick).all():
                 if row.mail_status == SENDING:
                     log.warning("survey invitation %s: taking over from %s, whose lease "
                                 "expired", row.id, row.lease_owner)
                 if row.mail_attempts >= limit:
-                    self._finish_at_claim(session, row.id, row.batch, now, result)
+                    exhausted.append((row.id, row.batch))
                     continue
                 token = rules.new_token()
                 taken = session.execute(
@@ -149,46 +155,53 @@ class MailSender:
                 if taken == 1:
                     claimed.append(_Claimed(row.id, row.batch, token))
         self._renewed_at = now
+        for rid, batch in exhausted:  # after the claim: locks are taken in one order
+            self._give_up(rid, batch, now, result)
         return claimed
 
-    def _finish_at_claim(self, session: Session, rid: int, batch: str, now: datetime,
-                         result: MailRun) -> None:
-        self._lock_batch(session, batch)
-        invitation = session.get(SurveyInvitation, rid)
-        if invitation is None:
-            return
-        invitation.mail_status = FAILED
-        invitation.send_error = (invitation.send_error
-                                 or "the sender stopped while sending it")[:300]
-        invitation.lease_owner = invitation.lease_until = None
-        session.add(invitation)
-        session.flush()
-        result.failed += 1
-        self._report_if_done(session, batch, now, result)
+    def _give_up(self, rid: int, batch: str, now: datetime, result: MailRun) -> None:
+        """An invitation whose sender died during its last try: failed, not tried again."""
+        with self.app.db.session() as session:
+            self._lock_batch(session, batch)
+            invitation = session.get(SurveyInvitation, rid)
+            if (invitation is None or invitation.mail_status != SENDING
+                    or invitation.lease_until is None or _aware(invitation.lease_until) >= now):
+                return  # another sender got there first
+            invitation.mail_status = FAILED
+            invitation.send_error = STOPPED
+            invitation.lease_owner = invitation.lease_until = None
+            session.add(invitation)
+            session.flush()
+            result.failed += 1
+            self._report_if_done(session, batch, now, result)
 
     def _send(self, claimed: list[_Claimed], now: datetime | None, result: MailRun) -> None:
-        """Write the e-mails (one read), then send them with no transaction open."""
+        """Write the e-mails (one read), then send them with no transaction open. After a
+        temporary failure (a 421 closes the connection) the rest go on a new connection."""
         settings = self.app.settings.surveys
         server = mail.parse_url(settings.smtp_url)
         sender = settings.smtp_from or f"Liaison <liaison@{server.host}>"
         self._write(claimed)
         pending = list(claimed)
-        try:
-            with mail.Mailer(server) as mailer:
-                while pending:
-                    item = pending[0]
-                    self._renew_if_due()
-                    try:
-                        mailer.send(mail.message(sender, item.to, item.subject, item.body,
-                                                 item.name))
-                    except mail.MailError as exc:
-                        self._record(item.id, item.batch, exc, _now(now), result)
-                    else:
-                        self._record(item.id, item.batch, None, _now(now), result)
-                    pending.pop(0)
-        except mail.MailError as exc:  # no connection, or the login was refused: all of them
-            for item in pending:
-                self._record(item.id, item.batch, exc, _now(now), result)
+        while pending:
+            try:
+                with mail.Mailer(server) as mailer:
+                    while pending:
+                        item = pending.pop(0)
+                        self._renew_if_due()
+                        try:
+                            mailer.send(mail.message(sender, item.to, item.subject, item.body,
+                                                     item.name))
+                        except mail.MailError as exc:
+                            self._record(item.id, item.batch, exc, _now(now), result)
+                            if exc.temporary:
+                                break
+                        else:
+                            self._record(item.id, item.batch, None, _now(now), result)
+            except mail.MailError as exc:  # no connection, or the login was refused: all
+                for item in pending:
+                    self._record(item.id, item.batch, exc, _now(now), result)
+                return
 
     def _write(self, claimed: list[_Claimed]) -> None:
         base = self.app.settings.public_url.rstrip("/")
@@ -252,7 +265,8 @@ class MailSender:
     @staticmethod
     def _lock_batch(session: Session, batch: str) -> None:
         """Lock the rows of one batch, in id order: of two senders finishing its last two
-        invitations at once, the second sees the first's outcome and plans the report."""
+        invitations at once, the second sees the first's outcome and plans the report. (Every
+        lock that waits is taken in id order, and a claim skips locked rows: no deadlock.)"""
         session.execute(core_select(SurveyInvitation.__table__.c.id)
                         .where(SurveyInvitation.__table__.c.batch == batch)
                         .order_by(SurveyInvitation.__table__.c.id).with_for_update()).all()
@@ -280,9 +294,13 @@ class MailSender:
             return
         c = SurveyInvitation.__table__.c
         with self.app.db.session() as session:
-            session.execute(update(SurveyInvitation.__table__)
-                            .where(c.mail_status == SENDING, c.lease_owner == self.owner)
-                            .values(lease_until=now + LEASE))
+            mine = session.execute(core_select(c.id).where(
+                c.mail_status == SENDING, c.lease_owner == self.owner)
+                .order_by(c.id).with_for_update()).scalars().all()
+            if mine:
+                session.execute(update(SurveyInvitation.__table__)
+                                .where(c.id.in_(mine), c.lease_owner == self.owner)
+                                .values(lease_until=now + LEASE))
         self._renewed_at = now
 
 
@@ -330,7 +348,10 @@ def run(app: Liaison) -> None:
 
 
 def why(invitation: SurveyInvitation) -> str:
-    """The kind of failure, for the report's wording: login, mailbox, refused or gave_up."""
+    """The kind of failure, for the report's wording: stopped, login, mailbox, refused or
+    gave_up."""
+    if invitation.send_error == STOPPED:
+        return "stopped"
     found = _CODE.search(invitation.send_error)
     code = int(found.group(1)) if found else None
     if code in (530, 534, 535):
@@ -363,3 +384,7 @@ def render_report(session: Session, reminder: Reminder, now: datetime) -> Reply 
 
 def _now(value: datetime | None) -> datetime:
     return value if value is not None else datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
