@@ -1,12 +1,12 @@
 """A domain is one declared unit: a package under handlers/ exposing one `Domain` object.
 
-The object declares everything the core needs to know about the domain: its command families
-and commands (module-level functions), flows, reminder kinds, digest providers, background
-jobs, the roles and channel purposes it adds, its settings section, its CLI sub-commands and its Slack slash
-command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
-derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the
-validation of settings, and the manifest check. Adding a domain touches its own package, its
-templates and that one list.
+The object declares everything the core needs to know about the domain: its command families and
+commands (module-level functions), flows, reminder kinds, digest providers, background jobs, the
+roles and channel purposes it adds, its settings section, its CLI sub-commands and its Slack
+slash command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
+derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the validation
+of settings, and the manifest check. Adding a domain touches its own package, its templates and
+that one list.
 
     DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)})
     DOMAIN.family("visit", aliases=("拜访",), label="visits.family")
