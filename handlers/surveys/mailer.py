@@ -117,10 +117,12 @@ class MailSender:
             self._unwritten.pop(rid, None)
             self._record(rid, batch, error, at, result)  # kept again if still away
         while True:
+            given_up = result.failed
             claimed = self.claim(_now(now), result)
-            if not claimed:
+            if not claimed and result.failed == given_up:
                 return result
-            self._send(claimed, now, result)
+            if claimed:
+                self._send(claimed, now, result)
 
     def claim(self, now: datetime, result: MailRun | None = None) -> list[_Claimed]:
         """Take up to `batch` due invitations (queued and due, or claimed by a sender whose
