@@ -235,8 +235,15 @@ class Settings(BaseSettings):
 
     @property
     def web_enabled(self) -> bool:
-        """A web feature is on: the HTTP server runs even without Slack's HTTP mode."""
-        return self.dashboard
+        """A web feature is on: the HTTP server runs even without Slack's HTTP mode. The
+        survey pages (/s/<token>) are one whenever LIAISON_PUBLIC_URL names the address."""
+        return self.dashboard or self.surveys_served
+
+    @property
+    def surveys_served(self) -> bool:
+        """The survey pages are served: the surveys domain is installed and links can point
+        at LIAISON_PUBLIC_URL."""
+        return "surveys" in self._sections and self.public_url.startswith(("http://", "https://"))
 
     @property
     def slack_enabled(self) -> bool:

@@ -128,6 +128,8 @@ class Database:
                                   statement_timeout=statement_timeout)
         # Called with a due time after a commit that planned a reminder (the scheduler).
         self.wakers: list[Callable[[datetime], None]] = []
+        # Called with a domain job's name after a commit that asked for it to run now.
+        self.job_wakers: list[Callable[[str], None]] = []
         # SQLite has one writer at a time, and its busy handler waits in sleeps of up to
         # 100 ms; queueing this process's threads on a lock instead turns that tail latency
         # into a short, fair wait. Other processes still queue on busy_timeout.

@@ -1,12 +1,12 @@
 """A domain is one declared unit: a package under handlers/ exposing one `Domain` object.
 
-The object declares everything the core needs to know about the domain: its command families
-and commands (module-level functions), flows, reminder kinds, digest providers, the roles and
-channel purposes it adds, its settings section, its CLI sub-commands and its Slack slash
-command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
-derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the
-validation of settings, and the manifest check. Adding a domain touches its own package, its
-templates and that one list.
+The object declares everything the core needs to know about the domain: its command families and
+commands (module-level functions), flows, reminder kinds, digest providers, background jobs, the
+roles and channel purposes it adds, its settings section, its CLI sub-commands and its Slack
+slash command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
+derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the validation
+of settings, and the manifest check. Adding a domain touches its own package, its templates and
+that one list.
 
     DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)})
     DOMAIN.family("visit", aliases=("拜访",), label="visits.family")
@@ -38,6 +38,11 @@ CliSetup = Callable[["argparse._SubParsersAction[Any]"], None]
 # (session, now, settings) -> None: forget what the domain kept for a draft that was never
 # saved (run with the core's daily purge, in its transaction).
 Purge = Callable[[Any, Any, Any], None]
+# (app) -> None: background work of the domain outside the chat (an outbox of its own, such
+# as survey e-mails). The reminder scheduler runs it every LIAISON_REMINDER_SWEEP and at once
+# after a commit that asked for it (schedules.api.run_job_after_commit); it must be safe to
+# run in several processes at once (claim rows, do not assume to be alone).
+Job = Callable[[Any], None]
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Domain:
     kinds: dict[str, tuple[ReminderRenderer, ReminderSent | None]] = field(default_factory=dict)
     digests: list[DigestProvider] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
+    jobs: dict[str, Job] = field(default_factory=dict)  # "surveys.mail" -> run(app)
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
         self.families.append((name, tuple(aliases), label))
@@ -103,6 +109,15 @@ class Domain:
     def purge(self, forget: Purge) -> Purge:
         self.purges.append(forget)
         return forget
+
+    def job(self, name: str) -> Callable[[Job], Job]:
+        """A background job (see `Job`), named `<domain>.<what>`."""
+
+        def decorate(run: Job) -> Job:
+            self.jobs[name] = run
+            return run
+
+        return decorate
 
     def install_into(self, registry: Registry) -> None:
         for name, aliases, label in self.families:

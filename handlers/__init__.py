@@ -25,6 +25,7 @@ from handlers import (
     reminders,
     reports,
     review,
+    surveys,
     system,
     talking_points,
     training,
@@ -51,6 +52,7 @@ DOMAINS = [
     principles.DOMAIN,
     calendar.DOMAIN,
     disputes.DOMAIN,
+    surveys.DOMAIN,
 ]
 
 

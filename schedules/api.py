@@ -273,3 +273,12 @@ def wake_after_commit(session: Session, due: datetime) -> None:
     if db is None or not db.wakers:
         return
     Database.after_commit(session, lambda: [wake(due) for wake in list(db.wakers)])
+
+
+def run_job_after_commit(session: Session, job: str) -> None:
+    """A running scheduler runs the domain job `job` (bot.domain.Job) once the change is
+    committed: work queued in this transaction starts at once, not a sweep interval later."""
+    db: Database | None = session.info.get("database")
+    if db is None or not db.job_wakers:
+        return
+    Database.after_commit(session, lambda: [wake(job) for wake in list(db.job_wakers)])

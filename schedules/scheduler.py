@@ -1,6 +1,8 @@
 """APScheduler wiring: the in-memory job store runs a sweep every LIAISON_REMINDER_SWEEP, a
 one-shot wake-up at the next due time (so a reminder is late by a fraction of a second, not
-by a sweep interval), and the cron jobs that plan periodic pushes.
+by a sweep interval), the cron jobs that plan periodic pushes, and the domains' own
+background jobs (bot.domain.Job, such as the survey e-mails), each every sweep interval and
+at once when a commit asks for it.
 
 Nothing is pickled and no job store is shared between processes (APScheduler's FAQ warns
 against that): every replica runs its own scheduler, and the reminder rows, claimed
@@ -51,6 +53,10 @@ class ReminderScheduler:
         self._down = False
         self._woken = False  # a wake-up for now arrived (see sweep)
         self._stopping = False  # stop() has begun: no more wake-ups
+        # The domains' background jobs, by name, and those woken while running (see run_job).
+        self.jobs = {name: run for d in app.registry.domains for name, run in d.jobs.items()}
+        self._job_locks = {name: threading.Lock() for name in self.jobs}
+        self._jobs_woken: set[str] = set()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(4)},
@@ -91,7 +97,12 @@ class ReminderScheduler:
             id="review",
         )
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=1), id="housekeeping")
+        for name in self.jobs:
+            self.scheduler.add_job(
+                self.run_job, IntervalTrigger(seconds=self.settings.reminder_sweep.total_seconds()),
+                args=[name], id=f"job:{name}", next_run_time=datetime.now(UTC))
         self.app.db.wakers.append(self.wake)
+        self.app.db.job_wakers.append(self.wake_job)
         self.scheduler.start()
         log.info("reminder scheduler started as %s (sweep every %s, lease %s)",
                  self.sweeper.owner, self.settings.reminder_sweep, self.settings.reminder_lease)
@@ -99,6 +110,8 @@ class ReminderScheduler:
     def stop(self) -> None:
         if self.wake in self.app.db.wakers:
             self.app.db.wakers.remove(self.wake)
+        if self.wake_job in self.app.db.job_wakers:
+            self.app.db.job_wakers.remove(self.wake_job)
         # No wake-up may be added once shutting down begins: APScheduler's shutdown holds its
         # job-store lock while it waits for running jobs, and a sweep job adding its wake-up
         # then would wait for that lock for ever. Taking _wake_lock here also waits out a
@@ -163,6 +176,35 @@ class ReminderScheduler:
             self.scheduler.add_job(
                 self.sweep, DateTrigger(run_date=max(due, datetime.now(UTC))),
                 id="wake", replace_existing=True, max_instances=2,
+            )
+
+    def run_job(self, name: str) -> None:
+        """Run a domain's job; again at once when it was woken while running (APScheduler
+        skips a wake-up whose previous run is still going). A failure is logged; the next
+        interval tries again."""
+        with self._job_locks[name]:
+            while True:
+                with self._wake_lock:
+                    self._jobs_woken.discard(name)
+                try:
+                    self.jobs[name](self.app)
+                except Exception:
+                    log.exception("background job %s failed; it runs again shortly", name)
+                with self._wake_lock:
+                    if name not in self._jobs_woken:
+                        return
+
+    def wake_job(self, name: str) -> None:
+        """Run a domain's job now (a commit queued work for it)."""
+        with self._wake_lock:
+            if name not in self.jobs:
+                return
+            self._jobs_woken.add(name)
+            if self._stopping or not self.scheduler.running:
+                return
+            self.scheduler.add_job(
+                self.run_job, DateTrigger(run_date=datetime.now(UTC)), args=[name],
+                id=f"job:{name}:wake", replace_existing=True, max_instances=2,
             )
 
     def housekeeping(self) -> None:

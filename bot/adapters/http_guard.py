@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 READY_WITHIN = 1.0  # seconds /readyz waits for the database
 REPLAY_KEY = "slack-signature"  # InboundEvent.platform of remembered signatures
-WEB_PATHS = ("/dash/",)  # the dashboard's pages and forms: not Slack's, not signed
+WEB_PATHS = ("/dash/", "/s/")  # the dashboard's and the surveys' pages and forms: not Slack's
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

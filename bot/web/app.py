@@ -1,5 +1,6 @@
 """The web app: one Flask application serving Slack's endpoint (POST /slack/events, through
-Bolt's own Flask adapter) and the read-only dashboard under /dash/, in the bot's HTTP server
+Bolt's own Flask adapter), the read-only dashboard under /dash/ and the customers' survey
+pages under /s/ (bot/web/surveys.py), in the bot's HTTP server
 (waitress, see bot/web/server.py and Slack's HTTP mode in bot/adapters/slack.py).
 
 Pages are plain HTML rendered from templates/web/ (autoescaped: what people typed is text,
@@ -100,7 +101,7 @@ class Pages:
 
 def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401, C901
     """The Flask app: the Slack endpoint when `bolt` is given, the dashboard when the
-    settings turn it on (LIAISON_DASHBOARD)."""
+    settings turn it on (LIAISON_DASHBOARD), the survey pages when LIAISON_PUBLIC_URL is set."""
     settings = liaison.settings
     app = Flask("liaison", static_folder=None, template_folder=None)
     # The guard limits Slack's bodies before us; the dashboard's forms get the same bound.
@@ -129,6 +130,10 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
 
     if settings.dashboard:
         _dashboard(app, liaison)
+    if settings.surveys_served:
+        from bot.web import surveys
+
+        surveys.install(app, liaison, Pages())
     return app
 
 

@@ -44,7 +44,7 @@ class WebServer:
 
     def start(self) -> WebServer:
         self._thread.start()
-        log.info("web server on port %s (/dash/, /healthz, /readyz)", self.port)
+        log.info("web server on port %s (/dash/, /s/, /healthz, /readyz)", self.port)
         return self
 
     def stop(self) -> None:

@@ -527,7 +527,23 @@ def close(ctx: Ctx, args: Args) -> Reply:
     before = c.status
     c.status, c.closed_at, c.close_reason = "closed", ctx.now, reason
     _save(ctx, c, "close", {"text": reason, "from": before})
-    return _done(ctx, c, "close")
+    reply = _done(ctx, c, "close", survey=_survey_offer(ctx, c))
+    if reply.values["survey"]:
+        # The owner agreeing sends the customer the follow-up survey (`/survey send C-…`).
+        reply.choices = [Choice(f"/survey send {c.ref}", "surveys.send_button",
+                                style="primary")]
+    return reply
+
+
+def _survey_offer(ctx: Ctx, c: Complaint) -> str:
+    """The customer's e-mail address when the satisfaction survey can be offered: the
+    survey pages are served (LIAISON_PUBLIC_URL) and the contact field holds an address;
+    else ""."""
+    if "survey" not in ctx.app.registry.families or not ctx.settings.surveys_served:
+        return ""
+    from handlers.surveys.rules import email_in
+
+    return email_in(c.contact)
 
 
 @DOMAIN.command("complaint", "reopen", aliases=("重开", "重新打开"), usage="complaints.cmd.reopen")

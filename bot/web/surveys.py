@@ -1,0 +1,87 @@
+"""The survey pages: `/s/<token>`, where a customer answers the survey they were invited to,
+with no login: the link's token is the key (stored only as its hash), it works once and
+until it expires. The page is in the language recorded with the invitation, readable on a
+phone, without script or outside assets; every value is escaped (Jinja autoescape).
+
+A GET shows the form and spends nothing (link previews fetch links too). A POST validates
+as the chat does (handlers/surveys/rules.py) and shows the form again with polite errors and
+the answers kept; valid answers are stored in the transaction that marks the link used
+(handlers/surveys/store.py), so a double submit writes once. A used, expired or closed link
+answers 410 and an unknown one 404, with a polite page; neither writes anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, request
+
+from bot.core import Liaison
+from handlers.surveys import rules, store
+
+PATH = "/s"
+
+
+def install(app: Flask, liaison: Liaison, pages: Any) -> None:  # noqa: ANN401 (bot.web.app.Pages)
+    db, zone = liaison.db, liaison.settings.timezone
+    default = liaison.settings.default_locale
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def page(name: str, locale: str, status: int = 200, **values: Any) -> Response:
+        body = pages.render(name, locale, zone, viewer=None, **values)
+        response = Response(body, status=status, content_type="text/html; charset=utf-8")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # The token is in the address: no Referer carries it anywhere, no search engine keeps it.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'")
+        return response
+
+    def gone(link: store.Link | None) -> Response:
+        if link is None:
+            return page("survey_gone.html.j2", default, 404, state="unknown")
+        return page("survey_gone.html.j2", link.invitation.locale, 410, state=link.state)
+
+    def form(link: store.Link, status: int = 200, given: dict[str, str] | None = None,
+             errors: dict[str, tuple[str, dict[str, Any]]] | None = None) -> Response:
+        locale = link.invitation.locale
+        survey = link.survey
+        title = survey.title
+        if survey.template in rules.TEMPLATES:
+            title = rules.shipped(survey.template)["title"].get(locale, title)
+        questions = [{"id": q["id"], "type": q["type"], "required": q["required"],
+                      "text": rules.said(q["text"], locale),
+                      "options": [rules.said(o, locale) for o in q.get("options", [])]}
+                     for q in survey.questions]
+        return page("survey.html.j2", locale, status, title=title, questions=questions,
+                    person=link.invitation.name, given=given or {}, errors=errors or {},
+                    expires=link.invitation.expires_at)
+
+    @app.get(f"{PATH}/<token>")
+    def survey_page(token: str) -> Response:
+        with db.session() as session:
+            link = store.find_link(session, token, now())
+            if link is None or link.state != "open":
+                return gone(link)
+            return form(link)
+
+    @app.post(f"{PATH}/<token>")
+    def survey_answer(token: str) -> Response:
+        given = dict(request.form.items())  # bounded by MAX_CONTENT_LENGTH
+        with db.session() as session:
+            link = store.find_link(session, token, now())
+            if link is None or link.state != "open":
+                return gone(link)
+            answers, errors = rules.read_answers(link.survey.questions, given)
+            if errors:
+                return form(link, 422, given, errors)
+            if store.submit(liaison, session, link, answers, now()) is None:
+                session.rollback()  # spent meanwhile (a double submit): nothing is written
+                return page("survey_gone.html.j2", link.invitation.locale, 410, state="used")
+            locale = link.invitation.locale
+        return page("survey_done.html.j2", locale)
