@@ -149,5 +149,5 @@ def test_every_reminder_kind_and_record_has_a_name_in_remind_list(locale):
     unnamed = sorted(k for k in kinds if k.replace(".", "_") not in labels["kinds"])
     assert unnamed == []
     records = {"complaint", "meeting", "action", "comm", "talking_point", "dispute", "press",
-               "interview", "training", "glossary", "calendar"}
+               "interview", "training", "glossary", "calendar", "survey"}
     assert sorted(records - set(labels["records"])) == []
