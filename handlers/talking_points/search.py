@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, column, text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
@@ -243,6 +242,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
     when = TalkingPoint.__table__.c.verified_until.type
     binds = [bindparam("now", type_=when)]
     if bigrams and dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # loaded with PostgreSQL's engine
+
         binds.append(bindparam("bigrams", type_=ARRAY(String)))
     return text(sql).bindparams(*binds).columns(
         column("id", Integer), column("topic", String), column("question", String),
