@@ -116,6 +116,10 @@ def fill(db: Database, rows: list[dict]) -> None:
         for start in range(0, len(rows), 2000):
             session.execute(insert(TalkingPoint.__table__), rows[start:start + 2000])
     with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            # ANALYZE computes the bigram index's expression over every row: at 100,000
+            # points on a loaded machine that outlasts the bot's statement timeout.
+            conn.exec_driver_sql("SET statement_timeout = 0")
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -243,7 +244,7 @@ def script_heads() -> frozenset[str]:
     for path in (files("bot") / "migrations" / "versions").iterdir():
         if not path.name.endswith(".py") or path.name.startswith("__"):
             continue
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        for node in _revision_statements(path.read_text(encoding="utf-8")):
             if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names = {t.id for t in targets if isinstance(t, ast.Name)}
@@ -254,6 +255,25 @@ def script_heads() -> frozenset[str]:
                 elif "down_revision" in names and value:
                     below.update([value] if isinstance(value, str) else value)
     return frozenset(revisions - below)
+
+
+_REVISION_LINE = re.compile(r"^(?:down_)?revision\s*[:=]", re.MULTILINE)
+
+
+def _revision_statements(source: str) -> Iterator[ast.stmt]:
+    """The top-level statements of a migration that start with `revision` or `down_revision`,
+    each parsed alone (parsing the whole file, upgrade and downgrade included, was most of
+    the schema check at start-up): from its first line to the first line it ends on."""
+    lines = source.splitlines()
+    for match in _REVISION_LINE.finditer(source):
+        first = source.count("\n", 0, match.start())
+        for last in range(first + 1, len(lines) + 1):
+            try:
+                body = ast.parse("\n".join(lines[first:last])).body
+            except SyntaxError:
+                continue  # a statement over several lines: read one more
+            yield from body[:1]
+            break
 
 
 def is_current(engine: Engine) -> bool:

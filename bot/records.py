@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from bot.errors import NotFound, PermissionDenied, UserError
@@ -48,7 +47,12 @@ class RecordIds:
         leaves no gap. A unique constraint on the record's id is the backstop."""
         table = RecordCounter.__table__
         dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # The dialect's own upsert; the other dialect's module is not imported (PostgreSQL's
+        # is a tenth of a second of start-up on SQLite, where the engine never loads it).
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
         stmt = (
             insert(table)
             .values(prefix=self.prefix, year=year, last=1)

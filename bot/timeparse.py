@@ -119,9 +119,11 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import opencc
+if TYPE_CHECKING:
+    import opencc
 
 __all__ = ["Reading", "TimeParseError", "parse_duration", "parse_when", "read_when"]
 
@@ -1042,8 +1044,11 @@ _ISO = re.compile(
 )
 _CJK = re.compile("[\u3007\u4e00-\u9fff]")
 @functools.cache
-def _to_simplified() -> opencc.OpenCC:
-    """The converter loads its dictionaries when made (a sixth of start-up): on first use."""
+def _to_simplified() -> "opencc.OpenCC":
+    """The converter loads its dictionaries when made (a sixth of start-up), and the module
+    itself is 2 MB resident: both on first use (traditional characters in a time)."""
+    import opencc
+
     return opencc.OpenCC("t2s")
 _OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
 # An offset stands apart from the time before it: "15:00:00 -0500", not "10:00-11:00".

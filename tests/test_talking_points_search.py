@@ -200,3 +200,34 @@ def test_without_the_index_the_answers_are_the_same(db_url, tmp_path, clock):
             conn.exec_driver_sql("DROP INDEX ix_talkingpoint_search_bigram")
     plain, _ = build_app(db_url, tmp_path / "b")  # a new engine: the FTS table is looked up anew
     assert [topics(plain, q) for q in queries] == [expected[q] for q in queries]
+
+
+def test_chinese_words_rank_by_place_and_mixed_ones_ignore_case(db_url, tmp_path, clock):
+    """A query without cased letters is ranked with a plain comparison on PostgreSQL (faster
+    than ILIKE); the ranking is the same as for any other query, and one with Latin letters
+    still ranks without regard to case."""
+    app, _ = build_app(db_url, tmp_path)
+    in_answer, in_tag, in_question, in_topic, exact_tag = seed(
+        app,
+        _point("质量说明", "安全吗?", "去年发起过召回。"),
+        _point("安全说明", "可以放心使用吗?", "可以。", ["召回批次"]),
+        _point("批次查询", "我的批次在召回范围内吗?", "请查看页面。"),
+        _point("产品召回", "我该怎么做?", "停止使用。"),
+        _point("批次清单", "是哪些批次?", "见清单。", ["召回"]),
+    )
+    got = find(app, "召回", limit=10).approved
+    assert ids(got) == [in_topic, exact_tag, in_question, in_tag, in_answer]
+    assert [h.score for h in got] == [8, 5, 4, 2, 1]
+    in_text, upper_topic = seed(app, _point("年度说明", "哪里有?", "见esg报告。"),
+                                _point("ESG报告", "哪里有?", "官网。"))
+    got = find(app, "esg报告", limit=10).approved
+    assert ids(got) == [upper_topic, in_text]
+    assert [h.score for h in got] == [18, 1]
+
+
+def test_which_queries_have_no_case() -> None:
+    from handlers.talking_points.search import caseless
+
+    assert caseless("退款 100% 2026-11")
+    assert not caseless("esg报告")
+    assert not caseless("ß") and not caseless("ǅ") and not caseless("Ⓐ")

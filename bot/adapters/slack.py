@@ -41,11 +41,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -73,6 +72,9 @@ from bot.core import Liaison
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Address, Inbound, Outbound, Rendered, Reply
 from bot.models import Conversation
+
+if TYPE_CHECKING:  # imported in run() only in Socket Mode: HTTP mode never needs it
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -1026,6 +1028,8 @@ class SlackAdapter:
     def run(self) -> None:
         self.identity  # noqa: B018  (fail now, not at the first message, on a bad token)
         if self.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
             self._socket = SocketModeHandler(self.bolt, self.app_token, web_client=self.client)
             self._socket.connect()
             log.info("Slack: Socket Mode connected")

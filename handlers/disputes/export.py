@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from docx import Document
-
 from bot.export import markdown_text as _md
 
 LABELS = ("title", "partner", "subject", "stake", "owner", "status", "next", "points", "ours",
@@ -67,6 +65,8 @@ def docx_bytes(data: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) -> b
 
 def document(data: dict[str, Any], words: dict[str, Any], zone: ZoneInfo) -> Any:  # noqa: ANN401
     labels, kinds = words["labels"], words["kinds"]
+    from docx import Document  # with lxml, a quarter second and 15 MB: on the first export
+
     doc = Document()
     doc.add_heading(labels["title"].format(ref=data["d"]["ref"]), level=0)
     table = doc.add_table(rows=0, cols=2)

@@ -18,13 +18,13 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, column, text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
@@ -100,6 +100,14 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def caseless(text: str) -> bool:
+    """Whether no character of `text` has a case (Chinese, digits, punctuation): then no
+    other character lower-cases to one of them, and a case-insensitive comparison with it is
+    the same as a plain one."""
+    return all(unicodedata.category(c) not in ("Lu", "Ll", "Lt") and c.lower() == c == c.upper()
+               for c in text)
+
+
 def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -166,7 +174,8 @@ def search(
     for lapsed in (False, True):
         trigram = prefer_index and not lapsed
         statement = _statement(len(terms), use_fts, dialect, lapsed, trigram,
-                               use_bigrams and (dialect == "sqlite" or not lapsed))
+                               use_bigrams and (dialect == "sqlite" or not lapsed),
+                               dialect == "postgresql" and caseless(phrase))
         if trigram:
             session.execute(text("SET LOCAL enable_seqscan = off"))
         rows = session.execute(statement, params).all()
@@ -179,7 +188,7 @@ def search(
 
 @lru_cache(maxsize=64)
 def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
-               trigram: bool = False, bigrams: bool = False) -> TextClause:
+               trigram: bool = False, bigrams: bool = False, plain: bool = False) -> TextClause:
     """One statement per shape (number of words, FTS or not, database), built once: the query
     runs on every `/tp`, and building it as expression objects cost more than running it.
 
@@ -191,7 +200,10 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
     # Case-insensitive on the raw columns for ranking: SQLite's LIKE already is (for ASCII,
     # the only case these two languages have); PostgreSQL's needs ILIKE. Matching itself is
     # on the folded search_text, where LIKE is exact on both and pg_trgm's index serves it.
-    like = "ILIKE" if dialect == "postgresql" else "LIKE"
+    # A query with no cased character (most Chinese ones) ranks the same with a plain LIKE,
+    # which PostgreSQL runs several times faster than ILIKE on UTF-8 text (ILIKE lower-cases
+    # both sides of every comparison, and a common word is compared on thousands of rows).
+    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
     esc = "ESCAPE '\\'"
     if lapsed:  # few rows: the (status, verified_until) index finds them
         where = ["status = :status", "verified_until <= :now"]
@@ -243,6 +255,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
     when = TalkingPoint.__table__.c.verified_until.type
     binds = [bindparam("now", type_=when)]
     if bigrams and dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # loaded with PostgreSQL's engine
+
         binds.append(bindparam("bigrams", type_=ARRAY(String)))
     return text(sql).bindparams(*binds).columns(
         column("id", Integer), column("topic", String), column("question", String),
