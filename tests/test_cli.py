@@ -45,9 +45,10 @@ def test_console_reads_lines_from_a_pipe_and_answers_each(tmp_path: Path) -> Non
 
 
 def test_console_locale_option_and_run_without_platforms(tmp_path: Path) -> None:
-    done = _liaison(tmp_path, "console", "--user", "bob", "--locale", "en", stdin="/whoami\n")
+    done = liaison("console", "--user", "bob", "--locale", "en", stdin="/whoami\n",
+                   **_db(tmp_path))
     assert "bob (console bob)" in done.stdout and "Language: English" in done.stdout
-    done = _liaison(tmp_path, "run", stdin="/whoami\n")  # no Slack/DingTalk: the console
+    done = liaison("run", stdin="/whoami\n", **_db(tmp_path))  # no Slack/DingTalk: the console
     assert done.returncode == 0 and "角色" in done.stdout
 
 
@@ -92,7 +93,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(tmp_path, name, va
 
 def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LIAISON_DEFAULT_LOCALE=en\n", encoding="utf-8")
-    done = _liaison(tmp_path, "console", "--user", "carol", stdin="/whoami\n")
+    done = liaison("console", "--user", "carol", stdin="/whoami\n", **_db(tmp_path))
     assert "Language: English" in done.stdout
 
 
