@@ -42,7 +42,7 @@ run: $(STAMP) fonts
 
 test: $(DEVSTAMP) fonts browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 4 -m "not timing"
+	$(BIN)/python -m pytest -n 4 --maxschedchunk 2 -m "not timing"
 	$(BIN)/python -m pytest -m timing
 
 # Each benchmark prints its anchor beside Liaison and the ratio (issue 22); `make bench` runs
