@@ -175,3 +175,33 @@ def db_url(request, tmp_path) -> Iterator[str]:  # noqa: ANN001
 @pytest.fixture
 def sqlite_url(sqlite_template, tmp_path) -> str:  # noqa: ANN001
     return _sqlite_copy(sqlite_template, tmp_path)
+
+
+# The longest tests, longest first (from `pytest --durations=20`; refresh when it changes):
+# `make test` runs them first, so that no worker starts one near the end while the others
+# wait. The Makefile hands tests out two at a time (--maxschedchunk 2), so these spread over
+# the workers instead of landing in the first worker's first batch.
+LONGEST = (
+    "test_reminders.py::test_four_processes_deliver_2000_reminders_exactly_once",
+    "test_cli.py::test_a_non_editable_install_finds_templates_and_migrations",
+    "test_slack_run.py::test_liaison_run_connects_in_socket_mode_and_stops_on_sigterm",
+    "test_team_calendars.py::test_weekly_review_weeks_in_the_zone_of_the_channels_team",
+    "test_dingtalk_run.py::test_liaison_run_serves_dingtalk_and_stops_on_sigterm",
+    "test_slack_run.py::test_liaison_run_serves_slack_over_http_and_stops_on_sigterm",
+    "test_slack_manifest.py::test_every_template_names_only_commands_slack_delivers",
+    "test_first_week.py::test_the_console_chat_logs_to_a_file_not_into_the_conversation",
+    "test_console_session.py::test_the_console_greets_in_one_line_and_quit_leaves",
+    "test_cli.py::test_console_reads_lines_from_a_pipe_and_answers_each",
+    "test_disputes.py::test_a_dispute_with_two_points_a_mediator_and_an_agreed_outcome",
+    "test_meetings.py::test_a_meeting_life_in_english",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST)}
+
+    def key(item: pytest.Item) -> int:
+        name = item.nodeid.partition("[")[0].rpartition("/")[2]
+        return rank.get(name, len(LONGEST))
+
+    items.sort(key=key)  # stable: every other test keeps its place

@@ -7,9 +7,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from bot.config import Settings
 from bot.conversation import Flow, Step
@@ -162,3 +167,42 @@ def run_due(app: Liaison, adapters: dict[str, RecordingAdapter] | None = None, *
     adapters = adapters if adapters is not None else recording_adapters()
     result = Sweeper(app, adapters, **kw).sweep()
     return result.sent
+
+
+@dataclass
+class Ran:
+    """What `liaison ARGS` printed and returned, as subprocess.run would report it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def liaison(*args: str, stdin: str = "", **env: str) -> Ran:
+    """Run `liaison ARGS` in this process: bot.cli.main with this argv, the environment plus
+    ENV (the test's scrubbed one, cwd its tmp_path), STDIN as a pipe's lines, standard output
+    and error captured, and argparse's exits (--help, --version, a usage error) turned into
+    the exit code; the signal handlers `liaison run` and `console` install are put back. The
+    same code path as the `liaison` script minus the interpreter's start-up and the imports
+    (a second or two of CPU a call); tests of the process boundary itself (signals, the
+    console's pipe and terminal, start-up, an installed wheel) start real processes."""
+    import signal
+
+    from bot import cli
+
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    with mock.patch.dict(os.environ, env), mock.patch("sys.stdin", io.StringIO(stdin)), \
+            contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            stdout.flush()
+            stderr.flush()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+    return Ran(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8"))

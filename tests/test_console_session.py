@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import _env, _liaison
+from tests.support import liaison
+from tests.test_cli import _db, _env
+
+
+def _console(tmp_path, *args: str, stdin: str):  # noqa: ANN001, ANN202
+    """`liaison console ARGS` reading STDIN from a pipe, in this process (tests/support.py);
+    the real process with a real pipe and terminal is tested in test_cli.py and above."""
+    return liaison("console", *args, stdin=stdin, **_db(tmp_path))
 
 BIN = Path(sys.executable).parent
 
@@ -67,21 +74,21 @@ def test_the_console_greets_in_one_line_and_quit_leaves(tmp_path, locale, greeti
 
 
 def test_exit_leaves_a_piped_console_too(tmp_path):
-    done = _liaison(tmp_path, "console", "--user", "bob", stdin="/whoami\nexit\n/help\n")
+    done = _console(tmp_path, "--user", "bob", stdin="/whoami\nexit\n/help\n")
     assert done.returncode == 0 and "bob" in done.stdout and "可用命令" not in done.stdout
 
 
 def test_a_draft_left_open_is_offered_again_after_a_restart(tmp_path):
-    _liaison(tmp_path, "console", "--user", "carol", stdin="/complaint new\nACME\nquit\n")
-    done = _liaison(tmp_path, "console", "--user", "carol", stdin="")
+    _console(tmp_path, "--user", "carol", stdin="/complaint new\nACME\nquit\n")
+    done = _console(tmp_path, "--user", "carol", stdin="")
     assert "之前没完成的草稿" in done.stdout and "联系方式" in done.stdout
-    done = _liaison(tmp_path, "console", "--user", "carol", "--locale", "en", stdin="")
+    done = _console(tmp_path, "--user", "carol", "--locale", "en", stdin="")
     assert "unfinished draft from before" in done.stdout and "contact" in done.stdout.lower()
 
 
 def test_the_locale_option_is_for_this_session_only(tmp_path):
-    _liaison(tmp_path, "console", "--user", "dave", stdin="/lang zh\n")
-    done = _liaison(tmp_path, "console", "--user", "dave", "--locale", "en", stdin="/whoami\n")
+    _console(tmp_path, "--user", "dave", stdin="/lang zh\n")
+    done = _console(tmp_path, "--user", "dave", "--locale", "en", stdin="/whoami\n")
     assert "Language: English" in done.stdout
-    done = _liaison(tmp_path, "console", "--user", "dave", stdin="/whoami\n")
+    done = _console(tmp_path, "--user", "dave", stdin="/whoami\n")
     assert "语言:中文" in done.stdout

@@ -53,26 +53,17 @@ def test_glossary_pairs_give_one_hint_per_preferred_term():
 
 
 def test_an_admin_imports_words_from_the_command_line_and_drafts_show_them(tmp_path: Path):
-    import subprocess
-    import sys
-
-    from tests.support import Chat, build_app
+    from tests.support import Chat, build_app, liaison
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     words = tmp_path / "words.yaml"
     words.write_text("absolute: [行业标杆, 最佳]\n", encoding="utf-8")
 
-    def liaison(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(Path(sys.executable).parent / "liaison"), *args],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                              env={"DATABASE_URL": url, "HOME": str(tmp_path),
-                                   "PATH": "/usr/bin:/bin"})
-
-    done = liaison("principles", "import", str(words))
+    done = liaison("principles", "import", str(words), DATABASE_URL=url, HOME=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "1 words added to the principles check (1 already listed)" in done.stderr
     words.write_text("superlatives: [最]\n", encoding="utf-8")
-    done = liaison("principles", "import", str(words))
+    done = liaison("principles", "import", str(words), DATABASE_URL=url, HOME=str(tmp_path))
     assert done.returncode == 1 and "Nothing imported: words.yaml: unknown lists" in done.stderr
 
     app, _ = build_app(url, tmp_path)

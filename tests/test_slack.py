@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.adapters.base import Pace
 from bot.adapters.slack import SlackAdapter
 from bot.core import Liaison
 from bot.errors import DeliveryError
@@ -82,14 +83,25 @@ class Harness:
         })
 
 
+def quick_pace(adapter: SlackAdapter) -> None:
+    """Slack's pace (about one post a second per channel, bursts of three) a thousand times
+    faster: the same scopes and bursts, so the delivery worker takes the same path, without a
+    conversation of ten answers in one DM lasting ten seconds. What the pace itself does is
+    tested with Slack's own figures (tests/test_reminders.py, and the timing tests)."""
+    adapter.pace = {scope: Pace(per_second=pace.per_second * 1000, burst=pace.burst)
+                    for scope, pace in SlackAdapter.pace.items()}
+
+
 @pytest.fixture
-def slack(db_url: str, tmp_path) -> Iterator[Harness]:  # noqa: ANN001
+def slack(request, db_url: str, tmp_path) -> Iterator[Harness]:  # noqa: ANN001
     fake = FakeSlack().start()
     fake.add_user(ALICE, "Alice", tz="Europe/London", locale="en-US")
     fake.add_user(ADMIN, "Ada", tz="Asia/Shanghai", locale="zh-CN")
     app, saved = build_app(db_url, tmp_path)
     adapter = SlackAdapter(app, bot_token="xoxb-test", signing_secret=SECRET,
                            api_url=fake.api_url, host="127.0.0.1", port=0)
+    if request.node.get_closest_marker("timing") is None:  # latency tests keep Slack's pace
+        quick_pace(adapter)
     port = adapter.listen()
     thread = threading.Thread(target=adapter.run, daemon=True)
     thread.start()

@@ -138,7 +138,16 @@ def test_socket_mode_and_interactivity_are_on() -> None:
 _SLASH_WORD = re.compile(r"(?<![A-Za-z0-9_/.<&@:])/[a-z][\w-]*")
 
 
+_PARSED: dict[str, list[str]] = {}  # template -> its cmd() arguments: both params need them
+
+
 def _cmd_arguments(renderer: Renderer, name: str) -> list[str]:
+    if name not in _PARSED:
+        _PARSED[name] = _parse_cmd_arguments(renderer, name)
+    return _PARSED[name]
+
+
+def _parse_cmd_arguments(renderer: Renderer, name: str) -> list[str]:
     source = renderer.env.loader.get_source(renderer.env, name)[0]  # type: ignore[union-attr]
     tree = renderer.env.parse(source)
     literal = " ".join(n.data for n in tree.find_all(nodes.TemplateData))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from bot.db import upgrade
 from handlers.talking_points import io as tio
 from handlers.talking_points.models import PointStatus, TalkingPoint, TalkingPointVersion
 from handlers.talking_points.search import search
-from tests.support import Chat, build_app
+from tests.support import Chat, build_app, liaison
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "talking_points.yaml"
@@ -159,10 +157,7 @@ def _written(path: Path, data: bytes) -> Path:
 
 
 def _cli(tmp_path: Path, *args: str):  # noqa: ANN202
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    return subprocess.run([str(Path(sys.executable).parent / "liaison"), *args],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    return liaison(*args, HOME=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
 
 
 def test_the_command_line(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ tip a week to the training channel on a working day, rotating skills, over three
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ from bot.render import Renderer
 from handlers.training.models import SKILLS
 from handlers.training.tips import import_tips, tip_for, tips
 from schedules.scheduler import ReminderScheduler
-from tests.support import Chat, build_app, recording_adapters, run_due
+from tests.support import Chat, build_app, liaison, recording_adapters, run_due
 
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
@@ -127,6 +125,5 @@ def test_tips_import_replaces_a_language_whole_or_not_at_all(tmp_path, capsys):
 
 
 def test_the_cli_names_the_command():
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "training", "tips", "import",
-                          "--help"], capture_output=True, text=True, check=False)
+    out = liaison("training", "tips", "import", "--help")
     assert out.returncode == 0 and "--locale" in out.stdout
