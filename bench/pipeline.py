@@ -19,6 +19,7 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the project on sys.path)
 from _common import summary_ms, temporary_postgres
 
+from bot.db import upgrade
 from tests.support import Chat, build_app
 
 SCRIPT = ["/visit new", "ACME 公司", "2", "4", "我", "明天下午3点", "完成", "确认"]
@@ -54,6 +55,7 @@ def raw_anchor(app, count: int = 2000) -> list[float]:  # noqa: ANN001
 
 
 def run(url: str, label: str, tmp: Path, conversations: int) -> None:
+    upgrade(url)  # build_app expects a migrated database (the test fixtures hand those out)
     app, saved = build_app(url, tmp)
     chats = [Chat(app, f"user{i}") for i in range(conversations)]
     for chat in chats[:20]:  # warm-up: template compilation, the date parser's tables
