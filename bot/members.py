@@ -7,8 +7,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
+from bot.cache import Cache
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
@@ -19,6 +21,46 @@ _FIND = select(Member).where(Member.platform == bindparam("platform"),
                              Member.user_id == bindparam("user_id"))
 _ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member_id"))
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
+_FIELDS = tuple(Member.__table__.columns.keys())
+
+
+def _members(session: Session) -> Cache | None:
+    """The senders read on every message, by (platform, user_id): their columns (bot/cache.py:
+    dropped when a member is written in this process, kept 15 s at most)."""
+    db = session.info.get("database")
+    return None if db is None else db.cached(
+        "members", (Member,), lambda m: [(m.platform, m.user_id)])
+
+
+def _roles(session: Session) -> Cache | None:
+    """Stored roles by member id (dropped on any /role grant or revoke in this process)."""
+    db = session.info.get("database")
+    return None if db is None else db.cached(
+        "roles", (MemberRole, Member), lambda r: [r.member_id if isinstance(r, MemberRole)
+                                                   else r.id])
+
+
+def _sender(session: Session, platform: str, user_id: str) -> Member | None:
+    """`find` for the sender of a message, from the cache when it holds them (the row joins
+    this session as if loaded, without a query)."""
+    cache = _members(session)
+    if cache is None:
+        return find(session, platform, user_id=user_id)
+    values = cache.get((platform, user_id))
+    if values is not None:
+        key = session.identity_key(Member, values["id"])
+        present = session.identity_map.get(key)
+        if present is not None:
+            return present
+        member = Member(**values)
+        make_transient_to_detached(member)
+        session.add(member)
+        return member
+    generation = cache.generation
+    member = find(session, platform, user_id=user_id)
+    if member is not None and cache.unchanged_by(session):
+        cache.put((platform, user_id), {f: getattr(member, f) for f in _FIELDS}, generation)
+    return member
 
 
 def find(session: Session, platform: str, *, user_id: str) -> Member | None:
@@ -60,7 +102,7 @@ def named(session: Session, platform: str, name: str) -> list[Member]:
 def touch(session: Session, inbound: Inbound) -> Member:
     """The sender as a member, created on first contact. What the platform tells us about the
     name always updates; locale and zone only fill gaps, since `/lang` and `/tz` win."""
-    member = find(session, inbound.platform, user_id=inbound.user)
+    member = _sender(session, inbound.platform, inbound.user)
     if member is None:
         member = Member(
             platform=inbound.platform,
@@ -94,7 +136,13 @@ def touch(session: Session, inbound: Inbound) -> Member:
 
 
 def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -> frozenset[str]:
-    stored = session.exec(_ROLES, params={"member_id": member.id}).all()
+    cache = _roles(session)
+    stored = None if cache is None else cache.get(member.id)
+    if stored is None:
+        generation = None if cache is None else cache.generation
+        stored = frozenset(session.exec(_ROLES, params={"member_id": member.id}).all())
+        if cache is not None and member.id is not None and cache.unchanged_by(session):
+            cache.put(member.id, stored, generation)
     found = {IMPLICIT, *stored}
     if (member.platform, member.user_id) in set(admins):
         found.add("admin")
