@@ -41,25 +41,21 @@ def _roles(session: Session) -> Cache | None:
 
 
 def _sender(session: Session, platform: str, user_id: str) -> Member | None:
-    """`find` for the sender of a message, from the cache when it holds them (the row joins
-    this session as if loaded, without a query)."""
+    """`find` for the sender of a message, from the cache when it holds them: a copy of the
+    kept row joins this session as if loaded, without a query (`merge(load=False)`)."""
     cache = _members(session)
     if cache is None:
         return find(session, platform, user_id=user_id)
-    values = cache.get((platform, user_id))
-    if values is not None:
-        key = session.identity_key(Member, values["id"])
-        present = session.identity_map.get(key)
-        if present is not None:
-            return present
-        member = Member(**values)
-        make_transient_to_detached(member)
-        session.add(member)
-        return member
+    kept = cache.get((platform, user_id))
+    if kept is not None:
+        present = session.identity_map.get(session.identity_key(Member, kept.id))
+        return present if present is not None else session.merge(kept, load=False)
     generation = cache.generation
     member = find(session, platform, user_id=user_id)
     if member is not None and cache.unchanged_by(session):
-        cache.put((platform, user_id), {f: getattr(member, f) for f in _FIELDS}, generation)
+        kept = Member(**{f: getattr(member, f) for f in _FIELDS})
+        make_transient_to_detached(kept)  # never in a session: only copied from
+        cache.put((platform, user_id), kept, generation)
     return member
 
 
