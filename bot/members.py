@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -165,11 +165,29 @@ def revoke(session: Session, member: Member, role: str) -> bool:
     return True
 
 
+_WITH_ROLE = "members_with_role"  # session.info: role -> its members, for this session
+
+
 def with_role(session: Session, role: str) -> list[Member]:
-    query = (
-        select(Member)
-        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-        .where(MemberRole.role == role)
-        .order_by(col(Member.id))
-    )
-    return list(session.exec(query).all())
+    """The members holding `role`, read once per session (a sweep renders many reminders that
+    name the trainers in one session: one query each was a fifth of it). A write to members
+    or roles in the session reads them again."""
+    _roles_written(session, None, None)  # a grant not flushed yet counts
+    known = session.info.setdefault(_WITH_ROLE, {})
+    if role not in known:
+        query = (
+            select(Member)
+            .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+            .where(MemberRole.role == role)
+            .order_by(col(Member.id))
+        )
+        known[role] = list(session.exec(query).all())
+    return list(known[role])
+
+
+@event.listens_for(Session, "before_flush")
+def _roles_written(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(_WITH_ROLE) and any(
+            isinstance(row, Member | MemberRole)
+            for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_WITH_ROLE, None)
