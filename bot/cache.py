@@ -75,9 +75,13 @@ class Cache:
                     self._data.pop(key, None)
 
     def unchanged_by(self, session: Session) -> bool:
-        """Whether `session` has written no row this cache watches: only then may what it
-        reads be put (it might not be committed)."""
-        return not any(cache is self for cache, _ in session.info.get(_PENDING, ()))
+        """Whether `session` has written (or is about to write) no row this cache watches:
+        only then may it use what is kept, or keep what it reads (which might not be
+        committed)."""
+        if any(cache is self for cache, _ in session.info.get(_PENDING, ())):
+            return False
+        return not any(isinstance(row, self.watches)
+                       for row in (*session.new, *session.dirty, *session.deleted))
 
     def _written(self, row: Any) -> list[Hashable] | None:  # noqa: ANN401
         return None if self.keys_of is None else list(self.keys_of(row))

@@ -133,11 +133,13 @@ def touch(session: Session, inbound: Inbound) -> Member:
 
 def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -> frozenset[str]:
     cache = _roles(session)
+    if cache is not None and not cache.unchanged_by(session):
+        cache = None  # this transaction grants or revokes: ask the database
     stored = None if cache is None else cache.get(member.id)
     if stored is None:
         generation = None if cache is None else cache.generation
         stored = frozenset(session.exec(_ROLES, params={"member_id": member.id}).all())
-        if cache is not None and member.id is not None and cache.unchanged_by(session):
+        if cache is not None and member.id is not None:
             cache.put(member.id, stored, generation)
     found = {IMPLICIT, *stored}
     if (member.platform, member.user_id) in set(admins):

@@ -126,6 +126,25 @@ def _roles(app) -> set[tuple[str, str]]:  # noqa: ANN001
         return {(user, role) for user, role in rows}
 
 
+def test_a_route_bound_on_another_replica_counts_here_within_the_cache_bound(
+        db_url, tmp_path, clock, monkeypatch):
+    from bot import cache
+    from bot.routes import channel_of
+
+    app, _ = build_app(db_url, tmp_path / "a")
+    replica, _ = build_app(db_url, tmp_path / "b")
+    with app.db.session() as s:
+        assert channel_of(s, "complaints", "console") is None  # now kept by this process
+    Chat(replica, "admin", channel="C1", direct=False)("/route complaints here")
+    later = cache._clock() + cache.TTL + 1
+    monkeypatch.setattr(cache, "_clock", lambda: later)
+    with app.db.session() as s:
+        assert channel_of(s, "complaints", "console") == "C1"
+    Chat(app, "admin", channel="C1", direct=False)("/route complaints off")
+    with app.db.session() as s:  # unbound here: at once
+        assert channel_of(s, "complaints", "console") is None
+
+
 def test_routes_bind_the_current_channel_admin_only(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
     alice = Chat(app, "alice", channel="C1", direct=False)

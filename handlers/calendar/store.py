@@ -33,6 +33,8 @@ def calendar_for(session: Session, settings: Any, scope: str = DEFAULT_SCOPE) ->
     `/calendar` change in this process drops them all, another replica's shows within 15 s."""
     db = session.info.get("database")
     cache = None if db is None else db.cached("calendars", (CalendarChoice, CompanyDayOff))
+    if cache is not None and not cache.unchanged_by(session):
+        cache = None  # this transaction changes calendars: ask the database
     key = (scope, settings.calendar.default, settings.calendar.hours, str(settings.zone))
     if cache is not None and (cal := cache.get(key)) is not None:
         return cal
@@ -44,7 +46,7 @@ def calendar_for(session: Session, settings: Any, scope: str = DEFAULT_SCOPE) ->
         name, hours = settings.calendar.default, settings.calendar.hours
     cal = workcal.build(name, settings.zone, hours or settings.calendar.hours,
                         days_off(session))
-    if cache is not None and cache.unchanged_by(session):
+    if cache is not None:
         cache.put(key, cal, generation)
     return cal
 
