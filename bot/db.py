@@ -153,11 +153,6 @@ class Database:
             found = self._caches.setdefault(name, Cache(watches, keys_of))
         return found
 
-    def forget_cached(self) -> None:
-        """Drop every cached row (after writing the database behind the ORM's back)."""
-        for cache in self._caches.values():
-            cache.forget()
-
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
