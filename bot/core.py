@@ -23,10 +23,10 @@ from bot.conversation import Engine, tapped, word_of
 from bot.db import Database, safe_url
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
-from bot.models import AuditEntry, ChannelRoute, Conversation, InboundEvent, Member, WebLogin
+from bot.models import AuditEntry, Conversation, InboundEvent, Member, WebLogin
 from bot.render import Renderer
 from bot.router import MAX_MESSAGE, Registry, clean, command_form
-from bot.routes import routed
+from bot.routes import routed, routes_for
 
 log = logging.getLogger(__name__)
 
@@ -295,11 +295,7 @@ class Liaison:
         return Outbound(Address(platform=platform, user=user_id), message)
 
     def to_purpose(self, session: Session, reply: Reply, purpose: str) -> list[Outbound]:
-        routes = session.exec(
-            select(ChannelRoute).where(ChannelRoute.purpose == purpose).order_by(
-                col(ChannelRoute.platform)
-            )
-        ).all()
+        routes = routes_for(session, purpose)
         return [
             Outbound(
                 Address(platform=r.platform, channel=r.channel_id, purpose=purpose),

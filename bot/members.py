@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
+from bot.cache import Cache
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
@@ -19,6 +21,42 @@ _FIND = select(Member).where(Member.platform == bindparam("platform"),
                              Member.user_id == bindparam("user_id"))
 _ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member_id"))
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
+_FIELDS = tuple(Member.__table__.columns.keys())
+
+
+def _members(session: Session) -> Cache | None:
+    """The senders read on every message, by (platform, user_id): their columns (bot/cache.py:
+    dropped when a member is written in this process, kept 15 s at most)."""
+    db = session.info.get("database")
+    return None if db is None else db.cached(
+        "members", (Member,), lambda m: [(m.platform, m.user_id)])
+
+
+def _roles(session: Session) -> Cache | None:
+    """Stored roles by member id (dropped on any /role grant or revoke in this process)."""
+    db = session.info.get("database")
+    return None if db is None else db.cached(
+        "roles", (MemberRole, Member), lambda r: [r.member_id if isinstance(r, MemberRole)
+                                                   else r.id])
+
+
+def _sender(session: Session, platform: str, user_id: str) -> Member | None:
+    """`find` for the sender of a message, from the cache when it holds them: a copy of the
+    kept row joins this session as if loaded, without a query (`merge(load=False)`)."""
+    cache = _members(session)
+    if cache is None:
+        return find(session, platform, user_id=user_id)
+    kept = cache.get((platform, user_id))
+    if kept is not None:
+        present = session.identity_map.get(session.identity_key(Member, kept.id))
+        return present if present is not None else session.merge(kept, load=False)
+    generation = cache.generation
+    member = find(session, platform, user_id=user_id)
+    if member is not None and cache.unchanged_by(session):
+        kept = Member(**{f: getattr(member, f) for f in _FIELDS})
+        make_transient_to_detached(kept)  # never in a session: only copied from
+        cache.put((platform, user_id), kept, generation)
+    return member
 
 
 def find(session: Session, platform: str, *, user_id: str) -> Member | None:
@@ -60,7 +98,7 @@ def named(session: Session, platform: str, name: str) -> list[Member]:
 def touch(session: Session, inbound: Inbound) -> Member:
     """The sender as a member, created on first contact. What the platform tells us about the
     name always updates; locale and zone only fill gaps, since `/lang` and `/tz` win."""
-    member = find(session, inbound.platform, user_id=inbound.user)
+    member = _sender(session, inbound.platform, inbound.user)
     if member is None:
         member = Member(
             platform=inbound.platform,
@@ -94,7 +132,15 @@ def touch(session: Session, inbound: Inbound) -> Member:
 
 
 def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -> frozenset[str]:
-    stored = session.exec(_ROLES, params={"member_id": member.id}).all()
+    cache = _roles(session)
+    if cache is not None and not cache.unchanged_by(session):
+        cache = None  # this transaction grants or revokes: ask the database
+    stored = None if cache is None else cache.get(member.id)
+    if stored is None:
+        generation = None if cache is None else cache.generation
+        stored = frozenset(session.exec(_ROLES, params={"member_id": member.id}).all())
+        if cache is not None and member.id is not None:
+            cache.put(member.id, stored, generation)
     found = {IMPLICIT, *stored}
     if (member.platform, member.user_id) in set(admins):
         found.add("admin")
@@ -121,11 +167,29 @@ def revoke(session: Session, member: Member, role: str) -> bool:
     return True
 
 
+_WITH_ROLE = "members_with_role"  # session.info: role -> its members, for this session
+
+
 def with_role(session: Session, role: str) -> list[Member]:
-    query = (
-        select(Member)
-        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-        .where(MemberRole.role == role)
-        .order_by(col(Member.id))
-    )
-    return list(session.exec(query).all())
+    """The members holding `role`, read once per session (a sweep renders many reminders that
+    name the trainers in one session: one query each was a fifth of it). A write to members
+    or roles in the session reads them again."""
+    _roles_written(session, None, None)  # a grant not flushed yet counts
+    known = session.info.setdefault(_WITH_ROLE, {})
+    if role not in known:
+        query = (
+            select(Member)
+            .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+            .where(MemberRole.role == role)
+            .order_by(col(Member.id))
+        )
+        known[role] = list(session.exec(query).all())
+    return list(known[role])
+
+
+@event.listens_for(Session, "before_flush")
+def _roles_written(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(_WITH_ROLE) and any(
+            isinstance(row, Member | MemberRole)
+            for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_WITH_ROLE, None)

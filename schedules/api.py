@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bot import logs, workcal
@@ -86,23 +87,30 @@ def plan(
     return row
 
 
-def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) -> Reminder:
+_QUEUE = insert(Reminder.__table__)  # built once: one row per answer queued
+
+
+def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) -> None:
     """Queue one rendered message for the delivery worker, in the caller's transaction: it
     exists exactly when the change it reports was committed, and the worker is woken then.
-    Messages to one conversation (platform, place, person) go out in the order queued."""
+    Messages to one conversation (platform, place, person) go out in the order queued (the
+    row is inserted now, by one statement: no ORM object to build and flush, which was a
+    quarter of a complaint list's time)."""
     now = now or datetime.now(UTC)
     a = outbound.address
-    row = Reminder(
-        key=str(outbound.meta.get("key") or f"out:{uuid.uuid4().hex}"), kind=OUTBOUND,
-        due_at=now, planned_at=now, target_kind="address", target_platform=a.platform,
-        target_id=(a.channel or a.user or "")[:128], snoozable=False,
-        conversation=conversation_of(outbound),
-        payload={"address": asdict(a), "message": _message_json(outbound.message),
-                 "meta": _with_request_id(outbound.meta)},
-    )
-    session.add(row)
+    session.info["wrote"] = True  # (as a flush would note) a failed commit lost a change
+    session.execute(_QUEUE, {
+        "key": str(outbound.meta.get("key") or f"out:{uuid.uuid4().hex}"), "kind": OUTBOUND,
+        "record_type": "", "record_id": "", "due_at": now, "planned_at": now,
+        "target_kind": "address", "target_platform": a.platform,
+        "target_id": (a.channel or a.user or "")[:128], "status": Status.PENDING,
+        "attempts": 0, "lease_owner": None, "lease_until": None, "last_error": None,
+        "snoozable": False, "created_at": now, "sent_at": None,
+        "conversation": conversation_of(outbound),
+        "payload": {"address": asdict(a), "message": _message_json(outbound.message),
+                    "meta": _with_request_id(outbound.meta)},
+    })
     wake_after_commit(session, now)
-    return row
 
 
 def _message_json(message: Rendered) -> dict[str, Any]:

@@ -82,6 +82,22 @@ def test_only_admins_grant_roles(db_url, tmp_path, clock):
     assert "审批人" not in bob("/whoami")
 
 
+def test_a_role_granted_on_another_replica_counts_here_within_the_cache_bound(
+        db_url, tmp_path, clock, monkeypatch):
+    from bot import cache
+
+    app, _ = build_app(db_url, tmp_path / "a")
+    replica, _ = build_app(db_url, tmp_path / "b")  # another process on the same database
+    bob = Chat(app, "bob")
+    assert "审批人" not in bob("/whoami")  # bob and his roles are now kept by this process
+    assert "已授予 bob 审批人角色" in Chat(replica, "admin")("/role grant @bob approver")
+    later = cache._clock() + cache.TTL + 1
+    monkeypatch.setattr(cache, "_clock", lambda: later)
+    assert "审批人" in bob("/whoami")
+    assert "已撤销 bob 的审批人角色" in Chat(app, "admin")("/role revoke @bob approver")
+    assert "审批人" not in bob("/whoami")  # revoked here: at once
+
+
 def test_two_members_of_one_name_are_told_apart_by_their_platform_id(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path, admins="dingtalk:manager")
     for user in ("zw1", "zw2"):
@@ -108,6 +124,25 @@ def _roles(app) -> set[tuple[str, str]]:  # noqa: ANN001
         rows = s.exec(select(Member.user_id, MemberRole.role).join(
             MemberRole, MemberRole.member_id == Member.id)).all()
         return {(user, role) for user, role in rows}
+
+
+def test_a_route_bound_on_another_replica_counts_here_within_the_cache_bound(
+        db_url, tmp_path, clock, monkeypatch):
+    from bot import cache
+    from bot.routes import channel_of
+
+    app, _ = build_app(db_url, tmp_path / "a")
+    replica, _ = build_app(db_url, tmp_path / "b")
+    with app.db.session() as s:
+        assert channel_of(s, "complaints", "console") is None  # now kept by this process
+    Chat(replica, "admin", channel="C1", direct=False)("/route complaints here")
+    later = cache._clock() + cache.TTL + 1
+    monkeypatch.setattr(cache, "_clock", lambda: later)
+    with app.db.session() as s:
+        assert channel_of(s, "complaints", "console") == "C1"
+    Chat(app, "admin", channel="C1", direct=False)("/route complaints off")
+    with app.db.session() as s:  # unbound here: at once
+        assert channel_of(s, "complaints", "console") is None
 
 
 def test_routes_bind_the_current_channel_admin_only(db_url, tmp_path, clock):

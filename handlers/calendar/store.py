@@ -28,14 +28,27 @@ def days_off(session: Session) -> dict[date, str]:
 
 
 def calendar_for(session: Session, settings: Any, scope: str = DEFAULT_SCOPE) -> workcal.Calendar:  # noqa: ANN401
-    """The calendar of a purpose or team (falling back to the default's)."""
+    """The calendar of a purpose or team (falling back to the default's). Kept per process
+    (bot/cache.py): three queries on every complaint list or deadline otherwise; any
+    `/calendar` change in this process drops them all, another replica's shows within 15 s."""
+    db = session.info.get("database")
+    cache = None if db is None else db.cached("calendars", (CalendarChoice, CompanyDayOff))
+    if cache is not None and not cache.unchanged_by(session):
+        cache = None  # this transaction changes calendars: ask the database
+    key = (scope, settings.calendar.default, settings.calendar.hours, str(settings.zone))
+    if cache is not None and (cal := cache.get(key)) is not None:
+        return cal
+    generation = None if cache is None else cache.generation
     found = choice(session, scope) or choice(session, DEFAULT_SCOPE)
     if found is not None:
         name, hours = found.calendar, found.hours
     else:
         name, hours = settings.calendar.default, settings.calendar.hours
-    return workcal.build(name, settings.zone, hours or settings.calendar.hours,
-                         days_off(session))
+    cal = workcal.build(name, settings.zone, hours or settings.calendar.hours,
+                        days_off(session))
+    if cache is not None:
+        cache.put(key, cal, generation)
+    return cal
 
 
 def team_scope(team: Team) -> str:

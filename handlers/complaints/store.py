@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from bot import members, records, workcal
 from bot.config import Settings
 from bot.messages import Mention
-from bot.models import AuditEntry, ChannelRoute, Member
+from bot.models import AuditEntry, Member
+from bot.routes import channel_of
 from handlers.calendar.store import calendar_for
 from handlers.complaints import rules
 from handlers.complaints.models import Complaint
@@ -27,12 +28,7 @@ def find(session: Session, ref: str, *, for_update: bool = False) -> Complaint |
 
 
 def complaints_channel(session: Session, platform: str) -> str | None:
-    route = session.exec(
-        select(ChannelRoute).where(
-            ChannelRoute.purpose == "complaints", ChannelRoute.platform == platform
-        )
-    ).first()
-    return route.channel_id if route else None
+    return channel_of(session, "complaints", platform)
 
 
 def place_of(session: Session, platform: str, channel: str, direct: bool) -> str:
