@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import smtplib
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -53,12 +54,13 @@ def _numbered_from_one() -> None:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(user="liaison", password="s3cret") as server:
+    with SmtpServer(user="survey@example.com", password="s3cret") as server:
         yield server
 
 
 def _app(db_url: str, tmp_path: Path, smtp: SmtpServer | None = None, **overrides):  # noqa: ANN003, ANN202
-    surveys = {"smtp_url": smtp.url, "smtp_from": SENDER} if smtp else {}
+    surveys = ({"smtp_url": smtp.url, "smtp_from": SENDER, "smtp_ca_file": smtp.ca_file}
+               if smtp else {})
     app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1", surveys=surveys,
                        admins="console:alice", **overrides)
     return app
@@ -129,8 +131,8 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     assert "3 份邀请" in out and "3 份邀请正在发送,发送结果稍后告诉您" in out
     assert smtp.messages == []  # nothing goes out inside the command
     report = _mail_out(app)
-    assert "S-2026-0001:3 封邀请邮件已发出 3 封" in report
-    assert "- 张伟 <zhang@example.com>" in report and "- Anna Lee <anna@example.com>" in report
+    assert "S-2026-0001:共 3 封邀请邮件,已发出 3 封" in report
+    assert "- 张伟 (zhang@example.com)" in report and "- Anna Lee (anna@example.com)" in report
     assert "未发送" not in report
     assert len(smtp.messages) == 3
     by_to = {m.recipients[0]: m for m in smtp.messages}
@@ -314,10 +316,10 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
     out = alice("/survey invite S-2026-0001", files=(Upload(
         "list.csv", "text/csv", data=("\ufeff" + sheet).encode("utf-8")),))
     assert "2 invitations are being e-mailed; I will tell you how it went" in out
-    assert "- Zhang Wei <zhang@example.com>" in out
+    assert "- Zhang Wei (zhang@example.com)" in out
     report = _mail_out(app)
     assert "S-2026-0001: 1 of 2 invitation e-mails sent" in report
-    assert ("- No One <nobody@refused.example>: the mail server says this mailbox does not "
+    assert ("- No One (nobody@refused.example): the mail server says this mailbox does not "
             "exist (550 5.1.1 No such mailbox here)") in report
     assert [m.recipients for m in smtp.messages] == [["zhang@example.com"]]
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
@@ -328,7 +330,7 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
 
 @pytest.mark.sqlite_only
 def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, clock, smtp):  # noqa: ANN001
-    app = _app(db_url, tmp_path)
+    app = _app(db_url, tmp_path, smtp)
     app.settings.surveys.smtp_url = smtp.url.replace("s3cret", "wrong")
     _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
     report = _mail_out(app)
@@ -338,13 +340,17 @@ def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, 
     app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{smtp.port}"
     _english(Chat(app, "alice"))("/survey invite S-2026-0001\nCleo, cleo@example.com")
     report = _mail_out(app)
-    assert "- Cleo <cleo@example.com>: the mail server refused Liaison's login" in report
+    assert "- Cleo (cleo@example.com): the mail server refused Liaison's login" in report
     assert "(530" in report
     # Refusals are final: a later run tries none of them again.
     clock.shift(timedelta(hours=2))
     assert _mail_out(app) == ""
-    # (an AUTH mechanism the server does not offer is refused too: the fake is a real server)
+    # (the fake is a real server: no AUTH before STARTTLS, and an AUTH mechanism it does not
+    # offer is refused)
     with smtplib.SMTP("127.0.0.1", smtp.port, timeout=5) as client:
+        client.ehlo()
+        assert client.docmd("AUTH", "PLAIN")[0] == 538
+        client.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
         client.ehlo()
         assert client.docmd("AUTH", "CRAM-SHA999")[0] == 504
     assert smtp.messages == []
@@ -385,7 +391,7 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
     assert closed.message.choices[0].label == "Send the satisfaction survey"
     sent = bob(f"/survey send {ref}", is_action=True)  # the button
     assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
-    assert "- ACME Ltd <li@acme.example>" in sent
+    assert "- ACME Ltd (li@acme.example)" in sent
     report = _mail_out(app)
     assert f"Follow-up of {ref}" in report and "1 of 1 invitation e-mail sent" in report
     (mail,) = smtp.messages
@@ -409,7 +415,7 @@ def test_zh_close_offer(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     bob = Chat(app, "bob")
     assert "客户登记了邮箱" in bob(f"/投诉 关闭 {ref} 确认")
     assert "投诉 C-2026-0001 的回访" in bob(f"/满意度调查 回访 {ref}")
-    assert "1 封邀请邮件已发出 1 封" in _mail_out(app)
+    assert "共 1 封邀请邮件,已发出 1 封" in _mail_out(app)
     assert smtp.messages[0].subject == "投诉处理满意度回访"
 
 
@@ -430,7 +436,21 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
     monkeypatch.setenv("LIAISON_SMTP_URL", "http://mail.example.com")
     with pytest.raises(ConfigError, match="LIAISON_SMTP_URL"):
         Settings(database_url=db_url)
+    # A login is never sent in clear: STARTTLS unless the URL says smtps://, no opt-out.
+    assert parse_url("smtp://u:p@mail.example.com:587").starttls
+    assert not parse_url("smtp://relay:25").starttls
+    monkeypatch.setenv("LIAISON_SMTP_URL", "smtp://u:p@mail.example.com:587?starttls=0")
+    with pytest.raises(ConfigError, match="LIAISON_SMTP_URL: .*never sends a password"):
+        Settings(database_url=db_url)
+    # The From address is required with the URL, and must be one address on one line.
     monkeypatch.setenv("LIAISON_SMTP_URL", "smtp://relay:25")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_SMTP_FROM: .* is needed"):
+        Settings(database_url=db_url)
+    for bad in ("Liaison", "Liaison <survey@example.com>\nBcc: x@example.com"):
+        monkeypatch.setenv("LIAISON_SMTP_FROM", bad)
+        with pytest.raises(ConfigError, match="^Setting LIAISON_SMTP_FROM: "):
+            Settings(database_url=db_url)
+    monkeypatch.setenv("LIAISON_SMTP_FROM", "Liaison <survey@example.com>")
     monkeypatch.setenv("LIAISON_SURVEY_TTL", "2d")
     settings = Settings(database_url=db_url)
     assert settings.surveys.ttl == timedelta(days=2) and not settings.web_enabled
@@ -439,6 +459,68 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
 
 
 # -- e-mail in the background ---------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_a_login_goes_only_over_tls_and_a_server_that_does_not_fit_is_not_retried(  # noqa: ANN001
+        db_url, tmp_path, clock, smtp):
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    # The URL has a login and says nothing of STARTTLS: it is used (the server offers AUTH
+    # only after it), and the mail goes.
+    assert "?" not in smtp.url and smtp.url.startswith("smtp://survey%40example.com:")
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert "1 of 1 invitation e-mail sent" in _mail_out(app)
+    # A server that does not offer STARTTLS: the password is not sent, the inviter is told
+    # the setup does not fit, once, and it is not tried again.
+    with SmtpServer(tls=False) as plain:
+        app.settings.surveys.smtp_url = f"smtp://survey%40example.com:s3cret@127.0.0.1:{plain.port}"
+        alice("/survey invite S-2026-0001\nBen, ben@example.com")
+        report = _mail_out(app)
+        assert ("- Ben (ben@example.com): the mail server and LIAISON_SMTP_URL do not fit "
+                "(TLS, login or greeting)") in report and "STARTTLS" in report
+        clock.shift(timedelta(hours=2))
+        assert _mail_out(app) == "" and plain.tried == []
+    # A certificate Liaison does not trust (no LIAISON_SMTP_CA_FILE): the same, not retried.
+    app.settings.surveys.smtp_url = smtp.url
+    app.settings.surveys.smtp_ca_file = ""
+    alice("/survey invite S-2026-0001\nCleo, cleo@example.com")
+    report = _mail_out(app)
+    assert "- Cleo (cleo@example.com): the mail server and LIAISON_SMTP_URL do not fit" in report
+    assert "CERTIFICATE_VERIFY_FAILED" in report
+    clock.shift(timedelta(hours=2))
+    assert _mail_out(app) == ""
+    assert [m.recipients for m in smtp.messages] == [["anna@example.com"]]
+
+
+@pytest.mark.sqlite_only
+def test_a_from_address_the_server_refuses_and_an_unwritable_email_fail_alone(  # noqa: ANN001
+        db_url, tmp_path, clock, smtp, monkeypatch):
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    app.settings.surveys.smtp_from = "Liaison <other@example.com>"  # not the login's address
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    report = _mail_out(app)
+    assert ("- Anna Lee (anna@example.com): the mail server refused the From address "
+            "(LIAISON_SMTP_FROM) (553 5.7.1") in report
+    # One e-mail that cannot be written fails with its reason; the others go, and nothing
+    # stays claimed.
+    app.settings.surveys.smtp_from = SENDER
+    real = mailer.mail.message
+
+    def broken(sender: str, to: str, *args: object, **kw: object):  # noqa: ANN202
+        if to == "ben@example.com":
+            raise ValueError("Header values may not contain linefeed or carriage return")
+        return real(sender, to, *args, **kw)
+
+    monkeypatch.setattr(mailer.mail, "message", broken)
+    alice("/survey invite S-2026-0001\nBen, ben@example.com\nCleo, cleo@example.com")
+    report = _mail_out(app)
+    assert "1 of 2 invitation e-mails sent" in report
+    assert ("- Ben (ben@example.com): Liaison could not write this e-mail (check "
+            "LIAISON_SMTP_FROM and the recipient) (ValueError: Header values") in report
+    assert [i.mail_status for i in _invitations(app)] == ["failed", "failed", "sent"]
+    assert [m.recipients for m in smtp.messages] == [["cleo@example.com"]]
 
 
 def _invitations(app) -> list[SurveyInvitation]:  # noqa: ANN001
@@ -502,7 +584,7 @@ def test_a_busy_mail_server_is_tried_again_later_and_mails_once(db_url, tmp_path
     clock.shift(timedelta(minutes=5))
     report = _mail_out(app, adapters)
     assert "S-2026-0001: 2 of 2 invitation e-mails sent" in report
-    assert "- Anna Lee <anna@example.com>" in report and "NOT sent" not in report
+    assert "- Anna Lee (anna@example.com)" in report and "NOT sent" not in report
     clock.shift(timedelta(hours=2))
     assert _mail_out(app, adapters) == ""
     assert sorted(smtp.tried) == ["anna@example.com"] * 2 + ["ben@example.com"]
@@ -523,7 +605,7 @@ def test_a_mail_server_that_never_answers_is_given_up_after_the_limit(db_url, tm
     assert _mail_out(app) == ""
     clock.shift(timedelta(minutes=1))
     report = _mail_out(app)
-    assert ("- Anna Lee <anna@example.com>: the mail server could not be reached or asked to "
+    assert ("- Anna Lee (anna@example.com): the mail server could not be reached or asked to "
             "wait, 2 tries (SMTP server 127.0.0.1") in report
     assert [i.mail_status for i in _invitations(app)] == ["failed"]
 
@@ -537,9 +619,9 @@ def test_a_refused_mailbox_is_reported_in_the_inviters_language_and_not_retried(
     assert "2 份邀请正在发送" in alice(
         "/survey invite S-2026-0001\nNo One, nobody@refused.example, en\n王芳, wang@example.com")
     report = _mail_out(app)
-    assert "S-2026-0001:2 封邀请邮件已发出 1 封" in report
-    assert "已发送:\n- 王芳 <wang@example.com>" in report
-    assert ("- No One <nobody@refused.example>:邮件服务器说此邮箱不存在(550 5.1.1 No such "
+    assert "S-2026-0001:共 2 封邀请邮件,已发出 1 封" in report
+    assert "已发送:\n- 王芳 (wang@example.com)" in report
+    assert ("- No One (nobody@refused.example):邮件服务器说此邮箱不存在(550 5.1.1 No such "
             "mailbox here)") in report
     clock.shift(timedelta(days=1))
     assert _mail_out(app) == ""
@@ -651,6 +733,6 @@ def test_a_sender_killed_on_the_last_try_is_reported_not_mailed_again(db_url, tm
     assert _mail_out(app) == ""  # its lease holds
     clock.shift(LEASE + timedelta(seconds=1))
     report = _mail_out(app)
-    assert ("- Anna Lee <anna@example.com>: Liaison stopped while sending it on its last try, "
+    assert ("- Anna Lee (anna@example.com): Liaison stopped while sending it on its last try, "
             "so it may or may not have arrived\n") in report
     assert smtp.tried == [] and [i.mail_status for i in _invitations(app)] == ["failed"]

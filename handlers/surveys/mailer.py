@@ -33,7 +33,7 @@ import re
 import threading
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,10 +65,15 @@ log = logging.getLogger(__name__)
 JOB = "surveys.mail"  # the domain job (bot.domain.Job) that runs MailSender
 REPORT = "surveys.mail_report"  # the reminder kind that tells the inviter how it went
 CLAIM_BATCH = 10  # invitations claimed at once (one SMTP connection)
-LEASE = timedelta(minutes=2)  # renewed every third of it while a batch goes out
+LEASE = timedelta(minutes=15)  # > one message's longest wait (3 replies of 60 s, 600 s after
+# the data, bot/mail.py), renewed before each message: a slow relay is never taken over
+RENEW_EVERY = timedelta(minutes=1)  # so a message starts with 14 minutes of lease left
 BACKOFF_BASE = timedelta(minutes=1)  # after a temporary failure: 1, 2, 4 … minutes
 BACKOFF_CAP = timedelta(hours=1)
 STOPPED = "the sender stopped while sending it"  # its last try, outcome unknown
+SETUP = "[setup] "  # send_error's mark: TLS, AUTH or HELO do not fit LIAISON_SMTP_URL
+UNSENDABLE = "[message] "  # send_error's mark: this e-mail could not be written or sent
+SENDER = "[sender] "  # send_error's mark: the server refused LIAISON_SMTP_FROM
 _CODE = re.compile(r"\b([245]\d\d)\b")
 
 
@@ -181,8 +186,8 @@ class MailSender:
         """Write the e-mails (one read), then send them with no transaction open. After a
         temporary failure (a 421 closes the connection) the rest go on a new connection."""
         settings = self.app.settings.surveys
-        server = mail.parse_url(settings.smtp_url)
-        sender = settings.smtp_from or f"Liaison <liaison@{server.host}>"
+        server = replace(mail.parse_url(settings.smtp_url), ca_file=settings.smtp_ca_file)
+        sender = settings.smtp_from
         self._write(claimed)
         pending = list(claimed)
         while pending:
@@ -198,6 +203,11 @@ class MailSender:
                             self._record(item.id, item.batch, exc, _now(now), result)
                             if exc.temporary:
                                 break
+                        except Exception as exc:  # noqa: BLE001 (this one fails, not the batch)
+                            log.exception("survey invitation %s: not sendable", item.id)
+                            self._record(item.id, item.batch, mail.MailError(
+                                f"{type(exc).__name__}: {exc}"[:250], kind=mail.MailError.MESSAGE),
+                                _now(now), result)
                         else:
                             self._record(item.id, item.batch, None, _now(now), result)
             except mail.MailError as exc:  # no connection, or the login was refused: all
@@ -243,7 +253,9 @@ class MailSender:
                     invitation.send_error = ""
                     result.sent += 1
                 else:
-                    invitation.send_error = str(error)[:300]
+                    mark = {mail.MailError.SETUP: SETUP, mail.MailError.MESSAGE: UNSENDABLE,
+                            mail.MailError.SENDER: SENDER}
+                    invitation.send_error = (mark.get(error.kind, "") + str(error))[:300]
                     if error.temporary and invitation.mail_attempts < limit:
                         invitation.mail_status = QUEUED
                         invitation.mail_due_at = now + backoff(invitation.mail_attempts)
@@ -292,7 +304,7 @@ class MailSender:
 
     def _renew_if_due(self) -> None:
         now = datetime.now(UTC)
-        if self._renewed_at is not None and now - self._renewed_at < LEASE / 3:
+        if self._renewed_at is not None and now - self._renewed_at < RENEW_EVERY:
             return
         c = SurveyInvitation.__table__.c
         with self.app.db.session() as session:
@@ -350,10 +362,16 @@ def run(app: Liaison) -> None:
 
 
 def why(invitation: SurveyInvitation) -> str:
-    """The kind of failure, for the report's wording: stopped, login, mailbox, refused or
-    gave_up."""
+    """The kind of failure, for the report's wording: stopped, setup, unsendable, login,
+    mailbox, refused or gave_up."""
     if invitation.send_error == STOPPED:
         return "stopped"
+    if invitation.send_error.startswith(SETUP):
+        return "setup"
+    if invitation.send_error.startswith(UNSENDABLE):
+        return "unsendable"
+    if invitation.send_error.startswith(SENDER):
+        return "sender"
     found = _CODE.search(invitation.send_error)
     code = int(found.group(1)) if found else None
     if code in (530, 534, 535):
@@ -379,9 +397,16 @@ def render_report(session: Session, reminder: Reminder, now: datetime) -> Reply 
         "ref": survey.ref, "title": survey.title,
         "complaint": next((r.complaint_ref for r in rows if r.complaint_ref), ""),
         "sent": [{"name": r.name, "email": r.email} for r in rows if r.mail_status == SENT],
-        "failed": [{"name": r.name, "email": r.email, "error": r.send_error, "why": why(r),
+        "failed": [{"name": r.name, "email": r.email, "why": why(r),
+                    "error": _unmarked(r.send_error),
                     "tries": r.mail_attempts} for r in rows if r.mail_status == FAILED],
     })
+
+
+def _unmarked(error: str) -> str:
+    for mark in (SETUP, UNSENDABLE, SENDER):
+        error = error.removeprefix(mark)
+    return error
 
 
 def _now(value: datetime | None) -> datetime:
