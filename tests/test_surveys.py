@@ -45,6 +45,7 @@ from tests.test_dashboard_browser import browser, playwright  # noqa: F401 (a fi
 
 LINK = re.compile(r"https?://127\.0\.0\.1(?::\d+)?/s/[A-Za-z0-9_-]{40,}")
 SENDER = "Liaison Survey <survey@example.com>"
+LINK_SECRET = "test-secret-" + "x" * 20
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +60,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def _app(db_url: str, tmp_path: Path, smtp: SmtpServer | None = None, **overrides):  # noqa: ANN003, ANN202
-    surveys = ({"smtp_url": smtp.url, "smtp_from": SENDER, "smtp_ca_file": smtp.ca_file}
-               if smtp else {})
+    surveys = ({"smtp_url": smtp.url, "smtp_from": SENDER, "smtp_ca_file": smtp.ca_file,
+                "link_secret": LINK_SECRET} if smtp else {})
     app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1", surveys=surveys,
                        admins="console:alice", **overrides)
     return app
@@ -451,6 +452,9 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
         with pytest.raises(ConfigError, match="^Setting LIAISON_SMTP_FROM: "):
             Settings(database_url=db_url)
     monkeypatch.setenv("LIAISON_SMTP_FROM", "Liaison <survey@example.com>")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_WEB_SECRET: at least 16"):
+        Settings(database_url=db_url)  # it makes the e-mailed links
+    monkeypatch.setenv("LIAISON_WEB_SECRET", LINK_SECRET)
     monkeypatch.setenv("LIAISON_SURVEY_TTL", "2d")
     settings = Settings(database_url=db_url)
     assert settings.surveys.ttl == timedelta(days=2) and not settings.web_enabled
@@ -474,7 +478,7 @@ def test_a_login_goes_only_over_tls_and_a_server_that_does_not_fit_is_not_retrie
     # A server that does not offer STARTTLS: the password is not sent, the inviter is told
     # the setup does not fit, once, and it is not tried again.
     with SmtpServer(tls=False) as plain:
-        app.settings.surveys.smtp_url = f"smtp://survey%40example.com:s3cret@127.0.0.1:{plain.port}"
+        app.settings.surveys.smtp_url = f"smtp://u%40example.com:s3cret@127.0.0.1:{plain.port}"
         alice("/survey invite S-2026-0001\nBen, ben@example.com")
         report = _mail_out(app)
         assert ("- Ben (ben@example.com): the mail server and LIAISON_SMTP_URL do not fit "
@@ -599,6 +603,7 @@ def test_a_mail_server_that_never_answers_is_given_up_after_the_limit(db_url, tm
     with SmtpServer() as gone:
         port = gone.port  # a port nobody listens on any more
     app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{port}?timeout=2"
+    app.settings.surveys.smtp_from, app.settings.surveys.link_secret = SENDER, LINK_SECRET
     app.settings.surveys.mail_attempts = 2
     alice = _new_survey(app)
     alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
@@ -721,6 +726,26 @@ def test_two_consecutive_surveys_count_each_chat_score_once(db_url, tmp_path, cl
     assert "Average 3.5 from 2 scores, including 1 score recorded in chat" in second
     assert "1: 0 · 2: 1 · 3: 0 · 4: 0 · 5: 1" in second
     assert "including 1 score recorded in chat" in alice("/survey results S-2026-0001")
+
+
+def test_an_email_tried_again_carries_the_same_link(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    # A sender claimed Anna's e-mail and may have sent it (a slow relay took it, then the
+    # sender died waiting for the reply): the next try mails the same link, so whichever
+    # copy she opens works.
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    (first,) = MailSender(app, owner="killed").claim(datetime.now(UTC))
+    clock.shift(LEASE + timedelta(seconds=1))
+    assert "1 of 1 invitation e-mail sent" in _mail_out(app)
+    (mail,) = smtp.messages
+    link = LINK.search(mail.body).group(0)
+    assert link.endswith("/s/" + first.token)
+    assert create_app(app).test_client().get(link.split("127.0.0.1", 1)[1]).status_code == 200
+    # (the reply after the data may take the 10 minutes RFC 5321 allows, not 20 seconds)
+    from bot.mail import parse_url
+
+    assert parse_url(smtp.url).data_timeout == 600 and LEASE > timedelta(minutes=13)
 
 
 def test_a_sender_killed_on_the_last_try_is_reported_not_mailed_again(db_url, tmp_path, clock,  # noqa: ANN001

@@ -266,8 +266,8 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
     _check_complaints(ctx, survey, recipients)
     rows: list[tuple[SurveyInvitation, str]] = []
     for who in recipients:
-        # (When e-mailed, the sender gives the invitation a new token as it writes the e-mail,
-        # so this one is never seen.)
+        # (When e-mailed, the sender gives the invitation its own token as it writes the
+        # e-mail, rules.mail_token, so this one is never seen.)
         token = rules.new_token()
         invitation = SurveyInvitation(
             survey_id=survey.id, token_hash=rules.token_hash(token), name=who.name,

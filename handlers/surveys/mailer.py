@@ -9,8 +9,10 @@ command was rolled back was never queued, so nobody gets a link that does not wo
   PostgreSQL `FOR UPDATE SKIP LOCKED`, on SQLite inside BEGIN IMMEDIATE, and each row by a
   conditional UPDATE, so two senders never take the same one. A claim is a lease (LEASE,
   renewed while the batch goes out); a sender that dies loses its rows when the lease expires
-  and the next sender takes them over. The claim gives the invitation a fresh link token
-  (only its hash is stored, as ever): the link is first known when its e-mail is written.
+  and the next sender takes them over. The claim gives the invitation its link token,
+  HMAC(LIAISON_WEB_SECRET, id + a random nonce stored at queueing; only the token's hash is
+  stored): the same link on every try, so a retry after a slow server had taken the e-mail
+  after all mails a second copy that works, not a dead first link.
 - sends each e-mail with no transaction open and no database lock held;
 - records each outcome in its own transaction: SENT with sent_at; a temporary failure (a
   4xx reply, a refused or timed-out connection) QUEUED again after a backoff, up to
@@ -22,7 +24,7 @@ command was rolled back was never queued, so nobody gets a link that does not wo
   message never e-mails anybody again.
 
 A crash between an e-mail going out and its outcome being written repeats that one e-mail
-(with a new link, the old one never stored); an outcome that cannot be written because the
+(with the same link); an outcome that cannot be written because the
 database is down is kept in memory and written first on the next run.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import uuid
 import weakref
@@ -131,14 +134,15 @@ class MailSender:
 
     def claim(self, now: datetime, result: MailRun | None = None) -> list[_Claimed]:
         """Take up to `batch` due invitations (queued and due, or claimed by a sender whose
-        lease expired), each with a new link token. One whose tries are used up (its sender
-        died on the last one) fails here instead."""
+        lease expired), each with its link token (the same on every try). One whose tries
+        are used up (its sender died on the last one) fails here instead."""
         result = result if result is not None else MailRun()
         limit = self.app.settings.surveys.mail_attempts
         c = SurveyInvitation.__table__.c
         due = or_(and_(c.mail_status == QUEUED, c.mail_due_at <= now),
                   and_(c.mail_status == SENDING, c.lease_until < now))
-        pick = (core_select(c.id, c.batch, c.mail_status, c.mail_attempts, c.lease_owner)
+        pick = (core_select(c.id, c.batch, c.mail_status, c.mail_attempts, c.lease_owner,
+                            c.token_nonce)
                 .where(due).order_by(c.mail_due_at, c.id).limit(self.batch))
         if self.app.db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
@@ -152,7 +156,8 @@ class MailSender:
                 if row.mail_attempts >= limit:
                     exhausted.append((row.id, row.batch))
                     continue
-                token = rules.new_token()
+                token = rules.mail_token(self.app.settings.surveys.link_secret, row.id,
+                                         row.token_nonce)
                 taken = session.execute(
                     update(SurveyInvitation.__table__)
                     .where(c.id == row.id, due)
@@ -339,6 +344,7 @@ def queue(session: Session, invitations: list[SurveyInvitation], now: datetime) 
     batch = uuid.uuid4().hex
     for invitation in invitations:
         invitation.mail_status, invitation.mail_due_at, invitation.batch = QUEUED, now, batch
+        invitation.token_nonce = secrets.token_hex(16)  # its link: see rules.mail_token
         session.add(invitation)
     if invitations:
         api.run_job_after_commit(session, JOB)

@@ -48,6 +48,9 @@ class SurveyInvitation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     survey_id: int = Field(foreign_key="survey.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)  # sha256 hex of the link's token
+    # An e-mailed invitation's link is rules.mail_token(LIAISON_WEB_SECRET, id, token_nonce):
+    # one link for its whole life, whatever the tries of its e-mail.
+    token_nonce: str = Field(default="", max_length=32)
     name: str = Field(default="", max_length=100)
     email: str = Field(default="", max_length=254)
     mobile: str = Field(default="", max_length=32)

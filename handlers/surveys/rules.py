@@ -4,8 +4,10 @@ validates it, the token of a private link, and the figures of the results."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -223,6 +225,15 @@ def recipients_csv(data: bytes) -> list[tuple[int, list[str]]]:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def mail_token(secret: str, invitation_id: int, nonce: str) -> str:
+    """An e-mailed invitation's link token: the same on every try of its e-mail (a retry after
+    a slow server took the first one mails the same working link), reproducible only with
+    the secret, so neither it nor anything that gives it away is stored."""
+    digest = hmac.new(secret.encode("utf-8"), f"survey-link:{invitation_id}:{nonce}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def token_hash(token: str) -> str:

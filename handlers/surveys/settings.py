@@ -22,6 +22,10 @@ class SurveySettings(Section):
     # A CA bundle (PEM) the SMTP server's certificate is verified with instead of the
     # system's, for a server with a private CA. The certificate is always verified.
     smtp_ca_file: str = Field("", validation_alias=env("LIAISON_SMTP_CA_FILE"))
+    # The dashboard's LIAISON_WEB_SECRET (bot/web/auth.py) also makes each e-mailed survey
+    # link: the link is HMAC(secret, invitation + a stored random nonce), the same on every
+    # try, and only its hash is stored. Needed (16+ characters) with LIAISON_SMTP_URL.
+    link_secret: str = Field("", validation_alias=env("LIAISON_WEB_SECRET"), repr=False)
     # A survey link expires this long after the invitation.
     ttl: Period = Field(timedelta(days=30), validation_alias=env("LIAISON_SURVEY_TTL"))
     # How often an invitation's e-mail is tried when the server fails for the time being (a
@@ -52,6 +56,10 @@ class SurveySettings(Section):
                 "Setting LIAISON_SMTP_FROM: the From address of the survey e-mails is needed "
                 "when LIAISON_SMTP_URL is set, e.g. Liaison <survey@example.com> (the "
                 "address the login may send as)")
+        if self.smtp_url and len(self.link_secret) < 16:
+            raise ConfigError(
+                "Setting LIAISON_WEB_SECRET: at least 16 characters are needed when "
+                "LIAISON_SMTP_URL is set (they make the survey links that are e-mailed)")
         return self
 
 

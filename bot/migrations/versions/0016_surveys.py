@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('survey_id', sa.Integer(), nullable=False),
         sa.Column('token_hash', _s(64), nullable=False),
+        sa.Column('token_nonce', _s(32), nullable=False),
         sa.Column('name', _s(100), nullable=False),
         sa.Column('email', _s(254), nullable=False),
         sa.Column('mobile', _s(32), nullable=False),
