@@ -378,6 +378,31 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
         "/survey results S-2026-0001")
 
 
+def test_the_same_person_is_not_invited_twice_to_one_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    ref = _complaint(app, contact="Mr Li, li@acme.example", owner="bob", status="closed")
+    alice = _new_survey(app)
+    alice(f"/survey invite S-2026-0001\nAnna Lee, anna@example.com, en\n"
+          f"No One, nobody@refused.example, en\nMr Li, li@acme.example, en, {ref}")
+    _mail_out(app)  # Anna and Mr Li got theirs; nobody@refused.example failed (550)
+    clock.shift(timedelta(days=1))
+    again = alice("/survey invite S-2026-0001\nAnna, ANNA@example.com\n"
+                  "Nobody, nobody@refused.example\nBen, ben@example.com")
+    assert ("- Anna (ANNA@example.com): already invited on Thu 26 Nov 2026, 10:00 "
+            "(Asia/Shanghai); nothing sent") in again
+    assert "2 invitations are being e-mailed" in again  # Ben, and the one that failed
+    # A complaint's line naming another address of the same customer: the same.
+    other = alice(f"/survey invite S-2026-0001\nLi, li.private@example.com, en, {ref}")
+    assert "already invited on" in other and "nothing sent" in other
+    assert "being e-mailed" not in other
+    assert "already sent the survey" in _english(Chat(app, "bob"))(f"/survey send {ref}")
+    _mail_out(app)
+    assert sorted(m.recipients[0] for m in smtp.messages) == [
+        "anna@example.com", "ben@example.com", "li@acme.example"]
+    assert smtp.tried.count("nobody@refused.example") == 2  # tried again, as asked
+    assert len(_invitations(app)) == 5
+
+
 # -- a closed complaint offers the survey ---------------------------------------------------
 
 

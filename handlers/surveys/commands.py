@@ -25,7 +25,14 @@ from bot.export import csv_bytes
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
 from handlers.surveys import mailer, rules, store
-from handlers.surveys.models import CLOSED, OPEN, Survey, SurveyInvitation, SurveyResponse
+from handlers.surveys.models import (
+    CLOSED,
+    FAILED,
+    OPEN,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+)
 from handlers.surveys.settings import SurveySettings
 
 RECORD = "survey"
@@ -264,6 +271,7 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
         raise UserError("surveys/no_public_url")
     settings = ctx.settings.surveys
     _check_complaints(ctx, survey, recipients)
+    recipients, skipped = _not_yet_invited(ctx, survey, recipients, complaint_ref)
     rows: list[tuple[SurveyInvitation, str]] = []
     for who in recipients:
         # (When e-mailed, the sender gives the invitation its own token as it writes the
@@ -297,8 +305,37 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
         "mailed": bool(emails and settings.smtp_url)})
     return Reply("surveys/invited", {
         "s": _row(ctx, survey), "mailed": mailed, "texts": texts, "ttl": settings.ttl,
-        "smtp": bool(settings.smtp_url), "complaint": complaint_ref,
+        "smtp": bool(settings.smtp_url), "complaint": complaint_ref, "skipped": skipped,
         "expires": ctx.now + settings.ttl}, audience=Audience.USER, files=files)
+
+
+def _not_yet_invited(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
+                     complaint_ref: str) -> tuple[list[rules.Recipient], list[dict[str, Any]]]:
+    """The recipients without a live invitation to this survey (unused, unexpired, the same
+    e-mail, mobile or complaint), and those left out, with when they were invited. An earlier
+    invitation whose e-mail failed does not count: it is retired and replaced."""
+    live = ctx.session.exec(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey.id, col(SurveyInvitation.used_at).is_(None),
+        col(SurveyInvitation.expires_at) > ctx.now)
+        .order_by(col(SurveyInvitation.id))).all()
+    fresh: list[rules.Recipient] = []
+    skipped: list[dict[str, Any]] = []
+    for who in recipients:
+        complaint = who.complaint or complaint_ref
+        earlier = [i for i in live if (
+            (who.email and i.email.lower() == who.email.lower())
+            or (who.mobile and i.mobile == who.mobile)
+            or (complaint and i.complaint_ref == complaint))]
+        blocking = [i for i in earlier if i.mail_status != FAILED]
+        if blocking:
+            skipped.append({"name": who.name, "address": who.email or who.mobile or complaint,
+                            "at": blocking[0].created_at})
+            continue
+        for failed in earlier:  # its e-mail never arrived: this invitation replaces it
+            failed.expires_at = ctx.now
+            ctx.session.add(failed)
+        fresh.append(who)
+    return fresh, skipped
 
 
 def _check_complaints(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient]) -> None:
