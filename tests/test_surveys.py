@@ -753,6 +753,22 @@ def test_two_consecutive_surveys_count_each_chat_score_once(db_url, tmp_path, cl
     assert "including 1 score recorded in chat" in alice("/survey results S-2026-0001")
 
 
+def test_closing_a_survey_cancels_its_queued_emails(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    smtp.busy("anna@example.com")  # 421 once: Anna's e-mail waits to be tried again
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en\nBen, ben@example.com")
+    _mail_out(app)
+    alice("/survey invite S-2026-0001\nCleo, cleo@example.com")  # queued, not yet sent
+    closed = alice("/survey close S-2026-0001")
+    assert "S-2026-0001 is closed" in closed and "2 invitation e-mails not sent yet are " \
+        "cancelled" in closed
+    clock.shift(timedelta(hours=2))
+    _mail_out(app)
+    assert [m.recipients for m in smtp.messages] == [["ben@example.com"]]
+    assert [i.mail_status for i in _invitations(app)] == ["cancelled", "sent", "cancelled"]
+
+
 def test_an_email_tried_again_carries_the_same_link(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     # A sender claimed Anna's e-mail and may have sent it (a slow relay took it, then the
     # sender died waiting for the reply): the next try mails the same link, so whichever

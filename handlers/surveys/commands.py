@@ -152,8 +152,10 @@ def survey_close(ctx: Ctx, args: Args) -> Reply:
     survey = _writable(ctx, args.get(0), "surveys/usage_close")
     survey.status, survey.closed_at = CLOSED, ctx.now
     ctx.session.add(survey)
-    ctx.audit(RECORD, survey.ref, "close", {})
-    return Reply("surveys/closed", {"s": _row(ctx, survey)})
+    ctx.session.flush()
+    cancelled = mailer.cancel(ctx.session, survey)
+    ctx.audit(RECORD, survey.ref, "close", {"cancelled": cancelled})
+    return Reply("surveys/closed", {"s": _row(ctx, survey), "cancelled": cancelled})
 
 
 # E-mailing the invitations, outside the command's transaction, and telling the inviter.

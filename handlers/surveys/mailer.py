@@ -49,7 +49,9 @@ from bot.errors import StorageError
 from bot.messages import Reply
 from handlers.surveys import rules
 from handlers.surveys.models import (
+    CANCELLED,
     FAILED,
+    OPEN,
     QUEUED,
     SENDING,
     SENT,
@@ -139,8 +141,11 @@ class MailSender:
         result = result if result is not None else MailRun()
         limit = self.app.settings.surveys.mail_attempts
         c = SurveyInvitation.__table__.c
-        due = or_(and_(c.mail_status == QUEUED, c.mail_due_at <= now),
-                  and_(c.mail_status == SENDING, c.lease_until < now))
+        open_surveys = core_select(Survey.__table__.c.id).where(
+            Survey.__table__.c.status == OPEN)
+        due = and_(or_(and_(c.mail_status == QUEUED, c.mail_due_at <= now),
+                       and_(c.mail_status == SENDING, c.lease_until < now)),
+                   c.survey_id.in_(open_surveys))  # a closed survey's e-mails wait no more
         pick = (core_select(c.id, c.batch, c.mail_status, c.mail_attempts, c.lease_owner,
                             c.token_nonce)
                 .where(due).order_by(c.mail_due_at, c.id).limit(self.batch))
@@ -336,6 +341,15 @@ def message_values(survey: Survey, invitation: SurveyInvitation, link: str) -> d
     return {"name": invitation.name, "survey_title": title, "link": link,
             "expires": invitation.expires_at, "complaint": invitation.complaint_ref,
             "questions": len(survey.questions)}
+
+
+def cancel(session: Session, survey: Survey) -> int:
+    """When a survey closes: its e-mails still queued are never sent. How many."""
+    c = SurveyInvitation.__table__.c
+    return int(session.execute(
+        update(SurveyInvitation.__table__)
+        .where(c.survey_id == survey.id, c.mail_status == QUEUED)
+        .values(mail_status=CANCELLED, mail_due_at=None)).rowcount or 0)
 
 
 def queue(session: Session, invitations: list[SurveyInvitation], now: datetime) -> str:

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column('complaint_ref', _s(24), nullable=False),
         sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('send_error', _s(300), nullable=False),
-        sa.Column('mail_status', _s(8), nullable=False),
+        sa.Column('mail_status', _s(16), nullable=False),
         sa.Column('mail_attempts', sa.Integer(), nullable=False),
         sa.Column('mail_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('lease_owner', _s(64), nullable=True),
