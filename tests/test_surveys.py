@@ -413,9 +413,12 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
     out = bob.say(f"/complaint close {ref} confirm")
     closed = next(o for o in out if o.address.in_reply)
     assert "The customer's e-mail is on file" in closed.message.text
-    assert [c.value for c in closed.message.choices] == [f"/survey send {ref}"]
-    assert closed.message.choices[0].label == "Send the satisfaction survey"
-    sent = bob(f"/survey send {ref}", is_action=True)  # the button
+    # The complaint records no language: the owner picks the customer's.
+    assert [c.value for c in closed.message.choices] == [f"/survey send {ref} zh",
+                                                         f"/survey send {ref} en"]
+    assert [c.label for c in closed.message.choices] == [
+        "Send the survey in Chinese (中文)", "Send the survey in English"]
+    sent = bob(f"/survey send {ref} en", is_action=True)  # the button
     assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
     assert "- ACME Ltd (li@acme.example)" in sent
     report = _mail_out(app)
