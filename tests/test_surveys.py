@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
 from bot.errors import DeliveryError
-from bot.export import read_cell
 from bot.messages import Upload
 from bot.web.app import create_app
 from bot.web.server import WebServer
@@ -297,8 +296,9 @@ def test_sms_recipients_get_the_text_to_send_not_an_sms(db_url, tmp_path, clock)
     assert sheet.filename == "S-2026-0001-sms.csv"
     rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
     assert rows[0] == ["name", "mobile", "language", "text"]
-    # (a cell a spreadsheet would run as a formula is kept as text, as every export does)
-    assert [read_cell(c) for c in rows[1][:3]] == ["Li Lei", "+8613800138000", "en"]
+    # The number as the SMS tool reads it (validated, so never a formula): no apostrophe.
+    assert rows[1][:3] == ["Li Lei", "+8613800138000", "en"]
+    assert rows[2][:3] == ["王芳", "13900000000", "zh"]
     assert LINK.search(rows[1][3])
 
 

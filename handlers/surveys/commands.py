@@ -299,7 +299,8 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
     files: tuple[Attachment, ...] = ()
     if texts:
         body = csv_bytes(["name", "mobile", "language", "text"],
-                         [[t["name"], t["mobile"], t["locale"], t["text"]] for t in texts])
+                         [[t["name"], t["mobile"], t["locale"], t["text"]] for t in texts],
+                         verbatim=(1,))  # rules.recipient: ^\+?\d{7,15}$, as the SMS tool reads it
         files = (Attachment(f"{survey.ref}-sms.csv", body, title=f"{survey.ref} SMS",
                             mime=CSV_MIME),)
     ctx.audit(RECORD, survey.ref, "invite", {
