@@ -183,7 +183,7 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     context.close()
 
     results = alice("/survey results S-2026-0001")
-    assert "回复率:已邀请 3 人,2 人作答(67%)" in results
+    assert "回复率:送达 3 人,2 人作答(67%)。共邀请 3 人;邮件送达 3 封,失败 0 封。" in results
     assert ("平均 3.67 分,共 3 个评分,其中 1 个是在聊天中用 /complaint satisfaction 记录的"
             in results)
     assert "1 分:0 · 2 分:1 · 3 分:0 · 4 分:1 · 5 分:1" in results
@@ -201,7 +201,7 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
                    if r.target_id == "bob"]
     assert told.payload["message"]["title"] == f"{low} 的满意度评分偏低"
     assert f"{items[0].ref}" in Chat(app, "bob")("/action list")
-    assert len(_responses(app)) == 2 and "已邀请 3 人,2 人作答" in alice(
+    assert len(_responses(app)) == 2 and "送达 3 人,2 人作答" in alice(
         "/survey results S-2026-0001")
 
 
@@ -323,6 +323,9 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
     assert ("- No One (nobody@refused.example): the mail server says this mailbox does not "
             "exist (550 5.1.1 No such mailbox here)") in report
     assert [m.recipients for m in smtp.messages] == [["zhang@example.com"]]
+    # The response rate counts those reached: the failed e-mail is not one.
+    assert ("Response rate: 0 of 1 reached answered (0%). Invited 2; e-mails delivered 1, "
+            "failed 1.") in alice("/survey results S-2026-0001")
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
     with app.db.session() as s:

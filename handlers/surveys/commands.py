@@ -29,6 +29,9 @@ from handlers.surveys.models import (
     CLOSED,
     FAILED,
     OPEN,
+    QUEUED,
+    SENDING,
+    SENT,
     Survey,
     SurveyInvitation,
     SurveyResponse,
@@ -139,9 +142,10 @@ def survey_results(ctx: Ctx, args: Args) -> Reply:
         row["text"] = rules.said(row["text"], ctx.locale)
         for option in row.get("options", []):
             option["label"] = rules.said(option["label"], ctx.locale)
+    reach = _reach(ctx, survey)
     return Reply("surveys/results", {
-        "s": _row(ctx, survey), "invited": invited, "answered": len(responses),
-        "rate": round(100 * len(responses) / invited) if invited else None,
+        "s": _row(ctx, survey), "invited": invited, "answered": len(responses), **reach,
+        "rate": round(100 * len(responses) / reach["reached"]) if reach["reached"] else None,
         "figures": figures, "chat": len(chat),
         "actions": [r.action_ref for r in responses if r.action_ref],
     }, audience=Audience.USER)
@@ -377,6 +381,22 @@ def _writable(ctx: Ctx, raw: str | None, usage: str) -> Survey:
     if survey.status == CLOSED:
         raise UserError("surveys/is_closed", ref=survey.ref)
     return survey
+
+
+def _reach(ctx: Ctx, survey: Survey) -> dict[str, int]:
+    """Who the invitations reached, the response rate's base: e-mails the server took, SMS
+    texts and links handed out by hand (the team sent them), and any that was answered; not
+    e-mails that failed, were cancelled or are still on their way."""
+    rows = ctx.session.exec(select(SurveyInvitation.mail_status, SurveyInvitation.channel,
+                                   SurveyInvitation.used_at)
+                            .where(SurveyInvitation.survey_id == survey.id)).all()
+    delivered = sum(1 for status, _, _ in rows if status == SENT)
+    failed = sum(1 for status, _, used in rows if status == FAILED and used is None)
+    waiting = sum(1 for status, _, used in rows if status in (QUEUED, SENDING) and used is None)
+    reached = sum(1 for status, channel, used in rows
+                  if used is not None or status == SENT or (channel == "sms" or status == ""))
+    return {"reached": reached, "delivered": delivered, "failed": failed, "waiting": waiting,
+            "mailed": sum(1 for _, channel, _ in rows if channel == "email")}
 
 
 def _count(ctx: Ctx, model: Any, survey: Survey) -> int:  # noqa: ANN401 (two tables)
