@@ -275,6 +275,25 @@ def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  #
     assert [r.answers for r in _responses(app)] == [{"q1": 5, "q2": 0}]
 
 
+def test_results_show_the_latest_comments_and_attach_every_answer(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    _, links = _invite_by_hand(app, "\n".join(f"P{n}, p{n}@example.com, en" for n in range(12)))
+    client = create_app(app).test_client()
+    for n, link in enumerate(links):
+        clock.shift(timedelta(minutes=1))
+        assert client.post(link.split("127.0.0.1", 1)[1], data={
+            "q1": "4", "q2": "1", "q3": f"=comment {n}"}).status_code == 200
+    out = Chat(app, "alice").say("/survey results S-2026-0001")
+    text = "\n".join(o.message.text for o in out)
+    assert "“=comment 11”" in text and "“=comment 2”" in text and "“=comment 1”" not in text
+    assert "…and 2 more (every answer is in the attached CSV file)" in text
+    (sheet,) = [f for o in out for f in o.message.files]
+    assert sheet.filename == "S-2026-0001-answers.csv"
+    rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
+    assert rows[0][0] == "Submitted" and len(rows) == 13
+    assert rows[1][1:] == ["4", "Partly", "'=comment 0"]  # a formula stays text
+
+
 # -- invitations in chat --------------------------------------------------------------------
 
 

@@ -142,13 +142,41 @@ def survey_results(ctx: Ctx, args: Args) -> Reply:
         row["text"] = rules.said(row["text"], ctx.locale)
         for option in row.get("options", []):
             option["label"] = rules.said(option["label"], ctx.locale)
+        if "texts" in row:  # the latest few here, every answer in the CSV file
+            row["more"] = max(0, len(row["texts"]) - SHOWN_TEXTS)
+            row["texts"] = row["texts"][-SHOWN_TEXTS:][::-1]
+    files = (Attachment(f"{survey.ref}-answers.csv", _answers_csv(ctx, survey, responses),
+                        title=f"{survey.ref} answers", mime=CSV_MIME),) if responses else ()
     reach = _reach(ctx, survey)
     return Reply("surveys/results", {
         "s": _row(ctx, survey), "invited": invited, "answered": len(responses), **reach,
         "rate": round(100 * len(responses) / reach["reached"]) if reach["reached"] else None,
         "figures": figures, "chat": len(chat),
         "actions": [r.action_ref for r in responses if r.action_ref],
-    }, audience=Audience.USER)
+    }, audience=Audience.USER, files=files)
+
+
+SHOWN_TEXTS = 10  # free-text answers shown in the chat's results, the latest first
+
+
+def _answers_csv(ctx: Ctx, survey: Survey, responses: list[SurveyResponse]) -> bytes:
+    """Every response, one a row: when, then each question's answer as the customer gave
+    it (a choice by its label, in the reader's language)."""
+    questions = survey.questions
+    header = [ctx.app.renderer.label(ctx.locale, "surveys.csv_submitted")] + [
+        rules.said(q["text"], ctx.locale) for q in questions]
+    rows = []
+    for r in responses:
+        when = store.aware(r.submitted_at).astimezone(ctx.zone)
+        row: list[Any] = [when.strftime("%Y-%m-%d %H:%M")]
+        for q in questions:
+            value = r.answers.get(q["id"])
+            if q["type"] == "choice" and isinstance(value, int) and 0 <= value < len(
+                    q["options"]):
+                value = rules.said(q["options"][value], ctx.locale)
+            row.append("" if value is None else value)
+        rows.append(row)
+    return csv_bytes(header, rows)
 
 
 @DOMAIN.command("survey", "close", aliases=("关闭", "结束"), usage="surveys.cmd.close")

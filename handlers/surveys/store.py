@@ -44,7 +44,7 @@ def find_link(session: Session, token: str, now: datetime) -> Link | None:
     if survey is None:
         return None
     state = ("used" if invitation.used_at is not None else
-             "expired" if _aware(invitation.expires_at) <= now else
+             "expired" if aware(invitation.expires_at) <= now else
              "closed" if survey.status == CLOSED else "open")
     return Link(invitation, survey, state)
 
@@ -141,18 +141,18 @@ def chat_scores(session: Session, survey: Survey) -> list[int]:
         .outerjoin(recorded, recorded.c.record_id == Complaint.ref)
         .where(col(Complaint.satisfaction).is_not(None))
         .order_by(col(Complaint.id))).all()
-    start, end = _aware(survey.created_at), survey.closed_at and _aware(survey.closed_at)
+    start, end = aware(survey.created_at), survey.closed_at and aware(survey.closed_at)
     scores = []
     for ref, score, updated_at, at in rows:
         if ref in answered or score is None or not 1 <= int(score) <= 5:
             continue
-        when = _aware(at or updated_at)
+        when = aware(at or updated_at)
         if ref in linked or (start <= when and (end is None or when < end)):
             scores.append(int(score))
     return scores
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
