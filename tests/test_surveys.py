@@ -294,6 +294,46 @@ def test_results_show_the_latest_comments_and_attach_every_answer(db_url, tmp_pa
     assert rows[1][1:] == ["4", "Partly", "'=comment 0"]  # a formula stays text
 
 
+def test_a_comment_is_never_a_mention_on_slack_or_dingtalk(db_url, tmp_path, clock):  # noqa: ANN001
+    app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1",
+                       admins="console:alice,slack:U1,dingtalk:d1")
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    hostile = "<!channel> <@U999> @所有人 @all [x](http://evil)"
+    assert create_app(app).test_client().post(link.split("127.0.0.1", 1)[1], data={
+        "q1": "4", "q2": "1", "q3": hostile}).status_code == 200
+    (slack,) = Chat(app, "U1", platform="slack", channel="D1").say(
+        "/survey results S-2026-0001")
+    assert "<!channel>" not in slack.message.text and "&lt;!channel&gt;" in slack.message.text
+    assert "<@U999>" not in slack.message.text
+    (ding,) = Chat(app, "d1", platform="dingtalk", channel="cid1").say(
+        "/survey results S-2026-0001")
+    assert "@所有人" not in ding.message.text and "@\u200d所有人" in ding.message.text
+    assert "@all" not in ding.message.text and "[x](http://evil)" not in ding.message.text
+
+
+def test_two_posts_at_once_from_two_threads_store_one_answer(db_url, tmp_path, clock):  # noqa: ANN001
+    # The same link submitted twice at once (a double click, two tabs), on both databases.
+    app = _app(db_url, tmp_path)
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    web = create_app(app)
+    path = link.split("127.0.0.1", 1)[1]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post(score: str) -> None:
+        client = web.test_client()
+        barrier.wait()
+        statuses.append(client.post(path, data={"q1": score, "q2": "0"}).status_code)
+
+    threads = [threading.Thread(target=post, args=(s,)) for s in ("5", "1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(statuses) == [200, 410]
+    assert len(_responses(app)) == 1
+
+
 # -- invitations in chat --------------------------------------------------------------------
 
 
