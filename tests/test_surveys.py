@@ -334,6 +334,23 @@ def test_two_posts_at_once_from_two_threads_store_one_answer(db_url, tmp_path, c
     assert len(_responses(app)) == 1
 
 
+def test_a_low_score_on_a_complaint_with_no_owner_goes_to_the_surveys_owner(  # noqa: ANN001
+        db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    ref = _complaint(app, owner="")
+    _, (link,) = _invite_by_hand(app, f"Mr Li, li@example.com, en, {ref}")
+    assert create_app(app).test_client().post(link.split("127.0.0.1", 1)[1], data={
+        "q1": "1", "q2": "2"}).status_code == 200
+    with app.db.session() as s:
+        items = s.exec(select(ActionItem)).all()
+        told = [r for r in s.exec(select(Reminder).where(Reminder.kind == OUTBOUND)).all()
+                if r.target_id == "alice"]
+    assert [(i.owner_id, i.origin_ref) for i in items] == [("alice", "S-2026-0001")]
+    (note,) = told
+    assert (f"{ref} has no owner, so this comes to you as the survey's owner"
+            in str(note.payload["message"]))
+
+
 # -- invitations in chat --------------------------------------------------------------------
 
 

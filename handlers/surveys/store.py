@@ -74,23 +74,28 @@ def submit(app: Liaison, session: Session, link: Link, answers: dict[str, Any],
 
 
 def _follow_up(app: Liaison, session: Session, link: Link, score: int, now: datetime) -> str:
-    """An action item for the complaint's owner (one per response), and a word to them."""
+    """An action item for the complaint's owner (one per response), and a word to them; for
+    the survey's owner when the complaint has none, so a low score is never left alone."""
     from handlers.actions import commands as actions
     from handlers.complaints.models import Complaint
     from handlers.meetings.models import ACTION_IDS
 
     complaint = session.exec(select(Complaint).where(
         Complaint.ref == link.invitation.complaint_ref)).first()
-    if complaint is None or not complaint.has_owner:
+    if complaint is None:
         return ""
-    owner = members.find(session, complaint.owner_platform, user_id=complaint.owner_id)
+    unowned = not complaint.has_owner
+    platform, user_id, name = ((link.survey.owner_platform, link.survey.owner_id,
+                                link.survey.owner_name) if unowned else
+                               (complaint.owner_platform, complaint.owner_id,
+                                complaint.owner_name))
+    owner = members.find(session, platform, user_id=user_id)
     locale = app.renderer.locale(owner.locale if owner else None)
     what = app.renderer.label(locale, "surveys.low_score_action").format(
         score=score, ref=complaint.ref, customer=complaint.customer[:60], survey=link.survey.ref)
     ctx = _survey_ctx(app, session, link, locale, now)
     year = now.astimezone(app.settings.zone).year
-    entry = {"owner": {"platform": complaint.owner_platform, "user_id": complaint.owner_id,
-                       "name": complaint.owner_name},
+    entry = {"owner": {"platform": platform, "user_id": user_id, "name": name},
              "what": what[:300], "due": (now + FOLLOW_UP_WITHIN).isoformat()}
     item = actions.create(ctx, None, entry, ACTION_IDS.next(session, year)[1],
                           origin="survey", origin_ref=link.survey.ref)
@@ -98,9 +103,9 @@ def _follow_up(app: Liaison, session: Session, link: Link, score: int, now: date
 
     note = Reply("surveys/low_score", {"ref": complaint.ref, "score": score,
                                        "action": item.ref, "customer": complaint.customer,
-                                       "survey": link.survey.ref, "due": item.due_at})
-    api.queue(session, app.to_member(session, note, complaint.owner_platform,
-                                     complaint.owner_id), now=now)
+                                       "survey": link.survey.ref, "due": item.due_at,
+                                       "unowned": unowned})
+    api.queue(session, app.to_member(session, note, platform, user_id), now=now)
     return item.ref
 
 
