@@ -351,6 +351,36 @@ def test_a_low_score_on_a_complaint_with_no_owner_goes_to_the_surveys_owner(  # 
             in str(note.payload["message"]))
 
 
+def test_a_failure_while_storing_answers_asks_politely_to_try_again(  # noqa: ANN001
+        db_url, tmp_path, clock, monkeypatch):
+    from bot.errors import StorageError
+
+    app = _app(db_url, tmp_path)
+    ref = _complaint(app)
+    _, (link,) = _invite_by_hand(app, f"Mr Li, li@example.com, en, {ref}")
+    client = create_app(app).test_client()
+    path = link.split("127.0.0.1", 1)[1]
+
+    def broken(*args: object, **kw: object) -> str:
+        raise RuntimeError("the action items are away")
+
+    monkeypatch.setattr(store, "_follow_up", broken)  # the low score's follow-up fails
+    page = client.post(path, data={"q1": "1", "q2": "2", "q3": "Too slow & rude"})
+    assert page.status_code == 503
+    assert "your answers could not be saved just now" in page.text
+    assert "Too slow &amp; rude</textarea>" in page.text and _responses(app) == []
+    monkeypatch.undo()
+    assert client.post(path, data={"q1": "1", "q2": "2"}).status_code == 200
+    assert len(_responses(app)) == 1
+
+    def away(*args: object, **kw: object) -> None:
+        raise StorageError("could not connect", unavailable=True, wrote=False)
+
+    monkeypatch.setattr(store, "find_link", away)
+    page = client.get(path)
+    assert page.status_code == 503 and "请稍后再试" in page.text  # the default language
+
+
 # -- invitations in chat --------------------------------------------------------------------
 
 
