@@ -483,8 +483,8 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
     assert "Survey S-2026-0001 created" in bob("confirm")
     shown = _english(Chat(app, "alice"))("/survey show S-2026-0001")
     assert "My own questions · open · owner bob · 0 of 0 invited answered" in shown
-    assert "only its owner, survey managers or an admin" in _english(Chat(app, "carol"))(
-        "/survey results S-2026-0001")
+    assert "only its owner, survey managers (the surveys role) or an admin" in _english(
+        Chat(app, "carol"))("/survey results S-2026-0001")
 
 
 def test_the_same_person_is_not_invited_twice_to_one_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
