@@ -252,9 +252,13 @@ def test_the_page_validates_like_the_chat_in_english(db_url, tmp_path, clock):  
     assert 'name="viewport"' in page.text and "http" not in page.text.split("<body>")[0].replace(
         "http-equiv", "")  # no outside assets
     assert _responses(app) == []
-    done = client.post(path, data={"q1": "4", "q2": "2", "q3": "Fine"})
+    assert 'maxlength="2000"' in page.text
+    # Typed text is kept as the chat keeps it: NFC, no control or bidi-override characters.
+    done = client.post(path, data={"q1": "4", "q2": "2",
+                                   "q3": "Fine\x00 cafe\u0301\u202e\r\nthanks\x1b[31m"})
     assert done.status_code == 200 and "Thank you!" in done.text
-    assert [r.answers for r in _responses(app)] == [{"q1": 4, "q2": 2, "q3": "Fine"}]
+    assert [r.answers for r in _responses(app)] == [
+        {"q1": 4, "q2": 2, "q3": "Fine caf\u00e9\nthanks[31m"}]
 
 
 def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  # noqa: ANN001

@@ -63,7 +63,8 @@ def install(app: Flask, liaison: Liaison, pages: Any) -> None:  # noqa: ANN401 (
                      for q in survey.questions]
         return page("survey.html.j2", locale, status, title=title, questions=questions,
                     person=link.invitation.name, given=given or {}, errors=errors or {},
-                    expires=link.invitation.expires_at, retry=retry)
+                    expires=link.invitation.expires_at, retry=retry,
+                    max_text=rules.MAX_TEXT_ANSWER)
 
     def unavailable() -> Response:
         log.exception("survey page: could not be served")

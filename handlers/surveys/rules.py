@@ -247,6 +247,18 @@ def plausible_token(token: str) -> bool:
 # -- answers -------------------------------------------------------------------------------
 
 
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_text(value: str) -> str:
+    """A free-text answer as the chat keeps typed text: NFC, line breaks as \\n, no control
+    characters (but line breaks and tabs) and no bidi overrides that would reorder it."""
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = "".join(c for c in value.translate(_BIDI)
+                    if c in "\n\t" or unicodedata.category(c) != "Cc")
+    return value.strip()
+
+
 def read_answers(questions: list[dict[str, Any]], form: dict[str, str]
                  ) -> tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]:
     """The answers of a filled form (`q1` … as the page posts them) and the errors per
@@ -270,7 +282,7 @@ def read_answers(questions: list[dict[str, Any]], form: dict[str, str]
             else:
                 answers[q["id"]] = int(raw)
         else:
-            text = (form.get(q["id"]) or "").strip()
+            text = clean_text(form.get(q["id"]) or "")
             if len(text) > MAX_TEXT_ANSWER:
                 errors[q["id"]] = ("text_long", {"limit": MAX_TEXT_ANSWER,
                                                   "length": len(text)})
