@@ -174,6 +174,8 @@ class Mailer:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise MailError(f"{code} {_text(text)}", code) from None
+        except smtplib.SMTPNotSupportedError as exc:  # an address needing SMTPUTF8, say
+            raise MailError(_why(exc), kind=MailError.MESSAGE) from None
         except smtplib.SMTPSenderRefused as exc:
             final = exc.smtp_code >= 500 and exc.smtp_code not in LOGIN
             raise MailError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code,

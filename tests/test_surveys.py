@@ -666,6 +666,22 @@ def test_a_from_address_the_server_refuses_and_an_unwritable_email_fail_alone(  
             "LIAISON_SMTP_FROM and the recipient) (ValueError: Header values") in report
     assert [i.mail_status for i in _invitations(app)] == ["failed", "failed", "sent"]
     assert [m.recipients for m in smtp.messages] == [["cleo@example.com"]]
+    # The same when the e-mail's text cannot be written (a template error, say).
+    monkeypatch.undo()
+    values = mailer.message_values
+
+    def unwritable(survey, invitation, link):  # noqa: ANN001, ANN202
+        if invitation.email == "dan@example.com":
+            raise KeyError("survey_title")
+        return values(survey, invitation, link)
+
+    monkeypatch.setattr(mailer, "message_values", unwritable)
+    alice("/survey invite S-2026-0001\nDan, dan@example.com\nEve, eve@example.com")
+    report = _mail_out(app)
+    assert "1 of 2 invitation e-mails sent" in report
+    assert "- Dan (dan@example.com): Liaison could not write this e-mail" in report
+    assert [m.recipients for m in smtp.messages][-1] == ["eve@example.com"]
+    assert not [i for i in _invitations(app) if i.mail_status in ("queued", "sending")]
 
 
 def _invitations(app) -> list[SurveyInvitation]:  # noqa: ANN001

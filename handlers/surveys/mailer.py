@@ -91,6 +91,7 @@ class _Claimed:
     body: str = ""
     to: str = ""
     name: str = ""
+    problem: str = ""  # why its e-mail could not be written
 
 
 @dataclass
@@ -207,6 +208,8 @@ class MailSender:
                         item = pending.pop(0)
                         self._renew_if_due()
                         try:
+                            if item.problem:
+                                raise mail.MailError(item.problem, kind=mail.MailError.MESSAGE)
                             mailer.send(mail.message(sender, item.to, item.subject, item.body,
                                                      item.name))
                         except mail.MailError as exc:
@@ -235,12 +238,17 @@ class MailSender:
                 col(Survey.id).in_({i.survey_id for i in rows.values()}))).all()}
         for item in claimed:
             invitation = rows[item.id]
-            rendered = self.app.renderer.render(
-                Reply("surveys/mail_invite", message_values(
-                    surveys[invitation.survey_id], invitation, f"{base}/s/{item.token}")),
-                locale=invitation.locale, platform="console", zone=self.app.settings.zone)
-            item.subject, item.body = rendered.title, rendered.body
             item.to, item.name = invitation.email, invitation.name
+            try:
+                rendered = self.app.renderer.render(
+                    Reply("surveys/mail_invite", message_values(
+                        surveys[invitation.survey_id], invitation, f"{base}/s/{item.token}")),
+                    locale=invitation.locale, platform="console", zone=self.app.settings.zone)
+            except Exception as exc:  # noqa: BLE001 (this one fails when sent, not the batch)
+                log.exception("survey invitation %s: its e-mail could not be written", item.id)
+                item.problem = f"{type(exc).__name__}: {exc}"[:250]
+                continue
+            item.subject, item.body = rendered.title, rendered.body
 
     # -- outcomes ---------------------------------------------------------------------------
 
