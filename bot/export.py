@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -41,10 +41,15 @@ def read_cell(value: str) -> str:
     return value
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]],
+              verbatim: Collection[int] = ()) -> bytes:
+    """`verbatim`: the columns written as they are, not kept from running as a formula, for
+    values the caller has validated to be harmless and that a tool reads as typed (a mobile
+    number checked against ^\\+?\\d{7,15}$ for an SMS tool)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else safe_cell(v) for v in row])
+        writer.writerow(["" if v is None else v if n in verbatim else safe_cell(v)
+                         for n, v in enumerate(row)])
     return out.getvalue().encode("utf-8-sig")

@@ -1,9 +1,15 @@
 """E-mail through SMTP, for any domain that mails people outside the chat (survey
 invitations first). The stdlib's smtplib and email.message; the server is named by one URL:
 
-    smtp://user:pass@host:587?starttls=1   plain connection upgraded with STARTTLS
+    smtp://user:pass@host:587              plain connection upgraded with STARTTLS (always,
+                                           when there is a login: never a password in clear)
     smtps://user:pass@host:465             TLS from the first byte (implicit TLS)
     smtp://host:25                         no TLS, no login (a relay on the private network)
+    smtp://host:25?starttls=1              no login, STARTTLS all the same
+
+The server's certificate is always verified (the system's CAs, or `ca_file`). A server that
+does not offer what the URL needs (STARTTLS, AUTH), a TLS failure and a refused greeting are
+configuration errors (`MailError.SETUP`): not worth trying again.
 
 A `Mailer` keeps one connection for a batch; a recipient the server refuses fails alone
 (`MailError` for that message), the others still go."""
@@ -11,6 +17,7 @@ A `Mailer` keeps one connection for a batch; a recipient the server refuses fail
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -21,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.errors import LiaisonError
 
 TRUE = ("1", "true", "yes", "on")
+LOGIN = (530, 534, 535)  # refusals that say the login is missing or wrong
 
 
 class MailError(LiaisonError):
@@ -29,13 +37,18 @@ class MailError(LiaisonError):
     cut off). `temporary`: worth trying again later (a 4xx reply or no answer), as opposed
     to a 5xx refusal (550 no such mailbox, 535 wrong login), which would only fail again."""
 
-    def __init__(self, text: str, code: int | None = None) -> None:
+    SETUP = "setup"  # the server and LIAISON_SMTP_URL do not fit: TLS, AUTH, HELO
+    MESSAGE = "message"  # this message cannot be written or sent as it is
+    SENDER = "sender"  # the server refuses the From address (LIAISON_SMTP_FROM)
+
+    def __init__(self, text: str, code: int | None = None, *, kind: str = "") -> None:
         super().__init__(text)
         self.code = code
+        self.kind = kind
 
     @property
     def temporary(self) -> bool:
-        return self.code is None or 400 <= self.code < 500
+        return not self.kind and (self.code is None or 400 <= self.code < 500)
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,12 @@ class SmtpServer:
     password: str = ""
     implicit_tls: bool = False
     starttls: bool = False
-    timeout: float = 20.0
+    timeout: float = 60.0  # connecting, and each reply but the one after the data
+    data_timeout: float = 600.0  # the reply after the data (RFC 5321 4.5.3.2.6: 10 minutes)
+    ca_file: str = ""  # a CA bundle to verify the server with instead of the system's
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file or None)
 
 
 def parse_url(url: str) -> SmtpServer:
@@ -61,11 +79,20 @@ def parse_url(url: str) -> SmtpServer:
     except ValueError:
         raise ValueError("the SMTP URL's port is not a number") from None
     implicit = parts.scheme == "smtps"
+    user = unquote(parts.username or "")
+    wanted = query.get("starttls", "")
+    if user and not implicit and wanted and wanted not in TRUE:
+        raise ValueError("the SMTP URL has a login and starttls=0: Liaison never sends a "
+                         "password without TLS (leave starttls out, or use smtps://)")
+    try:
+        timeout = float(query.get("timeout", "60"))
+    except ValueError:
+        raise ValueError("the SMTP URL's timeout is not a number of seconds") from None
     return SmtpServer(
         host=parts.hostname, port=port or (465 if implicit else 587),
-        user=unquote(parts.username or ""), password=unquote(parts.password or ""),
-        implicit_tls=implicit, starttls=not implicit and query.get("starttls", "") in TRUE,
-        timeout=float(query.get("timeout", "20")),
+        user=user, password=unquote(parts.password or ""),
+        implicit_tls=implicit, starttls=not implicit and (bool(user) or wanted in TRUE),
+        timeout=timeout,
     )
 
 
@@ -75,10 +102,36 @@ def message(sender: str, to: str, subject: str, body: str, to_name: str = "") ->
     msg["Subject"] = " ".join(subject.split())
     msg["From"] = sender
     msg["To"] = formataddr((" ".join(to_name.split()), to)) if to_name else to
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=(parseaddr(sender)[1].rpartition("@")[2] or None))
     msg.set_content(body)
     return msg
+
+
+class _LongData:
+    """The reply after the data may take minutes (a relay scanning the message): waiting
+    less would try again a message the server has taken, and the customer gets it twice."""
+
+    data_timeout: float = 600.0
+    sock: socket.socket | None
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        if self.sock is not None:
+            before = self.sock.gettimeout()
+            self.sock.settimeout(self.data_timeout)
+        try:
+            return super().data(msg)  # type: ignore[misc]
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(before)
+
+
+class _SMTP(_LongData, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_LongData, smtplib.SMTP_SSL):
+    pass
 
 
 class Mailer:
@@ -91,17 +144,25 @@ class Mailer:
 
     def __enter__(self) -> Mailer:
         s = self.server
+        smtp: smtplib.SMTP | None = None
         try:
             if s.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                smtp = _SMTPS(s.host, s.port, timeout=s.timeout, context=s.tls_context())
             else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                smtp = _SMTP(s.host, s.port, timeout=s.timeout)
                 if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=s.tls_context())
+            smtp.data_timeout = s.data_timeout  # type: ignore[attr-defined]
             if s.user:
+                assert s.implicit_tls or s.starttls, "never a login without TLS"
                 smtp.login(s.user, s.password)
+        except (smtplib.SMTPNotSupportedError, smtplib.SMTPHeloError, ssl.SSLError,
+                ssl.CertificateError) as exc:
+            _close(smtp)
+            raise MailError(f"SMTP server {s.host}:{s.port}: {_why(exc)}", _code(exc),
+                            kind=MailError.SETUP) from None
         except (smtplib.SMTPException, OSError) as exc:
+            _close(smtp)
             raise MailError(f"SMTP server {s.host}:{s.port}: {_why(exc)}", _code(exc)) from None
         self._smtp = smtp
         return self
@@ -113,6 +174,12 @@ class Mailer:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise MailError(f"{code} {_text(text)}", code) from None
+        except smtplib.SMTPNotSupportedError as exc:  # an address needing SMTPUTF8, say
+            raise MailError(_why(exc), kind=MailError.MESSAGE) from None
+        except smtplib.SMTPSenderRefused as exc:
+            final = exc.smtp_code >= 500 and exc.smtp_code not in LOGIN
+            raise MailError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code,
+                            kind=MailError.SENDER if final else "") from None
         except smtplib.SMTPResponseException as exc:
             raise MailError(f"{exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code) from None
         except (smtplib.SMTPException, OSError) as exc:
@@ -129,6 +196,11 @@ class Mailer:
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
             self._smtp = None
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        smtp.close()
 
 
 def _text(value: bytes | str) -> str:

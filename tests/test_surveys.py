@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import smtplib
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,6 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
 from bot.errors import DeliveryError
-from bot.export import read_cell
 from bot.messages import Upload
 from bot.web.app import create_app
 from bot.web.server import WebServer
@@ -44,6 +44,7 @@ from tests.test_dashboard_browser import browser, playwright  # noqa: F401 (a fi
 
 LINK = re.compile(r"https?://127\.0\.0\.1(?::\d+)?/s/[A-Za-z0-9_-]{40,}")
 SENDER = "Liaison Survey <survey@example.com>"
+LINK_SECRET = "test-secret-" + "x" * 20
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +54,13 @@ def _numbered_from_one() -> None:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(user="liaison", password="s3cret") as server:
+    with SmtpServer(user="survey@example.com", password="s3cret") as server:
         yield server
 
 
 def _app(db_url: str, tmp_path: Path, smtp: SmtpServer | None = None, **overrides):  # noqa: ANN003, ANN202
-    surveys = {"smtp_url": smtp.url, "smtp_from": SENDER} if smtp else {}
+    surveys = ({"smtp_url": smtp.url, "smtp_from": SENDER, "smtp_ca_file": smtp.ca_file,
+                "link_secret": LINK_SECRET} if smtp else {})
     app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1", surveys=surveys,
                        admins="console:alice", **overrides)
     return app
@@ -129,8 +131,8 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     assert "3 份邀请" in out and "3 份邀请正在发送,发送结果稍后告诉您" in out
     assert smtp.messages == []  # nothing goes out inside the command
     report = _mail_out(app)
-    assert "S-2026-0001:3 封邀请邮件已发出 3 封" in report
-    assert "- 张伟 <zhang@example.com>" in report and "- Anna Lee <anna@example.com>" in report
+    assert "S-2026-0001:共 3 封邀请邮件,已发出 3 封" in report
+    assert "- 张伟 (zhang@example.com)" in report and "- Anna Lee (anna@example.com)" in report
     assert "未发送" not in report
     assert len(smtp.messages) == 3
     by_to = {m.recipients[0]: m for m in smtp.messages}
@@ -181,7 +183,7 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     context.close()
 
     results = alice("/survey results S-2026-0001")
-    assert "回复率:已邀请 3 人,2 人作答(67%)" in results
+    assert "回复率:送达 3 人,2 人作答(67%)。共邀请 3 人;邮件送达 3 封,失败 0 封。" in results
     assert ("平均 3.67 分,共 3 个评分,其中 1 个是在聊天中用 /complaint satisfaction 记录的"
             in results)
     assert "1 分:0 · 2 分:1 · 3 分:0 · 4 分:1 · 5 分:1" in results
@@ -199,7 +201,7 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
                    if r.target_id == "bob"]
     assert told.payload["message"]["title"] == f"{low} 的满意度评分偏低"
     assert f"{items[0].ref}" in Chat(app, "bob")("/action list")
-    assert len(_responses(app)) == 2 and "已邀请 3 人,2 人作答" in alice(
+    assert len(_responses(app)) == 2 and "送达 3 人,2 人作答" in alice(
         "/survey results S-2026-0001")
 
 
@@ -250,9 +252,13 @@ def test_the_page_validates_like_the_chat_in_english(db_url, tmp_path, clock):  
     assert 'name="viewport"' in page.text and "http" not in page.text.split("<body>")[0].replace(
         "http-equiv", "")  # no outside assets
     assert _responses(app) == []
-    done = client.post(path, data={"q1": "4", "q2": "2", "q3": "Fine"})
+    assert 'maxlength="2000"' in page.text
+    # Typed text is kept as the chat keeps it: NFC, no control or bidi-override characters.
+    done = client.post(path, data={"q1": "4", "q2": "2",
+                                   "q3": "Fine\x00 cafe\u0301\u202e\r\nthanks\x1b[31m"})
     assert done.status_code == 200 and "Thank you!" in done.text
-    assert [r.answers for r in _responses(app)] == [{"q1": 4, "q2": 2, "q3": "Fine"}]
+    assert [r.answers for r in _responses(app)] == [
+        {"q1": 4, "q2": 2, "q3": "Fine caf\u00e9\nthanks[31m"}]
 
 
 def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  # noqa: ANN001
@@ -271,6 +277,112 @@ def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  #
         assert store.submit(app, s, first, {"q1": 1, "q2": 2}, now) is None
         s.rollback()
     assert [r.answers for r in _responses(app)] == [{"q1": 5, "q2": 0}]
+
+
+def test_results_show_the_latest_comments_and_attach_every_answer(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    _, links = _invite_by_hand(app, "\n".join(f"P{n}, p{n}@example.com, en" for n in range(12)))
+    client = create_app(app).test_client()
+    for n, link in enumerate(links):
+        clock.shift(timedelta(minutes=1))
+        assert client.post(link.split("127.0.0.1", 1)[1], data={
+            "q1": "4", "q2": "1", "q3": f"=comment {n}"}).status_code == 200
+    out = Chat(app, "alice").say("/survey results S-2026-0001")
+    text = "\n".join(o.message.text for o in out)
+    assert "“=comment 11”" in text and "“=comment 2”" in text and "“=comment 1”" not in text
+    assert "…and 2 more (every answer is in the attached CSV file)" in text
+    (sheet,) = [f for o in out for f in o.message.files]
+    assert sheet.filename == "S-2026-0001-answers.csv"
+    rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
+    assert rows[0][0] == "Submitted" and len(rows) == 13
+    assert rows[1][1:] == ["4", "Partly", "'=comment 0"]  # a formula stays text
+
+
+def test_a_comment_is_never_a_mention_on_slack_or_dingtalk(db_url, tmp_path, clock):  # noqa: ANN001
+    app, _ = build_app(db_url, tmp_path, public_url="http://127.0.0.1",
+                       admins="console:alice,slack:U1,dingtalk:d1")
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    hostile = "<!channel> <@U999> @所有人 @all [x](http://evil)"
+    assert create_app(app).test_client().post(link.split("127.0.0.1", 1)[1], data={
+        "q1": "4", "q2": "1", "q3": hostile}).status_code == 200
+    (slack,) = Chat(app, "U1", platform="slack", channel="D1").say(
+        "/survey results S-2026-0001")
+    assert "<!channel>" not in slack.message.text and "&lt;!channel&gt;" in slack.message.text
+    assert "<@U999>" not in slack.message.text
+    (ding,) = Chat(app, "d1", platform="dingtalk", channel="cid1").say(
+        "/survey results S-2026-0001")
+    assert "@所有人" not in ding.message.text and "@\u200d所有人" in ding.message.text
+    assert "@all" not in ding.message.text and "[x](http://evil)" not in ding.message.text
+
+
+def test_two_posts_at_once_from_two_threads_store_one_answer(db_url, tmp_path, clock):  # noqa: ANN001
+    # The same link submitted twice at once (a double click, two tabs), on both databases.
+    app = _app(db_url, tmp_path)
+    _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
+    web = create_app(app)
+    path = link.split("127.0.0.1", 1)[1]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post(score: str) -> None:
+        client = web.test_client()
+        barrier.wait()
+        statuses.append(client.post(path, data={"q1": score, "q2": "0"}).status_code)
+
+    threads = [threading.Thread(target=post, args=(s,)) for s in ("5", "1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(statuses) == [200, 410]
+    assert len(_responses(app)) == 1
+
+
+def test_a_low_score_on_a_complaint_with_no_owner_goes_to_the_surveys_owner(  # noqa: ANN001
+        db_url, tmp_path, clock):
+    app = _app(db_url, tmp_path)
+    ref = _complaint(app, owner="")
+    _, (link,) = _invite_by_hand(app, f"Mr Li, li@example.com, en, {ref}")
+    assert create_app(app).test_client().post(link.split("127.0.0.1", 1)[1], data={
+        "q1": "1", "q2": "2"}).status_code == 200
+    with app.db.session() as s:
+        items = s.exec(select(ActionItem)).all()
+        told = [r for r in s.exec(select(Reminder).where(Reminder.kind == OUTBOUND)).all()
+                if r.target_id == "alice"]
+    assert [(i.owner_id, i.origin_ref) for i in items] == [("alice", "S-2026-0001")]
+    (note,) = told
+    assert (f"{ref} has no owner, so this comes to you as the survey's owner"
+            in str(note.payload["message"]))
+
+
+def test_a_failure_while_storing_answers_asks_politely_to_try_again(  # noqa: ANN001
+        db_url, tmp_path, clock, monkeypatch):
+    from bot.errors import StorageError
+
+    app = _app(db_url, tmp_path)
+    ref = _complaint(app)
+    _, (link,) = _invite_by_hand(app, f"Mr Li, li@example.com, en, {ref}")
+    client = create_app(app).test_client()
+    path = link.split("127.0.0.1", 1)[1]
+
+    def broken(*args: object, **kw: object) -> str:
+        raise RuntimeError("the action items are away")
+
+    monkeypatch.setattr(store, "_follow_up", broken)  # the low score's follow-up fails
+    page = client.post(path, data={"q1": "1", "q2": "2", "q3": "Too slow & rude"})
+    assert page.status_code == 503
+    assert "your answers could not be saved just now" in page.text
+    assert "Too slow &amp; rude</textarea>" in page.text and _responses(app) == []
+    monkeypatch.undo()
+    assert client.post(path, data={"q1": "1", "q2": "2"}).status_code == 200
+    assert len(_responses(app)) == 1
+
+    def away(*args: object, **kw: object) -> None:
+        raise StorageError("could not connect", unavailable=True, wrote=False)
+
+    monkeypatch.setattr(store, "find_link", away)
+    page = client.get(path)
+    assert page.status_code == 503 and "请稍后再试" in page.text  # the default language
 
 
 # -- invitations in chat --------------------------------------------------------------------
@@ -294,8 +406,9 @@ def test_sms_recipients_get_the_text_to_send_not_an_sms(db_url, tmp_path, clock)
     assert sheet.filename == "S-2026-0001-sms.csv"
     rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
     assert rows[0] == ["name", "mobile", "language", "text"]
-    # (a cell a spreadsheet would run as a formula is kept as text, as every export does)
-    assert [read_cell(c) for c in rows[1][:3]] == ["Li Lei", "+8613800138000", "en"]
+    # The number as the SMS tool reads it (validated, so never a formula): no apostrophe.
+    assert rows[1][:3] == ["Li Lei", "+8613800138000", "en"]
+    assert rows[2][:3] == ["王芳", "13900000000", "zh"]
     assert LINK.search(rows[1][3])
 
 
@@ -314,12 +427,15 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
     out = alice("/survey invite S-2026-0001", files=(Upload(
         "list.csv", "text/csv", data=("\ufeff" + sheet).encode("utf-8")),))
     assert "2 invitations are being e-mailed; I will tell you how it went" in out
-    assert "- Zhang Wei <zhang@example.com>" in out
+    assert "- Zhang Wei (zhang@example.com)" in out
     report = _mail_out(app)
     assert "S-2026-0001: 1 of 2 invitation e-mails sent" in report
-    assert ("- No One <nobody@refused.example>: the mail server says this mailbox does not "
+    assert ("- No One (nobody@refused.example): the mail server says this mailbox does not "
             "exist (550 5.1.1 No such mailbox here)") in report
     assert [m.recipients for m in smtp.messages] == [["zhang@example.com"]]
+    # The response rate counts those reached: the failed e-mail is not one.
+    assert ("Response rate: 0 of 1 reached answered (0%). Invited 2; e-mails delivered 1, "
+            "failed 1.") in alice("/survey results S-2026-0001")
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
     with app.db.session() as s:
@@ -328,7 +444,7 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
 
 @pytest.mark.sqlite_only
 def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, clock, smtp):  # noqa: ANN001
-    app = _app(db_url, tmp_path)
+    app = _app(db_url, tmp_path, smtp)
     app.settings.surveys.smtp_url = smtp.url.replace("s3cret", "wrong")
     _invite_by_hand(app, "Anna, anna@example.com\nBen, ben@example.com")
     report = _mail_out(app)
@@ -338,13 +454,17 @@ def test_a_wrong_smtp_password_is_reported_for_each_recipient(db_url, tmp_path, 
     app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{smtp.port}"
     _english(Chat(app, "alice"))("/survey invite S-2026-0001\nCleo, cleo@example.com")
     report = _mail_out(app)
-    assert "- Cleo <cleo@example.com>: the mail server refused Liaison's login" in report
+    assert "- Cleo (cleo@example.com): the mail server refused Liaison's login" in report
     assert "(530" in report
     # Refusals are final: a later run tries none of them again.
     clock.shift(timedelta(hours=2))
     assert _mail_out(app) == ""
-    # (an AUTH mechanism the server does not offer is refused too: the fake is a real server)
+    # (the fake is a real server: no AUTH before STARTTLS, and an AUTH mechanism it does not
+    # offer is refused)
     with smtplib.SMTP("127.0.0.1", smtp.port, timeout=5) as client:
+        client.ehlo()
+        assert client.docmd("AUTH", "PLAIN")[0] == 538
+        client.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
         client.ehlo()
         assert client.docmd("AUTH", "CRAM-SHA999")[0] == 504
     assert smtp.messages == []
@@ -367,8 +487,33 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
     assert "Survey S-2026-0001 created" in bob("confirm")
     shown = _english(Chat(app, "alice"))("/survey show S-2026-0001")
     assert "My own questions · open · owner bob · 0 of 0 invited answered" in shown
-    assert "only its owner, survey managers or an admin" in _english(Chat(app, "carol"))(
-        "/survey results S-2026-0001")
+    assert "only its owner, survey managers (the surveys role) or an admin" in _english(
+        Chat(app, "carol"))("/survey results S-2026-0001")
+
+
+def test_the_same_person_is_not_invited_twice_to_one_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    ref = _complaint(app, contact="Mr Li, li@acme.example", owner="bob", status="closed")
+    alice = _new_survey(app)
+    alice(f"/survey invite S-2026-0001\nAnna Lee, anna@example.com, en\n"
+          f"No One, nobody@refused.example, en\nMr Li, li@acme.example, en, {ref}")
+    _mail_out(app)  # Anna and Mr Li got theirs; nobody@refused.example failed (550)
+    clock.shift(timedelta(days=1))
+    again = alice("/survey invite S-2026-0001\nAnna, ANNA@example.com\n"
+                  "Nobody, nobody@refused.example\nBen, ben@example.com")
+    assert ("- Anna (ANNA@example.com): already invited on Thu 26 Nov 2026, 10:00 "
+            "(Asia/Shanghai); nothing sent") in again
+    assert "2 invitations are being e-mailed" in again  # Ben, and the one that failed
+    # A complaint's line naming another address of the same customer: the same.
+    other = alice(f"/survey invite S-2026-0001\nLi, li.private@example.com, en, {ref}")
+    assert "already invited on" in other and "nothing sent" in other
+    assert "being e-mailed" not in other
+    assert "already sent the survey" in _english(Chat(app, "bob"))(f"/survey send {ref}")
+    _mail_out(app)
+    assert sorted(m.recipients[0] for m in smtp.messages) == [
+        "anna@example.com", "ben@example.com", "li@acme.example"]
+    assert smtp.tried.count("nobody@refused.example") == 2  # tried again, as asked
+    assert len(_invitations(app)) == 5
 
 
 # -- a closed complaint offers the survey ---------------------------------------------------
@@ -381,11 +526,14 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
     out = bob.say(f"/complaint close {ref} confirm")
     closed = next(o for o in out if o.address.in_reply)
     assert "The customer's e-mail is on file" in closed.message.text
-    assert [c.value for c in closed.message.choices] == [f"/survey send {ref}"]
-    assert closed.message.choices[0].label == "Send the satisfaction survey"
-    sent = bob(f"/survey send {ref}", is_action=True)  # the button
+    # The complaint records no language: the owner picks the customer's.
+    assert [c.value for c in closed.message.choices] == [f"/survey send {ref} zh",
+                                                         f"/survey send {ref} en"]
+    assert [c.label for c in closed.message.choices] == [
+        "Send the survey in Chinese (中文)", "Send the survey in English"]
+    sent = bob(f"/survey send {ref} en", is_action=True)  # the button
     assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
-    assert "- ACME Ltd <li@acme.example>" in sent
+    assert "- ACME Ltd (li@acme.example)" in sent
     report = _mail_out(app)
     assert f"Follow-up of {ref}" in report and "1 of 1 invitation e-mail sent" in report
     (mail,) = smtp.messages
@@ -409,7 +557,7 @@ def test_zh_close_offer(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     bob = Chat(app, "bob")
     assert "客户登记了邮箱" in bob(f"/投诉 关闭 {ref} 确认")
     assert "投诉 C-2026-0001 的回访" in bob(f"/满意度调查 回访 {ref}")
-    assert "1 封邀请邮件已发出 1 封" in _mail_out(app)
+    assert "共 1 封邀请邮件,已发出 1 封" in _mail_out(app)
     assert smtp.messages[0].subject == "投诉处理满意度回访"
 
 
@@ -430,7 +578,24 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
     monkeypatch.setenv("LIAISON_SMTP_URL", "http://mail.example.com")
     with pytest.raises(ConfigError, match="LIAISON_SMTP_URL"):
         Settings(database_url=db_url)
+    # A login is never sent in clear: STARTTLS unless the URL says smtps://, no opt-out.
+    assert parse_url("smtp://u:p@mail.example.com:587").starttls
+    assert not parse_url("smtp://relay:25").starttls
+    monkeypatch.setenv("LIAISON_SMTP_URL", "smtp://u:p@mail.example.com:587?starttls=0")
+    with pytest.raises(ConfigError, match="LIAISON_SMTP_URL: .*never sends a password"):
+        Settings(database_url=db_url)
+    # The From address is required with the URL, and must be one address on one line.
     monkeypatch.setenv("LIAISON_SMTP_URL", "smtp://relay:25")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_SMTP_FROM: .* is needed"):
+        Settings(database_url=db_url)
+    for bad in ("Liaison", "Liaison <survey@example.com>\nBcc: x@example.com"):
+        monkeypatch.setenv("LIAISON_SMTP_FROM", bad)
+        with pytest.raises(ConfigError, match="^Setting LIAISON_SMTP_FROM: "):
+            Settings(database_url=db_url)
+    monkeypatch.setenv("LIAISON_SMTP_FROM", "Liaison <survey@example.com>")
+    with pytest.raises(ConfigError, match="^Setting LIAISON_WEB_SECRET: at least 16"):
+        Settings(database_url=db_url)  # it makes the e-mailed links
+    monkeypatch.setenv("LIAISON_WEB_SECRET", LINK_SECRET)
     monkeypatch.setenv("LIAISON_SURVEY_TTL", "2d")
     settings = Settings(database_url=db_url)
     assert settings.surveys.ttl == timedelta(days=2) and not settings.web_enabled
@@ -439,6 +604,84 @@ def test_smtp_urls_and_when_the_pages_are_served(db_url, monkeypatch):  # noqa: 
 
 
 # -- e-mail in the background ---------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_a_login_goes_only_over_tls_and_a_server_that_does_not_fit_is_not_retried(  # noqa: ANN001
+        db_url, tmp_path, clock, smtp):
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    # The URL has a login and says nothing of STARTTLS: it is used (the server offers AUTH
+    # only after it), and the mail goes.
+    assert "?" not in smtp.url and smtp.url.startswith("smtp://survey%40example.com:")
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    assert "1 of 1 invitation e-mail sent" in _mail_out(app)
+    # A server that does not offer STARTTLS: the password is not sent, the inviter is told
+    # the setup does not fit, once, and it is not tried again.
+    with SmtpServer(tls=False) as plain:
+        app.settings.surveys.smtp_url = f"smtp://u%40example.com:s3cret@127.0.0.1:{plain.port}"
+        alice("/survey invite S-2026-0001\nBen, ben@example.com")
+        report = _mail_out(app)
+        assert ("- Ben (ben@example.com): the mail server and LIAISON_SMTP_URL do not fit "
+                "(TLS, login or greeting)") in report and "STARTTLS" in report
+        clock.shift(timedelta(hours=2))
+        assert _mail_out(app) == "" and plain.tried == []
+    # A certificate Liaison does not trust (no LIAISON_SMTP_CA_FILE): the same, not retried.
+    app.settings.surveys.smtp_url = smtp.url
+    app.settings.surveys.smtp_ca_file = ""
+    alice("/survey invite S-2026-0001\nCleo, cleo@example.com")
+    report = _mail_out(app)
+    assert "- Cleo (cleo@example.com): the mail server and LIAISON_SMTP_URL do not fit" in report
+    assert "CERTIFICATE_VERIFY_FAILED" in report
+    clock.shift(timedelta(hours=2))
+    assert _mail_out(app) == ""
+    assert [m.recipients for m in smtp.messages] == [["anna@example.com"]]
+
+
+@pytest.mark.sqlite_only
+def test_a_from_address_the_server_refuses_and_an_unwritable_email_fail_alone(  # noqa: ANN001
+        db_url, tmp_path, clock, smtp, monkeypatch):
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    app.settings.surveys.smtp_from = "Liaison <other@example.com>"  # not the login's address
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    report = _mail_out(app)
+    assert ("- Anna Lee (anna@example.com): the mail server refused the From address "
+            "(LIAISON_SMTP_FROM) (553 5.7.1") in report
+    # One e-mail that cannot be written fails with its reason; the others go, and nothing
+    # stays claimed.
+    app.settings.surveys.smtp_from = SENDER
+    real = mailer.mail.message
+
+    def broken(sender: str, to: str, *args: object, **kw: object):  # noqa: ANN202
+        if to == "ben@example.com":
+            raise ValueError("Header values may not contain linefeed or carriage return")
+        return real(sender, to, *args, **kw)
+
+    monkeypatch.setattr(mailer.mail, "message", broken)
+    alice("/survey invite S-2026-0001\nBen, ben@example.com\nCleo, cleo@example.com")
+    report = _mail_out(app)
+    assert "1 of 2 invitation e-mails sent" in report
+    assert ("- Ben (ben@example.com): Liaison could not write this e-mail (check "
+            "LIAISON_SMTP_FROM and the recipient) (ValueError: Header values") in report
+    assert [i.mail_status for i in _invitations(app)] == ["failed", "failed", "sent"]
+    assert [m.recipients for m in smtp.messages] == [["cleo@example.com"]]
+    # The same when the e-mail's text cannot be written (a template error, say).
+    monkeypatch.undo()
+    values = mailer.message_values
+
+    def unwritable(survey, invitation, link):  # noqa: ANN001, ANN202
+        if invitation.email == "dan@example.com":
+            raise KeyError("survey_title")
+        return values(survey, invitation, link)
+
+    monkeypatch.setattr(mailer, "message_values", unwritable)
+    alice("/survey invite S-2026-0001\nDan, dan@example.com\nEve, eve@example.com")
+    report = _mail_out(app)
+    assert "1 of 2 invitation e-mails sent" in report
+    assert "- Dan (dan@example.com): Liaison could not write this e-mail" in report
+    assert [m.recipients for m in smtp.messages][-1] == ["eve@example.com"]
+    assert not [i for i in _invitations(app) if i.mail_status in ("queued", "sending")]
 
 
 def _invitations(app) -> list[SurveyInvitation]:  # noqa: ANN001
@@ -502,7 +745,7 @@ def test_a_busy_mail_server_is_tried_again_later_and_mails_once(db_url, tmp_path
     clock.shift(timedelta(minutes=5))
     report = _mail_out(app, adapters)
     assert "S-2026-0001: 2 of 2 invitation e-mails sent" in report
-    assert "- Anna Lee <anna@example.com>" in report and "NOT sent" not in report
+    assert "- Anna Lee (anna@example.com)" in report and "NOT sent" not in report
     clock.shift(timedelta(hours=2))
     assert _mail_out(app, adapters) == ""
     assert sorted(smtp.tried) == ["anna@example.com"] * 2 + ["ben@example.com"]
@@ -517,13 +760,14 @@ def test_a_mail_server_that_never_answers_is_given_up_after_the_limit(db_url, tm
     with SmtpServer() as gone:
         port = gone.port  # a port nobody listens on any more
     app.settings.surveys.smtp_url = f"smtp://127.0.0.1:{port}?timeout=2"
+    app.settings.surveys.smtp_from, app.settings.surveys.link_secret = SENDER, LINK_SECRET
     app.settings.surveys.mail_attempts = 2
     alice = _new_survey(app)
     alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
     assert _mail_out(app) == ""
     clock.shift(timedelta(minutes=1))
     report = _mail_out(app)
-    assert ("- Anna Lee <anna@example.com>: the mail server could not be reached or asked to "
+    assert ("- Anna Lee (anna@example.com): the mail server could not be reached or asked to "
             "wait, 2 tries (SMTP server 127.0.0.1") in report
     assert [i.mail_status for i in _invitations(app)] == ["failed"]
 
@@ -537,9 +781,9 @@ def test_a_refused_mailbox_is_reported_in_the_inviters_language_and_not_retried(
     assert "2 份邀请正在发送" in alice(
         "/survey invite S-2026-0001\nNo One, nobody@refused.example, en\n王芳, wang@example.com")
     report = _mail_out(app)
-    assert "S-2026-0001:2 封邀请邮件已发出 1 封" in report
-    assert "已发送:\n- 王芳 <wang@example.com>" in report
-    assert ("- No One <nobody@refused.example>:邮件服务器说此邮箱不存在(550 5.1.1 No such "
+    assert "S-2026-0001:共 2 封邀请邮件,已发出 1 封" in report
+    assert "已发送:\n- 王芳 (wang@example.com)" in report
+    assert ("- No One (nobody@refused.example):邮件服务器说此邮箱不存在(550 5.1.1 No such "
             "mailbox here)") in report
     clock.shift(timedelta(days=1))
     assert _mail_out(app) == ""
@@ -641,6 +885,42 @@ def test_two_consecutive_surveys_count_each_chat_score_once(db_url, tmp_path, cl
     assert "including 1 score recorded in chat" in alice("/survey results S-2026-0001")
 
 
+def test_closing_a_survey_cancels_its_queued_emails(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    smtp.busy("anna@example.com")  # 421 once: Anna's e-mail waits to be tried again
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en\nBen, ben@example.com")
+    _mail_out(app)
+    alice("/survey invite S-2026-0001\nCleo, cleo@example.com")  # queued, not yet sent
+    closed = alice("/survey close S-2026-0001")
+    assert "S-2026-0001 is closed" in closed and "2 invitation e-mails not sent yet are " \
+        "cancelled" in closed
+    clock.shift(timedelta(hours=2))
+    _mail_out(app)
+    assert [m.recipients for m in smtp.messages] == [["ben@example.com"]]
+    assert [i.mail_status for i in _invitations(app)] == ["cancelled", "sent", "cancelled"]
+
+
+def test_an_email_tried_again_carries_the_same_link(db_url, tmp_path, clock, smtp):  # noqa: ANN001
+    # A sender claimed Anna's e-mail and may have sent it (a slow relay took it, then the
+    # sender died waiting for the reply): the next try mails the same link, so whichever
+    # copy she opens works.
+    app = _app(db_url, tmp_path, smtp)
+    alice = _new_survey(app)
+    alice("/survey invite S-2026-0001\nAnna Lee, anna@example.com, en")
+    (first,) = MailSender(app, owner="killed").claim(datetime.now(UTC))
+    clock.shift(LEASE + timedelta(seconds=1))
+    assert "1 of 1 invitation e-mail sent" in _mail_out(app)
+    (mail,) = smtp.messages
+    link = LINK.search(mail.body).group(0)
+    assert link.endswith("/s/" + first.token)
+    assert create_app(app).test_client().get(link.split("127.0.0.1", 1)[1]).status_code == 200
+    # (the reply after the data may take the 10 minutes RFC 5321 allows, not 20 seconds)
+    from bot.mail import parse_url
+
+    assert parse_url(smtp.url).data_timeout == 600 and LEASE > timedelta(minutes=13)
+
+
 def test_a_sender_killed_on_the_last_try_is_reported_not_mailed_again(db_url, tmp_path, clock,  # noqa: ANN001
                                                                       smtp):
     app = _app(db_url, tmp_path, smtp)
@@ -651,6 +931,6 @@ def test_a_sender_killed_on_the_last_try_is_reported_not_mailed_again(db_url, tm
     assert _mail_out(app) == ""  # its lease holds
     clock.shift(LEASE + timedelta(seconds=1))
     report = _mail_out(app)
-    assert ("- Anna Lee <anna@example.com>: Liaison stopped while sending it on its last try, "
+    assert ("- Anna Lee (anna@example.com): Liaison stopped while sending it on its last try, "
             "so it may or may not have arrived\n") in report
     assert smtp.tried == [] and [i.mail_status for i in _invitations(app)] == ["failed"]

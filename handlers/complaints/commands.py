@@ -529,9 +529,11 @@ def close(ctx: Ctx, args: Args) -> Reply:
     _save(ctx, c, "close", {"text": reason, "from": before})
     reply = _done(ctx, c, "close", survey=_survey_offer(ctx, c))
     if reply.values["survey"]:
-        # The owner agreeing sends the customer the follow-up survey (`/survey send C-…`).
-        reply.choices = [Choice(f"/survey send {c.ref}", "surveys.send_button",
-                                style="primary")]
+        # The owner agreeing sends the customer the follow-up survey (`/survey send C-…`),
+        # in the customer's language: the complaint records none, so the owner picks it.
+        reply.choices = [Choice(f"/survey send {c.ref} {lang}", f"surveys.send_button_{lang}",
+                                style="primary" if lang == ctx.locale else None)
+                         for lang in ("zh", "en")]
     return reply
 
 

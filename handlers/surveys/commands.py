@@ -25,7 +25,17 @@ from bot.export import csv_bytes
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
 from handlers.surveys import mailer, rules, store
-from handlers.surveys.models import CLOSED, OPEN, Survey, SurveyInvitation, SurveyResponse
+from handlers.surveys.models import (
+    CLOSED,
+    FAILED,
+    OPEN,
+    QUEUED,
+    SENDING,
+    SENT,
+    Survey,
+    SurveyInvitation,
+    SurveyResponse,
+)
 from handlers.surveys.settings import SurveySettings
 
 RECORD = "survey"
@@ -132,12 +142,41 @@ def survey_results(ctx: Ctx, args: Args) -> Reply:
         row["text"] = rules.said(row["text"], ctx.locale)
         for option in row.get("options", []):
             option["label"] = rules.said(option["label"], ctx.locale)
+        if "texts" in row:  # the latest few here, every answer in the CSV file
+            row["more"] = max(0, len(row["texts"]) - SHOWN_TEXTS)
+            row["texts"] = row["texts"][-SHOWN_TEXTS:][::-1]
+    files = (Attachment(f"{survey.ref}-answers.csv", _answers_csv(ctx, survey, responses),
+                        title=f"{survey.ref} answers", mime=CSV_MIME),) if responses else ()
+    reach = _reach(ctx, survey)
     return Reply("surveys/results", {
-        "s": _row(ctx, survey), "invited": invited, "answered": len(responses),
-        "rate": round(100 * len(responses) / invited) if invited else None,
+        "s": _row(ctx, survey), "invited": invited, "answered": len(responses), **reach,
+        "rate": round(100 * len(responses) / reach["reached"]) if reach["reached"] else None,
         "figures": figures, "chat": len(chat),
         "actions": [r.action_ref for r in responses if r.action_ref],
-    }, audience=Audience.USER)
+    }, audience=Audience.USER, files=files)
+
+
+SHOWN_TEXTS = 10  # free-text answers shown in the chat's results, the latest first
+
+
+def _answers_csv(ctx: Ctx, survey: Survey, responses: list[SurveyResponse]) -> bytes:
+    """Every response, one a row: when, then each question's answer as the customer gave
+    it (a choice by its label, in the reader's language)."""
+    questions = survey.questions
+    header = [ctx.app.renderer.label(ctx.locale, "surveys.csv_submitted")] + [
+        rules.said(q["text"], ctx.locale) for q in questions]
+    rows = []
+    for r in responses:
+        when = store.aware(r.submitted_at).astimezone(ctx.zone)
+        row: list[Any] = [when.strftime("%Y-%m-%d %H:%M")]
+        for q in questions:
+            value = r.answers.get(q["id"])
+            if q["type"] == "choice" and isinstance(value, int) and 0 <= value < len(
+                    q["options"]):
+                value = rules.said(q["options"][value], ctx.locale)
+            row.append("" if value is None else value)
+        rows.append(row)
+    return csv_bytes(header, rows)
 
 
 @DOMAIN.command("survey", "close", aliases=("关闭", "结束"), usage="surveys.cmd.close")
@@ -145,8 +184,10 @@ def survey_close(ctx: Ctx, args: Args) -> Reply:
     survey = _writable(ctx, args.get(0), "surveys/usage_close")
     survey.status, survey.closed_at = CLOSED, ctx.now
     ctx.session.add(survey)
-    ctx.audit(RECORD, survey.ref, "close", {})
-    return Reply("surveys/closed", {"s": _row(ctx, survey)})
+    ctx.session.flush()
+    cancelled = mailer.cancel(ctx.session, survey)
+    ctx.audit(RECORD, survey.ref, "close", {"cancelled": cancelled})
+    return Reply("surveys/closed", {"s": _row(ctx, survey), "cancelled": cancelled})
 
 
 # E-mailing the invitations, outside the command's transaction, and telling the inviter.
@@ -264,10 +305,11 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
         raise UserError("surveys/no_public_url")
     settings = ctx.settings.surveys
     _check_complaints(ctx, survey, recipients)
+    recipients, skipped = _not_yet_invited(ctx, survey, recipients, complaint_ref)
     rows: list[tuple[SurveyInvitation, str]] = []
     for who in recipients:
-        # (When e-mailed, the sender gives the invitation a new token as it writes the e-mail,
-        # so this one is never seen.)
+        # (When e-mailed, the sender gives the invitation its own token as it writes the
+        # e-mail, rules.mail_token, so this one is never seen.)
         token = rules.new_token()
         invitation = SurveyInvitation(
             survey_id=survey.id, token_hash=rules.token_hash(token), name=who.name,
@@ -289,7 +331,8 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
     files: tuple[Attachment, ...] = ()
     if texts:
         body = csv_bytes(["name", "mobile", "language", "text"],
-                         [[t["name"], t["mobile"], t["locale"], t["text"]] for t in texts])
+                         [[t["name"], t["mobile"], t["locale"], t["text"]] for t in texts],
+                         verbatim=(1,))  # rules.recipient: ^\+?\d{7,15}$, as the SMS tool reads it
         files = (Attachment(f"{survey.ref}-sms.csv", body, title=f"{survey.ref} SMS",
                             mime=CSV_MIME),)
     ctx.audit(RECORD, survey.ref, "invite", {
@@ -297,8 +340,37 @@ def _invite(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
         "mailed": bool(emails and settings.smtp_url)})
     return Reply("surveys/invited", {
         "s": _row(ctx, survey), "mailed": mailed, "texts": texts, "ttl": settings.ttl,
-        "smtp": bool(settings.smtp_url), "complaint": complaint_ref,
+        "smtp": bool(settings.smtp_url), "complaint": complaint_ref, "skipped": skipped,
         "expires": ctx.now + settings.ttl}, audience=Audience.USER, files=files)
+
+
+def _not_yet_invited(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient],
+                     complaint_ref: str) -> tuple[list[rules.Recipient], list[dict[str, Any]]]:
+    """The recipients without a live invitation to this survey (unused, unexpired, the same
+    e-mail, mobile or complaint), and those left out, with when they were invited. An earlier
+    invitation whose e-mail failed does not count: it is retired and replaced."""
+    live = ctx.session.exec(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey.id, col(SurveyInvitation.used_at).is_(None),
+        col(SurveyInvitation.expires_at) > ctx.now)
+        .order_by(col(SurveyInvitation.id))).all()
+    fresh: list[rules.Recipient] = []
+    skipped: list[dict[str, Any]] = []
+    for who in recipients:
+        complaint = who.complaint or complaint_ref
+        earlier = [i for i in live if (
+            (who.email and i.email.lower() == who.email.lower())
+            or (who.mobile and i.mobile == who.mobile)
+            or (complaint and i.complaint_ref == complaint))]
+        blocking = [i for i in earlier if i.mail_status != FAILED]
+        if blocking:
+            skipped.append({"name": who.name, "address": who.email or who.mobile or complaint,
+                            "at": blocking[0].created_at})
+            continue
+        for failed in earlier:  # its e-mail never arrived: this invitation replaces it
+            failed.expires_at = ctx.now
+            ctx.session.add(failed)
+        fresh.append(who)
+    return fresh, skipped
 
 
 def _check_complaints(ctx: Ctx, survey: Survey, recipients: list[rules.Recipient]) -> None:
@@ -337,6 +409,22 @@ def _writable(ctx: Ctx, raw: str | None, usage: str) -> Survey:
     if survey.status == CLOSED:
         raise UserError("surveys/is_closed", ref=survey.ref)
     return survey
+
+
+def _reach(ctx: Ctx, survey: Survey) -> dict[str, int]:
+    """Who the invitations reached, the response rate's base: e-mails the server took, SMS
+    texts and links handed out by hand (the team sent them), and any that was answered; not
+    e-mails that failed, were cancelled or are still on their way."""
+    rows = ctx.session.exec(select(SurveyInvitation.mail_status, SurveyInvitation.channel,
+                                   SurveyInvitation.used_at)
+                            .where(SurveyInvitation.survey_id == survey.id)).all()
+    delivered = sum(1 for status, _, _ in rows if status == SENT)
+    failed = sum(1 for status, _, used in rows if status == FAILED and used is None)
+    waiting = sum(1 for status, _, used in rows if status in (QUEUED, SENDING) and used is None)
+    reached = sum(1 for status, channel, used in rows
+                  if used is not None or status == SENT or (channel == "sms" or status == ""))
+    return {"reached": reached, "delivered": delivered, "failed": failed, "waiting": waiting,
+            "mailed": sum(1 for _, channel, _ in rows if channel == "email")}
 
 
 def _count(ctx: Ctx, model: Any, survey: Survey) -> int:  # noqa: ANN401 (two tables)

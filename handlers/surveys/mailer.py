@@ -9,8 +9,10 @@ command was rolled back was never queued, so nobody gets a link that does not wo
   PostgreSQL `FOR UPDATE SKIP LOCKED`, on SQLite inside BEGIN IMMEDIATE, and each row by a
   conditional UPDATE, so two senders never take the same one. A claim is a lease (LEASE,
   renewed while the batch goes out); a sender that dies loses its rows when the lease expires
-  and the next sender takes them over. The claim gives the invitation a fresh link token
-  (only its hash is stored, as ever): the link is first known when its e-mail is written.
+  and the next sender takes them over. The claim gives the invitation its link token,
+  HMAC(LIAISON_WEB_SECRET, id + a random nonce stored at queueing; only the token's hash is
+  stored): the same link on every try, so a retry after a slow server had taken the e-mail
+  after all mails a second copy that works, not a dead first link.
 - sends each e-mail with no transaction open and no database lock held;
 - records each outcome in its own transaction: SENT with sent_at; a temporary failure (a
   4xx reply, a refused or timed-out connection) QUEUED again after a backoff, up to
@@ -22,7 +24,7 @@ command was rolled back was never queued, so nobody gets a link that does not wo
   message never e-mails anybody again.
 
 A crash between an e-mail going out and its outcome being written repeats that one e-mail
-(with a new link, the old one never stored); an outcome that cannot be written because the
+(with the same link); an outcome that cannot be written because the
 database is down is kept in memory and written first on the next run.
 """
 
@@ -30,10 +32,11 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +49,9 @@ from bot.errors import StorageError
 from bot.messages import Reply
 from handlers.surveys import rules
 from handlers.surveys.models import (
+    CANCELLED,
     FAILED,
+    OPEN,
     QUEUED,
     SENDING,
     SENT,
@@ -65,10 +70,15 @@ log = logging.getLogger(__name__)
 JOB = "surveys.mail"  # the domain job (bot.domain.Job) that runs MailSender
 REPORT = "surveys.mail_report"  # the reminder kind that tells the inviter how it went
 CLAIM_BATCH = 10  # invitations claimed at once (one SMTP connection)
-LEASE = timedelta(minutes=2)  # renewed every third of it while a batch goes out
+LEASE = timedelta(minutes=15)  # > one message's longest wait (3 replies of 60 s, 600 s after
+# the data, bot/mail.py), renewed before each message: a slow relay is never taken over
+RENEW_EVERY = timedelta(minutes=1)  # so a message starts with 14 minutes of lease left
 BACKOFF_BASE = timedelta(minutes=1)  # after a temporary failure: 1, 2, 4 … minutes
 BACKOFF_CAP = timedelta(hours=1)
 STOPPED = "the sender stopped while sending it"  # its last try, outcome unknown
+SETUP = "[setup] "  # send_error's mark: TLS, AUTH or HELO do not fit LIAISON_SMTP_URL
+UNSENDABLE = "[message] "  # send_error's mark: this e-mail could not be written or sent
+SENDER = "[sender] "  # send_error's mark: the server refused LIAISON_SMTP_FROM
 _CODE = re.compile(r"\b([245]\d\d)\b")
 
 
@@ -81,6 +91,7 @@ class _Claimed:
     body: str = ""
     to: str = ""
     name: str = ""
+    problem: str = ""  # why its e-mail could not be written
 
 
 @dataclass
@@ -126,14 +137,18 @@ class MailSender:
 
     def claim(self, now: datetime, result: MailRun | None = None) -> list[_Claimed]:
         """Take up to `batch` due invitations (queued and due, or claimed by a sender whose
-        lease expired), each with a new link token. One whose tries are used up (its sender
-        died on the last one) fails here instead."""
+        lease expired), each with its link token (the same on every try). One whose tries
+        are used up (its sender died on the last one) fails here instead."""
         result = result if result is not None else MailRun()
         limit = self.app.settings.surveys.mail_attempts
         c = SurveyInvitation.__table__.c
-        due = or_(and_(c.mail_status == QUEUED, c.mail_due_at <= now),
-                  and_(c.mail_status == SENDING, c.lease_until < now))
-        pick = (core_select(c.id, c.batch, c.mail_status, c.mail_attempts, c.lease_owner)
+        open_surveys = core_select(Survey.__table__.c.id).where(
+            Survey.__table__.c.status == OPEN)
+        due = and_(or_(and_(c.mail_status == QUEUED, c.mail_due_at <= now),
+                       and_(c.mail_status == SENDING, c.lease_until < now)),
+                   c.survey_id.in_(open_surveys))  # a closed survey's e-mails wait no more
+        pick = (core_select(c.id, c.batch, c.mail_status, c.mail_attempts, c.lease_owner,
+                            c.token_nonce)
                 .where(due).order_by(c.mail_due_at, c.id).limit(self.batch))
         if self.app.db.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
@@ -147,7 +162,8 @@ class MailSender:
                 if row.mail_attempts >= limit:
                     exhausted.append((row.id, row.batch))
                     continue
-                token = rules.new_token()
+                token = rules.mail_token(self.app.settings.surveys.link_secret, row.id,
+                                         row.token_nonce)
                 taken = session.execute(
                     update(SurveyInvitation.__table__)
                     .where(c.id == row.id, due)
@@ -181,8 +197,8 @@ class MailSender:
         """Write the e-mails (one read), then send them with no transaction open. After a
         temporary failure (a 421 closes the connection) the rest go on a new connection."""
         settings = self.app.settings.surveys
-        server = mail.parse_url(settings.smtp_url)
-        sender = settings.smtp_from or f"Liaison <liaison@{server.host}>"
+        server = replace(mail.parse_url(settings.smtp_url), ca_file=settings.smtp_ca_file)
+        sender = settings.smtp_from
         self._write(claimed)
         pending = list(claimed)
         while pending:
@@ -192,12 +208,19 @@ class MailSender:
                         item = pending.pop(0)
                         self._renew_if_due()
                         try:
+                            if item.problem:
+                                raise mail.MailError(item.problem, kind=mail.MailError.MESSAGE)
                             mailer.send(mail.message(sender, item.to, item.subject, item.body,
                                                      item.name))
                         except mail.MailError as exc:
                             self._record(item.id, item.batch, exc, _now(now), result)
                             if exc.temporary:
                                 break
+                        except Exception as exc:  # noqa: BLE001 (this one fails, not the batch)
+                            log.exception("survey invitation %s: not sendable", item.id)
+                            self._record(item.id, item.batch, mail.MailError(
+                                f"{type(exc).__name__}: {exc}"[:250], kind=mail.MailError.MESSAGE),
+                                _now(now), result)
                         else:
                             self._record(item.id, item.batch, None, _now(now), result)
             except mail.MailError as exc:  # no connection, or the login was refused: all
@@ -215,12 +238,17 @@ class MailSender:
                 col(Survey.id).in_({i.survey_id for i in rows.values()}))).all()}
         for item in claimed:
             invitation = rows[item.id]
-            rendered = self.app.renderer.render(
-                Reply("surveys/mail_invite", message_values(
-                    surveys[invitation.survey_id], invitation, f"{base}/s/{item.token}")),
-                locale=invitation.locale, platform="console", zone=self.app.settings.zone)
-            item.subject, item.body = rendered.title, rendered.body
             item.to, item.name = invitation.email, invitation.name
+            try:
+                rendered = self.app.renderer.render(
+                    Reply("surveys/mail_invite", message_values(
+                        surveys[invitation.survey_id], invitation, f"{base}/s/{item.token}")),
+                    locale=invitation.locale, platform="console", zone=self.app.settings.zone)
+            except Exception as exc:  # noqa: BLE001 (this one fails when sent, not the batch)
+                log.exception("survey invitation %s: its e-mail could not be written", item.id)
+                item.problem = f"{type(exc).__name__}: {exc}"[:250]
+                continue
+            item.subject, item.body = rendered.title, rendered.body
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -243,7 +271,9 @@ class MailSender:
                     invitation.send_error = ""
                     result.sent += 1
                 else:
-                    invitation.send_error = str(error)[:300]
+                    mark = {mail.MailError.SETUP: SETUP, mail.MailError.MESSAGE: UNSENDABLE,
+                            mail.MailError.SENDER: SENDER}
+                    invitation.send_error = (mark.get(error.kind, "") + str(error))[:300]
                     if error.temporary and invitation.mail_attempts < limit:
                         invitation.mail_status = QUEUED
                         invitation.mail_due_at = now + backoff(invitation.mail_attempts)
@@ -292,7 +322,7 @@ class MailSender:
 
     def _renew_if_due(self) -> None:
         now = datetime.now(UTC)
-        if self._renewed_at is not None and now - self._renewed_at < LEASE / 3:
+        if self._renewed_at is not None and now - self._renewed_at < RENEW_EVERY:
             return
         c = SurveyInvitation.__table__.c
         with self.app.db.session() as session:
@@ -321,12 +351,22 @@ def message_values(survey: Survey, invitation: SurveyInvitation, link: str) -> d
             "questions": len(survey.questions)}
 
 
+def cancel(session: Session, survey: Survey) -> int:
+    """When a survey closes: its e-mails still queued are never sent. How many."""
+    c = SurveyInvitation.__table__.c
+    return int(session.execute(
+        update(SurveyInvitation.__table__)
+        .where(c.survey_id == survey.id, c.mail_status == QUEUED)
+        .values(mail_status=CANCELLED, mail_due_at=None)).rowcount or 0)
+
+
 def queue(session: Session, invitations: list[SurveyInvitation], now: datetime) -> str:
     """Queue e-mail invitations (in the command's transaction) as one batch, and run the
     sender once it is committed. Returns the batch."""
     batch = uuid.uuid4().hex
     for invitation in invitations:
         invitation.mail_status, invitation.mail_due_at, invitation.batch = QUEUED, now, batch
+        invitation.token_nonce = secrets.token_hex(16)  # its link: see rules.mail_token
         session.add(invitation)
     if invitations:
         api.run_job_after_commit(session, JOB)
@@ -350,10 +390,16 @@ def run(app: Liaison) -> None:
 
 
 def why(invitation: SurveyInvitation) -> str:
-    """The kind of failure, for the report's wording: stopped, login, mailbox, refused or
-    gave_up."""
+    """The kind of failure, for the report's wording: stopped, setup, unsendable, login,
+    mailbox, refused or gave_up."""
     if invitation.send_error == STOPPED:
         return "stopped"
+    if invitation.send_error.startswith(SETUP):
+        return "setup"
+    if invitation.send_error.startswith(UNSENDABLE):
+        return "unsendable"
+    if invitation.send_error.startswith(SENDER):
+        return "sender"
     found = _CODE.search(invitation.send_error)
     code = int(found.group(1)) if found else None
     if code in (530, 534, 535):
@@ -379,9 +425,16 @@ def render_report(session: Session, reminder: Reminder, now: datetime) -> Reply 
         "ref": survey.ref, "title": survey.title,
         "complaint": next((r.complaint_ref for r in rows if r.complaint_ref), ""),
         "sent": [{"name": r.name, "email": r.email} for r in rows if r.mail_status == SENT],
-        "failed": [{"name": r.name, "email": r.email, "error": r.send_error, "why": why(r),
+        "failed": [{"name": r.name, "email": r.email, "why": why(r),
+                    "error": _unmarked(r.send_error),
                     "tries": r.mail_attempts} for r in rows if r.mail_status == FAILED],
     })
+
+
+def _unmarked(error: str) -> str:
+    for mark in (SETUP, UNSENDABLE, SENDER):
+        error = error.removeprefix(mark)
+    return error
 
 
 def _now(value: datetime | None) -> datetime:

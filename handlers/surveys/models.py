@@ -14,9 +14,10 @@ from bot.models import utcnow
 OPEN, CLOSED = "open", "closed"
 # An e-mail invitation's delivery (handlers/surveys/mailer.py): QUEUED until a sender claims
 # it, SENDING while claimed (a lease: a killed sender's claim is taken over when it expires),
-# then SENT or FAILED. "" for an SMS invitation or one whose link was listed for sending by
-# hand (no LIAISON_SMTP_URL).
+# then SENT or FAILED (or CANCELLED, see below). "" for an SMS invitation or one whose link
+# was listed for sending by hand (no LIAISON_SMTP_URL).
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+CANCELLED = "cancelled"  # still queued when its survey was closed: never sent
 
 
 class Survey(SQLModel, table=True):
@@ -48,6 +49,9 @@ class SurveyInvitation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     survey_id: int = Field(foreign_key="survey.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)  # sha256 hex of the link's token
+    # An e-mailed invitation's link is rules.mail_token(LIAISON_WEB_SECRET, id, token_nonce):
+    # one link for its whole life, whatever the tries of its e-mail.
+    token_nonce: str = Field(default="", max_length=32)
     name: str = Field(default="", max_length=100)
     email: str = Field(default="", max_length=254)
     mobile: str = Field(default="", max_length=32)
@@ -56,7 +60,7 @@ class SurveyInvitation(SQLModel, table=True):
     complaint_ref: str = Field(default="", max_length=24)  # the complaint it follows up
     sent_at: datetime | None = None  # when the e-mail went out
     send_error: str = Field(default="", max_length=300)  # the last failure, as the server said
-    mail_status: str = Field(default="", max_length=8)  # QUEUED … FAILED, see above
+    mail_status: str = Field(default="", max_length=16)  # QUEUED … FAILED, see above
     mail_attempts: int = 0
     mail_due_at: datetime | None = None  # the next try (a temporary failure backs off)
     lease_owner: str | None = Field(default=None, max_length=64)

@@ -4,8 +4,10 @@ validates it, the token of a private link, and the figures of the results."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -225,6 +227,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def mail_token(secret: str, invitation_id: int, nonce: str) -> str:
+    """An e-mailed invitation's link token: the same on every try of its e-mail (a retry after
+    a slow server took the first one mails the same working link), reproducible only with
+    the secret, so neither it nor anything that gives it away is stored."""
+    digest = hmac.new(secret.encode("utf-8"), f"survey-link:{invitation_id}:{nonce}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -234,6 +245,18 @@ def plausible_token(token: str) -> bool:
 
 
 # -- answers -------------------------------------------------------------------------------
+
+
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_text(value: str) -> str:
+    """A free-text answer as the chat keeps typed text: NFC, line breaks as \\n, no control
+    characters (but line breaks and tabs) and no bidi overrides that would reorder it."""
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = "".join(c for c in value.translate(_BIDI)
+                    if c in "\n\t" or unicodedata.category(c) != "Cc")
+    return value.strip()
 
 
 def read_answers(questions: list[dict[str, Any]], form: dict[str, str]
@@ -259,7 +282,7 @@ def read_answers(questions: list[dict[str, Any]], form: dict[str, str]
             else:
                 answers[q["id"]] = int(raw)
         else:
-            text = (form.get(q["id"]) or "").strip()
+            text = clean_text(form.get(q["id"]) or "")
             if len(text) > MAX_TEXT_ANSWER:
                 errors[q["id"]] = ("text_long", {"limit": MAX_TEXT_ANSWER,
                                                   "length": len(text)})

@@ -44,7 +44,7 @@ def find_link(session: Session, token: str, now: datetime) -> Link | None:
     if survey is None:
         return None
     state = ("used" if invitation.used_at is not None else
-             "expired" if _aware(invitation.expires_at) <= now else
+             "expired" if aware(invitation.expires_at) <= now else
              "closed" if survey.status == CLOSED else "open")
     return Link(invitation, survey, state)
 
@@ -74,23 +74,28 @@ def submit(app: Liaison, session: Session, link: Link, answers: dict[str, Any],
 
 
 def _follow_up(app: Liaison, session: Session, link: Link, score: int, now: datetime) -> str:
-    """An action item for the complaint's owner (one per response), and a word to them."""
+    """An action item for the complaint's owner (one per response), and a word to them; for
+    the survey's owner when the complaint has none, so a low score is never left alone."""
     from handlers.actions import commands as actions
     from handlers.complaints.models import Complaint
     from handlers.meetings.models import ACTION_IDS
 
     complaint = session.exec(select(Complaint).where(
         Complaint.ref == link.invitation.complaint_ref)).first()
-    if complaint is None or not complaint.has_owner:
+    if complaint is None:
         return ""
-    owner = members.find(session, complaint.owner_platform, user_id=complaint.owner_id)
+    unowned = not complaint.has_owner
+    platform, user_id, name = ((link.survey.owner_platform, link.survey.owner_id,
+                                link.survey.owner_name) if unowned else
+                               (complaint.owner_platform, complaint.owner_id,
+                                complaint.owner_name))
+    owner = members.find(session, platform, user_id=user_id)
     locale = app.renderer.locale(owner.locale if owner else None)
     what = app.renderer.label(locale, "surveys.low_score_action").format(
         score=score, ref=complaint.ref, customer=complaint.customer[:60], survey=link.survey.ref)
     ctx = _survey_ctx(app, session, link, locale, now)
     year = now.astimezone(app.settings.zone).year
-    entry = {"owner": {"platform": complaint.owner_platform, "user_id": complaint.owner_id,
-                       "name": complaint.owner_name},
+    entry = {"owner": {"platform": platform, "user_id": user_id, "name": name},
              "what": what[:300], "due": (now + FOLLOW_UP_WITHIN).isoformat()}
     item = actions.create(ctx, None, entry, ACTION_IDS.next(session, year)[1],
                           origin="survey", origin_ref=link.survey.ref)
@@ -98,9 +103,9 @@ def _follow_up(app: Liaison, session: Session, link: Link, score: int, now: date
 
     note = Reply("surveys/low_score", {"ref": complaint.ref, "score": score,
                                        "action": item.ref, "customer": complaint.customer,
-                                       "survey": link.survey.ref, "due": item.due_at})
-    api.queue(session, app.to_member(session, note, complaint.owner_platform,
-                                     complaint.owner_id), now=now)
+                                       "survey": link.survey.ref, "due": item.due_at,
+                                       "unowned": unowned})
+    api.queue(session, app.to_member(session, note, platform, user_id), now=now)
     return item.ref
 
 
@@ -141,18 +146,18 @@ def chat_scores(session: Session, survey: Survey) -> list[int]:
         .outerjoin(recorded, recorded.c.record_id == Complaint.ref)
         .where(col(Complaint.satisfaction).is_not(None))
         .order_by(col(Complaint.id))).all()
-    start, end = _aware(survey.created_at), survey.closed_at and _aware(survey.closed_at)
+    start, end = aware(survey.created_at), survey.closed_at and aware(survey.closed_at)
     scores = []
     for ref, score, updated_at, at in rows:
         if ref in answered or score is None or not 1 <= int(score) <= 5:
             continue
-        when = _aware(at or updated_at)
+        when = aware(at or updated_at)
         if ref in linked or (start <= when and (end is None or when < end)):
             scores.append(int(score))
     return scores
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

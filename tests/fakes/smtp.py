@@ -1,7 +1,10 @@
 """A real SMTP server on 127.0.0.1 for tests (aiosmtpd's Controller): it keeps every message
-it accepts, and refuses what a real server refuses: with a login configured, mail from a
-client that has not logged in (530), a wrong password (535) and an AUTH mechanism it does not
-offer (504, aiosmtpd's own answer); and any recipient at `refused.example` (550, no such
+it accepts, and refuses what a real server refuses: with a login configured, AUTH before
+STARTTLS (it offers AUTH only over TLS, with a self-signed certificate made for the test by
+`openssl req`; `ca_file` is that certificate, for the client to trust), mail from a client
+that has not logged in (530), a wrong password (535), an AUTH mechanism it does not offer
+(504, aiosmtpd's own answer), a MAIL FROM that is not a full address (553 5.1.7) or, logged
+in, not the login's own address (553 5.7.1); and any recipient at `refused.example` (550, no such
 mailbox), so one recipient can fail while the others go. `busy` makes it answer a
 recipient 421 (try again later; the server then closes the connection, as smtplib expects)
 that many times before accepting it, and `tried` lists every recipient it was asked for."""
@@ -10,13 +13,17 @@ from __future__ import annotations
 
 import email
 import socket
-import warnings
+import ssl
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 REFUSED_DOMAIN = "refused.example"
 
@@ -44,6 +51,18 @@ class _Handler:
     busy: dict[str, int] = field(default_factory=dict)  # address -> 421s still to answer
     tried: list[str] = field(default_factory=list)
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: ANN401, N802
+                          mail_options: list[str]) -> str:
+        local, at, domain = address.rpartition("@")
+        if not at or not local or "." not in domain:
+            return "553 5.1.7 The sender address is not a full e-mail address"
+        login = getattr(session, "auth_data", None)
+        if isinstance(login, str) and address.lower() != login.lower():
+            return f"553 5.7.1 {login} may not send as {address}"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: ANN401, N802
                           rcpt_options: list[str]) -> str:
         self.tried.append(address)
@@ -67,39 +86,49 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Controller(Controller):
-    def factory(self) -> SMTP:
-        # aiosmtpd warns that AUTH without TLS is unsafe; on loopback in a test it is chosen.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return super().factory()
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and its key), made with `openssl req`."""
+    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 class SmtpServer:
     """`with SmtpServer(user="u", password="p") as smtp:` then `smtp.url`, `smtp.messages`."""
 
-    def __init__(self, user: str = "", password: str = "") -> None:
+    def __init__(self, user: str = "", password: str = "", *, tls: bool | None = None) -> None:
         self.user, self.password = user, password
         self.handler = _Handler()
         self.port = _free_port()
+        self._folder = tempfile.TemporaryDirectory(prefix="smtp-tls-")
+        self.ca_file = ""
         options: dict[str, Any] = {}
+        if user if tls is None else tls:
+            cert, key = _certificate(Path(self._folder.name))
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert, key)
+            self.ca_file = str(cert)
+            options["tls_context"] = context
         if user:
-            # Plain connection in the test: aiosmtpd otherwise (rightly) refuses AUTH without
-            # TLS; the login is still required before any mail.
-            options = {"authenticator": self._authenticate, "auth_required": True,
-                       "auth_require_tls": False}
-        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
+            options |= {"authenticator": self._authenticate, "auth_required": True,
+                        "auth_require_tls": True}
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                      server_hostname="smtp.test", **options)
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,  # noqa: ANN401
                       data: Any) -> AuthResult:  # noqa: ANN401
         ok = (isinstance(data, LoginPassword) and data.login.decode() == self.user
               and data.password.decode() == self.password)
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=self.user if ok else None)
 
     @property
     def url(self) -> str:
-        login = f"{self.user}:{self.password}@" if self.user else ""
+        login = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}@" if self.user \
+            else ""
         return f"smtp://{login}127.0.0.1:{self.port}"
 
     @property
@@ -120,3 +149,4 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+        self._folder.cleanup()
