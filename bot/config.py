@@ -75,6 +75,7 @@ class Settings(BaseSettings):
 
     model_config = _CONFIG
     _sections: dict[str, Section] = PrivateAttr(default_factory=dict)
+    _web: dict[str, Any] = PrivateAttr(default_factory=dict)  # domain -> its WebPages
 
     def __init__(self, domains: Iterable[Domain] | None = None, **values: Any) -> None:
         """`domains` default to the ones `handlers.DOMAINS` lists. A section's values may be
@@ -83,9 +84,12 @@ class Settings(BaseSettings):
             import handlers
 
             domains = handlers.DOMAINS
+        domains = list(domains)
+        web = {d.name: d.web for d in domains if d.web is not None}
         domains = [d for d in domains if d.settings is not None]
         given = {d.name: values.pop(d.name, None) or {} for d in domains}
         super().__init__(**values)
+        self._web = web
         files = {k: values[k] for k in ("_env_file",) if k in values}
         for domain in domains:
             assert domain.settings is not None
@@ -235,15 +239,14 @@ class Settings(BaseSettings):
 
     @property
     def web_enabled(self) -> bool:
-        """A web feature is on: the HTTP server runs even without Slack's HTTP mode. The
-        survey pages (/s/<token>) are one whenever LIAISON_PUBLIC_URL names the address."""
-        return self.dashboard or self.surveys_served
+        """A web feature is on: the HTTP server runs even without Slack's HTTP mode (the
+        dashboard, or a domain's pages such as the surveys' /s/<token>)."""
+        return self.dashboard or bool(self.web_served())
 
-    @property
-    def surveys_served(self) -> bool:
-        """The survey pages are served: the surveys domain is installed and links can point
-        at LIAISON_PUBLIC_URL."""
-        return "surveys" in self._sections and self.public_url.startswith(("http://", "https://"))
+    def web_served(self, domain: str | None = None) -> list[Any]:
+        """The WebPages that are on (bot.domain.WebPages), of one domain or of all."""
+        return [w for name, w in self._web.items()
+                if (domain is None or name == domain) and w.served(self)]
 
     @property
     def slack_enabled(self) -> bool:

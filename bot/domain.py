@@ -2,10 +2,11 @@
 
 The object declares everything the core needs to know about the domain: its command families and
 commands (module-level functions), flows, reminder kinds, digest providers, background jobs, the
-roles and channel purposes it adds, its settings section, its CLI sub-commands and its Slack
-slash command. The core installs every domain listed in `handlers.DOMAINS` into the registry and
-derives from it `/help`, the roles of `/role`, the purposes of `/route`, the CLI, the validation
-of settings, and the manifest check. Adding a domain touches its own package, its templates and
+roles and channel purposes it adds, its settings section, its CLI sub-commands, its Slack
+slash command and any web pages it serves. The core installs every domain listed in
+`handlers.DOMAINS` into the registry and derives from it `/help`, the roles of `/role`, the
+purposes of `/route`, the CLI, the validation of settings, the web pages served, and the
+manifest check. Adding a domain touches its own package, its templates and
 that one list.
 
     DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)})
@@ -45,6 +46,19 @@ Purge = Callable[[Any, Any, Any], None]
 Job = Callable[[Any], None]
 
 
+@dataclass(frozen=True)
+class WebPages:
+    """Pages a domain serves in the bot's own web app (bot/web/app.py), under `prefix` (such
+    as "/s/"): `install(flask_app, liaison, pages)` adds the routes, when `served(settings)`
+    says they are on. Any domain's pages being on starts the HTTP server even without Slack's
+    HTTP mode, and their prefix is let through the guard of Slack's endpoint (its forms are
+    not Slack's and are not signed by Slack)."""
+
+    prefix: str
+    served: Callable[[Any], bool]  # (settings) -> bool
+    install: Callable[[Any, Any, Any], None]  # (flask app, liaison, bot.web.app.Pages)
+
+
 @dataclass
 class Domain:
     name: str  # the package, its template folder and its settings section: settings.<name>
@@ -66,6 +80,7 @@ class Domain:
     digests: list[DigestProvider] = field(default_factory=list)
     purges: list[Purge] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)  # "surveys.mail" -> run(app)
+    web: WebPages | None = None  # pages it serves in the bot's web app, if any
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
         self.families.append((name, tuple(aliases), label))

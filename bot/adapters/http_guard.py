@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 READY_WITHIN = 1.0  # seconds /readyz waits for the database
 REPLAY_KEY = "slack-signature"  # InboundEvent.platform of remembered signatures
-WEB_PATHS = ("/dash/", "/s/")  # the dashboard's and the surveys' pages and forms: not Slack's
+WEB_PATHS = ("/dash/",)  # the dashboard's pages and forms: not Slack's (domains add theirs)
 SLACK_PATH = "/slack/events"
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -47,8 +47,10 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class SlackHttpGuard:
     def __init__(self, app: Wsgi, db: Database, signing_secret: str,
-                 *, max_body: int = MAX_BODY, slack: Wsgi | None = None) -> None:
+                 *, max_body: int = MAX_BODY, slack: Wsgi | None = None,
+                 web_paths: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.web_paths = WEB_PATHS + web_paths  # pages and forms the web app reads itself
         self.slack = slack  # serves SLACK_PATH when given (else `app` does)
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
@@ -66,7 +68,7 @@ class SlackHttpGuard:
         method = environ.get("REQUEST_METHOD", "")
         if environ.get("PATH_INFO") == "/readyz" and method in ("GET", "HEAD"):
             return self._readyz(start_response)
-        if method != "POST" or str(environ.get("PATH_INFO", "")).startswith(WEB_PATHS):
+        if method != "POST" or str(environ.get("PATH_INFO", "")).startswith(self.web_paths):
             # The dashboard's own forms (sign in, sign out) are not Slack's: the web app
             # reads them, under the same MAX_BODY (bot/web/app.py).
             return self.app(environ, start_response)

@@ -1,6 +1,6 @@
 """The web app: one Flask application serving Slack's endpoint (POST /slack/events, through
 Bolt's own Flask adapter), the read-only dashboard under /dash/ and the customers' survey
-pages under /s/ (bot/web/surveys.py), in the bot's HTTP server
+pages domains declare (the surveys' /s/<token>), in the bot's HTTP server
 (waitress, see bot/web/server.py and Slack's HTTP mode in bot/adapters/slack.py).
 
 Pages are plain HTML rendered from templates/web/ (autoescaped: what people typed is text,
@@ -130,10 +130,8 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
 
     if settings.dashboard:
         _dashboard(app, liaison)
-    if settings.surveys_served:
-        from bot.web import surveys
-
-        surveys.install(app, liaison, Pages())
+    for web in settings.web_served():  # the pages domains declare (bot.domain.WebPages)
+        web.install(app, liaison, Pages())
     return app
 
 

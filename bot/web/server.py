@@ -26,7 +26,8 @@ def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") ->
     # Slack's endpoint straight to Bolt's own WSGI adapter (Flask's routing and request
     # objects were a tenth of a command's time); the Flask route stays for other servers.
     return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY,
-                          slack=SlackRequestHandler(bolt))
+                          slack=SlackRequestHandler(bolt),
+                          web_paths=tuple(w.prefix for w in liaison.settings.web_served()))
 
 
 class WebServer:

@@ -541,7 +541,7 @@ def _survey_offer(ctx: Ctx, c: Complaint) -> str:
     """The customer's e-mail address when the satisfaction survey can be offered: the
     survey pages are served (LIAISON_PUBLIC_URL) and the contact field holds an address;
     else ""."""
-    if "survey" not in ctx.app.registry.families or not ctx.settings.surveys_served:
+    if "survey" not in ctx.app.registry.families or not ctx.settings.web_served("surveys"):
         return ""
     from handlers.surveys.rules import email_in
 

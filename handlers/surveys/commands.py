@@ -5,7 +5,7 @@ A survey `S-2026-0001` is a questionnaire (title and questions: rating 1–5, si
 free text), walked in chat or taken from a shipped one (complaint follow-up, partners; both
 languages). `/survey invite` makes one private link per recipient, e-mails it (LIAISON_SMTP_URL)
 or writes the SMS text for the team's SMS tool; the customer answers on the bot's own web page
-(bot/web/surveys.py); `/survey results` shows the figures. A closed complaint with an e-mail on
+(handlers/surveys/web.py); `/survey results` shows the figures. A closed complaint with an e-mail on
 file offers its customer the follow-up survey (`/survey send C-…`, the close message's
 button). The rules are in rules.py, storage shared with the web page in store.py."""
 
@@ -19,7 +19,7 @@ from sqlmodel import col, func, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import Domain, WebPages, family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.export import csv_bytes
 from bot.messages import Attachment, Audience, Choice, Reply
@@ -43,7 +43,21 @@ NEW_FLOW = "survey.new"
 LIST_LIMIT = 20
 CSV_MIME = "text/csv; charset=utf-8"
 
-DOMAIN = Domain("surveys", slash="/survey", roles=("surveys",), settings=SurveySettings)
+
+
+def _pages_served(settings: Any) -> bool:  # noqa: ANN401
+    """The answer pages are on when links can point at them: LIAISON_PUBLIC_URL is set."""
+    return str(settings.public_url).startswith(("http://", "https://"))
+
+
+def _install_pages(app: Any, liaison: Any, pages: Any) -> None:  # noqa: ANN401
+    from handlers.surveys import web  # Flask, only when the web app is built
+
+    web.install(app, liaison, pages)
+
+
+DOMAIN = Domain("surveys", slash="/survey", roles=("surveys",), settings=SurveySettings,
+                web=WebPages("/s/", _pages_served, _install_pages))
 DOMAIN.family("survey", aliases=("满意度调查", "问卷", "调查"), label="surveys.family")
 
 # Who may invite to, close or read the results of a survey: its owner, the surveys role, admins.
