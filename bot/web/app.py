@@ -98,6 +98,20 @@ class Pages:
         return self.env.get_template(name).render(t=t, when=when, locale=locale, zone=zone,
                                                   prefix=PREFIX, **values)
 
+    @staticmethod
+    def response(body: str, status: int = 200, *, images: bool = False) -> Response:
+        """An HTML page as every page of the web app goes out: never cached, no Referer
+        (addresses may carry a token), no script, no outside asset, no framing."""
+        response = Response(body, status=status, content_type="text/html; charset=utf-8")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; "
+            + ("img-src 'self'; " if images else "")
+            + "form-action 'self'; frame-ancestors 'none'")
+        return response
+
 
 def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401, C901
     """The Flask app: the Slack endpoint when `bolt` is given, the dashboard when the
@@ -153,14 +167,7 @@ def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes,
         zone = viewer.zone if viewer else zone_default
         body = pages.render(name, locale, zone, viewer=viewer, now=now(),
                             kinds=list(data.KINDS), absent=list(data.ABSENT), **values)
-        response = Response(body, status=status, content_type="text/html; charset=utf-8")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'")
-        return response
+        return pages.response(body, status, images=True)
 
     def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
         def wrapper(**kw: Any) -> Response:

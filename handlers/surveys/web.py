@@ -33,15 +33,8 @@ def install(app: Flask, liaison: Liaison, pages: Any) -> None:  # noqa: ANN401 (
 
     def page(name: str, locale: str, status: int = 200, **values: Any) -> Response:
         body = pages.render(name, locale, zone, viewer=None, **values)
-        response = Response(body, status=status, content_type="text/html; charset=utf-8")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # The token is in the address: no Referer carries it anywhere, no search engine keeps it.
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Robots-Tag"] = "noindex, nofollow"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-            "frame-ancestors 'none'")
+        response = pages.response(body, status)  # no Referer carries the token anywhere
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"  # nor does a search engine
         return response
 
     def gone(link: store.Link | None) -> Response:
