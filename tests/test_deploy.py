@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import tomllib
 from pathlib import Path
 
 import dockerfile
 import jsonschema
 import yaml
+
+import handlers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -53,6 +56,11 @@ def test_the_compose_file_runs_postgresql_two_replicas_and_a_proxy() -> None:
              if s.get("image") == "liaison:latest" and "command" not in s]
     assert f"reverse_proxy {names[0]}:3000 {names[1]}:3000" in caddy
     assert "health_uri /readyz" in caddy
+    # Every page the web app serves to people outside is public; the checks stay private.
+    public = re.search(r"@public path ([^\n]+)", caddy).group(1).split()
+    web = [f"{d.web.prefix}*" for d in handlers.DOMAINS if d.web is not None]
+    assert {"/slack/events", "/healthz", "/dash/*", *web} <= set(public)
+    assert not {"/readyz", "/metrics"} & set(public)
     assert services["proxy"]["volumes"][0].startswith("./Caddyfile:")
 
 
