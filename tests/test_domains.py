@@ -151,3 +151,40 @@ def test_every_reminder_kind_and_record_has_a_name_in_remind_list(locale):
     records = {"complaint", "meeting", "action", "comm", "talking_point", "dispute", "press",
                "interview", "training", "glossary", "calendar", "survey"}
     assert sorted(records - set(labels["records"])) == []
+
+
+def _probe_page(app, liaison, pages) -> None:  # noqa: ANN001
+    @app.post("/probe-page/<word>")
+    def echo(word: str) -> str:
+        return f"probe page: {word}"
+
+
+def test_a_domain_serves_its_own_web_pages_behind_slacks_guard(tmp_path, monkeypatch):
+    """A domain's pages (Domain.web) are on when its `served` says so: the HTTP server then
+    starts, the page answers in the one web app, and its form passes the guard of Slack's
+    endpoint (it is not a Slack request) while an unsigned POST elsewhere is still refused."""
+    from werkzeug.test import Client
+
+    from bot.domain import WebPages
+    from bot.web.server import wsgi_app
+
+    web = WebPages("/probe-page/", lambda s: s.public_url.startswith("https://"), _probe_page)
+    paged = Domain("probepages", web=web)
+    monkeypatch.setattr(handlers, "DOMAINS", [*handlers.DOMAINS, paged])
+    url = f"sqlite:///{tmp_path / 'liaison.db'}"
+    assert not settings(url).web_enabled
+    on = settings(url, public_url="https://liaison.example.com", slack_bot_token="xoxb-1",
+                  slack_signing_secret="s3cret")
+    assert on.web_enabled and on.web_served("probepages") == [web]
+    db = Database(url)
+    db.upgrade()
+    registry = Registry()
+    handlers.register_all(registry)
+    app = Liaison(on, db, Renderer("zh", extra=[TEST_TEMPLATES]), registry)
+    from slack_bolt import App
+
+    bolt = App(token="xoxb-1", signing_secret="s3cret", token_verification_enabled=False)
+    client = Client(wsgi_app(app, bolt=bolt, signing_secret="s3cret"))
+    answer = client.post("/probe-page/hello")
+    assert answer.status_code == 200 and answer.get_data(as_text=True) == "probe page: hello"
+    assert client.post("/slack/events", data="{}").status_code in (401, 403)
