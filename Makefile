@@ -45,10 +45,14 @@ run: $(STAMP) fonts
 # anew, about 3 s of CPU per process; the caches go to the ignored __pycache__ folders.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 
+# The timing tests run alone after the rest; that run collects only the files that mark
+# tests `timing` (collecting the whole suite again took 4 s, on the critical path).
+TIMING_FILES = $(shell grep -rl --include='*.py' 'mark\.timing' tests)
+
 test: $(DEVSTAMP) fonts browser
 	$(BIN)/ruff check .
 	$(PYTEST) -n 4 --maxschedchunk 2 -m "not timing"
-	$(PYTEST) -m timing
+	$(PYTEST) -m timing $(TIMING_FILES)
 
 # Each benchmark prints its anchor beside Liaison and the ratio (issue 22); `make bench` runs
 # them all (about 15 minutes on two cores; PostgreSQL parts need LIAISON_TEST_DATABASE_URL's

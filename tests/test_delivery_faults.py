@@ -91,7 +91,7 @@ class Replica:
                 pass
             assert self.proc.poll() is None, self.text()
             assert time.monotonic() < deadline, "the replica never came up"
-            time.sleep(0.2)
+            time.sleep(0.05)
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -101,13 +101,20 @@ class Replica:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop_all([self])
+
+
+def _stop_all(replicas: list[Replica]) -> None:
+    """SIGTERM every replica at once, then wait for each: they shut down side by side."""
+    running = [r for r in replicas if r.proc.poll() is None]
+    for r in running:
+        r.proc.send_signal(signal.SIGTERM)
+    for r in running:
+        try:
+            r.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            r.proc.kill()
+            r.proc.wait()
 
 
 def _plan(db_url: str, count: int, start: datetime, spread: timedelta) -> None:
@@ -154,6 +161,26 @@ def _wait(predicate, timeout: float, every: float = 0.05) -> bool:  # noqa: ANN0
     return predicate()
 
 
+def _wait_all_marked_sent(db_url: str, timeout: float) -> bool:
+    """Wait until every planted reminder is marked sent in the database. From then on none
+    can be sent again: a sweeper posts only a row it holds claimed (renewing its lease while
+    it sends), a sent row is never claimed again, and a row is marked only after Slack took
+    its post, so every post there will be is already recorded. This replaces sleeping a lease
+    and a sweep "for anything that would be sent twice": it holds as soon as the last orphan
+    taken over, or the last mark kept while the database was away, is written."""
+    db = Database(db_url)
+    query = text("SELECT count(*) FROM reminder WHERE key LIKE 'fault:%' AND status <> 'sent'")
+
+    def unsent() -> int:
+        with db.session() as session:
+            return session.execute(query).scalar_one()
+
+    try:
+        return _wait(lambda: unsent() == 0, timeout)
+    finally:
+        db.dispose()
+
+
 def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one(db_url, tmp_path) -> None:
     fake = FakeSlack(latency=0.05).start()
     replicas = [Replica(tmp_path, name, db_url, fake) for name in ("a", "b")]
@@ -161,6 +188,9 @@ def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one(db_url, tmp_path
     try:
         for r in replicas:
             r.wait_up()
+        # From 1 s ahead: both replicas have swept once and claim the rows as they fall due
+        # (due at once, one replica's first sweep could take them all and the other hold
+        # nothing to be killed with).
         _plan(db_url, 300, datetime.now(UTC) + timedelta(seconds=1), timedelta(seconds=2))
         assert _wait(lambda: len(_delivered(fake)) >= 80, 30), "nothing was being delivered"
         victim = replicas[0]
@@ -171,13 +201,13 @@ def test_kill_9_mid_batch_loses_nothing_and_repeats_at_most_one(db_url, tmp_path
         restarted = Replica(tmp_path, "a2", db_url, fake)
         assert _wait(lambda: len({n for n, _ in _delivered(fake)}) == 300, 60)
         done_at = max((t for n, t in _delivered(fake) if n in orphans), default=killed_at)
-        time.sleep(LEASE + 1)  # anything that would be sent twice would be sent by now
+        # Anything that would be sent twice has been sent once every row is marked sent.
+        assert _wait_all_marked_sent(db_url, 2 * LEASE), "rows left unmarked"
         counts = Counter(n for n, _ in _delivered(fake))
         repeated = sum(c - 1 for c in counts.values())
         logs = replicas[1].text() + restarted.text()
     finally:
-        for r in [*replicas, *([restarted] if restarted else [])]:
-            r.stop()
+        _stop_all([*replicas, *([restarted] if restarted else [])])
         fake.stop()
     assert len(counts) == 300  # none lost
     assert repeated <= 1, f"{repeated} repeated: {[n for n, c in counts.items() if c > 1]}"
@@ -272,7 +302,7 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
         assert _wait(lambda: replica.get("/readyz") == 200, 10)
         assert _wait(lambda: len({n for n, _ in _delivered(fake)}) == 60, 30)
         late = max(t for n, t in _delivered(fake) if n >= 40) - back_at
-        time.sleep(LEASE + 1)
+        assert _wait_all_marked_sent(url, 2 * LEASE), "rows left unmarked"
         counts = Counter(n for n, _ in _delivered(fake))
         alive = replica.proc.poll() is None
         log = replica.text()

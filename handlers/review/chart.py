@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,18 @@ def cjk_font() -> str | None:
 
 
 def render(trend: Any, buckets: list[int], words: dict[str, str]) -> bytes:  # noqa: ANN401
-    """The PNG. `words`: the chart's labels in the reader's language."""
+    """The PNG. `words`: the chart's labels in the reader's language. A chart is drawn once
+    per distinct content in a process (half a second of CPU each): the weekly review posted
+    to several channels of one team, or asked for again, reuses it."""
+    return _render(tuple(trend.weeks), tuple(trend.received), tuple(trend.in_time_pct),
+                   tuple(buckets), tuple(sorted(words.items())))
+
+
+@lru_cache(maxsize=32)  # PNGs of about 30 kB
+def _render(weeks: tuple, received: tuple, in_time_pct: tuple, buckets: tuple,
+            words_items: tuple) -> bytes:
+    trend = SimpleNamespace(weeks=weeks, received=received, in_time_pct=in_time_pct)
+    words = dict(words_items)
     import matplotlib
 
     matplotlib.use("Agg")
