@@ -8,8 +8,10 @@ client, one thread sending signed `/liaison help` back to back over keep-alive, 
 First the idle acks, with the scheduler running and nothing due; then --due reminders (3,000)
 are planted due now, one per channel so that Slack's pace of one post a second per channel
 holds none back, the scheduler is woken as a commit would wake it, and the acks are timed
-until the last of them is delivered. Prints p50 / p99 / max idle and during, the ratio of the
-p99s against the goal, the sweep's time, and the load average.
+until the last of them is delivered (--render-chunks 20,4: the same with the sweeper reading
+20, then 4, reminders per render transaction, before and after in one run). Prints p50 / p99 /
+max idle and during, the ratio of the p99s against the goal, the sweep's time, and the load
+average.
 
     .venv/bin/python bench/sweep_acks.py [--due 3000] [--idle 1500] [--sqlite-only]
 """
@@ -148,7 +150,8 @@ def figures(samples: list[float]) -> tuple[float, float, float]:
     return percentile(ms, 50), percentile(ms, 99), max(ms)
 
 
-def run(url: str, label: str, api_url: str, due: int, idle: int) -> dict[str, object]:
+def run(url: str, label: str, api_url: str, due: int, idle: int,
+        chunk: int | None = None) -> dict[str, object]:
     admins = ",".join(f"slack:UBENCH{n}" for n in range(USERS))
     settings = Settings(_env_file=None, database_url=url, admins=admins,
                         slack_bot_token="xoxb-bench", slack_signing_secret=SECRET,
@@ -161,6 +164,9 @@ def run(url: str, label: str, api_url: str, due: int, idle: int) -> dict[str, ob
     runner.start()
     counting = Counting(adapter, due)
     scheduler = ReminderScheduler(app, {"slack": counting})
+    if chunk:
+        scheduler.sweeper.render_chunk = chunk
+    label = f"{label}, {scheduler.sweeper.render_chunk}"
     scheduler.start()
     try:
         collect(*timed(port, 200))  # warm up
@@ -202,14 +208,14 @@ def run(url: str, label: str, api_url: str, due: int, idle: int) -> dict[str, ob
 def report(rows: list[dict[str, object]], due: int) -> None:
     print(f"\nSlack `/liaison help` acks, one client thread, idle and during a sweep of "
           f"{due:,} due reminders (goal: p99 during <= {GOAL}x idle)")
-    print(f"{'database':<12} {'phase':<7} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(f"{'database, chunk':<16} {'phase':<7} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
           f" {'p99 x':>6} {'sweep s':>8} {'per rem ms':>10}  load average after")
     for row in rows:
         idle, during = row["idle"], row["during"]
         ratio = during[1] / idle[1]
-        print(f"{row['label']:<12} {'idle':<7} {row['n_idle']:>6} {idle[0]:>8.2f} "
+        print(f"{row['label']:<16} {'idle':<7} {row['n_idle']:>6} {idle[0]:>8.2f} "
               f"{idle[1]:>8.2f} {idle[2]:>8.2f}")
-        print(f"{'':<12} {'during':<7} {row['n_during']:>6} {during[0]:>8.2f} "
+        print(f"{'':<16} {'during':<7} {row['n_during']:>6} {during[0]:>8.2f} "
               f"{during[1]:>8.2f} {during[2]:>8.2f} {ratio:>6.2f} {row['sweep']:>8.2f} "
               f"{row['sweep'] / due * 1000:>10.3f}  {row['load']}"
               f"{'' if ratio <= GOAL else '  (goal not met)'}")
@@ -220,6 +226,9 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=3000)
     parser.add_argument("--idle", type=int, default=1500, help="idle requests timed")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--render-chunks", default="",
+                        help="comma-separated reminders rendered per read, each run in turn "
+                             "(default: the sweeper's own per database)")
     args = parser.parse_args()
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
     context = multiprocessing.get_context("spawn")
@@ -230,12 +239,16 @@ def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(run(f"sqlite:///{Path(tmp) / 'ack.db'}", "SQLite", api_url,
-                            args.due, args.idle))
+            chunks = [int(c) for c in args.render_chunks.split(",") if c] or [None]
+            for n, chunk in enumerate(chunks):
+                rows.append(run(f"sqlite:///{Path(tmp) / f'ack{n}.db'}", "SQLite", api_url,
+                                args.due, args.idle, chunk))
             if not args.sqlite_only:
-                with temporary_postgres() as pg:
-                    if pg:
-                        rows.append(run(pg, "PostgreSQL", api_url, args.due, args.idle))
+                for chunk in chunks:
+                    with temporary_postgres() as pg:
+                        if pg:
+                            rows.append(run(pg, "PostgreSQL", api_url, args.due, args.idle,
+                                            chunk))
     finally:
         ours.send("stop")
         posted = ours.recv()
