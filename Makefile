@@ -61,6 +61,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python bench/slack.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/reminders.py --skip-lateness
+	$(BIN)/python bench/sweep_acks.py
 	$(BIN)/python bench/talking_points.py --points 100000
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/dingtalk.py
