@@ -171,9 +171,11 @@ def search(
     indexed = len(long_terms) + (len(short_terms) if use_bigrams else 0)
     prefer_index = dialect == "postgresql" and indexed == len(terms)
     plain = dialect == "postgresql" and caseless(phrase)
+    few = len(terms) == 1 and _few(session, use_fts, use_bigrams, dialect, params)
     found = []
     for lapsed in (False, True):
-        if not lapsed and (chosen := _top_by_topic(session, terms, params, dialect, plain)):
+        if not lapsed and not few and (
+                chosen := _top_by_topic(session, terms, params, dialect, plain)):
             # The few candidates that must hold the top k, ranked by the same statement.
             rows = session.execute(_statement(len(terms), False, dialect, False, plain=plain,
                                               only=True), {**params, "ids": chosen}).all()
@@ -195,6 +197,24 @@ def search(
 def _hit(r: Any) -> Hit:  # noqa: ANN401
     return Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
                r.verified_by_name, r.verified_until, int(r.score))
+
+
+# Below this many candidates from the SQLite index, ranking every match is the quicker way.
+FEW = 300
+
+
+def _few(session: Session, use_fts: bool, use_bigrams: bool, dialect: str,
+         params: dict[str, Any]) -> bool:
+    """Whether SQLite's full-text index holds so few candidates for the word that ranking
+    them all costs less than walking for the top k (counted up to FEW, so a common word costs
+    no more than a rare one)."""
+    if dialect != "sqlite" or not (use_fts or use_bigrams):
+        return False
+    table, query = (FTS_TABLE, params["fts"]) if use_fts else (BIGRAM_TABLE, params["bigrams"])
+    count = session.connection().exec_driver_sql(
+        f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+        (query, FEW + 1)).scalar_one()
+    return count <= FEW
 
 
 # How many served points of one language a search walks, in tie-break order, looking for the
@@ -267,8 +287,10 @@ def _walk_statement(like: str, dialect: str) -> TextClause:
         ) AS w
         WHERE w.verified_until > :now AND w.search_text LIKE :t0 {esc}
           AND w.topic {like} :t0 {esc}
-        ORDER BY w.verified_at DESC, w.id
         LIMIT :limit"""
+    # No ORDER BY outside: both databases hand the walked rows on in the subquery's order,
+    # so the first k that pass are the first k in tie-break order, and the walk stops there
+    # (sorting them again would read all :cap rows first).
     when = TalkingPoint.__table__.c.verified_until.type
     return text(sql).bindparams(bindparam("now", type_=when))
 
