@@ -14,6 +14,11 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   0012_talking_point_bigrams): a contentless FTS5 table of hex tokens on SQLite
   (bot.db.bigram_tokens), a GIN index over `liaison_bigrams(search_text)` on PostgreSQL.
   A word of one character still reads the table.
+- Ranking, for a one-word query: a common word matches tens of thousands of points, and
+  ranking them all is what costs. The top k are then found among the points whose topic is
+  the word and the first k, in tie-break order, whose topic holds it (`_top_by_topic`, over
+  ix_talkingpoint_walk and ix_talkingpoint_topic_lower, migration 0017_talking_point_walk);
+  when that cannot be shown within WALK points of a language, every match is ranked.
 """
 
 from __future__ import annotations
