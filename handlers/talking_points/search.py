@@ -176,7 +176,12 @@ def search(
     indexed = len(long_terms) + (len(short_terms) if use_bigrams else 0)
     prefer_index = dialect == "postgresql" and indexed == len(terms)
     plain = dialect == "postgresql" and caseless(phrase)
-    few = len(terms) == 1 and _few(session, use_fts, use_bigrams, dialect, params)
+    # On PostgreSQL pg_trgm finds a word of three or more characters quickly enough that the
+    # walk (which reads up to WALK points when topics rarely hold the word) costs more than
+    # it saves (bench/talking_points.py): it is for shorter words there.
+    few = len(terms) == 1 and (
+        _few(session, use_fts, use_bigrams, dialect, params)
+        or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM))
     found = []
     for lapsed in (False, True):
         if not lapsed and not few and (
