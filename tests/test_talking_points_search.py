@@ -231,3 +231,61 @@ def test_which_queries_have_no_case() -> None:
     assert caseless("退款 100% 2026-11")
     assert not caseless("esg报告")
     assert not caseless("ß") and not caseless("ǅ") and not caseless("Ⓐ")
+
+
+def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, clock,
+                                                            monkeypatch):
+    """A one-word query stops at the first points whose topic holds the word (in tie-break
+    order) instead of ranking every match: for common and rare words, Chinese and English,
+    in either language and with several k, the answer is the one ranking every match gives."""
+    from handlers.talking_points import search as module
+
+    app, _ = build_app(db_url, tmp_path)
+    rng = random.Random(22)
+    zh = ["退款", "环保", "隐私", "召回", "数据", "我们", "公司", "政策", "产品", "罕见词"]
+    en = ["refund", "privacy", "recall", "data", "the", "policy", "Product", "rare", "we"]
+    now = datetime.now(UTC)
+    contents: list[tuple[Content, datetime]] = []
+    for i in range(160):
+        chinese = i % 2 == 0
+        words = zh if chinese else en
+        common = words[:6]
+
+        def text(n: int, common=common, words=words, chinese=chinese) -> str:  # noqa: ANN001
+            picked = [rng.choice(common if rng.random() < 0.8 else words) for _ in range(n)]
+            return ("" if chinese else " ").join(picked)
+
+        topic = rng.choice(words) if i % 9 == 0 else text(2)  # some topics are one word
+        if not chinese and i % 4 == 1:
+            topic = topic.upper()
+        content = _point(topic, text(5), text(12), rng.sample(words, 2),
+                         "zh" if chinese else "en")
+        # Verified at a few distinct times (ties decided by id), a few lapsed.
+        at = now - timedelta(days=rng.choice([1, 2, 3]) + (REVIEW.days + 1 if i % 13 == 0 else 0))
+        contents.append((content, at))
+    for content, at in contents:
+        seed(app, content, at=at)
+    queries = [*zh, *en, "REFUND", "Data", "款", "e", "罘罘", "xq", "退款政策", "icy"]
+    queries += ["".join(rng.sample(w, len(w))) for w in rng.sample(zh + en, 6)]  # rare/miss
+    early = module._top_by_topic
+    taken = []
+
+    def counting(*args):  # noqa: ANN002, ANN202
+        chosen = early(*args)
+        taken.append(chosen is not None)
+        return chosen
+
+    monkeypatch.setattr(module, "_top_by_topic", counting)
+    monkeypatch.setattr(module, "FEW", 0)  # walk even where SQLite's index finds few points
+    results = {}
+    for walk in (5, 40, 10_000):  # often not enough walked, sometimes a whole language
+        monkeypatch.setattr(module, "WALK", walk)
+        for query in queries:
+            for locale in ("zh", "en"):
+                for limit in (1, 3, 7):
+                    results[walk, query, locale, limit] = find(app, query, locale, limit)
+    monkeypatch.setattr(module, "_top_by_topic", lambda *args: None)  # rank every match
+    for (walk, query, locale, limit), got in results.items():
+        assert got == find(app, query, locale, limit), (walk, query, locale, limit)
+    # Both ways were compared: many searches stopped early, many ranked every match.
+    assert sum(taken) > 50 and len(taken) - sum(taken) > 50, (sum(taken), len(taken))

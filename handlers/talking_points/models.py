@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.models import utcnow
@@ -38,7 +38,11 @@ class VersionStatus(StrEnum):
 
 
 class TalkingPoint(SQLModel, table=True):
-    __table_args__ = (Index("ix_talkingpoint_status_until", "status", "verified_until"),)
+    __table_args__ = (
+        Index("ix_talkingpoint_status_until", "status", "verified_until"),
+        # Searching finds the points whose topic is the query itself (migration 0017).
+        Index("ix_talkingpoint_topic_lower", text("lower(topic)")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     status: str = Field(default=PointStatus.PENDING, max_length=16)
@@ -70,6 +74,12 @@ class TalkingPoint(SQLModel, table=True):
     def in_date(self, now: datetime) -> bool:
         return (self.status == PointStatus.APPROVED and self.verified_until is not None
                 and self.verified_until > now)
+
+
+# Searching walks one language's served points in its tie-break order (most recently verified
+# first, then the oldest) and stops at the first few whose topic holds the query (0017).
+Index("ix_talkingpoint_walk", TalkingPoint.status, TalkingPoint.language,
+      TalkingPoint.verified_at.desc(), TalkingPoint.id)
 
 
 class TalkingPointVersion(SQLModel, table=True):

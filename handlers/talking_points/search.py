@@ -14,6 +14,11 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   0012_talking_point_bigrams): a contentless FTS5 table of hex tokens on SQLite
   (bot.db.bigram_tokens), a GIN index over `liaison_bigrams(search_text)` on PostgreSQL.
   A word of one character still reads the table.
+- Ranking, for a one-word query: a common word matches tens of thousands of points, and
+  ranking them all is what costs. The top k are then found among the points whose topic is
+  the word and the first k, in tie-break order, whose topic holds it (`_top_by_topic`, over
+  ix_talkingpoint_walk and ix_talkingpoint_topic_lower, migration 0017_talking_point_walk);
+  when that cannot be shown within WALK points of a language, every match is ranked.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
 from bot.db import BIGRAMS, bigram_tokens
-from handlers.talking_points.models import PointStatus, TalkingPoint, fold, tag_list
+from handlers.talking_points.models import LANGUAGES, PointStatus, TalkingPoint, fold, tag_list
 
 FTS_TABLE = "talkingpoint_fts"
 TRGM_INDEX = "ix_talkingpoint_search_trgm"
@@ -170,25 +175,144 @@ def search(
     # Two-character words are served by the bigram index, when there is one.
     indexed = len(long_terms) + (len(short_terms) if use_bigrams else 0)
     prefer_index = dialect == "postgresql" and indexed == len(terms)
+    plain = dialect == "postgresql" and caseless(phrase)
+    # On PostgreSQL pg_trgm finds a word of three or more characters quickly enough that the
+    # walk (which reads up to WALK points when topics rarely hold the word) costs more than
+    # it saves (bench/talking_points.py): it is for shorter words there.
+    few = len(terms) == 1 and (
+        _few(session, use_fts, use_bigrams, dialect, params)
+        or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM))
     found = []
     for lapsed in (False, True):
+        if not lapsed and not few and (
+                chosen := _top_by_topic(session, terms, params, dialect, plain)):
+            # The few candidates that must hold the top k, ranked by the same statement.
+            rows = session.execute(_statement(len(terms), False, dialect, False, plain=plain,
+                                              only=True), {**params, "ids": chosen}).all()
+            found.append([_hit(r) for r in rows])
+            continue
         trigram = prefer_index and not lapsed
-        statement = _statement(len(terms), use_fts, dialect, lapsed, trigram,
-                               use_bigrams and (dialect == "sqlite" or not lapsed),
-                               dialect == "postgresql" and caseless(phrase))
+        # Lapsed points (a few thousand at most) are read through (status, verified_until):
+        # for a common word that costs less than the tens of thousands of candidates the
+        # text index names; for a rare word (SQLite's index says few) the index is quicker.
+        narrow = not (lapsed and dialect == "sqlite" and len(terms) == 1 and not few)
+        statement = _statement(len(terms), use_fts and narrow, dialect, lapsed, trigram,
+                               use_bigrams and narrow and (dialect == "sqlite" or not lapsed),
+                               plain)
         if trigram:
             session.execute(text("SET LOCAL enable_seqscan = off"))
         rows = session.execute(statement, params).all()
         if trigram:
             session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
-        found.append([Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
-                          r.verified_by_name, r.verified_until, int(r.score)) for r in rows])
+        found.append([_hit(r) for r in rows])
     return Found(*found)
+
+
+def _hit(r: Any) -> Hit:  # noqa: ANN401
+    return Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
+               r.verified_by_name, r.verified_until, int(r.score))
+
+
+# Below this many candidates from the SQLite index, ranking every match is the quicker way.
+FEW = 300
+
+
+def _few(session: Session, use_fts: bool, use_bigrams: bool, dialect: str,
+         params: dict[str, Any]) -> bool:
+    """Whether SQLite's full-text index holds so few candidates for the word that ranking
+    them all costs less than walking for the top k (counted up to FEW, so a common word costs
+    no more than a rare one)."""
+    if dialect != "sqlite" or not (use_fts or use_bigrams):
+        return False
+    table, query = (FTS_TABLE, params["fts"]) if use_fts else (BIGRAM_TABLE, params["bigrams"])
+    count = session.connection().exec_driver_sql(
+        f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+        (query, FEW + 1)).scalar_one()
+    return count <= FEW
+
+
+# How many served points of one language a search walks, in tie-break order, looking for the
+# first k whose topic holds the query, before it ranks every match instead.
+WALK = 1500
+# More points than this whose topic is the query itself: rank every match instead.
+EXACT_MAX = 50
+
+
+def _top_by_topic(session: Session, terms: list[str], params: dict[str, Any], dialect: str,
+                  plain: bool) -> list[int] | None:
+    """The ids of a few in-date matches that surely include the top k, or None when that
+    cannot be shown cheaply (then every match is ranked, as before).
+
+    For a one-word query a point's score is 18 if its topic is the word, 8 if its topic holds
+    it, and at most 5 otherwise. Ties go to the asker's language, then the most recently
+    verified, then the oldest point: the order of `ix_talkingpoint_walk` within a language.
+    So the top k are among (a) the points whose topic is the word (`ix_talkingpoint_topic_
+    lower`) and (b) the first k points, in that order, whose topic holds the word: walked in
+    the asker's language first, then the other, as long as k of them turn up. A common word
+    (matched by thousands of points) is then ranked over a handful instead of all of them."""
+    limit = params["limit"]
+    other = [lang for lang in LANGUAGES if lang != params["locale"]]
+    if len(terms) != 1 or limit < 1 or len(other) != 1:
+        return None
+    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
+    conn = session.connection()
+    exact = [r[0] for r in conn.execute(
+        text("SELECT id FROM talkingpoint WHERE lower(topic) = lower(:word) LIMIT :cap"),
+        {"word": terms[0], "cap": EXACT_MAX + 1})]
+    if len(exact) > EXACT_MAX:
+        return None
+    if exact and _in_top(session, exact, params, dialect, plain) >= limit:
+        return exact
+    chosen = set(exact)
+    walk = _walk_statement(like, dialect)
+    count = text("SELECT count(*) FROM (SELECT 1 FROM talkingpoint WHERE status = :status "
+                 "AND language = :language LIMIT :cap) AS w")
+    for language in (params["locale"], *other):
+        values = {**params, "language": language, "cap": WALK}
+        ids = [r[0] for r in conn.execute(walk, values)]
+        chosen.update(ids)
+        if len(ids) >= limit:
+            return sorted(chosen)
+        if conn.execute(count, {**values, "cap": WALK + 1}).scalar_one() > WALK:
+            return None  # not all of this language was walked: a later point may hold it
+    # Every point of both languages walked and fewer than k topics hold the word: lower
+    # places decide the rest.
+    return None
+
+
+def _in_top(session: Session, ids: list[int], params: dict[str, Any], dialect: str,
+            plain: bool) -> int:
+    rows = session.execute(_statement(1, False, dialect, False, plain=plain, only=True),
+                           {**params, "ids": ids}).all()
+    return sum(1 for r in rows if int(r.score) >= W_TOPIC + W_TOPIC_EXACT)
+
+
+@lru_cache(maxsize=4)
+def _walk_statement(like: str, dialect: str) -> TextClause:
+    """The first k in-date points of one language, in tie-break order, whose text holds the
+    word and whose topic holds it (as the ranking compares it), reading at most :cap."""
+    esc = "ESCAPE '\\'"
+    sql = f"""
+        SELECT w.id FROM (
+            SELECT id, verified_at, verified_until, topic, search_text FROM talkingpoint
+            WHERE status = :status AND language = :language
+            ORDER BY verified_at DESC, id
+            LIMIT :cap
+        ) AS w
+        WHERE w.verified_until > :now AND w.search_text LIKE :t0 {esc}
+          AND w.topic {like} :t0 {esc}
+        LIMIT :limit"""
+    # No ORDER BY outside: both databases hand the walked rows on in the subquery's order,
+    # so the first k that pass are the first k in tie-break order, and the walk stops there
+    # (sorting them again would read all :cap rows first).
+    when = TalkingPoint.__table__.c.verified_until.type
+    return text(sql).bindparams(bindparam("now", type_=when))
 
 
 @lru_cache(maxsize=64)
 def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
-               trigram: bool = False, bigrams: bool = False, plain: bool = False) -> TextClause:
+               trigram: bool = False, bigrams: bool = False, plain: bool = False,
+               only: bool = False) -> TextClause:
     """One statement per shape (number of words, FTS or not, database), built once: the query
     runs on every `/tp`, and building it as expression objects cost more than running it.
 
@@ -220,6 +344,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
                      "MATCH :bigrams)")
     elif bigrams:
         where.append(f"{BIGRAMS}(search_text) @> CAST(:bigrams AS text[])")
+    if only:  # a few ids known to hold the top k (_top_by_topic)
+        where.append("id IN :ids")
     where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
     score = [
         f"CASE WHEN topic {like} :t{i} {esc} THEN {W_TOPIC}"
@@ -254,6 +380,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         ORDER BY top.score DESC, top.same_language DESC, top.verified_at DESC, top.id"""
     when = TalkingPoint.__table__.c.verified_until.type
     binds = [bindparam("now", type_=when)]
+    if only:
+        binds.append(bindparam("ids", expanding=True))
     if bigrams and dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY  # loaded with PostgreSQL's engine
 
