@@ -40,18 +40,15 @@ MAX_BODY = 1024 * 1024
 READY_WITHIN = 1.0  # seconds /readyz waits for the database
 REPLAY_KEY = "slack-signature"  # InboundEvent.platform of remembered signatures
 WEB_PATHS = ("/dash/",)  # the dashboard's pages and forms: not Slack's (domains add theirs)
-SLACK_PATH = "/slack/events"
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class SlackHttpGuard:
     def __init__(self, app: Wsgi, db: Database, signing_secret: str,
-                 *, max_body: int = MAX_BODY, slack: Wsgi | None = None,
-                 web_paths: tuple[str, ...] = ()) -> None:
+                 *, max_body: int = MAX_BODY, web_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.web_paths = WEB_PATHS + web_paths  # pages and forms the web app reads itself
-        self.slack = slack  # serves SLACK_PATH when given (else `app` does)
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
         self.max_body = max_body
@@ -94,8 +91,6 @@ class SlackHttpGuard:
             return _refuse(start_response, 401, "replayed Slack request (signature seen before)")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        if self.slack is not None and environ.get("PATH_INFO") == SLACK_PATH:
-            return self.slack(environ, start_response)
         return self.app(environ, start_response)
 
     def _replayed(self, signature: str) -> bool:

@@ -21,12 +21,9 @@ def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") ->
     flask = create_app(liaison, bolt=bolt)
     if bolt is None:
         return flask.wsgi_app
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    # Slack's endpoint straight to Bolt's own WSGI adapter (Flask's routing and request
-    # objects were a tenth of a command's time); the Flask route stays for other servers.
+    # One app serves Slack's endpoint and the pages (issue 18): Flask routes /slack/events to
+    # Bolt (its Flask adapter), behind the guard.
     return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY,
-                          slack=SlackRequestHandler(bolt),
                           web_paths=tuple(w.prefix for w in liaison.settings.web_served()))
 
 
