@@ -59,7 +59,9 @@ class ReminderScheduler:
         self._jobs_woken: set[str] = set()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(4)},
+            # Domain jobs (survey e-mail: an SMTP reply may take minutes) get threads of their
+            # own, so they never hold up the reminder sweep and its wake-ups.
+            executors={"default": ThreadPoolExecutor(4), "jobs": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=self.settings.zone,
         )
@@ -100,7 +102,8 @@ class ReminderScheduler:
         for name in self.jobs:
             self.scheduler.add_job(
                 self.run_job, IntervalTrigger(seconds=self.settings.reminder_sweep.total_seconds()),
-                args=[name], id=f"job:{name}", next_run_time=datetime.now(UTC))
+                args=[name], id=f"job:{name}", next_run_time=datetime.now(UTC),
+                executor="jobs")
         self.app.db.wakers.append(self.wake)
         self.app.db.job_wakers.append(self.wake_job)
         self.scheduler.start()
@@ -181,18 +184,23 @@ class ReminderScheduler:
     def run_job(self, name: str) -> None:
         """Run a domain's job; again at once when it was woken while running (APScheduler
         skips a wake-up whose previous run is still going). A failure is logged; the next
-        interval tries again."""
-        with self._job_locks[name]:
-            while True:
-                with self._wake_lock:
-                    self._jobs_woken.discard(name)
-                try:
-                    self.jobs[name](self.app)
-                except Exception:
-                    log.exception("background job %s failed; it runs again shortly", name)
-                with self._wake_lock:
-                    if name not in self._jobs_woken:
-                        return
+        interval tries again. An instance that finds the job running returns at once: the
+        running one sees the wake-up (both look under the wake lock) and goes round again."""
+        lock = self._job_locks[name]
+        with self._wake_lock:
+            if not lock.acquire(blocking=False):
+                return
+        while True:
+            with self._wake_lock:
+                self._jobs_woken.discard(name)
+            try:
+                self.jobs[name](self.app)
+            except Exception:
+                log.exception("background job %s failed; it runs again shortly", name)
+            with self._wake_lock:
+                if name not in self._jobs_woken:
+                    lock.release()
+                    return
 
     def wake_job(self, name: str) -> None:
         """Run a domain's job now (a commit queued work for it)."""
@@ -205,6 +213,7 @@ class ReminderScheduler:
             self.scheduler.add_job(
                 self.run_job, DateTrigger(run_date=datetime.now(UTC)), args=[name],
                 id=f"job:{name}:wake", replace_existing=True, max_instances=2,
+                executor="jobs",
             )
 
     def housekeeping(self) -> None:
