@@ -667,6 +667,39 @@ def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
     assert updated["view"]["blocks"][0]["block_id"] == "who"
 
 
+def test_a_form_that_fails_after_its_placeholder_opened_says_so_in_the_placeholder(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The placeholder is open when building the form fails: the person is told in it to go
+    on in the conversation, not left with a spinner, and gets no second notice."""
+    from bot.adapters import slack as slack_module
+    from bot.adapters import slack_forms
+
+    h, fake = slack, slack.fake
+    release = threading.Event()
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        release.wait(10)
+        raise RuntimeError("the form could not be built")
+
+    monkeypatch.setattr(slack_forms, "build_view", broken)
+    monkeypatch.setattr(slack_module, "FORM_BUDGET", 0.05)
+    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
+    started = fake.wait_for("chat.postMessage", 2)[0].params
+    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
+    h.slack.interaction({
+        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
+        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
+        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
+        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
+    })
+    opened = fake.wait_for("views.open")[0]
+    release.set()
+    updated = fake.wait_for("views.update")[0].params
+    assert updated["view_id"] == opened.response["view"]["id"]
+    assert "could not be prepared" in updated["view"]["blocks"][0]["text"]["text"]
+    assert fake.calls("chat.postEphemeral") == []
+
 def test_a_form_slack_refuses_to_open_is_explained_to_the_person(slack: Harness) -> None:
     """The tap arrives with a trigger_id already past its 3 s (a slow network or a busy
     machine): Slack refuses views.open with expired_trigger_id, and the person, who saw

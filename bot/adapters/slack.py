@@ -536,27 +536,39 @@ class SlackAdapter:
                    channel: str) -> None:
         locale = self._locale_of(user)  # first: building holds the database for a while
         building = self._pool.submit(build)
+        opened: Any = None
+        label = "slack.form_unavailable"  # the questions could not be put in a form
         try:
             try:
                 view = building.result(timeout=FORM_BUDGET)
+            except FutureTimeout:
+                view = None
+            label = "slack.form_failed"  # Slack refused to open it (an expired trigger_id)
+            if view is not None:
                 self.client.views_open(trigger_id=trigger_id, view=view)
                 return
-            except FutureTimeout:
-                waiting = slack_forms.loading_view(self.app, locale)
-                opened = self.client.views_open(trigger_id=trigger_id, view=waiting)
+            waiting = slack_forms.loading_view(self.app, locale)
+            opened = self.client.views_open(trigger_id=trigger_id, view=waiting)
+            label = "slack.form_unavailable"
             self.client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get(
                 "hash"), view=building.result())
         except Exception as exc:  # noqa: BLE001  (the conversation goes on without the form)
-            reason = delivery_error(exc).reason
-            log.warning("could not open the form: %s", reason)
-            # The tap did nothing the person can see: say so, privately, and how to go on
-            # (an expired trigger_id is the usual cause on a busy machine).
-            try:
+            log.warning("could not open the form: %s", delivery_error(exc).reason)
+            self._form_trouble(opened, channel, user, locale, label)
+
+    def _form_trouble(self, opened: Any, channel: str, user: str, locale: str,  # noqa: ANN401
+                      label: str) -> None:
+        """Say why no form came, and how to go on: in the placeholder when it is open (else
+        the person is left with a spinner), else privately in the conversation."""
+        try:
+            if opened is not None:
+                self.client.views_update(view_id=opened["view"]["id"],
+                                         view=slack_forms.loading_view(self.app, locale, label))
+            else:
                 self.client.chat_postEphemeral(channel=channel, user=user, text=str(
-                    self.app.renderer.label(locale, "slack.form_failed")))
-            except Exception as again:  # noqa: BLE001
-                log.warning("could not say the form did not open: %s",
-                            delivery_error(again).reason)
+                    self.app.renderer.label(locale, label)))
+        except Exception as again:  # noqa: BLE001
+            log.warning("could not say the form did not open: %s", delivery_error(again).reason)
 
     def _on_form_submit(self, ack: Callable[..., None], body: dict[str, Any],
                         view: dict[str, Any]) -> None:

@@ -134,13 +134,14 @@ def build_view(app: Liaison, ctx: Ctx, flow: Flow, metadata: dict[str, Any]) -> 
     }
 
 
-def loading_view(app: Liaison, locale: str) -> dict[str, Any]:
-    """The modal shown at once while the form is built; views.update replaces it."""
+def loading_view(app: Liaison, locale: str, label: str = "slack.form_loading") -> dict[str, Any]:
+    """The modal shown at once while the form is built; views.update replaces it (with the
+    form, or with `slack.form_unavailable` when it could not be built)."""
     return {
         "type": "modal",
         "title": {"type": "plain_text", "text": "Liaison"},
         "blocks": [{"type": "section", "text": {
-            "type": "plain_text", "text": str(app.renderer.label(locale, "slack.form_loading"))}}],
+            "type": "plain_text", "text": str(app.renderer.label(locale, label))}}],
     }
 
 
