@@ -1069,17 +1069,25 @@ def _close_socket_mode(client: Any) -> None:  # noqa: ANN401  (slack_sdk's built
     receiving thread, which holds the socket's lock in a recv() that times out only after 3 s,
     and then for the message thread's 1 s queue wait: a bot stopped by SIGTERM took up to
     4 s. Both are woken first (the socket shut down, the queue given an empty item, which
-    slack_sdk skips), after the client is marked closed so that nothing reconnects."""
-    client.closed = True
-    client.auto_reconnect_enabled = False
-    client.current_session_state.terminated = True
-    sock = getattr(client.current_session, "sock", None)
-    if sock is not None:
-        try:  # the plain socket's shutdown: an SSL socket's own would drop its TLS state
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # under the reading thread
-        except OSError:
-            pass  # already closed
-    client.message_queue.put(None)
+    slack_sdk skips), after the client is marked closed so that nothing reconnects. These are
+    slack_sdk's internals: where a version lacks one, the plain close() still runs."""
+    try:
+        client.closed = True
+        client.auto_reconnect_enabled = False
+        state = getattr(client, "current_session_state", None)
+        if state is not None:
+            state.terminated = True
+        sock = getattr(getattr(client, "current_session", None), "sock", None)
+        if isinstance(sock, socket.socket):
+            try:  # the plain socket's shutdown: an SSL socket's own would drop its TLS state
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # under the reading thread
+            except OSError:
+                pass  # already closed
+        queue = getattr(client, "message_queue", None)
+        if queue is not None:
+            queue.put(None)
+    except (AttributeError, TypeError) as exc:
+        log.debug("Socket Mode: closing the plain way (%s)", exc)
     client.close()
 
 
