@@ -292,6 +292,11 @@ def _walk_statement(like: str, dialect: str) -> TextClause:
     """The first k in-date points of one language, in tie-break order, whose text holds the
     word and whose topic holds it (as the ranking compares it), reading at most :cap."""
     esc = "ESCAPE '\\'"
+    # PostgreSQL keeps the order with an outer ORDER BY at no cost (the plan stays an index
+    # scan under two limits, no sort). SQLite would sort all :cap rows for it, so there the
+    # walked rows are taken in the order its co-routine hands them on, the subquery's; the
+    # equivalence test holds both to the full ranking.
+    order = "ORDER BY w.verified_at DESC, w.id\n        " if dialect == "postgresql" else ""
     sql = f"""
         SELECT w.id FROM (
             SELECT id, verified_at, verified_until, topic, search_text FROM talkingpoint
@@ -301,10 +306,7 @@ def _walk_statement(like: str, dialect: str) -> TextClause:
         ) AS w
         WHERE w.verified_until > :now AND w.search_text LIKE :t0 {esc}
           AND w.topic {like} :t0 {esc}
-        LIMIT :limit"""
-    # No ORDER BY outside: both databases hand the walked rows on in the subquery's order,
-    # so the first k that pass are the first k in tie-break order, and the walk stops there
-    # (sorting them again would read all :cap rows first).
+        {order}LIMIT :limit"""
     when = TalkingPoint.__table__.c.verified_until.type
     return text(sql).bindparams(bindparam("now", type_=when))
 
