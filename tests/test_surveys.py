@@ -491,6 +491,34 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
         Chat(app, "carol"))("/survey results S-2026-0001")
 
 
+def test_back_from_the_summary_keeps_the_questions_typed(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    bob = _english(Chat(app, "bob"))
+    bob("/survey new custom")
+    bob("Training \U0001F600 feedback")
+    bob("rating: How useful?\nchoice: Length? | Short | Right | Long\ntext: What to change?\n"
+        "rating: Would you come again?")
+    assert "4. Would you come again?" in bob("done")
+    back = bob("back")
+    assert "4 questions so far; add more or send “done”." in back and "(2/2 · " in back
+    assert "Progress: 1 of 2 answered." in bob("status")
+    assert "Noted 1 question (5 so far)" in bob("text: Anything else?")
+    summary = bob("done")
+    assert "1. How useful?" in summary and "5. Anything else?" in summary
+    assert "Survey S-2026-0001 created" in bob("confirm")
+    assert "5. Anything else?" in bob("/survey show S-2026-0001")
+    # An empty list is not a questionnaire: "done" asks for a question.
+    bob("/survey new custom")
+    bob("Empty")
+    assert "Add at least one question, then send “done”." in bob("done")
+    zh = Chat(app, "carol")
+    zh("/survey new custom")
+    zh("培训反馈")
+    zh("评分: 有用吗?")
+    zh("完成")
+    assert "目前已有 1 题;继续添加,或发送“完成”。" in zh("上一步")
+
+
 def test_the_same_person_is_not_invited_twice_to_one_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
     app = _app(db_url, tmp_path, smtp)
     ref = _complaint(app, contact="Mr Li, li@acme.example", owner="bob", status="closed")

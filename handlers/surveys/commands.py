@@ -249,6 +249,7 @@ DOMAIN.flow(Flow(
              when=lambda a: a.get("template") == "custom"),
         Step("questions", "surveys/ask_questions", _question, collect=True,
              max_items=rules.MAX_QUESTIONS, collected="surveys/collected_questions",
+             empty="surveys/no_questions", kept="surveys/kept_questions",
              when=lambda a: a.get("template") == "custom"),
     ),
     summary="surveys/confirm_new",
