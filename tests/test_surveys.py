@@ -422,6 +422,12 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
     assert "Line 1: “zhang@example” is not an e-mail address" in bad and "Nobody was invited" in bad
     assert alice("/survey invite S-2026-0001\nAnna, anna@example.com\nAnn, ANNA@example.com"
                  ).startswith("Line 2: anna@example.com is listed twice")
+    assert alice("/survey invite S-2026-0001\nLi, li@example.com, de") == (
+        "Line 1: “de” is not a page language (zh or en). Nobody was invited.")
+    assert Chat(app, "alice")("/lang zh") and Chat(app, "alice")(
+        "/survey invite S-2026-0001\nAnna, anna@example.com, en\nLi li@example.com fr") == (
+        "第 2 行:“fr”不是页面语言(zh 或 en)。没有邀请任何人。")
+    alice("/lang en")
     sheet = ("姓名,邮箱,手机,语言\nZhang Wei,zhang@example.com,,zh\n"
              "No One,nobody@refused.example,,en\n")
     out = alice("/survey invite S-2026-0001", files=(Upload(
@@ -559,6 +565,9 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
                                                          f"/survey send {ref} en"]
     assert [c.label for c in closed.message.choices] == [
         "Send the survey in Chinese (中文)", "Send the survey in English"]
+    # A language the pages are not in is refused, not taken for the inviter's.
+    assert bob(f"/survey send {ref} fr") == (
+        "“fr” is not a page language (zh or en). Nothing was sent.")
     sent = bob(f"/survey send {ref} en", is_action=True)  # the button
     assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
     assert "- ACME Ltd (li@acme.example)" in sent

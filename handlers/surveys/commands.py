@@ -139,6 +139,8 @@ def survey_send(ctx: Ctx, args: Args) -> Reply:
     if survey is None:
         survey = _create(ctx, "complaint", "", [])
     locale = rules.lang_of(args.get(1)) or ctx.locale
+    if args.get(1) and not rules.lang_of(args.get(1)):
+        raise UserError("surveys/bad_lang", value=args.get(1)[:20])
     who = rules.Recipient(name=complaint.customer[:rules.MAX_NAME], email=email, locale=locale)
     return _invite(ctx, survey, [who], complaint_ref=complaint.ref)
 

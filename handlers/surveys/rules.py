@@ -41,6 +41,8 @@ _DATA = Path(__file__).resolve().parent / "questionnaires"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _EMAIL_IN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _MOBILE = re.compile(r"^\+?\d{7,15}$")
+# A last field like this after a name reads as a language code (de, fr, jpn), not a name.
+_LANG_LIKE = re.compile(r"^[A-Za-z]{2,3}$")
 
 TYPE_WORDS = {
     "rating": ("rating", "rate", "score", "评分", "打分", "评级"),
@@ -162,10 +164,9 @@ def recipient(fields: list[str]) -> Recipient:
     or a CSV row's cells."""
     name_parts: list[str] = []
     email = mobile = locale = complaint = ""
-    for raw in fields:
-        word = " ".join(unicodedata.normalize("NFKC", read_cell(raw)).split())
-        if not word:
-            continue
+    words = [" ".join(unicodedata.normalize("NFKC", read_cell(raw)).split()) for raw in fields]
+    words = [w for w in words if w]
+    for place, word in enumerate(words):
         if "@" in word:
             if not _EMAIL.match(word) or len(word) > 254:
                 raise Invalid("bad_email", value=word[:80])
@@ -176,6 +177,9 @@ def recipient(fields: list[str]) -> Recipient:
             mobile = mobile or _mobile(word)
         elif lang_of(word) and not locale:
             locale = lang_of(word) or ""
+        elif place == len(words) - 1 and name_parts and _LANG_LIKE.match(word):
+            # "Li, li@example.com, de": a language code we do not have, not part of the name
+            raise Invalid("bad_lang", value=word)
         else:
             name_parts.append(word)
     name = " ".join(name_parts)
