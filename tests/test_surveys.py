@@ -932,6 +932,11 @@ def test_closing_a_survey_cancels_its_queued_emails(db_url, tmp_path, clock, smt
     closed = alice("/survey close S-2026-0001")
     assert "S-2026-0001 is closed" in closed and "2 invitation e-mails not sent yet are " \
         "cancelled" in closed
+    again = alice("/survey close S-2026-0001")
+    assert re.fullmatch(r"S-2026-0001 was already closed on .+; nothing changed\.", again), again
+    assert re.fullmatch(r"S-2026-0001 已于.+结束,什么都没有改动。",
+                        Chat(app, "alice")("/lang zh") and Chat(app, "alice")(
+                            "/survey close S-2026-0001")), "zh"
     clock.shift(timedelta(hours=2))
     _mail_out(app)
     assert [m.recipients for m in smtp.messages] == [["ben@example.com"]]

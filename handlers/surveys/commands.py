@@ -197,7 +197,10 @@ def _answers_csv(ctx: Ctx, survey: Survey, responses: list[SurveyResponse]) -> b
 
 @DOMAIN.command("survey", "close", aliases=("关闭", "结束"), usage="surveys.cmd.close")
 def survey_close(ctx: Ctx, args: Args) -> Reply:
-    survey = _writable(ctx, args.get(0), "surveys/usage_close")
+    survey = _load(ctx, args.get(0), "surveys/usage_close", lock=True)
+    KEEPERS.check(ctx, survey)
+    if survey.status == CLOSED:
+        raise UserError("surveys/already_closed", ref=survey.ref, at=survey.closed_at)
     survey.status, survey.closed_at = CLOSED, ctx.now
     ctx.session.add(survey)
     ctx.session.flush()
