@@ -444,8 +444,15 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
             "failed 1.") in alice("/survey results S-2026-0001")
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
+    # Chinese Excel's default "CSV" is GBK: read as GB18030, not refused.
+    gbk = "姓名,邮箱\n孙七,sun@example.com\n".encode("gbk")
+    assert "- 孙七 (sun@example.com)" in alice("/survey invite S-2026-0001", files=(Upload(
+        "名单.csv", "text/csv", data=gbk),))
+    assert ("junk.csv is neither UTF-8 nor GB18030 (GBK) text; save it as “CSV UTF-8” and "
+            "send it again. Nobody was invited.") == alice("/survey invite S-2026-0001", files=(
+                Upload("junk.csv", "text/csv", data=b"name,email\n\xff\xfe\x80,a@b.example\n"),))
     with app.db.session() as s:
-        assert len(s.exec(select(SurveyInvitation)).all()) == 2
+        assert len(s.exec(select(SurveyInvitation)).all()) == 3
 
 
 @pytest.mark.sqlite_only

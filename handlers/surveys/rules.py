@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from bot.export import read_cell
+from bot.export import csv_text, read_cell
 from bot.records import RecordIds
 
 IDS = RecordIds("S")  # S-2026-0001
@@ -203,10 +203,11 @@ _HEADERS = {"name": ("name", "姓名", "名称", "客户"), "email": ("email", "
 
 
 def recipients_csv(data: bytes) -> list[tuple[int, list[str]]]:
-    """The rows of a CSV file (UTF-8, with or without a BOM; a header row is skipped) as
-    (line number, cells); a header names the columns, in either language."""
+    """The rows of a CSV file (UTF-8, with or without a BOM, or GB18030 as Chinese Excel
+    saves it; a header row is skipped) as (line number, cells); a header names the columns,
+    in either language."""
     try:
-        text = data.decode("utf-8-sig")
+        text = csv_text(data)
     except UnicodeDecodeError:
         raise Invalid("csv_encoding") from None
     try:
