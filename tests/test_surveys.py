@@ -444,6 +444,23 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
             "failed 1.") in alice("/survey results S-2026-0001")
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
+    # A CSV row is read by its header: what is in the e-mail column must be an e-mail.
+    def sent(data: bytes) -> str:
+        return alice("/survey invite S-2026-0001", files=(Upload("l.csv", "text/csv",
+                                                                 data=data),))
+    assert sent(b"name,email\nZhao,zhao@example.com\nBad,bad\n").startswith(
+        "l.csv, line 3: “bad” is not an e-mail address. Each recipient needs")
+    assert sent(b"name,email,mobile,lang\nZhao,,12345,\n").startswith(
+        "l.csv, line 2: “12345” is not a mobile number.")
+    assert sent(b"name,email,lang\nZhao,zhao@example.com,fr\n") == (
+        "l.csv, line 2: “fr” is not a page language (zh or en). Nobody was invited.")
+    assert sent(b"foo,bar\n1,2\n").startswith(
+        "l.csv: no name/email/mobile/lang columns found in its first row")
+    assert sent(b"email;name\nx@example.com;X\n").startswith(
+        "l.csv: no name/email/mobile/lang columns found")
+    assert sent(b"") == "l.csv: the file is empty; there is nobody in it to invite. " \
+        "Nobody was invited."
+    assert sent(b"name,email\n\n").startswith("l.csv: the file is empty")
     # Chinese Excel's default "CSV" is GBK: read as GB18030, not refused.
     gbk = "姓名,邮箱\n孙七,sun@example.com\n".encode("gbk")
     assert "- 孙七 (sun@example.com)" in alice("/survey invite S-2026-0001", files=(Upload(

@@ -285,7 +285,7 @@ def _create(ctx: Ctx, template: str, title: str, questions: list[dict[str, Any]]
 def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
     """The recipients typed one a line and those of CSV files sent with the command; one
     that does not do refuses them all, naming its line."""
-    rows: list[tuple[str, int, list[str] | str]] = []
+    rows: list[tuple[str, int, str | tuple[list[str], tuple[str, ...]]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             rows.append(("", number, line))
@@ -296,8 +296,8 @@ def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
         if PurePath(upload.filename).suffix.lower() not in (".csv", ".txt"):
             raise UserError("surveys/file_not_csv", name=upload.filename[:80])
         try:
-            rows.extend((upload.filename[:80], n, cells)
-                        for n, cells in rules.recipients_csv(upload.data))
+            rows.extend((upload.filename[:80], n, (cells, columns))
+                        for n, cells, columns in rules.recipients_csv(upload.data))
         except rules.Invalid as exc:
             raise UserError(f"surveys/{exc.key}", name=upload.filename[:80]) from None
     if len(rows) > rules.MAX_RECIPIENTS:
@@ -306,7 +306,7 @@ def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
     seen: set[str] = set()
     for source, number, row in rows:
         try:
-            who = rules.recipient_line(row) if isinstance(row, str) else rules.recipient(row)
+            who = rules.recipient_line(row) if isinstance(row, str) else rules.recipient(*row)
         except rules.Invalid as exc:
             raise UserError("surveys/bad_recipient", source=source, line=number,
                             why=exc.key, **exc.params) from None
