@@ -508,6 +508,9 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
     assert "one a line" in bob("Training day feedback")
     refused = bob("rating: How useful was the day?\nchoice: Length? | Too short")
     assert "needs 2 to 10 options" in refused and "Nothing of that message was kept" in refused
+    assert bob("choice: Pick | A | Yes | a") == (
+        "“choice: Pick | A | Yes | a”: the option “a” is listed twice; please give each option "
+        "once. Nothing of that message was kept.")
     assert "Noted 3 questions (3 so far)" in bob(
         "rating: How useful was the day?\nchoice: Length? | Too short | Right | Too long\n"
         "text: What should change?")

@@ -120,6 +120,11 @@ def parse_question(line: str) -> dict[str, Any]:
             raise Invalid("choice_options")
         if len(options) > MAX_OPTIONS or any(len(o) > MAX_OPTION for o in options):
             raise Invalid("choice_options")
+        seen: set[str] = set()
+        for option in options:  # "A | a": the customer could not tell them apart
+            if option.casefold() in seen:
+                raise Invalid("choice_duplicate", option=option)
+            seen.add(option.casefold())
     elif options:
         raise Invalid("options_only_choice")
     return {"type": kind, "text": {loc: question for loc in LOCALES},
