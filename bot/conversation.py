@@ -113,6 +113,10 @@ class Step:
     # With collect: the template acknowledging each message's items, for items that are
     # records (a dict) rather than words, so they can be shown field by field.
     collected: str = "flow/collected"
+    # With collect: what "done" on an empty list says, and what "back" to the list says when
+    # it keeps the items collected so far (count).
+    empty: str = "flow/required"
+    kept: str = "flow/kept"
     # The question takes a file sent with the message (ctx.inbound.files); its parser reads
     # it. A file sent at any other question is refused, and nothing of the message is kept.
     files: bool = False
@@ -314,7 +318,7 @@ class Engine:
         items = list(conv.context.get("items", []))
         if word == "done":
             if not items and not step.optional:
-                return [Reply("flow/required"), *self._prompt(ctx, flow, conv)]
+                return [Reply(step.empty), *self._prompt(ctx, flow, conv)]
             answers[step.key] = items
             conv.context = {}
             return self._accept(ctx, flow, conv, step, answers)
@@ -365,9 +369,13 @@ class Engine:
             return [Reply("flow/no_back"), *self._prompt(ctx, flow, conv)]
         key = history.pop()
         answers = {k: v for k, v in conv.answers.items() if k != key}
-        conv.history, conv.answers, conv.step, conv.context = history, answers, key, {}
+        kept = conv.answers.get(key) if flow.step(key).collect else None
+        # Back to a list: its items stay, to add to or go on from with "done".
+        context = {"items": list(kept)} if isinstance(kept, list) and kept else {}
+        conv.history, conv.answers, conv.step, conv.context = history, answers, key, context
         ctx.session.add(conv)
-        return self._prompt(ctx, flow, conv)
+        said = [Reply(flow.step(key).kept, {"count": len(kept)})] if context else []
+        return [*said, *self._prompt(ctx, flow, conv)]
 
     def _advance(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
         nxt = flow.pending(conv.answers)
@@ -402,7 +410,7 @@ class Engine:
         return [Reply(step.prompt, values, choices=step.options(ctx, conv.answers))]
 
     def _status(self, ctx: Ctx, flow: Flow, conv: Conversation) -> Reply:
-        asked = flow.asked(conv.answers)
+        asked = _counted(flow, conv)  # as the questions' "(2/5)" counts them
         done = [s.key for s in asked if s.key in conv.answers]
         return Reply(
             "flow/status",

@@ -41,6 +41,22 @@ def read_cell(value: str) -> str:
     return value
 
 
+# What a CSV file people send may be in: UTF-8 (with or without a BOM, "CSV UTF-8"), else
+# Chinese Excel's and WPS's default "CSV" (GBK; GB18030 reads it and is a superset).
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def csv_text(data: bytes) -> str:
+    """A CSV (or YAML) file's text, read in the first of CSV_ENCODINGS that fits;
+    UnicodeDecodeError when none does."""
+    for encoding in CSV_ENCODINGS[:-1]:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return data.decode(CSV_ENCODINGS[-1])
+
+
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]],
               verbatim: Collection[int] = ()) -> bytes:
     """`verbatim`: the columns written as they are, not kept from running as a formula, for

@@ -422,6 +422,12 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
     assert "Line 1: “zhang@example” is not an e-mail address" in bad and "Nobody was invited" in bad
     assert alice("/survey invite S-2026-0001\nAnna, anna@example.com\nAnn, ANNA@example.com"
                  ).startswith("Line 2: anna@example.com is listed twice")
+    assert alice("/survey invite S-2026-0001\nLi, li@example.com, de") == (
+        "Line 1: “de” is not a page language (zh or en). Nobody was invited.")
+    assert Chat(app, "alice")("/lang zh") and Chat(app, "alice")(
+        "/survey invite S-2026-0001\nAnna, anna@example.com, en\nLi li@example.com fr") == (
+        "第 2 行:“fr”不是页面语言(zh 或 en)。没有邀请任何人。")
+    alice("/lang en")
     sheet = ("姓名,邮箱,手机,语言\nZhang Wei,zhang@example.com,,zh\n"
              "No One,nobody@refused.example,,en\n")
     out = alice("/survey invite S-2026-0001", files=(Upload(
@@ -438,8 +444,32 @@ def test_recipients_from_a_csv_file_and_what_is_refused(db_url, tmp_path, clock,
             "failed 1.") in alice("/survey results S-2026-0001")
     assert "not a CSV file" in alice("/survey invite S-2026-0001", files=(Upload(
         "list.xlsx", data=b"PK"),))
+    # A CSV row is read by its header: what is in the e-mail column must be an e-mail.
+    def sent(data: bytes) -> str:
+        return alice("/survey invite S-2026-0001", files=(Upload("l.csv", "text/csv",
+                                                                 data=data),))
+    assert sent(b"name,email\nZhao,zhao@example.com\nBad,bad\n").startswith(
+        "l.csv, line 3: “bad” is not an e-mail address. Each recipient needs")
+    assert sent(b"name,email,mobile,lang\nZhao,,12345,\n").startswith(
+        "l.csv, line 2: “12345” is not a mobile number.")
+    assert sent(b"name,email,lang\nZhao,zhao@example.com,fr\n") == (
+        "l.csv, line 2: “fr” is not a page language (zh or en). Nobody was invited.")
+    assert sent(b"foo,bar\n1,2\n").startswith(
+        "l.csv: no name/email/mobile/lang columns found in its first row")
+    assert sent(b"email;name\nx@example.com;X\n").startswith(
+        "l.csv: no name/email/mobile/lang columns found")
+    assert sent(b"") == "l.csv: the file is empty; there is nobody in it to invite. " \
+        "Nobody was invited."
+    assert sent(b"name,email\n\n").startswith("l.csv: the file is empty")
+    # Chinese Excel's default "CSV" is GBK: read as GB18030, not refused.
+    gbk = "姓名,邮箱\n孙七,sun@example.com\n".encode("gbk")
+    assert "- 孙七 (sun@example.com)" in alice("/survey invite S-2026-0001", files=(Upload(
+        "名单.csv", "text/csv", data=gbk),))
+    assert ("junk.csv is neither UTF-8 nor GB18030 (GBK) text; save it as “CSV UTF-8” and "
+            "send it again. Nobody was invited.") == alice("/survey invite S-2026-0001", files=(
+                Upload("junk.csv", "text/csv", data=b"name,email\n\xff\xfe\x80,a@b.example\n"),))
     with app.db.session() as s:
-        assert len(s.exec(select(SurveyInvitation)).all()) == 2
+        assert len(s.exec(select(SurveyInvitation)).all()) == 3
 
 
 @pytest.mark.sqlite_only
@@ -478,6 +508,9 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
     assert "one a line" in bob("Training day feedback")
     refused = bob("rating: How useful was the day?\nchoice: Length? | Too short")
     assert "needs 2 to 10 options" in refused and "Nothing of that message was kept" in refused
+    assert bob("choice: Pick | A | Yes | a") == (
+        "“choice: Pick | A | Yes | a”: the option “a” is listed twice; please give each option "
+        "once. Nothing of that message was kept.")
     assert "Noted 3 questions (3 so far)" in bob(
         "rating: How useful was the day?\nchoice: Length? | Too short | Right | Too long\n"
         "text: What should change?")
@@ -489,6 +522,34 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
     assert "My own questions · open · owner bob · 0 of 0 invited answered" in shown
     assert "only its owner, survey managers (the surveys role) or an admin" in _english(
         Chat(app, "carol"))("/survey results S-2026-0001")
+
+
+def test_back_from_the_summary_keeps_the_questions_typed(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    bob = _english(Chat(app, "bob"))
+    bob("/survey new custom")
+    bob("Training \U0001F600 feedback")
+    bob("rating: How useful?\nchoice: Length? | Short | Right | Long\ntext: What to change?\n"
+        "rating: Would you come again?")
+    assert "4. Would you come again?" in bob("done")
+    back = bob("back")
+    assert "4 questions so far; add more or send “done”." in back and "(2/2 · " in back
+    assert "Progress: 1 of 2 answered." in bob("status")
+    assert "Noted 1 question (5 so far)" in bob("text: Anything else?")
+    summary = bob("done")
+    assert "1. How useful?" in summary and "5. Anything else?" in summary
+    assert "Survey S-2026-0001 created" in bob("confirm")
+    assert "5. Anything else?" in bob("/survey show S-2026-0001")
+    # An empty list is not a questionnaire: "done" asks for a question.
+    bob("/survey new custom")
+    bob("Empty")
+    assert "Add at least one question, then send “done”." in bob("done")
+    zh = Chat(app, "carol")
+    zh("/survey new custom")
+    zh("培训反馈")
+    zh("评分: 有用吗?")
+    zh("完成")
+    assert "目前已有 1 题;继续添加,或发送“完成”。" in zh("上一步")
 
 
 def test_the_same_person_is_not_invited_twice_to_one_survey(db_url, tmp_path, clock, smtp):  # noqa: ANN001
@@ -531,6 +592,9 @@ def test_closing_a_complaint_offers_its_customer_the_survey(db_url, tmp_path, cl
                                                          f"/survey send {ref} en"]
     assert [c.label for c in closed.message.choices] == [
         "Send the survey in Chinese (中文)", "Send the survey in English"]
+    # A language the pages are not in is refused, not taken for the inviter's.
+    assert bob(f"/survey send {ref} fr") == (
+        "“fr” is not a page language (zh or en). Nothing was sent.")
     sent = bob(f"/survey send {ref} en", is_action=True)  # the button
     assert f"Follow-up of {ref}" in sent and "1 invitation is being e-mailed" in sent
     assert "- ACME Ltd (li@acme.example)" in sent
@@ -895,6 +959,11 @@ def test_closing_a_survey_cancels_its_queued_emails(db_url, tmp_path, clock, smt
     closed = alice("/survey close S-2026-0001")
     assert "S-2026-0001 is closed" in closed and "2 invitation e-mails not sent yet are " \
         "cancelled" in closed
+    again = alice("/survey close S-2026-0001")
+    assert re.fullmatch(r"S-2026-0001 was already closed on .+; nothing changed\.", again), again
+    assert re.fullmatch(r"S-2026-0001 已于.+结束,什么都没有改动。",
+                        Chat(app, "alice")("/lang zh") and Chat(app, "alice")(
+                            "/survey close S-2026-0001")), "zh"
     clock.shift(timedelta(hours=2))
     _mail_out(app)
     assert [m.recipients for m in smtp.messages] == [["ben@example.com"]]

@@ -151,6 +151,16 @@ def test_a_formula_in_a_point_is_exported_as_text_and_imports_back(sqlite_url, t
     assert rows[0].raw["answer"] == "-2% 的折扣不对外"
 
 
+def test_a_csv_file_saved_by_chinese_excel_is_read(tmp_path: Path) -> None:
+    # Chinese Excel and WPS save "CSV" in GBK, not UTF-8; GB18030 reads it.
+    data = "topic,question,answer,tags,language\n价格,有折扣吗?,不对外公布,,zh\n"
+    rows, problems = tio.read_rows(_written(tmp_path / "gbk.csv", data.encode("gbk")))
+    assert problems == [] and rows[0].raw["question"] == "有折扣吗?"
+    with pytest.raises(tio.Refused) as refused:
+        tio.read_rows(_written(tmp_path / "junk.csv", b"topic\n\xff\xfe\x80\n"))
+    assert "is neither UTF-8 nor GB18030 text" in refused.value.problems[0][1]
+
+
 def _written(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

@@ -139,6 +139,8 @@ def survey_send(ctx: Ctx, args: Args) -> Reply:
     if survey is None:
         survey = _create(ctx, "complaint", "", [])
     locale = rules.lang_of(args.get(1)) or ctx.locale
+    if args.get(1) and not rules.lang_of(args.get(1)):
+        raise UserError("surveys/bad_lang", value=args.get(1)[:20])
     who = rules.Recipient(name=complaint.customer[:rules.MAX_NAME], email=email, locale=locale)
     return _invite(ctx, survey, [who], complaint_ref=complaint.ref)
 
@@ -195,7 +197,10 @@ def _answers_csv(ctx: Ctx, survey: Survey, responses: list[SurveyResponse]) -> b
 
 @DOMAIN.command("survey", "close", aliases=("关闭", "结束"), usage="surveys.cmd.close")
 def survey_close(ctx: Ctx, args: Args) -> Reply:
-    survey = _writable(ctx, args.get(0), "surveys/usage_close")
+    survey = _load(ctx, args.get(0), "surveys/usage_close", lock=True)
+    KEEPERS.check(ctx, survey)
+    if survey.status == CLOSED:
+        raise UserError("surveys/already_closed", ref=survey.ref, at=survey.closed_at)
     survey.status, survey.closed_at = CLOSED, ctx.now
     ctx.session.add(survey)
     ctx.session.flush()
@@ -249,6 +254,7 @@ DOMAIN.flow(Flow(
              when=lambda a: a.get("template") == "custom"),
         Step("questions", "surveys/ask_questions", _question, collect=True,
              max_items=rules.MAX_QUESTIONS, collected="surveys/collected_questions",
+             empty="surveys/no_questions", kept="surveys/kept_questions",
              when=lambda a: a.get("template") == "custom"),
     ),
     summary="surveys/confirm_new",
@@ -279,7 +285,7 @@ def _create(ctx: Ctx, template: str, title: str, questions: list[dict[str, Any]]
 def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
     """The recipients typed one a line and those of CSV files sent with the command; one
     that does not do refuses them all, naming its line."""
-    rows: list[tuple[str, int, list[str] | str]] = []
+    rows: list[tuple[str, int, str | tuple[list[str], tuple[str, ...]]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             rows.append(("", number, line))
@@ -290,8 +296,8 @@ def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
         if PurePath(upload.filename).suffix.lower() not in (".csv", ".txt"):
             raise UserError("surveys/file_not_csv", name=upload.filename[:80])
         try:
-            rows.extend((upload.filename[:80], n, cells)
-                        for n, cells in rules.recipients_csv(upload.data))
+            rows.extend((upload.filename[:80], n, (cells, columns))
+                        for n, cells, columns in rules.recipients_csv(upload.data))
         except rules.Invalid as exc:
             raise UserError(f"surveys/{exc.key}", name=upload.filename[:80]) from None
     if len(rows) > rules.MAX_RECIPIENTS:
@@ -300,7 +306,7 @@ def _recipients(ctx: Ctx, text: str) -> list[rules.Recipient]:
     seen: set[str] = set()
     for source, number, row in rows:
         try:
-            who = rules.recipient_line(row) if isinstance(row, str) else rules.recipient(row)
+            who = rules.recipient_line(row) if isinstance(row, str) else rules.recipient(*row)
         except rules.Invalid as exc:
             raise UserError("surveys/bad_recipient", source=source, line=number,
                             why=exc.key, **exc.params) from None

@@ -12,7 +12,7 @@ import io
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from bot.export import read_cell
+from bot.export import csv_text, read_cell
 from bot.records import RecordIds
 
 IDS = RecordIds("S")  # S-2026-0001
@@ -41,6 +41,8 @@ _DATA = Path(__file__).resolve().parent / "questionnaires"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _EMAIL_IN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _MOBILE = re.compile(r"^\+?\d{7,15}$")
+# A last field like this after a name reads as a language code (de, fr, jpn), not a name.
+_LANG_LIKE = re.compile(r"^[A-Za-z]{2,3}$")
 
 TYPE_WORDS = {
     "rating": ("rating", "rate", "score", "评分", "打分", "评级"),
@@ -118,6 +120,11 @@ def parse_question(line: str) -> dict[str, Any]:
             raise Invalid("choice_options")
         if len(options) > MAX_OPTIONS or any(len(o) > MAX_OPTION for o in options):
             raise Invalid("choice_options")
+        seen: set[str] = set()
+        for option in options:  # "A | a": the customer could not tell them apart
+            if option.casefold() in seen:
+                raise Invalid("choice_duplicate", option=option)
+            seen.add(option.casefold())
     elif options:
         raise Invalid("options_only_choice")
     return {"type": kind, "text": {loc: question for loc in LOCALES},
@@ -156,17 +163,26 @@ def _mobile(word: str) -> str:
     return digits if _MOBILE.match(digits) else ""
 
 
-def recipient(fields: list[str]) -> Recipient:
+def recipient(fields: list[str], columns: Sequence[str] = ()) -> Recipient:
     """A name, an e-mail address or a mobile number (or both), a language (zh/en) and the
     complaint it follows up (C-2026-0001): in any order, as a line's comma-separated fields
-    or a CSV row's cells."""
+    or a CSV row's cells. `columns`: what a CSV file's header says each cell is (name,
+    email, mobile, lang; "" for a column it does not name, read like a typed field)."""
     name_parts: list[str] = []
     email = mobile = locale = complaint = ""
-    for raw in fields:
-        word = " ".join(unicodedata.normalize("NFKC", read_cell(raw)).split())
-        if not word:
-            continue
-        if "@" in word:
+    cells = [(" ".join(unicodedata.normalize("NFKC", read_cell(raw)).split()),
+              columns[n] if n < len(columns) else "") for n, raw in enumerate(fields)]
+    cells = [(w, c) for w, c in cells if w]
+    for place, (word, column) in enumerate(cells):
+        if column == "email" and (not _EMAIL.match(word) or len(word) > 254):
+            raise Invalid("bad_email", value=word[:80])
+        if column == "mobile" and not _mobile(word):
+            raise Invalid("bad_mobile", value=word[:80])
+        if column == "lang" and not lang_of(word):
+            raise Invalid("bad_lang", value=word[:20])
+        if column == "name":
+            name_parts.append(word)
+        elif "@" in word:
             if not _EMAIL.match(word) or len(word) > 254:
                 raise Invalid("bad_email", value=word[:80])
             email = email or word
@@ -176,6 +192,9 @@ def recipient(fields: list[str]) -> Recipient:
             mobile = mobile or _mobile(word)
         elif lang_of(word) and not locale:
             locale = lang_of(word) or ""
+        elif place == len(cells) - 1 and name_parts and _LANG_LIKE.match(word):
+            # "Li, li@example.com, de": a language code we do not have, not part of the name
+            raise Invalid("bad_lang", value=word)
         else:
             name_parts.append(word)
     name = " ".join(name_parts)
@@ -198,11 +217,13 @@ _HEADERS = {"name": ("name", "姓名", "名称", "客户"), "email": ("email", "
             "lang": ("lang", "language", "locale", "语言")}
 
 
-def recipients_csv(data: bytes) -> list[tuple[int, list[str]]]:
-    """The rows of a CSV file (UTF-8, with or without a BOM; a header row is skipped) as
-    (line number, cells); a header names the columns, in either language."""
+def recipients_csv(data: bytes) -> list[tuple[int, list[str], tuple[str, ...]]]:
+    """The rows of a CSV file (UTF-8, with or without a BOM, or GB18030 as Chinese Excel
+    saves it) as (line number, cells, columns). A first row with no address in it is a
+    header naming the columns, in either language (`columns`, "" for one it does not name);
+    one that names none of them is refused, as is a file with no recipients."""
     try:
-        text = data.decode("utf-8-sig")
+        text = csv_text(data)
     except UnicodeDecodeError:
         raise Invalid("csv_encoding") from None
     try:
@@ -210,13 +231,20 @@ def recipients_csv(data: bytes) -> list[tuple[int, list[str]]]:
     except csv.Error:
         raise Invalid("csv_broken") from None
     out = []
+    columns: tuple[str, ...] = ()
     for number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if number == 1 and all(norm(c) in sum(_HEADERS.values(), ()) for c in cells if c):
+        if not out and not columns and not any("@" in c or _mobile(c) for c in cells):
+            columns = tuple(next((k for k, names in _HEADERS.items() if norm(c) in names), "")
+                            for c in cells)
+            if not any(columns):
+                raise Invalid("csv_no_columns")
             continue
-        out.append((number, cells))
+        out.append((number, cells, columns))
+    if not out:
+        raise Invalid("csv_empty")
     return out
 
 

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot import members
 from bot.config import Settings
 from bot.db import Database
-from bot.export import csv_bytes, read_cell
+from bot.export import csv_bytes, csv_text, read_cell
 from handlers.talking_points import records
 from handlers.talking_points.models import PointStatus, TalkingPoint, tag_list
 from handlers.talking_points.records import Content, Invalid
@@ -64,11 +64,11 @@ class UnknownApprover(Exception):
 def read_rows(path: Path) -> tuple[list[Row], list[tuple[int, str]]]:
     """The rows, and the problems of rows too malformed to check further."""
     try:
-        data = path.read_bytes().decode("utf-8-sig")
+        data = csv_text(path.read_bytes())
     except OSError as exc:
         raise Refused([(0, f"cannot read {path}: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError:
-        raise Refused([(0, f"{path} is not UTF-8 text")]) from None
+        raise Refused([(0, f"{path} is neither UTF-8 nor GB18030 text")]) from None
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _csv_rows(data), []
