@@ -121,7 +121,9 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
 
     summary = alice("/survey new complaint")
     assert "请确认调查" in summary and "投诉处理满意度回访" in summary
-    assert "1. 您对我们处理这次投诉的整体满意度如何?" in summary
+    # The 1–5 scale is shown once, by the question's type, not again in its text.
+    assert "1. 您对我们处理这次投诉的整体满意度如何?(评分 1–5)\n" in summary
+    assert "满意)" not in summary and summary.count("1–5") == 1
     assert "已解决 / 部分解决 / 未解决" in summary
     assert "已建立调查 S-2026-0001" in alice("确认")
     assert "4/5" in Chat(app, "bob")(f"/complaint satisfaction {beta} 4")  # a score in chat
@@ -152,6 +154,8 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
     page = context.new_page()
     page.goto(zhang_link)
     assert page.locator("#survey-title").inner_text() == "投诉处理满意度回访"
+    assert page.locator("#q1 legend").inner_text() == "1. 您对我们处理这次投诉的整体满意度如何? *"
+    assert page.content().count("5 = 非常满意") == 1 and "很不满意" not in page.content()
     assert page.evaluate("document.scripts.length") == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     # Nothing chosen: polite errors in Chinese, the comment typed is kept.
@@ -243,6 +247,9 @@ def test_the_page_validates_like_the_chat_in_english(db_url, tmp_path, clock):  
     _, (link,) = _invite_by_hand(app, "Anna Lee, anna@example.com, en")
     client = create_app(app).test_client()
     path = link.split("127.0.0.1", 1)[1]
+    shown = client.get(path).text  # the scale once: the hint under the question
+    assert shown.count("5 = very satisfied") == 1
+    assert "How satisfied are you with how we handled your complaint? <span" in shown
     page = client.post(path, data={"q1": "7", "q2": "9", "q3": "<script>x</script>" * 200})
     assert page.status_code == 422
     assert "Please choose a score from 1 to 5." in page.text
@@ -392,7 +399,9 @@ def test_a_failure_while_storing_answers_asks_politely_to_try_again(  # noqa: AN
 def test_sms_recipients_get_the_text_to_send_not_an_sms(db_url, tmp_path, clock):  # noqa: ANN001
     app = _app(db_url, tmp_path)
     alice = Chat(app, "alice")
-    alice("/survey new partner")
+    summary = alice("/survey new partner")
+    assert "1. 您对双方合作的整体满意度如何?(评分 1–5)\n" in summary
+    assert "(1–5)" not in summary
     alice("confirm")
     out = alice.say("/survey invite S-2026-0001\nLi Lei, +86 138-0013-8000, en\n"
                     "王芳, 13900000000")
