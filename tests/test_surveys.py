@@ -266,6 +266,16 @@ def test_the_page_validates_like_the_chat_in_english(db_url, tmp_path, clock):  
     assert done.status_code == 200 and "Thank you!" in done.text
     assert [r.answers for r in _responses(app)] == [
         {"q1": 4, "q2": 2, "q3": "Fine caf\u00e9\nthanks[31m"}]
+    # E-mail not set up: the link went by hand, and the results say so, with no mail figures.
+    results = _english(Chat(app, "alice"))("/survey results S-2026-0001")
+    assert ("Response rate: links handed to 1 person (no e-mail set up), 1 answered (100%)."
+            in results)
+    assert "e-mails delivered" not in results and "Invited" not in results
+    zh = Chat(app, "alice")
+    zh("/lang zh")
+    results = zh("/survey results S-2026-0001")
+    assert "回复率:链接已交给 1 人(未配置邮件),1 人作答(100%)。" in results
+    assert "邮件送达" not in results and "送达 1 人" not in results
 
 
 def test_two_submissions_at_once_write_one_response(db_url, tmp_path, clock):  # noqa: ANN001

@@ -431,7 +431,7 @@ def _writable(ctx: Ctx, raw: str | None, usage: str) -> Survey:
     return survey
 
 
-def _reach(ctx: Ctx, survey: Survey) -> dict[str, int]:
+def _reach(ctx: Ctx, survey: Survey) -> dict[str, int | bool]:
     """Who the invitations reached, the response rate's base: e-mails the server took, SMS
     texts and links handed out by hand (the team sent them), and any that was answered; not
     e-mails that failed, were cancelled or are still on their way."""
@@ -444,7 +444,10 @@ def _reach(ctx: Ctx, survey: Survey) -> dict[str, int]:
     reached = sum(1 for status, channel, used in rows
                   if used is not None or status == SENT or (channel == "sms" or status == ""))
     return {"reached": reached, "delivered": delivered, "failed": failed, "waiting": waiting,
-            "mailed": sum(1 for _, channel, _ in rows if channel == "email")}
+            # E-mails queued, sent, failed or cancelled; none: the links were handed out by
+            # hand (or by SMS), and the results leave the mail figures out.
+            "mailed": sum(1 for status, channel, _ in rows if channel == "email" and status),
+            "smtp": bool(ctx.settings.surveys.smtp_url)}
 
 
 def _count(ctx: Ctx, model: Any, survey: Survey) -> int:  # noqa: ANN401 (two tables)
