@@ -543,6 +543,19 @@ def test_a_questionnaire_of_ones_own_questions(db_url, tmp_path, clock):  # noqa
         Chat(app, "carol"))("/survey results S-2026-0001")
 
 
+def test_the_chinese_help_names_the_questionnaires_in_chinese(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    zh = Chat(app, "bob")
+    usage = re.search(r"/survey new \[(.+?)\]", zh("/help survey"))
+    assert usage is not None and usage.group(1) == "投诉回访|合作伙伴|自定义"
+    # Every word the help offers is one /survey new takes.
+    assert "投诉处理满意度回访" in zh("/survey new 投诉回访")
+    zh("cancel")
+    assert "合作伙伴满意度调查" in zh("/survey new 合作伙伴")
+    zh("cancel")
+    assert "标题" in zh("/survey new 自定义")
+
+
 def test_back_from_the_summary_keeps_the_questions_typed(db_url, tmp_path, clock):  # noqa: ANN001
     app = _app(db_url, tmp_path)
     bob = _english(Chat(app, "bob"))
