@@ -554,6 +554,11 @@ def test_the_chinese_help_names_the_questionnaires_in_chinese(db_url, tmp_path, 
     assert "合作伙伴满意度调查" in zh("/survey new 合作伙伴")
     zh("cancel")
     assert "标题" in zh("/survey new 自定义")
+    zh("cancel")
+    # An unknown subcommand: no stray space after the Chinese full stop.
+    refused = zh("/survey bogus")
+    assert refused.startswith("“survey bogus”不是有效的子命令。")
+    assert refused.endswith("。发送 /help survey 查看用法。") and "。 " not in refused
 
 
 def test_back_from_the_summary_keeps_the_questions_typed(db_url, tmp_path, clock):  # noqa: ANN001
