@@ -528,21 +528,29 @@ def test_a_long_message_cut_short_by_a_rate_limit_goes_on_without_repeating_a_pa
 # -- the intake as a modal -----------------------------------------------------------------
 
 
-def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
-    h, fake = slack, slack.fake
+def _tap_form_button(h: Harness, trigger: str | None = None) -> tuple[int, dict[str, Any]]:
+    """Alice starts /visit new in her DM and taps "Fill in a form instead" on the first
+    question, with a fresh trigger_id unless `trigger` is given: the status of the tap, and
+    the button."""
     h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
-    started = fake.wait_for("chat.postMessage", 2)[0].params
+    started = h.fake.wait_for("chat.postMessage", 2)[0].params
     button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
-    assert button["action_id"] == "liaison_form_open"
-    assert button["text"]["text"] == "Fill in a form instead"
-
-    tapped = trigger_id()
-    h.slack.interaction({
+    status, _ = h.slack.interaction({
         "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": tapped, "container": {"type": "message", "message_ts": "1.0"},
+        "trigger_id": trigger or trigger_id(), "container": {"type": "message",
+                                                           "message_ts": "1.0"},
         "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
         "actions": [{**button, "block_id": "b", "action_ts": "1"}],
     })
+    return status, button
+
+
+def test_the_intake_as_a_modal_with_a_field_error(slack: Harness) -> None:
+    h, fake = slack, slack.fake
+    tapped = trigger_id()
+    _, button = _tap_form_button(h, tapped)
+    assert button["action_id"] == "liaison_form_open"
+    assert button["text"]["text"] == "Fill in a form instead"
     opened = fake.wait_for("views.open")[0]
     assert opened.params["trigger_id"] == tapped and opened.response["ok"]
     view = fake.wait_for_form()
@@ -648,15 +656,7 @@ def test_a_slow_form_opens_at_once_and_is_filled_in_by_views_update(
 
     monkeypatch.setattr(slack_forms, "build_view", slow)
     monkeypatch.setattr(slack_module, "FORM_BUDGET", 0.05)
-    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
-    started = fake.wait_for("chat.postMessage", 2)[0].params
-    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
-    status, _ = h.slack.interaction({
-        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
-        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
-        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
-    })
+    status, _ = _tap_form_button(h)
     assert status == 200
     # Within the trigger's 3 s: a placeholder, in Alice's language.
     opened = fake.wait_for("views.open")[0]
@@ -684,15 +684,7 @@ def test_a_form_that_fails_after_its_placeholder_opened_says_so_in_the_placehold
 
     monkeypatch.setattr(slack_forms, "build_view", broken)
     monkeypatch.setattr(slack_module, "FORM_BUDGET", 0.05)
-    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
-    started = fake.wait_for("chat.postMessage", 2)[0].params
-    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
-    h.slack.interaction({
-        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
-        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
-        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
-    })
+    _tap_form_button(h)
     opened = fake.wait_for("views.open")[0]
     release.set()
     updated = fake.wait_for("views.update")[0].params
@@ -705,15 +697,7 @@ def test_a_form_slack_refuses_to_open_is_explained_to_the_person(slack: Harness)
     machine): Slack refuses views.open with expired_trigger_id, and the person, who saw
     nothing open, is told privately what to do, in their language."""
     h, fake = slack, slack.fake
-    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
-    started = fake.wait_for("chat.postMessage", 2)[0].params
-    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
-    status, _ = h.slack.interaction({
-        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": trigger_id(age=4), "container": {"type": "message", "message_ts": "1.0"},
-        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
-        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
-    })
+    status, _ = _tap_form_button(h, trigger_id(age=4))
     assert status == 200
     assert fake.wait_for("views.open")[0].response["error"] == "expired_trigger_id"
     said = fake.wait_for("chat.postEphemeral")[0].params
@@ -822,15 +806,7 @@ def test_a_form_submission_queues_its_answers_with_its_change(
     from schedules.models import Reminder
 
     h, fake = slack, slack.fake
-    h.slack.command("/visit", "new", user=ALICE, channel=DM, channel_name="directmessage")
-    started = fake.wait_for("chat.postMessage", 2)[0].params
-    button = next(e for b in started["blocks"] if b["type"] == "actions" for e in b["elements"])
-    h.slack.interaction({
-        "type": "block_actions", "user": {"id": ALICE}, "channel": {"id": DM},
-        "trigger_id": trigger_id(), "container": {"type": "message", "message_ts": "1.0"},
-        "message": {"ts": "1.0", "text": started["text"], "blocks": started["blocks"]},
-        "actions": [{**button, "block_id": "b", "action_ts": "1"}],
-    })
+    _tap_form_button(h)
     view = fake.wait_for_form()
     with h.app.db.session() as s:
         queued_before = len(s.exec(select(Reminder.id)).all())
