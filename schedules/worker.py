@@ -111,6 +111,7 @@ class Sweeper:
         self._renewed_at: datetime | None = None
         self.failed_at_claim = 0  # by the last claim: their admin notices are due now
         self._lock = threading.Lock()  # one sweep at a time per sweeper
+        self._clock_given = False  # sweep(now=...): a caller's clock, used throughout
         self.render_chunk = RENDER_CHUNK_SQLITE if app.db.dialect == "sqlite" else RENDER_CHUNK
 
     # -- claiming ---------------------------------------------------------------------------
@@ -218,6 +219,7 @@ class Sweeper:
         leaves as StorageError; what was sent meanwhile is kept and marked on the next sweep."""
         result = SweepResult()
         with self._lock:
+            self._clock_given = now is not None
             self._write_unwritten()
             while True:
                 current = now_or(now)
@@ -386,8 +388,11 @@ class Sweeper:
                 if isinstance(sent, str) and outbound.meta.get("anchor"):
                     item.ts = sent  # the id of a thread's first message, for the ones after
             except DeliveryError as exc:
+                # A Retry-After counts from the response (Slack's "Rate limits": "wait the
+                # number of seconds in the Retry-After header before retrying"), not from
+                # `now`, taken before the send: a slow answer would otherwise be retried early.
+                now = self._responded(now)
                 if exc.scopes and exc.retry_after is not None:
-                    # Counted from the response (`now` is taken per reminder, just before).
                     until = now + timedelta(seconds=exc.retry_after)
                     self.throttle.pause(exc.scopes, until)
                     metrics.rate_limited(outbound.address.platform)
@@ -407,6 +412,11 @@ class Sweeper:
                 return False
             log.info("delivered %s to %s", item.key, _address_key(outbound))
         return True
+
+    def _responded(self, now: datetime) -> datetime:
+        """The time a platform's answer came: the clock now, or the sweep's own `now` when the
+        caller gave one (a test's fake clock)."""
+        return now if self._clock_given else max(now, datetime.now(UTC))
 
     def _mark_sent(self, rid: int, now: datetime, ts: str | None = None) -> None:
         """Mark one reminder sent, with its kind's on_sent, the moment the platform took it.
