@@ -14,7 +14,7 @@ from tests.fakes.slack_api import message_text
 from tests.test_slack import ADMIN, Harness, slack  # noqa: F401  (the fixture)
 
 PEOPLE = 40
-pytestmark = pytest.mark.timing  # a latency bound: run alone (see Makefile)
+pytestmark = pytest.mark.timing  # a latency bound: never behind other tests for the CPU (Makefile)
 RETRY_AFTER = 3  # seconds; Slack's 30 scaled down, the behaviour is the same
 
 
