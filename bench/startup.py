@@ -30,7 +30,8 @@ from _common import ROOT
 LIAISON = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from bot.config import Settings
+from bot.config import Settings  # what `liaison` imports before its main() runs
+import gc; gc.disable()  # as bot.cli.main does, until the bot is ready
 from bot.runtime import build
 from bot.adapters.slack import SlackAdapter
 settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",
@@ -42,6 +43,7 @@ adapter.listen()
 from schedules.scheduler import ReminderScheduler
 scheduler = ReminderScheduler(app, {{"slack": adapter}})
 scheduler.start()
+gc.freeze(); gc.enable()  # as bot.runtime.serve does once the bot is ready
 """
 
 BARE = r"""

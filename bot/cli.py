@@ -4,6 +4,7 @@ and the sub-commands each domain declares (`liaison comm export`, `liaison tp im
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import sys
 from pathlib import Path
@@ -97,7 +98,18 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    # Start-up makes a few hundred thousand objects that all stay (modules, models, the
+    # registry): the cyclic garbage collector would scan them over and over, about a sixth of
+    # a `liaison run` start (bench/startup.py). It is off until the bot is ready; then
+    # bot.runtime.serve moves them out of later collections (gc.freeze) and turns it on.
+    gc.disable()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: list[str]) -> int:
     parser = _parser(domains=not argv or argv[0] not in CORE_COMMANDS)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -8,6 +8,7 @@ on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import signal
@@ -82,6 +83,9 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
     scheduler = ReminderScheduler(app, adapters)
     scheduler.start()
     web = start_web(app, adapters)
+    if not gc.isenabled():  # started by `liaison` (bot.cli.main), which turned it off
+        gc.freeze()  # what start-up made stays: later collections need not scan it
+        gc.enable()
     stopping = threading.Event()
 
     def stop(*_: object) -> None:
