@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from openpyxl import load_workbook
-from playwright.sync_api import BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from bot.web.server import WebServer
 from tests import seed
@@ -61,12 +61,19 @@ def site(sqlite_url: str, tmp_path) -> Iterator:  # noqa: ANN001
     app.db.dispose()
 
 
-def browser(playwright: Playwright, tmp_path: Path, name: str) -> BrowserContext:
-    """A fresh Chromium with a profile of its own."""
-    return playwright.chromium.launch_persistent_context(
-        str(tmp_path / f"profile-{name}"), executable_path=CHROMIUM, headless=True,
-        args=FLAGS, accept_downloads=True, viewport={"width": 390, "height": 844},
-        locale="zh-CN")
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """One Chromium per test module; each test opens its own contexts in it."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    yield browser
+    browser.close()
+
+
+def browser(chromium: Browser) -> BrowserContext:
+    """A fresh browser profile (a context: its own cookies, storage and downloads, like a
+    private window), on a phone-sized screen."""
+    return chromium.new_context(accept_downloads=True, viewport={"width": 390, "height": 844},
+                                locale="zh-CN")
 
 
 def sign_in_link(app, user: str) -> str:  # noqa: ANN001
@@ -83,8 +90,8 @@ def sign_in(context: BrowserContext, app, user: str):  # noqa: ANN001, ANN201
 
 
 def test_sign_in_from_chat_and_see_the_overdue_complaint_in_red(
-        playwright: Playwright, site, tmp_path: Path) -> None:  # noqa: ANN001
-    context = browser(playwright, tmp_path, "admin")
+        chromium: Browser, site) -> None:  # noqa: ANN001
+    context = browser(chromium)
     page = sign_in(context, site, "admin")
     late = page.locator("#open-complaints tr", has_text="Late Ltd")
     assert late.get_attribute("class") == "overdue"
@@ -111,8 +118,8 @@ def test_sign_in_from_chat_and_see_the_overdue_complaint_in_red(
 
 
 def test_a_staff_member_does_not_see_others_records(
-        playwright: Playwright, site, tmp_path: Path) -> None:  # noqa: ANN001
-    context = browser(playwright, tmp_path, "bob")
+        chromium: Browser, site) -> None:  # noqa: ANN001
+    context = browser(chromium)
     page = sign_in(context, site, "bob")
     assert "bob's own" in page.content()
     assert "Late Ltd" not in page.content() and "客户甲" not in page.content()
@@ -125,8 +132,8 @@ def test_a_staff_member_does_not_see_others_records(
 
 
 def test_an_expired_or_reused_link_is_refused(
-        playwright: Playwright, site, tmp_path: Path) -> None:  # noqa: ANN001
-    first = browser(playwright, tmp_path, "first")
+        chromium: Browser, site) -> None:  # noqa: ANN001
+    first = browser(chromium)
     page = first.new_page()
     url = sign_in_link(site, "admin")
     page.goto(url)
@@ -134,7 +141,7 @@ def test_an_expired_or_reused_link_is_refused(
     page.wait_for_url(re.compile(r".*/dash/$"))
     first.close()
     # the same link in another browser: used already
-    other = browser(playwright, tmp_path, "second")
+    other = browser(chromium)
     page = other.new_page()
     page.goto(url)
     assert page.url.endswith("/dash/expired")
@@ -151,8 +158,8 @@ def test_an_expired_or_reused_link_is_refused(
 
 
 def test_csv_and_xlsx_downloads_open_with_the_right_rows(
-        playwright: Playwright, site, tmp_path: Path) -> None:  # noqa: ANN001
-    context = browser(playwright, tmp_path, "exports")
+        chromium: Browser, site, tmp_path: Path) -> None:  # noqa: ANN001
+    context = browser(chromium)
     page = sign_in(context, site, "admin")
     page.goto(page.url + "complaints")
     page.fill("input[name=q]", "投诉")

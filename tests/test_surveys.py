@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Playwright
+from playwright.sync_api import Browser
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
@@ -40,7 +40,7 @@ from schedules.scheduler import ReminderScheduler
 from tests import seed
 from tests.fakes.smtp import SmtpServer
 from tests.support import Chat, RecordingAdapter, build_app, recording_adapters, run_due
-from tests.test_dashboard_browser import browser, playwright  # noqa: F401 (a fixture)
+from tests.test_dashboard_browser import browser, chromium, playwright  # noqa: F401 (fixtures)
 
 LINK = re.compile(r"https?://127\.0\.0\.1(?::\d+)?/s/[A-Za-z0-9_-]{40,}")
 SENDER = "Liaison Survey <survey@example.com>"
@@ -113,7 +113,7 @@ def site(sqlite_url: str, tmp_path: Path, smtp: SmtpServer) -> Iterator:
 
 
 def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
-        playwright: Playwright, site, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: ANN001, F811
+        chromium: Browser, site, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: ANN001, F811
     app = site
     alice = Chat(app, "alice")
     low = _complaint(app, contact="张伟 13800000000 zhang@example.com")  # owner bob
@@ -150,7 +150,7 @@ def test_a_complaint_survey_mailed_to_three_and_answered_on_the_page(
         assert all(zhang_link.rsplit("/", 1)[1] not in (i.token_hash)
                    for i in s.exec(select(SurveyInvitation)).all())
 
-    context = browser(playwright, tmp_path, "customer")
+    context = browser(chromium)
     page = context.new_page()
     page.goto(zhang_link)
     assert page.locator("#survey-title").inner_text() == "投诉处理满意度回访"
