@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -271,8 +272,14 @@ class Settings(BaseSettings):
 
     @property
     def admin_ids(self) -> frozenset[tuple[str, str]]:
-        pairs = (item.strip().partition(":") for item in self.admins.split(",") if item.strip())
-        return frozenset((platform, user) for platform, _, user in pairs)
+        return _admin_ids(self.admins)
+
+
+@lru_cache(maxsize=8)
+def _admin_ids(admins: str) -> frozenset[tuple[str, str]]:
+    """LIAISON_ADMINS parsed, once per value (read on every message)."""
+    pairs = (item.strip().partition(":") for item in admins.split(",") if item.strip())
+    return frozenset((platform, user) for platform, _, user in pairs)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -142,7 +142,8 @@ def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -
         if cache is not None and member.id is not None:
             cache.put(member.id, stored, generation)
     found = {IMPLICIT, *stored}
-    if (member.platform, member.user_id) in set(admins):
+    if (member.platform, member.user_id) in (
+            admins if isinstance(admins, frozenset | set) else set(admins)):
         found.add("admin")
     return frozenset(found)
 
