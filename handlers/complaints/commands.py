@@ -13,6 +13,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, and_, col, func, or_, select
 
 from bot import parsers, records, workcal
@@ -313,30 +314,46 @@ def new(ctx: Ctx, args: Args) -> list[Reply]:
     return ctx.app.engine.start(ctx, FLOW, prefill)
 
 
+def _list_queries() -> dict[str, tuple[Any, Any]]:
+    """Per filter of `/complaint list`: the count and the newest LIST_LIMIT rows, built once
+    (building them cost more than running them). Parameters: the member's `platform` and
+    `user` (mine), `now` (overdue)."""
+    platform, user, now = bindparam("platform"), bindparam("user"), bindparam("now")
+    where = {
+        # owned or filed by me
+        "mine": (or_(and_(Complaint.owner_platform == platform, Complaint.owner_id == user),
+                     and_(Complaint.reporter_platform == platform,
+                          Complaint.reporter_id == user)),
+                 Complaint.status != "closed"),
+        "open": (col(Complaint.status).in_(rules.OPEN_STATUSES),),
+        "overdue": (Complaint.status == "new", col(Complaint.paused_at).is_(None),
+                    col(Complaint.due_at) < now),
+        "all": (),
+    }
+    queries = {}
+    for which, conditions in where.items():
+        query = select(Complaint).where(*conditions)
+        queries[which] = (
+            select(func.count()).select_from(query.subquery()),
+            query.order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+            .limit(LIST_LIMIT),
+        )
+    return queries
+
+
+_LIST_QUERIES = _list_queries()
+
+
 @DOMAIN.command("complaint", "list", aliases=("列表", "ls"), usage="complaints.cmd.list")
 def list_(ctx: Ctx, args: Args) -> Reply:
     word = (args.get(0) or "open").lower()
     which = next((k for k, words in FILTERS.items() if word in words), None)
     if which is None:
         raise _usage("list")
-    query = select(Complaint)
-    if which == "mine":
-        platform, user = ctx.member.platform, ctx.member.user_id  # owned or filed by me
-        query = query.where(or_(and_(Complaint.owner_platform == platform,
-                                     Complaint.owner_id == user),
-                                and_(Complaint.reporter_platform == platform,
-                                     Complaint.reporter_id == user)),
-                            Complaint.status != "closed")
-    elif which == "open":
-        query = query.where(col(Complaint.status).in_(rules.OPEN_STATUSES))
-    elif which == "overdue":
-        query = query.where(Complaint.status == "new", col(Complaint.paused_at).is_(None),
-                            col(Complaint.due_at) < ctx.now)
-    total = ctx.session.exec(select(func.count()).select_from(query.subquery())).one()
-    found = ctx.session.exec(
-        query.order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
-        .limit(LIST_LIMIT)
-    ).all()
+    count, rows_of = _LIST_QUERIES[which]
+    params = {"platform": ctx.member.platform, "user": ctx.member.user_id, "now": ctx.now}
+    total = ctx.session.exec(count, params=params).one()
+    found = ctx.session.exec(rows_of, params=params).all()
     place = _place(ctx)
     cal = store.calendar(ctx.session, ctx.settings)  # once for the whole list
     rows = [store.view(c, ctx.now, full=_sees_full(ctx, c, place), cal=cal) for c in found]
