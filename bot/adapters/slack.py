@@ -145,7 +145,8 @@ class Origin:
 
 @dataclass
 class _Ack:
-    """The private part of a slash command's answer, handed from the worker to the ack."""
+    """The private part of a slash command's answer, handed from the worker to the ack: the
+    one message's payload, or None."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     ready: Future = field(default_factory=Future)
@@ -345,11 +346,11 @@ class SlackAdapter:
         except FutureTimeout:
             with pending.lock:
                 pending.late = not pending.ready.done()
-            now = [] if pending.late else pending.ready.result()
+            now = None if pending.late else pending.ready.result()
         except Exception:  # noqa: BLE001  (logged by the worker; the ack must still go)
-            now = []
+            now = None
         if now:
-            ack(response_type="ephemeral", **combine(now)[0])
+            ack(response_type="ephemeral", **now)
         else:
             ack()
 
@@ -377,8 +378,9 @@ class SlackAdapter:
             with pending.lock:
                 if not pending.late:
                     # The ack holds one message: a longer answer goes by the response URL.
-                    fits = len(combine([o.message for o in private])) <= 1
-                    pending.ready.set_result([o.message for o in private] if fits else [])
+                    parts = combine([o.message for o in private]) if private else []
+                    fits = len(parts) <= 1
+                    pending.ready.set_result(parts[0] if fits and parts else None)
                     if fits:
                         private = []
             rest = [o for o in kept if not _private_answer(o)]
