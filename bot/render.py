@@ -195,6 +195,9 @@ class Renderer:
             bytecode_cache=_BYTECODE,
         )
         self._labels = {loc: self._load_labels(loc) for loc in LOCALES}
+        # Labels looked up (a list renders dozens): the files are read once, above, so a
+        # key's value never changes; the keys are the templates' and the code's, a few hundred.
+        self._found: dict[tuple[str, str], Any] = {}
         # Rendered replies that said they depend on their `cache` key alone (Reply.cache).
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
 
@@ -223,12 +226,16 @@ class Renderer:
         return locale if locale in LOCALES else self.default_locale
 
     def label(self, locale: str, key: str) -> str:
-        labels = self._labels[self.locale(locale)]
-        value = labels
+        loc = self.locale(locale)
+        found = self._found.get((loc, key))
+        if found is not None:
+            return found
+        value = self._labels[loc]
         for part in key.split("."):
             if not isinstance(value, dict) or part not in value:
                 raise KeyError(f"label {key!r} missing in {locale}/labels.yaml")
             value = value[part]
+        self._found[(loc, key)] = value
         return value
 
     def has_label(self, locale: str, key: str) -> bool:
