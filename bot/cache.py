@@ -7,7 +7,7 @@ session, drops what a cache holds for it when the session flushes, and again whe
 (so a reader that loaded the old row meanwhile cannot put it back for long). Each value is
 kept at most `ttl` seconds: that bounds how long a change made elsewhere (another replica, the
 CLI in another process) goes unseen here. Core statements (`update(Member.__table__)`) are
-not seen: the cached tables are written through the ORM only.
+not seen: whoever writes a cached table with one says so (`Cache.written_by`).
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ class Cache:
             else:
                 for key in keys:
                     self._data.pop(key, None)
+
+    def written_by(self, session: Session, keys: Iterable[Hashable]) -> None:
+        """`session` wrote these keys' rows with a Core statement, which the cache cannot see:
+        dropped now and again when it commits, as for a write through the ORM."""
+        keys = list(keys)
+        self.forget(keys)
+        session.info.setdefault(_PENDING, []).append((self, keys))
 
     def unchanged_by(self, session: Session) -> bool:
         """Whether `session` has written (or is about to write) no row this cache watches:

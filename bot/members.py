@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, event
+from sqlalchemy import bindparam, event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -116,19 +116,33 @@ def touch(session: Session, inbound: Inbound) -> Member:
             member = find(session, inbound.platform, user_id=inbound.user)
             assert member is not None
         return member
-    changed = False
+    _fill_gaps(session, member, inbound)
     if inbound.user_name and member.display_name != inbound.user_name[:200]:
         member.display_name = inbound.user_name[:200]
-        changed = True
-    if member.locale is None and inbound.locale in ("zh", "en"):
-        member.locale = inbound.locale
-        changed = True
-    if member.timezone is None and inbound.timezone:
-        member.timezone = inbound.timezone
-        changed = True
-    if changed:
         session.add(member)
     return member
+
+
+def _fill_gaps(session: Session, member: Member, inbound: Inbound) -> None:
+    """The platform's language and zone, only where the member has none. The copy at hand may
+    be one this process kept (up to 15 s old, bot/cache.py) from before a `/lang` or `/tz` on
+    another replica, which must win: so each gap is filled by a conditional UPDATE, and the
+    member then read back as the database has it."""
+    gaps = {}
+    if member.locale is None and inbound.locale in ("zh", "en"):
+        gaps["locale"] = inbound.locale
+    if member.timezone is None and inbound.timezone:
+        gaps["timezone"] = inbound.timezone
+    if not gaps or member.id is None:
+        return
+    table = Member.__table__
+    for field, value in gaps.items():
+        session.execute(update(table).where(table.c.id == member.id, table.c[field].is_(None))
+                        .values({field: value}))
+    cache = _members(session)
+    if cache is not None:
+        cache.written_by(session, [(member.platform, member.user_id)])
+    session.refresh(member, attribute_names=list(gaps))
 
 
 def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -> frozenset[str]:

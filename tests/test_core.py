@@ -4,6 +4,7 @@ input, and a failed write leaving nothing behind."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlmodel import func, select
 
 from bot.messages import Reply
@@ -65,6 +66,24 @@ def test_platform_locale_fills_gaps_but_my_choice_wins(db_url, tmp_path, clock):
     assert "Hello! I'm Liaison" in slack("", locale="en", timezone="Europe/London")
     slack("/lang zh")
     assert "你好" in slack("", locale="en")
+
+
+def test_a_language_chosen_on_another_replica_is_not_overwritten_by_the_platforms(
+        db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    here = Chat(app, "U1", platform="slack", channel="D1")
+    here("/whoami")
+    here("/whoami")  # U1, with no language yet, is now kept by this process
+    # Another replica (another process: this one's caches do not hear of it) runs `/lang en`.
+    other = create_engine(db_url)
+    with other.begin() as conn:
+        conn.execute(text("UPDATE member SET locale = 'en' WHERE user_id = 'U1'"))
+    other.dispose()
+    # Slack says U1's client is in Chinese; the copy kept here still has no language.
+    assert "Language: English" in here("/whoami", locale="zh", timezone="Asia/Shanghai")
+    with app.db.session() as s:
+        me = s.exec(select(Member).where(Member.user_id == "U1")).one()
+        assert (me.locale, me.timezone) == ("en", "Asia/Shanghai")  # the zone's gap filled
 
 
 def test_only_admins_grant_roles(db_url, tmp_path, clock):
