@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -39,6 +39,16 @@ _CURRENT = select(Conversation).where(
     Conversation.user_id == bindparam("user"),
 )
 _CURRENT_LOCKED = _CURRENT.with_for_update()
+
+# The engine writes its row with these statements, not through the session's unit of work:
+# a step changes one known row, and the flush that works out what changed cost more than the
+# rest of the step (issue 22). A conversation the engine holds is therefore never in the
+# session (`current` detaches it); every change is written when it is made (`_save`, `_drop`).
+_TABLE = Conversation.__table__
+_INSERT = insert(_TABLE)
+_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
+_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
+_WRITTEN = ("step", "answers", "history", "context", "updated_at", "expires_at")
 
 CONFIRM = "__confirm__"
 
@@ -182,16 +192,36 @@ class Engine:
 
     def current(self, ctx: Ctx) -> Conversation | None:
         # Two quick answers from one person must not both advance the same step.
+        # (SQLite: the transaction took the write lock at BEGIN; PostgreSQL: the row lock.)
         query = _CURRENT_LOCKED if ctx.app.db.dialect == "postgresql" else _CURRENT
-        return ctx.session.exec(query, params={
+        conv = ctx.session.exec(query, params={
             "platform": ctx.inbound.platform, "channel": ctx.inbound.channel,
             "user": ctx.inbound.user}).first()
+        if conv is not None:
+            ctx.session.expunge(conv)  # written by `_save` / `_drop`, never by a flush
+        return conv
+
+    def _save(self, ctx: Ctx, conv: Conversation) -> None:
+        """Write the conversation as it now stands: one INSERT for a new one, else one UPDATE
+        of the fields a step changes. Run at once, so a later query in this transaction (an
+        adapter's, a parser's `current`) sees it; rolled back with the rest on any error."""
+        ctx.session.info["wrote"] = True  # a failure now says "rolled back" (bot/db.py)
+        if conv.id is None:
+            row = {c.key: getattr(conv, c.key) for c in _TABLE.columns if c.key != "id"}
+            conv.id = ctx.session.execute(_INSERT, row).inserted_primary_key[0]
+        else:
+            ctx.session.execute(_UPDATE, {"conv_id": conv.id,
+                                          **{k: getattr(conv, k) for k in _WRITTEN}})
+
+    def _drop(self, ctx: Ctx, conv: Conversation) -> None:
+        """Delete the conversation's row (it ended, expired or was replaced)."""
+        ctx.session.info["wrote"] = True
+        ctx.session.execute(_DELETE, {"conv_id": conv.id})
 
     def expire_if_stale(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
         if conv.expires_at > ctx.now:
             return []
-        ctx.session.delete(conv)
-        ctx.session.flush()
+        self._drop(ctx, conv)
         return [Reply("flow/expired", {"flow": conv.flow})]
 
     # -- starting ----------------------------------------------------------------------------
@@ -211,8 +241,7 @@ class Engine:
         if conv is not None:
             if conv.expires_at > ctx.now:
                 replies.append(Reply("flow/replaced", {"flow": conv.flow, "new": name}))
-            ctx.session.delete(conv)
-            ctx.session.flush()
+            self._drop(ctx, conv)
         conv = Conversation(
             platform=ctx.inbound.platform,
             channel_id=ctx.inbound.channel,
@@ -244,7 +273,7 @@ class Engine:
     def answer(self, ctx: Ctx, conv: Conversation, text: str) -> list[Reply]:
         flow = self.flows.get(conv.flow)
         if flow is None:  # a flow removed by an upgrade
-            ctx.session.delete(conv)
+            self._drop(ctx, conv)
             return [Reply("flow/expired", {"flow": conv.flow})]
         text, token = tapped(text)
         if token is not None and token != step_token(conv):
@@ -257,32 +286,32 @@ class Engine:
         conv.expires_at = ctx.now + ctx.settings.conversation_timeout
 
         if word == "cancel":
-            ctx.session.delete(conv)
+            self._drop(ctx, conv)
             return [Reply("flow/cancelled", {"flow": conv.flow})]
+        # From here on the conversation is kept (its expiry moved on) or dropped: every branch
+        # ends in `_save` or `_drop`.
         if word == "status":
-            return [self._status(ctx, flow, conv), *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, self._status(ctx, flow, conv))
         if word == "back":
             return self._back(ctx, flow, conv)
 
         if conv.step == CONFIRM:
             if word == "yes":
                 replies = self._finish(ctx, flow, answers)
-                ctx.session.delete(conv)
+                self._drop(ctx, conv)
                 return replies
             if word == "no":
-                ctx.session.delete(conv)
+                self._drop(ctx, conv)
                 return [Reply("flow/cancelled", {"flow": conv.flow})]
-            return [Reply("flow/confirm_again"), *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, Reply("flow/confirm_again"))
 
         step = flow.step(conv.step)
         if ctx.inbound.files and not step.files:
-            ctx.session.add(conv)
-            return [Reply("flow/file_not_here", {"names": [f.filename[:80]
-                                                         for f in ctx.inbound.files]}),
-                    *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, Reply("flow/file_not_here", {
+                "names": [f.filename[:80] for f in ctx.inbound.files]}))
         if word == "skip":
             if not step.optional:
-                return [Reply("flow/required"), *self._prompt(ctx, flow, conv)]
+                return self._again(ctx, flow, conv, Reply("flow/required"))
             answers[step.key] = step.default(ctx, answers) if step.default else None
             conv.context = {}
             return self._accept(ctx, flow, conv, step, answers)
@@ -291,16 +320,20 @@ class Engine:
             return self._collect(ctx, flow, conv, step, answers, text, word)
         if word in ("yes", "no", "done") and not step.options(ctx, answers):
             # "confirm" at a free-text question is a slip, not the customer's contact
-            ctx.session.add(conv)
-            return [Reply("flow/command_word", {"word": text.strip()}),
-                    *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, Reply("flow/command_word",
+                                                      {"word": text.strip()}))
 
         try:
             answers[step.key] = step.read(text, ctx, answers)
         except InvalidAnswer as exc:
-            ctx.session.add(conv)
-            return [Reply(exc.template, exc.params), *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, Reply(exc.template, exc.params))
         return self._accept(ctx, flow, conv, step, answers)
+
+    def _again(self, ctx: Ctx, flow: Flow, conv: Conversation, *said: Reply) -> list[Reply]:
+        """What was said, then the current question asked again; the conversation stays at
+        its step (saved: its expiry moved on)."""
+        self._save(ctx, conv)
+        return [*said, *self._prompt(ctx, flow, conv)]
 
     def _numbered(self, ctx: Ctx, flow: Flow, conv: Conversation, text: str) -> str:
         """Where a platform shows numbered options instead of buttons, "2" means option 2."""
@@ -318,7 +351,7 @@ class Engine:
         items = list(conv.context.get("items", []))
         if word == "done":
             if not items and not step.optional:
-                return [Reply(step.empty), *self._prompt(ctx, flow, conv)]
+                return self._again(ctx, flow, conv, Reply(step.empty))
             answers[step.key] = items
             conv.context = {}
             return self._accept(ctx, flow, conv, step, answers)
@@ -328,7 +361,7 @@ class Engine:
             try:
                 new = list(step.read(text, ctx, answers))
             except InvalidAnswer as exc:
-                ctx.session.add(conv)
+                self._save(ctx, conv)
                 return [Reply(exc.template, exc.params)]
         for line in filter(None, (ln.strip() for ln in text.splitlines())):
             if step.files and ctx.inbound.files:
@@ -337,12 +370,13 @@ class Engine:
                 new.append(step.read(line, ctx, answers))
             except InvalidAnswer as exc:
                 # Nothing of this message is kept when one line is wrong.
-                ctx.session.add(conv)
+                self._save(ctx, conv)
                 return [Reply(exc.template, {**exc.params, "line": line})]
         if len(items) + len(new) > step.max_items:
+            self._save(ctx, conv)
             return [Reply("flow/too_many", {"limit": step.max_items})]
         conv.context = {"items": items + new}
-        ctx.session.add(conv)
+        self._save(ctx, conv)
         return [Reply(step.collected, {"count": len(items) + len(new), "added": new})]
 
     def _finish(self, ctx: Ctx, flow: Flow, answers: dict[str, Any]) -> list[Reply]:
@@ -366,21 +400,21 @@ class Engine:
     def _back(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
         history = list(conv.history)
         if not history:
-            return [Reply("flow/no_back"), *self._prompt(ctx, flow, conv)]
+            return self._again(ctx, flow, conv, Reply("flow/no_back"))
         key = history.pop()
         answers = {k: v for k, v in conv.answers.items() if k != key}
         kept = conv.answers.get(key) if flow.step(key).collect else None
         # Back to a list: its items stay, to add to or go on from with "done".
         context = {"items": list(kept)} if isinstance(kept, list) and kept else {}
         conv.history, conv.answers, conv.step, conv.context = history, answers, key, context
-        ctx.session.add(conv)
+        self._save(ctx, conv)
         said = [Reply(flow.step(key).kept, {"count": len(kept)})] if context else []
         return [*said, *self._prompt(ctx, flow, conv)]
 
     def _advance(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
         nxt = flow.pending(conv.answers)
         conv.step = nxt.key if nxt else CONFIRM
-        ctx.session.add(conv)
+        self._save(ctx, conv)
         return self._prompt(ctx, flow, conv)
 
     # -- what the member sees -----------------------------------------------------------------
