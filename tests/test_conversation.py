@@ -3,6 +3,8 @@ database, with cancel / back / skip / status at every step and a confirmation at
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 from sqlmodel import select
@@ -115,6 +117,38 @@ def test_confirmation_accepts_only_confirm_cancel_or_back(db_url, tmp_path, cloc
     assert "话题" in chat("上一步")
     chat("完成")
     assert "已取消" in chat("否") and saved == []
+
+
+def test_two_quick_answers_never_both_answer_one_question(db_url, tmp_path):
+    """The second answer waits for the first's transaction (PostgreSQL: the row lock of the
+    conversation's read; SQLite: the write lock), then answers the question after it."""
+    app, _saved, chat = _start(db_url, tmp_path)
+    chat("/visit new")
+    answered, release = threading.Event(), threading.Event()
+    answer = app.engine.answer
+
+    def slow_first(ctx, conv, text):  # noqa: ANN001, ANN202
+        replies = answer(ctx, conv, text)
+        if text == "ACME 公司":  # written, not yet committed
+            answered.set()
+            release.wait(5)
+        return replies
+
+    app.engine.answer = slow_first
+    first = threading.Thread(target=chat.say, args=("ACME 公司",))
+    first.start()
+    assert answered.wait(5)
+    second = threading.Thread(target=chat.say, args=("2",))
+    second.start()
+    time.sleep(0.2)  # let the second reach the lock (were it not to wait, it would be done)
+    assert second.is_alive()
+    release.set()
+    first.join(5)
+    second.join(5)
+    with app.db.session() as s:
+        conv = s.exec(select(Conversation)).one()
+        assert conv.history == ["who", "kind"] and conv.step == "score"
+        assert conv.answers["who"] == "ACME 公司" and conv.answers["kind"] == "customer"
 
 
 def test_a_conversation_survives_a_restart(db_url, tmp_path, clock):
