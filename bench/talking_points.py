@@ -131,9 +131,9 @@ def time_queries(db: Database, queries: list[str], now: datetime, *,
     this thread, so CPU time is the cost without other processes' noise; on PostgreSQL it is
     only the client's share. `full`: rank every match (the search before the early stop)."""
     wall, cpu, hits = [], [], 0
-    early = search_module._top_by_topic
+    early = search_module._top_by_place
     if full:
-        search_module._top_by_topic = lambda *args: None
+        search_module._top_by_place = lambda *args: None
     try:
         for query in queries:
             with db.session() as session:
@@ -143,7 +143,7 @@ def time_queries(db: Database, queries: list[str], now: datetime, *,
                 cpu.append(time.thread_time() - start_cpu)
                 hits += len(found.approved)
     finally:
-        search_module._top_by_topic = early
+        search_module._top_by_place = early
     return wall, cpu, hits
 
 

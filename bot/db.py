@@ -47,6 +47,44 @@ def bigram_tokens(text: str | None) -> str:
                             for i in range(len(text) - 1)}))
 
 
+GRAMS = "liaison_grams"  # PostgreSQL (migration 0018)
+PLACE_TOKENS = "liaison_place_tokens"  # SQLite (migration 0018)
+# Where a gram was found, as the first letter of an index token.
+PLACE_PREFIXES = {"topic": "t", "question": "q", "tags": "g", "search_text": "x"}
+
+
+def grams(text: str | None) -> list[str]:
+    """Every two- and three-character substring of `text`, once each. A word of two characters
+    occurs in a text only if it is among them, a longer one only if each of its own
+    three-character substrings is (`word_grams`): a test an index answers, nearly exact."""
+    if not text:
+        return []
+    return sorted({text[i:i + n] for n in (2, 3) for i in range(len(text) - n + 1)})
+
+
+def word_grams(word: str) -> list[str]:
+    """The grams of `grams` that every text holding `word` (two characters or more) holds."""
+    if len(word) == 2:
+        return [word]
+    return sorted({word[i:i + 3] for i in range(len(word) - 2)})
+
+
+def place_token(place: str, language: str, gram: str) -> str:
+    """`gram` found in a point's `place` (topic, question, tags, search_text) of a point in
+    `language`, as one word an FTS5 index can hold: `tzh` + the UTF-8 in hex."""
+    return f"{PLACE_PREFIXES[place]}{language}{gram.encode('utf-8').hex()}"
+
+
+def place_tokens(language: str | None, topic: str | None, question: str | None,
+                 tags: str | None, search_text: str | None) -> str:
+    """Every gram of a point's topic, question, tags and folded text, as `place_token`s. The
+    ASCII letters lower-cased (and only those), as SQLite's LIKE compares them."""
+    values = {"topic": topic, "question": question, "tags": tags, "search_text": search_text}
+    return " ".join(
+        place_token(place, language or "", gram) for place, value in values.items()
+        for gram in grams((value or "").encode("utf-8").lower().decode("utf-8")))
+
+
 def make_engine(url: str, *, connect_timeout: float = 5.0,
                 statement_timeout: float = 10.0) -> Engine:
     """The engine, with bounded waits: a connect timeout, and a statement timeout
@@ -74,6 +112,7 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
             # For substring indexes over words too short for trigrams (talking points):
             # the triggers that keep such an index call it.
             dbapi_connection.create_function(BIGRAMS, 1, bigram_tokens, deterministic=True)
+            dbapi_connection.create_function(PLACE_TOKENS, 5, place_tokens, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection) -> None:  # noqa: ANN001

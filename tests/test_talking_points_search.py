@@ -267,7 +267,7 @@ def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, c
         seed(app, content, at=at)
     queries = [*zh, *en, "REFUND", "Data", "款", "e", "罘罘", "xq", "退款政策", "icy"]
     queries += ["".join(rng.sample(w, len(w))) for w in rng.sample(zh + en, 6)]  # rare/miss
-    early = module._top_by_topic
+    early = module._top_by_place
     taken = []
 
     def counting(*args):  # noqa: ANN002, ANN202
@@ -275,17 +275,88 @@ def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, c
         taken.append(chosen is not None)
         return chosen
 
-    monkeypatch.setattr(module, "_top_by_topic", counting)
+    monkeypatch.setattr(module, "_top_by_place", counting)
     monkeypatch.setattr(module, "FEW", 0)  # walk even where SQLite's index finds few points
     results = {}
-    for walk in (5, 40, 10_000):  # often not enough walked, sometimes a whole language
+    # Often not enough walked, sometimes a whole language; the place indexes trusted with
+    # nothing (every place walked), or with a few candidates, or with many.
+    for walk, place_max in ((5, 0), (40, 3), (10_000, 0), (40, 300)):
         monkeypatch.setattr(module, "WALK", walk)
+        monkeypatch.setattr(module, "PLACE_MAX", place_max)
         for query in queries:
             for locale in ("zh", "en"):
                 for limit in (1, 3, 7):
-                    results[walk, query, locale, limit] = find(app, query, locale, limit)
-    monkeypatch.setattr(module, "_top_by_topic", lambda *args: None)  # rank every match
-    for (walk, query, locale, limit), got in results.items():
-        assert got == find(app, query, locale, limit), (walk, query, locale, limit)
+                    results[walk, place_max, query, locale, limit] = find(app, query, locale,
+                                                                          limit)
+    monkeypatch.setattr(module, "_top_by_place", lambda *args: None)  # rank every match
+    for (walk, place_max, query, locale, limit), got in results.items():
+        assert got == find(app, query, locale, limit), (walk, place_max, query, locale, limit)
     # Both ways were compared: many searches stopped early, many ranked every match.
     assert sum(taken) > 50 and len(taken) - sum(taken) > 50, (sum(taken), len(taken))
+
+
+def test_the_place_indexes_rank_exactly_as_ranking_every_match(db_url, tmp_path, clock,
+                                                               monkeypatch):
+    """Words found only in topics, only in questions, only in tags or only in answers, in one
+    language or both, lapsed or not: gathered place by place from the indexes of migration
+    0018 (or walked), the top k are those ranking every match gives, for any k, with the
+    indexes trusted with few candidates or many."""
+    from handlers.talking_points import search as module
+
+    app, _ = build_app(db_url, tmp_path)
+    rng = random.Random(18)
+    places = {  # words, per language, that occur in one place only; then some in every place
+        "topic": (["政策", "声明稿"], ["Policy", "statement"]),
+        "question": (["怎么办", "为什么"], ["how", "why"]),
+        "tags": (["标签", "环保"], ["esg", "tagged"]),
+        "answer": (["热线", "官网联系", "KPI"], ["hotline", "website", "KPI"]),
+    }
+    common = (["退款", "数据"], ["refund", "data"])
+    now = datetime.now(UTC)
+    for i in range(150):
+        chinese = i % 3 != 0  # twice as many Chinese points
+        lang = 0 if chinese else 1
+        glue = "" if chinese else " "
+
+        def words(place: str, n: int, lang=lang) -> list[str]:  # noqa: ANN001
+            own = places[place][lang] + common[lang]
+            return [rng.choice(own) for _ in range(n)]
+
+        topic = glue.join(words("topic", rng.choice([1, 2])))
+        tags = [w.lower() for w in words("tags", 2)]
+        content = _point(topic, glue.join(words("question", 4)), glue.join(words("answer", 8)),
+                         list(dict.fromkeys(tags)), "zh" if chinese else "en")
+        # Lapsed: a few Chinese points, more English ones.
+        lapsed = i % 10 == 1 if chinese else i % 2 == 0
+        at = now - timedelta(days=rng.choice([1, 2]) + (REVIEW.days + 1 if lapsed else 0))
+        seed(app, content, at=at)
+    queries = [w for place in places.values() for lang in place for w in lang]
+    queries += [*common[0], *common[1], "REFUND", "策", "款数", "ot", "tline", "罘罘", "qq",
+                "line", "怎么", "ebsi", "kpi"]
+    early = module._top_by_place
+    taken = []
+
+    def counting(*args):  # noqa: ANN002, ANN202
+        chosen = early(*args)
+        taken.append(chosen is not None)
+        return chosen
+
+    monkeypatch.setattr(module, "_top_by_place", counting)
+    monkeypatch.setattr(module, "FEW", 0)
+    results = {}
+    # Chinese lapsed points are about 10, English ones 25: with PLACE_MAX 15 only the Chinese
+    # ones are few enough to be ranked all.
+    for walk, place_max, scan in ((3, 0, 0), (3, 2, 5), (10_000, 300, 5000), (20, 40, 60),
+                                  (30, 15, 40)):
+        monkeypatch.setattr(module, "WALK", walk)
+        monkeypatch.setattr(module, "PLACE_MAX", place_max)
+        monkeypatch.setattr(module, "LAPSED_SCAN", scan)
+        for query in queries:
+            for locale in ("zh", "en"):
+                for limit in (1, 3, 8):
+                    results[walk, place_max, query, locale, limit] = find(app, query, locale,
+                                                                          limit)
+    monkeypatch.setattr(module, "_top_by_place", lambda *args: None)  # rank every match
+    for (walk, place_max, query, locale, limit), got in results.items():
+        assert got == find(app, query, locale, limit), (walk, place_max, query, locale, limit)
+    assert sum(taken) > 200 and len(taken) - sum(taken) > 20, (sum(taken), len(taken))

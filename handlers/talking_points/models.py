@@ -42,6 +42,8 @@ class TalkingPoint(SQLModel, table=True):
         Index("ix_talkingpoint_status_until", "status", "verified_until"),
         # Searching finds the points whose topic is the query itself (migration 0017).
         Index("ix_talkingpoint_topic_lower", text("lower(topic)")),
+        # Searching reads which points have lapsed, per language, from this alone (0018).
+        Index("ix_talkingpoint_lapsed", "status", "verified_until", "language"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

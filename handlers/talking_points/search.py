@@ -15,10 +15,13 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   (bot.db.bigram_tokens), a GIN index over `liaison_bigrams(search_text)` on PostgreSQL.
   A word of one character still reads the table.
 - Ranking, for a one-word query: a common word matches tens of thousands of points, and
-  ranking them all is what costs. The top k are then found among the points whose topic is
-  the word and the first k, in tie-break order, whose topic holds it (`_top_by_topic`, over
-  ix_talkingpoint_walk and ix_talkingpoint_topic_lower, migration 0017_talking_point_walk);
-  when that cannot be shown within WALK points of a language, every match is ranked.
+  ranking them all is what costs. The top k are then gathered place by place, topic first
+  (`_top_by_place`): from indexes of the two- and three-character substrings of each topic,
+  question, tags (and, on SQLite, whole text) per language when they name few points
+  (migration 0018_talking_point_places: one FTS5 table of tokens naming place and language
+  on SQLite, partial GIN indexes on PostgreSQL), else by walking the tie-break order for the
+  first k (ix_talkingpoint_walk, ix_talkingpoint_topic_lower, 0017_talking_point_walk).
+  When neither can show the top k, every match is ranked, as before.
 """
 
 from __future__ import annotations
@@ -33,19 +36,27 @@ from sqlalchemy import Integer, String, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
-from bot.db import BIGRAMS, bigram_tokens
+from bot.db import BIGRAMS, GRAMS, bigram_tokens, place_token, word_grams
 from handlers.talking_points.models import LANGUAGES, PointStatus, TalkingPoint, fold, tag_list
 
 FTS_TABLE = "talkingpoint_fts"
 TRGM_INDEX = "ix_talkingpoint_search_trgm"
 BIGRAM_TABLE = "talkingpoint_bigram"  # SQLite
 BIGRAM_INDEX = "ix_talkingpoint_search_bigram"  # PostgreSQL
+# Where a word ranks: the two- and three-character substrings of each topic and question (a
+# column, or a partial index, per language), of the tags, and (SQLite) of the whole text per
+# language (migration 0018_talking_point_places).
+PLACE_TABLE = "talkingpoint_place"  # SQLite
+PLACE_INDEXES = tuple(f"ix_talkingpoint_{column}_grams_{lang}"  # PostgreSQL
+                      for column in ("topic", "question", "tags") for lang in LANGUAGES)
 # Objects no SQLModel model describes on purpose; autogenerate must leave them alone.
 UNMANAGED = frozenset({
     FTS_TABLE, f"{FTS_TABLE}_data", f"{FTS_TABLE}_idx", f"{FTS_TABLE}_docsize",
     f"{FTS_TABLE}_config", f"{FTS_TABLE}_content", TRGM_INDEX,
     BIGRAM_TABLE, f"{BIGRAM_TABLE}_data", f"{BIGRAM_TABLE}_idx", f"{BIGRAM_TABLE}_docsize",
     f"{BIGRAM_TABLE}_config", BIGRAM_INDEX,
+    *(f"{PLACE_TABLE}{suffix}" for suffix in ("", "_data", "_idx", "_docsize", "_config")),
+    *PLACE_INDEXES,
 })
 SQLModel.metadata.info.setdefault("unmanaged", set()).update(UNMANAGED)
 MAX_TERMS = 8
@@ -144,6 +155,14 @@ def has_bigrams(session: Session, dialect: str) -> bool:
     return _present(session, BIGRAM_INDEX, "SELECT 1 FROM pg_indexes WHERE indexname = %s")
 
 
+def has_places(session: Session, dialect: str) -> bool:
+    """The indexes of topics, questions and tags (absent without FTS5, or before 0018)."""
+    if dialect == "sqlite":
+        return _present(session, PLACE_TABLE,
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+    return _present(session, PLACE_INDEXES[-1], "SELECT 1 FROM pg_indexes WHERE indexname = %s")
+
+
 def search(
     session: Session, query: str, *, now: datetime, locale: str = "zh", limit: int = 3
 ) -> Found:
@@ -153,8 +172,11 @@ def search(
     dialect = session.get_bind().dialect.name
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
     # Two-character words with a Chinese (non-ASCII) character: in English such a word (`we`,
-    # `th`) is in nearly every point, and reading the index costs more than it saves.
-    short_terms = [t for t in terms if len(t) == BIGRAM and not t.isascii()]
+    # `th`) is in nearly every point, and reading the index costs more than it saves. Unless
+    # it is the only word and there are place indexes: a word every match is ranked for has
+    # then been found rare in topics, questions and tags (_top_by_place), so rare in all.
+    placed = len(terms) == 1 and has_places(session, dialect)
+    short_terms = [t for t in terms if len(t) == BIGRAM and (placed or not t.isascii())]
     use_fts = bool(long_terms) and dialect == "sqlite" and has_fts(session)
     use_bigrams = bool(short_terms) and has_bigrams(session, dialect)
     phrase = " ".join(terms)
@@ -176,29 +198,29 @@ def search(
     indexed = len(long_terms) + (len(short_terms) if use_bigrams else 0)
     prefer_index = dialect == "postgresql" and indexed == len(terms)
     plain = dialect == "postgresql" and caseless(phrase)
-    # On PostgreSQL pg_trgm finds a word of three or more characters quickly enough that the
-    # walk (which reads up to WALK points when topics rarely hold the word) costs more than
-    # it saves (bench/talking_points.py): it is for shorter words there.
+    # Without the place indexes, on PostgreSQL pg_trgm finds a word of three or more
+    # characters quickly enough that the walk (which reads up to WALK points when topics
+    # rarely hold the word) costs more than it saves (bench/talking_points.py).
     few = len(terms) == 1 and (
         _few(session, use_fts, use_bigrams, dialect, params)
-        or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM))
+        or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM
+            and not has_places(session, dialect)))
     found = []
     for lapsed in (False, True):
-        if not lapsed and not few and (
-                chosen := _top_by_topic(session, terms, params, dialect, plain)):
-            # The few candidates that must hold the top k, ranked by the same statement.
-            rows = session.execute(_statement(len(terms), False, dialect, False, plain=plain,
-                                              only=True), {**params, "ids": chosen}).all()
+        rows = None if few else _top_by_place(session, terms, params, dialect, plain, lapsed)
+        if rows is not None:
             found.append([_hit(r) for r in rows])
             continue
-        trigram = prefer_index and not lapsed
         # Lapsed points (a few thousand at most) are read through (status, verified_until):
         # for a common word that costs less than the tens of thousands of candidates the
-        # text index names; for a rare word (SQLite's index says few) the index is quicker.
+        # text index names; for a rare word (SQLite's index says few, or the place indexes
+        # found it rare in topics, questions and tags) the index is quicker.
+        rare = placed and dialect == "postgresql"
+        trigram = prefer_index and (not lapsed or rare)
         narrow = not (lapsed and dialect == "sqlite" and len(terms) == 1 and not few)
-        statement = _statement(len(terms), use_fts and narrow, dialect, lapsed, trigram,
-                               use_bigrams and narrow and (dialect == "sqlite" or not lapsed),
-                               plain)
+        statement = _statement(
+            len(terms), use_fts and narrow, dialect, lapsed, trigram,
+            use_bigrams and narrow and (dialect == "sqlite" or not lapsed or rare), plain)
         if trigram:
             session.execute(text("SET LOCAL enable_seqscan = off"))
         rows = session.execute(statement, params).all()
@@ -238,77 +260,272 @@ WALK = 1500
 EXACT_MAX = 50
 
 
-def _top_by_topic(session: Session, terms: list[str], params: dict[str, Any], dialect: str,
-                  plain: bool) -> list[int] | None:
-    """The ids of a few in-date matches that surely include the top k, or None when that
-    cannot be shown cheaply (then every match is ranked, as before).
+# More candidates than this from a place index: walk instead of ranking them all.
+PLACE_MAX = 300
+# Lapsed points are found among a place index's candidates (SQLite) when it names at most this
+# many points in all; with more, every lapsed match is ranked.
+LAPSED_SCAN = 5000
+
+
+def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], dialect: str,
+                  plain: bool, lapsed: bool) -> list[Any] | None:
+    """The top k (in-date or lapsed) ranked over a few candidates that surely include them,
+    or None when that cannot be shown cheaply (then every match is ranked).
 
     For a one-word query a point's score is 18 if its topic is the word, 8 if its topic holds
-    it, and at most 5 otherwise. Ties go to the asker's language, then the most recently
-    verified, then the oldest point: the order of `ix_talkingpoint_walk` within a language.
-    So the top k are among (a) the points whose topic is the word (`ix_talkingpoint_topic_
-    lower`) and (b) the first k points, in that order, whose topic holds the word: walked in
-    the asker's language first, then the other, as long as k of them turn up. A common word
-    (matched by thousands of points) is then ranked over a handful instead of all of them."""
+    it, 5 if a tag is the word, 4 if the question holds it, 2 if a tag does, and 1 if only the
+    answer does. Ties go to the asker's language, then the most recently verified, then the
+    oldest point: the order of `ix_talkingpoint_walk` within a language. So the candidates
+    are gathered place by place, best first (topic, tags, question, then the whole text),
+    until they must hold the top k. For each place and language, the asker's first:
+    - when the place index (migration 0018) names few points (PLACE_MAX) whose place may
+      hold the word, all of them; for lapsed points, all of a language's when it has few;
+    - otherwise (a word common there) the first k points in tie-break order whose place holds
+      it, found by walking that order (ix_talkingpoint_walk): those beat every later point of
+      that place or a lower one, so the gathering stops (with, for topics, the points whose
+      topic is the word, ix_talkingpoint_topic_lower). Tags are never walked: a tag that is
+      the word outranks one holding it.
+    After each place every point that place or a better one scores is gathered; if the best
+    k of them score that much, no other point can enter. A common word (matched by thousands
+    of points) is then ranked over a few hundred at most instead of all of them."""
     limit = params["limit"]
     other = [lang for lang in LANGUAGES if lang != params["locale"]]
     if len(terms) != 1 or limit < 1 or len(other) != 1:
         return None
-    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
+    word = terms[0]
+    # The place indexes hold the grams of lower(text): a word of two or more characters whose
+    # case lower() and the ranking's LIKE/ILIKE treat alike (ASCII, or none at all).
+    finder = (_PlaceFinder(session, dialect, word, params, lapsed, plain)
+              if len(word) >= BIGRAM and (word.isascii() or caseless(word))
+              and has_places(session, dialect) else None)
     conn = session.connection()
-    exact = [r[0] for r in conn.execute(
-        text("SELECT id FROM talkingpoint WHERE lower(topic) = lower(:word) LIMIT :cap"),
-        {"word": terms[0], "cap": EXACT_MAX + 1})]
-    if len(exact) > EXACT_MAX:
-        return None
-    if exact and _in_top(session, exact, params, dialect, plain) >= limit:
-        return exact
-    chosen = set(exact)
-    walk = _walk_statement(like, dialect)
-    count = text("SELECT count(*) FROM (SELECT 1 FROM talkingpoint WHERE status = :status "
-                 "AND language = :language LIMIT :cap) AS w")
-    for language in (params["locale"], *other):
-        values = {**params, "language": language, "cap": WALK}
-        ids = [r[0] for r in conn.execute(walk, values)]
-        chosen.update(ids)
-        if len(ids) >= limit:
-            return sorted(chosen)
-        if conn.execute(count, {**values, "cap": WALK + 1}).scalar_one() > WALK:
-            return None  # not all of this language was walked: a later point may hold it
-    # Every point of both languages walked and fewer than k topics hold the word: lower
-    # places decide the rest.
-    return None
+    chosen: set[int] = set()
+    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
+
+    def gather(column: str) -> bool | None:
+        """Adds the points of each language that `column` may rank: True when they now hold
+        the top k, False when they are all of them, None when neither can be shown."""
+        for language in (params["locale"], *other):
+            if finder and lapsed and (few := finder.few_lapsed(language)) is not None:
+                chosen.update(few)  # so few lapsed points in this language: rank them all
+                continue
+            ids = finder.find(column, language) if finder else None
+            if ids is not None:
+                chosen.update(ids)
+                continue
+            if column == "search_text" and finder and dialect == "postgresql":
+                # Rare in topics, questions and tags, so likely in the text: ranking every
+                # match through pg_trgm's or the bigram index costs less than walking.
+                return None
+            rows = conn.execute(_walk_statement(like, dialect, column, lapsed), {
+                **params, "language": language, "cap": WALK, "counted": WALK + 1,
+                "word": word, "exact": EXACT_MAX + 1}).all()
+            walked = [point for kind, point in rows if kind == "walked"]
+            # The walk finds the first k points whose topic holds the word; one whose topic is
+            # the word (scoring 18) may come later: those join them.
+            exact = [point for kind, point in rows if kind == "exact"]
+            if len(exact) > EXACT_MAX:
+                return None
+            chosen.update(walked, exact)
+            if len(walked) >= limit:  # they beat every later point of this place or below
+                return True
+            if next(point for kind, point in rows if kind == "count") > WALK:
+                return None  # not all of this language was walked: a later point may hold it
+        return False
+
+    for place, floor in (("topic", W_TOPIC), ("tags", None), ("question", W_TAG),
+                         ("search_text", None)):
+        if place == "tags":  # not walked: a tag that is the word scores more than one holding it
+            for language in (params["locale"], *other):
+                ids = None
+                if finder and lapsed:
+                    ids = finder.few_lapsed(language)
+                if finder and ids is None:
+                    ids = finder.find("tags", language)
+                if ids is None:
+                    return None
+                chosen.update(ids)
+            continue
+        every = gather(place)
+        if every is None:
+            return None
+        rows = _rank(session, chosen, params, dialect, plain, lapsed)
+        # Every point this place or a better one ranks is chosen: the rest score below floor.
+        if every or floor is None or _enough(rows, limit, floor):
+            return rows
+    return None  # not reached: the answer's walk decides
 
 
-def _in_top(session: Session, ids: list[int], params: dict[str, Any], dialect: str,
-            plain: bool) -> int:
-    rows = session.execute(_statement(1, False, dialect, False, plain=plain, only=True),
-                           {**params, "ids": ids}).all()
-    return sum(1 for r in rows if int(r.score) >= W_TOPIC + W_TOPIC_EXACT)
+def _enough(rows: list[Any], limit: int, score: int) -> bool:
+    """Whether all of the top k scored at least `score` (then no point below it can enter)."""
+    return len(rows) >= limit and all(int(r.score) >= score for r in rows)
 
 
-@lru_cache(maxsize=4)
-def _walk_statement(like: str, dialect: str) -> TextClause:
-    """The first k in-date points of one language, in tie-break order, whose text holds the
-    word and whose topic holds it (as the ranking compares it), reading at most :cap."""
+def _rank(session: Session, ids: set[int], params: dict[str, Any], dialect: str, plain: bool,
+          lapsed: bool) -> list[Any]:
+    if not ids:
+        return []
+    return session.execute(_statement(1, False, dialect, lapsed, plain=plain, only=True),
+                           {**params, "ids": sorted(ids)}).all()
+
+
+class _PlaceFinder:
+    """The points of one language whose topic, question, tags or (SQLite) whole text may hold
+    a word, from the indexes of migration 0018: all of them, or None when there are more than
+    PLACE_MAX. In-date and lapsed points alike (a few more candidates are harmless: the
+    ranking's own comparison decides), or, for the lapsed pass, only the lapsed ones."""
+
+    def __init__(self, session: Session, dialect: str, word: str, params: dict[str, Any],
+                 lapsed: bool, plain: bool) -> None:
+        self.session, self.conn = session, session.connection()
+        self.dialect, self.word, self.params = dialect, word, params
+        self.lapsed, self.plain = lapsed, plain
+        self._few: dict[str, list[int] | None] = {}
+        self._found: dict[str, dict[str, list[int]]] = {}
+
+    def find(self, column: str, language: str) -> list[int] | None:
+        if self.dialect == "postgresql":
+            ids = self._postgresql(column, language)
+        else:
+            ids = self._sqlite(column, language)
+        return ids if ids is not None and len(ids) <= PLACE_MAX else None
+
+    def _sqlite(self, column: str, language: str) -> list[int] | None:
+        # Every gram of the word, in this place and language: one short list per gram.
+        match = " AND ".join(place_token(column, language, g) for g in word_grams(self.word))
+        if not self.lapsed:
+            return [r[0] for r in self.conn.exec_driver_sql(
+                f"SELECT rowid FROM {PLACE_TABLE} WHERE {PLACE_TABLE} MATCH ? LIMIT ?",
+                (match, PLACE_MAX + 1))]
+        count = self.conn.exec_driver_sql(
+            f"SELECT count(*) FROM (SELECT rowid FROM {PLACE_TABLE} WHERE {PLACE_TABLE} "
+            "MATCH ? LIMIT ?)", (match, LAPSED_SCAN + 1)).scalar_one()
+        if count == 0 or count > LAPSED_SCAN:
+            return [] if count == 0 else None
+        return [r[0] for r in self.conn.execute(_LAPSED_AMONG, {
+            **self.params, "language": language, "match": match, "cap": PLACE_MAX + 1})]
+
+    def _postgresql(self, column: str, language: str) -> list[int] | None:
+        if column == "search_text":
+            return None  # no index of the text per language (see gather)
+        if column not in self._found:  # every language at once: one round trip, not two
+            # (Not those whose few lapsed points are all taken.)
+            languages = tuple(lang for lang in LANGUAGES
+                              if not self.lapsed or self.few_lapsed(lang) is None)
+            if not languages:
+                return []
+            self._found[column] = _by_language(self.conn.execute(
+                _place_statement(column, self.lapsed, self.plain, languages),
+                {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1}))
+        return self._found[column][language]
+
+    def few_lapsed(self, language: str) -> list[int] | None:
+        """The lapsed points of a language when there are at most PLACE_MAX (from
+        `ix_talkingpoint_lapsed` alone), else None."""
+        if not self._few:
+            found = _by_language(self.conn.execute(
+                _FEW_LAPSED, {**self.params, "cap": PLACE_MAX + 1}))
+            self._few = {lang: ids if len(ids) <= PLACE_MAX else None
+                         for lang, ids in found.items()}
+        return self._few[language]
+
+
+def _by_language(rows: Any) -> dict[str, list[int]]:  # noqa: ANN401
+    found: dict[str, list[int]] = {lang: [] for lang in LANGUAGES}
+    for language, point in rows:
+        found[language].append(point)
+    return found
+
+
+def _per_language(sql: str, languages: tuple[str, ...] = LANGUAGES) -> str:
+    """`sql` (selecting id, with `{language}` where a literal language goes) for each language,
+    capped per language, as one statement: one round trip instead of one a language."""
+    assert set(languages) <= set(LANGUAGES)
+    return " UNION ALL ".join(
+        f"SELECT '{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
+        for lang in languages)
+
+
+_WHEN = TalkingPoint.__table__.c.verified_until.type
+_FEW_LAPSED = text(_per_language(
+    "SELECT id FROM talkingpoint WHERE status = :status AND verified_until <= :now "
+    "AND language = '{language}'")).bindparams(bindparam("now", type_=_WHEN))
+
+
+# SQLite: which of the points the place index names have lapsed, from ix_talkingpoint_lapsed
+# alone (it holds the rowid): its range of lapsed points is read and each compared with the
+# candidates, no row is. (`+` keeps SQLite from probing that index once per candidate, which
+# it otherwise plans, several times slower.)
+_LAPSED_AMONG = text(
+    "SELECT id FROM talkingpoint INDEXED BY ix_talkingpoint_lapsed WHERE status = :status "
+    "AND verified_until <= :now AND +language = :language "
+    f"AND +id IN (SELECT rowid FROM {PLACE_TABLE} WHERE {PLACE_TABLE} MATCH :match) LIMIT :cap"
+).bindparams(bindparam("now", type_=_WHEN))
+
+
+@lru_cache(maxsize=64)
+def _place_statement(column: str, lapsed: bool, plain: bool,
+                     languages: tuple[str, ...]) -> TextClause:
+    """PostgreSQL: the points of each language whose topic, question or tags hold the word.
+    The expression is that of the GIN indexes of migration 0018 (partial per language, hence
+    the literal language), so the planner answers from them;
+    lapsed points are then the few that both such an index and (status, verified_until)
+    name. The index names a superset (grams, not their order): the ranking's own comparison
+    makes the count exact."""
+    esc = "ESCAPE '\\'"
+    like = "LIKE" if plain else "ILIKE"
+    where = [f"{GRAMS}(lower({column})) @> CAST(:grams AS text[])", f"{column} {like} :t0 {esc}",
+             "language = '{language}'"]
+    if lapsed:
+        where += ["status = :status", "verified_until <= :now"]
+    sql = _per_language(f"SELECT id FROM talkingpoint WHERE {' AND '.join(where)}", languages)
+    from sqlalchemy.dialects.postgresql import ARRAY  # loaded with PostgreSQL's engine
+
+    binds = [bindparam("grams", type_=ARRAY(String))]
+    if lapsed:
+        binds.append(bindparam("now", type_=_WHEN))
+    return text(sql).bindparams(*binds)
+
+
+@lru_cache(maxsize=16)
+def _walk_statement(like: str, dialect: str, column: str, lapsed: bool) -> TextClause:
+    """The first k in-date (or lapsed) points of one language, in tie-break order, whose text
+    holds the word and whose `column` (topic, question, or search_text itself) holds it (as
+    the ranking compares it), reading at most :cap ('walked'); for topics, also the points
+    whose topic is the word ('exact', ix_talkingpoint_topic_lower); and how many points of
+    the language there are, up to :counted ('count'). One statement: one round trip."""
     esc = "ESCAPE '\\'"
     # PostgreSQL keeps the order with an outer ORDER BY at no cost (the plan stays an index
     # scan under two limits, no sort). SQLite would sort all :cap rows for it, so there the
     # walked rows are taken in the order its co-routine hands them on, the subquery's; the
     # equivalence test holds both to the full ranking.
-    order = "ORDER BY w.verified_at DESC, w.id\n        " if dialect == "postgresql" else ""
+    order = "ORDER BY w.verified_at DESC, w.id\n            " if dialect == "postgresql" else ""
+    state = "<=" if lapsed else ">"
+    selected, place = "", ""
+    if column != "search_text":
+        selected, place = f"{column}, ", f"\n              AND w.{column} {like} :t0 {esc}"
+    exact = ("" if column != "topic" else """
+        UNION ALL
+        SELECT 'exact', id FROM (
+            SELECT id FROM talkingpoint WHERE lower(topic) = lower(:word) LIMIT :exact
+        ) AS x""")
     sql = f"""
-        SELECT w.id FROM (
-            SELECT id, verified_at, verified_until, topic, search_text FROM talkingpoint
-            WHERE status = :status AND language = :language
-            ORDER BY verified_at DESC, id
-            LIMIT :cap
-        ) AS w
-        WHERE w.verified_until > :now AND w.search_text LIKE :t0 {esc}
-          AND w.topic {like} :t0 {esc}
-        {order}LIMIT :limit"""
-    when = TalkingPoint.__table__.c.verified_until.type
-    return text(sql).bindparams(bindparam("now", type_=when))
+        SELECT 'walked' AS kind, id FROM (
+            SELECT w.id FROM (
+                SELECT id, verified_at, verified_until, {selected}search_text FROM talkingpoint
+                WHERE status = :status AND language = :language
+                ORDER BY verified_at DESC, id
+                LIMIT :cap
+            ) AS w
+            WHERE w.verified_until {state} :now AND w.search_text LIKE :t0 {esc}{place}
+            {order}LIMIT :limit
+        ) AS walked{exact}
+        UNION ALL
+        SELECT 'count', count(*) FROM (
+            SELECT 1 FROM talkingpoint WHERE status = :status AND language = :language
+            LIMIT :counted
+        ) AS c"""
+    return text(sql).bindparams(bindparam("now", type_=_WHEN))
 
 
 @lru_cache(maxsize=64)
@@ -331,7 +548,9 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
     # both sides of every comparison, and a common word is compared on thousands of rows).
     like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
     esc = "ESCAPE '\\'"
-    if lapsed:  # few rows: the (status, verified_until) index finds them
+    if lapsed and only and dialect == "sqlite":  # the ids are fewer: look them up instead
+        where = ["+status = :status", "+verified_until <= :now"]
+    elif lapsed:  # few rows: the (status, verified_until) index finds them
         where = ["status = :status", "verified_until <= :now"]
     elif dialect == "sqlite":  # most rows: `+` keeps SQLite from reading them via the index
         where = ["+status = :status", "+verified_until > :now"]
