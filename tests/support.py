@@ -40,6 +40,11 @@ def settings(db_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+# The URLs of PostgreSQL test databases whose schema a test changed (an index dropped): the
+# db_url fixture drops such a copy instead of emptying it for the next test of its worker.
+SCHEMA_CHANGED: set[str] = set()
+
+
 def renderer_with_test_templates(tmp_path: Path | None = None,
                                  default_locale: str = "zh") -> Renderer:
     """The real templates plus the ones the test flow below needs (tests/templates/<locale>/

@@ -13,7 +13,7 @@ from handlers.talking_points import records
 from handlers.talking_points.models import TalkingPoint, fold
 from handlers.talking_points.records import Content
 from handlers.talking_points.search import search
-from tests.support import build_app
+from tests.support import SCHEMA_CHANGED, build_app
 
 REVIEW = timedelta(days=90)
 
@@ -196,6 +196,7 @@ def test_without_the_index_the_answers_are_the_same(db_url, tmp_path, clock):
                 conn.exec_driver_sql(f"DROP TRIGGER talkingpoint_bigram_{trigger}")
             conn.exec_driver_sql("DROP TABLE talkingpoint_bigram")
         else:
+            SCHEMA_CHANGED.add(db_url)
             conn.exec_driver_sql("DROP INDEX ix_talkingpoint_search_trgm")
             conn.exec_driver_sql("DROP INDEX ix_talkingpoint_search_bigram")
     plain, _ = build_app(db_url, tmp_path / "b")  # a new engine: the FTS table is looked up anew
