@@ -47,19 +47,21 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 
 # The tests marked `timing` measure latency with real processes (kill -9, PostgreSQL stopped,
 # a Slack 429); they spend most of their 40 s waiting, so they run beside the rest rather than
-# after it. The rest runs at the lowest priority (nice 19): the kernel gives the timing tests
-# the CPU the moment they want it, so their bounds are not measured against four busy
-# workers. Their output comes after the rest's; either run failing fails `make test`. The
-# timing run collects only the files that mark tests `timing`.
+# after it. The rest runs at the lowest priority (nice 19), so the kernel gives the timing
+# tests' processes the CPU first (the shared PostgreSQL server is not niced: it serves both).
+# Their output comes after the rest's; either run failing fails `make test`. On Ctrl-C both
+# runs stop and tear down (tests/conftest.py lets the background run hear SIGINT). The timing
+# run collects only the files that mark tests `timing`.
 TIMING_FILES = $(shell grep -rl --include='*.py' 'mark\.timing' tests)
 
 test: $(DEVSTAMP) fonts browser
 	$(BIN)/ruff check .
-	@log=$$(mktemp); trap 'kill $$timing 2>/dev/null; rm -f $$log' EXIT; \
+	@log=$$(mktemp); \
 	$(PYTEST) -p no:cacheprovider -m timing $(TIMING_FILES) >$$log 2>&1 & timing=$$!; \
+	trap 'kill -INT $$timing 2>/dev/null; wait $$timing; rm -f $$log; exit 130' INT TERM; \
 	nice -n 19 $(PYTEST) -n 4 --maxschedchunk 2 -m "not timing"; rest=$$?; \
-	wait $$timing; timed=$$?; timing=; \
-	echo "== the timing tests (run beside the rest) =="; cat $$log; \
+	wait $$timing; timed=$$?; \
+	echo "== the timing tests (run beside the rest) =="; cat $$log; rm -f $$log; \
 	[ $$rest = 0 ] && [ $$timed = 0 ]
 
 # Each benchmark prints its anchor beside Liaison and the ratio (issue 22); `make bench` runs

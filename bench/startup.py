@@ -31,7 +31,7 @@ LIAISON = r"""
 import sys, time
 sys.path.insert(0, {root!r})
 from bot.config import Settings  # what `liaison` imports before its main() runs
-import gc; gc.disable()  # as bot.cli.main does, until the bot is ready
+import gc; gc.disable()  # as bot.cli.entry does for `liaison run`, until the bot is ready
 from bot.runtime import build
 from bot.adapters.slack import SlackAdapter
 settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",

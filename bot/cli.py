@@ -97,19 +97,20 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> int:
+    """The `liaison` command ([project.scripts]). Starting the bot (`run`, `console`) makes a
+    few hundred thousand objects that all stay (modules, models, the registry): the cyclic
+    garbage collector would scan them over and over, about a sixth of a start
+    (bench/startup.py). In such a process it is off until the bot is ready; then
+    bot.runtime.serve moves them out of later collections (gc.freeze) and turns it on. Other
+    commands, and `main` called in-process (the tests), leave it alone."""
+    if sys.argv[1:2] in (["run"], ["console"]):
+        gc.disable()
+    return main()
+
+
 def main(argv: list[str] | None = None) -> int:
-    # Start-up makes a few hundred thousand objects that all stay (modules, models, the
-    # registry): the cyclic garbage collector would scan them over and over, about a sixth of
-    # a `liaison run` start (bench/startup.py). It is off until the bot is ready; then
-    # bot.runtime.serve moves them out of later collections (gc.freeze) and turns it on.
-    gc.disable()
-    try:
-        return _main(sys.argv[1:] if argv is None else argv)
-    finally:
-        gc.enable()
-
-
-def _main(argv: list[str]) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = _parser(domains=not argv or argv[0] not in CORE_COMMANDS)
     args = parser.parse_args(argv)
     if args.command is None:
@@ -218,4 +219,4 @@ def _run(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -33,11 +33,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Built once: building the expression cost more than running it (issue 22).
+# populate_existing: the engine writes with Core statements (below), which the session's
+# identity map does not see; a Conversation some other code loaded into this session is
+# overwritten with the row as it is, not handed back as it was.
 _CURRENT = select(Conversation).where(
     Conversation.platform == bindparam("platform"),
     Conversation.channel_id == bindparam("channel"),
     Conversation.user_id == bindparam("user"),
-)
+).execution_options(populate_existing=True)
 _CURRENT_LOCKED = _CURRENT.with_for_update()
 
 # The engine writes its row with these statements, not through the session's unit of work:

@@ -83,7 +83,7 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
     scheduler = ReminderScheduler(app, adapters)
     scheduler.start()
     web = start_web(app, adapters)
-    if not gc.isenabled():  # started by `liaison` (bot.cli.main), which turned it off
+    if not gc.isenabled():  # started by `liaison run` or `console` (bot.cli.entry)
         gc.freeze()  # what start-up made stays: later collections need not scan it
         gc.enable()
     stopping = threading.Event()

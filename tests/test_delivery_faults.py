@@ -316,6 +316,7 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
         assert _wait(lambda: replica.get("/readyz") == 200, 10)
         assert _wait(lambda: len({n for n, _ in _delivered(fake)}) == 60, 30)
         late = max(t for n, t in _delivered(fake) if n >= 40) - back_at
+        resumed = min(t for n, t in _delivered(fake) if n >= 40) - back_at  # the first of them
         assert _wait_all_marked_sent(url, 2 * LEASE), "rows left unmarked"
         alive = replica.proc.poll() is None
         replica.stop()  # a post still in flight completes first, and is counted
@@ -327,9 +328,10 @@ def test_postgres_stopped_mid_delivery_loses_and_repeats_nothing(private_pg, tmp
     assert alive, "the process did not survive the outage"
     assert during == 503 and readyz_took < 1.5
     assert len(counts) == 60 and set(counts.values()) == {1}, counts
+    assert resumed < 1.0, f"the first post came {resumed:.1f} s after the database returned"
     assert late < 2.0, f"due reminders went out {late:.1f} s after the database returned"
     assert "database unavailable" in log and "database is back" in log
     assert log.count("database unavailable") <= 3, "one line per outage, not one per second"
     print(f"\nPostgreSQL down {OUTAGE:g} s (waited {back_at - stopped_at:.1f}): lost 0, "
           f"repeated 0, /readyz {during} in {readyz_took * 1000:.0f} ms, due ones out "
-          f"{late:.2f} s after the return")
+          f"{late:.2f} s after the return (the first {resumed:.2f} s after it)")
