@@ -259,14 +259,14 @@ def private_pg(tmp_path):  # noqa: ANN001, ANN201
                           "start"])
     stop = _as_postgres([pg_ctl, "-D", str(data / "db"), "-w", "-m", "fast", "stop"])
     subprocess.run(start, check=True, capture_output=True)
-    admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE liaison"))
-    admin.dispose()
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/liaison"
-    upgrade(url)
-    try:
+    try:  # from here on, whatever happens (Ctrl-C during the set-up too), the cluster stops
+        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE liaison"))
+        admin.dispose()
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/liaison"
+        upgrade(url)
         yield url, (lambda: subprocess.run(stop, check=True, capture_output=True)), \
             (lambda: subprocess.run(start, check=True, capture_output=True))
     finally:
