@@ -239,7 +239,6 @@ def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, c
     """A one-word query stops at the first points whose topic holds the word (in tie-break
     order) instead of ranking every match: for common and rare words, Chinese and English,
     in either language and with several k, the answer is the one ranking every match gives."""
-    from handlers.talking_points import search as module
 
     app, _ = build_app(db_url, tmp_path)
     rng = random.Random(22)
@@ -268,32 +267,14 @@ def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, c
         seed(app, content, at=at)
     queries = [*zh, *en, "REFUND", "Data", "款", "e", "罘罘", "xq", "退款政策", "icy"]
     queries += ["".join(rng.sample(w, len(w))) for w in rng.sample(zh + en, 6)]  # rare/miss
-    early = module._top_by_place
-    taken = []
-
-    def counting(*args):  # noqa: ANN002, ANN202
-        chosen = early(*args)
-        taken.append(chosen is not None)
-        return chosen
-
-    monkeypatch.setattr(module, "_top_by_place", counting)
-    monkeypatch.setattr(module, "FEW", 0)  # walk even where SQLite's index finds few points
-    results = {}
     # Often not enough walked, sometimes a whole language; the place indexes trusted with
     # nothing (every place walked), or with a few candidates, or with many.
-    for walk, place_max in ((5, 0), (40, 3), (10_000, 0), (40, 300)):
-        monkeypatch.setattr(module, "WALK", walk)
-        monkeypatch.setattr(module, "PLACE_MAX", place_max)
-        for query in queries:
-            for locale in ("zh", "en"):
-                for limit in (1, 3, 7):
-                    results[walk, place_max, query, locale, limit] = find(app, query, locale,
-                                                                          limit)
-    monkeypatch.setattr(module, "_top_by_place", lambda *args: None)  # rank every match
-    for (walk, place_max, query, locale, limit), got in results.items():
-        assert got == find(app, query, locale, limit), (walk, place_max, query, locale, limit)
+    early, every = _as_ranking_every_match(
+        app, monkeypatch, queries, (1, 3, 7),
+        [{"WALK": walk, "PLACE_MAX": place_max}
+         for walk, place_max in ((5, 0), (40, 3), (10_000, 0), (40, 300))])
     # Both ways were compared: many searches stopped early, many ranked every match.
-    assert sum(taken) > 50 and len(taken) - sum(taken) > 50, (sum(taken), len(taken))
+    assert early > 50 and every > 50, (early, every)
 
 
 def test_the_place_indexes_rank_exactly_as_ranking_every_match(db_url, tmp_path, clock,
@@ -302,7 +283,6 @@ def test_the_place_indexes_rank_exactly_as_ranking_every_match(db_url, tmp_path,
     language or both, lapsed or not: gathered place by place from the indexes of migration
     0018 (or walked), the top k are those ranking every match gives, for any k, with the
     indexes trusted with few candidates or many."""
-    from handlers.talking_points import search as module
 
     app, _ = build_app(db_url, tmp_path)
     rng = random.Random(18)
@@ -334,8 +314,26 @@ def test_the_place_indexes_rank_exactly_as_ranking_every_match(db_url, tmp_path,
     queries = [w for place in places.values() for lang in place for w in lang]
     queries += [*common[0], *common[1], "REFUND", "策", "款数", "ot", "tline", "罘罘", "qq",
                 "line", "怎么", "ebsi", "kpi"]
+    # Chinese lapsed points are about 10, English ones 25: with PLACE_MAX 15 only the Chinese
+    # ones are few enough to be ranked all.
+    early, every = _as_ranking_every_match(
+        app, monkeypatch, queries, (1, 3, 8),
+        [{"WALK": walk, "PLACE_MAX": place_max, "LAPSED_SCAN": scan}
+         for walk, place_max, scan in ((3, 0, 0), (3, 2, 5), (10_000, 300, 5000), (20, 40, 60),
+                                       (30, 15, 40))])
+    assert early > 200 and every > 20, (early, every)
+
+
+def _as_ranking_every_match(app, monkeypatch, queries: list[str], limits: tuple[int, ...],  # noqa: ANN001
+                            settings: list[dict[str, int]]) -> tuple[int, int]:
+    """Search each query in both languages for each k under each of `settings` (the search
+    module's limits: WALK, PLACE_MAX, LAPSED_SCAN), with the indexes trusted even where they
+    find few points (FEW 0); then check every answer against ranking every match. Returns how
+    many searches found their top k early and how many ranked every match."""
+    from handlers.talking_points import search as module
+
     early = module._top_by_place
-    taken = []
+    taken: list[bool] = []
 
     def counting(*args):  # noqa: ANN002, ANN202
         chosen = early(*args)
@@ -345,19 +343,15 @@ def test_the_place_indexes_rank_exactly_as_ranking_every_match(db_url, tmp_path,
     monkeypatch.setattr(module, "_top_by_place", counting)
     monkeypatch.setattr(module, "FEW", 0)
     results = {}
-    # Chinese lapsed points are about 10, English ones 25: with PLACE_MAX 15 only the Chinese
-    # ones are few enough to be ranked all.
-    for walk, place_max, scan in ((3, 0, 0), (3, 2, 5), (10_000, 300, 5000), (20, 40, 60),
-                                  (30, 15, 40)):
-        monkeypatch.setattr(module, "WALK", walk)
-        monkeypatch.setattr(module, "PLACE_MAX", place_max)
-        monkeypatch.setattr(module, "LAPSED_SCAN", scan)
+    for setting in settings:
+        for name, value in setting.items():
+            monkeypatch.setattr(module, name, value)
         for query in queries:
             for locale in ("zh", "en"):
-                for limit in (1, 3, 8):
-                    results[walk, place_max, query, locale, limit] = find(app, query, locale,
-                                                                          limit)
+                for limit in limits:
+                    results[tuple(setting.items()), query, locale, limit] = find(
+                        app, query, locale, limit)
     monkeypatch.setattr(module, "_top_by_place", lambda *args: None)  # rank every match
-    for (walk, place_max, query, locale, limit), got in results.items():
-        assert got == find(app, query, locale, limit), (walk, place_max, query, locale, limit)
-    assert sum(taken) > 200 and len(taken) - sum(taken) > 20, (sum(taken), len(taken))
+    for (setting, query, locale, limit), got in results.items():
+        assert got == find(app, query, locale, limit), (setting, query, locale, limit)
+    return sum(taken), len(taken) - sum(taken)
