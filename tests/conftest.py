@@ -23,15 +23,15 @@ from tests.support import SCHEMA_CHANGED
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
 SCRUB = ("LIAISON_", "DATABASE_URL", "SLACK_", "DINGTALK_")
 
+# Thursday 26 November 2026, 10:00 in Shanghai.
+START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # `make test` starts the timing tests in the background, and a shell starts a background
     # job with SIGINT ignored: Ctrl-C (or the Makefile's trap) must still interrupt them, so
     # that their teardown stops the replicas and the private PostgreSQL they started.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-# Thursday 26 November 2026, 10:00 in Shanghai.
-START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)

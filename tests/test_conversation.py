@@ -4,7 +4,6 @@ database, with cancel / back / skip / status at every step and a confirmation at
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 from sqlmodel import select
@@ -140,7 +139,7 @@ def test_two_quick_answers_never_both_answer_one_question(db_url, tmp_path):
     assert answered.wait(5)
     second = threading.Thread(target=chat.say, args=("2",))
     second.start()
-    time.sleep(0.2)  # let the second reach the lock (were it not to wait, it would be done)
+    second.join(0.2)  # were it not to wait for the first's lock, it would be done by now
     assert second.is_alive()
     release.set()
     first.join(5)
