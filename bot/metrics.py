@@ -1,12 +1,13 @@
 """Prometheus metrics (prometheus-client), served at /metrics by the ops server (bot/ops.py)
 when LIAISON_METRICS=1.
 
-Counted in-process: messages handled by platform and command (the command's name, such as
-`complaint new`, or `flow:<name>` for an answer inside a conversation), how long handling
-took, deliveries that failed by platform and reason, rate-limit pauses, database errors and
-how late reminders went out. Read from the database when scraped: the outbox by status and the
-conversations in progress. Labels are platform names, command names and error codes: never
-what people typed, and no user or channel ids.
+Counted in-process from when the ops server starts serving /metrics (`enable`): messages
+handled by platform and command (the command's name, such as `complaint new`, or
+`flow:<name>` for an answer inside a conversation), how long handling took, deliveries that
+failed by platform and reason, rate-limit pauses, database errors and how late reminders went
+out. Read from the database when scraped: the outbox by status and the conversations in
+progress. Labels are platform names, command names and error codes: never what people typed,
+and no user or channel ids.
 """
 
 from __future__ import annotations
@@ -16,48 +17,64 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.db import Database
 
-REGISTRY = CollectorRegistry()
 OTHER = "other"  # a message that named no command (help hint, not understood, ...)
 
-MESSAGES = Counter("liaison_messages_handled", "Inbound messages handled",
-                   ("platform", "command"), registry=REGISTRY)
-HANDLING = Histogram("liaison_handling_seconds", "Time to handle one inbound message",
-                     ("platform",), registry=REGISTRY,
-                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-LATENESS = Histogram("liaison_reminder_lateness_seconds",
-                     "How long after its planned time a reminder went out", ("kind",),
-                     registry=REGISTRY,
-                     buckets=(0.5, 1, 2, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 86400))
-FAILED = Counter("liaison_deliveries_failed", "Delivery attempts that failed",
-                 ("platform", "reason"), registry=REGISTRY)
-PAUSES = Counter("liaison_rate_limit_pauses", "Rate-limit pauses the platforms asked for",
-                 ("platform",), registry=REGISTRY)
-DB_ERRORS = Counter("liaison_database_errors",
-                    "Database errors (unavailable: could not reach it in time)", ("kind",),
-                    registry=REGISTRY)
+# The metrics, made by `enable()` when the process serves /metrics (bot/ops.py); until then
+# nothing is counted, and prometheus_client is not imported (it is not needed otherwise).
+_on: Any = None
 
 _command: ContextVar[str] = ContextVar("liaison_metrics_command", default=OTHER)
+
+
+def enable() -> None:
+    """Start counting (the ops server does, when LIAISON_METRICS=1); once per process."""
+    global _on
+    if _on is not None:
+        return
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry()
+    _on = SimpleNamespace(
+        REGISTRY=registry,
+        MESSAGES=Counter("liaison_messages_handled", "Inbound messages handled",
+                         ("platform", "command"), registry=registry),
+        HANDLING=Histogram("liaison_handling_seconds", "Time to handle one inbound message",
+                           ("platform",), registry=registry,
+                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)),
+        LATENESS=Histogram("liaison_reminder_lateness_seconds",
+                           "How long after its planned time a reminder went out", ("kind",),
+                           registry=registry,
+                           buckets=(0.5, 1, 2, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600,
+                                    86400)),
+        FAILED=Counter("liaison_deliveries_failed", "Delivery attempts that failed",
+                       ("platform", "reason"), registry=registry),
+        PAUSES=Counter("liaison_rate_limit_pauses", "Rate-limit pauses the platforms asked for",
+                       ("platform",), registry=registry),
+        DB_ERRORS=Counter("liaison_database_errors",
+                          "Database errors (unavailable: could not reach it in time)",
+                          ("kind",), registry=registry),
+    )
 
 
 @contextmanager
 def handling(platform: str) -> Iterator[None]:
     """Count and time one inbound message; `command` names it meanwhile."""
+    if _on is None:
+        yield
+        return
     token = _command.set(OTHER)
     started = time.perf_counter()
     try:
         yield
     finally:
-        HANDLING.labels(platform).observe(time.perf_counter() - started)
-        MESSAGES.labels(platform, _command.get()).inc()
+        _on.HANDLING.labels(platform).observe(time.perf_counter() - started)
+        _on.MESSAGES.labels(platform, _command.get()).inc()
         _command.reset(token)
 
 
@@ -66,29 +83,35 @@ def command(name: str) -> None:
 
 
 def reminder_sent(kind: str, late: timedelta) -> None:
-    LATENESS.labels(kind).observe(max(late.total_seconds(), 0.0))
+    if _on is not None:
+        _on.LATENESS.labels(kind).observe(max(late.total_seconds(), 0.0))
 
 
 def delivery_failed(platform: str, reason: str) -> None:
     # The code only (`dingtalk:400:invalidParameter`, `channel_not_found`): bounded labels.
-    FAILED.labels(platform, reason[:80]).inc()
+    if _on is not None:
+        _on.FAILED.labels(platform, reason[:80]).inc()
 
 
 def rate_limited(platform: str) -> None:
-    PAUSES.labels(platform).inc()
+    if _on is not None:
+        _on.PAUSES.labels(platform).inc()
 
 
 def database_error(unavailable: bool) -> None:
-    DB_ERRORS.labels("unavailable" if unavailable else "error").inc()
+    if _on is not None:
+        _on.DB_ERRORS.labels("unavailable" if unavailable else "error").inc()
 
 
-class _FromDatabase(Collector):
-    """The outbox by status and the conversations in progress, read when scraped."""
+class _FromDatabase:
+    """The outbox by status and the conversations in progress, read when scraped (a
+    prometheus_client collector: an object with `collect`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
         from bot.errors import StorageError
@@ -115,12 +138,10 @@ class _FromDatabase(Collector):
 
 def exposition(db: Database) -> bytes:
     """The text a scrape gets: the counters, and what the database holds now."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    enable()
     registry = CollectorRegistry()
-    registry.register(_Counters())
+    registry.register(_on.REGISTRY)  # the counters (a registry is a collector too)
     registry.register(_FromDatabase(db))
     return generate_latest(registry)
-
-
-class _Counters(Collector):
-    def collect(self) -> Iterator:  # noqa: ANN201
-        yield from REGISTRY.collect()

@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from bot import metrics
 from bot.db import Database
 
@@ -34,6 +32,8 @@ class OpsApp:
     def __init__(self, db: Database, *, metrics_on: bool) -> None:
         self.db = db
         self.metrics_on = metrics_on
+        if metrics_on:
+            metrics.enable()  # counting starts now (off, it costs nothing, not even the import)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ops-ready")
 
     def __call__(self, environ: dict[str, Any],
@@ -53,6 +53,8 @@ class OpsApp:
                 return _answer(start_response, "200 OK", b"ready\n")
             return _answer(start_response, "503 Service Unavailable", b"database unavailable\n")
         if path == "/metrics" and self.metrics_on:
+            from prometheus_client import CONTENT_TYPE_LATEST
+
             return _answer(start_response, "200 OK", metrics.exposition(self.db),
                            CONTENT_TYPE_LATEST)
         return _answer(start_response, "404 Not Found", b"not found\n")
