@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from jinja2 import (
     BytecodeCache,
     Environment,
@@ -163,8 +162,23 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 @lru_cache(maxsize=512)
 def _parse_yaml(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    import yaml  # here, with the first labels read: not at start-up
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506
+
+
+class _Labels(dict):
+    """locale -> its labels, read the first time the locale is asked for (a bot whose people
+    all speak one language never reads the other's; start-up reads none)."""
+
+    def __init__(self, load: Callable[[str], dict[str, Any]]) -> None:
+        super().__init__()
+        self._load = load
+
+    def __missing__(self, locale: str) -> dict[str, Any]:
+        labels = self[locale] = self._load(locale)
+        return labels
 
 
 class Renderer:
@@ -194,8 +208,8 @@ class Renderer:
             cache_size=2000,
             bytecode_cache=_BYTECODE,
         )
-        self._labels = {loc: self._load_labels(loc) for loc in LOCALES}
-        # Labels looked up (a list renders dozens): the files are read once, above, so a
+        self._labels = _Labels(self._load_labels)
+        # Labels looked up (a list renders dozens): the files are read once (_Labels), so a
         # key's value never changes; the keys are the templates' and the code's, a few hundred.
         self._found: dict[tuple[str, str], Any] = {}
         # Rendered replies that said they depend on their `cache` key alone (Reply.cache).

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from bot.render import templates_root
 from handlers.talking_points.models import fold
 from handlers.talking_points.search import terms_of
@@ -146,6 +144,8 @@ def summaries_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, summaries: Path, stamp: tuple[float, float]) -> Handbook:
+    import yaml  # on first use, not at start-up
+
     english = yaml.safe_load(summaries.read_text(encoding="utf-8")) if summaries.exists() else {}
     return parse(path.read_text(encoding="utf-8"), {str(k): v for k, v in (english or {}).items()})
 

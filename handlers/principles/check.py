@@ -19,8 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 DATA = Path(__file__).parent / "data"
 LANGUAGES = ("zh", "en")
 # Each list, in the order hints are shown, and the principle it serves.
@@ -70,6 +68,8 @@ class WordLists:
     @classmethod
     def read(cls, paths: Iterable[Path]) -> WordLists:
         """YAML files of lists: `absolute: [最佳, best]`, ..., `allow: [第一季度]`."""
+        import yaml  # on first use, not at start-up
+
         rows: list[tuple[str, str]] = []
         for path in paths:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
@@ -59,6 +58,8 @@ DOMAIN.family("dashboard", aliases=("看板", "仪表盘"), label="review.dashbo
 @lru_cache(maxsize=4)
 def chart_words(locale: str) -> dict[str, str]:
     """The chart's labels (templates/<locale>/review/labels.yaml, `chart`)."""
+    import yaml  # on first use, not at start-up
+
     path = templates_root() / locale / "review" / "labels.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))["chart"]
 

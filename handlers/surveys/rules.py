@@ -18,8 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.export import csv_text, read_cell
 from bot.records import RecordIds
 
@@ -74,6 +72,8 @@ def lang_of(word: str | None) -> str | None:
 @lru_cache(maxsize=4)
 def shipped(name: str) -> dict[str, Any]:
     """A shipped questionnaire: its title and questions in both languages, with ids."""
+    import yaml  # on first use, not at start-up
+
     data = yaml.safe_load((_DATA / f"{name}.yaml").read_text(encoding="utf-8"))
     questions = [{"id": f"q{i}", "type": q["type"], "text": dict(q["text"]),
                   "options": [dict(o) for o in q.get("options", [])],

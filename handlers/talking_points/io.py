@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlmodel import Session, col, select
 
 from bot import members
@@ -95,6 +94,8 @@ def _csv_rows(data: str) -> list[Row]:
 
 
 def _yaml_rows(data: str) -> tuple[list[Row], list[tuple[int, str]]]:
+    import yaml  # on first use, not at start-up
+
     try:
         root = yaml.compose(data, Loader=yaml.SafeLoader)
         value = yaml.safe_load(data)
@@ -210,6 +211,8 @@ def export(db: Database, fmt: str = "csv") -> bytes:
             "verified_until": p.verified_until.isoformat() if p.verified_until else "",
         } for p in points]
     if fmt == "yaml":
+        import yaml  # on first use, not at start-up
+
         text = yaml.safe_dump({"talking_points": items}, allow_unicode=True, sort_keys=False,
                               width=100)
         return text.encode("utf-8")

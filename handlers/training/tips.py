@@ -13,8 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.render import LOCALES, templates_root
 from handlers.training.models import SKILLS
 
@@ -25,6 +23,8 @@ def tips_path(locale: str) -> Path:
 
 @lru_cache(maxsize=8)
 def _read(path: Path, stamp: float) -> tuple[dict[str, Any], ...]:
+    import yaml  # on first use, not at start-up
+
     return tuple(yaml.safe_load(path.read_text(encoding="utf-8")) or ())
 
 
@@ -131,6 +131,8 @@ def problems(data: Any) -> list[str]:  # noqa: ANN401 (whatever the YAML held)
 
 def import_tips(source: Path, locale: str, root: Path | None = None) -> Counter[str]:
     """Replace the tips of `locale` with a checked file, whole or not at all."""
+    import yaml  # on first use, not at start-up
+
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
