@@ -119,7 +119,7 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -137,6 +137,19 @@ DATE_ONLY_HOUR = 9
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
+
+
+class _Lazy:
+    """A regular expression compiled the first time it is used: this module holds about sixty,
+    and compiling them all when it is imported was a twentieth of the bot's start-up."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._source = (pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 (match, search, sub, ...)
+        found = getattr(re.compile(*self._source), name)
+        setattr(self, name, found)  # later look-ups find it on the instance
+        return found
 
 
 # ----------------------------------------------------------------------------------- numbers
@@ -190,7 +203,7 @@ _UNIT_SECONDS = {
 }  # fmt: skip
 # Amounts said in words: "in a couple of hours", "in a few minutes" (three, as Duckling reads).
 _EN_AMOUNTS = {"couple": 2, "pair": 2, "few": 3}
-_DURATION_PART = re.compile(
+_DURATION_PART = _Lazy(
     # 2 hours, 1.5h, 1/2 hour, 15', 2 more minutes, 2 and a half hours, 一个半小时, 一分半钟
     rf"(?P<num>[0-9]+(?:[.,][0-9]+|/[0-9]+)?|{_CN_NUM})\s*(?:more\s+)?个?\s*"
     rf"(?P<half>半|and\s+an?\s+half\s+)?\s*个?\s*"
@@ -202,7 +215,7 @@ _DURATION_PART = re.compile(
     r"|(?:a\s+)?(?:couple|pair|few)(?:\s+of)?)"
     rf"\s+(?P<word_unit>{_EN_UNIT})"
 )
-_DURATION_GLUE = re.compile(r"\s*(?:,\s*|and\s+)?")
+_DURATION_GLUE = _Lazy(r"\s*(?:,\s*|and\s+)?")
 
 
 @dataclass(frozen=True)
@@ -346,7 +359,7 @@ _Token = Callable[[str, int], tuple[int, _Parts] | None]
 
 
 def _regex_token(pattern: str, build: Callable[[re.Match[str]], _Parts]) -> _Token:
-    compiled = re.compile(pattern)
+    compiled = _Lazy(pattern)
 
     def token(s: str, pos: int) -> tuple[int, _Parts] | None:
         match = compiled.match(s, pos)
@@ -410,13 +423,13 @@ _NOW_WORDS = (
     "宜家", "而家", "依家",  # Cantonese
 )  # fmt: skip
 
-_IN = re.compile(r"(?:in|after)\s+(?:(?:about|around|approximately|roughly)\s+)?")
-_FUTURE_SUFFIX = re.compile(
+_IN = _Lazy(r"(?:in|after)\s+(?:(?:about|around|approximately|roughly)\s+)?")
+_FUTURE_SUFFIX = _Lazy(
     r"\s*(?:(?:from (?:right )?now|from today|later|hence)(?![a-z])|以后|之后|过后|后)"
 )
-_PAST_SUFFIX = re.compile(r"\s*(?:(?:ago|before|back)(?![a-z])|以前|之前|前)")
-_NOW_PLUS = re.compile(r"now\s*([+-])\s*")
-_TIME_SUFFIX = re.compile(r"'?\s*time(?![a-z])")  # in three weeks' time
+_PAST_SUFFIX = _Lazy(r"\s*(?:(?:ago|before|back)(?![a-z])|以前|之前|前)")
+_NOW_PLUS = _Lazy(r"now\s*([+-])\s*")
+_TIME_SUFFIX = _Lazy(r"'?\s*time(?![a-z])")  # in three weeks' time
 
 
 def _shift_token(s: str, pos: int) -> tuple[int, _Parts] | None:
@@ -698,7 +711,7 @@ def _time(
 
 
 _MERIDIEM = r"(?:\s*(?:o'?\s?clock\s*)?(?P<mer>[ap])\.?\s?m\.?(?![a-z]))"
-_EN_CLOCK = re.compile(
+_EN_CLOCK = _Lazy(
     r"(?P<at>(?:at|@)\s*|for\s+)?(?:(?P<hour3>[0-9]{1,2})(?P<min3>[0-9]{2})(?![0-9:])|(?P<hour>[0-9]{1,2})"
     r"(?:[:.](?P<min>[0-9]{2})(?![0-9])|\s(?P<min2>[0-9]{2})(?![0-9:]))?)"
     rf"(?:{_MERIDIEM}|\s*o'?\s?clock(?![a-z])|(?<=[0-9])(?P<short>[ap])\.?(?![a-z0-9]))?"
@@ -729,7 +742,7 @@ def _en_clock_token(s: str, pos: int) -> tuple[int, _Parts] | None:
     return m.end(), _Parts(clock=clock)
 
 
-_APPROX_BEFORE = re.compile(r"(?<![a-z])(?:about|around|approximately|roughly)\s*$")
+_APPROX_BEFORE = _Lazy(r"(?<![a-z])(?:about|around|approximately|roughly)\s*$")
 
 
 def _cn_clock(m: re.Match[str]) -> _Parts:
@@ -747,7 +760,7 @@ def _cn_clock(m: re.Match[str]) -> _Parts:
     return _time(hour, minute, m["sec"], twelve=not hour.startswith(("0", "零", "〇")))
 
 
-_BEFORE_OR_AFTER = re.compile(
+_BEFORE_OR_AFTER = _Lazy(
     r"(?:(?:at|for)\s+)?(?:(?P<quarter>(?:a\s+)?quarter)|(?P<half>half)"
     r"|(?P<minutes>[0-9]{1,2})(?:\s+min(?:ute)?s?)?)\s+(?P<way>past|after|to|till|before|from)\s+"
 )
@@ -846,7 +859,7 @@ _TOKENS: tuple[_Token, ...] = (
 )
 # Words that say a time is approximate are read past: 3ish pm, about 3pm, 下午5点多, 8点许,
 # 9月2号左右; the member sees the exact time in the echo and confirms it.
-_FILLER = re.compile(r"(?:\s|,|的|左右|许|(?:approximately|about|around|roughly)(?![a-z]))*")
+_FILLER = _Lazy(r"(?:\s|,|的|左右|许|(?:approximately|about|around|roughly)(?![a-z]))*")
 
 
 def _scan(s: str) -> _Parts | None:
@@ -1038,11 +1051,11 @@ def _resolve(parts: _Parts, now: datetime, tz: ZoneInfo) -> datetime:
 
 # ----------------------------------------------------------------------------- other readers
 
-_ISO = re.compile(
+_ISO = _Lazy(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[t ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
     r"(?:z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
-_CJK = re.compile("[\u3007\u4e00-\u9fff]")
+_CJK = _Lazy("[\u3007\u4e00-\u9fff]")
 @functools.cache
 def _to_simplified() -> "opencc.OpenCC":
     """The converter loads its dictionaries when made (a sixth of start-up), and the module
@@ -1050,9 +1063,9 @@ def _to_simplified() -> "opencc.OpenCC":
     import opencc
 
     return opencc.OpenCC("t2s")
-_OFFSET = re.compile(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
+_OFFSET = _Lazy(r"[+-][0-9]{2}:?[0-9]{2}(?![0-9])")
 # An offset stands apart from the time before it: "15:00:00 -0500", not "10:00-11:00".
-_SPACED_OFFSET = re.compile(r"(?<![^\s(])[+-][0-9]{2}:?[0-9]{2}(?![0-9:])")
+_SPACED_OFFSET = _Lazy(r"(?<![^\s(])[+-][0-9]{2}:?[0-9]{2}(?![0-9:])")
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
     # Says whether a time was given, so that a bare date can get our 09:00.
@@ -1074,19 +1087,19 @@ def _read_iso(s: str, tz: ZoneInfo) -> datetime:
 # clock time (15:00, 3 pm), or a day or year beside a month's name (dec 1, 1st of december
 # 2026). Any other number (`at 3 15`, `in 15`, `thu 15th`, `3 30`) is ambiguous to dateparser,
 # which reads it as a month or a day; so is a spoken number ("two three").
-_FALLBACK_NUMBERS = re.compile(
+_FALLBACK_NUMBERS = _Lazy(
     r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}"
     r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:\s*[ap]\.?m\.?(?![a-z]))?"
     r"|[0-9]{1,2}\s*[ap]\.?m\.?(?![a-z])"
     rf"|(?:[0-9]{{1,2}}{_ORDINAL}\s+(?:of\s+)?)?{_MONTH}(?:\s*[0-9]{{1,2}}{_ORDINAL}(?![0-9a-z:]))?"
     r"(?:,?\s*[0-9]{4}(?![0-9:]))?"
 )
-_SPOKEN_NUMBER = re.compile(
+_SPOKEN_NUMBER = _Lazy(
     rf"(?<![a-z])(?:{'|'.join(w for w in _EN_NUMBER_WORDS if len(w) > 2)}|zero|oh|thirteen"
     r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty)(?![a-z])"
 )
 # Zone abbreviations that name several zones: IST is India, Israel or Ireland.
-_AMBIGUOUS_ZONES = re.compile(rf"(?<![a-z])(?:{'|'.join(_AMBIGUOUS_ZONE_NAMES)})(?![a-z])")
+_AMBIGUOUS_ZONES = _Lazy(rf"(?<![a-z])(?:{'|'.join(_AMBIGUOUS_ZONE_NAMES)})(?![a-z])")
 
 
 def _check_fallback_text(s: str) -> None:
@@ -1143,12 +1156,12 @@ _ORDINALS = {
     "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
     "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }  # fmt: skip
-_SPOKEN = re.compile(
+_SPOKEN = _Lazy(
     rf"(?<![a-z])(?:(?P<tens>{'|'.join(_TENS)})(?:[\s-]?(?P<ones>{'|'.join(_UNITS[1:10])}))?"
     rf"|(?P<oh>oh|o|ou|zero)[\s-](?P<digit>{'|'.join(_UNITS[1:10])})"
     rf"|(?P<unit>{'|'.join(sorted(_UNITS, key=len, reverse=True))}))(?![a-z])"
 )
-_SPOKEN_ORDINAL = re.compile(
+_SPOKEN_ORDINAL = _Lazy(
     rf"(?<![a-z])(?:(?P<tens>twenty|thirty)[\s-]?)?(?P<ord>{'|'.join(_ORDINALS)})(?![a-z])"
     # "second" is also a unit of time: only as a day (the second of march, march second)
     r"|(?<![a-z])(?P<before>the |(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? |^)"
@@ -1160,7 +1173,7 @@ _SPOKEN_ORDINAL = re.compile(
 # three", which Duckling lists as no time). Without "at", and unless its minutes are "oh ...",
 # it is also how a number is said ("three twenty", 320, in Duckling's list of texts that are
 # not times): then it is read only with am/pm or a part of the day, as "3 20" is.
-_SPOKEN_CLOCK = re.compile(
+_SPOKEN_CLOCK = _Lazy(
     rf"(?<![a-z])(?P<at>(?:at|@)\s+)?"
     rf"(?P<hour>{'|'.join(sorted(_UNITS[1:13], key=len, reverse=True))})\s+"
     rf"(?P<minute>(?:{'|'.join(_TENS)})(?:\s(?:{'|'.join(_UNITS[1:10])}))?"
@@ -1225,7 +1238,7 @@ class Reading:
 
 
 # Words that say a time is approximate; the time said is taken, and the echo says "about".
-_APPROXIMATE = re.compile(
+_APPROXIMATE = _Lazy(
     r"(?<![a-z])(?:about|around|approximately|approx|roughly)(?![a-z])|[0-9]\s*ish(?![a-z])"
     r"|左右|许|[点时]多"
 )
