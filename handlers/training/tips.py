@@ -66,13 +66,16 @@ def _pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(parts))
 
 
-REGION_PATTERNS = {code: _pattern(names) for code, names in REGION_NAMES.items()}
+@lru_cache(maxsize=1)
+def _region_patterns() -> dict[str, re.Pattern[str]]:
+    # compiled on first use: a dozen long patterns, not worth compiling at start-up
+    return {code: _pattern(names) for code, names in REGION_NAMES.items()}
 
 
 def regions_in(*texts: str) -> list[str]:
     """The regions a plan's words name, in the order of REGION_NAMES."""
     text = unicodedata.normalize("NFKC", " ".join(texts))
-    return [code for code, pattern in REGION_PATTERNS.items() if pattern.search(text)]
+    return [code for code, pattern in _region_patterns().items() if pattern.search(text)]
 
 
 def cultural_notes(*texts: str, limit: int = 2) -> list[dict[str, Any]]:
