@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
+from bot import mail
 from bot.errors import DeliveryError
 from bot.messages import Upload
 from bot.web.app import create_app
@@ -752,14 +753,14 @@ def test_a_from_address_the_server_refuses_and_an_unwritable_email_fail_alone(  
     # One e-mail that cannot be written fails with its reason; the others go, and nothing
     # stays claimed.
     app.settings.surveys.smtp_from = SENDER
-    real = mailer.mail.message
+    real = mail.message  # bot.mail: the mailer imports it when it sends
 
     def broken(sender: str, to: str, *args: object, **kw: object):  # noqa: ANN202
         if to == "ben@example.com":
             raise ValueError("Header values may not contain linefeed or carriage return")
         return real(sender, to, *args, **kw)
 
-    monkeypatch.setattr(mailer.mail, "message", broken)
+    monkeypatch.setattr(mail, "message", broken)
     alice("/survey invite S-2026-0001\nBen, ben@example.com\nCleo, cleo@example.com")
     report = _mail_out(app)
     assert "1 of 2 invitation e-mails sent" in report

@@ -44,7 +44,6 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from bot import mail
 from bot.errors import StorageError
 from bot.messages import Reply
 from handlers.surveys import rules
@@ -62,6 +61,7 @@ from schedules import api
 from schedules.api import Target
 
 if TYPE_CHECKING:
+    from bot import mail
     from bot.core import Liaison
     from schedules.models import Reminder
 
@@ -196,6 +196,8 @@ class MailSender:
     def _send(self, claimed: list[_Claimed], now: datetime | None, result: MailRun) -> None:
         """Write the e-mails (one read), then send them with no transaction open. After a
         temporary failure (a 421 closes the connection) the rest go on a new connection."""
+        from bot import mail  # smtplib and the e-mail package: when there is mail to send
+
         settings = self.app.settings.surveys
         server = replace(mail.parse_url(settings.smtp_url), ca_file=settings.smtp_ca_file)
         sender = settings.smtp_from
@@ -255,6 +257,8 @@ class MailSender:
     def _record(self, rid: int, batch: str, error: mail.MailError | None, now: datetime,
                 result: MailRun) -> None:
         """One e-mail's outcome, in its own transaction (see the module's docstring)."""
+        from bot import mail
+
         try:
             with self.app.db.session() as session:
                 self._lock_batch(session, batch)

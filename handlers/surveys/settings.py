@@ -36,9 +36,9 @@ class SurveySettings(Section):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:
-        from bot.mail import parse_url
-
         if value.strip():
+            from bot.mail import parse_url  # (with smtplib) only when mail is configured
+
             parse_url(value.strip())  # raises ValueError naming what is wrong
         return value.strip()
 
