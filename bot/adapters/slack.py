@@ -218,6 +218,9 @@ class SlackAdapter:
 
     def _bolt(self, signing_secret: str, logger: logging.Logger) -> App:
         return App(
+            # Named, or Bolt names the app after its caller's file with inspect.stack(), which
+            # reads the source of every frame on the stack (tens of ms of start-up).
+            name="liaison",
             client=self.client,
             signing_secret=signing_secret or None,
             authorize=lambda enterprise_id, team_id: self._authorize(enterprise_id, team_id),
