@@ -6,7 +6,10 @@ runs it: p50/p99 per language and length, on SQLite (FTS5 trigram + LIKE under 3
 and on PostgreSQL (pg_trgm GIN index). Also the plans, to show the index in use.
 
     .venv/bin/python bench/talking_points.py [--points 10000] [--queries 100]
-        [--databases sqlite,pg]
+        [--databases sqlite,pg] [--pg-database NAME]
+
+--pg-database keeps the PostgreSQL database (filled on first use): two checkouts of the same
+schema then compare, run after run, on the same rows without filling them again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import _common  # noqa: F401
-from _common import percentile, temporary_postgres
+from _common import PG_URL, percentile, temporary_postgres
 from sqlalchemy import insert, text
 
 from bot.db import Database, upgrade
@@ -114,6 +117,10 @@ def make_queries(rows: list[dict], language: str, length: int, n: int,
 
 def fill(db: Database, rows: list[dict]) -> None:
     with db.session() as session:
+        if db.dialect == "postgresql":
+            # Each row feeds several GIN indexes: on a loaded machine a batch of 2,000
+            # outlasts the bot's statement timeout (10 s).
+            session.execute(text("SET LOCAL statement_timeout = 0"))
         for start in range(0, len(rows), 2000):
             session.execute(insert(TalkingPoint.__table__), rows[start:start + 2000])
     with db.engine.connect() as conn:
@@ -163,10 +170,34 @@ def plan(db: Database, now: datetime) -> str:
         return " | ".join(r[0].strip() for r in rows if "Scan" in r[0] or "Execution" in r[0])
 
 
+def kept_postgres(name: str) -> str | None:
+    """The URL of database `name` on the local PostgreSQL, created when absent and kept."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        print(f"(PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}; skipped)")
+        return None
+    finally:
+        admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
 def run(name: str, url: str, rows: list[dict], queries: dict, now: datetime) -> None:
     upgrade(url)
     db = Database(url)
-    fill(db, rows)
+    with db.engine.connect() as conn:
+        filled = conn.exec_driver_sql("SELECT count(*) FROM talkingpoint").scalar_one()
+    if filled != len(rows):  # a kept database (--pg-database) is filled once
+        if filled:
+            raise SystemExit(f"{url} holds {filled} points, not {len(rows)}")
+        fill(db, rows)
     time_queries(db, [q for qs in queries.values() for q in qs[:5]], now)  # warm up
     load = os.getloadavg()[0]
     size = sum(len(r["search_text"]) for r in rows) // len(rows)
@@ -209,6 +240,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=100, help="per language and length")
     parser.add_argument("--databases", default="sqlite,pg")
+    parser.add_argument("--pg-database", help="keep (and reuse) this PostgreSQL database")
     args = parser.parse_args()
     rng = random.Random(20261126)
     now = datetime.now(UTC)
@@ -219,7 +251,11 @@ def main() -> None:
     if "sqlite" in wanted:
         with tempfile.TemporaryDirectory() as tmp:
             run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", rows, queries, now)
-    if "pg" in wanted:
+    if "pg" in wanted and args.pg_database:
+        url = kept_postgres(args.pg_database)
+        if url:
+            run("PostgreSQL", url, rows, queries, now)
+    elif "pg" in wanted:
         with temporary_postgres() as url:
             if url:
                 run("PostgreSQL", url, rows, queries, now)

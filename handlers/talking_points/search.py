@@ -178,14 +178,19 @@ def search(
     placed = len(terms) == 1 and has_places(session, dialect)
     short_terms = [t for t in terms if len(t) == BIGRAM and (placed or not t.isascii())]
     use_fts = bool(long_terms) and dialect == "sqlite" and has_fts(session)
-    use_bigrams = bool(short_terms) and has_bigrams(session, dialect)
+    # PostgreSQL: pg_trgm takes trigrams only inside runs of letters and digits, so for a
+    # Chinese word broken by punctuation (`。公司`) it names thousands of points that hold a
+    # run starting `公司`; its two-character substrings narrow it through the bigram index.
+    broken = [g for t in long_terms if dialect == "postgresql" and _trigram_blind(t)
+              for g in bigrams_of(t)]
+    use_bigrams = bool(short_terms or broken) and has_bigrams(session, dialect)
     phrase = " ".join(terms)
     params: dict[str, Any] = {
         "status": str(PointStatus.APPROVED), "now": now, "locale": locale, "limit": limit,
         "phrase": _like(phrase), "exact": _like(phrase)[1:-1],
         "fts": " AND ".join(_fts_phrase(t) for t in long_terms),
         "bigrams": (" AND ".join(_fts_phrase(bigram_tokens(t)) for t in short_terms)
-                    if dialect == "sqlite" else short_terms),
+                    if dialect == "sqlite" else [*short_terms, *broken]),
     }
     for i, term in enumerate(terms):
         params[f"t{i}"] = _like(term)
@@ -228,6 +233,17 @@ def search(
             session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
         found.append([_hit(r) for r in rows])
     return Found(*found)
+
+
+def _trigram_blind(term: str) -> bool:
+    """A word with Chinese (non-ASCII) characters whose runs of letters and digits are all
+    shorter than three characters: pg_trgm finds no trigram inside it."""
+    runs = "".join(c if c.isalnum() else " " for c in term).split()
+    return not term.isascii() and all(len(run) < TRIGRAM for run in runs)
+
+
+def bigrams_of(term: str) -> list[str]:
+    return list(dict.fromkeys(term[i:i + BIGRAM] for i in range(len(term) - 1)))
 
 
 def _hit(r: Any) -> Hit:  # noqa: ANN401
@@ -408,14 +424,11 @@ class _PlaceFinder:
     def _postgresql(self, column: str, language: str) -> list[int] | None:
         if column == "search_text":
             return None  # no index of the text per language (see gather)
+        if self.lapsed:
+            self.few_lapsed(language)  # which also finds every place (one round trip)
         if column not in self._found:  # every language at once: one round trip, not two
-            # (Not those whose few lapsed points are all taken.)
-            languages = tuple(lang for lang in LANGUAGES
-                              if not self.lapsed or self.few_lapsed(lang) is None)
-            if not languages:
-                return []
             self._found[column] = _by_language(self.conn.execute(
-                _place_statement(column, self.lapsed, self.plain, languages),
+                _place_statement(column, self.plain),
                 {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1}))
         return self._found[column][language]
 
@@ -423,10 +436,17 @@ class _PlaceFinder:
         """The lapsed points of a language when there are at most PLACE_MAX (from
         `ix_talkingpoint_lapsed` alone), else None."""
         if not self._few:
-            found = _by_language(self.conn.execute(
-                _FEW_LAPSED, {**self.params, "cap": PLACE_MAX + 1}))
+            params = {**self.params, "cap": PLACE_MAX + 1}
+            if self.dialect == "postgresql":
+                # With the lapsed points whose topic, tags or question may hold the word, of
+                # each language: the lapsed pass then costs one round trip, not four.
+                found = _by_kind(self.conn.execute(_lapsed_statement(self.plain), {
+                    **params, "grams": word_grams(self.word)}))
+                self._found = {column: found[column] for column in PLACES}
+            else:
+                found = {"few": _by_language(self.conn.execute(_FEW_LAPSED, params))}
             self._few = {lang: ids if len(ids) <= PLACE_MAX else None
-                         for lang, ids in found.items()}
+                         for lang, ids in found["few"].items()}
         return self._few[language]
 
 
@@ -437,19 +457,31 @@ def _by_language(rows: Any) -> dict[str, list[int]]:  # noqa: ANN401
     return found
 
 
-def _per_language(sql: str, languages: tuple[str, ...] = LANGUAGES) -> str:
+def _by_kind(rows: Any) -> dict[str, dict[str, list[int]]]:  # noqa: ANN401
+    """Rows of (kind, language, id), as _by_language per kind."""
+    found: dict[str, dict[str, list[int]]] = {}
+    for kind, language, point in rows:
+        found.setdefault(kind, {lang: [] for lang in LANGUAGES})[language].append(point)
+    for kind in ("few", *PLACES):
+        found.setdefault(kind, {lang: [] for lang in LANGUAGES})
+    return found
+
+
+def _per_language(sql: str, kind: str = "") -> str:
     """`sql` (selecting id, with `{language}` where a literal language goes) for each language,
-    capped per language, as one statement: one round trip instead of one a language."""
-    assert set(languages) <= set(LANGUAGES)
+    capped per language, as one statement: one round trip instead of one a language. With a
+    `kind`, each row starts with it."""
+    label = f"'{kind}', " if kind else ""
     return " UNION ALL ".join(
-        f"SELECT '{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
-        for lang in languages)
+        f"SELECT {label}'{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
+        for lang in LANGUAGES)
 
 
 _WHEN = TalkingPoint.__table__.c.verified_until.type
-_FEW_LAPSED = text(_per_language(
-    "SELECT id FROM talkingpoint WHERE status = :status AND verified_until <= :now "
-    "AND language = '{language}'")).bindparams(bindparam("now", type_=_WHEN))
+_FEW_LAPSED_SQL = ("SELECT id FROM talkingpoint WHERE status = :status "
+                   "AND verified_until <= :now AND language = '{language}'")
+_FEW_LAPSED = text(_per_language(_FEW_LAPSED_SQL)).bindparams(bindparam("now", type_=_WHEN))
+PLACES = ("topic", "tags", "question")  # PostgreSQL: the places with an index (PLACE_INDEXES)
 
 
 # SQLite: which of the points the place index names have lapsed, from ix_talkingpoint_lapsed
@@ -463,10 +495,8 @@ _LAPSED_AMONG = text(
 ).bindparams(bindparam("now", type_=_WHEN))
 
 
-@lru_cache(maxsize=64)
-def _place_statement(column: str, lapsed: bool, plain: bool,
-                     languages: tuple[str, ...]) -> TextClause:
-    """PostgreSQL: the points of each language whose topic, question or tags hold the word.
+def _place_sql(column: str, lapsed: bool, plain: bool) -> str:
+    """PostgreSQL: the points of one language whose topic, question or tags hold the word.
     The expression is that of the GIN indexes of migration 0018 (partial per language, hence
     the literal language), so the planner answers from them;
     lapsed points are then the few that both such an index and (status, verified_until)
@@ -478,13 +508,41 @@ def _place_statement(column: str, lapsed: bool, plain: bool,
              "language = '{language}'"]
     if lapsed:
         where += ["status = :status", "verified_until <= :now"]
-    sql = _per_language(f"SELECT id FROM talkingpoint WHERE {' AND '.join(where)}", languages)
+    return f"SELECT id FROM talkingpoint WHERE {' AND '.join(where)}"
+
+
+def _grams_bind():  # noqa: ANN202
     from sqlalchemy.dialects.postgresql import ARRAY  # loaded with PostgreSQL's engine
 
-    binds = [bindparam("grams", type_=ARRAY(String))]
-    if lapsed:
-        binds.append(bindparam("now", type_=_WHEN))
-    return text(sql).bindparams(*binds)
+    return bindparam("grams", type_=ARRAY(String))
+
+
+@lru_cache(maxsize=8)
+def _place_statement(column: str, plain: bool) -> TextClause:
+    """PostgreSQL: the in-date pass's candidates in one place, per language (_place_sql)."""
+    return text(_per_language(_place_sql(column, False, plain))).bindparams(_grams_bind())
+
+
+@lru_cache(maxsize=2)
+def _lapsed_statement(plain: bool) -> TextClause:
+    """PostgreSQL: for the lapsed pass, in one statement, the lapsed points of each language
+    up to :cap ('few'), and, for each language with more (where few_lapsed says None), those
+    whose topic, tags or question may hold the word (a kind each, _place_sql). Rows: kind,
+    language, id. A language with few is skipped by a one-time filter: its place index may
+    name thousands of in-date points, each read to find it not lapsed."""
+    few = " UNION ALL ".join(
+        f"SELECT '{lang}' AS language, id FROM ("
+        f"{_FEW_LAPSED_SQL.format(language=lang)} LIMIT :cap) AS {lang}"
+        for lang in LANGUAGES)
+    many = "(SELECT count(*) FROM few WHERE language = '{language}') = :cap"
+    places = " UNION ALL ".join(
+        f"SELECT '{column}', '{lang}', id FROM ("
+        f"{(_place_sql(column, True, plain) + ' AND ' + many).format(language=lang)}"
+        f" LIMIT :cap) AS {lang}"
+        for column in PLACES for lang in LANGUAGES)
+    sql = (f"WITH few AS MATERIALIZED ({few}) "
+           f"SELECT 'few', language, id FROM few UNION ALL {places}")
+    return text(sql).bindparams(_grams_bind(), bindparam("now", type_=_WHEN))
 
 
 @lru_cache(maxsize=16)
@@ -509,8 +567,7 @@ def _walk_statement(like: str, dialect: str, column: str, lapsed: bool) -> TextC
         SELECT 'exact', id FROM (
             SELECT id FROM talkingpoint WHERE lower(topic) = lower(:word) LIMIT :exact
         ) AS x""")
-    sql = f"""
-        SELECT 'walked' AS kind, id FROM (
+    walk = f"""
             SELECT w.id FROM (
                 SELECT id, verified_at, verified_until, {selected}search_text FROM talkingpoint
                 WHERE status = :status AND language = :language
@@ -518,13 +575,26 @@ def _walk_statement(like: str, dialect: str, column: str, lapsed: bool) -> TextC
                 LIMIT :cap
             ) AS w
             WHERE w.verified_until {state} :now AND w.search_text LIKE :t0 {esc}{place}
-            {order}LIMIT :limit
-        ) AS walked{exact}
-        UNION ALL
+            {order}LIMIT :limit"""
+    count = """
         SELECT 'count', count(*) FROM (
             SELECT 1 FROM talkingpoint WHERE status = :status AND language = :language
             LIMIT :counted
         ) AS c"""
+    if dialect == "postgresql":
+        # The count only matters when fewer than k were walked: counting up to WALK points
+        # otherwise took most of the statement (a one-time filter skips it; 0 is then sent).
+        sql = f"""
+        WITH walked AS ({walk}
+        )
+        SELECT 'walked' AS kind, id FROM walked{exact}
+        UNION ALL{count}
+        WHERE (SELECT count(*) FROM walked) < :limit"""
+    else:
+        sql = f"""
+        SELECT 'walked' AS kind, id FROM ({walk}
+        ) AS walked{exact}
+        UNION ALL{count}"""
     return text(sql).bindparams(bindparam("now", type_=_WHEN))
 
 
