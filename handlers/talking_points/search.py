@@ -425,10 +425,15 @@ class _PlaceFinder:
         if column == "search_text":
             return None  # no index of the text per language (see gather)
         if self.lapsed:
-            self.few_lapsed(language)  # which also finds every place (one round trip)
+            self.few_lapsed(language)  # which also finds the topics (one round trip)
         if column not in self._found:  # every language at once: one round trip, not two
+            # (Not those whose few lapsed points are all taken.)
+            languages = tuple(lang for lang in LANGUAGES
+                              if not self.lapsed or self.few_lapsed(lang) is None)
+            if not languages:
+                return []
             self._found[column] = _by_language(self.conn.execute(
-                _place_statement(column, self.plain),
+                _place_statement(column, self.lapsed, self.plain, languages),
                 {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1}))
         return self._found[column][language]
 
@@ -438,11 +443,12 @@ class _PlaceFinder:
         if not self._few:
             params = {**self.params, "cap": PLACE_MAX + 1}
             if self.dialect == "postgresql":
-                # With the lapsed points whose topic, tags or question may hold the word, of
-                # each language: the lapsed pass then costs one round trip, not four.
+                # With the lapsed points whose topic may hold the word, of each language: one
+                # round trip, not two. (Not the tags and question too: for a common Chinese
+                # word those cost more than the round trips, and the topics often suffice.)
                 found = _by_kind(self.conn.execute(_lapsed_statement(self.plain), {
                     **params, "grams": word_grams(self.word)}))
-                self._found = {column: found[column] for column in PLACES}
+                self._found = {"topic": found["topic"]}
             else:
                 found = {"few": _by_language(self.conn.execute(_FEW_LAPSED, params))}
             self._few = {lang: ids if len(ids) <= PLACE_MAX else None
@@ -462,26 +468,24 @@ def _by_kind(rows: Any) -> dict[str, dict[str, list[int]]]:  # noqa: ANN401
     found: dict[str, dict[str, list[int]]] = {}
     for kind, language, point in rows:
         found.setdefault(kind, {lang: [] for lang in LANGUAGES})[language].append(point)
-    for kind in ("few", *PLACES):
+    for kind in ("few", "topic"):
         found.setdefault(kind, {lang: [] for lang in LANGUAGES})
     return found
 
 
-def _per_language(sql: str, kind: str = "") -> str:
+def _per_language(sql: str, languages: tuple[str, ...] = LANGUAGES) -> str:
     """`sql` (selecting id, with `{language}` where a literal language goes) for each language,
-    capped per language, as one statement: one round trip instead of one a language. With a
-    `kind`, each row starts with it."""
-    label = f"'{kind}', " if kind else ""
+    capped per language, as one statement: one round trip instead of one a language."""
+    assert set(languages) <= set(LANGUAGES)
     return " UNION ALL ".join(
-        f"SELECT {label}'{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
-        for lang in LANGUAGES)
+        f"SELECT '{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
+        for lang in languages)
 
 
 _WHEN = TalkingPoint.__table__.c.verified_until.type
 _FEW_LAPSED_SQL = ("SELECT id FROM talkingpoint WHERE status = :status "
                    "AND verified_until <= :now AND language = '{language}'")
 _FEW_LAPSED = text(_per_language(_FEW_LAPSED_SQL)).bindparams(bindparam("now", type_=_WHEN))
-PLACES = ("topic", "tags", "question")  # PostgreSQL: the places with an index (PLACE_INDEXES)
 
 
 # SQLite: which of the points the place index names have lapsed, from ix_talkingpoint_lapsed
@@ -517,29 +521,34 @@ def _grams_bind():  # noqa: ANN202
     return bindparam("grams", type_=ARRAY(String))
 
 
-@lru_cache(maxsize=8)
-def _place_statement(column: str, plain: bool) -> TextClause:
-    """PostgreSQL: the in-date pass's candidates in one place, per language (_place_sql)."""
-    return text(_per_language(_place_sql(column, False, plain))).bindparams(_grams_bind())
+@lru_cache(maxsize=64)
+def _place_statement(column: str, lapsed: bool, plain: bool,
+                     languages: tuple[str, ...]) -> TextClause:
+    """PostgreSQL: the candidates in one place, per language (_place_sql)."""
+    binds = [_grams_bind()]
+    if lapsed:
+        binds.append(bindparam("now", type_=_WHEN))
+    sql = _per_language(_place_sql(column, lapsed, plain), languages)
+    return text(sql).bindparams(*binds)
 
 
 @lru_cache(maxsize=2)
 def _lapsed_statement(plain: bool) -> TextClause:
     """PostgreSQL: for the lapsed pass, in one statement, the lapsed points of each language
     up to :cap ('few'), and, for each language with more (where few_lapsed says None), those
-    whose topic, tags or question may hold the word (a kind each, _place_sql). Rows: kind,
-    language, id. A language with few is skipped by a one-time filter: its place index may
-    name thousands of in-date points, each read to find it not lapsed."""
+    whose topic may hold the word ('topic', _place_sql). Rows: kind, language, id. A language
+    with few is skipped by a one-time filter: its place index may name thousands of in-date
+    points, each read to find it not lapsed."""
     few = " UNION ALL ".join(
         f"SELECT '{lang}' AS language, id FROM ("
         f"{_FEW_LAPSED_SQL.format(language=lang)} LIMIT :cap) AS {lang}"
         for lang in LANGUAGES)
     many = "(SELECT count(*) FROM few WHERE language = '{language}') = :cap"
     places = " UNION ALL ".join(
-        f"SELECT '{column}', '{lang}', id FROM ("
-        f"{(_place_sql(column, True, plain) + ' AND ' + many).format(language=lang)}"
+        f"SELECT 'topic', '{lang}', id FROM ("
+        f"{(_place_sql('topic', True, plain) + ' AND ' + many).format(language=lang)}"
         f" LIMIT :cap) AS {lang}"
-        for column in PLACES for lang in LANGUAGES)
+        for lang in LANGUAGES)
     sql = (f"WITH few AS MATERIALIZED ({few}) "
            f"SELECT 'few', language, id FROM few UNION ALL {places}")
     return text(sql).bindparams(_grams_bind(), bindparam("now", type_=_WHEN))
