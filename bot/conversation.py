@@ -19,7 +19,10 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import select
 
 from bot import parsers
@@ -52,6 +55,21 @@ _INSERT = insert(_TABLE)
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
 _DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
 _WRITTEN = ("step", "answers", "history", "context", "updated_at", "expires_at")
+_COLUMNS = tuple(c.key for c in _TABLE.columns)
+
+# `current` reads the row with Core and builds the detached Conversation itself: the ORM
+# query cost twice the Core one (issue 22). Same columns, types and lock as _CURRENT.
+_ROW = core_select(*_TABLE.columns).where(
+    _TABLE.c.platform == bindparam("platform"),
+    _TABLE.c.channel_id == bindparam("channel"),
+    _TABLE.c.user_id == bindparam("user"),
+)
+_ROW_LOCKED = _ROW.with_for_update()
+# session.info: (platform, channel, user) -> the row's columns as this transaction last read
+# or wrote them (None: no row), so a second `current` in one message (`/x new` reads it in
+# the core, then `start` again) costs no query. Only the engine writes conversation rows.
+_HELD = "conversations"
+_MANAGER = manager_of_class(Conversation)
 
 CONFIRM = "__confirm__"
 
@@ -172,6 +190,23 @@ class Flow:
 _NOT_YET = object()  # an answer still to come, for counting the questions ahead
 
 
+def _detached(values: dict[str, Any]) -> Conversation:
+    """A row's columns as a detached Conversation, built as the ORM builds a loaded row (a
+    new instance, its columns as loaded values) without the cost of an ORM query."""
+    if not Conversation.__mapper__.configured:  # no ORM query has run in this process yet
+        configure_mappers()
+    conv = _MANAGER.new_instance()
+    conv.__dict__.update(values)
+    make_transient_to_detached(conv)
+    return conv
+
+
+def _hold(ctx: Ctx, conv: Conversation, values: dict[str, Any] | None) -> None:
+    """What `current` reads next in this transaction: the row just written (or none)."""
+    ctx.session.info.setdefault(_HELD, {})[(conv.platform, conv.channel_id, conv.user_id)] = (
+        values)
+
+
 def _counted(flow: Flow, conv: Conversation) -> list[Step]:
     """The questions this conversation asks, for "(2/5)": not the answers given with the
     command, and a question that hangs on an answer still to come counted as if asked, so the
@@ -194,15 +229,32 @@ class Engine:
     # -- state -------------------------------------------------------------------------------
 
     def current(self, ctx: Ctx) -> Conversation | None:
+        """The member's conversation in this channel, as a detached copy of its row (a new
+        object at each call: what the caller changes is not written, nor seen by others)."""
+        inbound = ctx.inbound
+        key = (inbound.platform, inbound.channel, inbound.user)
+        held = ctx.session.info.setdefault(_HELD, {})
+        if key in held:
+            return None if held[key] is None else _detached(held[key])
         # Two quick answers from one person must not both advance the same step.
         # (SQLite: the transaction took the write lock at BEGIN; PostgreSQL: the row lock.)
-        query = _CURRENT_LOCKED if ctx.app.db.dialect == "postgresql" else _CURRENT
-        conv = ctx.session.exec(query, params={
-            "platform": ctx.inbound.platform, "channel": ctx.inbound.channel,
-            "user": ctx.inbound.user}).first()
-        if conv is not None:
-            ctx.session.expunge(conv)  # written by `_save` / `_drop`, never by a flush
-        return conv
+        postgres = ctx.app.db.dialect == "postgresql"
+        params = {"platform": key[0], "channel": key[1], "user": key[2]}
+        row = ctx.session.connection().execute(
+            _ROW_LOCKED if postgres else _ROW, params).first()
+        if row is None:
+            held[key] = None
+            return None
+        values = dict(row._mapping)
+        if ctx.session.identity_map and ctx.session.identity_key(
+                Conversation, values["id"]) in ctx.session.identity_map:
+            # Other code loaded this row into the session: that copy is brought up to date
+            # and detached, as an ORM read with populate_existing does.
+            conv = ctx.session.exec(_CURRENT_LOCKED if postgres else _CURRENT,
+                                    params=params).one()
+            ctx.session.expunge(conv)
+        held[key] = values
+        return _detached(values)
 
     def _save(self, ctx: Ctx, conv: Conversation) -> None:
         """Write the conversation as it now stands: one INSERT for a new one, else one UPDATE
@@ -210,16 +262,18 @@ class Engine:
         adapter's, a parser's `current`) sees it; rolled back with the rest on any error."""
         ctx.session.info["wrote"] = True  # a failure now says "rolled back" (bot/db.py)
         if conv.id is None:
-            row = {c.key: getattr(conv, c.key) for c in _TABLE.columns if c.key != "id"}
+            row = {k: getattr(conv, k) for k in _COLUMNS if k != "id"}
             conv.id = ctx.session.execute(_INSERT, row).inserted_primary_key[0]
         else:
             ctx.session.execute(_UPDATE, {"conv_id": conv.id,
                                           **{k: getattr(conv, k) for k in _WRITTEN}})
+        _hold(ctx, conv, {k: getattr(conv, k) for k in _COLUMNS})
 
     def _drop(self, ctx: Ctx, conv: Conversation) -> None:
         """Delete the conversation's row (it ended, expired or was replaced)."""
         ctx.session.info["wrote"] = True
         ctx.session.execute(_DELETE, {"conv_id": conv.id})
+        _hold(ctx, conv, None)
 
     def expire_if_stale(self, ctx: Ctx, conv: Conversation) -> list[Reply]:
         if conv.expires_at > ctx.now:
@@ -393,6 +447,7 @@ class Engine:
             raise
         except Exception:
             log.exception("could not save a %s; the draft is dropped", flow.name)
+            ctx.session.info.pop(_HELD, None)  # what `finish` wrote was rolled back
             return [Reply("flow/failed", {"flow": flow.name})]
 
     def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001

@@ -4,9 +4,10 @@ name from the setting takes the role away; other roles are granted with `/role g
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from importlib import import_module
 
 from sqlalchemy import bindparam, event, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
@@ -22,6 +23,19 @@ _FIND = select(Member).where(Member.platform == bindparam("platform"),
 _ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member_id"))
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
 _FIELDS = tuple(Member.__table__.columns.keys())
+_CREATED = "members_created"  # session.info: ids of the members this transaction created
+_ABSENT = object()  # kept by `recipient`: no member has this id (yet)
+
+
+@cache
+def _create(dialect: str):  # noqa: ANN202
+    """INSERT of a new member that stands aside (no row returned) when the member exists:
+    another replica created them a moment ago. One statement, where an INSERT that may fail
+    needed a SAVEPOINT around it (issue 22). Built once per dialect, on first use."""
+    table = Member.__table__
+    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+    return (insert(table).on_conflict_do_nothing(index_elements=["platform", "user_id"])
+            .returning(table.c.id))
 
 
 def _members(session: Session) -> Cache | None:
@@ -47,15 +61,36 @@ def _sender(session: Session, platform: str, user_id: str) -> Member | None:
     if cache is None:
         return find(session, platform, user_id=user_id)
     kept = cache.get((platform, user_id))
-    if kept is not None:
+    if kept is not None and kept is not _ABSENT:
         present = session.identity_map.get(session.identity_key(Member, kept.id))
         return present if present is not None else session.merge(kept, load=False)
     generation = cache.generation
     member = find(session, platform, user_id=user_id)
     if member is not None and cache.unchanged_by(session):
-        kept = Member(**{f: getattr(member, f) for f in _FIELDS})
-        make_transient_to_detached(kept)  # never in a session: only copied from
-        cache.put((platform, user_id), kept, generation)
+        cache.put((platform, user_id), _kept(member), generation)
+    return member
+
+
+def _kept(member: Member) -> Member:
+    """A copy of the member's columns for the cache: never in a session, only copied from."""
+    kept = Member(**{f: getattr(member, f) for f in _FIELDS})
+    make_transient_to_detached(kept)
+    return kept
+
+
+def recipient(session: Session, platform: str, user_id: str) -> Member | None:
+    """The member a notice goes to, for their language and zone: from the cache when it holds
+    them (or holds that no such member exists), else read and kept. A copy to read, never
+    to change: it is shared, and not in the session."""
+    cache = _members(session)
+    if cache is None or not cache.unchanged_by(session):
+        return find(session, platform, user_id=user_id)
+    kept = cache.get((platform, user_id))
+    if kept is not None:
+        return None if kept is _ABSENT else kept
+    generation = cache.generation
+    member = find(session, platform, user_id=user_id)
+    cache.put((platform, user_id), _ABSENT if member is None else _kept(member), generation)
     return member
 
 
@@ -100,26 +135,39 @@ def touch(session: Session, inbound: Inbound) -> Member:
     name always updates; locale and zone only fill gaps, since `/lang` and `/tz` win."""
     member = _sender(session, inbound.platform, inbound.user)
     if member is None:
-        member = Member(
-            platform=inbound.platform,
-            user_id=inbound.user,
-            display_name=(inbound.user_name or inbound.user)[:200],
-            locale=inbound.locale if inbound.locale in ("zh", "en") else None,
-            timezone=inbound.timezone,
-            created_at=utcnow(),
-        )
-        try:
-            with session.begin_nested():
-                session.add(member)
-        except IntegrityError:
-            # Another replica created the same member a moment ago.
-            member = find(session, inbound.platform, user_id=inbound.user)
-            assert member is not None
-        return member
+        return _first_contact(session, inbound)
     _fill_gaps(session, member, inbound)
     if inbound.user_name and member.display_name != inbound.user_name[:200]:
         member.display_name = inbound.user_name[:200]
         session.add(member)
+    return member
+
+
+def _first_contact(session: Session, inbound: Inbound) -> Member:
+    """The member created for the sender of a first message (by a Core INSERT, as
+    `_create` says), joined to the session as if loaded."""
+    values = {
+        "platform": inbound.platform,
+        "user_id": inbound.user,
+        "display_name": (inbound.user_name or inbound.user)[:200],
+        "locale": inbound.locale if inbound.locale in ("zh", "en") else None,
+        "timezone": inbound.timezone,
+        "created_at": utcnow(),
+    }
+    session.info["wrote"] = True  # a failure now says "rolled back" (bot/db.py)
+    new_id = session.execute(_create(session.get_bind().dialect.name), values).scalar()
+    if new_id is None:
+        # Another replica created the same member a moment ago.
+        member = find(session, inbound.platform, user_id=inbound.user)
+        assert member is not None
+        return member
+    cache = _members(session)
+    if cache is not None:
+        cache.written_by(session, [(inbound.platform, inbound.user)])  # a kept "no member"
+    member = Member(id=new_id, **values)
+    make_transient_to_detached(member)
+    session.add(member)  # as if loaded: nothing to flush
+    session.info.setdefault(_CREATED, set()).add(new_id)
     return member
 
 
@@ -151,6 +199,8 @@ def roles(session: Session, member: Member, admins: Iterable[tuple[str, str]]) -
     if cache is not None and not cache.unchanged_by(session):
         cache = None  # this transaction grants or revokes: ask the database
     stored = None if cache is None else cache.get(member.id)
+    if stored is None and cache is not None and member.id in session.info.get(_CREATED, ()):
+        stored = frozenset()  # created by this transaction, which has granted nothing since
     if stored is None:
         generation = None if cache is None else cache.generation
         stored = frozenset(session.exec(_ROLES, params={"member_id": member.id}).all())
