@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
@@ -22,7 +22,9 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session, create_engine
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlmodel import Session, SQLModel, create_engine
 
 from bot import metrics
 from bot.cache import Cache
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=SQLModel)
 
 
 BIGRAMS = "liaison_bigrams"
@@ -156,6 +159,18 @@ def unavailable(exc: BaseException) -> bool:
             return "locked" in message or "busy" in message or "unable to open" in message
         return True  # PostgreSQL: connection failures, timeouts, shutdown
     return False
+
+
+def loaded(model: type[M], values: dict) -> M:
+    """A detached `model` holding `values` (every column) as loaded ones, built as the ORM
+    builds a row it reads: for rows read or written with Core statements. A fifth of the
+    cost of `model(**values)`, which runs the model's constructor (issue 22)."""
+    if not model.__mapper__.configured:  # no ORM query has run in this process yet
+        configure_mappers()
+    row = manager_of_class(model).new_instance()
+    row.__dict__.update(values)
+    make_transient_to_detached(row)
+    return row
 
 
 class _Session(Session):

@@ -8,10 +8,10 @@ from functools import cache
 from importlib import import_module
 
 from sqlalchemy import bindparam, event, update
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from bot.cache import Cache
+from bot.db import loaded
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
@@ -73,9 +73,7 @@ def _sender(session: Session, platform: str, user_id: str) -> Member | None:
 
 def _kept(member: Member) -> Member:
     """A copy of the member's columns for the cache: never in a session, only copied from."""
-    kept = Member(**{f: getattr(member, f) for f in _FIELDS})
-    make_transient_to_detached(kept)
-    return kept
+    return loaded(Member, {f: getattr(member, f) for f in _FIELDS})
 
 
 def recipient(session: Session, platform: str, user_id: str) -> Member | None:
@@ -155,7 +153,8 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
         "created_at": utcnow(),
     }
     session.info["wrote"] = True  # a failure now says "rolled back" (bot/db.py)
-    new_id = session.execute(_create(session.get_bind().dialect.name), values).scalar()
+    connection = session.connection()
+    new_id = connection.execute(_create(connection.dialect.name), values).scalar()
     if new_id is None:
         # Another replica created the same member a moment ago.
         member = find(session, inbound.platform, user_id=inbound.user)
@@ -164,8 +163,7 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
     cache = _members(session)
     if cache is not None:
         cache.written_by(session, [(inbound.platform, inbound.user)])  # a kept "no member"
-    member = Member(id=new_id, **values)
-    make_transient_to_detached(member)
+    member = loaded(Member, {"id": new_id, **values})
     session.add(member)  # as if loaded: nothing to flush
     session.info.setdefault(_CREATED, set()).add(new_id)
     return member
