@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
-from bot.db import loaded
+from bot.db import PREPARED, loaded
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Choice, Reply
 from bot.models import Conversation
@@ -50,9 +50,12 @@ _CURRENT_LOCKED = _CURRENT.with_for_update()
 # rest of the step (issue 22). A conversation the engine holds is therefore never in the
 # session (`current` detaches it); every change is written when it is made (`_save`, `_drop`).
 _TABLE = Conversation.__table__
-_INSERT = insert(_TABLE)
-_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
-_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id"))
+_ON_EVERY_STEP = {PREPARED: True}  # bot/db.py
+_INSERT = insert(_TABLE).execution_options(**_ON_EVERY_STEP)
+_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("conv_id")).execution_options(
+    **_ON_EVERY_STEP)
+_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id")).execution_options(
+    **_ON_EVERY_STEP)
 _WRITTEN = ("step", "answers", "history", "context", "updated_at", "expires_at")
 _COLUMNS = tuple(c.key for c in _TABLE.columns)
 
@@ -62,7 +65,7 @@ _ROW = core_select(*_TABLE.columns).where(
     _TABLE.c.platform == bindparam("platform"),
     _TABLE.c.channel_id == bindparam("channel"),
     _TABLE.c.user_id == bindparam("user"),
-)
+).execution_options(**_ON_EVERY_STEP)
 _ROW_LOCKED = _ROW.with_for_update()
 # session.info: (platform, channel, user) -> the row's columns as this transaction last read
 # or wrote them (None: no row), so a second `current` in one message (`/x new` reads it in

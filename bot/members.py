@@ -11,16 +11,19 @@ from sqlalchemy import bindparam, event, update
 from sqlmodel import Session, col, select
 
 from bot.cache import Cache
-from bot.db import loaded
+from bot.db import PREPARED, loaded
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
 IMPLICIT = "staff"
 
 # Built once: on every message, building these cost more than running them (issue 22).
+# Prepared on PostgreSQL (bot/db.py): read for nearly every message.
 _FIND = select(Member).where(Member.platform == bindparam("platform"),
-                             Member.user_id == bindparam("user_id"))
-_ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member_id"))
+                             Member.user_id == bindparam("user_id")).execution_options(
+    **{PREPARED: True})
+_ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member_id")
+                                       ).execution_options(**{PREPARED: True})
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
 _FIELDS = tuple(Member.__table__.columns.keys())
 _CREATED = "members_created"  # session.info: ids of the members this transaction created
@@ -35,7 +38,7 @@ def _create(dialect: str):  # noqa: ANN202
     table = Member.__table__
     insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
     return (insert(table).on_conflict_do_nothing(index_elements=["platform", "user_id"])
-            .returning(table.c.id))
+            .returning(table.c.id).execution_options(**{PREPARED: True}))
 
 
 def _members(session: Session) -> Cache | None:
