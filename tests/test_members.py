@@ -1,0 +1,50 @@
+"""Members as the core finds and creates them on each message: one row per platform id even
+when two replicas meet a newcomer at once, roles read for the member that exists, and a
+notice in the language its recipient has now."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from bot import members
+from bot.models import Member
+from tests.support import Chat, build_app
+
+SCRIPT = ["/visit new", "ACME 公司", "2", "4", "我", "明天下午3点", "完成", "确认"]
+
+
+def _notice_to(app, user: str, chat: Chat) -> str:  # noqa: ANN001
+    """Walk `chat` through the test flow; the notice its confirmation sends to `user`."""
+    for text in SCRIPT:
+        out = chat.say(text)
+    return next(o.message.text for o in out
+                if o.address.user == user and o.message.template == "system/no_route_admin")
+
+
+def test_a_member_another_replica_made_a_moment_ago_is_found_not_made_twice(
+        db_url, tmp_path, clock, monkeypatch):
+    app, _ = build_app(db_url, tmp_path)
+    Chat(app, "bob")("/whoami")
+    assert "已授予 bob 审批人角色" in Chat(app, "admin")("/role grant @bob approver")
+    # This replica looked bob up before the other's insert was committed: it finds no one,
+    # and tries to create him.
+    monkeypatch.setattr(members, "_sender", lambda session, platform, user_id: None)
+    out = Chat(app, "bob")("/whoami")
+    assert "审批人" in out  # the bob that exists, with his role: not a newcomer
+    with app.db.session() as s:
+        assert s.exec(select(func.count()).select_from(Member)).one() == 2  # bob, admin
+
+
+def test_a_notice_is_in_the_language_its_recipient_chose_a_moment_ago(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    # The admin has never written: the notice is in the default language (and this process
+    # now keeps that no such member exists).
+    assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "alice"))
+    assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "carol"))
+    # The admin writes for the first time, from a client in English: the next notice
+    # follows at once.
+    assert "Language: English" in Chat(app, "admin")("/whoami", locale="en")
+    assert "no channel is bound" in _notice_to(app, "admin", Chat(app, "bob"))
+    # And their own choice, later, as well.
+    Chat(app, "admin")("/lang zh")
+    assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "dave"))
