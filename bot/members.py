@@ -163,13 +163,31 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
         member = find(session, inbound.platform, user_id=inbound.user)
         assert member is not None
         return member
-    cache = _members(session)
-    if cache is not None:
-        cache.written_by(session, [(inbound.platform, inbound.user)])  # a kept "no member"
     member = loaded(Member, {"id": new_id, **values})
     session.add(member)  # as if loaded: nothing to flush
     session.info.setdefault(_CREATED, set()).add(new_id)
+    _keep_once_committed(session, member)
     return member
+
+
+def _keep_once_committed(session: Session, member: Member) -> None:
+    """Once this transaction commits, the caches keep the new member, and that they have no
+    roles, as a read of them would: their next message, a moment later, needs no query. As
+    for a read, a write in this process in between (the generations) keeps them out."""
+    found, stored, db = _members(session), _roles(session), session.info.get("database")
+    if found is None or stored is None or db is None:
+        return
+    key = (member.platform, member.user_id)
+    if found.get(key) is _ABSENT:  # kept by `recipient`: dropped now and at commit instead
+        found.written_by(session, [key])
+        return
+    kept, found_at, stored_at = _kept(member), found.generation, stored.generation
+
+    def keep() -> None:
+        found.put(key, kept, found_at)
+        stored.put(kept.id, frozenset(), stored_at)
+
+    db.after_commit(session, keep)
 
 
 def _fill_gaps(session: Session, member: Member, inbound: Inbound) -> None:
