@@ -287,7 +287,7 @@ class Liaison:
         return Outbound(address, message)
 
     def to_member(self, session: Session, reply: Reply, platform: str, user_id: str) -> Outbound:
-        member = members.recipient(session, platform, user_id)
+        member = members.find(session, platform, user_id=user_id)
         locale = (member.locale if member else None) or self.settings.default_locale
         zone = zone_of(member.timezone if member else None, self.settings.zone)
         message = self.renderer.render(reply, locale=locale, platform=platform, zone=zone,

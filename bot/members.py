@@ -27,7 +27,6 @@ _ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
 _FIELDS = tuple(Member.__table__.columns.keys())
 _CREATED = "members_created"  # session.info: ids of the members this transaction created
-_ABSENT = object()  # kept by `recipient`: no member has this id (yet)
 
 
 @cache
@@ -64,12 +63,14 @@ def _sender(session: Session, platform: str, user_id: str) -> Member | None:
     if cache is None:
         return find(session, platform, user_id=user_id)
     kept = cache.get((platform, user_id))
-    if kept is not None and kept is not _ABSENT:
+    if kept is not None:
         present = session.identity_map.get(session.identity_key(Member, kept.id))
         return present if present is not None else session.merge(kept, load=False)
     generation = cache.generation
     member = find(session, platform, user_id=user_id)
-    if member is not None and cache.unchanged_by(session):
+    # Not kept from a transaction that created a member: what it reads may be its own
+    # uncommitted row (Core INSERT, unseen by the cache), gone if it rolls back.
+    if member is not None and cache.unchanged_by(session) and not session.info.get(_CREATED):
         cache.put((platform, user_id), _kept(member), generation)
     return member
 
@@ -77,22 +78,6 @@ def _sender(session: Session, platform: str, user_id: str) -> Member | None:
 def _kept(member: Member) -> Member:
     """A copy of the member's columns for the cache: never in a session, only copied from."""
     return loaded(Member, {f: getattr(member, f) for f in _FIELDS})
-
-
-def recipient(session: Session, platform: str, user_id: str) -> Member | None:
-    """The member a notice goes to, for their language and zone: from the cache when it holds
-    them (or holds that no such member exists), else read and kept. A copy to read, never
-    to change: it is shared, and not in the session."""
-    cache = _members(session)
-    if cache is None or not cache.unchanged_by(session):
-        return find(session, platform, user_id=user_id)
-    kept = cache.get((platform, user_id))
-    if kept is not None:
-        return None if kept is _ABSENT else kept
-    generation = cache.generation
-    member = find(session, platform, user_id=user_id)
-    cache.put((platform, user_id), _ABSENT if member is None else _kept(member), generation)
-    return member
 
 
 def find(session: Session, platform: str, *, user_id: str) -> Member | None:
@@ -178,9 +163,6 @@ def _keep_once_committed(session: Session, member: Member) -> None:
     if found is None or stored is None or db is None:
         return
     key = (member.platform, member.user_id)
-    if found.get(key) is _ABSENT:  # kept by `recipient`: dropped now and at commit instead
-        found.written_by(session, [key])
-        return
     kept, found_at, stored_at = _kept(member), found.generation, stored.generation
 
     def keep() -> None:

@@ -37,8 +37,7 @@ def test_a_member_another_replica_made_a_moment_ago_is_found_not_made_twice(
 
 def test_a_notice_is_in_the_language_its_recipient_chose_a_moment_ago(db_url, tmp_path, clock):
     app, _ = build_app(db_url, tmp_path)
-    # The admin has never written: the notice is in the default language (and this process
-    # now keeps that no such member exists).
+    # The admin has never written: the notice is in the default language.
     assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "alice"))
     assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "carol"))
     # The admin writes for the first time, from a client in English: the next notice
@@ -48,3 +47,29 @@ def test_a_notice_is_in_the_language_its_recipient_chose_a_moment_ago(db_url, tm
     # And their own choice, later, as well.
     Chat(app, "admin")("/lang zh")
     assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "dave"))
+
+
+def test_a_first_message_rolled_back_leaves_no_member_behind(db_url, tmp_path, clock):
+    """A newcomer's first message creates them, then fails: nothing of them is kept, so their
+    next message creates them again and nobody else's roles come with an id reused."""
+    from bot.errors import UserError
+    from bot.messages import Reply
+
+    app, _ = build_app(db_url, tmp_path)
+
+    @app.registry.command("visit", "selfnote")
+    def selfnote(ctx, args):  # noqa: ANN001, ANN202
+        # Read themselves again in this transaction (as a notice to oneself does), then fail.
+        members.touch(ctx.session, ctx.inbound)
+        ctx.app.to_member(ctx.session, Reply("help/hint"), ctx.member.platform,
+                          ctx.member.user_id)
+        raise UserError("errors/too_long", limit=1, length=2)
+
+    Chat(app, "newbie")("/visit selfnote")
+    with app.db.session() as s:
+        assert s.exec(select(Member)).all() == []  # rolled back
+    Chat(app, "bob")("/whoami")
+    assert "已授予 bob 审批人角色" in Chat(app, "admin")("/role grant @bob approver")
+    assert "审批人" not in Chat(app, "newbie")("/whoami")
+    with app.db.session() as s:
+        assert s.exec(select(Member).where(Member.user_id == "newbie")).first() is not None
