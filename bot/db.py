@@ -151,7 +151,9 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
             # reads the whole table (81 ms -> 626 ms at 100,000 points). Unprepared, each
             # run is planned for its own values: no statement reaches this many runs, and
             # only those marked PREPARED are prepared (`_execute`, below). (psycopg's None
-            # here would refuse to prepare even those.)
+            # here would refuse to prepare even those.) psycopg's executemany prepares
+            # whatever this says: multi-row INSERTs and ORM writes by key, whose plans do not
+            # depend on the values.
             "prepare_threshold": 2**62,
         },
     )
