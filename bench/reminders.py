@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import threading
 import time
@@ -112,6 +113,7 @@ def lateness(tmp: Path) -> None:
     from schedules.scheduler import ReminderScheduler
 
     url = f"sqlite:///{tmp / 'late.db'}"
+    upgrade(url)  # build_app expects a migrated database (the test fixtures hand those out)
     app, _ = build_app(url, tmp, reminder_sweep=timedelta(seconds=15))
     delays: list[float] = []
     done = threading.Event()
@@ -119,7 +121,8 @@ def lateness(tmp: Path) -> None:
 
     class Clocked:
         def send(self, outbound) -> None:  # noqa: ANN001
-            key = outbound.message.title.split("(")[-1].rstrip(")")
+            # The title names the quarter in parentheses: the bench's key (L<n>).
+            key = re.search(r"[(（](L\d+)[)）]", outbound.message.title).group(1)
             delays.append((datetime.now(UTC) - planned[key]).total_seconds())
             if len(delays) == len(planned):
                 done.set()
