@@ -30,15 +30,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, union, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlmodel import Session, col
 
 from bot import logs, members, metrics
 from bot.adapters.base import Pace
-from bot.core import Liaison
+from bot.core import Liaison, zone_of
 from bot.errors import DeliveryError, StorageError
-from bot.messages import Outbound, Reply
+from bot.messages import Address, Outbound, Reply
+from bot.routes import routes_for
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
@@ -59,12 +73,22 @@ RENDER_CHUNK_SQLITE = 4
 
 
 _c = Reminder.__table__.c
-# Built once (one per reminder sent; building it cost more than running it).
-_MARK = (update(Reminder.__table__)
-         .where(_c.id == bindparam("rid"), _c.status.notin_((Status.SENT, Status.CANCELLED)))
-         .values(status=Status.SENT, sent_at=bindparam("marked_at"), lease_owner=None,
-                 lease_until=None)
-         .returning(_c.kind, _c.key, _c.planned_at))
+# Built once (one per reminder sent; building it cost more than running it). Two `!=` rather
+# than NOT IN: an IN list is expanded anew on every run.
+_MARK_ONLY = (update(Reminder.__table__)
+              .where(_c.id == bindparam("rid"), _c.status != Status.SENT,
+                     _c.status != Status.CANCELLED)
+              .values(status=Status.SENT, sent_at=bindparam("marked_at"), lease_owner=None,
+                      lease_until=None))
+_MARK = _MARK_ONLY.returning(_c.kind, _c.key, _c.planned_at)
+_TAKE = (update(Reminder.__table__).where(_c.id.in_(bindparam("ids", expanding=True)))
+         .values(status=Status.CLAIMED, lease_owner=bindparam("owner"),
+                 lease_until=bindparam("until"),
+                 # Our own rows from an interrupted sweep were not attempted.
+                 attempts=case((_c.lease_owner == bindparam("owner"), _c.attempts),
+                               else_=_c.attempts + 1)))
+_CHUNK = (select(Reminder).where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
+          .order_by(col(Reminder.id)))
 
 
 @dataclass
@@ -74,6 +98,35 @@ class _Prepared:
     outbounds: list[Outbound]
     done: set[str]
     ts: str | None = None
+    kind: str = ""
+    planned_at: datetime | None = None
+
+
+@dataclass
+class _Place:
+    """Where a reply goes, and how it is written there."""
+
+    address: Address
+    locale: str | None
+    zone: ZoneInfo
+    direct: bool = False
+
+
+@dataclass
+class _Draft:
+    """A claimed reminder as read in its render transaction: the kind's reply and its places,
+    rendered into messages after the transaction (templates need no database and no lock),
+    or the messages themselves for a queued row."""
+
+    id: int
+    key: str
+    kind: str
+    planned_at: datetime
+    done: set[str]
+    progress: dict[str, Any]
+    reply: Reply | None = None
+    places: list[_Place] = field(default_factory=list)
+    outbounds: list[Outbound] = field(default_factory=list)
 
 
 @dataclass
@@ -109,10 +162,15 @@ class Sweeper:
         # the platform's message id when later messages thread under it).
         self._unwritten: dict[int, tuple[datetime, str | None]] = {}
         self._renewed_at: datetime | None = None
+        # Kind and planned time of each reminder being sent, for its mark (see _write_mark).
+        self._facts: dict[int, tuple[str, datetime]] = {}
         self.failed_at_claim = 0  # by the last claim: their admin notices are due now
         self._lock = threading.Lock()  # one sweep at a time per sweeper
         self._clock_given = False  # sweep(now=...): a caller's clock, used throughout
         self.render_chunk = RENDER_CHUNK_SQLITE if app.db.dialect == "sqlite" else RENDER_CHUNK
+        self._claim_select: Select | None = None  # built on first use (see _pick)
+        # Planned time and kind of each row the last claim took (stale ones are summarised).
+        self.claimed: dict[int, tuple[datetime, str]] = {}
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -120,12 +178,9 @@ class Sweeper:
         """Take up to `limit` due rows (and rows whose lease expired, and this sweeper's own
         rows left claimed by an interrupted sweep). Rows already tried
         LIAISON_REMINDER_MAX_ATTEMPTS times are failed here instead of claimed again."""
-        pick = self.claim_query(now, limit or self.batch)
-        c = Reminder.__table__.c
-        if self.app.db.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
         with self.app.db.session() as session:
-            rows = session.execute(pick).all()
+            rows = session.execute(self._pick(), {"now": now, "limit": limit or self.batch,
+                                                  "owner": self.owner}).all()
             limit_ = self.settings.reminder_max_attempts
             exhausted = {r.id for r in rows if r.attempts >= limit_ and r.lease_owner != self.owner}
             ids = [r.id for r in rows if r.id not in exhausted]
@@ -137,23 +192,27 @@ class Sweeper:
                 self._fail_exhausted(session, sorted(exhausted), now)
             self.failed_at_claim = len(exhausted)
             if ids:
-                session.execute(
-                    update(Reminder.__table__).where(c.id.in_(ids)).values(
-                        status=Status.CLAIMED,
-                        lease_owner=self.owner,
-                        lease_until=now + self.settings.reminder_lease,
-                        # Our own rows from an interrupted sweep were not attempted.
-                        attempts=case((c.lease_owner == self.owner, c.attempts),
-                                      else_=c.attempts + 1),
-                    )
-                )
+                session.execute(_TAKE, {"ids": ids, "owner": self.owner,
+                                        "until": now + self.settings.reminder_lease})
         self._renewed_at = now
+        self.claimed = {r.id: (r.planned_at, r.kind) for r in rows if r.id not in exhausted}
         return ids
 
     def claim_query(self, now: datetime, limit: int) -> Select:
+        """The rows a claim takes, with these values bound (the bench shows its plan)."""
+        return self._pick().params(now=now, limit=limit, owner=self.owner)
+
+    def _pick(self) -> Select:
         """The rows a claim takes: due ones, expired leases, and this sweeper's own rows
-        left claimed by an interrupted sweep; of a conversation only its first open one."""
+        left claimed by an interrupted sweep; of a conversation only its first open one.
+        Built once per sweeper with `now`, `limit` and `owner` bound at each claim: building
+        it (and SQLAlchemy's cache key for it) cost more than running it."""
+        if self._claim_select is not None:
+            return self._claim_select
         c = Reminder.__table__.c
+        now = bindparam("now", type_=c.due_at.type)
+        limit = bindparam("limit", type_=Integer)
+        owner = bindparam("owner", type_=c.lease_owner.type)
         # Only the first open message of a conversation: the next waits until it is out, so a
         # deferred message holds back the later ones of its conversation and nothing else.
         earlier = Reminder.__table__.alias("earlier")
@@ -170,7 +229,7 @@ class Sweeper:
         kinds = (
             and_(c.status == Status.PENDING, c.due_at <= now),
             and_(c.status == Status.CLAIMED, c.lease_until < now),
-            and_(c.status == Status.CLAIMED, c.lease_owner == self.owner),
+            and_(c.status == Status.CLAIMED, c.lease_owner == owner),
         )
         locking = self.app.db.dialect == "postgresql"
         branches = []
@@ -181,9 +240,13 @@ class Sweeper:
             branch = branch.subquery()
             branches.append(select(branch.c.id).select_from(branch))
         candidates = union(*branches).subquery()
-        return (select(c.id, c.lease_owner, c.status, c.attempts)
+        pick = (select(c.id, c.lease_owner, c.status, c.attempts, c.planned_at, c.kind)
                 .where(c.id.in_(select(candidates.c.id)))
                 .order_by(c.due_at, c.id).limit(limit))
+        if locking:
+            pick = pick.with_for_update(skip_locked=True)
+        self._claim_select = pick
+        return pick
 
     def _fail_exhausted(self, session: Session, ids: list[int], now: datetime) -> None:
         for row in session.execute(select(Reminder).where(col(Reminder.id).in_(ids))).scalars():
@@ -227,7 +290,11 @@ class Sweeper:
                 result.failed += self.failed_at_claim
                 if not ids and not self.failed_at_claim:
                     return result
-                stale = self._summarise_stale(ids, current, result)
+                cutoff = current - self.settings.reminder_grace
+                # Only when a claimed row is old enough to be summarised: a query less per claim.
+                stale = self._summarise_stale(ids, current, result) if any(
+                    planned < cutoff and kind not in (SUMMARY, api.OUTBOUND)
+                    for planned, kind in self.claimed.values()) else set()
                 todo = [rid for rid in ids if rid not in stale]
                 for at in range(0, len(todo), self.render_chunk):
                     chunk = todo[at:at + self.render_chunk]
@@ -244,40 +311,49 @@ class Sweeper:
             self._release(item.id, held, result)
             return
         if self._deliver(item, now, result):
+            if item.planned_at is not None:
+                self._facts[item.id] = (item.kind, item.planned_at)
             self._mark_sent(item.id, now, item.ts)
 
     def _render_chunk(self, ids: list[int], now: datetime,
                       result: SweepResult) -> list[_Prepared]:
-        """Render a few claimed reminders in one read. Should any renderer raise, the chunk is
-        rendered again one reminder per transaction, so that one fails alone."""
+        """Read a few claimed reminders in one transaction, then render their templates after
+        it (on SQLite a transaction holds the process-wide lock, which Slack acks wait for).
+        Should any kind raise, the chunk is read again one reminder per transaction, so that
+        one fails alone."""
+        drafts: list[_Draft | None] | None = None
         try:
             dropped: list[int] = []
             with self.app.db.session() as session:
-                rows = session.execute(
-                    select(Reminder).where(col(Reminder.id).in_(ids)).order_by(col(Reminder.id))
-                ).scalars().all()
-                # Their recipients in one query, not one `members.find` per reminder.
-                members.preload(session, [(row.target_platform, row.target_id) for row in rows
+                rows = session.execute(_CHUNK, {"ids": ids}).scalars().all()
+                # Their recipients at once (kept by the process, or one query), not one
+                # `members.find` per reminder.
+                members.preload_kept(session, [(row.target_platform, row.target_id) for row in rows
                                           if row.target_kind == "member"])
-                found = [self._render_row(session, row, now, dropped) for row in rows]
+                drafts = [self._draft(session, row, now, dropped) for row in rows]
             result.dropped += len(dropped)
-            return [p for p in found if p is not None]
         except StorageError as exc:
             if exc.unavailable:
                 raise
         except Exception:  # noqa: BLE001  (found again, and reported, one by one below)
             pass
-        alone = (self._render(rid, now, result) for rid in ids)
-        return [p for p in alone if p is not None]
+        if drafts is None:
+            drafts = [self._draft_alone(rid, now, result) for rid in ids]
+        found = (self._finish(d, now, result) for d in drafts if d is not None)
+        return [p for p in found if p is not None]
 
     def _render(self, rid: int, now: datetime, result: SweepResult) -> _Prepared | None:
-        """Render one claimed reminder as its record is now, in its own transaction. One
+        """Render one claimed reminder as its record is now, read in its own transaction. One
         whose renderer raises is retried and, after the attempt limit, failed alone."""
+        draft = self._draft_alone(rid, now, result)
+        return self._finish(draft, now, result) if draft is not None else None
+
+    def _draft_alone(self, rid: int, now: datetime, result: SweepResult) -> _Draft | None:
         try:
             dropped: list[int] = []
             with self.app.db.session() as session:
                 row = session.get(Reminder, rid)
-                found = self._render_row(session, row, now, dropped) if row else None
+                found = self._draft(session, row, now, dropped) if row else None
             result.dropped += len(dropped)
             return found
         except StorageError as exc:
@@ -286,16 +362,24 @@ class Sweeper:
             error: Exception = exc
         except Exception as exc:  # a bug in one kind must not hold back the others
             error = exc
-        log.error("reminder %s: rendering failed: %s: %s", rid, error.__class__.__name__, error)
-        self._fail(rid, now, f"render:{error.__class__.__name__}", permanent=False, result=result)
+        self._render_failed(rid, now, error, result)
         return None
 
-    def _render_row(self, session: Session, row: Reminder, now: datetime,
-                    dropped: list[int]) -> _Prepared | None:
+    def _render_failed(self, rid: int, now: datetime, error: Exception,
+                       result: SweepResult) -> None:
+        log.error("reminder %s: rendering failed: %s: %s", rid, error.__class__.__name__, error)
+        self._fail(rid, now, f"render:{error.__class__.__name__}", permanent=False, result=result)
+
+    def _draft(self, session: Session, row: Reminder, now: datetime,
+               dropped: list[int]) -> _Draft | None:
         if row.status != Status.CLAIMED or row.lease_owner != self.owner:
             return None  # someone else's now (our lease expired)
+        draft = _Draft(row.id, row.key, row.kind, row.planned_at,
+                       set(row.payload.get("_delivered", [])),
+                       dict(row.payload.get("_progress") or {}))
         if row.kind == api.OUTBOUND:
-            return _Prepared(row.id, row.key, _resumed(row, [self._queued(session, row)]), set())
+            draft.outbounds, draft.done = [self._queued(session, row)], set()
+            return draft
         kind = self.app.registry.reminder_kinds.get(row.kind)
         reply = kind.render(session, row, now) if kind else None
         if reply is None:
@@ -309,8 +393,25 @@ class Sweeper:
         reply.choices = [*reply.choices, *api.again_choices(row)]
         reply.values.setdefault("late", now - row.planned_at > LATE_AFTER)
         reply.values.setdefault("planned_at", row.planned_at)
-        return _Prepared(row.id, row.key, _resumed(row, self.outbounds(session, row, reply)),
-                         set(row.payload.get("_delivered", [])))
+        draft.reply, draft.places = reply, self.places(session, row, reply)
+        return draft
+
+    def _finish(self, draft: _Draft, now: datetime, result: SweepResult) -> _Prepared | None:
+        """The draft's messages, its templates rendered here, outside any transaction. One
+        whose template raises fails alone, as a kind that raises does."""
+        outbounds = draft.outbounds
+        if draft.reply is not None:
+            render = self.app.renderer.render
+            try:
+                outbounds = [Outbound(p.address, render(draft.reply, locale=p.locale,
+                                                        platform=p.address.platform,
+                                                        zone=p.zone, direct=p.direct))
+                             for p in draft.places]
+            except Exception as exc:  # noqa: BLE001  (a bug in one template)
+                self._render_failed(draft.id, now, exc, result)
+                return None
+        return _Prepared(draft.id, draft.key, _resumed(draft.progress, outbounds), draft.done,
+                         kind=draft.kind, planned_at=draft.planned_at)
 
     @staticmethod
     def _queued(session: Session, row: Reminder) -> Outbound:
@@ -435,8 +536,20 @@ class Sweeper:
                     raise
                 log.error("reminder %s was sent but could not be marked: %s", rid, exc)
             del self._unwritten[rid]
+            self._facts.pop(rid, None)
 
     def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
+        facts = self._facts.get(rid)
+        if facts is not None and not ts:
+            kind = self.app.registry.reminder_kinds.get(facts[0])
+            if kind is None or kind.on_sent is None:
+                # Nothing but the mark to write (most reminders, every reply): one Core
+                # statement built once, in its own transaction, without an ORM session (a
+                # third of the CPU of a session's mark).
+                if self.app.db.run(_MARK_ONLY, {"rid": rid, "marked_at": sent_at}) and (
+                        facts[0] != api.OUTBOUND):
+                    metrics.reminder_sent(facts[0], sent_at - facts[1])
+                return
         with self.app.db.session() as session:
             # One statement that both locks and marks; the row is read only for an on_sent.
             marked = session.execute(_MARK, {"rid": rid, "marked_at": sent_at}).first()
@@ -464,13 +577,24 @@ class Sweeper:
         except Exception:
             log.exception("reminder %s: on_sent of %s failed", row.key, row.kind)
 
-    def outbounds(self, session: Session, row: Reminder, reply: Reply) -> list[Outbound]:
+    def places(self, session: Session, row: Reminder, reply: Reply) -> list[_Place]:
+        """Where a reminder goes, as the core addresses it (Liaison.to_member, to_purpose,
+        to_channel): a member's DM in their language and zone, a purpose's channels, or a
+        channel, in the reply's language and the team's zone."""
+        default = reply.locale or self.settings.default_locale
         if row.target_kind == "member":
-            return [self.app.to_member(session, reply, row.target_platform, row.target_id)]
+            member = members.find(session, row.target_platform, user_id=row.target_id)
+            locale = (member.locale if member else None) or self.settings.default_locale
+            zone = zone_of(member.timezone if member else None, self.settings.zone)
+            return [_Place(Address(platform=row.target_platform, user=row.target_id), locale,
+                           zone, direct=True)]
         if row.target_kind == "purpose":
-            return self.app.to_purpose(session, reply, row.target_id)
+            return [_Place(Address(platform=r.platform, channel=r.channel_id,
+                                   purpose=row.target_id), default, self.settings.zone)
+                    for r in routes_for(session, row.target_id)]
         if row.target_kind == "channel":
-            return [self.app.to_channel(reply, row.target_platform, row.target_id)]
+            return [_Place(Address(platform=row.target_platform, channel=row.target_id),
+                           default, self.settings.zone)]
         return []
 
     # -- failures ---------------------------------------------------------------------------
@@ -614,9 +738,8 @@ def _progress_of(outbound: Outbound) -> dict[str, Any] | None:
     return {_address_key(outbound): progress} if progress else None
 
 
-def _resumed(row: Reminder, outbounds: list[Outbound]) -> list[Outbound]:
-    """The messages of a reminder, each with the progress a failed try left."""
-    saved = row.payload.get("_progress") or {}
+def _resumed(saved: dict[str, Any], outbounds: list[Outbound]) -> list[Outbound]:
+    """The messages of a reminder, each with the progress a failed try left (`saved`)."""
     for outbound in outbounds:
         if _address_key(outbound) in saved:
             outbound.meta["progress"] = saved[_address_key(outbound)]
