@@ -467,3 +467,34 @@ def test_a_rate_limit_pauses_its_channel_and_releases_the_rest_unattempted(
     sweeper.sweep()
     assert len([c for c, _ in calls if c == "C1"]) == 4
     assert all(_row(app, f"c1-{i}").status == Status.SENT for i in range(4))
+
+
+def test_a_mark_whose_connection_was_cut_is_written_on_a_fresh_one(db_url, tmp_path, clock):
+    """PostgreSQL marks on one connection kept for the sweep (one statement in autocommit):
+    when the server cuts it mid-sweep, the mark goes through a fresh one and nothing is sent
+    twice. (SQLite marks through Database.run: the same sweep, nothing cut.)"""
+    from sqlalchemy import create_engine, text
+
+    app = _app(db_url, tmp_path)
+    for i in range(4):
+        _plan(app, key=f"k{i}")
+    adapters = recording_adapters()
+    sweeper = Sweeper(app, adapters)
+    cut: list[int] = []
+
+    def cut_after_the_first(outbound):  # noqa: ANN001, ANN202
+        marker = sweeper._marker
+        if len(adapters["console"].sent) == 2 and marker:  # the first one was marked on it
+            pid = marker.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            admin = create_engine(db_url)
+            with admin.begin() as conn:
+                cut.append(conn.execute(text("SELECT pg_terminate_backend(:p)"),
+                                        {"p": pid}).scalar())
+            admin.dispose()
+
+    adapters["console"].on_send = cut_after_the_first
+    result = sweeper.sweep()
+    assert result.delivered == 4 and len(adapters["console"].sent) == 4
+    assert cut == ([True] if app.db.dialect == "postgresql" else [])
+    assert all(_row(app, f"k{i}").status == Status.SENT for i in range(4))
+    assert sweeper.sweep().delivered == 0 and len(adapters["console"].sent) == 4
