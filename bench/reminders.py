@@ -19,12 +19,13 @@ import re
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import _common  # noqa: F401
 from _common import percentile, temporary_postgres
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 
 from bot.db import upgrade
 from bot.models import Member
@@ -89,9 +90,16 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
             Reminder.__table__.update().where(Reminder.__table__.c.id.in_(ids))
             .values(status=Status.PENDING, lease_owner=None, lease_until=None)
         )
+    statements = Counter()
+
+    def count(conn, cursor, statement, *_) -> None:  # noqa: ANN001
+        statements[statement.split(None, 1)[0].upper()] += 1
+
+    event.listen(app.db.engine, "before_cursor_execute", count)
     t0, cpu = time.perf_counter(), time.process_time()
     result = sweeper.sweep(now)
     swept, cpu = time.perf_counter() - t0, time.process_time() - cpu
+    event.remove(app.db.engine, "before_cursor_execute", count)
     assert len(ids) == DUE and result.delivered == DUE == adapter.count, (len(ids), result)
     goal = 0.08 if app.db.dialect == "sqlite" else 0.2
     print(f"{label}: {TOTAL:,} pending, {DUE:,} due; load average "
@@ -102,6 +110,11 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
           f"goal <= {goal} ms; each marked sent in its own transaction)")
     print(f"  sweep CPU (this process; steadier than the time on a shared machine): "
           f"{cpu / DUE * 1000:.3f} ms per reminder")
+    total = sum(statements.values())
+    print(f"  statements sent: {total / DUE:.2f} per reminder ("
+          + ", ".join(f"{word} {n / DUE:.2f}" for word, n in statements.most_common()) + ")"
+          + ("; psycopg's own BEGIN, COMMIT and the pool's pings not counted"
+             if app.db.dialect == "postgresql" else "; COMMIT not counted"))
     print("  claim query plan:")
     print(claim_plan(app, now))
     app.db.dispose()
