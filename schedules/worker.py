@@ -6,11 +6,13 @@ selection, so concurrent sweepers take disjoint rows without waiting; on SQLite 
 BEGIN IMMEDIATE transaction, which serialises writers. A claim carries a short lease
 (LIAISON_REMINDER_LEASE, 60 s), renewed while the batch is being delivered; a process that
 dies loses its rows when the lease expires, and the sweeper that takes them over logs whose
-they were. Each reminder is rendered in its own short transaction (one whose renderer raises
-fails alone), sent outside any transaction (a slow platform never holds a database lock), and
-marked sent in its own transaction together with its kind's `on_sent`. So a crash repeats at
-most the one message in flight; if the mark cannot be written (the database is down) the
-process keeps it and writes it first thing when the database is back.
+they were. A few claimed reminders are read in one short transaction (the kinds' replies and
+their recipients; should one kind raise, each is read again alone, so it fails alone) and
+their templates rendered after it, outside any lock; each is sent outside any transaction (a
+slow platform never holds a database lock), and marked sent in its own transaction together
+with its kind's `on_sent` before the next is sent. So a crash repeats at most the one message
+in flight; if the mark cannot be written (the database is down) the process keeps it and
+writes it first thing when the database is back.
 
 A message an adapter sends in several parts (a long Slack message) notes how far it got in
 `meta["progress"]`; a failed try keeps that with the row, so the retry never repeats a part.
