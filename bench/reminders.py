@@ -62,7 +62,7 @@ def fill(app, now: datetime) -> None:  # noqa: ANN001
         session.execute(insert(Member.__table__), [
             {"platform": "console", "user_id": f"user{i}", "display_name": f"User {i}",
              "locale": ("zh", "en")[i % 2], "created_at": now} for i in range(50)])
-    with app.db.engine.begin() as conn:  # committed (a connection's block rolls back)
+    with app.db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     # The fill's pages written out now, not by a checkpoint during the timed sweep (at
     # 1,000,000 rows, PostgreSQL's commits then waited ~30 ms each on the WAL sync). Outside
