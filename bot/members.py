@@ -133,9 +133,7 @@ def preload_kept(session: Session, ids: Iterable[tuple[str, str]]) -> None:
         for key in missing:
             member = known.get(key)
             if member is not None:
-                copy = Member(**{f: getattr(member, f) for f in _FIELDS})
-                make_transient_to_detached(copy)  # never in a session: only copied from
-                cache.put(key, copy, generation)
+                cache.put(key, _kept(member), generation)
 
 
 def named(session: Session, platform: str, name: str) -> list[Member]:
