@@ -108,34 +108,6 @@ def preload(session: Session, ids: Iterable[tuple[str, str]]) -> None:
         known.setdefault(key, None)
 
 
-def preload_kept(session: Session, ids: Iterable[tuple[str, str]]) -> None:
-    """`preload`, served from this process's member cache where it holds them (as `_sender`
-    is), with one query for the others, which are then kept: a sweep addresses the same few
-    people chunk after chunk, and a query per chunk was a tenth of its time."""
-    cache = _members(session)
-    if cache is None:
-        preload(session, ids)
-        return
-    known = session.info.setdefault(KNOWN, {})
-    missing = []
-    for key in set(ids) - set(known):
-        kept = cache.get(key)
-        if kept is None:
-            missing.append(key)
-            continue
-        present = session.identity_map.get(session.identity_key(Member, kept.id))
-        known[key] = present if present is not None else session.merge(kept, load=False)
-    if not missing:
-        return
-    generation = cache.generation
-    preload(session, missing)
-    if cache.unchanged_by(session):
-        for key in missing:
-            member = known.get(key)
-            if member is not None:
-                cache.put(key, _kept(member), generation)
-
-
 def named(session: Session, platform: str, name: str) -> list[Member]:
     """Every member of the platform with this display name (names are not unique)."""
     return list(session.exec(

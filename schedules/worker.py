@@ -339,11 +339,12 @@ class Sweeper:
             dropped: list[int] = []
             with self.app.db.session() as session:
                 rows = session.execute(_CHUNK, {"ids": ids}).scalars().all()
-                # Their recipients at once (kept by the process, or one query), not one
-                # `members.find` per reminder.
-                members.preload_kept(session, [(row.target_platform, row.target_id) for row in rows
+                # Their recipients in one query, not one `members.find` per reminder; read
+                # fresh, so a `/lang` or `/tz` made on another replica counts at once.
+                members.preload(session, [(row.target_platform, row.target_id) for row in rows
                                           if row.target_kind == "member"])
-                drafts = [self._draft(session, row, now, dropped) for row in rows]
+                read = [self._draft(session, row, now, dropped) for row in rows]
+            drafts = read  # only once the transaction committed
             result.dropped += len(dropped)
         except StorageError as exc:
             if exc.unavailable:

@@ -498,3 +498,26 @@ def test_a_mark_whose_connection_was_cut_is_written_on_a_fresh_one(db_url, tmp_p
     assert cut == ([True] if app.db.dialect == "postgresql" else [])
     assert all(_row(app, f"k{i}").status == Status.SENT for i in range(4))
     assert sweeper.sweep().delivered == 0 and len(adapters["console"].sent) == 4
+
+
+def test_a_language_changed_on_another_replica_counts_at_the_next_sweep(db_url, tmp_path, clock):
+    """The sweep reads its recipients fresh: alice's /lang, handled by another replica (whose
+    writes this process's caches cannot see), is the language of her very next reminder."""
+    from sqlalchemy import text
+
+    from bot.models import Member
+
+    here = _app(db_url, tmp_path)
+    (tmp_path / "b").mkdir()
+    there = _app(db_url, tmp_path / "b")
+    Chat(there, "alice")("/help")
+    _plan(here, key="k1", payload={"q": "Q1"})
+    first = run_due(here)
+    assert len(first) == 1 and "本季度外部沟通培训" in first[0].message.text
+    with there.db.engine.begin() as c:  # another process's /lang: a plain UPDATE
+        c.execute(text("UPDATE member SET locale = 'en' WHERE user_id = 'alice'"))
+    with there.db.session() as s:
+        assert s.exec(select(Member).where(Member.user_id == "alice")).one().locale == "en"
+    _plan(here, key="k2", payload={"q": "Q2"})
+    second = run_due(here)
+    assert len(second) == 1 and "communication training" in second[0].message.text
