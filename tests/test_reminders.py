@@ -521,3 +521,51 @@ def test_a_language_changed_on_another_replica_counts_at_the_next_sweep(db_url, 
     _plan(here, key="k2", payload={"q": "Q2"})
     second = run_due(here)
     assert len(second) == 1 and "communication training" in second[0].message.text
+
+
+@pytest.mark.sqlite_only
+def test_with_sqlite_statistics_the_claim_and_renew_still_search_their_indexes(db_url, tmp_path):
+    # sqlite_stat1 holds only average rows per value: with every row pending and no
+    # conversation, `status = 'claimed'` and `conversation = ?` read as most of the table, and
+    # the planner scanned it (a renew: the whole table; the earlier-open check: every lower id).
+    from sqlalchemy import event, insert, text
+
+    app = _app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        s.execute(insert(Reminder.__table__), [
+            {"key": f"k{i}", "kind": "test.ping", "due_at": now + timedelta(hours=i),
+             "planned_at": now, "target_kind": "member", "target_platform": "console",
+             "target_id": "alice", "status": Status.PENDING, "payload": {}, "created_at": now}
+            for i in range(300)])
+    sweeper = Sweeper(app, {})
+
+    def plan(statement: str, params=()) -> str:  # noqa: ANN001
+        with app.db.engine.connect() as conn:
+            return "\n".join(r[3] for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, params))
+
+    claim = str(sweeper.claim_query(now, 20).compile(app.db.engine,
+                                                     compile_kwargs={"literal_binds": True}))
+    for analyze in (False, True):  # the same plan without statistics, as the app runs
+        if analyze:
+            with app.db.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        claim_plan = plan(claim)
+        assert "earlier USING INDEX ix_reminder_conversation" in claim_plan, claim_plan
+        assert "SCAN reminder" not in claim_plan, claim_plan
+    renews = []
+
+    def keep(conn, cursor, statement, params, *_) -> None:  # noqa: ANN001
+        renews.append((statement, params))
+
+    event.listen(app.db.engine, "before_cursor_execute", keep)
+    try:
+        sweeper.renew(now)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", keep)
+    [(statement, params)] = [r for r in renews if r[0].lstrip().upper().startswith("UPDATE")]
+    renew_plan = plan(statement, params)
+    assert "USING INDEX ix_reminder_status_" in renew_plan, renew_plan
+    with app.db.session() as s:  # the statistics are there (the test's premise)
+        assert s.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar()
