@@ -39,10 +39,11 @@ class OpsApp:
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        answer = _headers_only if method == "HEAD" else _answer
         if method not in ("GET", "HEAD"):
             return _answer(start_response, "405 Method Not Allowed", b"GET only\n")
         if path == "/healthz":
-            return _answer(start_response, "200 OK", b"ok\n")
+            return answer(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
             future = self._pool.submit(self.db.ready)
             try:
@@ -50,14 +51,14 @@ class OpsApp:
             except FutureTimeout:
                 ready = False
             if ready:
-                return _answer(start_response, "200 OK", b"ready\n")
-            return _answer(start_response, "503 Service Unavailable", b"database unavailable\n")
+                return answer(start_response, "200 OK", b"ready\n")
+            return answer(start_response, "503 Service Unavailable", b"database unavailable\n")
         if path == "/metrics" and self.metrics_on:
             from prometheus_client import CONTENT_TYPE_LATEST
 
-            return _answer(start_response, "200 OK", metrics.exposition(self.db),
-                           CONTENT_TYPE_LATEST)
-        return _answer(start_response, "404 Not Found", b"not found\n")
+            return answer(start_response, "200 OK", metrics.exposition(self.db),
+                          CONTENT_TYPE_LATEST)
+        return answer(start_response, "404 Not Found", b"not found\n")
 
 
 def _answer(start_response: Callable[..., Any], status: str, body: bytes,
@@ -65,6 +66,14 @@ def _answer(start_response: Callable[..., Any], status: str, body: bytes,
     start_response(status, [("Content-Type", content_type),
                             ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _headers_only(start_response: Callable[..., Any], status: str, body: bytes,
+                  content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
+    """HEAD: the headers a GET would get, and no body (waitress sends whatever the app
+    returns, which a kept-alive client would read as the start of its next answer)."""
+    _answer(start_response, status, body, content_type)
+    return []
 
 
 class OpsServer:

@@ -211,3 +211,18 @@ def liaison(*args: str, stdin: str = "", **env: str) -> Ran:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
     return Ran(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8"))
+
+
+def head_then_get(port: int, path: str) -> bytes:
+    """HEAD then GET `path` on one kept-alive HTTP/1.1 connection (the GET closing it): all
+    the server sent. A body sent after the HEAD shows as bytes before the second status line."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n"
+                     f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                     .encode())
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+    return received

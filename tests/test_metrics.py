@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.errors import DeliveryError
 from bot.ops import OpsServer
-from tests.support import Chat, build_app, recording_adapters, run_due
+from tests.support import Chat, build_app, head_then_get, recording_adapters, run_due
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -112,3 +112,17 @@ def test_health_and_readiness_always_metrics_only_when_asked(app) -> None:  # no
     finally:
         server.stop()
     assert not server._thread.is_alive()
+
+
+@pytest.mark.parametrize(("path", "body"), [("/healthz", b"ok\n"), ("/readyz", b"ready\n")])
+def test_a_head_probe_gets_headers_only(app, path: str, body: bytes) -> None:  # noqa: ANN001
+    """A load balancer's HEAD probe on a kept-alive connection: headers only, so the next
+    answer on that connection starts where it should."""
+    server = OpsServer(app.db, port=0, host="127.0.0.1", metrics_on=False).start()
+    try:
+        received = head_then_get(server.port, path)
+    finally:
+        server.stop()
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and f"Content-Length: {len(body)}".encode() in head
+    assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"\r\n\r\n" + body)

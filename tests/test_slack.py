@@ -30,7 +30,7 @@ from tests.fakes.slack_api import (
     message_text,
     trigger_id,
 )
-from tests.support import Chat, build_app
+from tests.support import Chat, build_app, head_then_get
 
 SECRET = "test-signing-secret"
 ALICE, ADMIN = "UALICE", "UADMIN"
@@ -133,6 +133,14 @@ def test_healthz(slack: Harness) -> None:
     with urllib.request.urlopen(slack.base_url + "/healthz", timeout=5) as response:
         assert response.status == 200
         assert response.read() == b"ok\n"
+
+
+def test_a_head_readiness_probe_gets_headers_only(slack: Harness) -> None:
+    """HEAD /readyz on a kept-alive connection: headers only, then the GET's whole answer."""
+    port = int(slack.base_url.rsplit(":", 1)[1])
+    head, _, rest = head_then_get(port, "/readyz").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 6" in head
+    assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"\r\n\r\nready\n")
 
 
 def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:

@@ -64,7 +64,7 @@ class SlackHttpGuard:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # noqa: ANN204
         method = environ.get("REQUEST_METHOD", "")
         if environ.get("PATH_INFO") == "/readyz" and method in ("GET", "HEAD"):
-            return self._readyz(start_response)
+            return self._readyz(start_response, head=method == "HEAD")
         if method != "POST" or str(environ.get("PATH_INFO", "")).startswith(self.web_paths):
             # The dashboard's own forms (sign in, sign out) are not Slack's: the web app
             # reads them, under the same MAX_BODY (bot/web/app.py).
@@ -108,15 +108,19 @@ class SlackHttpGuard:
             return False
         return False
 
-    def _readyz(self, start_response: Callable[..., Any]) -> list[bytes]:
+    def _readyz(self, start_response: Callable[..., Any], *, head: bool) -> list[bytes]:
         future = self._ready_pool.submit(self.db.ready)
         try:
             ready = future.result(timeout=READY_WITHIN)
         except FutureTimeout:
             ready = False
         status = "200 OK" if ready else "503 Service Unavailable"
-        start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-        return [b"ready\n" if ready else b"database unavailable\n"]
+        body = b"ready\n" if ready else b"database unavailable\n"
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                ("Content-Length", str(len(body)))])
+        # HEAD: headers only (waitress sends whatever is returned, which a kept-alive client
+        # would read as the start of its next answer).
+        return [] if head else [body]
 
 
 def _parse(body: bytes, content_type: str) -> tuple[str | None, str | None]:
