@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,6 +41,18 @@ def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return fallback
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a reply goes and how it is written there: the one addressing rule for replies
+    sent now (`to_member`, `to_purpose`, `to_channel`) and for reminders, which the sweep
+    renders after its transaction (schedules/worker.py)."""
+
+    address: Address
+    locale: str
+    zone: ZoneInfo
+    direct: bool = False
 
 
 class Liaison:
@@ -287,34 +300,36 @@ class Liaison:
         return Outbound(address, message)
 
     def to_member(self, session: Session, reply: Reply, platform: str, user_id: str) -> Outbound:
-        member = members.find(session, platform, user_id=user_id)
-        locale = (member.locale if member else None) or self.settings.default_locale
-        zone = zone_of(member.timezone if member else None, self.settings.zone)
-        message = self.renderer.render(reply, locale=locale, platform=platform, zone=zone,
-                                       direct=True)
-        return Outbound(Address(platform=platform, user=user_id), message)
+        return self.render_at(reply, self.member_place(session, platform, user_id))
 
     def to_purpose(self, session: Session, reply: Reply, purpose: str) -> list[Outbound]:
-        routes = routes_for(session, purpose)
-        return [
-            Outbound(
-                Address(platform=r.platform, channel=r.channel_id, purpose=purpose),
-                self.renderer.render(
-                    reply,
-                    locale=reply.locale or self.settings.default_locale,
-                    platform=r.platform,
-                    zone=self.settings.zone,
-                ),
-            )
-            for r in routes
-        ]
+        return [self.render_at(reply, p) for p in self.purpose_places(session, reply, purpose)]
 
     def to_channel(self, reply: Reply, platform: str, channel_id: str) -> Outbound:
-        message = self.renderer.render(
-            reply, locale=reply.locale or self.settings.default_locale, platform=platform,
-            zone=self.settings.zone,
-        )
-        return Outbound(Address(platform=platform, channel=channel_id), message)
+        return self.render_at(reply, self.channel_place(reply, platform, channel_id))
+
+    def member_place(self, session: Session, platform: str, user_id: str) -> Place:
+        """A member's DM, in their language and zone (the defaults when unknown)."""
+        member = members.find(session, platform, user_id=user_id)
+        locale = (member.locale if member else None) or self.settings.default_locale
+        return Place(Address(platform=platform, user=user_id), locale, self.member_zone(member),
+                     direct=True)
+
+    def purpose_places(self, session: Session, reply: Reply, purpose: str) -> list[Place]:
+        """The channels bound to a purpose, in the reply's language and the team's zone."""
+        return [Place(Address(platform=r.platform, channel=r.channel_id, purpose=purpose),
+                      reply.locale or self.settings.default_locale, self.settings.zone)
+                for r in routes_for(session, purpose)]
+
+    def channel_place(self, reply: Reply, platform: str, channel_id: str) -> Place:
+        """A channel, in the reply's language and the team's zone."""
+        return Place(Address(platform=platform, channel=channel_id),
+                     reply.locale or self.settings.default_locale, self.settings.zone)
+
+    def render_at(self, reply: Reply, place: Place) -> Outbound:
+        message = self.renderer.render(reply, locale=place.locale, platform=place.address.platform,
+                                       zone=place.zone, direct=place.direct)
+        return Outbound(place.address, message)
 
     def member_zone(self, member: Member | None) -> ZoneInfo:
         return zone_of(member.timezone if member else None, self.settings.zone)

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -57,10 +56,9 @@ from sqlmodel import Session, col
 
 from bot import logs, members, metrics
 from bot.adapters.base import Pace
-from bot.core import Liaison, zone_of
+from bot.core import Liaison, Place
 from bot.errors import DeliveryError, StorageError
-from bot.messages import Address, Outbound, Reply
-from bot.routes import routes_for
+from bot.messages import Outbound, Reply
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
@@ -133,16 +131,6 @@ class _Prepared:
 
 
 @dataclass
-class _Place:
-    """Where a reply goes, and how it is written there."""
-
-    address: Address
-    locale: str | None
-    zone: ZoneInfo
-    direct: bool = False
-
-
-@dataclass
 class _Draft:
     """A claimed reminder as read in its render transaction: the kind's reply and its places,
     rendered into messages after the transaction (templates need no database and no lock),
@@ -155,7 +143,7 @@ class _Draft:
     done: set[str]
     progress: dict[str, Any]
     reply: Reply | None = None
-    places: list[_Place] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
     outbounds: list[Outbound] = field(default_factory=list)
 
 
@@ -443,12 +431,8 @@ class Sweeper:
         whose template raises fails alone, as a kind that raises does."""
         outbounds = draft.outbounds
         if draft.reply is not None:
-            render = self.app.renderer.render
             try:
-                outbounds = [Outbound(p.address, render(draft.reply, locale=p.locale,
-                                                        platform=p.address.platform,
-                                                        zone=p.zone, direct=p.direct))
-                             for p in draft.places]
+                outbounds = [self.app.render_at(draft.reply, p) for p in draft.places]
             except Exception as exc:  # noqa: BLE001  (a bug in one template)
                 self._render_failed(draft.id, now, exc, result)
                 return None
@@ -648,24 +632,14 @@ class Sweeper:
         except Exception:
             log.exception("reminder %s: on_sent of %s failed", row.key, row.kind)
 
-    def places(self, session: Session, row: Reminder, reply: Reply) -> list[_Place]:
-        """Where a reminder goes, as the core addresses it (Liaison.to_member, to_purpose,
-        to_channel): a member's DM in their language and zone, a purpose's channels, or a
-        channel, in the reply's language and the team's zone."""
-        default = reply.locale or self.settings.default_locale
+    def places(self, session: Session, row: Reminder, reply: Reply) -> list[Place]:
+        """Where a reminder goes, as the core addresses any reply (bot.core.Place)."""
         if row.target_kind == "member":
-            member = members.find(session, row.target_platform, user_id=row.target_id)
-            locale = (member.locale if member else None) or self.settings.default_locale
-            zone = zone_of(member.timezone if member else None, self.settings.zone)
-            return [_Place(Address(platform=row.target_platform, user=row.target_id), locale,
-                           zone, direct=True)]
+            return [self.app.member_place(session, row.target_platform, row.target_id)]
         if row.target_kind == "purpose":
-            return [_Place(Address(platform=r.platform, channel=r.channel_id,
-                                   purpose=row.target_id), default, self.settings.zone)
-                    for r in routes_for(session, row.target_id)]
+            return self.app.purpose_places(session, reply, row.target_id)
         if row.target_kind == "channel":
-            return [_Place(Address(platform=row.target_platform, channel=row.target_id),
-                           default, self.settings.zone)]
+            return [self.app.channel_place(reply, row.target_platform, row.target_id)]
         return []
 
     # -- failures ---------------------------------------------------------------------------
