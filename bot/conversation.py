@@ -191,11 +191,6 @@ class Flow:
 _NOT_YET = object()  # an answer still to come, for counting the questions ahead
 
 
-def _detached(values: dict[str, Any]) -> Conversation:
-    """A row's columns as a detached Conversation (a new one at each call)."""
-    return loaded(Conversation, values)
-
-
 def _hold(ctx: Ctx, conv: Conversation, values: dict[str, Any] | None) -> None:
     """What `current` reads next in this transaction: the row just written (or none)."""
     ctx.session.info.setdefault(_HELD, {})[(conv.platform, conv.channel_id, conv.user_id)] = (
@@ -230,7 +225,7 @@ class Engine:
         key = (inbound.platform, inbound.channel, inbound.user)
         held = ctx.session.info.setdefault(_HELD, {})
         if key in held:
-            return None if held[key] is None else _detached(held[key])
+            return None if held[key] is None else loaded(Conversation, held[key])
         # Two quick answers from one person must not both advance the same step.
         # (SQLite: the transaction took the write lock at BEGIN; PostgreSQL: the row lock.)
         postgres = ctx.app.db.dialect == "postgresql"
@@ -249,7 +244,7 @@ class Engine:
                                     params=params).one()
             ctx.session.expunge(conv)
         held[key] = values
-        return _detached(values)
+        return loaded(Conversation, values)
 
     def _save(self, ctx: Ctx, conv: Conversation) -> None:
         """Write the conversation as it now stands: one INSERT for a new one, else one UPDATE
