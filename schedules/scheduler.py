@@ -12,12 +12,14 @@ atomically, are what they share. A periodic push is itself a reminder row with a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -122,6 +124,13 @@ class ReminderScheduler:
         with self._wake_lock:
             self._stopping = True
         if self.scheduler.running:
+            # The one-shot wake-ups go first: APScheduler's shutdown marks the scheduler
+            # stopped before it takes its job-store lock, and a one-shot job being run at that
+            # moment is then not found for removal (JobLookupError ends its loop thread).
+            for job in self.scheduler.get_jobs():
+                if job.id == "wake" or job.id.endswith(":wake"):
+                    with contextlib.suppress(JobLookupError):
+                        self.scheduler.remove_job(job.id)
             self.scheduler.shutdown(wait=True)
 
     # -- jobs ---------------------------------------------------------------------------------
