@@ -15,7 +15,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -286,13 +286,17 @@ class Database:
             log.exception("database error, change rolled back", exc_info=exc)
         return StorageError(exc.__class__.__name__, unavailable=down, wrote=wrote)
 
-    def run(self, statement, params: dict | None = None) -> int:  # noqa: ANN001
+    def run(self, statement, params: dict | None = None, *,  # noqa: ANN001
+            connection: Connection | None = None) -> int:
         """One Core statement in a transaction of its own, without an ORM session (cheaper,
-        for a statement run before every request); its row count. Errors as in `session`."""
+        for a statement run before every request); its row count. Errors as in `session`.
+        `connection`: one that the caller keeps for many such statements (the sweep's marks),
+        rather than one taken from the pool and given back each time."""
         with self._sqlite_lock:
             try:
-                with self.engine.begin() as connection:
-                    count = connection.execute(statement, params or {}).rowcount
+                with (nullcontext(connection) if connection is not None
+                      else self.engine.connect()) as conn, conn.begin():
+                    count = conn.execute(statement, params or {}).rowcount
             except SQLAlchemyError as exc:
                 raise self._failed(exc, wrote=True) from exc
         if self._away:

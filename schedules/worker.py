@@ -187,8 +187,8 @@ class Sweeper:
         self._clock_given = False  # sweep(now=...): a caller's clock, used throughout
         self.render_chunk = RENDER_CHUNK_SQLITE if app.db.dialect == "sqlite" else RENDER_CHUNK
         self._claim_select: Select | None = None  # built on first use (see _pick)
-        # PostgreSQL: the connection a sweep marks on (None: not open; False: failed in this
-        # sweep), see _autocommit_mark.
+        # The connection a sweep marks on (None: not open; False: failed in this sweep), see
+        # _quick_mark.
         self._marker: Connection | None | bool = None
         # Planned time and kind of each row the last claim took (stale ones are summarised).
         self.claimed: dict[int, tuple[datetime, str]] = {}
@@ -573,7 +573,7 @@ class Sweeper:
                 # statement built once, in its own transaction, without an ORM session (a
                 # third of the CPU of a session's mark).
                 params = {"rid": rid, "marked_at": sent_at}
-                marked = self._autocommit_mark(params)
+                marked = self._quick_mark(params)
                 if marked is None:
                     marked = self.app.db.run(_MARK_ONLY, params)
                 if marked and facts[0] != api.OUTBOUND:
@@ -594,18 +594,25 @@ class Sweeper:
             if kind is not None and kind.on_sent is not None:
                 self._on_sent(session, session.get(Reminder, rid), sent_at)
 
-    def _autocommit_mark(self, params: dict[str, Any]) -> int | None:
-        """PostgreSQL: the mark as one statement in autocommit on a connection kept for the
-        sweep: as durable as BEGIN, UPDATE, COMMIT (a statement alone is its own transaction),
-        in one round trip instead of four (pool pre-ping, BEGIN, UPDATE, COMMIT). None when not
-        on PostgreSQL or it failed: then Database.run marks it, and reports any failure."""
-        if self.app.db.dialect != "postgresql" or self._marker is False:
+    def _quick_mark(self, params: dict[str, Any]) -> int | None:
+        """The mark as one statement in a transaction of its own, on a connection kept for the
+        sweep (a pool checkout and return per mark was most of its cost). PostgreSQL: in
+        autocommit, as durable as BEGIN, UPDATE, COMMIT (a statement alone is its own
+        transaction), in one round trip instead of four (pool pre-ping, BEGIN, UPDATE, COMMIT).
+        SQLite: BEGIN IMMEDIATE, UPDATE, COMMIT through Database.run, under its lock, as any
+        write. None when the kept connection failed in this sweep: then Database.run marks it
+        on a fresh one, and reports any failure."""
+        if self._marker is False:
             return None
+        db = self.app.db
         try:
             if self._marker is None:
-                self._marker = self.app.db.engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT")
-            return self._marker.execute(_MARK_ONLY, params).rowcount
+                self._marker = db.engine.connect()
+                if db.dialect == "postgresql":
+                    self._marker = self._marker.execution_options(isolation_level="AUTOCOMMIT")
+            if db.dialect == "postgresql":
+                return self._marker.execute(_MARK_ONLY, params).rowcount
+            return db.run(_MARK_ONLY, params, connection=self._marker)
         except SQLAlchemyError as exc:
             log.debug("mark on the sweep's connection failed (%s); by Database.run", exc)
             self._close_marker()
