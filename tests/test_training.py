@@ -176,6 +176,32 @@ def test_the_quarterly_message_asks_to_plan_or_announces(db_url, tmp_path, clock
     assert "地点:3楼大会议室" in sent[0].message.text
 
 
+def test_the_quarterly_message_reads_a_session_written_in_the_same_transaction(
+        db_url, tmp_path, clock):
+    """A sweep reads the quarter's session once per transaction; a transaction that then
+    writes one (not flushed yet, or flushed) reads it again."""
+    from handlers.training.models import TrainingSession
+    from schedules.scheduler import TRAINING
+
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    _plan(admin)  # T-2027-0001, in 2027-Q1
+    kind = app.registry.reminder_kinds[TRAINING]
+    now = datetime.now(UTC)
+    reminder = Reminder(key="q", kind=TRAINING, due_at=now, planned_at=now,
+                        target_kind="member", target_platform="console", target_id="admin",
+                        payload={"quarter": "2027-Q2"})
+    with app.db.session() as session:
+        assert kind.render(session, reminder, now).template == "reminders/training"
+        planned = session.exec(select(TrainingSession)).one()
+        planned.quarter = "2027-Q2"
+        session.add(planned)
+        assert kind.render(session, reminder, now).template == "training/quarter_planned"
+        planned.quarter = "2027-Q3"
+        session.add(planned)
+        session.flush()
+        assert kind.render(session, reminder, now).template == "reminders/training"
+
+
 def test_in_english(db_url, tmp_path, clock):
     app, admin, bob, carol = _team(db_url, tmp_path)
     admin("/lang en")

@@ -12,6 +12,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from bot import members, parsers, records, teams
@@ -506,12 +507,38 @@ def tip(session: Session, reminder: Reminder, now: datetime) -> Reply:
 def quarterly(session: Session, reminder: Reminder, now: datetime) -> Reply:
     """The first Monday of the quarter: the quarter's session, or a call to plan one."""
     quarter = str(reminder.payload.get("quarter", ""))
-    row = session.exec(select(TrainingSession).where(TrainingSession.quarter == quarter)
-                       .order_by(col(TrainingSession.starts_at))).first()
+    row = _quarter_session(session, quarter)
     if row is not None:
         return Reply("training/quarter_planned", {"quarter": quarter, "s": view(row)})
     return Reply("reminders/training", {
         "quarter": quarter, "organisers": organisers(session, reminder.payload.get("admins"))})
+
+
+_QUARTER_SESSIONS = "training.quarter_sessions"
+
+
+def _quarter_session(session: Session, quarter: str) -> TrainingSession | None:
+    """The quarter's first session, read once per database session: a sweep renders this
+    reminder for every member in one read (one query each was a third of the sweep's CPU,
+    issue 22). A session that has written a training session reads again."""
+    known = session.info.setdefault(_QUARTER_SESSIONS, {})
+    if any(isinstance(row, TrainingSession)
+           for row in (*session.new, *session.dirty, *session.deleted)):
+        known.clear()
+    if quarter not in known:
+        known[quarter] = session.exec(
+            select(TrainingSession).where(TrainingSession.quarter == quarter)
+            .order_by(col(TrainingSession.starts_at))).first()
+    return known[quarter]
+
+
+@event.listens_for(Session, "before_flush")
+def _training_written(session: Session, _context: object, _instances: object) -> None:
+    # After a flush its writes are no longer in session.new/dirty: forget what was read.
+    if session.info.get(_QUARTER_SESSIONS) and any(
+            isinstance(row, TrainingSession)
+            for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_QUARTER_SESSIONS, None)
 
 
 def organisers(session: Session, admins: Any) -> dict[str, list[Mention]]:
