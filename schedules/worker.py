@@ -72,10 +72,12 @@ BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
 RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
-# On SQLite a read holds the process-wide database lock (bot/db.py) while it renders: 20 at a
-# time held it up to 16 ms, and Slack acks queued behind it (ack p99 during a 3,000-reminder
-# sweep 3.3x idle, bench/sweep_acks.py). A few at a time keep that wait short.
-RENDER_CHUNK_SQLITE = 4
+# On SQLite a read holds the process-wide database lock (bot/db.py), which Slack acks wait
+# for: 20 at a time held it up to 16 ms when each reminder ran its own queries (ack p99 during a
+# 3,000-reminder sweep 3.3x idle, bench/sweep_acks.py). With the kinds' reads shared within a
+# read, 10 at a time hold it a little longer than 4 (p50 1.8 against 1.5 ms, p99 10-14 against
+# 10-11 ms, two loaded cores) for a third less CPU per reminder (a read's own queries shared).
+RENDER_CHUNK_SQLITE = 10
 
 
 _c = Reminder.__table__.c
