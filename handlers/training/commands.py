@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -444,7 +445,8 @@ def team_attendance(session: Session, rows: list[TrainingSession]) -> list[dict[
 
 
 def _session_of(session: Session, reminder: Reminder) -> TrainingSession | None:
-    return records.find(session, TrainingSession, reminder.record_id)
+    return _read_once(session, ("ref", reminder.record_id),
+                      lambda: records.find(session, TrainingSession, reminder.record_id))
 
 
 def _speaker_nag(session: Session, reminder: Reminder, now: datetime) -> None:
@@ -514,31 +516,38 @@ def quarterly(session: Session, reminder: Reminder, now: datetime) -> Reply:
         "quarter": quarter, "organisers": organisers(session, reminder.payload.get("admins"))})
 
 
-_QUARTER_SESSIONS = "training.quarter_sessions"
+_READ = "training.read"  # training sessions read in a database session, by question
 
 
-def _quarter_session(session: Session, quarter: str) -> TrainingSession | None:
-    """The quarter's first session, read once per database session: a sweep renders this
-    reminder for every member in one read (one query each was a third of the sweep's CPU,
-    issue 22). A session that has written a training session reads again."""
-    known = session.info.setdefault(_QUARTER_SESSIONS, {})
+def _read_once(session: Session, key: tuple[str, str],
+               load: Callable[[], TrainingSession | None]) -> TrainingSession | None:
+    """A training session read once per database session: a sweep renders one reminder per
+    member (the quarterly call, each invitee's "starting") in one read, and one query each
+    was a third of its CPU (issue 22). A session that has written a training session reads
+    again."""
+    known = session.info.setdefault(_READ, {})
     if any(isinstance(row, TrainingSession)
            for row in (*session.new, *session.dirty, *session.deleted)):
         known.clear()
-    if quarter not in known:
-        known[quarter] = session.exec(
-            select(TrainingSession).where(TrainingSession.quarter == quarter)
-            .order_by(col(TrainingSession.starts_at))).first()
-    return known[quarter]
+    if key not in known:
+        known[key] = load()
+    return known[key]
+
+
+def _quarter_session(session: Session, quarter: str) -> TrainingSession | None:
+    """The quarter's first session."""
+    return _read_once(session, ("quarter", quarter), lambda: session.exec(
+        select(TrainingSession).where(TrainingSession.quarter == quarter)
+        .order_by(col(TrainingSession.starts_at))).first())
 
 
 @event.listens_for(Session, "before_flush")
 def _training_written(session: Session, _context: object, _instances: object) -> None:
     # After a flush its writes are no longer in session.new/dirty: forget what was read.
-    if session.info.get(_QUARTER_SESSIONS) and any(
+    if session.info.get(_READ) and any(
             isinstance(row, TrainingSession)
             for row in (*session.new, *session.dirty, *session.deleted)):
-        session.info.pop(_QUARTER_SESSIONS, None)
+        session.info.pop(_READ, None)
 
 
 def organisers(session: Session, admins: Any) -> dict[str, list[Mention]]:
