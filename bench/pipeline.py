@@ -6,6 +6,10 @@ transaction on the same database through the driver. Goals (issue 22): >= 2,000 
 p99 < 2 ms on SQLite, >= 800 msg/s on PostgreSQL.
 
     .venv/bin/python bench/pipeline.py [--conversations 1000] [--databases sqlite,pg]
+                                       [--event-ids]
+
+With --event-ids every message carries a platform event id, as Slack's and DingTalk's do, so
+each step also notes it for de-duplication (one row per message, bot.core `_seen`).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def raw_anchor(app, count: int = 2000) -> list[float]:  # noqa: ANN001
     return samples
 
 
-def run(url: str, label: str, tmp: Path, conversations: int) -> None:
+def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = False) -> None:
     upgrade(url)  # build_app expects a migrated database (the test fixtures hand those out)
     app, saved = build_app(url, tmp)
     chats = [Chat(app, f"user{i}") for i in range(conversations)]
@@ -70,9 +74,10 @@ def run(url: str, label: str, tmp: Path, conversations: int) -> None:
     # Interleave the conversations step by step, as many people would.
     for step, text in enumerate(SCRIPT):
         kind = "start" if step == 0 else "confirm" if step == len(SCRIPT) - 1 else "answer"
-        for chat in chats:
+        for n, chat in enumerate(chats):
+            fields = {"event_id": f"Ev{step}-{n}"} if event_ids else {}
             t0 = time.perf_counter()
-            out = chat.say(text)
+            out = chat.say(text, **fields)
             elapsed = time.perf_counter() - t0
             assert out, (step, text)
             latencies["all"].append(elapsed)
@@ -82,8 +87,8 @@ def run(url: str, label: str, tmp: Path, conversations: int) -> None:
     anchor = raw_anchor(app)
     messages = len(latencies["all"])
     goal = "2,000 msg/s, p99 < 2 ms" if app.db.dialect == "sqlite" else "800 msg/s"
-    print(f"pipeline ({label}, {conversations} conversations, {len(SCRIPT)} messages each; "
-          f"load average {load})")
+    print(f"pipeline ({label}, {conversations} conversations, {len(SCRIPT)} messages each"
+          f"{', with event ids' if event_ids else ''}; load average {load})")
     print(f"  messages: {messages} in {total:.2f} s = {messages / total:,.0f} messages/s "
           f"(goal >= {goal})")
     # CPU per message: what the rate comes to on an idle core (one thread; on PostgreSQL the
@@ -100,16 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--databases", default="sqlite,pg")
+    parser.add_argument("--event-ids", action="store_true",
+                        help="give every message a platform event id (de-duplicated)")
     args = parser.parse_args()
     wanted = args.databases.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in wanted:
             run(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite file", Path(tmp) / "s",
-                args.conversations)
+                args.conversations, args.event_ids)
         if "pg" in wanted:
             with temporary_postgres() as url:
                 if url:
-                    run(url, "PostgreSQL", Path(tmp) / "p", args.conversations)
+                    run(url, "PostgreSQL", Path(tmp) / "p", args.conversations,
+                        args.event_ids)
 
 
 if __name__ == "__main__":
