@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
-from bot.db import PREPARED, loaded
+from bot.db import PREPARED, Direct, loaded
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Choice, Reply
 from bot.models import Conversation
@@ -52,21 +52,24 @@ _CURRENT_LOCKED = _CURRENT.with_for_update()
 _TABLE = Conversation.__table__
 _ON_EVERY_STEP = {PREPARED: True}  # bot/db.py
 _INSERT = insert(_TABLE).execution_options(**_ON_EVERY_STEP)
-_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("conv_id")).execution_options(
-    **_ON_EVERY_STEP)
 _DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id")).execution_options(
     **_ON_EVERY_STEP)
 _WRITTEN = ("step", "answers", "history", "context", "updated_at", "expires_at")
+_UPDATE = Direct(update(_TABLE).where(_TABLE.c.id == bindparam("conv_id")), list(_WRITTEN))
 _COLUMNS = tuple(c.key for c in _TABLE.columns)
 
 # `current` reads the row with Core and builds the detached Conversation itself: the ORM
 # query cost twice the Core one (issue 22). Same columns, types and lock as _CURRENT.
-_ROW = core_select(*_TABLE.columns).where(
+# It and the UPDATE, the read and the write of every step, run on the driver's cursor with
+# the columns' own conversions (bot.db.Direct): SQLAlchemy's execution cost eight times the
+# driver's call (issue 22).
+_ROW_SELECT = core_select(*_TABLE.columns).where(
     _TABLE.c.platform == bindparam("platform"),
     _TABLE.c.channel_id == bindparam("channel"),
     _TABLE.c.user_id == bindparam("user"),
-).execution_options(**_ON_EVERY_STEP)
-_ROW_LOCKED = _ROW.with_for_update()
+)
+_ROW = Direct(_ROW_SELECT)
+_ROW_LOCKED = Direct(_ROW_SELECT.with_for_update())
 # session.info: (platform, channel, user) -> the row's columns as this transaction last read
 # or wrote them (None: no row), so a second `current` in one message (`/x new` reads it in
 # the core, then `start` again) costs no query. Only the engine writes conversation rows.
@@ -230,12 +233,11 @@ class Engine:
         # (SQLite: the transaction took the write lock at BEGIN; PostgreSQL: the row lock.)
         postgres = ctx.app.db.dialect == "postgresql"
         params = {"platform": key[0], "channel": key[1], "user": key[2]}
-        row = ctx.session.connection().execute(
-            _ROW_LOCKED if postgres else _ROW, params).first()
-        if row is None:
+        rows = (_ROW_LOCKED if postgres else _ROW).rows(ctx.session.connection(), params)
+        if not rows:
             held[key] = None
             return None
-        values = dict(row._mapping)
+        values = rows[0]
         if ctx.session.identity_map and ctx.session.identity_key(
                 Conversation, values["id"]) in ctx.session.identity_map:
             # Other code loaded this row into the session: that copy is brought up to date
@@ -258,8 +260,8 @@ class Engine:
             row = {k: getattr(conv, k) for k in _COLUMNS if k != "id"}
             conv.id = connection.execute(_INSERT, row).inserted_primary_key[0]
         else:
-            connection.execute(_UPDATE, {"conv_id": conv.id,
-                                         **{k: getattr(conv, k) for k in _WRITTEN}})
+            _UPDATE.run(connection, {"conv_id": conv.id,
+                                     **{k: getattr(conv, k) for k in _WRITTEN}})
         _hold(ctx, conv, {k: getattr(conv, k) for k in _COLUMNS})
 
     def _drop(self, ctx: Ctx, conv: Conversation) -> None:

@@ -179,6 +179,39 @@ def test_an_inactive_conversation_expires(db_url, tmp_path, clock):
         assert s.exec(select(Conversation)).all() == []
 
 
+def test_a_step_the_database_refuses_is_rolled_back_and_asked_again(db_url, tmp_path, clock):
+    # The step's read and write run on the driver's cursor (bot.db.Direct): a refusal there
+    # must still say "rolled back" and leave the conversation where it was.
+    app, saved, chat = _start(db_url, tmp_path)
+    chat("/visit new")
+    postgres = app.db.dialect == "postgresql"
+    refuse = ([
+        "CREATE FUNCTION refuse_step() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+        "CREATE TRIGGER refuse_step BEFORE UPDATE ON conversation "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_step()",
+    ] if postgres else [
+        "CREATE TRIGGER refuse_step BEFORE UPDATE ON conversation "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    ])
+    with app.db.engine.begin() as conn:
+        for sql in refuse:
+            conn.exec_driver_sql(sql)
+    try:
+        out = chat("ACME")
+    finally:
+        with app.db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_step" + (" ON conversation" if postgres
+                                                               else ""))
+            if postgres:
+                conn.exec_driver_sql("DROP FUNCTION refuse_step()")
+    assert "撤回" in out and "对方是哪一类" not in out
+    status = chat("状态")
+    assert "已完成 0/" in status and "拜访谁" in status  # nothing of the answer was kept
+    assert "对方是哪一类" in chat("ACME")
+    assert "已完成 1/" in chat("状态")
+
+
 def test_conversations_are_per_user_and_channel(db_url, tmp_path, clock):
     app, saved, alice = _start(db_url, tmp_path)
     bob = Chat(app, "bob")
