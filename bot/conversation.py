@@ -200,6 +200,14 @@ def _hold(ctx: Ctx, conv: Conversation, values: dict[str, Any] | None) -> None:
         values)
 
 
+def _set(conv: Conversation, **values: Any) -> None:  # noqa: ANN401
+    """Change the engine's copy of a conversation. The copy is never in a session (it is
+    written with Core statements, `_save`), so the model's change tracking has nothing to do:
+    the values go straight into it, as `bot.db.loaded` puts them (SQLModel's __setattr__ was
+    a twentieth of a step, issue 22)."""
+    conv.__dict__.update(values)
+
+
 def _counted(flow: Flow, conv: Conversation) -> list[Step]:
     """The questions this conversation asks, for "(2/5)": not the answers given with the
     command, and a question that hangs on an answer still to come counted as if asked, so the
@@ -258,7 +266,7 @@ class Engine:
         connection = ctx.session.connection()
         if conv.id is None:
             row = {k: getattr(conv, k) for k in _COLUMNS if k != "id"}
-            conv.id = connection.execute(_INSERT, row).inserted_primary_key[0]
+            _set(conv, id=connection.execute(_INSERT, row).inserted_primary_key[0])
         else:
             _UPDATE.run(connection, {"conv_id": conv.id,
                                      **{k: getattr(conv, k) for k in _WRITTEN}})
@@ -334,8 +342,7 @@ class Engine:
         answers = dict(conv.answers)
         text = self._numbered(ctx, flow, conv, text)
         word = word_of(text)
-        conv.updated_at = ctx.now
-        conv.expires_at = ctx.now + ctx.settings.conversation_timeout
+        _set(conv, updated_at=ctx.now, expires_at=ctx.now + ctx.settings.conversation_timeout)
 
         if word == "cancel":
             self._drop(ctx, conv)
@@ -365,7 +372,7 @@ class Engine:
             if not step.optional:
                 return self._again(ctx, flow, conv, Reply("flow/required"))
             answers[step.key] = step.default(ctx, answers) if step.default else None
-            conv.context = {}
+            _set(conv, context={})
             return self._accept(ctx, flow, conv, step, answers)
 
         if step.collect:
@@ -405,7 +412,7 @@ class Engine:
             if not items and not step.optional:
                 return self._again(ctx, flow, conv, Reply(step.empty))
             answers[step.key] = items
-            conv.context = {}
+            _set(conv, context={})
             return self._accept(ctx, flow, conv, step, answers)
         new = []
         if step.files and ctx.inbound.files:
@@ -427,7 +434,7 @@ class Engine:
         if len(items) + len(new) > step.max_items:
             self._save(ctx, conv)
             return [Reply("flow/too_many", {"limit": step.max_items})]
-        conv.context = {"items": items + new}
+        _set(conv, context={"items": items + new})
         self._save(ctx, conv)
         return [Reply(step.collected, {"count": len(items) + len(new), "added": new})]
 
@@ -446,8 +453,7 @@ class Engine:
             return [Reply("flow/failed", {"flow": flow.name})]
 
     def _accept(self, ctx, flow, conv, step, answers) -> list[Reply]:  # noqa: ANN001
-        conv.answers = answers
-        conv.history = [*conv.history, step.key]
+        _set(conv, answers=answers, history=[*conv.history, step.key])
         return self._advance(ctx, flow, conv)
 
     def _back(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
@@ -459,14 +465,14 @@ class Engine:
         kept = conv.answers.get(key) if flow.step(key).collect else None
         # Back to a list: its items stay, to add to or go on from with "done".
         context = {"items": list(kept)} if isinstance(kept, list) and kept else {}
-        conv.history, conv.answers, conv.step, conv.context = history, answers, key, context
+        _set(conv, history=history, answers=answers, step=key, context=context)
         self._save(ctx, conv)
         said = [Reply(flow.step(key).kept, {"count": len(kept)})] if context else []
         return [*said, *self._prompt(ctx, flow, conv)]
 
     def _advance(self, ctx: Ctx, flow: Flow, conv: Conversation) -> list[Reply]:
         nxt = flow.pending(conv.answers)
-        conv.step = nxt.key if nxt else CONFIRM
+        _set(conv, step=nxt.key if nxt else CONFIRM)
         self._save(ctx, conv)
         return self._prompt(ctx, flow, conv)
 
