@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
-from bot.db import PREPARED, Direct, loaded
+from bot.db import Direct, loaded
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Choice, Reply
 from bot.models import Conversation
@@ -49,20 +49,18 @@ _CURRENT_LOCKED = _CURRENT.with_for_update()
 # a step changes one known row, and the flush that works out what changed cost more than the
 # rest of the step (issue 22). A conversation the engine holds is therefore never in the
 # session (`current` detaches it); every change is written when it is made (`_save`, `_drop`).
+# They run on the driver's cursor with the columns' own conversions (bot.db.Direct):
+# SQLAlchemy's execution around the driver's call cost eight times the call (issue 22).
 _TABLE = Conversation.__table__
-_ON_EVERY_STEP = {PREPARED: True}  # bot/db.py
-_INSERT = insert(_TABLE).execution_options(**_ON_EVERY_STEP)
-_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id")).execution_options(
-    **_ON_EVERY_STEP)
+_INSERT = Direct(insert(_TABLE).returning(_TABLE.c.id),
+                 [c.key for c in _TABLE.columns if c.key != "id"])
+_DELETE = Direct(delete(_TABLE).where(_TABLE.c.id == bindparam("conv_id")))
 _WRITTEN = ("step", "answers", "history", "context", "updated_at", "expires_at")
 _UPDATE = Direct(update(_TABLE).where(_TABLE.c.id == bindparam("conv_id")), list(_WRITTEN))
 _COLUMNS = tuple(c.key for c in _TABLE.columns)
 
 # `current` reads the row with Core and builds the detached Conversation itself: the ORM
 # query cost twice the Core one (issue 22). Same columns, types and lock as _CURRENT.
-# It and the UPDATE, the read and the write of every step, run on the driver's cursor with
-# the columns' own conversions (bot.db.Direct): SQLAlchemy's execution cost eight times the
-# driver's call (issue 22).
 _ROW_SELECT = core_select(*_TABLE.columns).where(
     _TABLE.c.platform == bindparam("platform"),
     _TABLE.c.channel_id == bindparam("channel"),
@@ -266,7 +264,7 @@ class Engine:
         connection = ctx.session.connection()
         if conv.id is None:
             row = {k: getattr(conv, k) for k in _COLUMNS if k != "id"}
-            _set(conv, id=connection.execute(_INSERT, row).inserted_primary_key[0])
+            _set(conv, id=_INSERT.rows(connection, row)[0]["id"])
         else:
             _UPDATE.run(connection, {"conv_id": conv.id,
                                      **{k: getattr(conv, k) for k in _WRITTEN}})
@@ -275,7 +273,7 @@ class Engine:
     def _drop(self, ctx: Ctx, conv: Conversation) -> None:
         """Delete the conversation's row (it ended, expired or was replaced)."""
         ctx.session.info["wrote"] = True
-        ctx.session.connection().execute(_DELETE, {"conv_id": conv.id})
+        _DELETE.run(ctx.session.connection(), {"conv_id": conv.id})
         _hold(ctx, conv, None)
 
     def expire_if_stale(self, ctx: Ctx, conv: Conversation) -> list[Reply]:

@@ -22,7 +22,7 @@ from bot import logs, members, metrics
 from bot.config import Settings
 from bot.context import Ctx
 from bot.conversation import Engine, tapped, word_of
-from bot.db import PREPARED, Database, safe_url
+from bot.db import Database, Direct, safe_url
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import AuditEntry, Conversation, InboundEvent, Member, WebLogin
@@ -36,15 +36,15 @@ JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a
 
 
 @cache
-def _remember(dialect: str):  # noqa: ANN202
+def _remember(dialect: str) -> Direct:
     """INSERT of an inbound event id returning its row id, or nothing when the id is there
     already. It replaced a SELECT, then an INSERT in a SAVEPOINT for the race (four
     statements, issue 22). Built once per dialect, on first use, with only that dialect's
     module imported (PostgreSQL's is a tenth of a second of start-up)."""
     table = InboundEvent.__table__
     insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
-    return (insert(table).on_conflict_do_nothing(index_elements=["platform", "event_id"])
-            .returning(table.c.id).execution_options(**{PREPARED: True}))
+    return Direct(insert(table).on_conflict_do_nothing(index_elements=["platform", "event_id"])
+                  .returning(table.c.id), ["platform", "event_id", "received_at"])
 
 
 def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -212,10 +212,8 @@ class Liaison:
         redelivered). One statement: an INSERT that stands aside when the id is there, or is
         being written by a copy of the event that arrived at the same moment."""
         connection = session.connection()
-        new_id = connection.execute(_remember(connection.dialect.name), {
-            "platform": inbound.platform, "event_id": inbound.event_id, "received_at": now,
-        }).scalar()
-        if new_id is None:
+        if not _remember(connection.dialect.name).rows(connection, {
+                "platform": inbound.platform, "event_id": inbound.event_id, "received_at": now}):
             return True
         session.info["wrote"] = True  # a failure from here on says "rolled back" (bot/db.py)
         return False

@@ -176,17 +176,22 @@ PREPARED = "liaison_prepared"
 
 
 class Direct:
-    """A Core statement for the few run on every message (the conversation's read and
-    write), run on the driver's own cursor on the session's connection: compiled once per
-    dialect, its parameters and columns converted by the column types' own processors, as
-    SQLAlchemy's execution converts them. That execution cost eight times the driver's call
-    around it (issue 22: 40 µs against 5 for the conversation's read on SQLite). Driver
-    errors leave as SQLAlchemy's (DBAPIError), a lost connection invalidated, as they would.
-    Prepared on PostgreSQL (PREPARED). No statement events: nothing here listens to these."""
+    """A Core statement for the few run on (nearly) every message: the conversation's read
+    and write, the inbound event's id, the audit entry. Run on the driver's own cursor on
+    the session's connection: compiled once per dialect, its parameters and columns converted
+    by the column types' own processors, as SQLAlchemy's execution converts them; that
+    execution cost eight times the driver's call around it (issue 22: 40 µs against 5 for the
+    conversation's read on SQLite). Driver errors leave as SQLAlchemy's (DBAPIError), a lost
+    connection invalidated, as they would. Prepared on PostgreSQL (PREPARED). No statement
+    events (nothing listens to these), no column defaults computed in Python (none of these
+    tables has one): every parameter is given.
+
+    `column_keys`: the columns an INSERT or UPDATE sets (SQLAlchemy infers them from the
+    parameters of each execution; here they are fixed)."""
 
     def __init__(self, statement, column_keys: list[str] | None = None) -> None:  # noqa: ANN001
         self.statement = statement
-        self.column_keys = column_keys  # an UPDATE's SET columns, as execute() infers them
+        self.column_keys = column_keys
         self._forms: dict[str, tuple] = {}
 
     def _form(self, dialect) -> tuple:  # noqa: ANN001
@@ -198,19 +203,19 @@ class Direct:
             names = list(compiled.positiontup) if dialect.positional else list(compiled.binds)
             binds = [(name, compiled.binds[name].type._cached_bind_processor(dialect))
                      for name in names]
-            columns = (tuple(c.key for c in self.statement.selected_columns)
-                       if hasattr(self.statement, "selected_columns") else ())
+            # A SELECT's columns, or those an INSERT or UPDATE returns.
+            columns = tuple(self.statement.exported_columns)
             found = self._forms[dialect.name] = (str(compiled), binds, columns, {})
         return found
 
     def rows(self, connection, params: dict) -> list[dict]:  # noqa: ANN001
-        """The rows, each a dict by column key (a SELECT)."""
+        """The rows, each a dict by column key (a SELECT, or what a statement returns)."""
         return self._run(connection, params, fetch=True)
 
     def run(self, connection, params: dict) -> None:  # noqa: ANN001
         self._run(connection, params, fetch=False)
 
-    def _run(self, connection, params: dict, fetch: bool):  # noqa: ANN001, ANN202
+    def _run(self, connection, params: dict, fetch: bool) -> list[dict] | None:  # noqa: ANN001
         dialect = connection.dialect
         sql, binds, columns, results = self._form(dialect)
         if dialect.positional:
@@ -231,9 +236,8 @@ class Direct:
                 return None
             found = cursor.fetchall()
             if found and not results:
-                for position, (key, column) in enumerate(zip(
-                        columns, self.statement.selected_columns, strict=True)):
-                    results[key] = (position, column.type._cached_result_processor(
+                for position, column in enumerate(columns):
+                    results[column.key] = (position, column.type._cached_result_processor(
                         dialect, cursor.description[position][1]))
             return [{key: row[i] if process is None else process(row[i])
                      for key, (i, process) in results.items()} for row in found]
