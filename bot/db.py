@@ -183,8 +183,8 @@ class Direct:
     execution cost eight times the driver's call around it (issue 22: 40 µs against 5 for the
     conversation's read on SQLite). Driver errors leave as SQLAlchemy's (DBAPIError), a lost
     connection invalidated, as they would. Prepared on PostgreSQL (PREPARED). No statement
-    events (nothing listens to these), no column defaults computed in Python (none of these
-    tables has one): every parameter is given.
+    events (nothing listens to these), and every parameter is given: a statement needing a
+    column default computed in Python, or parameters SQLAlchemy expands, is refused.
 
     `column_keys`: the columns an INSERT or UPDATE sets (SQLAlchemy infers them from the
     parameters of each execution; here they are fixed)."""
@@ -198,8 +198,11 @@ class Direct:
         found = self._forms.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
-            assert not (compiled.post_compile_params or compiled.escaped_bind_names), (
-                "parameters SQLAlchemy rewrites are not supported here")
+            if (compiled.post_compile_params or compiled.escaped_bind_names
+                    or compiled.insert_prefetch or compiled.update_prefetch):
+                raise NotImplementedError(
+                    "Direct runs statements whose parameters are given as they are: none that "
+                    "SQLAlchemy expands or escapes, no column default computed in Python")
             names = list(compiled.positiontup) if dialect.positional else list(compiled.binds)
             binds = [(name, compiled.binds[name].type._cached_bind_processor(dialect))
                      for name in names]
