@@ -150,6 +150,29 @@ def owner_mention(c: Complaint) -> Mention | None:
     return Mention(str(c.owner_platform), str(c.owner_id), c.owner_name)
 
 
+# The columns a listing reads (`listed`, and who may see a complaint in full).
+LISTED = ("ref", "summary", "status", "severity", "customer", "owner_platform", "owner_id",
+          "owner_name", "reporter_platform", "reporter_id", "due_at", "paused_at")
+
+
+def listed(c: Any, now: datetime, *, full: bool,  # noqa: ANN401
+           cal: workcal.Calendar = rules.ALWAYS) -> dict[str, Any]:
+    """A complaint as a listing shows it (complaints/_row.j2): what `view` gives of it, from
+    a row of the `LISTED` columns (a Complaint does too)."""
+    shown: dict[str, Any] = {
+        "ref": c.ref,
+        "summary": c.summary,
+        "status": c.status,
+        "severity": c.severity,
+        "clock": rules.clock(c, now, cal),
+        "full": full,
+    }
+    if full:
+        shown["customer"] = c.customer
+        shown["owner_name"] = c.owner_name if c.owner_platform and c.owner_id else ""
+    return shown
+
+
 def view(c: Complaint, now: datetime, *, full: bool,
          cal: workcal.Calendar = rules.ALWAYS) -> dict[str, Any]:
     """The complaint as templates show it. Limited: id, summary, status, time left; full adds
