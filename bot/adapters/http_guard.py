@@ -59,7 +59,10 @@ class SlackHttpGuard:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        self._remember = insert(InboundEvent.__table__).on_conflict_do_nothing()
+        # preserve_rowcount: SQLAlchemy keeps an INSERT's row count only when asked; psycopg's
+        # cursor is closed by then and said -1 (truthy), so on PostgreSQL every replay passed.
+        self._remember = insert(InboundEvent.__table__).on_conflict_do_nothing() \
+            .execution_options(preserve_rowcount=True)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # noqa: ANN204
         method = environ.get("REQUEST_METHOD", "")

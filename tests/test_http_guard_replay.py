@@ -1,0 +1,114 @@
+"""The Slack HTTP guard's replay refusal on both databases: a signed request is remembered by
+its signature in the database shared by every replica, and the same signature again gets 401
+(tests/test_slack_hostile_http.py covers the whole Slack endpoint, on SQLite)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import select
+
+from bot.adapters.http_guard import CLAIM, Claim, Replayed, SlackHttpGuard
+from bot.db import Database
+from bot.models import InboundEvent, utcnow
+
+SECRET = "guard-secret"
+
+
+def _environ(body: str, signature: str, ts: str) -> dict[str, Any]:
+    data = body.encode()
+    return {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": io.BytesIO(data), "HTTP_X_SLACK_REQUEST_TIMESTAMP": ts,
+        "HTTP_X_SLACK_SIGNATURE": signature,
+    }
+
+
+def _signed(body: str) -> tuple[str, str]:
+    ts = str(int(time.time()))
+    return SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body), ts
+
+
+def _call(app: Callable[..., Any], environ: dict[str, Any]) -> int:
+    status: list[str] = []
+    b"".join(app(environ, lambda s, _h, _e=None: status.append(s)))
+    return int(status[0].split()[0])
+
+
+@pytest.fixture
+def databases(db_url: str) -> Iterator[Callable[[], Database]]:
+    """Engines on the one database, as each replica has its own; disposed after the test."""
+    made: list[Database] = []
+
+    def make() -> Database:
+        made.append(Database(db_url))
+        return made[-1]
+
+    yield make
+    for db in made:
+        db.dispose()
+
+
+def _replicas(databases: Callable[[], Database],
+              app: Callable[..., Any]) -> tuple[SlackHttpGuard, SlackHttpGuard]:
+    """Two replicas' guards."""
+    return (SlackHttpGuard(app, databases(), SECRET), SlackHttpGuard(app, databases(), SECRET))
+
+
+def test_a_replayed_button_press_is_refused_by_another_replica(
+        databases: Callable[[], Database]) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b""]
+
+    body = urlencode({"payload": json.dumps({"type": "block_actions", "actions": []})})
+    signature, ts = _signed(body)
+    first, second = _replicas(databases, app)
+    assert _call(first, _environ(body, signature, ts)) == 200
+    assert _call(second, _environ(body, signature, ts)) == 401
+    assert len(seen) == 1  # the replay never reached the app
+
+
+def test_a_replayed_command_is_refused_in_the_transaction_of_its_work(
+        databases: Callable[[], Database]) -> None:
+    """A slash command's signature is taken in the command's own transaction (the adapter's
+    part, played here by `app`): the replay's work rolls back, and the guard answers 401."""
+    db = databases()
+    done: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        claim: Claim = environ[CLAIM]
+        claim.handed = True
+        try:
+            with db.session() as session:
+                session.add(InboundEvent(platform="work", event_id=str(len(done)),
+                                         received_at=utcnow()))
+                claim.take(session)
+        except Replayed:
+            pass
+        if claim.settle():
+            done.append("answered")
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"text": "answer"}']
+
+    body = urlencode({"command": "/liaison", "text": "help", "user_id": "U1",
+                      "channel_id": "C1", "team_id": "T1"})
+    signature, ts = _signed(body)
+    first, second = _replicas(databases, app)
+    assert _call(first, _environ(body, signature, ts)) == 200
+    assert _call(second, _environ(body, signature, ts)) == 401
+    assert done == ["answered"]
+    with db.session() as session:
+        rows = session.exec(select(InboundEvent.platform)).all()
+    assert sorted(rows) == ["slack-signature", "work"]  # the replay's work rolled back
