@@ -93,6 +93,20 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class DingTalkInbox(SQLModel, table=True):
+    """DingTalk robot messages acknowledged but not yet handled (bot/adapters/dingtalk_inbox.py):
+    written before the ACK, deleted in the transaction that handles the message, read again at
+    start-up. DingTalk does not send an acknowledged message again."""
+
+    __tablename__ = "dingtalk_inbox"
+    __table_args__ = (UniqueConstraint("msg_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(max_length=200)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+
+
 class AuditEntry(SQLModel, table=True):
     """Who changed what, when. Append-only."""
 

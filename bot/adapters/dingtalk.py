@@ -10,9 +10,11 @@ message type.
 
 The official SDK (dingtalk-stream 0.24.3) opens the connection, parses frames and builds
 ACKs; this module adds what it lacks:
-- every message is acknowledged at once and handled on a worker thread, never on the SDK's
-  event loop; one person's messages in one chat stay in order, different people run in
-  parallel;
+- a message is acknowledged once it is written down in the inbox (dingtalk_inbox.py; or, when
+  the database cannot take it, once it is handled), and handled on a worker thread, never on
+  the SDK's event loop; one person's messages in one chat stay in order, different people run
+  in parallel; what was acknowledged but not handled when the process ended is handled at the
+  next start;
 - a redelivered msgId is handled once (here in memory, and by the core's inbound-event table,
   which also covers restarts and replicas);
 - a handler failure still acknowledges, and the person is told politely;
@@ -44,6 +46,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from bot.adapters.base import Pace, deliver_to_peer
+from bot.adapters.dingtalk_inbox import Inbox, Recorder
 from bot.adapters.dingtalk_openapi import (
     BATCH_LIMIT,
     FILE,
@@ -55,7 +58,7 @@ from bot.adapters.serial import SerialByKey
 from bot.config import Settings
 from bot.core import Liaison
 from bot.dialects import DINGTALK, resolve_mentions
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, DeliveryError, StorageError
 from bot.messages import (
     Address,
     Attachment,
@@ -145,6 +148,8 @@ class DingTalkAdapter:
         self._webhooks: dict[str, tuple[str, float]] = {}
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
+        self.inbox = Inbox(app.db)
+        self._recorder = Recorder(self.inbox)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
         self._lanes = SerialByKey(self._pool)
@@ -166,9 +171,11 @@ class DingTalkAdapter:
         )
         client.register_callback_handler(ROBOT_TOPIC, handler_cls(self))
         self._client = client
+        self._recover(sdk.ChatbotMessage)
         try:
             asyncio.run(self._serve(client))
         finally:
+            self._recorder.shutdown()
             self._pool.shutdown(wait=True)
             log.info("DingTalk adapter stopped")
 
@@ -201,41 +208,86 @@ class DingTalkAdapter:
 
     # -- inbound --------------------------------------------------------------------------------
 
-    def accept(self, data: dict[str, Any], message_cls: Any) -> None:
-        """Called on the SDK's event loop: only parse, de-duplicate and queue."""
+    async def accept(self, data: dict[str, Any], message_cls: Any) -> None:
+        """Called on the SDK's event loop, which sends the ACK when this returns: parse,
+        de-duplicate, write the message down and queue it; a message that could not be written
+        down is handled before this returns."""
         message = message_cls.from_dict(data)
         msg_id = message.message_id
         if msg_id and not self._seen.add(msg_id):
             log.info("DingTalk redelivered message %s; already handled", msg_id)
             return
-        user = message.sender_staff_id or message.sender_id or ""
-        self._lanes.submit((message.conversation_id, user), self._process, message)
+        if msg_id:
+            try:
+                await self._recorder.record(msg_id, data)
+            except Exception as exc:  # StorageError, or a bug: either way, not written down
+                log.warning("DingTalk message %s not written down (%s); handled before its "
+                            "ACK", msg_id, exc)
+            else:
+                self._submit(message, msg_id)
+                return
+        await asyncio.wrap_future(self._submit(message, None))
 
-    def _process(self, message: Any) -> None:
+    def _submit(self, message: Any, msg_id: str | None) -> Any:
+        user = message.sender_staff_id or message.sender_id or ""
+        return self._lanes.submit((message.conversation_id, user), self._process, message,
+                                  msg_id)
+
+    def _recover(self, message_cls: Any) -> None:
+        """Queue the messages acknowledged but not handled before the last stop."""
         try:
-            self._handle(message)
+            pending = self.inbox.pending()
+        except StorageError as exc:
+            log.warning("could not read the DingTalk inbox (%s); its messages wait for the "
+                        "next start", exc)
+            return
+        for data in pending:
+            message = message_cls.from_dict(data)
+            self._seen.add(message.message_id)
+            self._submit(message, message.message_id)
+        if pending:
+            log.info("DingTalk: %d message(s) acknowledged before the last stop are handled "
+                     "now", len(pending))
+
+    def _process(self, message: Any, msg_id: str | None) -> None:
+        try:
+            self._handle(message, msg_id)
         except Exception:  # the lane's future is not awaited: say it here
             log.exception("DingTalk message handling failed")
         finally:
             with self._webhook_lock:
                 self.processed += 1
 
-    def _handle(self, message: Any) -> None:
+    def _handle(self, message: Any, msg_id: str | None) -> None:
         inbound = to_inbound(message)
         if inbound is None:
+            if msg_id:
+                self.inbox.done(msg_id)
             return
         files = self._files(message)
         if files:
             inbound = replace(inbound, files=files)
         self._remember_webhook(inbound.channel, message)
+        recorded: list[bool] = []
+
+        def handled(session: Any, _inbound: Inbound, outbounds: list[Outbound]) -> list[Outbound]:
+            # The message leaves the inbox in the transaction that answers it.
+            if msg_id:
+                self.inbox.done_in(session, msg_id)
+                recorded.append(True)
+            return outbounds
+
         try:
             # Every answer goes to the outbox with the change; only what could not be queued
             # (the database is away: the apology for that) comes back, for one direct try.
-            outbounds = self.app.handle(inbound, queue=True)
+            outbounds = self.app.handle(inbound, queue=True, prepare=handled)
         except Exception:
             # The core answers its own errors; this is a bug in between. Still say sorry.
             log.exception("could not handle DingTalk message %s", inbound.event_id)
             outbounds = [self._apology(inbound)]
+        if msg_id and not recorded:
+            # Already handled (a redelivery), or answered without a transaction.
+            self.inbox.done(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
                 self._deliver(outbound)
@@ -667,7 +719,7 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
             # Acknowledge whatever happens: an unacknowledged message is redelivered, and a
             # message that breaks us once would break us again.
             try:
-                self.adapter.accept(callback.data, sdk.ChatbotMessage)
+                await self.adapter.accept(callback.data, sdk.ChatbotMessage)
             except Exception:
                 log.exception("could not queue a DingTalk message")
             return sdk.AckMessage.STATUS_OK, "OK"

@@ -1,0 +1,119 @@
+"""The DingTalk inbox: robot messages written down before DingTalk gets their ACK.
+
+DingTalk does not send an acknowledged message again, so a message is acknowledged only once it
+is recorded here (one insert, de-duplicated by msgId: DingTalk redelivers what was not
+acknowledged) or, when the database cannot take it, once it has been handled. The row goes in
+the transaction that handles the message; what a crash left behind is handled at the next
+start. Handling a message twice is harmless: the core's inbound-event table answers it once.
+
+Messages arriving together are written in one transaction by one writer thread (`Recorder`),
+off the SDK's event loop, which keeps reading frames meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from bot.db import Database
+from bot.errors import StorageError
+from bot.models import DingTalkInbox
+
+log = logging.getLogger(__name__)
+
+TABLE = DingTalkInbox.__table__
+
+
+class Inbox:
+    """The table's three statements: record, done, pending."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        dialect = postgresql if db.dialect == "postgresql" else sqlite
+        self._insert = dialect.insert(TABLE).on_conflict_do_nothing(index_elements=["msg_id"])
+        self._delete = delete(TABLE).where(TABLE.c.msg_id == bindparam("msg_id"))
+
+    def record(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Write these (msgId, data) down in one transaction; a msgId already there is left as
+        it is. Raises StorageError."""
+        now = datetime.now(UTC)
+        self.db.run(self._insert, [  # type: ignore[arg-type]  (executemany)
+            {"msg_id": msg_id, "data": data, "received_at": now} for msg_id, data in messages])
+
+    def done_in(self, session: Session, msg_id: str) -> None:
+        """Forget a message, in the transaction that handled it."""
+        session.execute(self._delete, {"msg_id": msg_id})
+
+    def done(self, msg_id: str) -> None:
+        """Forget a message in a transaction of its own (nothing was written for it)."""
+        try:
+            self.db.run(self._delete, {"msg_id": msg_id})
+        except StorageError:
+            log.warning("DingTalk message %s stays in the inbox; it is handled again at the "
+                        "next start (the core answers it once)", msg_id)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The data of the messages recorded but not handled, oldest first."""
+        with self.db.session() as session:
+            return [row[0] for row in session.execute(select(TABLE.c.data).order_by(TABLE.c.id))]
+
+
+class Recorder:
+    """Records messages on one thread of its own, as many as are waiting in one transaction;
+    `record` is awaited on the event loop and raises StorageError when the write failed."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
+        self._writing = False
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="dingtalk-inbox")
+
+    async def record(self, msg_id: str, data: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._waiting.append((msg_id, data, future))
+            start, self._writing = not self._writing, True
+        if start:
+            self._thread.submit(self._write, loop)
+        await future
+
+    def _write(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._lock:
+                batch, self._waiting = self._waiting, []
+                if not batch:
+                    self._writing = False
+                    return
+            error: BaseException | None = None
+            try:
+                self.inbox.record([(msg_id, data) for msg_id, data, _ in batch])
+            except Exception as exc:  # StorageError, or a bug: either way, not recorded
+                error = exc
+            try:
+                loop.call_soon_threadsafe(_settle, [f for _, _, f in batch], error)
+            except RuntimeError:
+                return  # the loop is closed: nobody waits any more
+
+    def shutdown(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
