@@ -490,6 +490,31 @@ def test_a_person_dingtalk_filters_out_fails_for_good_and_admins_hear(db_url, tm
     assert "提醒发送失败" in text and "dingtalk_filtered_user" in text
 
 
+def test_session_webhook_answers_are_not_held_to_the_openapi_pace(db_url, tmp_path,
+                                                                  fake) -> None:
+    from bot.adapters.dingtalk import load_sdk
+
+    sdk = load_sdk(fake.endpoint)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+
+    def thirty_ask(**kw: Any) -> None:
+        for i in range(30):
+            data = fake.robot_message("/whoami", user=f"u{i}", nick=f"用户{i}", **kw)
+            adapter._process(sdk.ChatbotMessage.from_dict(data), None)  # answers queued
+
+    thirty_ask()
+    now = datetime.now(UTC) + timedelta(seconds=1)  # one instant: no pace refills meanwhile
+    result = Sweeper(app, {"dingtalk": adapter}).sweep(now=now)
+    # A session webhook is no OpenAPI call: thirty people are answered at once.
+    assert (result.delivered, result.released) == (30, 0)
+    assert len(fake.calls_to(WEBHOOK)) == 30
+    # Without a live webhook the answers are OpenAPI calls, 20 at once ("API调用频率限制").
+    thirty_ask(webhook_ttl=0)
+    result = Sweeper(app, {"dingtalk": adapter}).sweep(now=now)
+    assert (result.delivered, result.released) == (20, 10)
+    assert len(fake.calls_to(BATCH)) == 20
+
+
 def test_permanent_and_temporary_errors_are_told_apart(db_url, tmp_path, fake) -> None:
     from bot.errors import DeliveryError
 
