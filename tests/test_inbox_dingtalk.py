@@ -8,6 +8,7 @@ import asyncio
 
 from bot.adapters.dingtalk_inbox import FileInbox, TableInbox, inbox_path, open_inbox
 from bot.db import Database
+from tests.test_dingtalk import fake, make, outbox_drained, running  # noqa: F401
 
 
 def message(msg_id: str, text: str = "/whoami") -> dict:
@@ -26,17 +27,17 @@ def test_a_message_is_kept_once_in_arrival_order_until_done(db_url) -> None:
             await inbox.write("m1", message("m1", "redelivered"))
 
         asyncio.run(arrive())
-        assert [m["msgId"] for m in inbox.pending()] == [f"m{i}" for i in range(5)]
-        assert inbox.pending()[1]["text"]["content"] == "第1条"  # the first copy stays
+        assert [msg_id for msg_id, _ in inbox.pending()] == [f"m{i}" for i in range(5)]
+        assert inbox.pending()[1][1]["text"]["content"] == "第1条"  # the first copy stays
         inbox.done("m0")
         with db.session() as session:
             if not inbox.done_in(session, "m1"):  # in the transaction that answers it
                 inbox.done("m1")  # the inbox is a file of its own
-        assert [m["msgId"] for m in inbox.pending()] == ["m2", "m3", "m4"]
+        assert [msg_id for msg_id, _ in inbox.pending()] == ["m2", "m3", "m4"]
         # Another process (the next start) finds what this one left.
         inbox.close()
         inbox = open_inbox(db)
-        assert [m["msgId"] for m in inbox.pending()] == ["m2", "m3", "m4"]
+        assert [msg_id for msg_id, _ in inbox.pending()] == ["m2", "m3", "m4"]
     finally:
         inbox.close()
         db.dispose()
@@ -53,7 +54,7 @@ def test_a_rolled_back_answer_leaves_the_message_in_the_table(db_url) -> None:
                 raise RuntimeError("the answer failed")
         except RuntimeError:
             pass
-        assert [m["msgId"] for m in inbox.pending()] == ["m1"]
+        assert [msg_id for msg_id, _ in inbox.pending()] == ["m1"]
         assert kept_there == (db.dialect != "sqlite")
     finally:
         inbox.close()
@@ -65,3 +66,18 @@ def test_the_inbox_file_sits_beside_the_sqlite_database() -> None:
         "/var/lib/liaison/liaison-dingtalk-inbox.db"
     assert inbox_path("sqlite:///data/bot") == "data/bot-dingtalk-inbox.db"
     assert inbox_path("sqlite://") == ":memory:"
+
+
+def test_an_answered_message_leaves_the_inbox_on_either_database(
+        db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    data = fake.robot_message("/whoami", user="li", nick="李四")
+    adapter.inbox.record([("left-by-a-crash", fake.robot_message("/whoami", user="wang",
+                                                                  nick="王五"))])
+    with running(adapter, fake):
+        frame = fake.push_callback(data)
+        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
+        fake.wait_for(lambda: adapter.processed >= 2 and outbox_drained(app))
+        assert adapter.inbox.pending() == []
+    texts = fake.webhook_texts()
+    assert len(texts) == 2 and any("李四" in t for t in texts) and any("王五" in t for t in texts)

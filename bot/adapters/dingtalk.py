@@ -240,10 +240,9 @@ class DingTalkAdapter:
             log.warning("could not read the DingTalk inbox (%s); its messages wait for the "
                         "next start", exc)
             return
-        for data in pending:
-            message = message_cls.from_dict(data)
-            self._seen.add(message.message_id)
-            self._submit(message, message.message_id)
+        for msg_id, data in pending:
+            self._seen.add(msg_id)
+            self._submit(message_cls.from_dict(data), msg_id)
         if pending:
             log.info("DingTalk: %d message(s) acknowledged before the last stop are handled "
                      "now", len(pending))

@@ -119,15 +119,15 @@ class FileInbox:
         except sqlite3.Error:
             _gone(msg_id)
 
-    def pending(self) -> list[dict[str, Any]]:
-        """The data of the messages recorded but not handled, oldest first."""
+    def pending(self) -> list[tuple[str, dict[str, Any]]]:
+        """(msgId, data) of the messages recorded but not handled, oldest first."""
         try:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT data FROM dingtalk_inbox ORDER BY id").fetchall()
+                    "SELECT msg_id, data FROM dingtalk_inbox ORDER BY id").fetchall()
         except sqlite3.Error as exc:
             raise StorageError(f"DingTalk inbox: {exc}", unavailable=True) from exc
-        return [json.loads(row[0]) for row in rows]
+        return [(msg_id, json.loads(data)) for msg_id, data in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -167,10 +167,11 @@ class TableInbox:
         except StorageError:
             _gone(msg_id)
 
-    def pending(self) -> list[dict[str, Any]]:
-        """The data of the messages recorded but not handled, oldest first."""
+    def pending(self) -> list[tuple[str, dict[str, Any]]]:
+        """(msgId, data) of the messages recorded but not handled, oldest first."""
         with self.db.session() as session:
-            return [row[0] for row in session.execute(select(TABLE.c.data).order_by(TABLE.c.id))]
+            rows = session.execute(select(TABLE.c.msg_id, TABLE.c.data).order_by(TABLE.c.id))
+            return [(msg_id, data) for msg_id, data in rows]
 
     def close(self) -> None:
         self._recorder.shutdown()
