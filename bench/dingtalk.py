@@ -5,10 +5,12 @@ fake DingTalk of the tests on 127.0.0.1) beside bare SDK clients on the same fak
 run: one whose handler only acknowledges (the anchor for the ACK), and one that answers each
 message through its session webhook with `reply_text` (the anchor for the burst). Liaison
 answers `/help`-style `/whoami` with a database transaction and the outbox; its ACK waits until
-the message is written to the inbox (bot/adapters/dingtalk_inbox.py), so that a crash after the
-ACK loses nothing. Everything runs in this one process: the fake's threads, the bare clients and
-Liaison's workers share the GIL, so a worker busy with one message delays the ACK of the next
-by more than it would delay DingTalk's. Goals (issue 22):
+the message is written to the inbox (bot/adapters/dingtalk_inbox.py, a table of the database),
+so that a crash after the ACK loses nothing; on SQLite that insert waits for the write lock,
+which the conversation step of the message before may still hold. Everything runs in this one
+process: the fake's threads, the bare clients and Liaison's workers share the GIL, so a worker
+busy with one message delays the ACK of the next by more than it would delay DingTalk's. Goals
+(issue 22):
 ACK p50 <= 1.5x the bare ack-only handler; a burst of 200 answered at >= 0.8x the bare
 replying handler's rate.
 

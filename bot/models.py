@@ -96,8 +96,7 @@ class InboundEvent(SQLModel, table=True):
 class DingTalkInbox(SQLModel, table=True):
     """DingTalk robot messages acknowledged but not yet handled (bot/adapters/dingtalk_inbox.py):
     written before the ACK, deleted in the transaction that handles the message, read again at
-    start-up. DingTalk does not send an acknowledged message again. Used on PostgreSQL; a
-    SQLite deployment keeps its inbox in a file of its own, and this table stays empty."""
+    start-up. DingTalk does not send an acknowledged message again."""
 
     __tablename__ = "dingtalk_inbox"
     __table_args__ = (UniqueConstraint("msg_id"),)

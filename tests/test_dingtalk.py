@@ -329,68 +329,6 @@ def test_acks_come_at_once_and_one_persons_messages_stay_in_order(db_url, tmp_pa
     assert order[-1] == ("zhang", "second")
 
 
-def test_a_message_is_written_down_before_its_ack_and_forgotten_once_answered(
-        db_url, tmp_path, fake, monkeypatch) -> None:
-    app, adapter, _ = make(db_url, tmp_path, fake)
-    real_handle, gate = app.handle, threading.Event()
-
-    def slow(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
-        assert gate.wait(10)
-        return real_handle(inbound, **kw)
-
-    monkeypatch.setattr(app, "handle", slow)
-    with running(adapter, fake):
-        data = fake.robot_message("/whoami", user="li", nick="李四")
-        frame = fake.push_callback(data)
-        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
-        # Acknowledged, not answered yet: a crash now must not lose it.
-        assert [msg_id for msg_id, _ in adapter.inbox.pending()] == [data["msgId"]]
-        gate.set()
-        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
-        assert adapter.inbox.pending() == []
-    assert "李四" in fake.webhook_texts()[0]
-
-
-def test_messages_acknowledged_before_a_crash_are_answered_at_the_next_start(
-        db_url, tmp_path, fake) -> None:
-    app, adapter, _ = make(db_url, tmp_path, fake)
-    data = fake.robot_message("/whoami", user="li", nick="李四")
-    adapter.inbox.record([(data["msgId"], data)])  # acknowledged, then the process died
-    with running(adapter, fake):
-        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
-        assert adapter.inbox.pending() == []
-        again = fake.push_callback(data)  # a late redelivery of it is not answered twice
-        fake.wait_for(lambda: fake.ack_for(again))
-        Talk(fake, adapter, "li", "李四").say("/whoami")
-    texts = fake.webhook_texts()
-    assert len(texts) == 2 and all("李四" in t for t in texts)
-
-
-def test_a_message_the_database_cannot_take_is_answered_before_its_ack(
-        db_url, tmp_path, fake, monkeypatch) -> None:
-    from bot.errors import StorageError
-
-    app, adapter, _ = make(db_url, tmp_path, fake)
-    real_handle, acked_while_handling, frame = app.handle, [], "frame-not-written-down"
-
-    def refused(messages):  # noqa: ANN001, ANN202
-        raise StorageError("OperationalError", unavailable=True)
-
-    def watched(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
-        acked_while_handling.append(bool(fake.ack_for(frame)))
-        return real_handle(inbound, **kw)
-
-    monkeypatch.setattr(adapter.inbox, "record", refused)
-    monkeypatch.setattr(app, "handle", watched)
-    with running(adapter, fake):
-        data = fake.robot_message("/whoami", user="li", nick="李四")
-        fake.push_callback(data, frame_id=frame)
-        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
-        fake.wait_for(lambda: outbox_drained(adapter.app))
-    assert acked_while_handling == [False]
-    assert "李四" in fake.webhook_texts()[0]
-
-
 def _plan_for(app: Liaison, users: list[str]) -> None:
     @app.registry.reminder_kind("test.ping")
     def render(session, reminder, now):  # noqa: ANN001, ANN202

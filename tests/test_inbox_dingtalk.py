@@ -1,14 +1,18 @@
-"""The DingTalk inbox on both databases: a SQLite file of its own beside a SQLite database, the
-dingtalk_inbox table on PostgreSQL. (Named so that it is not one of the SQLite-only
-test_dingtalk* modules; the end-to-end tests are in test_dingtalk.py.)"""
+"""The DingTalk inbox, the dingtalk_inbox table, on both databases, alone and end to end through
+the adapter. (Named so that it is not one of the SQLite-only test_dingtalk* modules.)"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from bot.adapters.dingtalk_inbox import FileInbox, TableInbox, inbox_path, open_inbox
+from sqlmodel import select
+
+from bot.adapters.dingtalk_inbox import TableInbox
 from bot.db import Database
-from tests.test_dingtalk import fake, make, outbox_drained, running  # noqa: F401
+from bot.errors import StorageError
+from bot.models import DingTalkInbox
+from tests.test_dingtalk import Talk, fake, make, outbox_drained, running  # noqa: F401
 
 
 def message(msg_id: str, text: str = "/whoami") -> dict:
@@ -17,10 +21,8 @@ def message(msg_id: str, text: str = "/whoami") -> dict:
 
 def test_a_message_is_kept_once_in_arrival_order_until_done(db_url) -> None:
     db = Database(db_url)
-    inbox = open_inbox(db)
+    inbox = TableInbox(db)
     try:
-        assert isinstance(inbox, FileInbox if db.dialect == "sqlite" else TableInbox)
-
         async def arrive() -> None:  # as on the SDK's loop: several at once
             await asyncio.gather(*(inbox.write(f"m{i}", message(f"m{i}", f"第{i}条"))
                                    for i in range(5)))
@@ -31,13 +33,16 @@ def test_a_message_is_kept_once_in_arrival_order_until_done(db_url) -> None:
         assert inbox.pending()[1][1]["text"]["content"] == "第1条"  # the first copy stays
         inbox.done("m0")
         with db.session() as session:
-            if not inbox.done_in(session, "m1"):  # in the transaction that answers it
-                inbox.done("m1")  # the inbox is a file of its own
+            inbox.done_in(session, "m1")  # in the transaction that answers it
         assert [msg_id for msg_id, _ in inbox.pending()] == ["m2", "m3", "m4"]
-        # Another process (the next start) finds what this one left.
+        # Another process (the next start) finds what this one left, in the database itself.
         inbox.close()
-        inbox = open_inbox(db)
+        db.dispose()
+        db = Database(db_url)
+        inbox = TableInbox(db)
         assert [msg_id for msg_id, _ in inbox.pending()] == ["m2", "m3", "m4"]
+        with db.session() as session:
+            assert sorted(session.exec(select(DingTalkInbox.msg_id)).all()) == ["m2", "m3", "m4"]
     finally:
         inbox.close()
         db.dispose()
@@ -45,27 +50,19 @@ def test_a_message_is_kept_once_in_arrival_order_until_done(db_url) -> None:
 
 def test_a_rolled_back_answer_leaves_the_message_in_the_table(db_url) -> None:
     db = Database(db_url)
-    inbox = open_inbox(db)
+    inbox = TableInbox(db)
     try:
         inbox.record([("m1", message("m1"))])
         try:
             with db.session() as session:
-                kept_there = inbox.done_in(session, "m1")
+                inbox.done_in(session, "m1")
                 raise RuntimeError("the answer failed")
         except RuntimeError:
             pass
         assert [msg_id for msg_id, _ in inbox.pending()] == ["m1"]
-        assert kept_there == (db.dialect != "sqlite")
     finally:
         inbox.close()
         db.dispose()
-
-
-def test_the_inbox_file_sits_beside_the_sqlite_database() -> None:
-    assert inbox_path("sqlite:////var/lib/liaison/liaison.db") == \
-        "/var/lib/liaison/liaison-dingtalk-inbox.db"
-    assert inbox_path("sqlite:///data/bot") == "data/bot-dingtalk-inbox.db"
-    assert inbox_path("sqlite://") == ":memory:"
 
 
 def test_an_answered_message_leaves_the_inbox_on_either_database(
@@ -81,3 +78,63 @@ def test_an_answered_message_leaves_the_inbox_on_either_database(
         assert adapter.inbox.pending() == []
     texts = fake.webhook_texts()
     assert len(texts) == 2 and any("李四" in t for t in texts) and any("王五" in t for t in texts)
+
+
+def test_a_message_is_written_down_before_its_ack_and_forgotten_once_answered(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    real_handle, gate = app.handle, threading.Event()
+
+    def slow(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
+        assert gate.wait(10)
+        return real_handle(inbound, **kw)
+
+    monkeypatch.setattr(app, "handle", slow)
+    with running(adapter, fake):
+        data = fake.robot_message("/whoami", user="li", nick="李四")
+        frame = fake.push_callback(data)
+        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
+        # Acknowledged, not answered yet: a crash now must not lose it.
+        assert [msg_id for msg_id, _ in adapter.inbox.pending()] == [data["msgId"]]
+        gate.set()
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
+        assert adapter.inbox.pending() == []
+    assert "李四" in fake.webhook_texts()[0]
+
+
+def test_messages_acknowledged_before_a_crash_are_answered_at_the_next_start(
+        db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    data = fake.robot_message("/whoami", user="li", nick="李四")
+    adapter.inbox.record([(data["msgId"], data)])  # acknowledged, then the process died
+    with running(adapter, fake):
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
+        assert adapter.inbox.pending() == []
+        again = fake.push_callback(data)  # a late redelivery of it is not answered twice
+        fake.wait_for(lambda: fake.ack_for(again))
+        Talk(fake, adapter, "li", "李四").say("/whoami")
+    texts = fake.webhook_texts()
+    assert len(texts) == 2 and all("李四" in t for t in texts)
+
+
+def test_a_message_the_database_cannot_take_is_answered_before_its_ack(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    real_handle, acked_while_handling, frame = app.handle, [], "frame-not-written-down"
+
+    def refused(messages):  # noqa: ANN001, ANN202
+        raise StorageError("OperationalError", unavailable=True)
+
+    def watched(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
+        acked_while_handling.append(bool(fake.ack_for(frame)))
+        return real_handle(inbound, **kw)
+
+    monkeypatch.setattr(adapter.inbox, "record", refused)
+    monkeypatch.setattr(app, "handle", watched)
+    with running(adapter, fake):
+        data = fake.robot_message("/whoami", user="li", nick="李四")
+        fake.push_callback(data, frame_id=frame)
+        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
+        fake.wait_for(lambda: outbox_drained(adapter.app))
+    assert acked_while_handling == [False]
+    assert "李四" in fake.webhook_texts()[0]

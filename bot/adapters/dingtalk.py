@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from bot.adapters.base import Pace, deliver_to_peer
-from bot.adapters.dingtalk_inbox import open_inbox
+from bot.adapters.dingtalk_inbox import TableInbox
 from bot.adapters.dingtalk_openapi import (
     BATCH_LIMIT,
     FILE,
@@ -148,7 +148,7 @@ class DingTalkAdapter:
         self._webhooks: dict[str, tuple[str, float]] = {}
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
-        self.inbox = open_inbox(app.db)
+        self.inbox = TableInbox(app.db)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
         self._lanes = SerialByKey(self._pool)
@@ -270,7 +270,8 @@ class DingTalkAdapter:
 
         def handled(session: Any, _inbound: Inbound, outbounds: list[Outbound]) -> list[Outbound]:
             # The message leaves the inbox in the transaction that answers it.
-            if msg_id and self.inbox.done_in(session, msg_id):
+            if msg_id:
+                self.inbox.done_in(session, msg_id)
                 recorded.append(True)
             return outbounds
 
@@ -283,8 +284,7 @@ class DingTalkAdapter:
             log.exception("could not handle DingTalk message %s", inbound.event_id)
             outbounds = [self._apology(inbound)]
         if msg_id and not recorded:
-            # Already handled (a redelivery), answered without a transaction, or the inbox is
-            # a file of its own.
+            # Already handled (a redelivery), or answered without a transaction.
             self.inbox.done(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
