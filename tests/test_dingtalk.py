@@ -442,7 +442,9 @@ def test_session_webhook_answers_are_not_held_to_the_openapi_pace(db_url, tmp_pa
 
     webhooks, batches = len(fake.calls_to(WEBHOOK)), len(fake.calls_to(BATCH))
     thirty_ask()
-    now = datetime.now(UTC) + timedelta(seconds=1)  # one instant: no pace refills meanwhile
+    # One instant for both sweeps, so that no pace refills between them; a minute ahead, so
+    # that every answer queued below is due by then however slowly the steps run.
+    now = datetime.now(UTC) + timedelta(minutes=1)
     result = Sweeper(app, {"dingtalk": adapter}).sweep(now=now)
     # A session webhook is no OpenAPI call: thirty people are answered at once.
     assert (result.delivered, result.released) == (30, 0), result
