@@ -606,8 +606,8 @@ class Sweeper:
         autocommit, as durable as BEGIN, UPDATE, COMMIT (a statement alone is its own
         transaction), in one round trip instead of four (pool pre-ping, BEGIN, UPDATE, COMMIT).
         SQLite: BEGIN IMMEDIATE, UPDATE, COMMIT through Database.run, under its lock, as any
-        write. None when the kept connection failed in this sweep: then Database.run marks it
-        on a fresh one, and reports any failure."""
+        write. None when the kept connection failed in this sweep (on either database): then
+        Database.run marks it on a fresh one, and reports any failure."""
         if self._marker is False:
             return None
         db = self.app.db
@@ -619,7 +619,7 @@ class Sweeper:
             if db.dialect == "postgresql":
                 return self._marker.execute(_MARK_ONLY, params).rowcount
             return db.run(_MARK_ONLY, params, connection=self._marker)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StorageError) as exc:  # (Database.run's, on SQLite)
             log.debug("mark on the sweep's connection failed (%s); by Database.run", exc)
             self._close_marker()
             self._marker = False  # not again in this sweep (a dead server: one wait, not two)
