@@ -30,6 +30,8 @@ from bot.messages import Choice, Reply
 from bot.models import Conversation
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from bot.context import Ctx
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,19 @@ _ROW = Direct(_ROW_SELECT)
 _ROW_LOCKED = Direct(_ROW_SELECT.with_for_update())
 # session.info: (platform, channel, user) -> the row's columns as this transaction last read
 # or wrote them (None: no row), so a second `current` in one message (`/x new` reads it in
-# the core, then `start` again) costs no query. Only the engine writes conversation rows.
+# the core, then `start` again) costs no query. The engine writes conversation rows; the Slack
+# adapter also moves a conversation into a thread or the DM, after it has read `held`.
 _HELD = "conversations"
+
+
+def held(session: Session, platform: str, channel: str,
+         user: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether this transaction has read or written the member's conversation in this channel
+    through the engine, and its row's columns as it last did (None: no conversation)."""
+    rows = session.info.get(_HELD)
+    if rows is None or (platform, channel, user) not in rows:
+        return False, None
+    return True, rows[(platform, channel, user)]
 
 CONFIRM = "__confirm__"
 

@@ -55,7 +55,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
 
-from bot import members
+from bot import conversation, members
 from bot.adapters import slack_files, slack_forms, slack_text
 from bot.adapters.base import Pace, deliver_to_peer
 from bot.adapters.http_guard import MAX_BODY
@@ -71,7 +71,6 @@ from bot.adapters.slack_blocks import (
 )
 from bot.adapters.slack_home import HOME_ACTIONS, HOME_COMMANDS, home_view
 from bot.config import Settings
-from bot.conversation import _HELD  # the engine's rows held in a session (see below)
 from bot.core import Liaison
 from bot.errors import ConfigError, DeliveryError
 from bot.messages import Address, Inbound, Outbound, Rendered, Reply
@@ -774,10 +773,9 @@ class SlackAdapter:
         # The conversation engine writes its rows with Core statements and notes each, as
         # this transaction last read or wrote it, in the session (every command reads it
         # first): no query when it holds this one (a tenth of a command's time).
-        held = session.info.get(_HELD)
-        key = (inbound.platform, inbound.channel, inbound.user)
-        if held is not None and key in held:
-            return held[key] is not None and held[key].get("thread_id") is None
+        known, row = conversation.held(session, inbound.platform, inbound.channel, inbound.user)
+        if known:
+            return row is not None and row.get("thread_id") is None
         session.flush()
         found = session.exec(_STARTED_HERE, params={
             "channel": inbound.channel, "user": inbound.user}).first()

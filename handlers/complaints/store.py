@@ -157,8 +157,8 @@ LISTED = ("ref", "summary", "status", "severity", "customer", "owner_platform", 
 
 def listed(c: Any, now: datetime, *, full: bool,  # noqa: ANN401
            cal: workcal.Calendar = rules.ALWAYS) -> dict[str, Any]:
-    """A complaint as a listing shows it (complaints/_row.j2): what `view` gives of it, from
-    a row of the `LISTED` columns (a Complaint does too)."""
+    """A complaint as a listing shows it (a row of complaints/list.j2): what `view` gives of
+    it, from a row of the `LISTED` columns (a Complaint does too)."""
     shown: dict[str, Any] = {
         "ref": c.ref,
         "summary": c.summary,
