@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 from sqlmodel import select
 
 from bot.adapters.dingtalk_inbox import TableInbox
@@ -138,3 +139,45 @@ def test_a_message_the_database_cannot_take_is_answered_before_its_ack(
         fake.wait_for(lambda: outbox_drained(adapter.app))
     assert acked_while_handling == [False]
     assert "李四" in fake.webhook_texts()[0]
+
+
+def test_the_recorder_fails_rather_than_hangs_once_closed(db_url) -> None:
+    db = Database(db_url)
+    inbox = TableInbox(db)
+    try:
+        inbox.close()
+
+        async def arrive() -> None:
+            for msg_id in ("m1", "m2"):  # the second one too: nothing is left stuck
+                with pytest.raises(RuntimeError):
+                    await asyncio.wait_for(inbox.write(msg_id, message(msg_id)), 5)
+
+        asyncio.run(arrive())
+    finally:
+        db.dispose()
+
+
+def test_the_recorder_recovers_from_a_writer_that_breaks(db_url, monkeypatch) -> None:
+    db = Database(db_url)
+    inbox = TableInbox(db)
+    real_record = inbox.record
+
+    class Broken(BaseException):
+        pass
+
+    def broken(messages):  # noqa: ANN001, ANN202
+        raise Broken
+
+    try:
+        async def arrive() -> None:
+            monkeypatch.setattr(inbox, "record", broken)
+            with pytest.raises(Broken):
+                await asyncio.wait_for(inbox.write("m1", message("m1")), 5)
+            monkeypatch.setattr(inbox, "record", real_record)
+            await asyncio.wait_for(inbox.write("m2", message("m2")), 5)
+
+        asyncio.run(arrive())
+        assert [m for m, _ in inbox.pending()] == ["m2"]
+    finally:
+        inbox.close()
+        db.dispose()

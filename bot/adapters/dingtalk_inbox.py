@@ -99,25 +99,47 @@ class Recorder:
             self._waiting.append((msg_id, data, future))
             start, self._writing = not self._writing, True
         if start:
-            self._thread.submit(self._write, loop)
+            try:
+                self._thread.submit(self._write, loop)
+            except BaseException as exc:  # shut down (close()): nobody will write these
+                self._give_up([], exc)
         await future
 
     def _write(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            with self._lock:
-                batch, self._waiting = self._waiting, []
-                if not batch:
-                    self._writing = False
-                    return
-            error: BaseException | None = None
+        batch: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while True:
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                    if not batch:
+                        self._writing = False
+                        return
+                error: BaseException | None = None
+                try:
+                    self.inbox.record([(msg_id, data) for msg_id, data, _ in batch])
+                except Exception as exc:  # StorageError, or a bug: either way, not recorded
+                    error = exc
+                futures, batch = [f for _, _, f in batch], []
+                loop.call_soon_threadsafe(_settle, futures, error)
+        except BaseException as exc:
+            # Whatever went wrong (the loop closed, or worse), the next record() starts a
+            # writer again and nobody waits for a batch that will not come.
+            self._give_up(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _give_up(self, batch: list[tuple[str, dict[str, Any], asyncio.Future[None]]],
+                 error: BaseException) -> None:
+        """No writer any more: the next record() starts one; everything waiting fails with
+        `error` (on its own loop, if that still runs)."""
+        with self._lock:
+            batch, self._waiting = batch + self._waiting, []
+            self._writing = False
+        for _, _, future in batch:
             try:
-                self.inbox.record([(msg_id, data) for msg_id, data, _ in batch])
-            except Exception as exc:  # StorageError, or a bug: either way, not recorded
-                error = exc
-            try:
-                loop.call_soon_threadsafe(_settle, [f for _, _, f in batch], error)
+                future.get_loop().call_soon_threadsafe(_settle, [future], error)
             except RuntimeError:
-                return  # the loop is closed: nobody waits any more
+                pass  # that loop is closed: nobody waits there any more
 
     def shutdown(self) -> None:
         self._thread.shutdown(wait=True)
