@@ -4,12 +4,16 @@ the adapter. (Named so that it is not one of the SQLite-only test_dingtalk* modu
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
-from bot.adapters.dingtalk_inbox import TableInbox
+from bot.adapters.dingtalk import INBOX_GRACE, INBOX_MAX_AGE
+from bot.adapters.dingtalk_inbox import TABLE, TableInbox
 from bot.db import Database
 from bot.errors import StorageError
 from bot.models import DingTalkInbox
@@ -18,6 +22,13 @@ from tests.test_dingtalk import Talk, fake, make, outbox_drained, running  # noq
 
 def message(msg_id: str, text: str = "/whoami") -> dict:
     return {"msgId": msg_id, "text": {"content": text}, "senderStaffId": "li"}
+
+
+def left(inbox: TableInbox, data: dict, age: timedelta = timedelta(minutes=2)) -> None:
+    """A message acknowledged `age` ago and left in the inbox (the process died)."""
+    inbox.record([(data["msgId"], data)])
+    inbox.db.run(update(TABLE).where(TABLE.c.msg_id == data["msgId"])
+                 .values(received_at=datetime.now(UTC) - age))
 
 
 def test_a_message_is_kept_once_in_arrival_order_until_done(db_url) -> None:
@@ -70,8 +81,8 @@ def test_an_answered_message_leaves_the_inbox_on_either_database(
         db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
     app, adapter, _ = make(db_url, tmp_path, fake)
     data = fake.robot_message("/whoami", user="li", nick="李四")
-    adapter.inbox.record([("left-by-a-crash", fake.robot_message("/whoami", user="wang",
-                                                                  nick="王五"))])
+    left(adapter.inbox, fake.robot_message("/whoami", user="wang", nick="王五",
+                                           msg_id="left-by-a-crash"))
     with running(adapter, fake):
         frame = fake.push_callback(data)
         assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
@@ -107,7 +118,7 @@ def test_messages_acknowledged_before_a_crash_are_answered_at_the_next_start(
         db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
     app, adapter, _ = make(db_url, tmp_path, fake)
     data = fake.robot_message("/whoami", user="li", nick="李四")
-    adapter.inbox.record([(data["msgId"], data)])  # acknowledged, then the process died
+    left(adapter.inbox, data)  # acknowledged, then the process died
     with running(adapter, fake):
         fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(adapter.app))
         assert adapter.inbox.pending() == []
@@ -139,6 +150,32 @@ def test_a_message_the_database_cannot_take_is_answered_before_its_ack(
         fake.wait_for(lambda: outbox_drained(adapter.app))
     assert acked_while_handling == [False]
     assert "李四" in fake.webhook_texts()[0]
+
+
+def test_a_young_message_is_left_to_its_replica_and_an_old_one_claimed_once(db_url) -> None:
+    db = Database(db_url)
+    inbox, other = TableInbox(db), TableInbox(db)
+    try:
+        inbox.record([("m1", message("m1"))])
+        now = datetime.now(UTC)
+        # A replica starting now leaves it to the one answering it right now.
+        assert other.claim(now, INBOX_GRACE) == []
+        later = now + INBOX_GRACE + timedelta(seconds=1)
+        assert [m for m, _, _ in other.claim(later, INBOX_GRACE)] == ["m1"]
+        assert inbox.claim(later, INBOX_GRACE) == []  # claimed: nobody else takes it
+        # Still there a grace period later: whoever claimed it died; it is taken again.
+        again = later + INBOX_GRACE
+        assert [m for m, _, _ in inbox.claim(again, INBOX_GRACE)] == ["m1"]
+        if db.dialect == "postgresql":
+            # Two replicas claiming at the same moment: the row one has locked is skipped.
+            with db.session() as session:
+                session.execute(select(TABLE.c.id).with_for_update())
+                assert other.claim(again + INBOX_GRACE, INBOX_GRACE) == []
+        assert [m for m, _ in inbox.pending()] == ["m1"]
+    finally:
+        inbox.close()
+        other.close()
+        db.dispose()
 
 
 def test_the_recorder_fails_rather_than_hangs_once_closed(db_url) -> None:
@@ -181,3 +218,64 @@ def test_the_recorder_recovers_from_a_writer_that_breaks(db_url, monkeypatch) ->
     finally:
         inbox.close()
         db.dispose()
+
+
+def test_a_message_whose_answer_was_not_committed_is_not_replayed(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    real_handle = app.handle
+
+    def away_after_ack(inbound, **kw):  # noqa: ANN001, ANN003, ANN202
+        prepare = kw["prepare"]
+
+        def failing(session, inbound, outbounds):  # noqa: ANN001, ANN202
+            outbounds = prepare(session, inbound, outbounds)
+            raise StorageError("OperationalError", unavailable=True)  # the commit fails
+
+        return real_handle(inbound, **{**kw, "prepare": failing})
+
+    monkeypatch.setattr(app, "handle", away_after_ack)
+    with running(adapter, fake):
+        frame = fake.push_callback(fake.robot_message("/whoami", user="li", nick="李四"))
+        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
+        fake.wait_for(lambda: adapter.processed >= 1)
+        # The person got the apology (told to try again): nothing is left to answer later.
+        assert adapter.inbox.pending() == []
+        monkeypatch.setattr(app, "handle", real_handle)
+        assert adapter.retry_inbox(datetime.now(UTC) + timedelta(minutes=2)) == 0
+    texts = fake.webhook_texts()
+    assert len(texts) == 1 and "李四" not in texts[0]
+
+
+def test_a_message_left_while_running_is_retried_after_the_grace_period(
+        db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    with running(adapter, fake):
+        data = fake.robot_message("/whoami", user="li", nick="李四")
+        adapter.inbox.record([(data["msgId"], data)])  # left by a replica that died just now
+        assert adapter.retry_inbox() == 0  # maybe a live replica is answering it
+        assert adapter.retry_inbox(datetime.now(UTC) + INBOX_GRACE) == 1  # the periodic look
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(app))
+        assert adapter.inbox.pending() == []
+    texts = fake.webhook_texts()
+    assert len(texts) == 1 and "李四" in texts[0]
+
+
+def test_a_message_too_old_to_answer_is_dropped_with_a_warning(
+        db_url, tmp_path, fake, caplog) -> None:  # noqa: F811  (the fixture)
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    expired = fake.robot_message("/whoami", user="wang", nick="王五", msg_id="expired")
+    expired["sessionWebhookExpiredTime"] = int(datetime.now(UTC).timestamp() * 1000) - 1000
+    no_webhook = message("no-webhook")  # no expiry, no createAt: the time it was recorded
+    fresh = fake.robot_message("/whoami", user="li", nick="李四", msg_id="fresh")
+    left(adapter.inbox, expired)
+    left(adapter.inbox, no_webhook, INBOX_MAX_AGE + timedelta(minutes=1))
+    left(adapter.inbox, fresh)
+    with caplog.at_level(logging.WARNING, "bot.adapters.dingtalk"), running(adapter, fake):
+        fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(app))
+        assert adapter.inbox.pending() == []
+    texts = fake.webhook_texts()
+    assert len(texts) == 1 and "李四" in texts[0]
+    dropped = [r.getMessage() for r in caplog.records if "too old" in r.getMessage()]
+    assert len(dropped) == 2
+    assert any("expired" in d for d in dropped) and any("no-webhook" in d for d in dropped)

@@ -13,8 +13,9 @@ ACKs; this module adds what it lacks:
 - a message is acknowledged once it is written down in the inbox (dingtalk_inbox.py; or, when
   the database cannot take it, once it is handled), and handled on a worker thread, never on
   the SDK's event loop; one person's messages in one chat stay in order, different people run
-  in parallel; what was acknowledged but not handled when the process ended is handled at the
-  next start;
+  in parallel; what was acknowledged but not answered (the process ended, or the database
+  went away while answering) is retried at start and every INBOX_RETRY_EVERY while running,
+  once it is INBOX_GRACE old, unless it is too old to answer by then (INBOX_MAX_AGE);
 - a redelivered msgId is handled once (here in memory, and by the core's inbound-event table,
   which also covers restarts and replicas);
 - a handler failure still acknowledges, and the person is told politely;
@@ -42,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -92,6 +94,17 @@ IMAGE_LIMIT = 1024 * 1024
 IMAGE = "sampleImageMsg"
 # A picture sent to the robot has no name: it is named by its media type.
 IMAGE_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif"}
+# The inbox (dingtalk_inbox.py): a message left there is retried once it is INBOX_GRACE old; the
+# replica that recorded it answers well within that (a step takes milliseconds to seconds), so a
+# replica starting during a rolling deploy does not answer what a live one is answering.
+INBOX_GRACE = timedelta(seconds=60)
+INBOX_RETRY_EVERY = 30.0  # seconds between two looks at the inbox while running
+# A left message is answered only while the answer can still make sense: until its session
+# webhook expires (sessionWebhookExpiredTime, ms; DingTalk gives it about 1.5 hours), or, when
+# the message carries none, for INBOX_MAX_AGE after it was sent (createAt) or recorded. Past
+# that the conversation has moved on (a stale "yes" could confirm another draft) and the person
+# has been told to try again: the message is dropped with a warning naming its msgId.
+INBOX_MAX_AGE = timedelta(minutes=10)
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -148,6 +161,8 @@ class DingTalkAdapter:
         self._webhooks: dict[str, tuple[str, float]] = {}
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
+        self._inflight: set[str] = set()  # msgIds queued or being handled here
+        self._message_cls: Any = None  # the SDK's ChatbotMessage, once loaded
         self.inbox = TableInbox(app.db)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
@@ -170,7 +185,8 @@ class DingTalkAdapter:
         )
         client.register_callback_handler(ROBOT_TOPIC, handler_cls(self))
         self._client = client
-        self._recover(sdk.ChatbotMessage)
+        self._message_cls = sdk.ChatbotMessage
+        self.retry_inbox()
         try:
             asyncio.run(self._serve(client))
         finally:
@@ -180,10 +196,24 @@ class DingTalkAdapter:
 
     async def _serve(self, client: Any) -> None:
         self._loop = asyncio.get_running_loop()
+        retrying = asyncio.create_task(self._retry_inbox_periodically())
         try:
             await client.start()
         finally:
+            retrying.cancel()
             self._loop = None
+
+    async def _retry_inbox_periodically(self) -> None:
+        """On the SDK's loop, every INBOX_RETRY_EVERY: `retry_inbox` on a worker thread."""
+        loop = asyncio.get_running_loop()
+        while not self.stopping:
+            await asyncio.sleep(INBOX_RETRY_EVERY)
+            if self.stopping:
+                return
+            try:
+                await loop.run_in_executor(None, self.retry_inbox)
+            except Exception:  # a bug: say it, and look again next time
+                log.exception("could not retry the DingTalk inbox")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -229,23 +259,43 @@ class DingTalkAdapter:
 
     def _submit(self, message: Any, msg_id: str | None) -> Any:
         user = message.sender_staff_id or message.sender_id or ""
+        if msg_id:
+            with self._webhook_lock:
+                self._inflight.add(msg_id)
         return self._lanes.submit((message.conversation_id, user), self._process, message,
                                   msg_id)
 
-    def _recover(self, message_cls: Any) -> None:
-        """Queue the messages acknowledged but not handled before the last stop."""
+    def retry_inbox(self, now: datetime | None = None) -> int:
+        """Queue the messages acknowledged but not answered (a crash, or the database went
+        away while answering) that are at least INBOX_GRACE old, claimed so that no other
+        replica takes them too; drop those too old to answer (see INBOX_MAX_AGE). Called at
+        start and every INBOX_RETRY_EVERY. Returns how many were queued."""
+        now = now or datetime.now(UTC)
         try:
-            pending = self.inbox.pending()
+            claimed = self.inbox.claim(now, INBOX_GRACE)
         except StorageError as exc:
-            log.warning("could not read the DingTalk inbox (%s); its messages wait for the "
-                        "next start", exc)
-            return
-        for msg_id, data in pending:
+            log.warning("could not read the DingTalk inbox (%s); it is read again in %.0fs",
+                        exc, INBOX_RETRY_EVERY)
+            return 0
+        queued = 0
+        for msg_id, data, received_at in claimed:
+            with self._webhook_lock:
+                if msg_id in self._inflight:
+                    continue  # still queued here, behind others
+            if _too_old(data, received_at, now):
+                log.warning("DingTalk message %s was acknowledged but not answered, and is too "
+                            "old to answer now; dropped", msg_id)
+                self.inbox.done(msg_id)
+                continue
+            if self._message_cls is None:
+                self._message_cls = load_sdk(self.settings.dingtalk_openapi_endpoint).ChatbotMessage
             self._seen.add(msg_id)
-            self._submit(message_cls.from_dict(data), msg_id)
-        if pending:
-            log.info("DingTalk: %d message(s) acknowledged before the last stop are handled "
-                     "now", len(pending))
+            self._submit(self._message_cls.from_dict(data), msg_id)
+            queued += 1
+        if queued:
+            log.info("DingTalk: %d message(s) acknowledged but not answered are handled now",
+                     queued)
+        return queued
 
     def _process(self, message: Any, msg_id: str | None) -> None:
         try:
@@ -255,6 +305,8 @@ class DingTalkAdapter:
         finally:
             with self._webhook_lock:
                 self.processed += 1
+                if msg_id:
+                    self._inflight.discard(msg_id)
 
     def _handle(self, message: Any, msg_id: str | None) -> None:
         inbound = to_inbound(message)
@@ -266,13 +318,15 @@ class DingTalkAdapter:
         if files:
             inbound = replace(inbound, files=files)
         self._remember_webhook(inbound.channel, message)
-        recorded: list[bool] = []
+        committed: list[bool] = []
 
         def handled(session: Any, _inbound: Inbound, outbounds: list[Outbound]) -> list[Outbound]:
-            # The message leaves the inbox in the transaction that answers it.
+            # The message leaves the inbox in the transaction that answers it, and counts as
+            # answered once that transaction has committed (it may still fail after this).
             if msg_id:
                 self.inbox.done_in(session, msg_id)
-                recorded.append(True)
+                session.info.setdefault("after_commit", []).append(
+                    lambda: committed.append(True))
             return outbounds
 
         try:
@@ -283,8 +337,9 @@ class DingTalkAdapter:
             # The core answers its own errors; this is a bug in between. Still say sorry.
             log.exception("could not handle DingTalk message %s", inbound.event_id)
             outbounds = [self._apology(inbound)]
-        if msg_id and not recorded:
-            # Already handled (a redelivery), or answered without a transaction.
+        if msg_id and not committed:
+            # Already handled (a redelivery), answered without a transaction, or no answer
+            # could be committed (the person gets the apology below and is told to retry).
             self.inbox.done(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
@@ -864,6 +919,19 @@ def _sdk_logger() -> logging.Logger:
         logger.addFilter(_QuietPings())
     return logger
 
+
+
+def _too_old(data: dict[str, Any], received_at: datetime, now: datetime) -> bool:
+    """Whether a message left in the inbox is past answering (see INBOX_MAX_AGE)."""
+    expires = data.get("sessionWebhookExpiredTime")
+    if isinstance(expires, int | float) and expires > 0:
+        return now.timestamp() * 1000 > expires
+    created = data.get("createAt")
+    if isinstance(created, int | float) and created > 0:
+        sent = datetime.fromtimestamp(created / 1000, UTC)
+    else:
+        sent = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+    return now - sent > INBOX_MAX_AGE
 
 
 class _Recent:

@@ -3,8 +3,10 @@
 DingTalk does not send an acknowledged message again, so a message is acknowledged only once it
 is recorded here (one insert, de-duplicated by msgId: DingTalk redelivers what was not
 acknowledged) or, when that fails, once it has been handled. A message leaves the inbox in the
-transaction that answers it; what a crash left behind is handled at the next start. Handling a
-message twice is harmless: the core's inbound-event table answers it once.
+transaction that answers it. What is left (a crash, or the database went away while answering)
+is claimed by `claim` once it is older than a grace period, at start and periodically while
+running (the adapter decides which of these it still answers). Handling a message twice is
+harmless: the core's inbound-event table answers it once.
 
 The inbox is the `dingtalk_inbox` table (migration 0019_dingtalk_inbox) of the database, on
 SQLite as on PostgreSQL: one database, which its backups and copies cover, and any replica finds
@@ -22,10 +24,10 @@ import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -68,14 +70,35 @@ class TableInbox:
         try:
             self.db.run(self._delete, {"msg_id": msg_id})
         except StorageError:
-            log.warning("DingTalk message %s stays in the inbox; it is handled again at the "
-                        "next start (the core answers it once)", msg_id)
+            log.warning("DingTalk message %s stays in the inbox; it is retried later unless "
+                        "it is too old by then (the core answers it once)", msg_id)
 
     def pending(self) -> list[tuple[str, dict[str, Any]]]:
         """(msgId, data) of the messages recorded but not handled, oldest first."""
         with self.db.session() as session:
             rows = session.execute(select(TABLE.c.msg_id, TABLE.c.data).order_by(TABLE.c.id))
             return [(msg_id, data) for msg_id, data in rows]
+
+    def claim(self, now: datetime, grace: timedelta,
+              limit: int = 500) -> list[tuple[str, dict[str, Any], datetime]]:
+        """(msgId, data, received_at) of the messages recorded at least `grace` before `now`
+        and not handled, oldest first, claimed for this process: their received_at becomes
+        `now`, so another replica (or this one's next round) leaves them alone for another
+        grace period, and takes them again only if they are still there then (this process
+        died). On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED in the claiming
+        transaction, so two replicas claiming at once never take the same row; SQLite has one
+        writer at a time anyway. Raises StorageError."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(TABLE.c.id, TABLE.c.msg_id, TABLE.c.data, TABLE.c.received_at)
+                .where(TABLE.c.received_at <= now - grace)
+                .order_by(TABLE.c.id).limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                session.execute(update(TABLE).where(TABLE.c.id.in_([row.id for row in rows]))
+                                .values(received_at=now))
+            return [(row.msg_id, row.data, row.received_at) for row in rows]
 
     def close(self) -> None:
         self._recorder.shutdown()
