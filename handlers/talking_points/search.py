@@ -49,6 +49,8 @@ BIGRAM_INDEX = "ix_talkingpoint_search_bigram"  # PostgreSQL
 PLACE_TABLE = "talkingpoint_place"  # SQLite
 PLACE_INDEXES = tuple(f"ix_talkingpoint_{column}_grams_{lang}"  # PostgreSQL
                       for column in ("topic", "question", "tags") for lang in LANGUAGES)
+# PostgreSQL: pg_trgm over the text, one partial index per language (migration 0019).
+TEXT_INDEXES = tuple(f"{TRGM_INDEX}_{lang}" for lang in LANGUAGES)
 # Objects no SQLModel model describes on purpose; autogenerate must leave them alone.
 UNMANAGED = frozenset({
     FTS_TABLE, f"{FTS_TABLE}_data", f"{FTS_TABLE}_idx", f"{FTS_TABLE}_docsize",
@@ -56,7 +58,7 @@ UNMANAGED = frozenset({
     BIGRAM_TABLE, f"{BIGRAM_TABLE}_data", f"{BIGRAM_TABLE}_idx", f"{BIGRAM_TABLE}_docsize",
     f"{BIGRAM_TABLE}_config", BIGRAM_INDEX,
     *(f"{PLACE_TABLE}{suffix}" for suffix in ("", "_data", "_idx", "_docsize", "_config")),
-    *PLACE_INDEXES,
+    *PLACE_INDEXES, *TEXT_INDEXES,
 })
 SQLModel.metadata.info.setdefault("unmanaged", set()).update(UNMANAGED)
 MAX_TERMS = 8
@@ -163,6 +165,12 @@ def has_places(session: Session, dialect: str) -> bool:
     return _present(session, PLACE_INDEXES[-1], "SELECT 1 FROM pg_indexes WHERE indexname = %s")
 
 
+def has_text_languages(session: Session) -> bool:
+    """PostgreSQL: the text's trigram indexes per language (absent without pg_trgm, or
+    before 0019)."""
+    return _present(session, TEXT_INDEXES[-1], "SELECT 1 FROM pg_indexes WHERE indexname = %s")
+
+
 def search(
     session: Session, query: str, *, now: datetime, locale: str = "zh", limit: int = 3
 ) -> Found:
@@ -212,10 +220,6 @@ def search(
             and not has_places(session, dialect)))
     found = []
     for lapsed in (False, True):
-        rows = None if few else _top_by_place(session, terms, params, dialect, plain, lapsed)
-        if rows is not None:
-            found.append([_hit(r) for r in rows])
-            continue
         # Lapsed points (a few thousand at most) are read through (status, verified_until):
         # for a common word that costs less than the tens of thousands of candidates the
         # text index names; for a rare word (SQLite's index says few, or the place indexes
@@ -223,16 +227,26 @@ def search(
         rare = placed and dialect == "postgresql"
         trigram = prefer_index and (not lapsed or rare)
         narrow = not (lapsed and dialect == "sqlite" and len(terms) == 1 and not few)
-        statement = _statement(
-            len(terms), use_fts and narrow, dialect, lapsed, trigram,
-            use_bigrams and narrow and (dialect == "sqlite" or not lapsed or rare), plain)
-        if trigram:
-            session.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = session.execute(statement, params).all()
-        if trigram:
-            session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
-        found.append([_hit(r) for r in rows])
+        bigrams = use_bigrams and narrow and (dialect == "sqlite" or not lapsed or rare)
+        rows = None if few else _top_by_place(session, terms, params, dialect, plain, lapsed,
+                                              (trigram, bigrams))
+        if rows is not None:
+            found.append([_hit(r) for r in rows])
+            continue
+        statement = _statement(len(terms), use_fts and narrow, dialect, lapsed, trigram,
+                               bigrams, plain)
+        found.append([_hit(r) for r in _ranked(session, statement, params, trigram)])
     return Found(*found)
+
+
+def _ranked(session: Session, statement: TextClause, params: dict[str, Any],
+            trigram: bool) -> list[Any]:
+    if trigram:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    rows = session.execute(statement, params).all()
+    if trigram:
+        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+    return rows
 
 
 def _trigram_blind(term: str) -> bool:
@@ -284,7 +298,8 @@ LAPSED_SCAN = 5000
 
 
 def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], dialect: str,
-                  plain: bool, lapsed: bool) -> list[Any] | None:
+                  plain: bool, lapsed: bool,
+                  indexes: tuple[bool, bool] = (False, False)) -> list[Any] | None:
     """The top k (in-date or lapsed) ranked over a few candidates that surely include them,
     or None when that cannot be shown cheaply (then every match is ranked).
 
@@ -332,7 +347,17 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
             if column == "search_text" and finder and dialect == "postgresql":
                 # Rare in topics, questions and tags, so likely in the text: ranking every
                 # match through pg_trgm's or the bigram index costs less than walking.
-                return None
+                if not (lapsed and has_text_languages(session)):
+                    return None
+                # Lapsed: this language's matches ranked through its own trigram index
+                # (0019), not through the index of every text, which for a common word
+                # names thousands of points of the other language too. The top k of this
+                # language among them, and all of those languages with few (above).
+                trigram, bigrams = indexes
+                statement = _statement(1, False, dialect, True, trigram, bigrams, plain,
+                                       language=language)
+                chosen.update(r.id for r in _ranked(session, statement, params, trigram))
+                continue
             rows = conn.execute(_walk_statement(like, dialect, column, lapsed), {
                 **params, "language": language, "cap": WALK, "counted": WALK + 1,
                 "word": word, "exact": EXACT_MAX + 1}).all()
@@ -610,7 +635,7 @@ def _walk_statement(like: str, dialect: str, column: str, lapsed: bool) -> TextC
 @lru_cache(maxsize=64)
 def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
                trigram: bool = False, bigrams: bool = False, plain: bool = False,
-               only: bool = False) -> TextClause:
+               only: bool = False, language: str | None = None) -> TextClause:
     """One statement per shape (number of words, FTS or not, database), built once: the query
     runs on every `/tp`, and building it as expression objects cost more than running it.
 
@@ -646,6 +671,9 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         where.append(f"{BIGRAMS}(search_text) @> CAST(:bigrams AS text[])")
     if only:  # a few ids known to hold the top k (_top_by_topic)
         where.append("id IN :ids")
+    if language:  # a literal, so PostgreSQL may use that language's partial index (0019)
+        assert language in LANGUAGES
+        where.append(f"language = '{language}'")
     where += [f"search_text LIKE :t{i} {esc}" for i in range(count)]
     score = [
         f"CASE WHEN topic {like} :t{i} {esc} THEN {W_TOPIC}"
