@@ -476,7 +476,8 @@ class _PlaceFinder:
                 self._found = {"topic": found["topic"]}
             else:
                 found = {"few": _by_language(self.conn.execute(_FEW_LAPSED, params))}
-            self._few = {lang: ids if len(ids) <= PLACE_MAX else None
+            many = found.get("many", {})
+            self._few = {lang: ids if len(ids) <= PLACE_MAX and not many.get(lang) else None
                          for lang, ids in found["few"].items()}
         return self._few[language]
 
@@ -561,7 +562,8 @@ def _place_statement(column: str, lapsed: bool, plain: bool,
 def _lapsed_statement(plain: bool) -> TextClause:
     """PostgreSQL: for the lapsed pass, in one statement, the lapsed points of each language
     up to :cap ('few'), and, for each language with more (where few_lapsed says None), those
-    whose topic may hold the word ('topic', _place_sql). Rows: kind, language, id. A language
+    whose topic may hold the word ('topic', _place_sql), and each language with
+    more ('many', id 0). Rows: kind, language, id. A language
     with few is skipped by a one-time filter: its place index may name thousands of in-date
     points, each read to find it not lapsed."""
     few = " UNION ALL ".join(
@@ -574,8 +576,14 @@ def _lapsed_statement(plain: bool) -> TextClause:
         f"{(_place_sql('topic', True, plain) + ' AND ' + many).format(language=lang)}"
         f" LIMIT :cap) AS {lang}"
         for lang in LANGUAGES)
-    sql = (f"WITH few AS MATERIALIZED ({few}) "
-           f"SELECT 'few', language, id FROM few UNION ALL {places}")
+    # A language with more than PLACE_MAX lapsed points is named once ('many'), not sent
+    # with the :cap ids read to count them (for nothing: those are then found by place).
+    sql = (f"WITH few AS MATERIALIZED ({few}), "
+           "crowded AS MATERIALIZED (SELECT language FROM few GROUP BY language "
+           "HAVING count(*) = :cap) "
+           "SELECT 'few', language, id FROM few "
+           "WHERE language NOT IN (SELECT language FROM crowded) "
+           f"UNION ALL SELECT 'many', language, 0 FROM crowded UNION ALL {places}")
     return text(sql).bindparams(_grams_bind(), bindparam("now", type_=_WHEN))
 
 
