@@ -422,7 +422,7 @@ class _PlaceFinder:
         self.dialect, self.word, self.params = dialect, word, params
         self.lapsed, self.plain = lapsed, plain
         self._few: dict[str, list[int] | None] = {}
-        self._found: dict[str, dict[str, list[int]]] = {}
+        self._found: dict[str, dict[str, list[int] | None]] = {}
 
     def find(self, column: str, language: str) -> list[int] | None:
         if self.dialect == "postgresql":
@@ -482,10 +482,15 @@ class _PlaceFinder:
         return self._few[language]
 
 
-def _by_language(rows: Any) -> dict[str, list[int]]:  # noqa: ANN401
-    found: dict[str, list[int]] = {lang: [] for lang in LANGUAGES}
+def _by_language(rows: Any) -> dict[str, list[int] | None]:  # noqa: ANN401
+    """Rows of (language, id) as the ids of each language; None for a language whose only
+    row has no id: more than a capped statement counts (_per_language)."""
+    found: dict[str, list[int] | None] = {lang: [] for lang in LANGUAGES}
     for language, point in rows:
-        found[language].append(point)
+        if point is None:
+            found[language] = None
+        else:
+            found[language].append(point)
     return found
 
 
@@ -499,10 +504,20 @@ def _by_kind(rows: Any) -> dict[str, dict[str, list[int]]]:  # noqa: ANN401
     return found
 
 
-def _per_language(sql: str, languages: tuple[str, ...] = LANGUAGES) -> str:
+def _per_language(sql: str, languages: tuple[str, ...] = LANGUAGES, *,
+                  capped: bool = False) -> str:
     """`sql` (selecting id, with `{language}` where a literal language goes) for each language,
-    capped per language, as one statement: one round trip instead of one a language."""
+    capped per language, as one statement: one round trip instead of one a language.
+    `capped`: a language that reaches :cap rows answers one row with a NULL id instead of its
+    :cap ids, which would be read, sent and fetched only to be found too many."""
     assert set(languages) <= set(LANGUAGES)
+    if capped:
+        return " UNION ALL ".join(
+            f"SELECT '{lang}', CASE WHEN n < :cap THEN id END FROM ("
+            f"SELECT id, count(*) OVER () AS n, row_number() OVER () AS r FROM ("
+            f"{sql.format(language=lang)} LIMIT :cap) AS capped) AS {lang} "
+            "WHERE n < :cap OR r = 1"
+            for lang in languages)
     return " UNION ALL ".join(
         f"SELECT '{lang}', id FROM ({sql.format(language=lang)} LIMIT :cap) AS {lang}"
         for lang in languages)
@@ -554,7 +569,7 @@ def _place_statement(column: str, lapsed: bool, plain: bool,
     binds = [_grams_bind()]
     if lapsed:
         binds.append(bindparam("now", type_=_WHEN))
-    sql = _per_language(_place_sql(column, lapsed, plain), languages)
+    sql = _per_language(_place_sql(column, lapsed, plain), languages, capped=True)
     return text(sql).bindparams(*binds)
 
 
