@@ -354,6 +354,7 @@ def _as_ranking_every_match(app, monkeypatch, queries: list[str], limits: tuple[
                     results[tuple(setting.items()), query, locale, limit] = find(
                         app, query, locale, limit)
     monkeypatch.setattr(module, "_top_by_place", lambda *args: None)  # rank every match
+    monkeypatch.setattr(module, "RANK_TOGETHER", False)  # in-date and lapsed apart, as before
     for (setting, query, locale, limit), got in results.items():
         assert got == find(app, query, locale, limit), (setting, query, locale, limit)
     return sum(taken), len(taken) - sum(taken)

@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, column, text
+from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
@@ -233,10 +233,24 @@ def search(
         if rows is not None:
             found.append([_hit(r) for r in rows])
             continue
+        if not lapsed and dialect == "postgresql" and RANK_TOGETHER:
+            # Every match ranked: the lapsed ones in the same statement (they add a twentieth
+            # or so to it), instead of a lapsed pass of its own, which for a word rare in
+            # topics, questions and tags took seven round trips more.
+            statement = _statement(len(terms), False, dialect, False, trigram, bigrams, plain,
+                                   together=True)
+            rows = _ranked(session, statement, params, trigram)
+            found += [[_hit(r) for r in rows if not r.lapsed], [_hit(r) for r in rows if r.lapsed]]
+            break
         statement = _statement(len(terms), use_fts and narrow, dialect, lapsed, trigram,
                                bigrams, plain)
         found.append([_hit(r) for r in _ranked(session, statement, params, trigram)])
     return Found(*found)
+
+
+# PostgreSQL: when the in-date points are all ranked, rank the lapsed ones in the same
+# statement (a switch for the tests, which compare it with the two statements apart).
+RANK_TOGETHER = True
 
 
 def _ranked(session: Session, statement: TextClause, params: dict[str, Any],
@@ -658,7 +672,8 @@ def _walk_statement(like: str, dialect: str, column: str, lapsed: bool) -> TextC
 @lru_cache(maxsize=64)
 def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
                trigram: bool = False, bigrams: bool = False, plain: bool = False,
-               only: bool = False, language: str | None = None) -> TextClause:
+               only: bool = False, language: str | None = None,
+               together: bool = False) -> TextClause:
     """One statement per shape (number of words, FTS or not, database), built once: the query
     runs on every `/tp`, and building it as expression objects cost more than running it.
 
@@ -681,6 +696,8 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         where = ["status = :status", "verified_until <= :now"]
     elif dialect == "sqlite":  # most rows: `+` keeps SQLite from reading them via the index
         where = ["+status = :status", "+verified_until > :now"]
+    elif together:  # PostgreSQL: in-date and lapsed points (verified_until set), apart below
+        where = ["(status || '') = :status", "verified_until IS NOT NULL"]
     else:  # the same, written so PostgreSQL reaches for the trigram index instead
         where = ["(status || '') = :status", "(verified_until > :now) IS TRUE"]
     # The indexes narrow first (on SQLite also among lapsed points: LIKE over all of them
@@ -715,13 +732,32 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
     # for it. A plan made for a two-character word reads the table; the trigram-preferring
     # run therefore has its own text, so it gets (and keeps) a plan that uses the index.
     marker = "/* trigram */" if trigram else ""
-    sql = f"""{marker}
+    selected = f"""id, verified_at,
+                   CASE WHEN language = :locale THEN 1 ELSE 0 END AS same_language,
+                   {" + ".join(score)} AS score"""
+    if together:
+        # The matches scored once; the top k of the in-date ones and of the lapsed ones.
+        sql = f"""{marker}
+        WITH scored AS MATERIALIZED (
+            SELECT {selected}, (verified_until <= :now) AS lapsed
+            FROM talkingpoint
+            WHERE {" AND ".join(where)}
+        )
+        SELECT p.id, p.topic, p.question, p.answer, p.tags, p.language, p.verified_by_name,
+               p.verified_until, top.score, top.lapsed
+        FROM (
+            (SELECT * FROM scored WHERE NOT lapsed ORDER BY {order} LIMIT :limit)
+            UNION ALL
+            (SELECT * FROM scored WHERE lapsed ORDER BY {order} LIMIT :limit)
+        ) AS top
+        JOIN talkingpoint AS p ON p.id = top.id
+        ORDER BY top.score DESC, top.same_language DESC, top.verified_at DESC, top.id"""
+    else:
+        sql = f"""{marker}
         SELECT p.id, p.topic, p.question, p.answer, p.tags, p.language, p.verified_by_name,
                p.verified_until, top.score
         FROM (
-            SELECT id, verified_at,
-                   CASE WHEN language = :locale THEN 1 ELSE 0 END AS same_language,
-                   {" + ".join(score)} AS score
+            SELECT {selected}
             FROM talkingpoint
             WHERE {" AND ".join(where)}
             ORDER BY {order}
@@ -741,5 +777,5 @@ def _statement(count: int, use_fts: bool, dialect: str, lapsed: bool,
         column("id", Integer), column("topic", String), column("question", String),
         column("answer", String), column("tags", String), column("language", String),
         column("verified_by_name", String), column("verified_until", when),
-        column("score", Integer),
+        column("score", Integer), *([column("lapsed", Boolean)] if together else []),
     )
