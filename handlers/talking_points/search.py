@@ -21,7 +21,10 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   (migration 0018_talking_point_places: one FTS5 table of tokens naming place and language
   on SQLite, partial GIN indexes on PostgreSQL), else by walking the tie-break order for the
   first k (ix_talkingpoint_walk, ix_talkingpoint_topic_lower, 0017_talking_point_walk).
-  When neither can show the top k, every match is ranked, as before.
+  When neither can show the top k, every match is ranked, as before (on PostgreSQL the
+  lapsed matches in the same statement as the in-date ones). Lapsed points on PostgreSQL:
+  a language's text is searched through its own partial pg_trgm index
+  (0019_talking_point_text_lang), where an English word names no Chinese point.
 """
 
 from __future__ import annotations
