@@ -68,6 +68,7 @@ MAX_TERMS = 8
 MAX_TERM = 100
 TRIGRAM = 3
 BIGRAM = 2
+LONG = 4
 
 # Ranking, per query word (a point must contain every word somewhere to be found at all), by
 # the best place it occurs: in the topic 8, equal to one of the tags 5, in the question 4,
@@ -216,11 +217,16 @@ def search(
     plain = dialect == "postgresql" and caseless(phrase)
     # Without the place indexes, on PostgreSQL pg_trgm finds a word of three or more
     # characters quickly enough that the walk (which reads up to WALK points when topics
-    # rarely hold the word) costs more than it saves (bench/talking_points.py).
+    # rarely hold the word) costs more than it saves (bench/talking_points.py). Nor does
+    # gathering by place for a Chinese word of LONG characters or more: few points hold one,
+    # and ranking every match (in-date and lapsed in one statement) took p50 1.8 ms, p99
+    # 2-6 ms at 100,000 points against 4 and 10-15 ms by place; at three characters a
+    # common word made it p99 30 ms against 15.
     few = len(terms) == 1 and (
         _few(session, use_fts, use_bigrams, dialect, params)
         or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM
-            and not has_places(session, dialect)))
+            and not has_places(session, dialect))
+        or (dialect == "postgresql" and len(terms[0]) >= LONG and not terms[0].isascii()))
     found = []
     for lapsed in (False, True):
         # Lapsed points (a few thousand at most) are read through (status, verified_until):
