@@ -106,6 +106,9 @@ class DingTalkInbox(SQLModel, table=True):
     msg_id: str = Field(max_length=200)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     received_at: datetime = Field(default_factory=utcnow)
+    # When a replica last claimed it to answer it again (the lease; received_at stays the time
+    # it was recorded, from which its age counts).
+    claimed_at: datetime | None = None
 
 
 class AuditEntry(SQLModel, table=True):

@@ -165,7 +165,9 @@ def test_a_young_message_is_left_to_its_replica_and_an_old_one_claimed_once(db_u
         assert inbox.claim(later, INBOX_GRACE) == []  # claimed: nobody else takes it
         # Still there a grace period later: whoever claimed it died; it is taken again.
         again = later + INBOX_GRACE
-        assert [m for m, _, _ in inbox.claim(again, INBOX_GRACE)] == ["m1"]
+        [(msg_id, _, recorded)] = inbox.claim(again, INBOX_GRACE)
+        # Its age still counts from when it was recorded, whoever claimed it since.
+        assert msg_id == "m1" and abs(recorded - now) < timedelta(seconds=5)
         if db.dialect == "postgresql":
             # Two replicas claiming at the same moment: the row one has locked is skipped.
             with db.session() as session:
@@ -268,14 +270,20 @@ def test_a_message_too_old_to_answer_is_dropped_with_a_warning(
     expired["sessionWebhookExpiredTime"] = int(datetime.now(UTC).timestamp() * 1000) - 1000
     no_webhook = message("no-webhook")  # no expiry, no createAt: the time it was recorded
     fresh = fake.robot_message("/whoami", user="li", nick="李四", msg_id="fresh")
+    # Its session webhook still lives (about 1.5 hours), but it was sent too long ago.
+    stale = fake.robot_message("/whoami", user="zhao", nick="赵六", msg_id="stale")
+    stale["createAt"] = int((datetime.now(UTC) - INBOX_MAX_AGE).timestamp() * 1000) - 60_000
+    stale["sessionWebhookExpiredTime"] = int(datetime.now(UTC).timestamp() * 1000) + 3_600_000
     left(adapter.inbox, expired)
     left(adapter.inbox, no_webhook, INBOX_MAX_AGE + timedelta(minutes=1))
     left(adapter.inbox, fresh)
+    left(adapter.inbox, stale)
     with caplog.at_level(logging.WARNING, "bot.adapters.dingtalk"), running(adapter, fake):
         fake.wait_for(lambda: adapter.processed >= 1 and outbox_drained(app))
         assert adapter.inbox.pending() == []
     texts = fake.webhook_texts()
     assert len(texts) == 1 and "李四" in texts[0]
     dropped = [r.getMessage() for r in caplog.records if "too old" in r.getMessage()]
-    assert len(dropped) == 2
+    assert len(dropped) == 3
     assert any("expired" in d for d in dropped) and any("no-webhook" in d for d in dropped)
+    assert any("stale" in d for d in dropped)

@@ -99,10 +99,10 @@ IMAGE_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gi
 # replica starting during a rolling deploy does not answer what a live one is answering.
 INBOX_GRACE = timedelta(seconds=60)
 INBOX_RETRY_EVERY = 30.0  # seconds between two looks at the inbox while running
-# A left message is answered only while the answer can still make sense: until its session
-# webhook expires (sessionWebhookExpiredTime, ms; DingTalk gives it about 1.5 hours), or, when
-# the message carries none, for INBOX_MAX_AGE after it was sent (createAt) or recorded. Past
-# that the conversation has moved on (a stale "yes" could confirm another draft) and the person
+# A left message is answered only while the answer can still make sense: for INBOX_MAX_AGE
+# after it was sent (createAt, ms) or, without one, recorded, and not after its session webhook
+# expired (sessionWebhookExpiredTime, ms; DingTalk gives it about 1.5 hours). Past that the
+# conversation has moved on (a stale "yes" could confirm another draft) and the person
 # has been told to try again: the message is dropped with a warning naming its msgId.
 INBOX_MAX_AGE = timedelta(minutes=10)
 _LEADING_AT = re.compile(r"@\S+\s*")
@@ -287,10 +287,18 @@ class DingTalkAdapter:
                             "old to answer now; dropped", msg_id)
                 self.inbox.done(msg_id)
                 continue
-            if self._message_cls is None:
-                self._message_cls = load_sdk(self.settings.dingtalk_openapi_endpoint).ChatbotMessage
+            try:
+                if self._message_cls is None:
+                    self._message_cls = load_sdk(
+                        self.settings.dingtalk_openapi_endpoint).ChatbotMessage
+                message = self._message_cls.from_dict(data)
+            except Exception:  # noqa: BLE001  (one unreadable row must not hold up the rest)
+                log.exception("DingTalk message %s left in the inbox cannot be read; dropped",
+                              msg_id)
+                self.inbox.done(msg_id)
+                continue
             self._seen.add(msg_id)
-            self._submit(self._message_cls.from_dict(data), msg_id)
+            self._submit(message, msg_id)
             queued += 1
         if queued:
             log.info("DingTalk: %d message(s) acknowledged but not answered are handled now",
@@ -924,8 +932,8 @@ def _sdk_logger() -> logging.Logger:
 def _too_old(data: dict[str, Any], received_at: datetime, now: datetime) -> bool:
     """Whether a message left in the inbox is past answering (see INBOX_MAX_AGE)."""
     expires = data.get("sessionWebhookExpiredTime")
-    if isinstance(expires, int | float) and expires > 0:
-        return now.timestamp() * 1000 > expires
+    if isinstance(expires, int | float) and expires > 0 and now.timestamp() * 1000 > expires:
+        return True
     created = data.get("createAt")
     if isinstance(created, int | float) and created > 0:
         sent = datetime.fromtimestamp(created / 1000, UTC)

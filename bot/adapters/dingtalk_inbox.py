@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -82,22 +82,23 @@ class TableInbox:
     def claim(self, now: datetime, grace: timedelta,
               limit: int = 500) -> list[tuple[str, dict[str, Any], datetime]]:
         """(msgId, data, received_at) of the messages recorded at least `grace` before `now`
-        and not handled, oldest first, claimed for this process: their received_at becomes
-        `now`, so another replica (or this one's next round) leaves them alone for another
-        grace period, and takes them again only if they are still there then (this process
-        died). On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED in the claiming
+        and not handled, oldest first, claimed for this process: their claimed_at becomes
+        `now` (received_at stays the time they were recorded, from which their age counts),
+        so another replica (or this one's next round) leaves them alone for another grace
+        period, and takes them again only if they are still there then (this process died). On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED in the claiming
         transaction, so two replicas claiming at once never take the same row; SQLite has one
         writer at a time anyway. Raises StorageError."""
         with self.db.session() as session:
             rows = session.execute(
                 select(TABLE.c.id, TABLE.c.msg_id, TABLE.c.data, TABLE.c.received_at)
-                .where(TABLE.c.received_at <= now - grace)
+                .where(TABLE.c.received_at <= now - grace,
+                       or_(TABLE.c.claimed_at.is_(None), TABLE.c.claimed_at <= now - grace))
                 .order_by(TABLE.c.id).limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
             if rows:
                 session.execute(update(TABLE).where(TABLE.c.id.in_([row.id for row in rows]))
-                                .values(received_at=now))
+                                .values(claimed_at=now))
             return [(row.msg_id, row.data, row.received_at) for row in rows]
 
     def close(self) -> None:

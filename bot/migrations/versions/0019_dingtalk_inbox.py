@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column('msg_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column('data', sa.JSON(), nullable=False),
         sa.Column('received_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('msg_id'),
     )
