@@ -85,9 +85,10 @@ class TableInbox:
         and not handled, oldest first, claimed for this process: their claimed_at becomes
         `now` (received_at stays the time they were recorded, from which their age counts),
         so another replica (or this one's next round) leaves them alone for another grace
-        period, and takes them again only if they are still there then (this process died). On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED in the claiming
-        transaction, so two replicas claiming at once never take the same row; SQLite has one
-        writer at a time anyway. Raises StorageError."""
+        period, and takes them again only if they are still there then (this process died).
+        On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED in the claiming transaction,
+        so two replicas claiming at once never take the same row; SQLite has one writer at a
+        time anyway. Raises StorageError."""
         with self.db.session() as session:
             rows = session.execute(
                 select(TABLE.c.id, TABLE.c.msg_id, TABLE.c.data, TABLE.c.received_at)
