@@ -96,8 +96,9 @@ class InboundEvent(SQLModel, table=True):
 class DingTalkInbox(SQLModel, table=True):
     """DingTalk robot messages acknowledged but not yet handled (bot/adapters/dingtalk_inbox.py):
     written before the ACK, deleted in the transaction that handles the message; what is left
-    a minute later is claimed and handled again, at start and every half minute, until its
-    session webhook expires. DingTalk does not send an acknowledged message again."""
+    a minute later is claimed and handled again, at start and every half minute, until
+    INBOX_MAX_AGE after it was sent or its session webhook expires (bot/adapters/dingtalk.py).
+    DingTalk does not send an acknowledged message again."""
 
     __tablename__ = "dingtalk_inbox"
     __table_args__ = (UniqueConstraint("msg_id"),)
