@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from importlib import import_module
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, delete, select
@@ -22,7 +21,7 @@ from bot import logs, members, metrics
 from bot.config import Settings
 from bot.context import Ctx
 from bot.conversation import Engine, tapped, word_of
-from bot.db import Database, Direct, safe_url
+from bot.db import Database, Direct, dialect_insert, safe_url
 from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import AuditEntry, Conversation, InboundEvent, Member, WebLogin
@@ -39,10 +38,9 @@ JUST_SAVED = timedelta(minutes=10)  # a second "yes" this soon after a save is a
 def _remember(dialect: str) -> Direct:
     """INSERT of an inbound event id returning its row id, or nothing when the id is there
     already. It replaced a SELECT, then an INSERT in a SAVEPOINT for the race (four
-    statements, issue 22). Built once per dialect, on first use, with only that dialect's
-    module imported (PostgreSQL's is a tenth of a second of start-up)."""
+    statements, issue 22). Built once per dialect, on first use."""
     table = InboundEvent.__table__
-    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+    insert = dialect_insert(dialect)
     return Direct(insert(table).on_conflict_do_nothing(index_elements=["platform", "event_id"])
                   .returning(table.c.id), ["platform", "event_id", "received_at"])
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
-from importlib import import_module
 
 from sqlalchemy import bindparam, event, inspect, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.cache import Cache
-from bot.db import PREPARED, Direct, loaded
+from bot.db import PREPARED, Direct, dialect_insert, loaded
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
@@ -40,7 +39,7 @@ def _create(dialect: str):  # noqa: ANN202
     another replica created them a moment ago. One statement, where an INSERT that may fail
     needed a SAVEPOINT around it (issue 22). Built once per dialect, on first use."""
     table = Member.__table__
-    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+    insert = dialect_insert(dialect)
     return (insert(table).on_conflict_do_nothing(index_elements=["platform", "user_id"])
             .returning(table.c.id).execution_options(**{PREPARED: True}))
 

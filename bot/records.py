@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, select
 
-from bot.db import Direct, loaded
+from bot.db import Direct, dialect_insert, loaded
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.models import AuditEntry, RecordCounter, utcnow
 
@@ -48,15 +48,8 @@ class RecordIds:
         so two records created at once get different numbers, and a creation rolled back
         leaves no gap. A unique constraint on the record's id is the backstop."""
         table = RecordCounter.__table__
-        dialect = session.get_bind().dialect.name
-        # The dialect's own upsert; the other dialect's module is not imported (PostgreSQL's
-        # is a tenth of a second of start-up on SQLite, where the engine never loads it).
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         stmt = (
-            insert(table)
+            dialect_insert(session.get_bind().dialect.name)(table)
             .values(prefix=self.prefix, year=year, last=1)
             .on_conflict_do_update(
                 index_elements=[table.c.prefix, table.c.year], set_={"last": table.c.last + 1}

@@ -28,10 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from bot.db import Database
+from bot.db import Database, dialect_insert
 from bot.errors import StorageError
 from bot.models import DingTalkInbox
 
@@ -45,8 +44,8 @@ class TableInbox:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        dialect = sqlite if db.dialect == "sqlite" else postgresql
-        self._insert = dialect.insert(TABLE).on_conflict_do_nothing(index_elements=["msg_id"])
+        self._insert = dialect_insert(db.dialect)(TABLE).on_conflict_do_nothing(
+            index_elements=["msg_id"])
         self._delete = delete(TABLE).where(TABLE.c.msg_id == bindparam("msg_id"))
         self._recorder = Recorder(self)
 
@@ -72,12 +71,6 @@ class TableInbox:
         except StorageError:
             log.warning("DingTalk message %s stays in the inbox; it is retried later unless "
                         "it is too old by then (the core answers it once)", msg_id)
-
-    def pending(self) -> list[tuple[str, dict[str, Any]]]:
-        """(msgId, data) of the messages recorded but not handled, oldest first."""
-        with self.db.session() as session:
-            rows = session.execute(select(TABLE.c.msg_id, TABLE.c.data).order_by(TABLE.c.id))
-            return [(msg_id, data) for msg_id, data in rows]
 
     def claim(self, now: datetime, grace: timedelta,
               limit: int = 500) -> list[tuple[str, dict[str, Any], datetime]]:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.db import Database
+from bot.db import Database, dialect_insert
 from bot.errors import StorageError
 from bot.models import InboundEvent
 
@@ -53,16 +53,10 @@ class SlackHttpGuard:
         self.verifier = SignatureVerifier(signing_secret)
         self.max_body = max_body
         self._ready_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
-        # Only the database's own dialect module (PostgreSQL's costs a tenth of a second of
-        # start-up on SQLite, where nothing else loads it).
-        if db.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         # preserve_rowcount: SQLAlchemy keeps an INSERT's row count only when asked; psycopg's
         # cursor is closed by then and said -1 (truthy), so on PostgreSQL every replay passed.
-        self._remember = insert(InboundEvent.__table__).on_conflict_do_nothing() \
-            .execution_options(preserve_rowcount=True)
+        self._remember = dialect_insert(db.dialect)(InboundEvent.__table__) \
+            .on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # noqa: ANN204
         method = environ.get("REQUEST_METHOD", "")
