@@ -162,7 +162,6 @@ class DingTalkAdapter:
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
         self._inflight: set[str] = set()  # msgIds queued or being handled here
-        self._message_cls: Any = None  # the SDK's ChatbotMessage, once loaded
         self.inbox = TableInbox(app.db)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
@@ -185,7 +184,6 @@ class DingTalkAdapter:
         )
         client.register_callback_handler(ROBOT_TOPIC, handler_cls(self))
         self._client = client
-        self._message_cls = sdk.ChatbotMessage
         self.retry_inbox()
         try:
             asyncio.run(self._serve(client))
@@ -288,10 +286,8 @@ class DingTalkAdapter:
                 self.inbox.done(msg_id)
                 continue
             try:
-                if self._message_cls is None:
-                    self._message_cls = load_sdk(
-                        self.settings.dingtalk_openapi_endpoint).ChatbotMessage
-                message = self._message_cls.from_dict(data)
+                message = load_sdk(
+                    self.settings.dingtalk_openapi_endpoint).ChatbotMessage.from_dict(data)
             except Exception:  # noqa: BLE001  (one unreadable row must not hold up the rest)
                 log.exception("DingTalk message %s left in the inbox cannot be read; dropped",
                               msg_id)
@@ -301,7 +297,7 @@ class DingTalkAdapter:
             self._submit(message, msg_id)
             queued += 1
         if queued:
-            log.info("DingTalk: %d message(s) acknowledged but not answered are handled now",
+            log.info("DingTalk: %d message(s) acknowledged but not answered are queued again",
                      queued)
         return queued
 
@@ -348,6 +344,8 @@ class DingTalkAdapter:
         if msg_id and not committed:
             # Already handled (a redelivery), answered without a transaction, or no answer
             # could be committed (the person gets the apology below and is told to retry).
+            # When the database is away this fails too (logged): the message is then answered
+            # again once the database is back, within INBOX_MAX_AGE, beside the person's retry.
             self.inbox.done(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
@@ -433,9 +431,13 @@ class DingTalkAdapter:
             channel = self._channel_of(outbound)
         except DeliveryError:
             return False
+        return bool(self._live_webhook(channel))
+
+    def _live_webhook(self, channel: str) -> str:
+        """The chat's session webhook while it is still live, or ""."""
         with self._webhook_lock:
             url, expires = self._webhooks.get(channel, ("", 0.0))
-        return bool(url) and time.time() <= expires - WEBHOOK_MARGIN
+        return url if url and time.time() <= expires - WEBHOOK_MARGIN else ""
 
     def send(self, outbound: Outbound) -> None:
         """Deliver one message; raises DeliveryError (temporary or permanent)."""
@@ -589,9 +591,8 @@ class DingTalkAdapter:
                     del self._webhooks[key]
 
     def _via_webhook(self, channel: str, shaped: Shaped) -> bool:
-        with self._webhook_lock:
-            url, expires = self._webhooks.get(channel, ("", 0.0))
-        if not url or time.time() > expires - WEBHOOK_MARGIN:
+        url = self._live_webhook(channel)
+        if not url:
             return False
         payload = shaped.webhook()
         try:
