@@ -526,8 +526,7 @@ def _read_once(session: Session, key: tuple[str, str],
     was a third of its CPU (issue 22). A session that has written a training session reads
     again."""
     known = session.info.setdefault(_READ, {})
-    if any(isinstance(row, TrainingSession)
-           for row in (*session.new, *session.dirty, *session.deleted)):
+    if _writes_training(session):
         known.clear()
     if key not in known:
         known[key] = load()
@@ -544,10 +543,14 @@ def _quarter_session(session: Session, quarter: str) -> TrainingSession | None:
 @event.listens_for(Session, "before_flush")
 def _training_written(session: Session, _context: object, _instances: object) -> None:
     # After a flush its writes are no longer in session.new/dirty: forget what was read.
-    if session.info.get(_READ) and any(
-            isinstance(row, TrainingSession)
-            for row in (*session.new, *session.dirty, *session.deleted)):
+    if session.info.get(_READ) and _writes_training(session):
         session.info.pop(_READ, None)
+
+
+def _writes_training(session: Session) -> bool:
+    """Whether the session holds a training session to write (added, changed or deleted)."""
+    return any(isinstance(row, TrainingSession)
+               for row in (*session.new, *session.dirty, *session.deleted))
 
 
 def organisers(session: Session, admins: Any) -> dict[str, list[Mention]]:
