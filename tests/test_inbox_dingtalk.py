@@ -256,6 +256,29 @@ def test_a_message_whose_answer_was_not_committed_is_not_replayed(
     assert len(texts) == 1 and "李四" not in texts[0]
 
 
+def test_a_message_apologised_for_is_not_answered_later_when_its_row_outlived_the_outage(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    """The database went away after the ACK: the answer, the apology's queueing and the
+    inbox's delete all failed. The person got the apology directly and was told to try again:
+    when the database is back, the message leaves the inbox unanswered."""
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    real_handle, real_done = app.handle, adapter.inbox.done
+    # The core could not queue its apology either: it comes back for one direct try.
+    monkeypatch.setattr(app, "handle", lambda inbound, **kw: [adapter._apology(inbound)])
+    monkeypatch.setattr(adapter.inbox, "done", lambda msg_id: False)  # the database is away
+    with running(adapter, fake):
+        frame = fake.push_callback(fake.robot_message("/whoami", user="li", nick="李四"))
+        assert fake.wait_for(lambda: fake.ack_for(frame))["code"] == 200
+        fake.wait_for(lambda: adapter.processed >= 1)
+        assert len(pending(adapter.inbox)) == 1  # its delete failed
+        monkeypatch.setattr(app, "handle", real_handle)  # the database is back
+        monkeypatch.setattr(adapter.inbox, "done", real_done)
+        assert adapter.retry_inbox(datetime.now(UTC) + timedelta(minutes=2)) == 0
+        assert pending(adapter.inbox) == []
+    texts = fake.webhook_texts()
+    assert len(texts) == 1 and "李四" not in texts[0]
+
+
 def test_a_message_left_while_running_is_retried_after_the_grace_period(
         db_url, tmp_path, fake) -> None:  # noqa: F811  (the fixture)
     app, adapter, _ = make(db_url, tmp_path, fake)

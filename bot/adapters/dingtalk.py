@@ -162,6 +162,9 @@ class DingTalkAdapter:
         self._webhook_lock = threading.Lock()
         self._seen = _Recent(20_000)
         self._inflight: set[str] = set()  # msgIds queued or being handled here
+        # msgIds answered here (or apologised for) whose inbox row could not be deleted then:
+        # deleted, not answered again, when the inbox is next looked at.
+        self._settled: set[str] = set()
         self.inbox = TableInbox(app.db)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
@@ -280,6 +283,12 @@ class DingTalkAdapter:
             with self._webhook_lock:
                 if msg_id in self._inflight:
                     continue  # still queued here, behind others
+                settled = msg_id in self._settled
+            if settled:
+                if self.inbox.done(msg_id):
+                    with self._webhook_lock:
+                        self._settled.discard(msg_id)
+                continue
             if _too_old(data, received_at, now):
                 log.warning("DingTalk message %s was acknowledged but not answered, and is too "
                             "old to answer now; dropped", msg_id)
@@ -344,9 +353,11 @@ class DingTalkAdapter:
         if msg_id and not committed:
             # Already handled (a redelivery), answered without a transaction, or no answer
             # could be committed (the person gets the apology below and is told to retry).
-            # When the database is away this fails too (logged): the message is then answered
-            # again once the database is back, within INBOX_MAX_AGE, beside the person's retry.
-            self.inbox.done(msg_id)
+            # When the database is away this fails too: the row is then deleted, unanswered,
+            # when the inbox is next looked at here (another replica would answer it again).
+            if not self.inbox.done(msg_id):
+                with self._webhook_lock:
+                    self._settled.add(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
                 self._deliver(outbound)

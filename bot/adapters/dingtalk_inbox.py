@@ -64,13 +64,16 @@ class TableInbox:
         """Forget a message, in the transaction that handled it."""
         session.execute(self._delete, {"msg_id": msg_id})
 
-    def done(self, msg_id: str) -> None:
-        """Forget a message in a transaction of its own (nothing was written for it)."""
+    def done(self, msg_id: str) -> bool:
+        """Forget a message in a transaction of its own (nothing was written for it); False
+        when the database could not be reached."""
         try:
             self.db.run(self._delete, {"msg_id": msg_id})
         except StorageError:
-            log.warning("DingTalk message %s stays in the inbox; it is retried later unless "
-                        "it is too old by then (the core answers it once)", msg_id)
+            log.warning("DingTalk message %s stays in the inbox until the database is back",
+                        msg_id)
+            return False
+        return True
 
     def claim(self, now: datetime, grace: timedelta,
               limit: int = 500) -> list[tuple[str, dict[str, Any], datetime]]:
