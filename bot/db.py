@@ -380,13 +380,17 @@ class Database:
         """One Core statement in a transaction of its own, without an ORM session (cheaper,
         for a statement run before every request); its row count. Errors as in `session`.
         `connection`: one that the caller keeps for many such statements (the sweep's marks),
-        rather than one taken from the pool and given back each time."""
+        rather than one taken from the pool and given back each time; its errors leave as
+        SQLAlchemy's, neither logged nor counted: that caller retries on a fresh connection,
+        which reports its own."""
         with self._sqlite_lock:
             try:
                 with (nullcontext(connection) if connection is not None
                       else self.engine.connect()) as conn, conn.begin():
                     count = conn.execute(statement, params or {}).rowcount
             except SQLAlchemyError as exc:
+                if connection is not None:
+                    raise
                 raise self._failed(exc, wrote=True) from exc
         if self._away:
             self._away = False

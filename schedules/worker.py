@@ -619,7 +619,7 @@ class Sweeper:
             if db.dialect == "postgresql":
                 return self._marker.execute(_MARK_ONLY, params).rowcount
             return db.run(_MARK_ONLY, params, connection=self._marker)
-        except (SQLAlchemyError, StorageError) as exc:  # (Database.run's, on SQLite)
+        except SQLAlchemyError as exc:
             log.debug("mark on the sweep's connection failed (%s); by Database.run", exc)
             self._close_marker()
             self._marker = False  # not again in this sweep (a dead server: one wait, not two)

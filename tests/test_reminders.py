@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -469,10 +470,12 @@ def test_a_rate_limit_pauses_its_channel_and_releases_the_rest_unattempted(
     assert all(_row(app, f"c1-{i}").status == Status.SENT for i in range(4))
 
 
-def test_a_mark_whose_connection_was_cut_is_written_on_a_fresh_one(db_url, tmp_path, clock):
+def test_a_mark_whose_connection_was_cut_is_written_on_a_fresh_one(
+        db_url, tmp_path, clock, caplog):
     """A sweep marks on one connection kept for it (PostgreSQL: one statement in autocommit):
     when the server cuts it mid-sweep (SQLite: when it is closed under the sweep), the mark goes
-    through a fresh one and nothing is sent twice."""
+    through a fresh one and nothing is sent twice, and no database error is reported for what
+    was mended at once."""
     from sqlalchemy import create_engine, text
 
     app = _app(db_url, tmp_path)
@@ -497,9 +500,13 @@ def test_a_mark_whose_connection_was_cut_is_written_on_a_fresh_one(db_url, tmp_p
             admin.dispose()
 
     adapters["console"].on_send = cut_after_the_first
-    result = sweeper.sweep()
+    with caplog.at_level(logging.WARNING):
+        result = sweeper.sweep()
     assert result.delivered == 4 and len(adapters["console"].sent) == 4
     assert cut == [True]
+    # (SQLAlchemy's pool logs its own failed reset of the connection this test closed.)
+    assert not [r for r in caplog.records
+                if r.levelno >= logging.ERROR and r.name.startswith(("bot", "schedules"))]
     assert all(_row(app, f"k{i}").status == Status.SENT for i in range(4))
     assert sweeper.sweep().delivered == 0 and len(adapters["console"].sent) == 4
 
