@@ -186,11 +186,10 @@ def dialect_insert(dialect: str):  # noqa: ANN201
 class Direct:
     """A Core statement for the few run on (nearly) every message: the conversation's read
     and write, the inbound event's id, the audit entry, a sender the members cache does not
-    hold. Run on the driver's own cursor on
-    the session's connection: compiled once per dialect, its parameters and columns converted
-    by the column types' own processors, as SQLAlchemy's execution converts them; that
-    execution cost eight times the driver's call around it (issue 22: 40 µs against 5 for the
-    conversation's read on SQLite). Driver errors leave as SQLAlchemy's (DBAPIError), a lost
+    hold. Run on the driver's own cursor on the session's connection: compiled once per
+    dialect, its parameters and columns converted by the column types' own processors, as
+    SQLAlchemy's execution converts them; that execution cost eight times the driver's call
+    around it (issue 22: 40 µs against 5 for the conversation's read on SQLite). Driver errors leave as SQLAlchemy's (DBAPIError), a lost
     connection invalidated, as they would. Prepared on PostgreSQL (PREPARED). No statement
     events (nothing listens to these), and every parameter is given: a statement needing a
     column default computed in Python, or parameters SQLAlchemy expands, is refused.

@@ -159,7 +159,7 @@ class DingTalkAdapter:
         )
         self.peers: Mapping[str, Any] = {}  # adapters of other platforms, for cross-posting
         self._webhooks: dict[str, tuple[str, float]] = {}
-        self._webhook_lock = threading.Lock()
+        self._lock = threading.Lock()  # the webhooks, the msgIds in flight or settled, `processed`
         self._seen = _Recent(20_000)
         self._inflight: set[str] = set()  # msgIds queued or being handled here
         # msgIds answered here (or apologised for) whose inbox row could not be deleted then:
@@ -261,7 +261,7 @@ class DingTalkAdapter:
     def _submit(self, message: Any, msg_id: str | None) -> Any:
         user = message.sender_staff_id or message.sender_id or ""
         if msg_id:
-            with self._webhook_lock:
+            with self._lock:
                 self._inflight.add(msg_id)
         return self._lanes.submit((message.conversation_id, user), self._process, message,
                                   msg_id)
@@ -280,13 +280,13 @@ class DingTalkAdapter:
             return 0
         queued = 0
         for msg_id, data, received_at in claimed:
-            with self._webhook_lock:
+            with self._lock:
                 if msg_id in self._inflight:
                     continue  # still queued here, behind others
                 settled = msg_id in self._settled
             if settled:
                 if self.inbox.done(msg_id):
-                    with self._webhook_lock:
+                    with self._lock:
                         self._settled.discard(msg_id)
                 continue
             if _too_old(data, received_at, now):
@@ -316,7 +316,7 @@ class DingTalkAdapter:
         except Exception:  # the lane's future is not awaited: say it here
             log.exception("DingTalk message handling failed")
         finally:
-            with self._webhook_lock:
+            with self._lock:
                 self.processed += 1
                 if msg_id:
                     self._inflight.discard(msg_id)
@@ -356,7 +356,7 @@ class DingTalkAdapter:
             # When the database is away this fails too: the row is then deleted, unanswered,
             # when the inbox is next looked at here (another replica would answer it again).
             if not self.inbox.done(msg_id):
-                with self._webhook_lock:
+                with self._lock:
                     self._settled.add(msg_id)
         for outbound in outbounds:
             if outbound.address.platform == PLATFORM:
@@ -446,7 +446,7 @@ class DingTalkAdapter:
 
     def _live_webhook(self, channel: str) -> str:
         """The chat's session webhook while it is still live, or ""."""
-        with self._webhook_lock:
+        with self._lock:
             url, expires = self._webhooks.get(channel, ("", 0.0))
         return url if url and time.time() <= expires - WEBHOOK_MARGIN else ""
 
@@ -594,7 +594,7 @@ class DingTalkAdapter:
         if not url:
             return
         expires = (message.session_webhook_expired_time or 0) / 1000.0
-        with self._webhook_lock:
+        with self._lock:
             self._webhooks[channel] = (url, expires)
             if len(self._webhooks) > MAX_WEBHOOKS:
                 now = time.time()
@@ -610,7 +610,7 @@ class DingTalkAdapter:
             self.openapi.post_webhook(url, payload)
         except WebhookRefused as exc:
             log.info("session webhook of %s refused (%s); using the OpenAPI", channel, exc)
-            with self._webhook_lock:
+            with self._lock:
                 if self._webhooks.get(channel, ("",))[0] == url:
                     del self._webhooks[channel]
             return False
