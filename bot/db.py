@@ -189,10 +189,11 @@ class Direct:
     hold. Run on the driver's own cursor on the session's connection: compiled once per
     dialect, its parameters and columns converted by the column types' own processors, as
     SQLAlchemy's execution converts them; that execution cost eight times the driver's call
-    around it (issue 22: 40 µs against 5 for the conversation's read on SQLite). Driver errors leave as SQLAlchemy's (DBAPIError), a lost
-    connection invalidated, as they would. Prepared on PostgreSQL (PREPARED). No statement
-    events (nothing listens to these), and every parameter is given: a statement needing a
-    column default computed in Python, or parameters SQLAlchemy expands, is refused.
+    around it (issue 22: 40 µs against 5 for the conversation's read on SQLite). Driver
+    errors leave as SQLAlchemy's (DBAPIError), a lost connection invalidated, as they would.
+    Prepared on PostgreSQL (PREPARED). No statement events (nothing listens to these), and
+    every parameter is given: a statement needing a column default computed in Python, or
+    parameters SQLAlchemy expands, is refused.
 
     `column_keys`: the columns an INSERT or UPDATE sets (SQLAlchemy infers them from the
     parameters of each execution; here they are fixed)."""
