@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.adapters.dingtalk import load_sdk, markdown, shape, to_inbound
-from bot.adapters.dingtalk_openapi import OpenApi
+from bot.adapters.dingtalk_openapi import OpenApi, WebhookRefused
 from bot.messages import Rendered, RenderedChoice
 from tests.fakes.dingtalk_server import ROBOT_ID, FakeDingTalk, shared
 
@@ -159,3 +159,29 @@ def test_many_or_long_choices_and_any_group_stay_numbered_markdown() -> None:
         assert shaped.openapi()[0] == "sampleMarkdown"
         assert shaped.webhook()["msgtype"] == "markdown"
         assert "1. " in shaped.text and ("](dtmd://" in shaped.text) == tappable
+
+
+def test_a_session_webhook_answer_honours_the_proxy_settings_of_the_environment(
+        fake, monkeypatch) -> None:
+    """Webhook answers skip requests where nothing in the environment applies to the host; a
+    proxy that applies still carries them (read once per host, as requests would read it)."""
+    data = fake.robot_message("/whoami", user="li", nick="李四")
+    payload = {"msgtype": "markdown", "markdown": {"title": "t", "text": "好"},
+               "at": {"atUserIds": [], "isAtAll": False}}
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    direct = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
+    direct.post_webhook(data["sessionWebhook"], payload)
+    assert direct._environment(data["sessionWebhook"])["direct"]
+    assert fake.webhook_texts() == ["好"]
+    # A proxy that answers nothing: the answer goes to it, and is refused (the caller then
+    # uses the OpenAPI).
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    proxied = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
+    with pytest.raises(WebhookRefused, match="unreachable"):
+        proxied.post_webhook(data["sessionWebhook"], payload)
+    assert fake.webhook_texts() == ["好"]
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # no_proxy covers the host: direct again
+    unproxied = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
+    unproxied.post_webhook(data["sessionWebhook"], payload)
+    assert fake.webhook_texts() == ["好", "好"]
