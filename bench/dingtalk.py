@@ -17,7 +17,7 @@ time over the messages (for Liaison, the ACK and the whole answer). Goals (issue
 ACK p50 <= 1.5x the bare ack-only handler; a burst of 200 answered at >= 0.8x the bare
 replying handler's rate.
 
-    .venv/bin/python bench/dingtalk.py [--acks 300] [--burst 200] [--postgres]
+    .venv/bin/python bench/dingtalk.py [--acks 300] [--burst 200] [--postgres] [--one-process]
 """
 
 from __future__ import annotations
@@ -167,6 +167,27 @@ class Client:
         self.process.join(timeout=10)
 
 
+class LocalClient:
+    """A client in this process, beside the fake (--one-process, how this bench ran before):
+    its CPU is the whole process's."""
+
+    def __init__(self, kind: str, fake, known: list, url: str | None, tmp: str) -> None:  # noqa: ANN001
+        os.environ["DINGTALK_OPENAPI_ENDPOINT"] = fake.endpoint  # the SDK reads it at import
+        self._stop = None
+        if kind == "liaison":
+            self._stop = liaison(fake.endpoint, fake.client_id, fake.client_secret, tmp, url)
+        else:
+            bare_client(fake.endpoint, fake.client_id, fake.client_secret, reply=kind == "reply")
+        self.socket = newest_socket(fake, known)
+
+    def cpu(self) -> float:
+        return time.process_time()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop()
+
+
 def newest_socket(fake, known: list):  # noqa: ANN001, ANN201
     fake.wait_for(lambda: [s for s in fake.sockets if s not in known], timeout=60)
     socket = next(s for s in fake.sockets if s not in known)
@@ -181,6 +202,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="Liaison on a fresh PostgreSQL database (LIAISON_TEST_DATABASE_URL's "
                              "server) rather than a SQLite file")
+    parser.add_argument("--one-process", action="store_true",
+                        help="every client in this process, beside the fake, as this bench ran "
+                             "before (their CPU figures are then the whole process's)")
     args = parser.parse_args()
     with temporary_postgres() if args.postgres else nullcontext(None) as url:
         if args.postgres and url is None:
@@ -189,14 +213,30 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str | None) -> None:
+    import logging
+
+    logging.getLogger("dingtalk_stream").setLevel(logging.ERROR)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     fake = shared()
     fake.reset()
     known: list = []
-    clients = {"liaison": Client("liaison", fake, known, url),
-               "bare": Client("ack", fake, known), "reply": Client("reply", fake, known)}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.one_process:
+            clients = {name: LocalClient(kind, fake, known, url, tmp) for name, kind in (
+                ("liaison", "liaison"), ("bare", "ack"), ("reply", "reply"))}
+        else:
+            clients = {name: Client(kind, fake, known, url) for name, kind in (
+                ("liaison", "liaison"), ("bare", "ack"), ("reply", "reply"))}
+        measure(args, url, fake, clients)
+        for client in clients.values():
+            client.stop()
+
+
+def measure(args: argparse.Namespace, url: str | None, fake, clients: dict) -> None:  # noqa: ANN001
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     where = "PostgreSQL" if url else "SQLite file"
-    print(f"DingTalk Stream, fake DingTalk on 127.0.0.1, {where}; load average {load}")
+    how = "one process" if args.one_process else "each client in a process of its own"
+    print(f"DingTalk Stream, fake DingTalk on 127.0.0.1, {where}, {how}; load average {load}")
     acks(fake, clients["liaison"].socket, 20)
     acks(fake, clients["bare"].socket, 20)  # warm-up
     samples: dict[str, list[float]] = {"liaison": [], "bare": []}
@@ -230,8 +270,6 @@ def run(args: argparse.Namespace, url: str | None) -> None:
     print(f"Liaison / bare: burst rate x{min(walls['reply']) / min(walls['liaison']):.2f} "
           f"(goal >= 0.8)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    for client in clients.values():
-        client.stop()
 
 
 if __name__ == "__main__":
