@@ -8,10 +8,13 @@ import gc
 import getpass
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.config import Settings, load_settings
 from bot.errors import ConfigError, LiaisonError, StorageError
+
+if TYPE_CHECKING:  # bot.config (pydantic) is imported by main(), after entry() decides on gc
+    from bot.config import Settings
 
 CORE_COMMANDS = ("run", "console", "db", "doctor", "--version")
 
@@ -101,7 +104,8 @@ def entry() -> int:
     """The `liaison` command ([project.scripts]). Starting the bot (`run`, `console`) makes a
     few hundred thousand objects that all stay (modules, models, the registry): the cyclic
     garbage collector would scan them over and over, about a sixth of a start
-    (bench/startup.py). In such a process it is off until the bot is ready; then
+    (bench/startup.py). In such a process it is off until the bot is ready, from before the
+    first of them (this module imports bot.config, and with it pydantic, only in `main`); then
     bot.runtime.serve moves them out of later collections (gc.freeze) and turns it on. Other
     commands, and `main` called in-process (the tests), leave it alone."""
     if sys.argv[1:2] in (["run"], ["console"]):
@@ -120,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot import doctor
 
         return doctor.main(send_test=args.send_test)
+    from bot.config import load_settings
+
     try:
         settings = load_settings()
         if args.command == "db":
