@@ -20,7 +20,6 @@ from bot import logs, workcal
 from bot.db import Database
 from bot.errors import UserError
 from bot.messages import Address, Attachment, Choice, Outbound, Rendered, RenderedChoice
-from bot.timeparse import TimeParseError, parse_duration, parse_when
 from schedules.models import Reminder, Status
 
 OPEN = (Status.PENDING, Status.CLAIMED)
@@ -239,6 +238,8 @@ def snooze_time(row: Reminder, text: str, *, now: datetime, zone: ZoneInfo,
 
 
 def _snooze_to(text: str, word: str, base: datetime, now: datetime, zone: ZoneInfo) -> datetime:
+    from bot.timeparse import TimeParseError, parse_duration, parse_when  # not at start-up
+
     try:
         return base + parse_duration(word)
     except TimeParseError:

@@ -31,7 +31,6 @@ from bot.adapters.http_guard import MAX_BODY
 from bot.core import Liaison
 from bot.export import csv_bytes, safe_cell
 from bot.render import LOCALES, templates_root
-from bot.web import auth, data
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +149,10 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
 
 
 def _dashboard(app: Flask, liaison: Liaison) -> None:  # noqa: C901 (the routes, in one place)
+    # Imported with the dashboard (LIAISON_DASHBOARD), not by every web app: Slack's endpoint
+    # and the survey pages need neither.
+    from bot.web import auth, data
+
     settings = liaison.settings
     db = liaison.db
     pages = Pages()

@@ -20,7 +20,6 @@ from bot.domain import Domain
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
-from bot.timeparse import TimeParseError, parse_duration
 from handlers.actions import commands as actions
 from handlers.meetings.models import (
     ACTION_IDS,
@@ -104,6 +103,8 @@ def parse_attendees(answer: str, ctx: Ctx) -> list[dict[str, str]]:
 
 def parse_length(answer: str, ctx: Ctx) -> int:
     """Minutes: `90`, `1h`, `1h30m`, `一个半小时`, `45分钟`."""
+    from bot.timeparse import TimeParseError, parse_duration  # on first use, not at start-up
+
     word = unicodedata.normalize("NFKC", answer).strip()
     try:
         minutes = int(word) if word.isdigit() else int(parse_duration(word).total_seconds() // 60)
