@@ -21,10 +21,13 @@ def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") ->
     flask = create_app(liaison, bolt=bolt)
     if bolt is None:
         return flask.wsgi_app
-    # One app serves Slack's endpoint and the pages (issue 18): Flask routes /slack/events to
-    # Bolt (its Flask adapter), behind the guard.
+    # One app serves Slack's endpoint and the pages (issue 18), behind the guard, which hands
+    # POST /slack/events to Bolt's own WSGI adapter itself (not through Flask: issue 22).
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
     return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY,
-                          web_paths=tuple(w.prefix for w in liaison.settings.web_served()))
+                          web_paths=tuple(w.prefix for w in liaison.settings.web_served()),
+                          slack=SlackRequestHandler(bolt))
 
 
 class WebServer:
