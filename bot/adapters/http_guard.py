@@ -119,7 +119,13 @@ class SlackHttpGuard:
             with self._write_lock, self.db.engine.connect() as connection:
                 if connection.dialect.name != "sqlite":
                     connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                return not self._remember.rows(connection, params)
+                stored = self._remember.rows(connection, params)
+                driver = connection.connection.driver_connection
+                if getattr(driver, "in_transaction", False):
+                    # A SQLite driver that began a transaction itself after all: committed
+                    # here, or the pool's rollback would forget the signature.
+                    driver.commit()
+                return not stored
         except SQLAlchemyError as exc:
             # The database is away: Bolt's five-minute timestamp check still applies, and
             # the request itself will meet the same outage (and report it).
