@@ -5,8 +5,9 @@ fake DingTalk of the tests on 127.0.0.1) beside bare SDK clients on the same fak
 run: one whose handler only acknowledges (the anchor for the ACK), and one that answers each
 message through its session webhook with `reply_text` (the anchor for the burst). Liaison
 answers `/whoami` with a database transaction and the outbox; its ACK waits until the message
-is written to the inbox (bot/adapters/dingtalk_inbox.py: on SQLite a file of its own beside the
-database, on PostgreSQL a table of the database), so that a crash after the ACK loses nothing.
+is written to the inbox (bot/adapters/dingtalk_inbox.py, a table of the database), so that a
+crash after the ACK loses nothing; on SQLite that insert waits for the write lock, which the
+conversation step of the message before may still hold.
 
 Each client runs in a process of its own, as it would against DingTalk, whose servers do not
 share its interpreter: in one process the fake's threads (its WebSocket reader, which records
