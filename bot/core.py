@@ -317,7 +317,7 @@ class Liaison:
 
     def member_place(self, session: Session, platform: str, user_id: str) -> Place:
         """A member's DM, in their language and zone (the defaults when unknown)."""
-        member = members.find(session, platform, user_id=user_id)
+        member = members.recipient(session, platform, user_id)
         locale = (member.locale if member else None) or self.settings.default_locale
         return Place(Address(platform=platform, user=user_id), locale, self.member_zone(member),
                      direct=True)

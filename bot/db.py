@@ -134,6 +134,7 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
                 raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error,
                                           dialect=connection.dialect) from exc
 
+        _driver_savepoints(engine)
         return engine
     engine = create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10,
@@ -169,7 +170,37 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
                        prepare=bool(context.execution_options.get(PREPARED)))
         return True
 
+    _driver_savepoints(engine)
     return engine
+
+
+def _driver_savepoints(engine: Engine) -> None:
+    """SAVEPOINT, RELEASE and ROLLBACK TO sent to the driver itself, for this engine's dialect
+    only. SQLAlchemy's own (`DefaultDialect.do_savepoint`) compile a new clause and run it
+    through the whole execution path each time: a `begin_nested` that was released cost
+    about 0.23 ms, a quarter of a confirming step, against microseconds for the statements
+    (issue 22). Connection events for savepoints still fire (SQLAlchemy's Connection calls
+    them before these); the names are SQLAlchemy's own (`sa_savepoint_<n>`), never user text.
+    An error leaves as SQLAlchemy's would (DBAPIError, a lost connection invalidated)."""
+    dialect = engine.dialect
+
+    def send(connection: Connection, sql: str) -> None:
+        raw = connection.connection.driver_connection
+        try:
+            raw.execute(sql)
+        except dialect.loaded_dbapi.Error as exc:
+            lost = dialect.is_disconnect(exc, raw, None)
+            if lost:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(sql, (), exc, dialect.loaded_dbapi.Error,
+                                      dialect=dialect, connection_invalidated=lost) from exc
+
+    quote = dialect.identifier_preparer.quote
+    dialect.do_savepoint = lambda connection, name: send(connection, f"SAVEPOINT {quote(name)}")
+    dialect.do_release_savepoint = lambda connection, name: send(
+        connection, f"RELEASE SAVEPOINT {quote(name)}")
+    dialect.do_rollback_to_savepoint = lambda connection, name: send(
+        connection, f"ROLLBACK TO SAVEPOINT {quote(name)}")
 
 
 # Execution option: run this statement as a prepared one on PostgreSQL (see `make_engine`).

@@ -67,7 +67,7 @@ def _sender(session: Session, platform: str, user_id: str) -> Member | None:
     if cache is None:
         return find(session, platform, user_id=user_id)
     kept = cache.get((platform, user_id))
-    if kept is not None:
+    if kept is not None and kept is not _ABSENT:
         present = session.identity_map.get(inspect(kept).key)
         return present if present is not None else session.merge(kept, load=False)
     generation = cache.generation
@@ -102,6 +102,38 @@ def _read_sender(session: Session, platform: str, user_id: str) -> Member | None
 def _kept(member: Member) -> Member:
     """A copy of the member's columns for the cache: never in a session, only copied from."""
     return loaded(Member, {f: getattr(member, f) for f in _FIELDS})
+
+
+_ABSENT = object()  # in the members cache: no such member (`recipient`)
+
+
+def recipient(session: Session, platform: str, user_id: str) -> Member | None:
+    """The member a message goes to, for their language and zone (`Liaison.member_place`), as
+    `find` answers, but from the members cache when it holds them, and kept there when not,
+    absence included: the admins told of an unrouted post, a record's owner, on every such
+    message (two ORM queries were a fifth of a confirming step, issue 22). A copy that is
+    not in the session: read it, never change it. Members a sweep loaded ahead (`preload`)
+    are taken from there; a session that writes members reads them as `find` does."""
+    known = session.info.get(KNOWN)
+    if known is not None and (platform, user_id) in known:
+        return known[(platform, user_id)]
+    cache = _members(session)
+    if cache is None or not cache.unchanged_by(session):
+        return find(session, platform, user_id=user_id)
+    key = (platform, user_id)
+    kept = cache.get(key)
+    if kept is not None:
+        return None if kept is _ABSENT else kept
+    generation = cache.generation
+    # No member is new, changed or deleted in this session (unchanged_by): the row is as the
+    # session would have it.
+    rows = _SENDER.rows(session.connection(), {"platform": platform, "user_id": user_id})
+    member = loaded(Member, rows[0]) if rows else None
+    # Not kept from a transaction that created a member: it may read its own uncommitted
+    # row, or miss a member whose row it has not written yet.
+    if not session.info.get(_CREATED):
+        cache.put(key, _kept(member) if member is not None else _ABSENT, generation)
+    return member
 
 
 def find(session: Session, platform: str, *, user_id: str) -> Member | None:
@@ -175,6 +207,10 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
     member = loaded(Member, {"id": new_id, **values})
     session.add(member)  # as if loaded: nothing to flush
     session.info.setdefault(_CREATED, set()).add(new_id)
+    cache = _members(session)
+    if cache is not None and cache.get((member.platform, member.user_id)) is _ABSENT:
+        # Kept as no such member (`recipient`): not for longer than this transaction.
+        cache.written_by(session, [(member.platform, member.user_id)])
     _keep_once_committed(session, member)
     return member
 
