@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot import parsers
-from bot.db import Direct, loaded
+from bot.db import Direct, fresh, loaded
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Choice, Reply
 from bot.models import Conversation
@@ -313,7 +313,9 @@ class Engine:
             if conv.expires_at > ctx.now:
                 replies.append(Reply("flow/replaced", {"flow": conv.flow, "new": name}))
             self._drop(ctx, conv)
-        conv = Conversation(
+        # Never in a session (written by `_save`): built as `loaded` builds a row read.
+        conv = fresh(Conversation, dict(
+            id=None,
             platform=ctx.inbound.platform,
             channel_id=ctx.inbound.channel,
             user_id=ctx.inbound.user,
@@ -326,7 +328,7 @@ class Engine:
             started_at=ctx.now,
             updated_at=ctx.now,
             expires_at=ctx.now + ctx.settings.conversation_timeout,
-        )
+        ))
         replies.append(Reply("flow/started", {"flow": name}))
         replies.extend(refused)
         replies.extend(self._advance(ctx, flow, conv))

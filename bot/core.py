@@ -147,18 +147,17 @@ class Liaison:
                 ctx = self._context(session, inbound, now)
                 locale, zone = ctx.locale, ctx.zone
                 replies = self._dispatch(ctx)
-                outbounds = self.resolve(ctx, replies)
-                if prepare is not None:
-                    outbounds = prepare(session, inbound, outbounds)
-                if not queue:
-                    return outbounds
-                from schedules import api
-
-                kept = [o for o in outbounds if keep is not None and keep(o)]
-                for outbound in outbounds:
-                    if not any(outbound is k for k in kept):
-                        api.queue(session, outbound, now=now)
-                return kept
+                if queue or prepare is not None:
+                    # The outbox rows, written with the change, hold the answers rendered (and
+                    # the adapter prepares them): rendered here, in the transaction.
+                    return self._resolved(session, ctx, replies, queue=queue, keep=keep,
+                                          prepare=prepare)
+                # Who gets what, and in which language, read in the transaction...
+                places = self.places(ctx, replies)
+            # ...rendered once it has committed, outside the SQLite lock: other threads' writes
+            # (a Slack ack's, the DingTalk inbox's) do not wait on Jinja (issue 22). A reply's
+            # values are what the transaction read (a session keeps them loaded after commit).
+            return [self.render_at(reply, place) for reply, place in places]
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
         except StorageError as exc:
@@ -173,6 +172,25 @@ class Liaison:
             reply = Reply("errors/internal", audience=Audience.USER)
         # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
+
+    def _resolved(self, session: Session, ctx: Ctx, replies: list[Reply], *, queue: bool,
+                  keep: Callable[[Outbound], bool] | None,
+                  prepare: Callable[[Session, Inbound, list[Outbound]], list[Outbound]] | None,
+                  ) -> list[Outbound]:
+        """The answers rendered in the transaction, prepared by the adapter and, with `queue`,
+        written to the outbox but for those `keep` selects, which are returned."""
+        outbounds = self.resolve(ctx, replies)
+        if prepare is not None:
+            outbounds = prepare(session, ctx.inbound, outbounds)
+        if not queue:
+            return outbounds
+        from schedules import api
+
+        kept = [o for o in outbounds if keep is not None and keep(o)]
+        for outbound in outbounds:
+            if not any(outbound is k for k in kept):
+                api.queue(session, outbound, now=ctx.now)
+        return kept
 
     def _context(self, session: Session, inbound: Inbound, now: datetime) -> Ctx:
         member = members.touch(session, inbound)
@@ -262,28 +280,31 @@ class Liaison:
 
     def resolve(self, ctx: Ctx, replies: list[Reply]) -> list[Outbound]:
         """Render each reply for whoever receives it, in their language and zone."""
-        out: list[Outbound] = []
-        inbound = ctx.inbound
+        return [self.render_at(reply, place) for reply, place in self.places(ctx, replies)]
+
+    def places(self, ctx: Ctx, replies: list[Reply]) -> list[tuple[Reply, Place]]:
+        """Each reply with where it goes and how it is written there (`resolve` without the
+        rendering): what the database says of its recipients, read in the transaction."""
+        out: list[tuple[Reply, Place]] = []
         for reply in replies:
             if reply.audience in (Audience.CONVERSATION, Audience.USER):
-                out.append(self._to_asker(inbound, reply, ctx.locale, ctx.zone))
+                out.append((reply, self._asker_place(ctx.inbound, reply, ctx.locale, ctx.zone)))
             elif reply.audience is Audience.MEMBER and reply.member:
-                out.append(self.to_member(ctx.session, reply, *reply.member))
+                out.append((reply, self.member_place(ctx.session, *reply.member)))
             elif reply.audience is Audience.PURPOSE and reply.purpose:
-                found = self.to_purpose(ctx.session, reply, reply.purpose)
-                if not found:
-                    found = self._unrouted(ctx, reply.purpose)
-                out.extend(found)
+                found = [(reply, place) for place in
+                         self.purpose_places(ctx.session, reply, reply.purpose)]
+                out.extend(found or self._unrouted(ctx, reply.purpose))
         return out
 
-    def _unrouted(self, ctx: Ctx, purpose: str) -> list[Outbound]:
+    def _unrouted(self, ctx: Ctx, purpose: str) -> list[tuple[Reply, Place]]:
         """A post for a purpose no channel serves reached nobody: the asker is told so, and
         each admin how to fix it (`/route <purpose> here`), rather than a silent drop."""
         admins = self.admins_except(ctx.member.platform, ctx.member.user_id)
         notice = Reply("errors/no_route", {"purpose": purpose, "admins_told": bool(admins)})
         fix = Reply("system/no_route_admin", {"purpose": purpose, "who": ctx.member.display_name})
-        return [self._to_asker(ctx.inbound, notice, ctx.locale, ctx.zone),
-                *(self.to_member(ctx.session, fix, *admin) for admin in admins)]
+        return [(notice, self._asker_place(ctx.inbound, notice, ctx.locale, ctx.zone)),
+                *((fix, self.member_place(ctx.session, *admin)) for admin in admins)]
 
     def has_route(self, session: Session, purpose: str) -> bool:
         return routed(session, purpose)
@@ -293,8 +314,11 @@ class Liaison:
         return sorted(a for a in self.settings.admin_ids if a != (platform, user_id))
 
     def _to_asker(self, inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Outbound:
-        message = self.renderer.render(reply, locale=locale, platform=inbound.platform, zone=zone,
-                                       direct=inbound.direct)
+        return self.render_at(reply, self._asker_place(inbound, reply, locale, zone))
+
+    @staticmethod
+    def _asker_place(inbound: Inbound, reply: Reply, locale: str, zone: ZoneInfo) -> Place:
+        """The answer to the message, where it was said (a private one only to its sender)."""
         private = reply.audience is Audience.USER
         address = Address(
             platform=inbound.platform,
@@ -304,7 +328,7 @@ class Liaison:
             ephemeral_to=inbound.user if private and not inbound.direct else None,
             in_reply=True,
         )
-        return Outbound(address, message)
+        return Place(address, locale, zone, direct=inbound.direct)
 
     def to_member(self, session: Session, reply: Reply, platform: str, user_id: str) -> Outbound:
         return self.render_at(reply, self.member_place(session, platform, user_id))

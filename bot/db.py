@@ -322,6 +322,16 @@ def loaded(model: type[M], values: dict) -> M:
     return row
 
 
+def fresh(model: type[M], values: dict) -> M:
+    """A new (transient) `model` holding `values`, every column but a generated key given,
+    built without the model's constructor: for rows the caller writes with Core statements
+    (the conversation engine). The constructor validates nothing for a table model, and
+    cost 67 µs of a starting step, against 4 (issue 22)."""
+    row = manager_of_class(model).new_instance()
+    row.__dict__.update(values)
+    return row
+
+
 class _Session(Session):
     """The project's sessions: a flush notes that the transaction wrote (for StorageError's
     `wrote`). One listener for the class, not one registered per session (0.5 ms each)."""
