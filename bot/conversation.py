@@ -257,8 +257,10 @@ class Engine:
             held[key] = None
             return None
         values = rows[0]
-        if ctx.session.identity_map and ctx.session.identity_key(
-                Conversation, values["id"]) in ctx.session.identity_map:
+        # (The identity key as SQLAlchemy documents it, `orm.util.identity_key`: class,
+        # primary key, token; built here, as asking the session for it costs a mapper lookup.)
+        if ctx.session.identity_map and (
+                Conversation, (values["id"],), None) in ctx.session.identity_map:
             # Other code loaded this row into the session: that copy is brought up to date
             # and detached, as an ORM read with populate_existing does.
             conv = ctx.session.exec(_CURRENT_LOCKED if postgres else _CURRENT,
@@ -275,13 +277,15 @@ class Engine:
         # On the session's connection: the same transaction, without the ORM's layer (which
         # a Core statement does not need, and cost a third of running it).
         connection = ctx.session.connection()
-        if conv.id is None:
-            row = {k: getattr(conv, k) for k in _COLUMNS if k != "id"}
+        # Every column is in the copy's __dict__ (`loaded`, `fresh`, `_set`), never expired
+        # (never in a session): read there, without the instrumented attributes.
+        values = conv.__dict__
+        if values["id"] is None:
+            row = {k: values[k] for k in _COLUMNS if k != "id"}
             _set(conv, id=_INSERT.rows(connection, row)[0]["id"])
         else:
-            _UPDATE.run(connection, {"conv_id": conv.id,
-                                     **{k: getattr(conv, k) for k in _WRITTEN}})
-        _hold(ctx, conv, {k: getattr(conv, k) for k in _COLUMNS})
+            _UPDATE.run(connection, {"conv_id": values["id"], **{k: values[k] for k in _WRITTEN}})
+        _hold(ctx, conv, {k: values[k] for k in _COLUMNS})
 
     def _drop(self, ctx: Ctx, conv: Conversation) -> None:
         """Delete the conversation's row (it ended, expired or was replaced)."""
