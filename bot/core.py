@@ -152,12 +152,9 @@ class Liaison:
                     # the adapter prepares them): rendered here, in the transaction.
                     return self._resolved(session, ctx, replies, queue=queue, keep=keep,
                                           prepare=prepare)
-                # Who gets what, and in which language, read in the transaction...
+                # Who gets what, and in which language, read in the transaction; rendered once
+                # it has committed (below).
                 places = self.places(ctx, replies)
-            # ...rendered once it has committed, outside the SQLite lock: other threads' writes
-            # (a Slack ack's, the DingTalk inbox's) do not wait on Jinja (issue 22). A reply's
-            # values are what the transaction read (a session keeps them loaded after commit).
-            return [self.render_at(reply, place) for reply, place in places]
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
         except StorageError as exc:
@@ -170,8 +167,24 @@ class Liaison:
         except Exception:
             log.exception("bug while handling a message")
             reply = Reply("errors/internal", audience=Audience.USER)
+        else:
+            return self._rendered(inbound, places, locale, zone)
         # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
+
+    def _rendered(self, inbound: Inbound, places: list[tuple[Reply, Place]], locale: str,
+                  zone: ZoneInfo) -> list[Outbound]:
+        """The answers to a message whose change has committed, rendered outside the SQLite
+        lock: other threads' writes (a Slack ack's, the DingTalk inbox's) do not wait on Jinja
+        (issue 22). A reply's values are what the transaction read (its session keeps them
+        loaded after the commit). A template that fails then (a bug) cannot undo the change:
+        the member gets the apology for any bug, and the log says the change was committed."""
+        try:
+            return [self.render_at(reply, place) for reply, place in places]
+        except Exception:
+            log.exception("bug while rendering the answers to a message (its change committed)")
+            return [self._to_asker(inbound, Reply("errors/internal", audience=Audience.USER),
+                                   locale, zone)]
 
     def _resolved(self, session: Session, ctx: Ctx, replies: list[Reply], *, queue: bool,
                   keep: Callable[[Outbound], bool] | None,
