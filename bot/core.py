@@ -178,12 +178,13 @@ class Liaison:
         lock: other threads' writes (a Slack ack's, the DingTalk inbox's) do not wait on Jinja
         (issue 22). A reply's values are what the transaction read (its session keeps them
         loaded after the commit). A template that fails then (a bug) cannot undo the change:
-        the member gets the apology for any bug, and the log says the change was committed."""
+        the member is told the change was saved but its answer failed (not the apology for a
+        bug, which says nothing changed), and the log says the change was committed."""
         try:
             return [self.render_at(reply, place) for reply, place in places]
         except Exception:
             log.exception("bug while rendering the answers to a message (its change committed)")
-            return [self._to_asker(inbound, Reply("errors/internal", audience=Audience.USER),
+            return [self._to_asker(inbound, Reply("errors/answer_failed", audience=Audience.USER),
                                    locale, zone)]
 
     def _resolved(self, session: Session, ctx: Ctx, replies: list[Reply], *, queue: bool,

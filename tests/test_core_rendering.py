@@ -54,7 +54,8 @@ def test_a_template_failing_after_the_commit_keeps_the_change_and_apologises(
     app.renderer.render = broken
     with caplog.at_level(logging.ERROR):
         out = chat.say("确认")
-    assert [o.message.template for o in out] == ["errors/internal"]
+    assert [o.message.template for o in out] == ["errors/answer_failed"]
+    assert "已经保存" in out[0].message.text  # not "nothing was changed"
     assert len(saved) == 1  # saved, and its audit entry with it
     with app.db.session() as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "create")).all()
