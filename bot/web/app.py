@@ -1,7 +1,8 @@
-"""The web app: one Flask application serving Slack's endpoint (POST /slack/events, through
-Bolt's own Flask adapter), the read-only dashboard under /dash/ and the customers' survey
-pages domains declare (the surveys' /s/<token>), in the bot's HTTP server
-(waitress, see bot/web/server.py and Slack's HTTP mode in bot/adapters/slack.py).
+"""The web app: one Flask application serving the read-only dashboard under /dash/ and the
+customers' survey pages domains declare (the surveys' /s/<token>), in the bot's HTTP server
+(waitress, see bot/web/server.py and Slack's HTTP mode in bot/adapters/slack.py), behind the
+guard that hands Slack's endpoint (POST /slack/events) to Bolt's own WSGI adapter; the route
+here keeps the other methods on that path a 405.
 
 Pages are plain HTML rendered from templates/web/ (autoescaped: what people typed is text,
 never markup), in the viewer's language (templates/web/labels.<locale>.yaml), readable on a
@@ -133,6 +134,9 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
                         status=200 if ready else 503, content_type="text/plain; charset=utf-8")
 
     if bolt is not None:
+        # Behind the guard (bot/web/server.py), POST /slack/events never reaches Flask; this
+        # route answers GET, HEAD and PUT there with 405 (Allow: POST), and serves the endpoint
+        # when the app runs without the guard.
         from slack_bolt.adapter.flask import SlackRequestHandler
 
         slack = SlackRequestHandler(bolt)

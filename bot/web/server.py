@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") -> Any:  # noqa: ANN401
     """The one WSGI app: Flask (bot/web/app.py), behind the guard against hostile requests
     to Slack's endpoint when it serves one."""
-    from bot.adapters.http_guard import MAX_BODY, SlackHttpGuard
+    from bot.adapters.http_guard import MAX_BODY, SLACK_PATH, SlackHttpGuard
     from bot.web.app import create_app
 
     flask = create_app(liaison, bolt=bolt)
@@ -27,7 +27,7 @@ def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") ->
 
     return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY,
                           web_paths=tuple(w.prefix for w in liaison.settings.web_served()),
-                          slack=SlackRequestHandler(bolt))
+                          slack=SlackRequestHandler(bolt, path=SLACK_PATH))
 
 
 class WebServer:
