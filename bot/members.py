@@ -203,6 +203,13 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
     connection = session.connection()
     created = _create(connection.dialect.name).rows(connection, values)
     new_id = created[0]["id"] if created else None
+    cache = _members(session)
+    if cache is not None:
+        # Whatever this process kept of them (no such member, from `recipient`) is not kept
+        # past this transaction, and a read begun before its commit does not keep absence
+        # after it (the generation moves at commit): a reply to them then would go out in the
+        # default language for up to the cache's lifetime.
+        cache.written_by(session, [(inbound.platform, inbound.user)])
     if new_id is None:
         # Another replica created the same member a moment ago.
         member = find(session, inbound.platform, user_id=inbound.user)
@@ -211,10 +218,6 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
     member = loaded(Member, {"id": new_id, **values})
     session.add(member)  # as if loaded: nothing to flush
     session.info.setdefault(_CREATED, set()).add(new_id)
-    cache = _members(session)
-    if cache is not None and cache.get((member.platform, member.user_id)) is _ABSENT:
-        # Kept as no such member (`recipient`): not for longer than this transaction.
-        cache.written_by(session, [(member.platform, member.user_id)])
     _keep_once_committed(session, member)
     return member
 

@@ -4,6 +4,7 @@ notice in the language its recipient has now."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import func, select
 
 from bot import members
@@ -73,3 +74,32 @@ def test_a_first_message_rolled_back_leaves_no_member_behind(db_url, tmp_path, c
     assert "审批人" not in Chat(app, "newbie")("/whoami")
     with app.db.session() as s:
         assert s.exec(select(Member).where(Member.user_id == "newbie")).first() is not None
+
+
+def test_no_such_member_is_not_kept_over_a_member_this_process_created_meanwhile(
+        db_url, tmp_path, clock):
+    """A notice's recipient looked up (and found absent) while that person's first message
+    commits in another thread: the absence is not kept, so the next notice is in their
+    language. PostgreSQL only: on SQLite the process's lock runs the two one after the other."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the two sessions overlap on PostgreSQL only (SQLite's process lock)")
+    app, _ = build_app(db_url, tmp_path)
+    real, fired = members._SENDER, []
+
+    class Interleaved:
+        def rows(self, connection, params):  # noqa: ANN001, ANN202
+            found = real.rows(connection, params)
+            if params["user_id"] == "admin" and not found and not fired:
+                fired.append(1)  # the admin's first message commits in between
+                assert "Language: English" in Chat(app, "admin")("/whoami", locale="en")
+            return found
+
+    members._SENDER = Interleaved()
+    try:
+        assert "还没有频道绑定" in _notice_to(app, "admin", Chat(app, "alice"))
+    finally:
+        members._SENDER = real
+    assert fired
+    with app.db.session() as s:
+        assert s.exec(select(Member).where(Member.user_id == "admin")).one().locale == "en"
+    assert "no channel is bound" in _notice_to(app, "admin", Chat(app, "bob"))
