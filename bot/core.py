@@ -155,6 +155,8 @@ class Liaison:
                 # Who gets what, and in which language, read in the transaction; rendered once
                 # it has committed (below).
                 places = self.places(ctx, replies)
+                wrote = bool(session.info.get("wrote") or session.new or session.dirty
+                             or session.deleted)  # as Database.session reads it
         except UserError as exc:
             reply = Reply(exc.template, exc.params, audience=Audience.USER)
         except StorageError as exc:
@@ -168,24 +170,27 @@ class Liaison:
             log.exception("bug while handling a message")
             reply = Reply("errors/internal", audience=Audience.USER)
         else:
-            return self._rendered(inbound, places, locale, zone)
+            return self._rendered(inbound, places, locale, zone, wrote=wrote)
         # Nothing was committed: the answer is queued (or returned) by `handle`.
         return [self._to_asker(inbound, reply, locale, zone)]
 
     def _rendered(self, inbound: Inbound, places: list[tuple[Reply, Place]], locale: str,
-                  zone: ZoneInfo) -> list[Outbound]:
+                  zone: ZoneInfo, *, wrote: bool) -> list[Outbound]:
         """The answers to a message whose change has committed, rendered outside the SQLite
         lock: other threads' writes (a Slack ack's, the DingTalk inbox's) do not wait on Jinja
         (issue 22). A reply's values are what the transaction read (its session keeps them
         loaded after the commit). A template that fails then (a bug) cannot undo the change:
-        the member is told the change was saved but its answer failed (not the apology for a
-        bug, which says nothing changed), and the log says the change was committed."""
+        a message that wrote tells the member its change was saved but its answer failed (the
+        apology for a bug says nothing changed, which is then true only of one that wrote
+        nothing), and the log says which."""
         try:
             return [self.render_at(reply, place) for reply, place in places]
         except Exception:
-            log.exception("bug while rendering the answers to a message (its change committed)")
-            return [self._to_asker(inbound, Reply("errors/answer_failed", audience=Audience.USER),
-                                   locale, zone)]
+            log.exception("bug while rendering the answers to a message (%s)",
+                          "its change committed" if wrote else "it changed nothing")
+            template = "errors/answer_failed" if wrote else "errors/internal"
+            return [self._to_asker(inbound, Reply(template, audience=Audience.USER), locale,
+                                   zone)]
 
     def _resolved(self, session: Session, ctx: Ctx, replies: list[Reply], *, queue: bool,
                   keep: Callable[[Outbound], bool] | None,

@@ -60,3 +60,21 @@ def test_a_template_failing_after_the_commit_keeps_the_change_and_apologises(
     with app.db.session() as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.action == "create")).all()
     assert any("committed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_template_failing_for_a_message_that_wrote_nothing_says_nothing_changed(
+        db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    chat = Chat(app, "alice")
+    chat("/whoami")  # alice is known: the next /whoami writes nothing
+    render = app.renderer.render
+
+    def broken(reply, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        if reply.template == "system/whoami":
+            raise KeyError("template system/whoami is missing")
+        return render(reply, **kwargs)
+
+    app.renderer.render = broken
+    out = chat.say("/whoami")
+    assert [o.message.template for o in out] == ["errors/internal"]
+    assert "没有改动任何内容" in out[0].message.text
