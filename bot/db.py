@@ -279,9 +279,12 @@ class Direct:
                 return None
             found = cursor.fetchall()
             if found and not results:
-                for position, column in enumerate(columns):
-                    results[column.key] = (position, column.type._cached_result_processor(
-                        dialect, cursor.description[position][1]))
+                # Built whole, then published in one step: another thread running this
+                # statement for the first time must not read a half-filled dict (rows with
+                # columns missing).
+                results.update({column.key: (position, column.type._cached_result_processor(
+                    dialect, cursor.description[position][1]))
+                    for position, column in enumerate(columns)})
             return [{key: row[i] if process is None else process(row[i])
                      for key, (i, process) in results.items()} for row in found]
         except dialect.loaded_dbapi.Error as exc:
