@@ -441,6 +441,28 @@ class Database:
             log.warning("database reachable again")
         return count
 
+    def autocommit_rows(self, statement: Direct, params: dict) -> list[dict]:
+        """One Direct statement that commits by itself, with no BEGIN and COMMIT around it:
+        the rows it returns (the Slack guard's replay record, before every command: the
+        transaction around it and SQLAlchemy's execution were half its cost). SQLite: the
+        driver is in autocommit mode (`_sqlite_pragmas`: BEGIN is issued by the engine, and
+        not here), so the statement is its own transaction. PostgreSQL: the connection is in
+        autocommit for this statement (SQLAlchemy resets it when the connection goes back to
+        the pool). Errors as in `run`: logged (once while the database is away), counted, and
+        raised as StorageError."""
+        with self._sqlite_lock:
+            try:
+                with self.engine.connect() as conn:
+                    if conn.dialect.name != "sqlite":
+                        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    rows = statement.rows(conn, params)
+            except SQLAlchemyError as exc:
+                raise self._failed(exc, wrote=True) from exc
+        if self._away:
+            self._away = False
+            log.warning("database reachable again")
+        return rows
+
     def ready(self) -> bool:
         """Whether the database answers a trivial query now (for /readyz)."""
         try:

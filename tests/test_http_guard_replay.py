@@ -95,3 +95,24 @@ def test_a_replayed_command_is_refused_by_another_replica(
     assert _call(second, _environ(body, signature, ts)) == 401
     assert _call(first, _environ(body, signature, ts)) == 401
     assert len(answered) == 1  # the replays never reached the app
+
+
+def test_a_replay_record_that_fails_is_logged_and_counted_not_passed_over_in_silence(
+        databases: Callable[[], Database], caplog: pytest.LogCaptureFixture) -> None:
+    """The record fails (here: a table the database does not have, as after a migration gone
+    wrong): the command still goes on (Bolt's timestamp window still holds), and the failure
+    is an error in the log, as any refused statement is, not a debug line."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+    from bot.db import Direct
+
+    missing = Table("no_such_table", MetaData(), Column("id", Integer, primary_key=True),
+                    Column("event_id", String))
+    guard = SlackHttpGuard(lambda _e, start: start("200 OK", []) or [b""], databases(), SECRET)
+    guard._remember = Direct(insert(missing).returning(missing.c.id), ["event_id"])
+    body = urlencode({"command": "/liaison", "text": "help"})
+    signature, ts = _signed(body)
+    with caplog.at_level("DEBUG"):
+        assert _call(guard, _environ(body, signature, ts)) == 200
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "database error, change rolled back"]

@@ -27,15 +27,14 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import Database, Direct, dialect_insert
+from bot.errors import StorageError
 from bot.models import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,6 @@ class SlackHttpGuard:
             dialect_insert(db.dialect)(table)
             .on_conflict_do_nothing(index_elements=["platform", "event_id"])
             .returning(table.c.id), ["platform", "event_id", "received_at"])
-        # This process's SQLite writers queue on the database's lock rather than in SQLite's
-        # busy handler (bot/db.py, Database.session); PostgreSQL has none.
-        self._write_lock = getattr(db, "_sqlite_lock", None) or nullcontext()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # noqa: ANN204
         method = environ.get("REQUEST_METHOD", "")
@@ -107,29 +103,14 @@ class SlackHttpGuard:
 
     def _replayed(self, signature: str) -> bool:
         """Whether the signature was seen before; if not, it is remembered, durably, before
-        the request goes on. One statement that commits by itself, on a pooled connection
-        without a transaction around it (this runs before every command: BEGIN and COMMIT
-        around it, and SQLAlchemy's execution, were half its cost). SQLite: the driver is in
-        autocommit mode (bot/db.py issues BEGIN itself, and not here), so the INSERT is its
-        own transaction. PostgreSQL: the connection is put in autocommit for this statement
-        (SQLAlchemy resets it when the connection goes back to the pool)."""
+        the request goes on: one statement that commits by itself (Database.autocommit_rows)."""
         params = {"platform": REPLAY_KEY, "event_id": signature[:200],
                   "received_at": datetime.now(UTC)}
         try:
-            with self._write_lock, self.db.engine.connect() as connection:
-                if connection.dialect.name != "sqlite":
-                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                stored = self._remember.rows(connection, params)
-                driver = connection.connection.driver_connection
-                if getattr(driver, "in_transaction", False):
-                    # A SQLite driver that began a transaction itself after all: committed
-                    # here, or the pool's rollback would forget the signature.
-                    driver.commit()
-                return not stored
-        except SQLAlchemyError as exc:
-            # The database is away: Bolt's five-minute timestamp check still applies, and
-            # the request itself will meet the same outage (and report it).
-            log.debug("replay check skipped: %s", exc.__class__.__name__)
+            return not self.db.autocommit_rows(self._remember, params)
+        except StorageError:
+            # Logged and counted by the database (once while it is away). Bolt's five-minute
+            # timestamp check still applies, and the request itself meets the same outage.
             return False
 
     def _readyz(self, start_response: Callable[..., Any], *, head: bool) -> list[bytes]:
