@@ -255,10 +255,11 @@ class Direct:
         """The rows, each a dict by column key (a SELECT, or what a statement returns)."""
         return self._run(connection, params, fetch=True)
 
-    def run(self, connection, params: dict) -> None:  # noqa: ANN001
-        self._run(connection, params, fetch=False)
+    def run(self, connection, params: dict) -> int:  # noqa: ANN001
+        """Run it; the rows it changed (an INSERT, UPDATE or DELETE)."""
+        return self._run(connection, params, fetch=False)
 
-    def _run(self, connection, params: dict, fetch: bool) -> list[dict] | None:  # noqa: ANN001
+    def _run(self, connection, params: dict, fetch: bool) -> list[dict] | int:  # noqa: ANN001
         dialect = connection.dialect
         sql, binds, columns, results = self._form(dialect)
         if dialect.positional:
@@ -276,7 +277,7 @@ class Direct:
             else:
                 cursor.execute(sql, args)
             if not fetch:
-                return None
+                return cursor.rowcount
             found = cursor.fetchall()
             if found and not results:
                 # Built whole, then published in one step: another thread running this
@@ -421,8 +422,9 @@ class Database:
 
     def run(self, statement, params: dict | None = None, *,  # noqa: ANN001
             connection: Connection | None = None) -> int:
-        """One Core statement in a transaction of its own, without an ORM session (cheaper,
-        for a statement run before every request); its row count. Errors as in `session`.
+        """One Core statement (or a Direct one) in a transaction of its own, without an ORM
+        session (cheaper, for a statement run before every request); its row count. Errors as
+        in `session`.
         `connection`: one that the caller keeps for many such statements (the sweep's marks),
         rather than one taken from the pool and given back each time; its errors leave as
         SQLAlchemy's, neither logged nor counted: that caller retries on a fresh connection,
@@ -431,7 +433,8 @@ class Database:
             try:
                 with (nullcontext(connection) if connection is not None
                       else self.engine.connect()) as conn, conn.begin():
-                    count = conn.execute(statement, params or {}).rowcount
+                    count = (statement.run(conn, params or {}) if isinstance(statement, Direct)
+                             else conn.execute(statement, params or {}).rowcount)
             except SQLAlchemyError as exc:
                 if connection is not None:
                     raise
