@@ -580,3 +580,46 @@ def test_with_sqlite_statistics_the_claim_and_renew_still_search_their_indexes(d
     assert "USING INDEX ix_reminder_status_" in renew_plan, renew_plan
     with app.db.session() as s:  # the statistics are there (the test's premise)
         assert s.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar()
+
+
+def test_claims_grow_while_sends_are_fast_and_stay_small_when_they_are_slow(
+        db_url, tmp_path, clock, monkeypatch):
+    """A claim takes 20 rows, then as many as go out in CLAIM_HOLD at the last batch's pace, at
+    most CLAIM_MAX: a slow platform's claims stay at 20, so a process that dies leaves no more
+    to be taken over after its lease than before."""
+    import time
+
+    from schedules import worker
+
+    app = _app(db_url, tmp_path)
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    with app.db.session() as s:
+        for i in range(260):
+            s.add(Reminder(key=f"fast:{i}", kind="test.ping", due_at=now, planned_at=now,
+                           target_kind="member", target_platform="console", target_id="u",
+                           payload={"q": str(i)}))
+    adapters = recording_adapters()
+    sweeper = Sweeper(app, adapters)
+    limits: list[int] = []
+    claim = sweeper.claim
+
+    def noted(now, limit=None):  # noqa: ANN001, ANN202
+        limits.append(limit)
+        return claim(now, limit)
+
+    monkeypatch.setattr(sweeper, "claim", noted)
+    monkeypatch.setattr(worker, "CLAIM_HOLD", timedelta(seconds=30))  # any pace is fast
+    assert sweeper.sweep().delivered == 260
+    assert limits[:4] == [20, worker.CLAIM_MAX, worker.CLAIM_MAX, worker.CLAIM_MAX]
+    monkeypatch.setattr(worker, "CLAIM_HOLD", timedelta(milliseconds=50))
+    with app.db.session() as s:
+        for i in range(130):
+            s.add(Reminder(key=f"slow:{i}", kind="test.ping", due_at=now, planned_at=now,
+                           target_kind="member", target_platform="console", target_id="u",
+                           payload={"q": str(i)}))
+    adapters["console"].on_send = lambda outbound: time.sleep(0.01)  # 10 ms a post
+    limits.clear()
+    assert sweeper.sweep().delivered == 130
+    # The first claim at the pace known so far; then 20 at a time (the last finds nothing).
+    assert limits[0] > 20 and len(limits) >= 3 and set(limits[1:]) == {20}
+    assert all(_row(app, f"slow:{i}").status == Status.SENT for i in range(130))
