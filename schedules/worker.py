@@ -75,10 +75,10 @@ BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
 # Rows one claim takes: `batch` (20) at first and whenever sends are slow, up to CLAIM_MAX
-# when they go out fast, as many as take CLAIM_HOLD to go out at the last batch's pace. The
-# claim's statement costs about the same for 20 rows as for 100 (CPU per row claimed
-# 0.09-0.12 -> 0.05 ms; on PostgreSQL 0.46-0.59 -> 0.14-0.20 ms of time; 3,000 due among
-# 20,000, two loaded cores). Bounded by time, so a process that dies leaves no more work to
+# when they go out fast, as many as take CLAIM_HOLD to go out at the last batch's pace. A
+# claim of 100 costs little more than one of 20 (CPU per row claimed 0.09-0.12 -> 0.05 ms; on
+# PostgreSQL 0.46-0.59 -> 0.14-0.20 ms of time; 3,000 due among 20,000, two loaded cores).
+# Bounded by time, so a process that dies leaves no more work to
 # be taken over after its lease than a claim of 20 did at a slow platform's pace (a Slack
 # post of 50 ms: 20 rows, 1 s), and a replica holds no more than its share of a backlog.
 CLAIM_MAX = 100
@@ -199,7 +199,7 @@ class Sweeper:
         self.app = app
         self.adapters = adapters
         self.owner = owner or f"sweeper-{uuid.uuid4().hex[:12]}"
-        self.batch = batch
+        self.batch = batch  # the first claim's size, and the least (claim_size)
         self._pace: float | None = None  # seconds per reminder of the last batch (claim_size)
         self.rng = rng or random.Random()
         self.settings = app.settings
