@@ -28,6 +28,7 @@ import _common  # noqa: F401
 from _common import percentile, temporary_postgres
 from sqlalchemy import event, insert, text
 
+from bot import db as db_module
 from bot.db import upgrade
 from bot.models import Member
 from schedules import worker
@@ -141,7 +142,9 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
              if app.db.dialect == "postgresql" else "; COMMIT not counted")
           # Statements run straight on the driver (bot.db.Direct) fire no SQLAlchemy event.
           + ("; the marks (one UPDATE per reminder, schedules.worker._MARK_DIRECT) not seen"
-             if hasattr(worker, "_MARK_DIRECT") else ""))
+             if hasattr(worker, "_MARK_DIRECT") else "")
+          + ("; SAVEPOINT and RELEASE (bot.db: sent to the driver) not seen"
+             if hasattr(db_module, "_driver_savepoints") else ""))
     print("  claim query plan:")
     print(claim_plan(app, now))
     app.db.dispose()
