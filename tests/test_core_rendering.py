@@ -38,20 +38,25 @@ def test_another_thread_may_write_while_the_answers_are_rendered(db_url, tmp_pat
     assert free and all(free)
 
 
+def _break(app, template: str) -> None:  # noqa: ANN001
+    """The renderer fails on this template, as a bug in it would."""
+    render = app.renderer.render
+
+    def broken(reply, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        if reply.template == template:
+            raise KeyError(f"template {template} is missing")
+        return render(reply, **kwargs)
+
+    app.renderer.render = broken
+
+
 def test_a_template_failing_after_the_commit_keeps_the_change_and_apologises(
         db_url, tmp_path, clock, caplog):
     app, saved = build_app(db_url, tmp_path)
     chat = Chat(app, "alice")
     for text in SCRIPT:
         chat(text)
-    render = app.renderer.render
-
-    def broken(reply, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        if reply.template == "test/saved":
-            raise KeyError("template test/saved is missing")
-        return render(reply, **kwargs)
-
-    app.renderer.render = broken
+    _break(app, "test/saved")
     with caplog.at_level(logging.ERROR):
         out = chat.say("确认")
     assert [o.message.template for o in out] == ["errors/answer_failed"]
@@ -67,14 +72,7 @@ def test_a_template_failing_for_a_message_that_wrote_nothing_says_nothing_change
     app, _ = build_app(db_url, tmp_path)
     chat = Chat(app, "alice")
     chat("/whoami")  # alice is known: the next /whoami writes nothing
-    render = app.renderer.render
-
-    def broken(reply, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        if reply.template == "system/whoami":
-            raise KeyError("template system/whoami is missing")
-        return render(reply, **kwargs)
-
-    app.renderer.render = broken
+    _break(app, "system/whoami")
     out = chat.say("/whoami")
     assert [o.message.template for o in out] == ["errors/internal"]
     assert "没有改动任何内容" in out[0].message.text
