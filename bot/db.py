@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import select
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -21,6 +23,7 @@ from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
     InterfaceError,
+    InvalidatePoolError,
     OperationalError,
     SQLAlchemyError,
 )
@@ -137,7 +140,8 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
         _driver_savepoints(engine)
         return engine
     engine = create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+        # The pool's ping is `_ping_when_in_doubt`'s (below), not pool_pre_ping's.
+        url, pool_size=10, max_overflow=10,
         pool_timeout=connect_timeout,
         connect_args={
             "connect_timeout": max(1, round(connect_timeout)),
@@ -171,7 +175,83 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
         return True
 
     _driver_savepoints(engine)
+    _ping_when_in_doubt(engine)
     return engine
+
+
+# A PostgreSQL connection given back to the pool in working order less than this long ago, and
+# on which nothing arrived since, is handed out again without a ping (`_ping_when_in_doubt`).
+PING_AFTER_IDLE = 1.0  # seconds
+_SOUND_SINCE = "liaison_sound_since"  # its pool entry's `info` key: when it was last known sound
+
+
+def _ping_when_in_doubt(engine: Engine, idle: float = PING_AFTER_IDLE) -> None:
+    """Pessimistic disconnect handling that pings only a connection in doubt. pool_pre_ping
+    pinged on every checkout: a round trip (`;`) in each of a step's five (issue 22), on a
+    connection that was, under load, given back a few milliseconds earlier.
+
+    A connection skips the ping when all of these hold: it was given back to the pool (or
+    opened) less than `idle` seconds ago; it came back idle, out of any transaction, with the
+    driver's link sound (psycopg's transaction status IDLE, read after the pool's reset: a
+    statement that failed left it sound if its rollback went through; a lost link reads
+    UNKNOWN, and a connection whose reset failed is invalidated and comes back as None); and
+    nothing has arrived on its socket since (a `poll` with no wait, no round trip). A server
+    that goes away ends its connections with a message and a close (a restart, a stop,
+    pg_terminate_backend: FATAL 57P01, then FIN), and a peer the keepalives (make_engine:
+    idle 5 s) find dead leaves a socket error: each makes the socket readable, so such a
+    connection is pinged, found dead and replaced before anyone uses it, as pool_pre_ping
+    did. What this cannot see is a link broken silently (no FIN, no RST) within `idle` of its
+    last use: the first statement on it then fails as it would have mid-request anyway.
+
+    Everything else is pool_pre_ping's: a fresh connection is not pinged; a ping that finds
+    the link gone raises InvalidatePoolError, so the pool replaces this connection and every
+    other one opened before now (each reconnected on its next checkout), and tries again
+    (SQLAlchemy's `_ConnectionFairy._checkout` does the same for its own ping); a ping that
+    fails otherwise raises. SQLAlchemy documents a checkout listener as the place for a
+    custom ping ("Disconnect Handling - Pessimistic",
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic) and
+    that a DisconnectionError raised there makes the pool dispose of the connection and
+    check out a fresh one (PoolEvents.checkout,
+    https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.PoolEvents.checkout).
+    """
+    dialect = engine.dialect
+    from psycopg.pq import TransactionStatus
+
+    sound_status = TransactionStatus.IDLE
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, record) -> None:  # noqa: ANN001
+        record.info[_SOUND_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:  # noqa: ANN001
+        if dbapi_connection is None:  # invalidated: the pool opens a new one
+            return
+        if dbapi_connection.info.transaction_status == sound_status:
+            record.info[_SOUND_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:  # noqa: ANN001
+        since = record.info.pop(_SOUND_SINCE, None)
+        if since is not None and time.monotonic() - since < idle and _quiet(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError(f"ping failed: {exc}") from exc
+            raise
+
+
+def _quiet(dbapi_connection) -> bool:  # noqa: ANN001
+    """Whether nothing is waiting to be read on an idle connection's socket (no message from
+    the server, no end of stream, no error): polled without waiting."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        return not poller.poll(0)
+    except (OSError, ValueError, dbapi_connection.Error):  # closed: ping (and fail) to know
+        return False
 
 
 def _driver_savepoints(engine: Engine) -> None:
