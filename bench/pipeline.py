@@ -10,6 +10,12 @@ p99 < 2 ms on SQLite, >= 800 msg/s on PostgreSQL.
 
 With --event-ids every message carries a platform event id, as Slack's and DingTalk's do, so
 each step also notes it for de-duplication (one row per message, bot.core `_seen`).
+
+On PostgreSQL it also counts round trips per message, after the timed run (untimed): 50 more
+conversations on a fresh pool whose connections libpq traces (PQtrace, through psycopg's
+`PGconn.trace`). A round trip is a message after which the client waits for the server's
+ReadyForQuery: a simple-protocol Query (BEGIN, COMMIT, the pool's ping) or an extended-protocol
+Sync (each statement run with parameters, or the first Parse of a prepared one).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import gc
 import os
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the project on sys.path)
@@ -57,6 +64,55 @@ def raw_anchor(app, count: int = 2000) -> list[float]:  # noqa: ANN001
             samples.append(time.perf_counter() - t0)
         cur.close()
     return samples
+
+
+def round_trips(app, tmp: Path, conversations: int = 50) -> None:  # noqa: ANN001
+    """Round trips per message on PostgreSQL (see the module's docstring), by kind."""
+    from sqlalchemy import event
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    trace = (tmp / "libpq.trace").open("w")
+
+    def traced(dbapi_connection, _record) -> None:  # noqa: ANN001
+        from psycopg.pq import Trace
+
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+
+    app.db.engine.dispose()  # every connection from here on is a new, traced one
+    event.listen(app.db.engine.pool, "connect", traced)
+    chats = [Chat(app, f"trips{i}") for i in range(conversations)]
+    chats[0]("/whoami")  # the first connection's set-up, not counted
+    trace.flush()
+    start = os.path.getsize(trace.name)
+    messages = 0
+    for text in SCRIPT:
+        for chat in chats:
+            assert chat.say(text), text
+            messages += 1
+    trace.flush()
+    event.remove(app.db.engine.pool, "connect", traced)
+    app.db.engine.dispose()
+    kinds: Counter[str] = Counter()
+    with open(trace.name, encoding="utf-8", errors="replace") as lines:
+        lines.seek(start)
+        pending = "statement"
+        for line in lines:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 3 or fields[0] != "F":
+                continue
+            if fields[2] == "Query":  # simple protocol: BEGIN, COMMIT, ROLLBACK, the ping
+                sql = fields[3].strip().strip('"').strip()
+                kinds[sql.split(" ")[0].upper() if sql != ";" else "ping (;)"] += 1
+            elif fields[2] == "Parse":  # psycopg names the statements it prepares (_pg3_<n>)
+                pending = "prepare" if not fields[3].strip().startswith('""') else "statement"
+            elif fields[2] == "Sync":
+                kinds[pending] += 1
+                pending = "statement"
+    trace.close()
+    total = sum(kinds.values())
+    detail = ", ".join(f"{kind} {count / messages:.2f}" for kind, count in kinds.most_common())
+    print(f"  round trips: {total / messages:.2f} per message ({detail}; {messages} messages)")
 
 
 def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = False) -> None:
@@ -98,6 +154,8 @@ def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = F
     for kind, samples in latencies.items():
         print(f"  {kind:8s} {summary_ms(samples)}")
     print(f"  anchor: raw SELECT + INSERT transaction {summary_ms(anchor)}")
+    if app.db.dialect == "postgresql":
+        round_trips(app, tmp)
     app.db.dispose()
 
 
