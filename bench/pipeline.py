@@ -66,6 +66,24 @@ def raw_anchor(app, count: int = 2000) -> list[float]:  # noqa: ANN001
     return samples
 
 
+def server_cpu(app) -> dict[int, int]:  # noqa: ANN001
+    """CPU clock ticks used so far by each PostgreSQL backend serving this database, by pid:
+    the server's share of a message (the local server only: read from /proc; {} elsewhere)."""
+    if app.db.dialect != "postgresql":
+        return {}
+    with app.db.engine.connect() as conn:
+        pids = conn.exec_driver_sql("SELECT pid FROM pg_stat_activity "
+                                    "WHERE datname = current_database()").scalars().all()
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return {}  # not this machine's server, or not ours to read
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks
+
+
 def round_trips(app, tmp: Path, conversations: int = 50) -> None:  # noqa: ANN001
     """Round trips per message on PostgreSQL (see the module's docstring), by kind."""
     from sqlalchemy import event
@@ -126,6 +144,7 @@ def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = F
     gc.freeze()
     latencies: dict[str, list[float]] = {"all": [], "start": [], "answer": [], "confirm": []}
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    server = server_cpu(app)
     started, cpu = time.perf_counter(), time.process_time()
     # Interleave the conversations step by step, as many people would.
     for step, text in enumerate(SCRIPT):
@@ -139,6 +158,7 @@ def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = F
             latencies["all"].append(elapsed)
             latencies[kind].append(elapsed)
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_after = server_cpu(app)
     assert len(saved) == conversations, len(saved)
     anchor = raw_anchor(app)
     messages = len(latencies["all"])
@@ -151,6 +171,10 @@ def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = F
     # server's own work is not counted), and far steadier than it on a shared machine.
     print(f"  CPU: {cpu / messages * 1000:.3f} ms per message = {messages / cpu:,.0f} messages "
           f"per CPU second")
+    if server and server_after:  # backends that ended meanwhile would be missed: none do here
+        ticks = sum(t - server.get(pid, 0) for pid, t in server_after.items())
+        print(f"  server CPU: {ticks / os.sysconf('SC_CLK_TCK') / messages * 1000:.3f} ms per "
+              f"message (its backends, from /proc)")
     for kind, samples in latencies.items():
         print(f"  {kind:8s} {summary_ms(samples)}")
     print(f"  anchor: raw SELECT + INSERT transaction {summary_ms(anchor)}")
