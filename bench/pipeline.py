@@ -84,7 +84,7 @@ def server_cpu(app) -> dict[int, int]:  # noqa: ANN001
     return ticks
 
 
-def round_trips(app, tmp: Path, conversations: int = 50) -> None:  # noqa: ANN001
+def round_trips(app, tmp: Path, event_ids: bool, conversations: int = 50) -> None:  # noqa: ANN001
     """Round trips per message on PostgreSQL (see the module's docstring), by kind."""
     from sqlalchemy import event
 
@@ -104,9 +104,10 @@ def round_trips(app, tmp: Path, conversations: int = 50) -> None:  # noqa: ANN00
     trace.flush()
     start = os.path.getsize(trace.name)
     messages = 0
-    for text in SCRIPT:
-        for chat in chats:
-            assert chat.say(text), text
+    for step, text in enumerate(SCRIPT):
+        for n, chat in enumerate(chats):
+            fields = {"event_id": f"Trips{step}-{n}"} if event_ids else {}
+            assert chat.say(text, **fields), text
             messages += 1
     trace.flush()
     event.remove(app.db.engine.pool, "connect", traced)
@@ -179,7 +180,7 @@ def run(url: str, label: str, tmp: Path, conversations: int, event_ids: bool = F
         print(f"  {kind:8s} {summary_ms(samples)}")
     print(f"  anchor: raw SELECT + INSERT transaction {summary_ms(anchor)}")
     if app.db.dialect == "postgresql":
-        round_trips(app, tmp)
+        round_trips(app, tmp, event_ids)
     app.db.dispose()
 
 
