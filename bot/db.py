@@ -200,8 +200,11 @@ def _ping_when_in_doubt(engine: Engine, idle: float = PING_AFTER_IDLE) -> None:
     pg_terminate_backend: FATAL 57P01, then FIN), and a peer the keepalives (make_engine:
     idle 5 s) find dead leaves a socket error: each makes the socket readable, so such a
     connection is pinged, found dead and replaced before anyone uses it, as pool_pre_ping
-    did. What this cannot see is a link broken silently (no FIN, no RST) within `idle` of its
-    last use: the first statement on it then fails as it would have mid-request anyway.
+    did. What this cannot see is a link that broke without a word within `idle` of its last
+    use: the first statement on it then fails, and its request with it (StorageError,
+    unavailable). pool_pre_ping would have mended one case of that: a peer that answers the
+    ping at once with a reset (a server host back at the same address within the second);
+    a link that drops silently held its ping as long as it now holds the statement.
 
     Everything else is pool_pre_ping's: a fresh connection is not pinged; a ping that finds
     the link gone raises InvalidatePoolError, so the pool replaces this connection and every
