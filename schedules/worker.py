@@ -636,7 +636,8 @@ class Sweeper:
         """The mark as one statement in a transaction of its own, on a connection kept for the
         sweep (a pool checkout and return per mark was most of its cost). PostgreSQL: in
         autocommit, as durable as BEGIN, UPDATE, COMMIT (a statement alone is its own
-        transaction), in one round trip instead of four (pool pre-ping, BEGIN, UPDATE, COMMIT).
+        transaction), in one round trip instead of three or four (BEGIN, UPDATE, COMMIT, and the
+        pool's ping of a connection in doubt: bot.db._ping_when_in_doubt).
         SQLite: BEGIN IMMEDIATE, UPDATE, COMMIT through Database.run, under its lock, as any
         write. None when the kept connection failed in this sweep (on either database): then
         Database.run marks it on a fresh one, and reports any failure."""
