@@ -101,6 +101,28 @@ class _Environment(Environment):
 
     context_class = _Context
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        self._loaded: dict[tuple[Any, str], Any] = {}
+
+    def get_template(self, name: Any, parent: str | None = None,  # noqa: ANN401
+                     globals: Any = None) -> Any:  # noqa: A002, ANN401
+        """A template by name, kept once loaded: every reply and every `{% include %}` asks
+        for one by name, and Jinja's own lookup builds a globals map and takes its cache's
+        lock each time. Only without `auto_reload` (the renderer's setting: templates do not
+        change while the bot runs), where Jinja's cache answers the same template without
+        looking at the file either; with it, or with globals, Jinja's way. Keyed by the
+        loader too, as Jinja's cache is."""
+        if self.auto_reload or globals or type(name) is not str:
+            return super().get_template(name, parent, globals)
+        if parent is not None:
+            name = self.join_path(name, parent)
+        key = (self.loader, name)
+        found = self._loaded.get(key)
+        if found is None:
+            found = self._loaded[key] = super().get_template(name)
+        return found
+
     def getattr(self, obj: Any, attribute: str) -> Any:  # noqa: ANN401
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
             try:
@@ -256,6 +278,10 @@ class Renderer:
         self._found: dict[tuple[str, str], Any] = {}
         # Rendered replies that said they depend on their `cache` key alone (Reply.cache).
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        # (locale, platform, zone, direct, bot name) -> what every reply rendered there gets
+        # besides its own values: the helpers hold no state of one reply (a reply's time
+        # notes get helpers of their own), so they are built once, not per reply.
+        self._scopes: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def _load_labels(self, locale: str) -> dict[str, Any]:
         """`<locale>/labels.yaml`, plus each domain folder's own `labels.yaml` under the
@@ -277,6 +303,7 @@ class Renderer:
         The core passes them from its registry."""
         self.slash, self.app_command = dict(slash), app
         self._rendered.clear()
+        self._scopes.clear()  # their helpers hold the commands (Names)
 
     def locale(self, locale: str | None) -> str:
         return locale if locale in LOCALES else self.default_locale
@@ -324,14 +351,22 @@ class Renderer:
             return found
         return self._render(reply, loc, platform, zone, direct)
 
-    def _render(self, reply: Reply, loc: str, platform: str, zone: ZoneInfo,
-                direct: bool) -> Rendered:
+    def _scope(self, loc: str, platform: str, zone: ZoneInfo, direct: bool,
+               time_notes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The names a template sees besides the reply's values: the helpers bound to the
+        locale, zone, platform and `direct`, and the dialect. Kept per place (a handful: the
+        locales, the platforms, the zones people set), except for a reply with time notes,
+        whose `when` must know them."""
+        bot = self.bot_names.get(platform, DEFAULT_BOT_NAME)
+        key = (loc, platform, zone, direct, bot)
+        if not time_notes:
+            found = self._scopes.get(key)
+            if found is not None:
+                return found
         dialect = dialect_for(platform)
         helpers = _Helpers(self, loc, zone, dialect, direct,
-                           Names(self.bot_names.get(platform, DEFAULT_BOT_NAME), self.slash,
-                                 self.app_command), _time_notes(reply.values))
-        values = {
-            **reply.values,
+                           Names(bot, self.slash, self.app_command), time_notes)
+        scope = {
             "_dialect": dialect,
             "t": helpers.t,
             "when": helpers.when,
@@ -339,18 +374,35 @@ class Renderer:
             "bold": helpers.bold,
             "mention": helpers.mention,
             "cmd": helpers.cmd,
-            "choices": reply.choices,
             "platform": platform,
             "locale": loc,
             "has_buttons": dialect.has_buttons,
         }
+        if not time_notes:
+            if len(self._scopes) >= RENDER_CACHE:
+                self._scopes.clear()  # bounded, as _rendered is
+            self._scopes[key] = scope
+        return scope
+
+    def _render(self, reply: Reply, loc: str, platform: str, zone: ZoneInfo,
+                direct: bool) -> Rendered:
+        scope = self._scope(loc, platform, zone, direct, _time_notes(reply.values))
+        name = f"{loc}/{reply.template}.j2"
         try:
-            template = self.env.get_template(f"{loc}/{reply.template}.j2")
+            template = self.env.get_template(name)
         except TemplateNotFound:
             raise KeyError(f"template {loc}/{reply.template}.j2 is missing") from None
-        module = template.make_module(values)
-        body = str(module).strip()
-        title = str(getattr(module, "title", "") or "").strip()
+        # What `template.make_module(values)` does, without the module object and with one
+        # dict instead of two: Jinja's context for a template (not shared) is the globals
+        # overlaid by the values; here the reply's values, then the renderer's names (which
+        # win, as before), over the environment's globals. The body is the root render
+        # function's output joined (`str(module)`), the title the exported `title`.
+        values = {**self.env.globals, **reply.values, **scope, "choices": reply.choices}
+        context = template.new_context(values, shared=True)
+        body = "".join(template.root_render_func(context)).strip()
+        title = context.vars.get("title") if "title" in context.exported_vars else None
+        title = str(title or "").strip()
+        dialect = scope["_dialect"]
         choices = tuple(self._choice(loc, dialect, c) for c in reply.choices)
         return Rendered(
             title=title, body=body, choices=choices, template=reply.template,
@@ -382,6 +434,8 @@ class _Helpers:
         self.dialect = dialect
         self.direct = direct
         self.names = names
+        # How `cmd` names the bot: escaped once, not at every command.
+        self._cmd_names = replace(names, bot=dialect.escape(names.bot))
 
     def t(self, key: str, default: str | None = None, **fmt: Any) -> str:
         if default is not None and not self.renderer.has_label(self.locale, key):
@@ -400,9 +454,8 @@ class _Helpers:
         `/liaison lang en` in a Slack channel, `@Liaison /lang en` in a DingTalk group. The
         words and the bot's name are escaped, the `@` addressing the robot is not: it must
         stay one the person can type (DingTalk's escape breaks every `@` starting a word)."""
-        escape = self.dialect.escape
-        names = replace(self.names, bot=escape(self.names.bot))
-        return Safe(self.dialect.command(escape(str(words)), self.direct, names))
+        return Safe(self.dialect.command(self.dialect.escape(str(words)), self.direct,
+                                         self._cmd_names))
 
     def when(self, value: datetime | str | None, with_zone: bool = True) -> str:
         if value is None:
