@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from types import MethodType
+from types import BuiltinMethodType, MethodType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,9 @@ class Safe(str):
 
 @pass_context
 def _finalize(context, value: Any) -> Any:  # noqa: ANN001
-    dialect: Dialect = context["_dialect"]
+    # The renderer's own name, in the context's parent (the reply's, or an include's copy of
+    # it); read there directly, without the context's look at the template's variables first.
+    dialect: Dialect = context.parent["_dialect"]
     if type(value) is str:  # the common case (user text, labels), first
         return dialect.escape(value)
     if isinstance(value, Safe | Markup):
@@ -87,6 +89,17 @@ class _Context(Context):
                 kwargs.pop("_loop_vars", None)
                 kwargs.pop("_block_vars", None)
             return __obj(*args, **kwargs)
+        if type(__obj) is BuiltinMethodType:
+            # `row.get('x')`, `text.strip()`: a built-in takes no attribute, so it cannot ask
+            # for the context (`jinja_pass_arg`); Jinja's look for one costs more than the call.
+            if kwargs:
+                kwargs.pop("_loop_vars", None)
+                kwargs.pop("_block_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:  # as Jinja answers it
+                return __self.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception")
         return super().call(__obj, *args, **kwargs)
 
 
@@ -104,6 +117,15 @@ class _Environment(Environment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
         self._loaded: dict[tuple[Any, str], Any] = {}
+
+    def make_globals(self, d: Any) -> Any:  # noqa: ANN401
+        """A template's globals: the environment's own dict when the template has none of its
+        own (always, here), instead of a ChainMap over it, which every context for the
+        template (each reply, each include) copies key by key. Changes to the environment's
+        globals still show; template globals given when loading keep Jinja's ChainMap."""
+        if not d:
+            return self.globals
+        return super().make_globals(d)
 
     def get_template(self, name: Any, parent: str | None = None,  # noqa: ANN401
                      globals: Any = None) -> Any:  # noqa: A002, ANN401
