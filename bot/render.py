@@ -300,7 +300,7 @@ class Renderer:
         self._found: dict[tuple[str, str], Any] = {}
         # Rendered replies that said they depend on their `cache` key alone (Reply.cache).
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
-        # (locale, platform, zone, direct, bot name) -> what every reply rendered there gets
+        # (locale, platform, zone, direct, bot, commands) -> what every reply rendered there gets
         # besides its own values: the helpers hold no state of one reply (a reply's time
         # notes get helpers of their own), so they are built once, not per reply.
         self._scopes: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -380,7 +380,9 @@ class Renderer:
         locales, the platforms, the zones people set), except for a reply with time notes,
         whose `when` must know them."""
         bot = self.bot_names.get(platform, DEFAULT_BOT_NAME)
-        key = (loc, platform, zone, direct, bot)
+        # The commands too (use_commands also clears the kept ones): a cached scope's Names
+        # holds the slash dict it was built with, so that id is not reused while it is kept.
+        key = (loc, platform, zone, direct, bot, self.app_command, id(self.slash))
         if not time_notes:
             found = self._scopes.get(key)
             if found is not None:
@@ -413,7 +415,7 @@ class Renderer:
         try:
             template = self.env.get_template(name)
         except TemplateNotFound:
-            raise KeyError(f"template {loc}/{reply.template}.j2 is missing") from None
+            raise KeyError(f"template {name} is missing") from None
         # What `template.make_module(values)` does, without the module object and with one
         # dict instead of two: Jinja's context for a template (not shared) is the globals
         # overlaid by the values; here the reply's values, then the renderer's names (which
@@ -445,7 +447,9 @@ class Renderer:
 
 
 class _Helpers:
-    """Functions templates call, bound to one locale, zone and platform."""
+    """Functions templates call, bound to one locale, zone and platform. The renderer keeps
+    them per place (Renderer._scope) and uses them for every reply rendered there: they hold
+    nothing of one reply, except the time notes of a reply that has some (built for it alone)."""
 
     def __init__(self, renderer: Renderer, locale: str, zone: ZoneInfo, dialect: Dialect,
                  direct: bool, names: Names, time_notes: Mapping[str, Mapping[str, Any]]):

@@ -32,6 +32,8 @@ def test_commands_set_after_a_reply_are_the_ones_named() -> None:
     renderer.use_commands({}, "/bot")
     assert _lang_usage(renderer, "slack").startswith("Usage: /bot lang zh")
     assert _lang_usage(renderer, "slack", direct=True).startswith("Usage: lang zh")
+    renderer.slash = {"lang": "/lg"}  # set without use_commands: still the one named
+    assert _lang_usage(renderer, "slack").startswith("Usage: /lg zh")
 
 
 def test_the_bots_name_is_the_one_set_now() -> None:
