@@ -230,7 +230,11 @@ def _keep_once_committed(session: Session, member: Member) -> None:
     if found is None or stored is None or db is None:
         return
     key = (member.platform, member.user_id)
-    kept, found_at, stored_at = _kept(member), found.generation, stored.generation
+    # `_first_contact` said this transaction wrote them (Cache.written_by): its commit moves
+    # the members cache's generation once more, before `keep` runs (Database.session runs
+    # after-commit work once the commit is done). Any other write in between, here or in
+    # another thread, moves it further and keeps them out, as for a read.
+    kept, found_at, stored_at = _kept(member), found.generation + 1, stored.generation
 
     def keep() -> None:
         found.put(key, kept, found_at)

@@ -103,3 +103,23 @@ def test_no_such_member_is_not_kept_over_a_member_this_process_created_meanwhile
     with app.db.session() as s:
         assert s.exec(select(Member).where(Member.user_id == "admin")).one().locale == "en"
     assert "no channel is bound" in _notice_to(app, "admin", Chat(app, "bob"))
+
+
+def test_a_newcomer_is_kept_once_their_first_message_commits(db_url, tmp_path, clock):
+    """Their next message, a moment later, reads them from the cache, not the database."""
+    app, _ = build_app(db_url, tmp_path)
+    chat = Chat(app, "newbie")
+    chat("/whoami")
+    real, reads = members._SENDER, []
+
+    class Counted:
+        def rows(self, connection, params):  # noqa: ANN001, ANN202
+            reads.append(params["user_id"])
+            return real.rows(connection, params)
+
+    members._SENDER = Counted()
+    try:
+        assert "newbie" in chat("/whoami")
+    finally:
+        members._SENDER = real
+    assert "newbie" not in reads
