@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -74,15 +73,6 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 SYSTEM_NOTICE = "system.delivery_failed"
 SUMMARY = "system.summary"
-# Rows one claim takes: `batch` (20) at first and whenever sends are slow, up to CLAIM_MAX
-# when they go out fast, as many as take CLAIM_HOLD to go out at the last batch's pace. A
-# claim of 100 costs little more than one of 20 (CPU per row claimed 0.09-0.12 -> 0.05 ms; on
-# PostgreSQL 0.46-0.59 -> 0.14-0.20 ms of time; 3,000 due among 20,000, two loaded cores).
-# Bounded by time, so a process that dies leaves no more work to
-# be taken over after its lease than a claim of 20 did at a slow platform's pace (a Slack
-# post of 50 ms: 20 rows, 1 s), and a replica holds no more than its share of a backlog.
-CLAIM_MAX = 100
-CLAIM_HOLD = timedelta(milliseconds=250)
 RENDER_CHUNK = 20  # reminders rendered in one read; at most this many sends old when sent
 # On SQLite a read holds the process-wide database lock (bot/db.py), which Slack acks wait
 # for: 20 at a time held it up to 16 ms when each reminder ran its own queries (ack p99 during a
@@ -199,8 +189,7 @@ class Sweeper:
         self.app = app
         self.adapters = adapters
         self.owner = owner or f"sweeper-{uuid.uuid4().hex[:12]}"
-        self.batch = batch  # the first claim's size, and the least (claim_size)
-        self._pace: float | None = None  # seconds per reminder of the last batch (claim_size)
+        self.batch = batch
         self.rng = rng or random.Random()
         self.settings = app.settings
         self.throttle = throttle or Throttle()
@@ -246,13 +235,6 @@ class Sweeper:
         self._renewed_at = now
         self.claimed = {r.id: (r.planned_at, r.kind) for r in rows if r.id not in exhausted}
         return ids
-
-    def claim_size(self) -> int:
-        """How many rows the next claim takes (see CLAIM_MAX)."""
-        if self._pace is None or self._pace <= 0:
-            return self.batch
-        fits = int(CLAIM_HOLD.total_seconds() / self._pace)
-        return max(self.batch, min(CLAIM_MAX, fits))
 
     def claim_query(self, now: datetime, limit: int) -> Select:
         """The rows a claim takes, with these values bound (the bench shows its plan)."""
@@ -350,8 +332,7 @@ class Sweeper:
         self._write_unwritten()
         while True:
             current = now_or(now)
-            started = time.perf_counter()
-            ids = self.claim(current, self.claim_size())
+            ids = self.claim(current)
             result.failed += self.failed_at_claim
             if not ids and not self.failed_at_claim:
                 return result
@@ -366,8 +347,6 @@ class Sweeper:
                 prepared = self._render_chunk(chunk, now_or(now), result)
                 for item in prepared:
                     self._send(item, now_or(now), result)
-            if ids:
-                self._pace = (time.perf_counter() - started) / len(ids)
             # Loop until nothing is due: summaries and admin notices planned in this round
             # are due at once. Retries are not, since their backoff puts them in the future.
 
