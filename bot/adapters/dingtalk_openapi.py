@@ -255,7 +255,9 @@ class OpenApi:
         """The POST requests would send (its body, headers, timeouts, CA bundle and pool
         sizes; no retry), through urllib3, which requests wraps: 0.72 -> 0.34 ms of CPU a call
         (issue 22), without the cookie jar, the hooks and the per-call merging of settings.
-        Only for a host that no proxy and no .netrc login apply to (`_environment`)."""
+        Unlike requests it follows no redirect: a 3xx counts as refused, and the OpenAPI
+        answers instead. Only for a host that no proxy and no .netrc login apply to
+        (`_environment`)."""
         response = self._pool.request(
             "POST", url, body=json.dumps(payload, allow_nan=False).encode("utf-8"),
             headers=self._direct_headers, timeout=self._direct_timeout, retries=False,
