@@ -133,10 +133,14 @@ class _Environment(Environment):
         for one by name, and Jinja's own lookup builds a globals map and takes its cache's
         lock each time. Only without `auto_reload` (the renderer's setting: templates do not
         change while the bot runs), where Jinja's cache answers the same template without
-        looking at the file either; with it, or with globals, Jinja's way. Keyed by the
+        looking at the file either; with it, Jinja's way (globals are refused). Keyed by the
         loader too, as Jinja's cache is."""
-        if self.auto_reload or globals or type(name) is not str:
-            return super().get_template(name, parent, globals)
+        if globals:
+            # Jinja would add them to the template's globals, here the environment's own
+            # (make_globals): every template would see them.
+            raise TypeError("the renderer's templates take no globals of their own")
+        if self.auto_reload or type(name) is not str:
+            return super().get_template(name, parent)
         if parent is not None:
             name = self.join_path(name, parent)
         key = (self.loader, name)

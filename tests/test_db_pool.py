@@ -72,10 +72,10 @@ def test_a_connection_the_server_ended_while_idle_is_replaced_unseen(pg_db, db_u
 def test_every_connection_ended_while_idle_is_replaced(pg_db, db_url) -> None:  # noqa: ANN001
     """Three connections in the pool, all ended (a server restart ends every one): three
     requests, none fails."""
-    db, _pings = pg_db
+    db, pings = pg_db
     sessions = [db.session() for _ in range(3)]
-    pids = [s.__enter__().execute(text("SELECT pg_backend_pid()")).scalar_one()
-            for s in sessions]
+    pids = [s.__enter__().execute(
+        text("SELECT pg_backend_pid()")).scalar_one() for s in sessions]
     for s in sessions:
         s.__exit__(None, None, None)
     assert len(set(pids)) == 3
@@ -83,3 +83,6 @@ def test_every_connection_ended_while_idle_is_replaced(pg_db, db_url) -> None:  
     time.sleep(0.1)
     after = [_pid(db) for _ in range(3)]
     assert not set(after) & set(pids)
+    # One ping found the link gone and renewed the whole pool (InvalidatePoolError): the
+    # other two connections were replaced unpinged, as pool_pre_ping would have them.
+    assert len(pings) == 1

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.messages import Reply
 from bot.render import Renderer
 from tests.support import TEST_TEMPLATES
@@ -100,3 +102,23 @@ def test_an_edited_template_is_read_again_only_with_auto_reload(tmp_path: Path) 
     assert text() == "first &lt;!channel&gt;"
     renderer.env.auto_reload = True
     assert text() == "second &lt;!channel&gt;"
+
+
+def test_a_template_is_given_no_globals_that_every_template_would_then_see() -> None:
+    renderer = Renderer("en")
+    renderer.env.get_template("en/system/lang_usage.j2")
+    with pytest.raises(TypeError):
+        renderer.env.get_template("en/system/lang_usage.j2", globals={"injected": 1})
+    assert "injected" not in renderer.env.globals
+
+
+def test_the_app_command_set_directly_is_the_one_named() -> None:
+    renderer = Renderer()
+
+    def usage() -> str:
+        return renderer.render(Reply("system/lang_usage", {"current": "en"}), locale="en",
+                               platform="slack", zone=ZoneInfo("UTC")).text
+
+    assert usage().startswith("Usage: /liaison lang zh")
+    renderer.app_command = "/bot"  # set directly, not by use_commands (which clears the kept)
+    assert usage().startswith("Usage: /bot lang zh")
