@@ -57,7 +57,7 @@ def zone_of(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
 @dataclass(frozen=True)
 class Place:
     """Where a reply goes and how it is written there: the one addressing rule for replies
-    sent now (`to_member`, `to_purpose`, `to_channel`) and for reminders, which the sweep
+    sent now (`to_member`, `purpose_places`, `to_channel`) and for reminders, which the sweep
     renders after its transaction (schedules/worker.py)."""
 
     address: Address
@@ -351,9 +351,6 @@ class Liaison:
 
     def to_member(self, session: Session, reply: Reply, platform: str, user_id: str) -> Outbound:
         return self.render_at(reply, self.member_place(session, platform, user_id))
-
-    def to_purpose(self, session: Session, reply: Reply, purpose: str) -> list[Outbound]:
-        return [self.render_at(reply, p) for p in self.purpose_places(session, reply, purpose)]
 
     def to_channel(self, reply: Reply, platform: str, channel_id: str) -> Outbound:
         return self.render_at(reply, self.channel_place(reply, platform, channel_id))
