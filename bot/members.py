@@ -30,21 +30,20 @@ _SENDER = Direct(core_select(*Member.__table__.columns).where(
     Member.__table__.c.user_id == bindparam("user_id")))
 KNOWN = "members"  # session.info key: (platform, user_id) -> Member, loaded ahead (`preload`)
 _FIELDS = tuple(Member.__table__.columns.keys())
-_NEW_FIELDS = ("platform", "user_id", "display_name", "locale", "timezone", "created_at")
 _CREATED = "members_created"  # session.info: ids of the members this transaction created
 
 
 @cache
-def _create(dialect: str) -> Direct:
+def _create(dialect: str, fields: tuple[str, ...]) -> Direct:
     """INSERT of a new member that stands aside (no row returned) when the member exists:
     another replica created them a moment ago. One statement, where an INSERT that may fail
     needed a SAVEPOINT around it (issue 22); run on the driver (bot.db.Direct: a first
-    message's INSERT cost twice as much through SQLAlchemy's execution). Built once per
-    dialect, on first use."""
+    message's INSERT cost twice as much through SQLAlchemy's execution). `fields`: the
+    columns `_first_contact` gives. Built once per dialect, on first use."""
     table = Member.__table__
     insert = dialect_insert(dialect)
     return Direct(insert(table).on_conflict_do_nothing(index_elements=["platform", "user_id"])
-                  .returning(table.c.id), list(_NEW_FIELDS))
+                  .returning(table.c.id), list(fields))
 
 
 def _members(session: Session) -> Cache | None:
@@ -201,7 +200,7 @@ def _first_contact(session: Session, inbound: Inbound) -> Member:
     }
     session.info["wrote"] = True  # a failure now says "rolled back" (bot/db.py)
     connection = session.connection()
-    created = _create(connection.dialect.name).rows(connection, values)
+    created = _create(connection.dialect.name, tuple(values)).rows(connection, values)
     new_id = created[0]["id"] if created else None
     cache = _members(session)
     if cache is not None:
