@@ -18,7 +18,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Control and bidi-override characters, as the inside of a character class (the escapes'
+# fast paths below add their own characters to it).
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
 
 
 def strip_controls(text: str) -> str:
@@ -38,7 +41,7 @@ class Dialect:
 
 
 # What `_slack_escape` changes: a control character or one of Slack's three entities.
-_SLACK_SPECIAL = re.compile(_CONTROL.pattern[:-1] + "&<>]")
+_SLACK_SPECIAL = re.compile(f"[{_CONTROLS}&<>]")
 
 
 def _slack_escape(text: str) -> str:
@@ -61,7 +64,7 @@ _DT_AT = re.compile(r"(?<!\S)@")
 # Every character that a step of `_dingtalk_escape` changes or keys on: a control character,
 # `*`, `]` (links), `<` (tags), `#` and `>` (at a line's start), `@` (at a word's start). Text
 # with none of them comes out of every step unchanged.
-_DT_SPECIAL = re.compile(_CONTROL.pattern[:-1] + r"*\]<#>@]")
+_DT_SPECIAL = re.compile(f"[{_CONTROLS}*\\]<#>@]")
 
 # A mention is written as a control-character token (user text never holds one: strip_controls
 # removes them) that the DingTalk adapter resolves once it knows the route: `@userId` plus
