@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bot import logs, workcal
-from bot.db import Database
+from bot.db import Database, Direct
 from bot.errors import UserError
 from bot.messages import Address, Attachment, Choice, Outbound, Rendered, RenderedChoice
 from schedules.models import Reminder, Status
@@ -86,7 +86,14 @@ def plan(
     return row
 
 
-_QUEUE = insert(Reminder.__table__)  # built once: one row per answer queued
+# Built once, and run on the driver's own cursor (bot.db.Direct), as the core's few statements
+# run on every message are: one row per answer queued. Through the session's execute the
+# INSERT cost 100 µs of CPU on SQLite and 240 on PostgreSQL, Direct 60 and 105 (issue 22;
+# about 20 of each is building the row's values).
+_QUEUE = Direct(insert(Reminder.__table__), [
+    "key", "kind", "record_type", "record_id", "due_at", "planned_at", "target_kind",
+    "target_platform", "target_id", "status", "attempts", "lease_owner", "lease_until",
+    "last_error", "snoozable", "created_at", "sent_at", "conversation", "payload"])
 
 
 def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) -> None:
@@ -98,7 +105,7 @@ def queue(session: Session, outbound: Outbound, *, now: datetime | None = None) 
     now = now or datetime.now(UTC)
     a = outbound.address
     session.info["wrote"] = True  # (as a flush would note) a failed commit lost a change
-    session.execute(_QUEUE, {
+    _QUEUE.run(session.connection(), {
         "key": str(outbound.meta.get("key") or f"out:{uuid.uuid4().hex}"), "kind": OUTBOUND,
         "record_type": "", "record_id": "", "due_at": now, "planned_at": now,
         "target_kind": "address", "target_platform": a.platform,
