@@ -54,6 +54,7 @@ class ReminderScheduler:
         self._wake_lock = threading.Lock()
         self._down = False
         self._woken = False  # a wake-up for now arrived (see sweep)
+        self._in_sweep = False  # a sweep is running and will look at _woken before it ends
         self._stopping = False  # stop() has begun: no more wake-ups
         # The domains' background jobs, by name, and those woken while running (see run_job).
         self.jobs = {name: run for d in app.registry.domains for name, run in d.jobs.items()}
@@ -140,15 +141,21 @@ class ReminderScheduler:
         handling: while the database is away the sweep is tried again every RETRY_DOWN, so
         reminders due meanwhile go out within that of its return."""
         with self._sweeping:
-            while True:
+            try:
+                while True:
+                    with self._wake_lock:
+                        self._woken = False
+                        self._in_sweep = True
+                    upcoming = self._sweep_once()
+                    with self._wake_lock:
+                        # Woken meanwhile (a reply queued while this sweep ran): once more,
+                        # since APScheduler skips a wake-up job whose previous run is going.
+                        if not self._woken:
+                            self._in_sweep = False
+                            break
+            finally:
                 with self._wake_lock:
-                    self._woken = False
-                upcoming = self._sweep_once()
-                with self._wake_lock:
-                    # Woken meanwhile (a reply queued while this sweep ran): once more, since
-                    # APScheduler skips a wake-up job whose previous run is still going.
-                    if not self._woken:
-                        break
+                    self._in_sweep = False
         if upcoming is not None:
             self.wake(upcoming)
 
@@ -176,6 +183,11 @@ class ReminderScheduler:
         with self._wake_lock:
             if due <= datetime.now(UTC):
                 self._woken = True
+                if self._in_sweep:
+                    # The sweep running now sees _woken before it ends and goes round once
+                    # more: no wake-up job (adding one cost 0.1 ms of CPU per reply queued
+                    # during a burst, issue 22).
+                    return
             if self._stopping or not self.scheduler.running:
                 return
             job = self.scheduler.get_job("wake")

@@ -260,6 +260,33 @@ def test_the_real_scheduler_wakes_for_a_new_reminder(db_url, tmp_path):
     assert len(adapters["console"].sent) == 1
 
 
+def test_a_reminder_due_now_planned_during_a_sweep_goes_out_in_that_sweep(db_url, tmp_path):
+    """A reply queued while a sweep runs (a burst of answers) is taken by that sweep's next
+    round, without a wake-up job per reply (APScheduler's add_job was 0.1 ms of CPU each)."""
+    app = _app(db_url, tmp_path, reminder_sweep=timedelta(hours=1))
+    adapters = recording_adapters()
+    scheduler = ReminderScheduler(app, adapters)
+    jobs_then: list[object] = []
+    both = threading.Event()
+
+    def on_send(outbound) -> None:  # noqa: ANN001
+        if len(adapters["console"].sent) == 1:  # inside the start-up sweep
+            _plan(app, key="k2")
+            jobs_then.append(scheduler.scheduler.get_job("wake"))
+        else:
+            both.set()
+
+    adapters["console"].on_send = on_send
+    _plan(app, key="k1")
+    scheduler.start()  # its first sweep runs at once
+    try:
+        assert both.wait(timeout=10), "the reminder planned during the sweep did not go out"
+    finally:
+        scheduler.stop()
+    assert jobs_then == [None]
+    assert len(adapters["console"].sent) == 2
+
+
 def _sweep_in_process(args) -> list[str]:  # noqa: ANN001
     """One worker process: its own engine, sweeping until nothing is due."""
     db_url, tmp, start = args
