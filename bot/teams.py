@@ -7,9 +7,12 @@ import unicodedata
 from collections import defaultdict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.db import Direct
 from bot.models import Member, Team, TeamChannel, TeamMember, utcnow
 
 NAME_MAX = 64
@@ -96,6 +99,23 @@ def teams_by_person(session: Session) -> dict[tuple[str, str], list[str]]:
     for platform, user_id, team in rows:
         found[(platform, user_id)].append(team)
     return dict(found)
+
+
+_T, _TM, _M = Team.__table__, TeamMember.__table__, Member.__table__
+# One person's team names (/whoami, on every call): built once, run on the driver's cursor.
+_NAMES_OF = Direct(
+    core_select(_T.c.name)
+    .select_from(_T.join(_TM, _TM.c.team_id == _T.c.id).join(_M, _M.c.id == _TM.c.member_id))
+    .where(_M.c.platform == bindparam("platform"), _M.c.user_id == bindparam("user_id"))
+    .order_by(_T.c.name_key))
+
+
+def team_names_of(session: Session, platform: str, user_id: str) -> list[str]:
+    """The names of one person's teams, by name (as `teams_by_person` lists them): their
+    memberships only, not everyone's (a /whoami read every membership of every team, and
+    built the query anew: 0.3 of its 1.3 ms of CPU, issue 22)."""
+    return [row["name"] for row in _NAMES_OF.rows(
+        session.connection(), {"platform": platform, "user_id": user_id})]
 
 
 def zone_of(team: Team | None, default: ZoneInfo) -> ZoneInfo:

@@ -103,6 +103,22 @@ def test_team_members_are_told_apart_by_their_platform_id(db_url, tmp_path, cloc
     assert _team_rows(app) == {"公关部": ["zw2", "UZW", "UCAROL"]}
 
 
+def test_whoami_names_only_ones_own_teams_by_name(db_url, tmp_path, clock):
+    """/whoami reads the asker's memberships (teams.team_names_of), as teams_by_person lists
+    them: by name, nobody else's, and not those of the same id on another platform."""
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    admin("/team add 客服部 @bob")
+    admin("/team add 公关部 @bob @carol")
+    admin("/team add 法务部 @carol")
+    Chat(app, "bob", platform="slack", channel="Dbob")("/whoami")
+    with app.db.session() as s:
+        by_person = teams.teams_by_person(s)
+        assert teams.team_names_of(s, "console", "bob") == by_person[("console", "bob")]
+        assert teams.team_names_of(s, "slack", "bob") == []
+    assert bob("/whoami").endswith("团队:" + "、".join(by_person[("console", "bob")]))
+    assert len(by_person[("console", "bob")]) == 2
+
+
 def test_teams_in_english(db_url, tmp_path, clock):
     app, admin, bob, carol = _team(db_url, tmp_path)
     admin("/lang en")

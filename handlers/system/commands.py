@@ -112,8 +112,8 @@ def whoami(ctx: Ctx, args: Args) -> Reply:
         {"name": ctx.member.display_name, "user_id": ctx.member.user_id,
          "platform": ctx.member.platform, "roles": sorted(ctx.roles),
          "locale": ctx.locale, "zone": ctx.zone.key,
-         "teams": teams.teams_by_person(ctx.session).get(
-             (ctx.member.platform, ctx.member.user_id), [])},
+         "teams": teams.team_names_of(ctx.session, ctx.member.platform,
+                                      ctx.member.user_id)},
         audience=Audience.USER,
     )
 
