@@ -47,8 +47,12 @@ class TableInbox:
         self._insert = dialect_insert(db.dialect)(TABLE).on_conflict_do_nothing(
             index_elements=["msg_id"])
         # The insert of one message and the delete, run for every message, on the driver's own
-        # cursor (bot.db.Direct; SQLAlchemy's execution was most of their CPU, issue 22).
-        self._insert_one = Direct(self._insert, ["msg_id", "data", "received_at"])
+        # cursor (bot.db.Direct; SQLAlchemy's execution was most of their CPU, issue 22). One
+        # message is inserted by a statement that commits by itself (Database.autocommit_rows:
+        # no BEGIN and COMMIT around it, as durable), which returns its id (or nothing when
+        # the msgId is there already).
+        self._insert_one = Direct(self._insert.returning(TABLE.c.id),
+                                  ["msg_id", "data", "received_at"])
         self._delete = Direct(delete(TABLE).where(TABLE.c.msg_id == bindparam("msg_id")))
         self._recorder = Recorder(self)
 
@@ -62,7 +66,7 @@ class TableInbox:
         now = datetime.now(UTC)
         rows = [{"msg_id": msg_id, "data": data, "received_at": now} for msg_id, data in messages]
         if len(rows) == 1:
-            self.db.run(self._insert_one, rows[0])
+            self.db.autocommit_rows(self._insert_one, rows[0])
         else:
             self.db.run(self._insert, rows)  # type: ignore[arg-type]  (executemany)
 
