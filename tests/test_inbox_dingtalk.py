@@ -317,3 +317,52 @@ def test_a_message_too_old_to_answer_is_dropped_with_a_warning(
     assert len(dropped) == 3
     assert any("expired" in d for d in dropped) and any("no-webhook" in d for d in dropped)
     assert any("stale" in d for d in dropped)
+
+
+def test_a_message_is_queued_for_its_answer_once_its_frame_is_acked_in_written_order(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    """Within a frame of the stream (StreamClient._frame) a message written down waits for the
+    SDK's ACK before a worker takes it (its step would take turns at the GIL with the loop
+    sending the ACK); the messages then go in the order written down, whichever frame's ACK
+    went out first, so one person's messages keep their order."""
+    from bot.adapters import dingtalk as adapter_module
+
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    sdk = adapter_module.load_sdk(fake.endpoint)
+    queued: list[str] = []
+    monkeypatch.setattr(adapter, "_submit", lambda message, msg_id: queued.append(msg_id))
+    first = fake.robot_message("/whoami", user="li", nick="李四")
+    second = fake.robot_message("/lang en", user="li", nick="李四")
+
+    async def frames() -> tuple[list[str], list[str]]:
+        async def one(data: dict) -> list[str]:
+            written: list[str] = []
+            adapter_module._AFTER_ACK.set(written)  # as StreamClient._frame does, per task
+            await adapter.accept(data, sdk.ChatbotMessage)
+            return written
+
+        return tuple(await asyncio.gather(one(first), one(second)))  # type: ignore[return-value]
+
+    try:
+        mine, theirs = asyncio.run(frames())
+        assert (mine, theirs) == ([first["msgId"]], [second["msgId"]])
+        assert queued == []  # written down (below), but not queued before the ACKs
+        assert [m for m, _ in pending(adapter.inbox)] == [first["msgId"], second["msgId"]]
+        adapter.queue_written(second["msgId"])  # the second frame's ACK went out first
+        assert queued == [first["msgId"], second["msgId"]]
+        adapter.queue_written(first["msgId"])
+        assert queued == [first["msgId"], second["msgId"]]
+    finally:
+        adapter.inbox.close()
+        app.db.dispose()
+    # Outside a frame (the inbox retry, a direct call) a message is queued at once.
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    queued.clear()
+    monkeypatch.setattr(adapter, "_submit", lambda message, msg_id: queued.append(msg_id))
+    try:
+        third = fake.robot_message("/whoami", user="wang", nick="王五")
+        asyncio.run(adapter.accept(third, sdk.ChatbotMessage))
+        assert queued == [third["msgId"]]
+    finally:
+        adapter.inbox.close()
+        app.db.dispose()

@@ -31,6 +31,7 @@ and a 1:1 chat's channel is `dm:<userId>`, which names whom to send to.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ import re
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -105,6 +106,10 @@ INBOX_RETRY_EVERY = 30.0  # seconds between two looks at the inbox while running
 # conversation has moved on (a stale "yes" could confirm another draft) and the person
 # has been told to try again: the message is dropped with a warning naming its msgId.
 INBOX_MAX_AGE = timedelta(minutes=10)
+# While the SDK handles a frame of ours (StreamClient._frame): the msgIds it wrote down, each
+# queued for its answer once the SDK has sent the ACK. Unset (None): queued at once.
+_AFTER_ACK: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "after_ack", default=None)
 _LEADING_AT = re.compile(r"@\S+\s*")
 _AT_TOKEN = re.compile(r"(?:^|\s)@\S+")
 
@@ -165,6 +170,8 @@ class DingTalkAdapter:
         # msgIds answered here (or apologised for) whose inbox row could not be deleted then:
         # deleted, not answered again, when the inbox is next looked at.
         self._settled: set[str] = set()
+        # Written down, to be queued once their frame's ACK is sent (queue_written); on the loop.
+        self._written: deque[tuple[Any, str]] = deque()
         self.inbox = TableInbox(app.db)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk")
         # One person's answers in one chat reach the conversation engine in typed order.
@@ -254,9 +261,34 @@ class DingTalkAdapter:
                 log.warning("DingTalk message %s not written down (%s); handled before its "
                             "ACK", msg_id, exc)
             else:
-                self._submit(message, msg_id)
+                written = _AFTER_ACK.get()
+                if written is not None:
+                    # Queued once the ACK is on its way (a worker starting this step now
+                    # would take turns at the GIL with the loop that sends it), in the order
+                    # written down (see `queue_written`).
+                    self._written.append((message, msg_id))
+                    written.append(msg_id)
+                else:
+                    self._submit(message, msg_id)
                 return
         await asyncio.wrap_future(self._submit(message, None))
+
+    def queue_written(self, upto: str) -> None:
+        """On the loop, once the frame that wrote `upto` down is ACKed (or failed to be):
+        queue the messages written down so far, oldest first, through `upto` (one person's
+        messages keep their order even when a later frame's ACK went out first)."""
+        if not any(msg_id == upto for _, msg_id in self._written):
+            return  # queued already, by a later frame's turn
+        while self._written:
+            message, msg_id = self._written.popleft()
+            try:
+                self._submit(message, msg_id)
+            except Exception:  # the pool is gone (shutting down): the inbox retry answers it
+                with self._lock:
+                    self._inflight.discard(msg_id)
+                log.exception("could not queue DingTalk message %s", msg_id)
+            if msg_id == upto:
+                return
 
     def _submit(self, message: Any, msg_id: str | None) -> Any:
         user = message.sender_staff_id or message.sender_id or ""
@@ -912,7 +944,18 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
                     continue
                 # The SDK routes the frame, calls our handler and sends the ACK; a `disconnect`
                 # frame makes it close this socket, which ends the loop above.
-                self._track(asyncio.create_task(self.background_task(frame)))
+                self._track(asyncio.create_task(self._frame(frame)))
+
+        async def _frame(self, frame: dict[str, Any]) -> None:
+            """One frame through the SDK (which ACKs it), then the messages it wrote down
+            queued for their answers, whatever became of the ACK (they are in the inbox)."""
+            written: list[str] = []
+            _AFTER_ACK.set(written)  # in this task's own context
+            try:
+                await self.background_task(frame)
+            finally:
+                for msg_id in written:
+                    self.adapter.queue_written(msg_id)
 
         def _track(self, task: asyncio.Future[Any]) -> None:
             self._tasks.add(task)  # type: ignore[arg-type]
