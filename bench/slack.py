@@ -9,6 +9,14 @@ the bare app take turns, per command and client-thread count, in the same run. P
 requests per second and p50 / p99 time to the ack, and the ratios against the goals of
 issue 22 (p50 <= 1.5x, throughput >= 0.5x, p99 <= 2x).
 
+Also the server's CPU per request, and `busy`: the cores it kept busy (requests per second
+times CPU per request). Each server is one Python process, whose Python code runs on one core
+at a time (the interpreter lock): at `busy` near 1.0 it is the ceiling, and more client
+threads cannot add throughput, only CPU per request (`ceil`: 1000 / CPU ms, the requests per
+second of one core spent on nothing else). `client`: the client process's CPU per request
+(its threads share one interpreter lock as well; a bare app that costs less than the client
+is measured against the client).
+
     .venv/bin/python bench/slack.py [--requests 2000] [--threads 4,1]
         [--commands "help,complaint list"] [--default]
 
@@ -94,7 +102,9 @@ def request_body(n: int, text: str = "help", run: str = "") -> str:
 
 
 def load(port: int, total: int, threads: int,
-         text: str = "help") -> tuple[float, list[float], int]:
+         text: str = "help") -> tuple[float, list[float], int, float]:
+    """(wall seconds, each request's seconds to its answer, errors, this client process's CPU
+    seconds)."""
     verifier = SignatureVerifier(SECRET)
     latencies: list[float] = []
     errors = 0
@@ -134,12 +144,12 @@ def load(port: int, total: int, threads: int,
             errors += bad
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return time.perf_counter() - began, latencies, errors
+    return time.perf_counter() - began, latencies, errors, time.process_time() - cpu
 
 
 def figures(name: str, port: int, total: int, threads: int,
@@ -149,7 +159,8 @@ def figures(name: str, port: int, total: int, threads: int,
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as client:
         client.submit(load, port, min(200, total), threads, text).result()  # warm up
         cpu = time.process_time()  # this process's threads: the servers (the client is apart)
-        wall, latencies, errors = client.submit(load, port, total, threads, text).result()
+        wall, latencies, errors, client_cpu = client.submit(
+            load, port, total, threads, text).result()
         cpu = time.process_time() - cpu
     latencies.sort()
     row = {
@@ -162,8 +173,13 @@ def figures(name: str, port: int, total: int, threads: int,
         # less noisy than them on a shared machine.
         "cpu": cpu / max(1, len(latencies)) * 1000,
     }
+    row["busy"] = row["rps"] * row["cpu"] / 1000
+    # The client's own CPU per request: its threads share one interpreter lock too, so at
+    # `client` near 1000 / req/s it, not the server, is the ceiling.
+    row["client"] = client_cpu / max(1, len(latencies)) * 1000
     print(f"{name:<44} {row['rps']:>9.0f} {row['p50']:>9.2f} {row['p99']:>9.2f} "
-          f"{row['n']:>7} {errors:>6} {row['cpu']:>7.2f}", flush=True)
+          f"{row['n']:>7} {errors:>6} {row['cpu']:>7.2f} {row['busy']:>5.2f} "
+          f"{row['client']:>7.2f}", flush=True)
     return row
 
 
@@ -213,13 +229,14 @@ def main() -> None:
         slow_port, slow = serve(SlackRequestHandler(bare_bolt(fake.api_url, False)))
 
         print(f"{total} signed requests per server and case, keep-alive, waitress with 8 "
-              f"threads, {app.db.dialect}; load average before: {load_average()}\n")
+              f"threads, {app.db.dialect}, {len(os.sched_getaffinity(0))} cores; "
+              f"load average before: {load_average()}\n")
         results = []
         for text in commands:
             for threads in thread_counts:
                 print(f"`/liaison {text}`, {threads} client thread(s)")
                 print(f"{'server':<44} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'n':>7} "
-                      f"{'errors':>6} {'cpu ms':>7}")
+                      f"{'errors':>6} {'cpu ms':>7} {'busy':>5} {'client':>7}")
                 liaison = figures("Liaison (answer rendered into the ack)", liaison_port,
                                   total, threads, text)
                 bare = figures("bare Bolt, ack only, process_before_response", fast_port,
@@ -235,10 +252,11 @@ def main() -> None:
                       f"server CPU per request x{ratio[3]:.2f}\n", flush=True)
         print("summary (Liaison / bare Bolt, same mode)")
         print(f"{'command':<16} {'threads':>7} {'req/s':>8} {'thr x':>7} {'p50 x':>7} "
-              f"{'p99 x':>7} {'cpu ms':>7} {'cpu x':>7}")
+              f"{'p99 x':>7} {'cpu ms':>7} {'cpu x':>7} {'busy':>5} {'ceil':>6}")
         for text, threads, liaison, ratio in results:
             print(f"{text:<16} {threads:>7} {liaison['rps']:>8.0f} {ratio[0]:>7.2f} "
-                  f"{ratio[1]:>7.2f} {ratio[2]:>7.2f} {liaison['cpu']:>7.2f} {ratio[3]:>7.2f}")
+                  f"{ratio[1]:>7.2f} {ratio[2]:>7.2f} {liaison['cpu']:>7.2f} {ratio[3]:>7.2f} "
+                  f"{liaison['busy']:>5.2f} {1000 / max(liaison['cpu'], 1e-9):>6.0f}")
         print(f"load average after: {load_average()}")
         adapter.stop()
         runner.join(timeout=10)
