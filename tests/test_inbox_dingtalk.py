@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -363,6 +364,84 @@ def test_a_message_is_queued_for_its_answer_once_its_frame_is_acked_in_written_o
         third = fake.robot_message("/whoami", user="wang", nick="王五")
         asyncio.run(adapter.accept(third, sdk.ChatbotMessage))
         assert queued == [third["msgId"]]
+    finally:
+        adapter.inbox.close()
+        app.db.dispose()
+
+
+def test_a_message_not_written_down_waits_for_those_written_before_it(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    """One person's first message is written down, its frame's ACK still on its way; their
+    next cannot be written down (the database is away) and is handled before its own ACK:
+    the first is queued before it, as it would have been without the wait for the ACK."""
+    from bot.adapters import dingtalk as adapter_module
+
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    sdk = adapter_module.load_sdk(fake.endpoint)
+    queued: list[str] = []
+
+    def submit(message, msg_id):  # noqa: ANN001, ANN202
+        queued.append(message.message_id)
+        done = Future()
+        done.set_result(None)
+        return done
+
+    monkeypatch.setattr(adapter, "_submit", submit)
+    first = fake.robot_message("/complaint new", user="li", nick="李四")
+    second = fake.robot_message("取消", user="li", nick="李四")
+    write = adapter.inbox.write
+
+    async def away_for_the_second(msg_id, data):  # noqa: ANN001, ANN202
+        if msg_id == second["msgId"]:
+            raise StorageError("OperationalError", unavailable=True, wrote=False)
+        await write(msg_id, data)
+
+    monkeypatch.setattr(adapter.inbox, "write", away_for_the_second)
+
+    async def frames() -> list[str]:
+        written: list[str] = []
+        adapter_module._AFTER_ACK.set(written)  # the first frame: its ACK not sent yet
+        await adapter.accept(first, sdk.ChatbotMessage)
+        adapter_module._AFTER_ACK.set([])  # the second frame
+        await adapter.accept(second, sdk.ChatbotMessage)
+        return written
+
+    try:
+        written = asyncio.run(frames())
+        assert queued == [first["msgId"], second["msgId"]]
+        adapter.queue_written(written[0])  # the first frame's ACK, late: nothing twice
+        assert queued == [first["msgId"], second["msgId"]]
+    finally:
+        adapter.inbox.close()
+        app.db.dispose()
+
+
+def test_the_inbox_retry_leaves_a_message_whose_ack_is_on_its_way(
+        db_url, tmp_path, fake, monkeypatch) -> None:  # noqa: F811  (the fixture)
+    """A message written down whose frame has not sent its ACK yet is this process's own: the
+    inbox retry, even a minute on, does not queue it a second time."""
+    from bot.adapters import dingtalk as adapter_module
+
+    app, adapter, _ = make(db_url, tmp_path, fake)
+    sdk = adapter_module.load_sdk(fake.endpoint)
+    queued: list[str] = []
+    monkeypatch.setattr(adapter._lanes, "submit",
+                        lambda key, fn, message, msg_id: queued.append(msg_id))
+    data = fake.robot_message("/whoami", user="li", nick="李四")
+
+    async def frame() -> list[str]:
+        written: list[str] = []
+        adapter_module._AFTER_ACK.set(written)
+        await adapter.accept(data, sdk.ChatbotMessage)
+        return written
+
+    try:
+        written = asyncio.run(frame())
+        later = datetime.now(UTC) + INBOX_GRACE + timedelta(seconds=1)
+        assert adapter.retry_inbox(later) == 0
+        for msg_id in written:
+            adapter.queue_written(msg_id)
+        assert queued == [data["msgId"]]
     finally:
         adapter.inbox.close()
         app.db.dispose()

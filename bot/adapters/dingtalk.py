@@ -265,12 +265,17 @@ class DingTalkAdapter:
                 if written is not None:
                     # Queued once the ACK is on its way (a worker starting this step now
                     # would take turns at the GIL with the loop that sends it), in the order
-                    # written down (see `queue_written`).
+                    # written down (see `queue_written`). In flight from now on, so that the
+                    # inbox retry leaves it alone while its ACK is on its way.
+                    with self._lock:
+                        self._inflight.add(msg_id)
                     self._written.append((message, msg_id))
                     written.append(msg_id)
                 else:
                     self._submit(message, msg_id)
                 return
+        if self._written:  # written down before this one, ACK still on its way: they go first
+            self.queue_written(self._written[-1][1])
         await asyncio.wrap_future(self._submit(message, None))
 
     def queue_written(self, upto: str) -> None:
