@@ -10,12 +10,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from importlib import import_module
 from importlib.resources import files
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -526,6 +526,12 @@ class Database:
             self._away = False
             log.warning("database reachable again")
         return count
+
+    def write_lock(self) -> AbstractContextManager[Any]:
+        """The process's SQLite write lock, which every write here holds (a no-op context on
+        PostgreSQL): for a statement run in the driver's autocommit on a connection of the
+        caller's own (the sweep's marks)."""
+        return self._sqlite_lock
 
     def autocommit_rows(self, statement: Direct, params: dict) -> list[dict]:
         """One Direct statement that commits by itself, with no BEGIN and COMMIT around it:

@@ -394,6 +394,44 @@ def test_on_sent_runs_once_in_the_marking_transaction(db_url, tmp_path, clock):
     assert _row(app, "k1:next").status == Status.PENDING
 
 
+def test_each_reminder_is_marked_sent_before_the_next_goes_out(db_url, tmp_path):
+    """At most one message is ever sent but not yet marked (what a kill -9 may repeat): the
+    next reminder goes out only once the previous one's mark is committed, as another
+    connection sees it. Each mark here takes 20 ms longer (a slow WAL flush), far longer than
+    rendering and sending the next: a mark written in the background, unwaited for, shows."""
+    from sqlalchemy import create_engine, text
+
+    app = _app(db_url, tmp_path)
+    for i in range(5):
+        _plan(app, key=f"k{i}")
+    adapters = recording_adapters()
+    sweeper = Sweeper(app, adapters)
+    real = sweeper._write_mark
+
+    def slow(rid, sent_at, ts=None):  # noqa: ANN001, ANN202
+        threading.Event().wait(0.02)
+        return real(rid, sent_at, ts)
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(sweeper, "_write_mark", slow)
+    other = create_engine(db_url)
+    marked_before: list[int] = []
+
+    def count_marked(outbound):  # noqa: ANN001, ANN202
+        with other.connect() as conn:
+            marked_before.append(conn.execute(
+                text("SELECT count(*) FROM reminder WHERE status = 'sent'")).scalar())
+
+    adapters["console"].on_send = count_marked
+    try:
+        assert sweeper.sweep().delivered == 5
+    finally:
+        monkeypatch.undo()
+        other.dispose()
+    assert marked_before == [0, 1, 2, 3, 4]
+    assert all(_row(app, f"k{i}").status == Status.SENT for i in range(5))
+
+
 def test_a_row_past_its_attempt_limit_is_failed_at_claim_time(db_url, tmp_path, clock):
     app = _app(db_url, tmp_path, reminder_max_attempts=2)
     _plan(app)
