@@ -88,6 +88,33 @@ def fill(app, now: datetime) -> None:  # noqa: ANN001
         raw.close()
 
 
+def commit_floor(app) -> float:  # noqa: ANN001
+    """The median time of one single-row UPDATE committing by itself (ms), on a scratch table:
+    a reminder's mark is such a commit, and the next send waits for it (so that a crash
+    repeats at most one message), so on PostgreSQL this (its WAL flush) bounds the sweep's
+    time per reminder from below, whatever the rest costs."""
+    raw = app.db.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if app.db.dialect == "postgresql":
+            driver.autocommit = True
+        else:
+            driver.isolation_level = None
+        driver.execute("CREATE TABLE bench_commit_floor (id INTEGER PRIMARY KEY, n INTEGER)")
+        driver.execute("INSERT INTO bench_commit_floor VALUES (1, 0)")
+        times = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            driver.execute("UPDATE bench_commit_floor SET n = n + 1 WHERE id = 1")
+            times.append(time.perf_counter() - t0)
+        driver.execute("DROP TABLE bench_commit_floor")
+        if app.db.dialect == "postgresql":
+            driver.autocommit = False
+    finally:
+        raw.close()
+    return percentile(times, 50) * 1000
+
+
 def claim_plan(app, now: datetime) -> str:  # noqa: ANN001
     query = Sweeper(app, {}).claim_query(now, DUE)
     compiled = query.compile(app.db.engine, compile_kwargs={"literal_binds": True})
@@ -145,6 +172,8 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
              if hasattr(worker, "_MARK_DIRECT") else "")
           + ("; SAVEPOINT and RELEASE (bot.db: sent to the driver) not seen"
              if hasattr(db_module, "_driver_savepoints") else ""))
+    print(f"  a one-row UPDATE committing alone on a scratch table (the least a mark takes), p50: "
+          f"{commit_floor(app):.3f} ms")
     print("  claim query plan:")
     print(claim_plan(app, now))
     app.db.dispose()
