@@ -229,6 +229,10 @@ def search(
         or (dialect == "postgresql" and len(terms[0]) >= TRIGRAM
             and not has_places(session, dialect))
         or (dialect == "postgresql" and len(terms[0]) >= LONG and not terms[0].isascii()))
+    # PostgreSQL: the first statement of each pass (the topics, the lapsed points) in one
+    # round trip (_prefetched).
+    finders = {} if few or dialect != "postgresql" else _prefetched(session, terms, params,
+                                                                    plain)
     found = []
     for lapsed in (False, True):
         # Lapsed points (a few thousand at most) are read through (status, verified_until):
@@ -240,7 +244,7 @@ def search(
         narrow = not (lapsed and dialect == "sqlite" and len(terms) == 1 and not few)
         bigrams = use_bigrams and narrow and (dialect == "sqlite" or not lapsed or rare)
         rows = None if few else _top_by_place(session, terms, params, dialect, plain, lapsed,
-                                              (trigram, bigrams))
+                                              (trigram, bigrams), finders.get(lapsed))
         if rows is not None:
             found.append([_hit(r) for r in rows])
             continue
@@ -279,31 +283,46 @@ _SEQSCAN_BACK = "SET LOCAL enable_seqscan TO DEFAULT"
 def _without_seqscan(conn: Connection, statement: TextClause,
                      params: dict[str, Any]) -> list[Any]:
     """PostgreSQL: `statement` planned with sequential scans off (the index preferred, above),
-    the setting put back after it, in one round trip instead of three: the three statements
-    go out in one psycopg pipeline (one Sync), in the caller's transaction. Under load each
-    round trip is a chance to wait for the CPU (a SET took up to 170 ms at load 7 on 2 CPUs).
-    The statement is compiled, its values converted and its rows read as SQLAlchemy would;
-    an error leaves as SQLAlchemy's own (bot.db.unavailable reads it)."""
+    the setting put back after it, in one round trip instead of three (_pipelined). Under
+    load each round trip is a chance to wait for the CPU (a SET took up to 170 ms at load 7
+    on 2 CPUs)."""
+    return _pipelined(conn, [(statement, params, True)])[0]
+
+
+def _pipelined(conn: Connection,
+               batch: list[tuple[TextClause, dict[str, Any], bool]]) -> list[list[Any]]:
+    """PostgreSQL: the rows of each statement of `batch`, all sent in one psycopg pipeline
+    (one Sync: one round trip), in the caller's transaction, in order; a statement marked
+    True is planned with sequential scans off, the setting put back after it. Each is
+    compiled, its values converted and its rows read as SQLAlchemy would; an error leaves as
+    SQLAlchemy's own (bot.db.unavailable reads it)."""
     import psycopg  # loaded with PostgreSQL's engine
 
-    sql, compiled, binds, row_of = _driver_form(statement, conn.dialect)
-    values = compiled.construct_params(params)
-    for name, process in binds.items():
-        if name in values:
-            values[name] = process(values[name])
+    sent = []
+    for statement, params, seqscan_off in batch:
+        sql, compiled, binds, row_of = _driver_form(statement, conn.dialect)
+        values = compiled.construct_params(params)
+        for name, process in binds.items():
+            if name in values:
+                values[name] = process(values[name])
+        sent.append((sql, values, row_of, seqscan_off))
     driver = conn.connection.driver_connection
     try:
+        cursors = []
         with driver.pipeline():
-            driver.execute(_SEQSCAN_OFF)
-            cursor = driver.execute(sql, values)
-            driver.execute(_SEQSCAN_BACK)
-        return [row_of(r) for r in cursor.fetchall()]
+            for sql, values, row_of, seqscan_off in sent:
+                if seqscan_off:
+                    driver.execute(_SEQSCAN_OFF)
+                cursors.append((driver.execute(sql, values), row_of))
+                if seqscan_off:
+                    driver.execute(_SEQSCAN_BACK)
+        return [[row_of(r) for r in cursor.fetchall()] for cursor, row_of in cursors]
     except psycopg.Error as exc:
         gone = conn.dialect.is_disconnect(exc, driver, None)
         if gone:
             conn.invalidate(exc)
-        raise DBAPIError.instance(sql, values, exc, psycopg.Error, dialect=conn.dialect,
-                                  connection_invalidated=gone) from exc
+        raise DBAPIError.instance(sent[0][0], sent[0][1], exc, psycopg.Error,
+                                  dialect=conn.dialect, connection_invalidated=gone) from exc
 
 
 @lru_cache(maxsize=64)
@@ -317,11 +336,13 @@ def _driver_form(statement: TextClause, dialect: Any) -> tuple[str, Any, dict, A
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             binds[name] = process
-    columns = list(statement.selected_columns)
+    columns = list(getattr(statement, "selected_columns", ()))  # none: plain tuples
     shape = namedtuple("Row", [c.name for c in columns])
     convert = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def row_of(raw: tuple) -> Any:  # noqa: ANN401
+        if not columns:
+            return raw
         return shape(*(v if f is None else f(v) for f, v in zip(convert, raw, strict=True)))
 
     return compiled.string, compiled, binds, row_of
@@ -377,7 +398,8 @@ LAPSED_SCAN = 5000
 
 def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], dialect: str,
                   plain: bool, lapsed: bool,
-                  indexes: tuple[bool, bool] = (False, False)) -> list[Any] | None:
+                  indexes: tuple[bool, bool] = (False, False),
+                  finder: _PlaceFinder | None = None) -> list[Any] | None:
     """The top k (in-date or lapsed) ranked over a few candidates that surely include them,
     or None when that cannot be shown cheaply (then every match is ranked).
 
@@ -402,11 +424,8 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
     if len(terms) != 1 or limit < 1 or len(other) != 1:
         return None
     word = terms[0]
-    # The place indexes hold the grams of lower(text): a word of two or more characters whose
-    # case lower() and the ranking's LIKE/ILIKE treat alike (ASCII, or none at all).
-    finder = (_PlaceFinder(session, dialect, word, params, lapsed, plain)
-              if len(word) >= BIGRAM and (word.isascii() or caseless(word))
-              and has_places(session, dialect) else None)
+    if finder is None and _placeable(session, dialect, word):
+        finder = _PlaceFinder(session, dialect, word, params, lapsed, plain)
     conn = session.connection()
     chosen: set[int] = set()
     like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
@@ -475,6 +494,36 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
     return None  # not reached: the answer's walk decides
 
 
+def _placeable(session: Session, dialect: str, word: str) -> bool:
+    """The place indexes hold the grams of lower(text): a word of two or more characters whose
+    case lower() and the ranking's LIKE/ILIKE treat alike (ASCII, or none at all)."""
+    return (len(word) >= BIGRAM and (word.isascii() or caseless(word))
+            and has_places(session, dialect))
+
+
+def _prefetched(session: Session, terms: list[str], params: dict[str, Any],
+                plain: bool) -> dict[bool, _PlaceFinder]:
+    """PostgreSQL, a one-word query gathered by place: the place finders of the in-date
+    (False) and the lapsed pass (True), with the first statement of each (the points whose
+    topic may hold the word; the few lapsed points, or the lapsed ones by topic) already run,
+    both in one pipeline: the lapsed pass's first statement does not depend on the in-date
+    pass, and a search then waits for one round trip fewer. (When the in-date pass ranks
+    every match, with the lapsed ones, the second was for nothing: about a tenth of searches
+    in bench/talking_points.py, for 0.5-1 ms of the server's time.)"""
+    other = [lang for lang in LANGUAGES if lang != params["locale"]]
+    if (len(terms) != 1 or params["limit"] < 1 or len(other) != 1
+            or not _placeable(session, "postgresql", terms[0])):
+        return {}
+    finders = {lapsed: _PlaceFinder(session, "postgresql", terms[0], params, lapsed, plain)
+               for lapsed in (False, True)}
+    topics, lapsed = _pipelined(session.connection(), [
+        (*finders[False].places("topic", LANGUAGES), False),
+        (*finders[True].lapsed_query(), False)])
+    finders[False].found("topic", topics)
+    finders[True].lapsed_found(lapsed)
+    return finders
+
+
 def _enough(rows: list[Any], limit: int, score: int) -> bool:
     """Whether all of the top k scored at least `score` (then no point below it can enter)."""
     return len(rows) >= limit and all(int(r.score) >= score for r in rows)
@@ -535,29 +584,54 @@ class _PlaceFinder:
                               if not self.lapsed or self.few_lapsed(lang) is None)
             if not languages:
                 return []
-            self._found[column] = _by_language(self.conn.execute(
-                _place_statement(column, self.lapsed, self.plain, languages),
-                {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1}))
+            # The tags are asked for only when the topics did not settle the top k, and
+            # the question nearly always follows them (unless a language's tags name too
+            # many points): both in one round trip.
+            columns = [column, *(["question"] if column == "tags"
+                                 and "question" not in self._found else [])]
+            rows = _pipelined(self.conn, [(*self.places(c, languages), False) for c in columns])
+            for c, found in zip(columns, rows, strict=True):
+                self.found(c, found)
         return self._found[column][language]
+
+    def places(self, column: str,
+               languages: tuple[str, ...]) -> tuple[TextClause, dict[str, Any]]:
+        """PostgreSQL: the statement finding the candidates in `column` (_place_statement)."""
+        return (_place_statement(column, self.lapsed, self.plain, languages),
+                {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1})
+
+    def found(self, column: str, rows: Any) -> None:  # noqa: ANN401
+        self._found[column] = _by_language(rows)
 
     def few_lapsed(self, language: str) -> list[int] | None:
         """The lapsed points of a language when there are at most PLACE_MAX (from
         `ix_talkingpoint_lapsed` alone), else None."""
         if not self._few:
-            params = {**self.params, "cap": PLACE_MAX + 1}
             if self.dialect == "postgresql":
-                # With the lapsed points whose topic may hold the word, of each language: one
-                # round trip, not two. (Not the tags and question too: for a common Chinese
-                # word those cost more than the round trips, and the topics often suffice.)
-                found = _by_kind(self.conn.execute(_lapsed_statement(self.plain), {
-                    **params, "grams": word_grams(self.word)}))
-                self._found = {"topic": found["topic"]}
+                self.lapsed_found(self.conn.execute(*self.lapsed_query()))
             else:
-                found = {"few": _by_language(self.conn.execute(_FEW_LAPSED, params))}
-            many = found.get("many", {})
-            self._few = {lang: ids if len(ids) <= PLACE_MAX and not many.get(lang) else None
-                         for lang, ids in found["few"].items()}
+                found = _by_language(self.conn.execute(
+                    _FEW_LAPSED, {**self.params, "cap": PLACE_MAX + 1}))
+                self._few_of({"few": found})
         return self._few[language]
+
+    def lapsed_query(self) -> tuple[TextClause, dict[str, Any]]:
+        """PostgreSQL: the lapsed points of each language when few, with those whose topic
+        may hold the word: one round trip, not two. (Not the tags and question too: for a
+        common Chinese word those cost more than the round trips, and the topics often
+        suffice.)"""
+        return (_lapsed_statement(self.plain), {**self.params, "cap": PLACE_MAX + 1,
+                                                "grams": word_grams(self.word)})
+
+    def lapsed_found(self, rows: Any) -> None:  # noqa: ANN401
+        found = _by_kind(rows)
+        self._found = {"topic": found["topic"]}
+        self._few_of(found)
+
+    def _few_of(self, found: dict[str, dict[str, list[int]]]) -> None:
+        many = found.get("many", {})
+        self._few = {lang: ids if len(ids) <= PLACE_MAX and not many.get(lang) else None
+                     for lang, ids in found["few"].items()}
 
 
 def _by_language(rows: Any) -> dict[str, list[int] | None]:  # noqa: ANN401
