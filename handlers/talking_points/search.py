@@ -29,6 +29,7 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import namedtuple
 from dataclasses import dataclass
@@ -428,7 +429,6 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
         finder = _PlaceFinder(session, dialect, word, params, lapsed, plain)
     conn = session.connection()
     chosen: set[int] = set()
-    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
 
     def gather(column: str) -> bool | None:
         """Adds the points of each language that `column` may rank: True when they now hold
@@ -455,9 +455,10 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
                                        language=language)
                 chosen.update(r.id for r in _ranked(session, statement, params, trigram))
                 continue
-            rows = conn.execute(_walk_statement(like, dialect, column, lapsed), {
-                **params, "language": language, "cap": WALK, "counted": WALK + 1,
-                "word": word, "exact": EXACT_MAX + 1}).all()
+            rows = finder.walked(column, language) if finder else None
+            if rows is None:
+                rows = conn.execute(*_walk(params, dialect, plain, column, lapsed, language,
+                                           word)).all()
             walked = [point for kind, point in rows if kind == "walked"]
             # The walk finds the first k points whose topic holds the word; one whose topic is
             # the word (scoring 18) may come later: those join them.
@@ -494,6 +495,40 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
     return None  # not reached: the answer's walk decides
 
 
+def _walk(params: dict[str, Any], dialect: str, plain: bool, column: str, lapsed: bool,
+          language: str, word: str) -> tuple[TextClause, dict[str, Any]]:
+    """The walk of `language`'s points for the first k whose `column` holds `word`
+    (_walk_statement), with its values."""
+    like = "ILIKE" if dialect == "postgresql" and not plain else "LIKE"
+    return (_walk_statement(like, dialect, column, lapsed), {
+        **params, "language": language, "cap": WALK, "counted": WALK + 1, "word": word,
+        "exact": EXACT_MAX + 1})
+
+
+# PostgreSQL: for a word of ASCII letters the English topics are walked in the first round
+# trip, in the statement that finds the topics' candidates, when those are too many
+# (_topics_then_walk): in bench/talking_points.py seven English words in ten are then walked,
+# and each waits for a round trip fewer.
+WALK_AHEAD = "en"
+
+
+@lru_cache(maxsize=4)
+def _topics_then_walk(plain: bool) -> TextClause:
+    """PostgreSQL: the in-date candidates whose topic may hold the word, per language
+    (_place_statement: rows 'place', language, id), and, only when the English ones are too
+    many (a one-time filter: otherwise the walk is not run), the walk of the English topics
+    (_walk_statement: rows 'walk', kind, id)."""
+    places = _place_statement("topic", False, plain, LANGUAGES)
+    like = "LIKE" if plain else "ILIKE"
+    walk = re.sub(r":cap\b", ":walk_cap", _walk_statement(like, "postgresql", "topic", False).text)
+    sql = (f"WITH place(language, id) AS MATERIALIZED ({places.text}) "
+           "SELECT 'place' AS what, language, id FROM place "
+           f"UNION ALL SELECT 'walk', kind, id FROM ({walk}) AS walk(kind, id) "
+           f"WHERE EXISTS (SELECT 1 FROM place WHERE language = '{WALK_AHEAD}' "
+           "AND id IS NULL)")
+    return text(sql).bindparams(_grams_bind(), bindparam("now", type_=_WHEN))
+
+
 def _placeable(session: Session, dialect: str, word: str) -> bool:
     """The place indexes hold the grams of lower(text): a word of two or more characters whose
     case lower() and the ranking's LIKE/ILIKE treat alike (ASCII, or none at all)."""
@@ -516,9 +551,19 @@ def _prefetched(session: Session, terms: list[str], params: dict[str, Any],
         return {}
     finders = {lapsed: _PlaceFinder(session, "postgresql", terms[0], params, lapsed, plain)
                for lapsed in (False, True)}
+    topics = finders[False].places("topic", LANGUAGES)
+    ahead = terms[0].isascii() and WALK_AHEAD in LANGUAGES
+    if ahead:
+        walk = _walk(params, "postgresql", plain, "topic", False, WALK_AHEAD, terms[0])[1]
+        topics = (_topics_then_walk(plain),
+                  {**topics[1], **walk, "walk_cap": walk["cap"], "cap": topics[1]["cap"]})
     topics, lapsed = _pipelined(session.connection(), [
-        (*finders[False].places("topic", LANGUAGES), False),
-        (*finders[True].lapsed_query(), False)])
+        (*topics, False), (*finders[True].lapsed_query(), False)])
+    if ahead:
+        walked = [(kind, point) for what, kind, point in topics if what == "walk"]
+        topics = [(language, point) for what, language, point in topics if what == "place"]
+        if walked:
+            finders[False].walks[("topic", WALK_AHEAD)] = walked
     finders[False].found("topic", topics)
     finders[True].lapsed_found(lapsed)
     return finders
@@ -550,6 +595,11 @@ class _PlaceFinder:
         self.lapsed, self.plain = lapsed, plain
         self._few: dict[str, list[int] | None] = {}
         self._found: dict[str, dict[str, list[int] | None]] = {}
+        # Walks run ahead (_prefetched): their rows by place and language.
+        self.walks: dict[tuple[str, str], list[Any]] = {}
+
+    def walked(self, column: str, language: str) -> list[Any] | None:
+        return self.walks.get((column, language))
 
     def find(self, column: str, language: str) -> list[int] | None:
         if self.dialect == "postgresql":
