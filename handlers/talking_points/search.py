@@ -25,6 +25,10 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   lapsed matches in the same statement as the in-date ones). Lapsed points on PostgreSQL:
   a language's text is searched through its own partial pg_trgm index
   (0019_talking_point_text_lang), where an English word names no Chinese point.
+- Round trips, PostgreSQL: statements that do not wait for each other's answer go out in one
+  psycopg pipeline (_pipelined): a trigram-preferring statement with its two SET LOCALs, the
+  first statements of the in-date and the lapsed pass, the tags' and the question's
+  candidates. Under load each round trip is a chance to wait for the CPU.
 """
 
 from __future__ import annotations
