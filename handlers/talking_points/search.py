@@ -511,22 +511,22 @@ def _walk(params: dict[str, Any], dialect: str, plain: bool, column: str, lapsed
         "exact": EXACT_MAX + 1})
 
 
-# PostgreSQL: for a word of ASCII letters the English topics are walked in the first round
-# trip, in the statement that finds the topics' candidates, when those are too many
-# (_topics_then_walk): in bench/talking_points.py seven English words in ten are then walked,
+# PostgreSQL: for a word of ASCII letters the English topics (questions) are walked in the
+# statement that finds the topics' (questions') candidates, when those are too many
+# (_place_then_walk): in bench/talking_points.py nine English words in ten are then walked,
 # and each waits for a round trip fewer.
 WALK_AHEAD = "en"
 
 
-@lru_cache(maxsize=4)
-def _topics_then_walk(plain: bool) -> TextClause:
-    """PostgreSQL: the in-date candidates whose topic may hold the word, per language
-    (_place_statement: rows 'place', language, id), and, only when the English ones are too
-    many (a one-time filter: otherwise the walk is not run), the walk of the English topics
-    (_walk_statement: rows 'walk', kind, id)."""
-    places = _place_statement("topic", False, plain, LANGUAGES)
+@lru_cache(maxsize=8)
+def _place_then_walk(column: str, plain: bool) -> TextClause:
+    """PostgreSQL: the in-date candidates whose `column` (topic, question) may hold the word,
+    per language (_place_statement: rows 'place', language, id), and, only when the English
+    ones are too many (a one-time filter: otherwise the walk is not run), the walk of the
+    English points for it (_walk_statement: rows 'walk', kind, id)."""
+    places = _place_statement(column, False, plain, LANGUAGES)
     like = "LIKE" if plain else "ILIKE"
-    walk = re.sub(r":cap\b", ":walk_cap", _walk_statement(like, "postgresql", "topic", False).text)
+    walk = re.sub(r":cap\b", ":walk_cap", _walk_statement(like, "postgresql", column, False).text)
     sql = (f"WITH place(language, id) AS MATERIALIZED ({places.text}) "
            "SELECT 'place' AS what, language, id FROM place "
            f"UNION ALL SELECT 'walk', kind, id FROM ({walk}) AS walk(kind, id) "
@@ -557,19 +557,9 @@ def _prefetched(session: Session, terms: list[str], params: dict[str, Any],
         return {}
     finders = {lapsed: _PlaceFinder(session, "postgresql", terms[0], params, lapsed, plain)
                for lapsed in (False, True)}
-    topics = finders[False].places("topic", LANGUAGES)
-    ahead = terms[0].isascii() and WALK_AHEAD in LANGUAGES
-    if ahead:
-        walk = _walk(params, "postgresql", plain, "topic", False, WALK_AHEAD, terms[0])[1]
-        topics = (_topics_then_walk(plain),
-                  {**topics[1], **walk, "walk_cap": walk["cap"], "cap": topics[1]["cap"]})
     topics, lapsed = _pipelined(session.connection(), [
-        (*topics, False), (*finders[True].lapsed_query(), False)])
-    if ahead:
-        walked = [(kind, point) for what, kind, point in topics if what == "walk"]
-        topics = [(language, point) for what, language, point in topics if what == "place"]
-        if walked:
-            finders[False].walks[("topic", WALK_AHEAD)] = walked
+        (*finders[False].places("topic", LANGUAGES), False),
+        (*finders[True].lapsed_query(), False)])
     finders[False].found("topic", topics)
     finders[True].lapsed_found(lapsed)
     return finders
@@ -659,11 +649,28 @@ class _PlaceFinder:
 
     def places(self, column: str,
                languages: tuple[str, ...]) -> tuple[TextClause, dict[str, Any]]:
-        """PostgreSQL: the statement finding the candidates in `column` (_place_statement)."""
-        return (_place_statement(column, self.lapsed, self.plain, languages),
-                {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1})
+        """PostgreSQL: the statement finding the candidates in `column` (_place_statement);
+        in-date, for a word of ASCII letters, with the walk of the English points
+        (_place_then_walk, WALK_AHEAD) when those are too many."""
+        params = {**self.params, "grams": word_grams(self.word), "cap": PLACE_MAX + 1}
+        if self._ahead(column, languages):
+            walk = _walk(self.params, "postgresql", self.plain, column, False, WALK_AHEAD,
+                         self.word)[1]
+            return (_place_then_walk(column, self.plain),
+                    {**params, **walk, "walk_cap": walk["cap"], "cap": params["cap"]})
+        return _place_statement(column, self.lapsed, self.plain, languages), params
+
+    def _ahead(self, column: str, languages: tuple[str, ...]) -> bool:
+        return (column in ("topic", "question") and not self.lapsed and self.word.isascii()
+                and languages == LANGUAGES and WALK_AHEAD in LANGUAGES)
 
     def found(self, column: str, rows: Any) -> None:  # noqa: ANN401
+        """The rows of `places(column, ...)`."""
+        if self._ahead(column, LANGUAGES):
+            walked = [(kind, point) for what, kind, point in rows if what == "walk"]
+            rows = [(language, point) for what, language, point in rows if what == "place"]
+            if walked:
+                self.walks[(column, WALK_AHEAD)] = walked
         self._found[column] = _by_language(rows)
 
     def few_lapsed(self, language: str) -> list[int] | None:
