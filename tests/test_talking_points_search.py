@@ -358,3 +358,79 @@ def _as_ranking_every_match(app, monkeypatch, queries: list[str], limits: tuple[
     for (setting, query, locale, limit), got in results.items():
         assert got == find(app, query, locale, limit), (setting, query, locale, limit)
     return sum(taken), len(taken) - sum(taken)
+
+
+def _pg_only(db_url: str) -> None:
+    import pytest
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a psycopg pipeline: PostgreSQL only")
+
+
+def test_a_statement_timing_out_in_a_pipeline_leaves_its_pooled_connection_sound(
+        db_url, tmp_path, clock):
+    """A statement sent in one psycopg pipeline with its SET LOCAL enable_seqscan times out
+    (the table locked by another connection): the request fails as the database's being
+    unavailable, and the connection, back in the pool, is in no aborted transaction, has
+    sequential scans on, and answers the next search."""
+    import pytest
+    from sqlalchemy import create_engine
+
+    from bot.errors import StorageError
+
+    _pg_only(db_url)
+    app, _ = build_app(db_url, tmp_path)
+    seed(app, *CORPUS)
+    query = "产品有质量"  # four Chinese characters or more: every match ranked, index preferred
+    expected = ids(find(app, query).approved)
+    assert expected
+    locker = create_engine(db_url)
+    try:
+        with locker.connect() as other:
+            other.exec_driver_sql("LOCK TABLE talkingpoint IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(StorageError) as raised, app.db.session() as s:
+                s.connection().exec_driver_sql("SET LOCAL statement_timeout = 300")
+                failed = s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                search(s, query, now=datetime.now(UTC))
+            other.rollback()
+    finally:
+        locker.dispose()
+    assert "statement timeout" in str(raised.value.__cause__)
+    seen = set()
+    for _ in range(12):  # the pool hands out its idle connections in turn
+        with app.db.session() as s:
+            conn = s.connection()
+            seen.add(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+            assert conn.exec_driver_sql("SHOW enable_seqscan").scalar() == "on"
+            assert ids(search(s, query, now=datetime.now(UTC)).approved) == expected
+    assert failed in seen
+
+
+def test_a_connection_lost_in_a_pipeline_is_not_used_again(db_url, tmp_path, clock):
+    """The server ends the connection before a pipeline: the request fails as the database's
+    being unavailable, the connection is invalidated, and the next request gets a sound one."""
+    import pytest
+    from sqlalchemy import create_engine
+
+    from bot.errors import StorageError
+
+    _pg_only(db_url)
+    app, _ = build_app(db_url, tmp_path)
+    seed(app, *CORPUS)
+    query = "产品有质量"
+    expected = ids(find(app, query).approved)
+    admin = create_engine(db_url)
+    try:
+        with pytest.raises(StorageError) as raised, app.db.session() as s:
+            lost = s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with admin.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(lost)})")
+            search(s, query, now=datetime.now(UTC))
+    finally:
+        admin.dispose()
+    assert raised.value.__cause__.connection_invalidated
+    for _ in range(12):
+        with app.db.session() as s:
+            conn = s.connection()
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != lost
+            assert ids(search(s, query, now=datetime.now(UTC)).approved) == expected
