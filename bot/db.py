@@ -305,16 +305,22 @@ class Direct:
     SQLAlchemy's execution converts them; that execution cost eight times the driver's call
     around it (issue 22: 40 µs against 5 for the conversation's read on SQLite). Driver
     errors leave as SQLAlchemy's (DBAPIError), a lost connection invalidated, as they would.
-    Prepared on PostgreSQL (PREPARED). No statement events (nothing listens to these), and
-    every parameter is given: a statement needing a column default computed in Python, or
-    parameters SQLAlchemy expands, is refused.
+    Prepared on PostgreSQL (PREPARED) unless `prepare` is False (a statement whose best plan
+    depends on its values: the talking-point search's). No statement events (nothing
+    listens to these), and every parameter is given: a statement needing a column default
+    computed in Python, or parameters SQLAlchemy expands, is refused.
 
     `column_keys`: the columns an INSERT or UPDATE sets (SQLAlchemy infers them from the
-    parameters of each execution; here they are fixed)."""
+    parameters of each execution; here they are fixed). A textual statement without declared
+    columns (`text()` without `.columns()`) gives the driver's rows, tuples, as they are.
 
-    def __init__(self, statement, column_keys: list[str] | None = None) -> None:  # noqa: ANN001
+    Several statements can go out in one psycopg pipeline (`pipelined`)."""
+
+    def __init__(self, statement, column_keys: list[str] | None = None, *,  # noqa: ANN001
+                 prepare: bool = True) -> None:
         self.statement = statement
         self.column_keys = column_keys
+        self.prepare = prepare
         self._forms: dict[str, tuple] = {}
 
     def _form(self, dialect) -> tuple:  # noqa: ANN001
@@ -329,8 +335,10 @@ class Direct:
             names = list(compiled.positiontup) if dialect.positional else list(compiled.binds)
             binds = [(name, compiled.binds[name].type._cached_bind_processor(dialect))
                      for name in names]
-            # A SELECT's columns, or those an INSERT or UPDATE returns.
-            columns = tuple(self.statement.exported_columns)
+            # A SELECT's columns, or those an INSERT or UPDATE returns (None: the driver's
+            # rows as they are).
+            columns = getattr(self.statement, "exported_columns", None)
+            columns = None if columns is None else tuple(columns)
             found = self._forms[dialect.name] = (str(compiled), binds, columns, {})
         return found
 
@@ -342,8 +350,7 @@ class Direct:
         """Run it; the rows it changed (an INSERT, UPDATE or DELETE)."""
         return self._run(connection, params, fetch=False)
 
-    def _run(self, connection, params: dict, fetch: bool) -> list[dict] | int:  # noqa: ANN001
-        dialect = connection.dialect
+    def _args(self, dialect, params: dict) -> tuple:  # noqa: ANN001
         sql, binds, columns, results = self._form(dialect)
         if dialect.positional:
             args = tuple(params[name] if process is None else process(params[name])
@@ -351,35 +358,83 @@ class Direct:
         else:
             args = {name: params[name] if process is None else process(params[name])
                     for name, process in binds}
+        return sql, args, columns, results
+
+    def _run(self, connection, params: dict, fetch: bool) -> list[dict] | int:  # noqa: ANN001
+        dialect = connection.dialect
+        sql, args, columns, results = self._args(dialect, params)
         raw = connection.connection.driver_connection
         cursor = None
         try:
             cursor = raw.cursor()
             if dialect.name == "postgresql":
-                cursor.execute(sql, args, prepare=True)
+                cursor.execute(sql, args, prepare=self.prepare)
             else:
                 cursor.execute(sql, args)
             if not fetch:
                 return cursor.rowcount
-            found = cursor.fetchall()
-            if found and not results:
-                # Built whole, then published in one step: another thread running this
-                # statement for the first time must not read a half-filled dict (rows with
-                # columns missing).
-                results.update({column.key: (position, column.type._cached_result_processor(
-                    dialect, cursor.description[position][1]))
-                    for position, column in enumerate(columns)})
-            return [{key: row[i] if process is None else process(row[i])
-                     for key, (i, process) in results.items()} for row in found]
+            return _fetched(cursor, dialect, columns, results)
         except dialect.loaded_dbapi.Error as exc:
-            lost = dialect.is_disconnect(exc, raw, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error,
-                                      dialect=dialect, connection_invalidated=lost) from exc
+            raise _driver_error(connection, exc, cursor, sql, args) from exc
         finally:
             if cursor is not None:
                 cursor.close()
+
+    @staticmethod
+    def pipelined(connection, batch: list[tuple[Direct, dict]], *,  # noqa: ANN001
+                  before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> list[list]:
+        """PostgreSQL (psycopg): the rows of each (statement, parameters) of `batch`, as
+        `rows` gives them, all sent in one pipeline (one Sync: one round trip instead of one
+        each), in order, in the connection's transaction; the SQL of `before` (and `after`)
+        sent first (and last), without parameters: a SET LOCAL for these statements and
+        one putting it back. An error leaves as `rows`'s would; the transaction is then
+        aborted (the statements after the failed one were not run, `after` neither), for
+        the caller's rollback, as after a failed statement run alone."""
+        dialect = connection.dialect
+        sent = [(direct, *direct._args(dialect, params)) for direct, params in batch]
+        raw = connection.connection.driver_connection
+        try:
+            cursors = []
+            with raw.pipeline():
+                for setting in before:
+                    raw.execute(setting)
+                for direct, sql, args, columns, results in sent:
+                    cursors.append((raw.execute(sql, args, prepare=direct.prepare), columns,
+                                    results))
+                for setting in after:
+                    raw.execute(setting)
+            return [_fetched(cursor, dialect, columns, results)
+                    for cursor, columns, results in cursors]
+        except dialect.loaded_dbapi.Error as exc:
+            # (Which statement failed, the driver does not say: the first one is named.)
+            raise _driver_error(connection, exc, None, sent[0][1], sent[0][2]) from exc
+
+
+def _fetched(cursor, dialect, columns: tuple | None, results: dict) -> list:  # noqa: ANN001
+    """A Direct statement's rows from its cursor: dicts by column key, the values converted by
+    the columns' types (or, without declared columns, the driver's rows)."""
+    found = cursor.fetchall()
+    if columns is None:
+        return found
+    if found and not results:
+        # Built whole, then published in one step: another thread running this
+        # statement for the first time must not read a half-filled dict (rows with
+        # columns missing).
+        results.update({column.key: (position, column.type._cached_result_processor(
+            dialect, cursor.description[position][1]))
+            for position, column in enumerate(columns)})
+    return [{key: row[i] if process is None else process(row[i])
+             for key, (i, process) in results.items()} for row in found]
+
+
+def _driver_error(connection, exc: Exception, cursor, sql: str, args) -> DBAPIError:  # noqa: ANN001
+    """A driver's error as SQLAlchemy's execution raises it: a lost connection invalidated."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, connection.connection.driver_connection, cursor)
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect,
+                               connection_invalidated=lost)
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -26,27 +26,26 @@ the served copy's `search_text`, tested with LIKE. The indexes only make that qu
   a language's text is searched through its own partial pg_trgm index
   (0019_talking_point_text_lang), where an English word names no Chinese point.
 - Round trips, PostgreSQL: statements that do not wait for each other's answer go out in one
-  psycopg pipeline (_pipelined): a trigram-preferring statement with its two SET LOCALs, the
-  first statements of the in-date and the lapsed pass, the tags' and the question's
-  candidates. Under load each round trip is a chance to wait for the CPU.
+  psycopg pipeline (bot.db.Direct.pipelined): a trigram-preferring statement with its two
+  SET LOCALs, the first statements of the in-date and the lapsed pass, the tags' and the
+  question's candidates. Under load each round trip is a chance to wait for the CPU. Every
+  statement on PostgreSQL runs as a bot.db.Direct one (_direct).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Integer, String, bindparam, column, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel
 
-from bot.db import BIGRAMS, GRAMS, bigram_tokens, place_token, word_grams
+from bot.db import BIGRAMS, GRAMS, Direct, bigram_tokens, place_token, word_grams
 from handlers.talking_points.models import LANGUAGES, PointStatus, TalkingPoint, fold, tag_list
 
 FTS_TABLE = "talkingpoint_fts"
@@ -260,7 +259,8 @@ def search(
             statement = _statement(len(terms), False, dialect, False, trigram, bigrams, plain,
                                    together=True)
             rows = _ranked(session, statement, params, trigram)
-            found += [[_hit(r) for r in rows if not r.lapsed], [_hit(r) for r in rows if r.lapsed]]
+            found += [[_hit(r) for r in rows if not r["lapsed"]],
+                      [_hit(r) for r in rows if r["lapsed"]]]
             break
         statement = _statement(len(terms), use_fts and narrow, dialect, lapsed, trigram,
                                bigrams, plain)
@@ -275,9 +275,18 @@ RANK_TOGETHER = True
 
 def _ranked(session: Session, statement: TextClause, params: dict[str, Any],
             trigram: bool) -> list[Any]:
+    """The rows of a ranking statement, as mappings by column (`_hit`). PostgreSQL: run as
+    a Direct statement (bot.db), and with `trigram` planned with sequential scans off (the
+    index preferred, above), the setting put back after it, both SETs sent with it in one
+    round trip instead of three. Under load each round trip is a chance to wait for the CPU
+    (a SET took up to 170 ms at load 7 on 2 CPUs)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return session.execute(statement, params).mappings().all()
     if not trigram:
-        return session.execute(statement, params).all()
-    return _without_seqscan(session.connection(), statement, params)
+        return _direct(statement).rows(conn, params)
+    return Direct.pipelined(conn, [(_direct(statement), params)],
+                            before=(_SEQSCAN_OFF,), after=(_SEQSCAN_BACK,))[0]
 
 
 # Planner settings for one statement: sent with it, in the same round trip.
@@ -285,74 +294,12 @@ _SEQSCAN_OFF = "SET LOCAL enable_seqscan = off"
 _SEQSCAN_BACK = "SET LOCAL enable_seqscan TO DEFAULT"
 
 
-def _without_seqscan(conn: Connection, statement: TextClause,
-                     params: dict[str, Any]) -> list[Any]:
-    """PostgreSQL: `statement` planned with sequential scans off (the index preferred, above),
-    the setting put back after it, in one round trip instead of three (_pipelined). Under
-    load each round trip is a chance to wait for the CPU (a SET took up to 170 ms at load 7
-    on 2 CPUs)."""
-    return _pipelined(conn, [(statement, params, True)])[0]
-
-
-def _pipelined(conn: Connection, batch: list[tuple[TextClause, dict[str, Any], bool]], *,
-               prepare: bool | None = None) -> list[list[Any]]:
-    """PostgreSQL: the rows of each statement of `batch`, all sent in one psycopg pipeline
-    (one Sync: one round trip), in the caller's transaction, in order; a statement marked
-    True is planned with sequential scans off, the setting put back after it. Each is
-    compiled, its values converted and its rows read as SQLAlchemy would; an error leaves as
-    SQLAlchemy's own (bot.db.unavailable reads it). `prepare`: as psycopg's (True: prepared
-    on the server from the first run; None: the engine's threshold, which prepares nothing,
-    bot.db.make_engine)."""
-    import psycopg  # loaded with PostgreSQL's engine
-
-    sent = []
-    for statement, params, seqscan_off in batch:
-        sql, compiled, binds, row_of = _driver_form(statement, conn.dialect)
-        values = compiled.construct_params(params)
-        for name, process in binds.items():
-            if name in values:
-                values[name] = process(values[name])
-        sent.append((sql, values, row_of, seqscan_off))
-    driver = conn.connection.driver_connection
-    try:
-        cursors = []
-        with driver.pipeline():
-            for sql, values, row_of, seqscan_off in sent:
-                if seqscan_off:
-                    driver.execute(_SEQSCAN_OFF)
-                cursors.append((driver.execute(sql, values, prepare=prepare), row_of))
-                if seqscan_off:
-                    driver.execute(_SEQSCAN_BACK)
-        return [[row_of(r) for r in cursor.fetchall()] for cursor, row_of in cursors]
-    except psycopg.Error as exc:
-        gone = conn.dialect.is_disconnect(exc, driver, None)
-        if gone:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(sent[0][0], sent[0][1], exc, psycopg.Error,
-                                  dialect=conn.dialect, connection_invalidated=gone) from exc
-
-
-@lru_cache(maxsize=64)
-def _driver_form(statement: TextClause, dialect: Any) -> tuple[str, Any, dict, Any]:  # noqa: ANN401
-    """`statement` as the driver takes it: its SQL, its compiled form (for the values), the
-    bind values' converters, and a function making a driver row into a row like
-    SQLAlchemy's (attributes named as the columns, values converted by the columns' types)."""
-    compiled = statement.compile(dialect=dialect)
-    binds = {}
-    for name, bind in compiled.binds.items():
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            binds[name] = process
-    columns = list(getattr(statement, "selected_columns", ()))  # none: plain tuples
-    shape = namedtuple("Row", [c.name for c in columns])
-    convert = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-
-    def row_of(raw: tuple) -> Any:  # noqa: ANN401
-        if not columns:
-            return raw
-        return shape(*(v if f is None else f(v) for f, v in zip(convert, raw, strict=True)))
-
-    return compiled.string, compiled, binds, row_of
+@lru_cache(maxsize=256)
+def _direct(statement: TextClause, prepare: bool = False) -> Direct:
+    """PostgreSQL: `statement` (one of the lru_cache'd ones below, so the same object each
+    time) as a Direct statement (bot.db), compiled once. Not prepared, unless `prepare`: the
+    best plan of a search statement depends on its values (bot.db.make_engine)."""
+    return Direct(statement, prepare=prepare)
 
 
 def _trigram_blind(term: str) -> bool:
@@ -367,8 +314,8 @@ def bigrams_of(term: str) -> list[str]:
 
 
 def _hit(r: Any) -> Hit:  # noqa: ANN401
-    return Hit(r.id, r.topic, r.question, r.answer, tag_list(r.tags), r.language,
-               r.verified_by_name, r.verified_until, int(r.score))
+    return Hit(r["id"], r["topic"], r["question"], r["answer"], tag_list(r["tags"]),
+               r["language"], r["verified_by_name"], r["verified_until"], int(r["score"]))
 
 
 # Below this many candidates from the SQLite index, ranking every match is the quicker way.
@@ -459,12 +406,12 @@ def _top_by_place(session: Session, terms: list[str], params: dict[str, Any], di
                 trigram, bigrams = indexes
                 statement = _statement(1, False, dialect, True, trigram, bigrams, plain,
                                        language=language)
-                chosen.update(r.id for r in _ranked(session, statement, params, trigram))
+                chosen.update(r["id"] for r in _ranked(session, statement, params, trigram))
                 continue
             rows = finder.walked(column, language) if finder else None
             if rows is None:
-                rows = conn.execute(*_walk(params, dialect, plain, column, lapsed, language,
-                                           word)).all()
+                rows = _rows(conn, *_walk(params, dialect, plain, column, lapsed, language,
+                                          word))
             walked = [point for kind, point in rows if kind == "walked"]
             # The walk finds the first k points whose topic holds the word; one whose topic is
             # the word (scoring 18) may come later: those join them.
@@ -558,16 +505,29 @@ def _prefetched(session: Session, terms: list[str], params: dict[str, Any],
     finders = {lapsed: _PlaceFinder(session, "postgresql", terms[0], params, lapsed, plain)
                for lapsed in (False, True)}
     topics, lapsed = _pipelined(session.connection(), [
-        (*finders[False].places("topic", LANGUAGES), False),
-        (*finders[True].lapsed_query(), False)])
+        finders[False].places("topic", LANGUAGES), finders[True].lapsed_query()])
     finders[False].found("topic", topics)
     finders[True].lapsed_found(lapsed)
     return finders
 
 
+def _pipelined(conn: Any, batch: list[tuple[TextClause, dict[str, Any]]]) -> list[list[Any]]:  # noqa: ANN401
+    """PostgreSQL: the rows of each (statement, values) in one round trip
+    (bot.db.Direct.pipelined)."""
+    return Direct.pipelined(conn, [(_direct(statement), params) for statement, params in batch])
+
+
+def _rows(conn: Any, statement: TextClause, params: dict[str, Any]) -> list[Any]:  # noqa: ANN401
+    """The rows of a statement without declared columns, tuples: on PostgreSQL as a Direct
+    statement (bot.db), on SQLite through SQLAlchemy."""
+    if conn.dialect.name == "postgresql":
+        return _direct(statement).rows(conn, params)
+    return conn.execute(statement, params).all()
+
+
 def _enough(rows: list[Any], limit: int, score: int) -> bool:
     """Whether all of the top k scored at least `score` (then no point below it can enter)."""
-    return len(rows) >= limit and all(int(r.score) >= score for r in rows)
+    return len(rows) >= limit and all(int(r["score"]) >= score for r in rows)
 
 
 def _rank(session: Session, ids: set[int], params: dict[str, Any], dialect: str, plain: bool,
@@ -580,9 +540,9 @@ def _rank(session: Session, ids: set[int], params: dict[str, Any], dialect: str,
         # hundred at most): prepared, PostgreSQL plans it once per connection (a custom plan
         # for each of the first five runs, then the generic one), where planning it for each
         # search cost about as much as running it (~0.3 ms).
-        return _pipelined(session.connection(), [(statement, {**params, "ids": sorted(ids)},
-                                                  False)], prepare=True)[0]
-    return session.execute(statement, {**params, "ids": sorted(ids)}).all()
+        return _direct(statement, prepare=True).rows(session.connection(),
+                                                     {**params, "ids": sorted(ids)})
+    return session.execute(statement, {**params, "ids": sorted(ids)}).mappings().all()
 
 
 class _PlaceFinder:
@@ -642,7 +602,7 @@ class _PlaceFinder:
             # many points): both in one round trip.
             columns = [column, *(["question"] if column == "tags"
                                  and "question" not in self._found else [])]
-            rows = _pipelined(self.conn, [(*self.places(c, languages), False) for c in columns])
+            rows = _pipelined(self.conn, [self.places(c, languages) for c in columns])
             for c, found in zip(columns, rows, strict=True):
                 self.found(c, found)
         return self._found[column][language]
@@ -678,7 +638,7 @@ class _PlaceFinder:
         `ix_talkingpoint_lapsed` alone), else None."""
         if not self._few:
             if self.dialect == "postgresql":
-                self.lapsed_found(self.conn.execute(*self.lapsed_query()))
+                self.lapsed_found(_rows(self.conn, *self.lapsed_query()))
             else:
                 found = _by_language(self.conn.execute(
                     _FEW_LAPSED, {**self.params, "cap": PLACE_MAX + 1}))
