@@ -434,3 +434,36 @@ def test_a_connection_lost_in_a_pipeline_is_not_used_again(db_url, tmp_path, clo
             conn = s.connection()
             assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != lost
             assert ids(search(s, query, now=datetime.now(UTC)).approved) == expected
+
+
+def test_wildcards_case_and_width_rank_exactly_as_ranking_every_match(db_url, tmp_path, clock,
+                                                                      monkeypatch):
+    """Words holding %, _ or a backslash, in mixed case or full width, in topics, questions,
+    tags and answers of both languages, some lapsed, and in a language crowded with lapsed
+    points: gathered by place (walked ahead for ASCII words on PostgreSQL), the top k are
+    those ranking every match gives, and a word nothing holds finds nothing."""
+    app, _ = build_app(db_url, tmp_path)
+    rng = random.Random(7)
+    words = ["100%", "snake_case", "back\\slash", "ＦＵＬＬ", "MiXeD", "退款%", "数_据", "Ab"]
+    fillers = ["policy", "data", "退款", "政策", "the", "数据"]
+    now = datetime.now(UTC)
+    for i in range(120):
+        chinese = i % 2 == 0
+
+        def text(n: int, chinese=chinese) -> str:  # noqa: ANN001
+            picked = [rng.choice(words if rng.random() < 0.3 else fillers) for _ in range(n)]
+            return ("" if chinese else " ").join(picked)
+
+        content = _point(text(2), text(4), text(8), [rng.choice(words).lower()],
+                         "zh" if chinese else "en")
+        lapsed = i % 3 == 0 if chinese else i % 11 == 0  # Chinese crowded with lapsed points
+        at = now - timedelta(days=rng.choice([1, 2]) + (REVIEW.days + 1 if lapsed else 0))
+        seed(app, content, at=at)
+    queries = ["100%", "0%", "%", "_", "e_c", "\\", "k\\s", "full", "ＦＵＬＬ", "mixed",
+               "MIXED", "退款%", "款%", "数_", "_据", "ab", "AB", "%%", "x_y", "罘%"]
+    early, every = _as_ranking_every_match(
+        app, monkeypatch, queries, (1, 3),
+        [{"WALK": walk, "PLACE_MAX": place_max, "LAPSED_SCAN": scan}
+         for walk, place_max, scan in ((3, 0, 0), (10_000, 300, 5000), (20, 10, 30))])
+    assert early > 50 and every > 10, (early, every)
+    assert find(app, "x_y").approved == [] and find(app, "x_y").expired == []
