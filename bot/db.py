@@ -308,7 +308,8 @@ class Direct:
     Prepared on PostgreSQL (PREPARED) unless `prepare` is False (a statement whose best plan
     depends on its values: the talking-point search's). No statement events (nothing
     listens to these), and every parameter is given: a statement needing a column default
-    computed in Python, or parameters SQLAlchemy expands, is refused.
+    computed in Python, or parameters SQLAlchemy expands, is refused. No autoflush either:
+    a caller that must see its session's unflushed changes flushes first.
 
     `column_keys`: the columns an INSERT or UPDATE sets (SQLAlchemy infers them from the
     parameters of each execution; here they are fixed). A textual statement without declared

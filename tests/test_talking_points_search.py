@@ -467,3 +467,22 @@ def test_wildcards_case_and_width_rank_exactly_as_ranking_every_match(db_url, tm
          for walk, place_max, scan in ((3, 0, 0), (10_000, 300, 5000), (20, 10, 30))])
     assert early > 50 and every > 10, (early, every)
     assert find(app, "x_y").approved == [] and find(app, "x_y").expired == []
+
+
+def test_a_search_sees_its_own_sessions_unsaved_change(db_url, tmp_path) -> None:
+    """A point retired in this session, not flushed yet, is no longer served by a search in
+    the same session, on both databases (PostgreSQL's statements run on the driver, which
+    does not autoflush as the session's own execution does)."""
+    from handlers.talking_points.models import PointStatus
+
+    app, _ = build_app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        point, version = records.propose(s, _point("退款政策", tags=["退款"]), actor="console:a",
+                                         name="a", now=now)
+        s.flush()
+        records.approve(s, point, version, actor="console:b", name="b", now=now, review=REVIEW)
+        s.flush()
+        assert [h.id for h in search(s, "退款政策", now=now).approved] == [point.id]
+        point.status = PointStatus.RETIRED  # not flushed
+        assert [h.id for h in search(s, "退款政策", now=now).approved] == []

@@ -187,6 +187,10 @@ def search(
     terms = terms_of(query)
     if not terms:
         return Found([], [])
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        # The statements below run on the driver (bot.db.Direct), which does not autoflush as
+        # session.execute does: this session's own changes are searched on both databases.
+        session.flush()
     dialect = session.get_bind().dialect.name
     long_terms = [t for t in terms if len(t) >= TRIGRAM]
     # Two-character words with a Chinese (non-ASCII) character: in English such a word (`we`,
