@@ -70,10 +70,10 @@ server = create_server(SlackRequestHandler(app), host="127.0.0.1", port=0, threa
 # (the same gc pause), none of its modules, nothing built.
 LIBRARIES = r"""
 import gc; gc.disable()
-import pydantic_settings, sqlmodel, sqlalchemy.orm, sqlalchemy.dialects.sqlite, jinja2, flask
+import pydantic_settings, sqlmodel, sqlalchemy.orm, sqlalchemy.dialects.sqlite, jinja2
 import apscheduler.schedulers.background, apscheduler.triggers.cron, apscheduler.triggers.interval
 import slack_bolt, slack_sdk, waitress.server, zoneinfo
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 """
 
 REPORT = r"""

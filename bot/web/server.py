@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from bot.core import Liaison
@@ -14,20 +15,46 @@ log = logging.getLogger(__name__)
 
 def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") -> Any:  # noqa: ANN401
     """The one WSGI app: Flask (bot/web/app.py), behind the guard against hostile requests
-    to Slack's endpoint when it serves one."""
+    to Slack's endpoint when it serves one. Flask is built with the first request that
+    reaches it, not at start-up (importing it is a tenth of a start, issue 22): Slack's
+    endpoint and /readyz never do, and a bot without the dashboard may never need it."""
     from bot.adapters.http_guard import MAX_BODY, SLACK_PATH, SlackHttpGuard
-    from bot.web.app import create_app
 
-    flask = create_app(liaison, bolt=bolt)
+    flask = _FirstUse(lambda: _flask(liaison, bolt))
     if bolt is None:
-        return flask.wsgi_app
+        return flask
     # One app serves Slack's endpoint and the pages (issue 18), behind the guard, which hands
     # POST /slack/events to Bolt's own WSGI adapter itself (not through Flask: issue 22).
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    return SlackHttpGuard(flask.wsgi_app, liaison.db, signing_secret, max_body=MAX_BODY,
+    return SlackHttpGuard(flask, liaison.db, signing_secret, max_body=MAX_BODY,
                           web_paths=tuple(w.prefix for w in liaison.settings.web_served()),
                           slack=SlackRequestHandler(bolt, path=SLACK_PATH))
+
+
+def _flask(liaison: Liaison, bolt: Any) -> Any:  # noqa: ANN401
+    from bot.web.app import create_app
+
+    return create_app(liaison, bolt=bolt).wsgi_app
+
+
+class _FirstUse:
+    """A WSGI app built by `build` when the first request comes, once, whichever of the
+    server's threads brings it."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:  # noqa: ANN401
+        app = self._app
+        if app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._build()
+                app = self._app
+        return app(environ, start_response)
 
 
 class WebServer:

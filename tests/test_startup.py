@@ -1,0 +1,60 @@
+"""What a start loads (issue 22: ready in under 500 ms): a Slack-HTTP bot whose schema is
+current is ready, port bound, without importing Alembic or Flask. The web app (Flask) is built
+with the first request that needs it, once, however many of the server's threads bring one at
+the same moment, and then answers as before."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from bot.db import upgrade
+
+CHILD = textwrap.dedent("""
+    import sys, threading
+    from bot.config import Settings
+    from bot.runtime import build
+    from bot.adapters.slack import SlackAdapter
+    settings = Settings(_env_file=None, database_url=sys.argv[1], slack_bot_token="xoxb-t",
+                        slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
+    app = build(settings)
+    adapter = SlackAdapter(app, settings, host="127.0.0.1")
+    adapter.port = 0
+    adapter.listen()
+    print("ready:", "alembic" in sys.modules, "flask" in sys.modules)
+
+    import bot.web.app
+    built = []
+    real = bot.web.app.create_app
+    bot.web.app.create_app = lambda *a, **k: built.append(1) or real(*a, **k)
+    threading.Thread(target=adapter._server.run, daemon=True).start()
+    port = adapter._server.effective_port
+    answers = []
+
+    def get(path):
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+            answers.append(r.status)
+            return r.read()
+
+    threads = [threading.Thread(target=get, args=("/healthz",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("healthz:", answers, "built:", len(built), get("/healthz"))
+    adapter.stop()
+""")
+
+
+def test_a_ready_slack_http_bot_has_loaded_neither_alembic_nor_flask(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    upgrade(url)
+    done = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ready: False False", done.stdout
+    assert lines[1] == "healthz: [200, 200, 200, 200, 200] built: 1 b'ok\\n'", done.stdout
