@@ -1,7 +1,7 @@
 """What a start loads (issue 22: ready in under 500 ms): a Slack-HTTP bot whose schema is
 current is ready, port bound, without importing Alembic or Flask. The web app (Flask) is built
 with the first request that needs it, once, however many of the server's threads bring one at
-the same moment, and then answers as before."""
+the same moment, and then answers as before. With the dashboard on, it is built at start."""
 
 from __future__ import annotations
 
@@ -17,13 +17,17 @@ CHILD = textwrap.dedent("""
     from bot.config import Settings
     from bot.runtime import build
     from bot.adapters.slack import SlackAdapter
+    web = dict(dashboard=True, web_secret="s" * 16, public_url="https://liaison.example.com")
     settings = Settings(_env_file=None, database_url=sys.argv[1], slack_bot_token="xoxb-t",
-                        slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
+                        slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/",
+                        **(web if sys.argv[2] == "dashboard" else {}))
     app = build(settings)
     adapter = SlackAdapter(app, settings, host="127.0.0.1")
     adapter.port = 0
     adapter.listen()
     print("ready:", "alembic" in sys.modules, "flask" in sys.modules)
+    if sys.argv[2] == "dashboard":
+        sys.exit()
 
     import bot.web.app
     built = []
@@ -52,9 +56,20 @@ CHILD = textwrap.dedent("""
 def test_a_ready_slack_http_bot_has_loaded_neither_alembic_nor_flask(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'start.db'}"
     upgrade(url)
-    done = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    lines = _start(url, "plain")
+    assert lines[0] == "ready: False False"
+    assert lines[1] == "healthz: [200, 200, 200, 200, 200] built: 1 b'ok\\n'"
+
+
+def test_with_the_dashboard_on_flask_is_built_at_start(tmp_path: Path) -> None:
+    """Pages people visit are built before the first visitor: a fault in them shows at start."""
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    upgrade(url)
+    assert _start(url, "dashboard") == ["ready: False True"]
+
+
+def _start(url: str, mode: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", CHILD, url, mode], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "ready: False False", done.stdout
-    assert lines[1] == "healthz: [200, 200, 200, 200, 200] built: 1 b'ok\\n'", done.stdout
+    return done.stdout.splitlines()

@@ -15,12 +15,15 @@ log = logging.getLogger(__name__)
 
 def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") -> Any:  # noqa: ANN401
     """The one WSGI app: Flask (bot/web/app.py), behind the guard against hostile requests
-    to Slack's endpoint when it serves one. Flask is built with the first request that
-    reaches it, not at start-up (importing it is a tenth of a start, issue 22): Slack's
-    endpoint and /readyz never do, and a bot without the dashboard may never need it."""
+    to Slack's endpoint when it serves one. With the dashboard or a domain's pages on, Flask
+    is built now; without them it serves only /healthz and a 405, and is built with the first
+    request that reaches it (importing it is a tenth of a start, issue 22): Slack's endpoint
+    and /readyz never do."""
     from bot.adapters.http_guard import MAX_BODY, SLACK_PATH, SlackHttpGuard
 
     flask = _FirstUse(lambda: _flask(liaison, bolt))
+    if liaison.settings.web_enabled:
+        flask.build()  # a page's fault shows at start, not at its first visitor
     if bolt is None:
         return flask
     # One app serves Slack's endpoint and the pages (issue 18), behind the guard, which hands
@@ -39,22 +42,25 @@ def _flask(liaison: Liaison, bolt: Any) -> Any:  # noqa: ANN401
 
 
 class _FirstUse:
-    """A WSGI app built by `build` when the first request comes, once, whichever of the
-    server's threads brings it."""
+    """A WSGI app made by its factory once, with the first request (whichever of the server's
+    threads brings it) or on `build()`."""
 
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
         self._app: Any = None
         self._lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:  # noqa: ANN401
+    def build(self) -> Any:  # noqa: ANN401
         app = self._app
         if app is None:
             with self._lock:
                 if self._app is None:
                     self._app = self._build()
                 app = self._app
-        return app(environ, start_response)
+        return app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:  # noqa: ANN401
+        return self.build()(environ, start_response)
 
 
 class WebServer:
