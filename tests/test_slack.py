@@ -155,6 +155,16 @@ def test_help_comes_back_in_the_ack_itself(slack: Harness) -> None:
     assert slack.fake.calls("chat.postMessage") == []
 
 
+def test_a_command_whose_text_says_payload_reaches_its_listener(slack: Harness) -> None:
+    # Bolt alone takes any form body holding "payload" for an interaction's and, finding no
+    # payload field, answers 404 "unhandled request" (bot/adapters/slack_wsgi.py).
+    status, body = slack.slack.command("/liaison", "help payload", user=ALICE,
+                                       channel="CGENERAL")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_type"] == "ephemeral" and "payload" in message_text(answer)
+
+
 def test_slow_work_is_acked_at_once_and_answered_by_the_response_url(
     slack: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,11 +28,11 @@ def wsgi_app(liaison: Liaison, *, bolt: Any = None, signing_secret: str = "") ->
         return flask
     # One app serves Slack's endpoint and the pages (issue 18), behind the guard, which hands
     # POST /slack/events to Bolt's own WSGI adapter itself (not through Flask: issue 22).
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from bot.adapters.slack_wsgi import BoltWsgi
 
     return SlackHttpGuard(flask, liaison.db, signing_secret, max_body=MAX_BODY,
                           web_paths=tuple(w.prefix for w in liaison.settings.web_served()),
-                          slack=SlackRequestHandler(bolt, path=SLACK_PATH))
+                          slack=BoltWsgi(bolt, path=SLACK_PATH))
 
 
 def _flask(liaison: Liaison, bolt: Any) -> Any:  # noqa: ANN401
