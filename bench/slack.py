@@ -17,8 +17,13 @@ second of one core spent on nothing else). `client`: the client process's CPU pe
 (its threads share one interpreter lock as well; a bare app that costs less than the client
 is measured against the client).
 
+With --by-thread, each server's CPU per request is also split by the threads that spent it
+(Linux): `waitress` (the server's worker threads: the guard, the endpoint, the wait for the
+answer), `slack-work` (the adapter's pool: the command's work), `http loop` (waitress's
+socket loop), with the voluntary context switches per request of each in brackets.
+
     .venv/bin/python bench/slack.py [--requests 2000] [--threads 4,1]
-        [--commands "help,complaint list"] [--default]
+        [--commands "help,complaint list"] [--default] [--by-thread]
 
 LIAISON_BENCH_DATABASE_URL: an empty PostgreSQL database to run Liaison on instead of SQLite.
 """
@@ -80,7 +85,7 @@ def bare_bolt(api_url: str, process_before_response: bool) -> App:
 
 def serve(wsgi_app) -> tuple[int, object]:  # noqa: ANN001
     server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=server.run, name="http loop", daemon=True).start()
     return int(server.effective_port), server
 
 
@@ -152,16 +157,49 @@ def load(port: int, total: int, threads: int,
     return time.perf_counter() - began, latencies, errors, time.process_time() - cpu
 
 
+def by_thread() -> dict[int, tuple[str, float, int]]:
+    """This process's threads: id -> (name without its number, CPU seconds, voluntary
+    context switches), from /proc (empty where there is none)."""
+    names = {t.native_id: re.sub(r"[-_ ]?\d+$", "", t.name) for t in threading.enumerate()}
+    found = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in (os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/self/task/{tid}/status") as status:
+                switches = re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status.read(), re.M)
+        except OSError:
+            continue  # ended meanwhile
+        found[int(tid)] = (names.get(int(tid), "other"), (int(fields[11]) + int(fields[12])) / tick,
+                           int(switches.group(1)) if switches else 0)
+    return found
+
+
+def thread_split(before: dict, after: dict, requests: int) -> str:
+    spent: dict[str, list[float]] = {}
+    for tid, (name, cpu, switches) in after.items():
+        _, cpu0, switches0 = before.get(tid, (name, 0.0, 0))
+        total = spent.setdefault(name, [0.0, 0.0])
+        total[0] += cpu - cpu0
+        total[1] += switches - switches0
+    return ", ".join(f"{name} {cpu / requests * 1000:.2f} ({switches / requests:.1f})"
+                     for name, (cpu, switches) in sorted(spent.items(), key=lambda x: -x[1][0])
+                     if cpu > 0)
+
+
 def figures(name: str, port: int, total: int, threads: int,
-            text: str = "help") -> dict[str, float]:
+            text: str = "help", split: bool = False) -> dict[str, float]:
     # The client runs in its own process, so it does not share the server's interpreter lock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as client:
         client.submit(load, port, min(200, total), threads, text).result()  # warm up
         cpu = time.process_time()  # this process's threads: the servers (the client is apart)
+        before = by_thread() if split else {}
         wall, latencies, errors, client_cpu = client.submit(
             load, port, total, threads, text).result()
         cpu = time.process_time() - cpu
+        after = by_thread() if split else {}
     latencies.sort()
     row = {
         "rps": len(latencies) / wall,
@@ -180,6 +218,9 @@ def figures(name: str, port: int, total: int, threads: int,
     print(f"{name:<44} {row['rps']:>9.0f} {row['p50']:>9.2f} {row['p99']:>9.2f} "
           f"{row['n']:>7} {errors:>6} {row['cpu']:>7.2f} {row['busy']:>5.2f} "
           f"{row['client']:>7.2f}", flush=True)
+    if split:
+        print(f"  by thread, CPU ms per request (voluntary switches): "
+              f"{thread_split(before, after, max(1, len(latencies)))}", flush=True)
     return row
 
 
@@ -203,6 +244,8 @@ def main() -> None:
     parser.add_argument("--commands", default="help,complaint list")
     parser.add_argument("--default", action="store_true",
                         help="also the bare app in Bolt's default mode (10 ms ack polling)")
+    parser.add_argument("--by-thread", action="store_true",
+                        help="each server's CPU per request by the threads that spent it")
     args = parser.parse_args()
     # Bolt warns, once per app, that the client's token is unused when `authorize` is given.
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
@@ -223,7 +266,7 @@ def main() -> None:
         adapter = SlackAdapter(app, settings, host="127.0.0.1")
         adapter.port = 0
         liaison_port = adapter.listen()
-        runner = threading.Thread(target=adapter.run, daemon=True)
+        runner = threading.Thread(target=adapter.run, name="http loop", daemon=True)
         runner.start()
         fast_port, fast = serve(SlackRequestHandler(bare_bolt(fake.api_url, True)))
         slow_port, slow = serve(SlackRequestHandler(bare_bolt(fake.api_url, False)))
@@ -237,13 +280,14 @@ def main() -> None:
                 print(f"`/liaison {text}`, {threads} client thread(s)")
                 print(f"{'server':<44} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'n':>7} "
                       f"{'errors':>6} {'cpu ms':>7} {'busy':>5} {'client':>7}")
+                split = args.by_thread
                 liaison = figures("Liaison (answer rendered into the ack)", liaison_port,
-                                  total, threads, text)
+                                  total, threads, text, split)
                 bare = figures("bare Bolt, ack only, process_before_response", fast_port,
-                               total, threads, text)
+                               total, threads, text, split)
                 if args.default:
                     figures("bare Bolt, ack only, Bolt default mode", slow_port, total,
-                            threads, text)
+                            threads, text, split)
                 ratio = (liaison["rps"] / bare["rps"], liaison["p50"] / bare["p50"],
                          liaison["p99"] / bare["p99"], liaison["cpu"] / bare["cpu"])
                 results.append((text, threads, liaison, ratio))
