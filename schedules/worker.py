@@ -135,6 +135,19 @@ def _not_an_index(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any
     return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
+def _first_open(dialect: str) -> ColumnElement[bool]:
+    """The row is the first open message of its conversation (or has none): the next waits
+    until it is out, so a deferred message holds back the later ones of its conversation and
+    nothing else."""
+    c = Reminder.__table__.c
+    earlier = Reminder.__table__.alias("earlier")
+    head = ~exists().where(
+        _rare(earlier.c.conversation == c.conversation, dialect), earlier.c.id < c.id,
+        _not_an_index(earlier.c.status, dialect).in_((Status.PENDING, Status.CLAIMED)),
+    )
+    return or_(c.conversation.is_(None), head)
+
+
 _CHUNK = (select(Reminder).where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
           .order_by(col(Reminder.id)))
 
@@ -207,6 +220,7 @@ class Sweeper:
         self._clock_given = False  # sweep(now=...): a caller's clock, used throughout
         self.render_chunk = RENDER_CHUNK_SQLITE if app.db.dialect == "sqlite" else RENDER_CHUNK
         self._claim_select: Select | None = None  # built on first use (see _pick)
+        self._next_due: Select | None = None  # likewise (see next_due)
         # The connection a sweep marks on (None: not open; False: failed in this sweep), see
         # _quick_mark.
         self._marker: Connection | None | bool = None
@@ -254,15 +268,7 @@ class Sweeper:
         now = bindparam("now", type_=c.due_at.type)
         limit = bindparam("limit", type_=Integer)
         owner = bindparam("owner", type_=c.lease_owner.type)
-        # Only the first open message of a conversation: the next waits until it is out, so a
-        # deferred message holds back the later ones of its conversation and nothing else.
-        earlier = Reminder.__table__.alias("earlier")
-        dialect = self.app.db.dialect
-        head = ~exists().where(
-            _rare(earlier.c.conversation == c.conversation, dialect), earlier.c.id < c.id,
-            _not_an_index(earlier.c.status, dialect).in_((Status.PENDING, Status.CLAIMED)),
-        )
-        first = or_(c.conversation.is_(None), head)
+        first = _first_open(self.app.db.dialect)
         # Read as one OR of indexes, every due row was sorted on each claim: with 10,000 due,
         # 40 ms (SQLite) to 170 ms (PostgreSQL) a claim of 20, most of a sweep. Each kind is
         # read in due order from its own index, `limit` at most, then the first `limit` of
@@ -796,12 +802,18 @@ class Sweeper:
     # -- for the scheduler ------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
+        """When the next sweep has something to take: the earliest due of the pending rows a
+        claim may take, the first open one of each conversation. A row waiting behind an
+        earlier one still open (deferred to a retry, or being sent) is not due before it:
+        counted, it was due at once, found untakeable, and due again, and the scheduler swept
+        hundreds of times a second until the earlier one was out."""
+        if self._next_due is None:
+            c = Reminder.__table__.c
+            self._next_due = (select(c.due_at)
+                              .where(c.status == Status.PENDING, _first_open(self.app.db.dialect))
+                              .order_by(c.due_at).limit(1))
         with self.app.db.session() as session:
-            return session.execute(
-                select(func.min(Reminder.__table__.c.due_at)).where(
-                    Reminder.__table__.c.status == Status.PENDING
-                )
-            ).scalar()
+            return session.execute(self._next_due).scalar()
 
 
 def _address_key(outbound: Outbound) -> str:

@@ -645,3 +645,48 @@ def test_with_sqlite_statistics_the_claim_and_renew_still_search_their_indexes(d
     assert "USING INDEX ix_reminder_status_" in renew_plan, renew_plan
     with app.db.session() as s:  # the statistics are there (the test's premise)
         assert s.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar()
+
+
+def _answer(body: str):  # noqa: ANN202
+    from bot.messages import Address, Outbound, Rendered
+
+    return Outbound(Address(platform="console", channel="dm:alice", user="alice",
+                            in_reply=True), Rendered(title="", body=body))
+
+
+def test_an_answer_waiting_behind_a_deferred_one_does_not_make_the_scheduler_spin(
+    db_url, tmp_path  # noqa: ANN001
+):
+    """A conversation's first answer deferred an hour (a retry's back-off) holds back the next
+    one, due now: the next sweep is set for the first one's time. Counted as due, the waiting
+    one set a wake-up for now, found nothing it could take, and set one again: hundreds of
+    sweeps a second, a core burnt until the hour was out (found by review)."""
+    app = _app(db_url, tmp_path, reminder_sweep=timedelta(hours=1))
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with app.db.session() as s:
+        api.queue(s, _answer("one"), now=later)
+        api.queue(s, _answer("two"))
+    assert Sweeper(app, recording_adapters()).next_due() == later
+    adapters = recording_adapters()
+    scheduler = ReminderScheduler(app, adapters)
+    scheduler.start()
+    try:
+        scheduler.sweep()  # after the start-up sweep: nothing could go out
+        wake = scheduler.scheduler.get_job("wake")
+        assert wake is not None and wake.next_run_time == later
+    finally:
+        scheduler.stop()
+    assert adapters["console"].sent == []
+
+
+def test_once_the_deferred_answer_is_out_the_one_behind_it_is_due(db_url, tmp_path, clock):  # noqa: ANN001
+    app = _app(db_url, tmp_path)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with app.db.session() as s:
+        api.queue(s, _answer("one"), now=later)
+        queued = datetime.now(UTC)
+        api.queue(s, _answer("two"), now=queued)
+    assert run_due(app) == []
+    clock.shift(timedelta(hours=1))
+    assert [o.message.body for o in run_due(app)] == ["one", "two"]
+    assert Sweeper(app, recording_adapters()).next_due() is None
