@@ -47,6 +47,7 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -803,15 +804,21 @@ class Sweeper:
 
     def next_due(self) -> datetime | None:
         """When the next sweep has something to take: the earliest due of the pending rows a
-        claim may take, the first open one of each conversation. A row waiting behind an
-        earlier one still open (deferred to a retry, or being sent) is not due before it:
+        claim may take (the first open one of each conversation), or the end of a lease on a
+        claimed one (a replica that died: its rows are taken over then). A row waiting behind
+        an earlier one still open (deferred to a retry, or being sent) is not due before it:
         counted, it was due at once, found untakeable, and due again, and the scheduler swept
         hundreds of times a second until the earlier one was out."""
         if self._next_due is None:
             c = Reminder.__table__.c
-            self._next_due = (select(c.due_at)
-                              .where(c.status == Status.PENDING, _first_open(self.app.db.dialect))
-                              .order_by(c.due_at).limit(1))
+            first = _first_open(self.app.db.dialect)
+            branches = []
+            for status, at in ((Status.PENDING, c.due_at), (Status.CLAIMED, c.lease_until)):
+                branch = (select(at.label("at")).where(c.status == status, first)
+                          .order_by(at).limit(1).subquery())
+                branches.append(select(branch.c.at).select_from(branch))
+            either = union_all(*branches).subquery()
+            self._next_due = select(func.min(either.c.at))
         with self.app.db.session() as session:
             return session.execute(self._next_due).scalar()
 

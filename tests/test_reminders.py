@@ -690,3 +690,25 @@ def test_once_the_deferred_answer_is_out_the_one_behind_it_is_due(db_url, tmp_pa
     clock.shift(timedelta(hours=1))
     assert [o.message.body for o in run_due(app)] == ["one", "two"]
     assert Sweeper(app, recording_adapters()).next_due() is None
+
+
+def test_an_answer_behind_a_dead_replicas_claimed_one_is_due_when_its_lease_ends(
+    db_url, tmp_path  # noqa: ANN001
+):
+    """The first answer of a conversation claimed by a replica that died (its lease runs 60 s
+    more), the next due now: the next sweep is set for the lease's end, when the first is
+    taken over, not for the next interval after it (found by review)."""
+    from sqlalchemy import update
+
+    app = _app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        api.queue(s, _answer("one"), now=now)
+        api.queue(s, _answer("two"), now=now)
+    lease = now + timedelta(seconds=60)
+    table = Reminder.__table__
+    with app.db.session() as s:
+        first = s.execute(select(table.c.id).order_by(table.c.id).limit(1)).scalar()
+        s.execute(update(table).where(table.c.id == first).values(
+            status=Status.CLAIMED, lease_owner="dead-replica", lease_until=lease))
+    assert Sweeper(app, recording_adapters()).next_due() == lease
