@@ -29,10 +29,19 @@ CHILD = textwrap.dedent("""
     if sys.argv[2] == "dashboard":
         sys.exit()
 
-    import bot.web.app
+    import time
+    import bot.web.server
     built = []
-    real = bot.web.app.create_app
-    bot.web.app.create_app = lambda *a, **k: built.append(1) or real(*a, **k)
+    real = bot.web.server._flask
+
+    def counted(*args):
+        # The first build takes a while (Flask imported here, in a server thread, and a
+        # pause), so that the other requests arrive during it and wait for it.
+        built.append(1)
+        time.sleep(0.3)
+        return real(*args)
+
+    bot.web.server._flask = counted
     threading.Thread(target=adapter._server.run, daemon=True).start()
     port = adapter._server.effective_port
     answers = []

@@ -5,7 +5,8 @@ Bolt (slack_bolt/request/internals.py, `parse_body`) takes any form body that ho
 body as empty: `/liaison tp payload`, or any command whose text says "payload", was answered
 404 "unhandled request" and never reached its listener. Such a form is read whole here, as
 `parse_qsl` reads every other command, and Bolt dispatches it as usual (its signature check
-included: the raw body is the one Slack signed).
+included: the raw body is the one Slack signed). A copy Bolt makes for a lazy listener
+(`BoltRequest.to_copyable`) parses the raw body again, Bolt's way; Liaison has none.
 """
 
 from __future__ import annotations

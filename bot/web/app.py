@@ -134,9 +134,9 @@ def create_app(liaison: Liaison, *, bolt: Any = None) -> Flask:  # noqa: ANN401,
                         status=200 if ready else 503, content_type="text/plain; charset=utf-8")
 
     if bolt is not None:
-        # Behind the guard (bot/web/server.py), POST /slack/events never reaches Flask; this
-        # route answers GET, HEAD and PUT there with 405 (Allow: POST), and serves the endpoint
-        # when the app runs without the guard.
+        # Behind the guard (bot/web/server.py, always in front when Bolt is given), POST
+        # /slack/events never reaches Flask: this route is there for the 405 (Allow: POST)
+        # that GET, HEAD and PUT get.
         from slack_bolt.adapter.flask import SlackRequestHandler
 
         slack = SlackRequestHandler(bolt)
