@@ -60,6 +60,8 @@ PLACE_INDEXES = tuple(f"ix_talkingpoint_{column}_grams_{lang}"  # PostgreSQL
                       for column in ("topic", "question", "tags") for lang in LANGUAGES)
 # PostgreSQL: pg_trgm over the text, one partial index per language (migration 0019).
 TEXT_INDEXES = tuple(f"{TRGM_INDEX}_{lang}" for lang in LANGUAGES)
+# PostgreSQL: the bigram index of the text, one partial index per language (migration 0021).
+BIGRAM_INDEXES = tuple(f"{BIGRAM_INDEX}_{lang}" for lang in LANGUAGES)
 # Objects no SQLModel model describes on purpose; autogenerate must leave them alone.
 UNMANAGED = frozenset({
     FTS_TABLE, f"{FTS_TABLE}_data", f"{FTS_TABLE}_idx", f"{FTS_TABLE}_docsize",
@@ -67,7 +69,7 @@ UNMANAGED = frozenset({
     BIGRAM_TABLE, f"{BIGRAM_TABLE}_data", f"{BIGRAM_TABLE}_idx", f"{BIGRAM_TABLE}_docsize",
     f"{BIGRAM_TABLE}_config", BIGRAM_INDEX,
     *(f"{PLACE_TABLE}{suffix}" for suffix in ("", "_data", "_idx", "_docsize", "_config")),
-    *PLACE_INDEXES, *TEXT_INDEXES,
+    *PLACE_INDEXES, *TEXT_INDEXES, *BIGRAM_INDEXES,
 })
 SQLModel.metadata.info.setdefault("unmanaged", set()).update(UNMANAGED)
 MAX_TERMS = 8
