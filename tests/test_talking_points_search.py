@@ -275,8 +275,9 @@ def test_the_early_stop_ranks_exactly_as_ranking_every_match(db_url, tmp_path, c
     # nothing (every place walked), or with a few candidates, or with many.
     early, every = _as_ranking_every_match(
         app, monkeypatch, queries, (1, 3, 7),
-        [{"WALK": walk, "PLACE_MAX": place_max}
-         for walk, place_max in ((5, 0), (40, 3), (10_000, 0), (40, 300))])
+        [{"WALK": walk, "PLACE_MAX": place_max, "QUICK_WALK": quick}
+         for walk, place_max, quick in ((5, 0, 300), (40, 3, 2), (10_000, 0, 300),
+                                        (40, 300, 0))])
     # Both ways were compared: many searches stopped early, many ranked every match.
     assert early > 50 and every > 50, (early, every)
 
