@@ -561,8 +561,8 @@ def _pipelined(conn: Any, batch: list[tuple[TextClause, dict[str, Any]]]) -> lis
     fixed by the statement itself (a partial index per literal language, the walk's order),
     so a generic plan is the custom one, and planning them for every search cost more than
     running most of them (about 1 ms a search at 100,000 points: the walk-first statement
-    alone takes ~0.8 ms to plan). Ranking statements are not prepared (their plans depend
-    on the word: bot.db.make_engine)."""
+    alone takes ~0.8 ms to plan). The statements ranking every match are not prepared (their
+    plans depend on the word: bot.db.make_engine)."""
     return Direct.pipelined(conn, [(_direct(statement, prepare=True), params)
                                    for statement, params in batch])
 
