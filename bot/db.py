@@ -720,6 +720,10 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
     try:
         if engine is not None:
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # The bot's per-statement limit is for chat, not for building an index over
+                    # a filled table; for this transaction only.
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 config.attributes["connection"] = connection
                 command.upgrade(config, "heads")
         else:

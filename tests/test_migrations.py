@@ -77,3 +77,43 @@ def test_meeting_action_items_name_their_meeting_after_0012(tmp_path) -> None:  
             "SELECT ref, meeting_id, origin, origin_ref FROM meeting_action")))
     engine.dispose()
     assert rows == [("A-2026-0002", 1, "meeting", "M-2026-0005")]
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("LIAISON_TEST_DATABASE_URL"),
+                    reason="LIAISON_TEST_DATABASE_URL not set")
+def test_the_bots_statement_timeout_does_not_cut_a_migration_short() -> None:
+    """The bot runs its migrations at start on its own engine, whose statements PostgreSQL
+    stops after LIAISON_DATABASE_STATEMENT_TIMEOUT (10 s): an index built over a filled table
+    takes longer, and the upgrade failed (a start that never came up). Each statement of a
+    migration runs without that limit; the bot's own statements keep it."""
+    import uuid
+
+    from sqlalchemy import event
+
+    from bot.db import Database
+    from tests.conftest import _admin_engine, _pg_drop, _pg_url
+
+    name = f"liaison_timeout_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    limits: set[str] = set()
+
+    def seen(conn, cursor, statement, *_):  # noqa: ANN001, ANN202
+        if statement.lstrip().upper().startswith(("CREATE", "ALTER")):
+            limits.add(cursor.connection.execute("SHOW statement_timeout").fetchone()[0])
+
+    try:
+        db = Database(_pg_url(name), statement_timeout=7)
+        try:
+            event.listen(db.engine, "after_cursor_execute", seen)
+            db.upgrade()
+            event.remove(db.engine, "after_cursor_execute", seen)
+            assert limits == {"0"}
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "7s"
+        finally:
+            db.dispose()
+    finally:
+        _pg_drop(name)
