@@ -33,18 +33,14 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != 'postgresql':
         return
-    # Building it computes the bigrams of every point's text: at 100,000 points that took
-    # longer than the bot's statement timeout (10 s, bot.db.make_engine), so the build has
-    # none, and the timeout is put back for what follows in this transaction.
-    timeout = bind.exec_driver_sql("SHOW statement_timeout").scalar_one()
-    op.execute("SET LOCAL statement_timeout = 0")
+    # Building it computes the bigrams of every point's text: at 100,000 points that takes
+    # longer than the bot's statement timeout, which migrations run without (bot.db.upgrade).
     # fastupdate off, as the other search indexes (0018): no pending list for every search
     # to read through.
     for lang in LANGUAGES:
         op.execute(f"CREATE INDEX {index(lang)} ON talkingpoint USING gin "
                    f"({FUNCTION}(search_text)) WITH (fastupdate = off) "
                    f"WHERE language = '{lang}'")
-    op.execute(f"SET LOCAL statement_timeout = '{timeout}'")
 
 
 def downgrade() -> None:
