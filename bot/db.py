@@ -722,8 +722,11 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
             with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     # The bot's per-statement limit is for chat, not for building an index over
-                    # a filled table; for this transaction only.
-                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    # a filled table; for this transaction only. Waiting for a table's lock
+                    # stays limited: a replica's long transaction would otherwise hold the
+                    # start, and every write queued behind the migration's lock with it.
+                    connection.exec_driver_sql(
+                        "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '10s'")
                 config.attributes["connection"] = connection
                 command.upgrade(config, "heads")
         else:

@@ -85,7 +85,8 @@ def test_the_bots_statement_timeout_does_not_cut_a_migration_short() -> None:
     """The bot runs its migrations at start on its own engine, whose statements PostgreSQL
     stops after LIAISON_DATABASE_STATEMENT_TIMEOUT (10 s): an index built over a filled table
     takes longer, and the upgrade failed (a start that never came up). Each statement of a
-    migration runs without that limit; the bot's own statements keep it."""
+    migration runs without that limit (waiting for a lock still has one); the bot's own
+    statements keep it."""
     import uuid
 
     from sqlalchemy import event
@@ -102,7 +103,8 @@ def test_the_bots_statement_timeout_does_not_cut_a_migration_short() -> None:
 
     def seen(conn, cursor, statement, *_):  # noqa: ANN001, ANN202
         if statement.lstrip().upper().startswith(("CREATE", "ALTER")):
-            limits.add(cursor.connection.execute("SHOW statement_timeout").fetchone()[0])
+            limits.add((cursor.connection.execute("SHOW statement_timeout").fetchone()[0],
+                        cursor.connection.execute("SHOW lock_timeout").fetchone()[0]))
 
     try:
         db = Database(_pg_url(name), statement_timeout=7)
@@ -110,7 +112,7 @@ def test_the_bots_statement_timeout_does_not_cut_a_migration_short() -> None:
             event.listen(db.engine, "after_cursor_execute", seen)
             db.upgrade()
             event.remove(db.engine, "after_cursor_execute", seen)
-            assert limits == {"0"}
+            assert limits == {("0", "10s")}
             with db.engine.connect() as conn:
                 assert conn.execute(text("SHOW statement_timeout")).scalar() == "7s"
         finally:
