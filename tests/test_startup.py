@@ -21,6 +21,30 @@ CHILD = textwrap.dedent("""
     settings = Settings(_env_file=None, database_url=sys.argv[1], slack_bot_token="xoxb-t",
                         slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/",
                         **(web if sys.argv[2] == "dashboard" else {}))
+    import bot.web.server
+
+    class Watched:  # the web app's build lock, counting the requests that come to it
+
+        def __init__(self):
+            self.lock, self.came, self.changed = threading.Lock(), 0, threading.Condition()
+
+        def __enter__(self):
+            with self.changed:
+                self.came += 1
+                self.changed.notify_all()
+            self.lock.acquire()
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    watched = Watched()
+    made = bot.web.server._FirstUse.__init__
+
+    def watching(self, build):
+        made(self, build)
+        self._lock = watched
+
+    bot.web.server._FirstUse.__init__ = watching
     app = build(settings)
     adapter = SlackAdapter(app, settings, host="127.0.0.1")
     adapter.port = 0
@@ -29,16 +53,15 @@ CHILD = textwrap.dedent("""
     if sys.argv[2] == "dashboard":
         sys.exit()
 
-    import time
-    import bot.web.server
     built = []
     real = bot.web.server._flask
 
     def counted(*args):
-        # The first build takes a while (Flask imported here, in a server thread, and a
-        # pause), so that the other requests arrive during it and wait for it.
+        # The first build (Flask imported here, in a server thread) waits until the other
+        # three requests have come to the lock: they arrive during it and must wait for it.
         built.append(1)
-        time.sleep(0.3)
+        with watched.changed:
+            watched.changed.wait_for(lambda: watched.came >= 4, timeout=20)
         return real(*args)
 
     bot.web.server._flask = counted
