@@ -3,14 +3,17 @@ started, schema checked) and the resident memory then, for Liaison in Slack HTTP
 a bare slack-bolt app served by waitress. Runs alternate, in the same command; also says
 whether Alembic was imported (it need not be when the schema is current). A third row imports
 only the libraries a ready Liaison has loaded (no module of its own, nothing built): the floor
-that lazy imports in Liaison's code cannot go under.
+that lazy imports in Liaison's code cannot go under. A fourth row starts Liaison as the first
+does but with no domain (no package of handlers/ imported, an empty registry): what the domains
+cost a start, the most that loading them on first use could save. `--stages` prints, for one
+start, the CPU time and RSS after each step (imports, settings, build, adapter, scheduler).
 
 The project's modules are byte-compiled first, as `pip install` does in the image (the
 Dockerfile), so that each run measures a start, not compiling 200 modules from source: the
 children run with PYTHONDONTWRITEBYTECODE=1 (as the image does), which otherwise leaves a
 development tree without .pyc files (about 0.7 s of CPU per start). `--source` skips that.
 
-    .venv/bin/python bench/startup.py [--runs 5]
+    .venv/bin/python bench/startup.py [--runs 5] [--stages]
 """
 
 from __future__ import annotations
@@ -47,6 +50,68 @@ from schedules.scheduler import ReminderScheduler
 scheduler = ReminderScheduler(app, {{"slack": adapter}})
 scheduler.start()
 gc.freeze(); gc.enable()  # as bot.runtime.serve does once the bot is ready
+"""
+
+# Liaison as above, but with no domain: the settings and the registry without handlers/.
+NO_DOMAINS = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+import bot.cli
+import gc; gc.disable()
+from bot.config import Settings
+from bot.core import Liaison
+from bot.db import Database
+from bot.router import Registry
+from bot.adapters.slack import SlackAdapter
+settings = Settings(domains=[], _env_file=None, database_url={url!r},
+                    slack_bot_token="xoxb-bench", slack_signing_secret="s",
+                    slack_api_url="http://127.0.0.1:9/api/")
+db = Database(settings.database_url)
+db.upgrade()
+app = Liaison(settings, db, registry=Registry())
+adapter = SlackAdapter(app, settings, host="127.0.0.1")
+adapter.port = 0
+adapter.listen()
+from schedules.scheduler import ReminderScheduler
+scheduler = ReminderScheduler(app, {{"slack": adapter}})
+scheduler.start()
+gc.freeze(); gc.enable()
+assert "handlers" not in sys.modules
+"""
+
+# One Liaison start, step by step: the CPU time and RSS after each (printed before READY).
+STAGES = r"""
+import sys, time, resource
+sys.path.insert(0, {root!r})
+def mark(step, last=[0.0, 0.0]):
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (used.ru_utime + used.ru_stime) * 1000
+    rss = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmRSS")) / 1024
+    print(f"STAGE {{step:<44}} {{cpu:7.0f}} {{cpu - last[0]:7.0f}} "
+          f"{{rss:7.1f}} {{rss - last[1]:6.1f}}")
+    last[:] = [cpu, rss]
+mark("interpreter")
+import bot.cli; mark("import bot.cli")
+import gc; gc.disable()
+from bot.config import Settings; mark("import bot.config (pydantic-settings)")
+import sqlalchemy.orm, sqlmodel; mark("import sqlmodel, sqlalchemy.orm")
+import bot.models, schedules.models; mark("import bot.models, schedules.models")
+import bot.core; mark("import bot.core (jinja2, the engine, ...)")
+import handlers; mark("import handlers (every domain)")
+from bot.runtime import build; mark("import bot.runtime")
+settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",
+                    slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
+mark("Settings(...)")
+from bot.adapters.slack import SlackAdapter; mark("import bot.adapters.slack (slack-bolt)")
+app = build(settings); mark("build (schema check, registry, renderer)")
+adapter = SlackAdapter(app, settings, host="127.0.0.1"); mark("SlackAdapter(...)")
+adapter.port = 0
+adapter.listen(); mark("listen (waitress, the web app)")
+from schedules.scheduler import ReminderScheduler; mark("import schedules.scheduler")
+scheduler = ReminderScheduler(app, {{"slack": adapter}})
+scheduler.start(); mark("ReminderScheduler(...).start()")
+gc.freeze(); gc.enable()
 """
 
 BARE = r"""
@@ -88,6 +153,16 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def stages(code: str) -> list[str]:
+    """One start of `code`, its STAGE lines (step, CPU ms, its share, RSS MB, its share)."""
+    proc = subprocess.run([sys.executable, "-c", "import sys\n" + code + REPORT],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    return [line.removeprefix("STAGE ") for line in proc.stdout.splitlines()
+            if line.startswith("STAGE ")]
+
+
 def once(code: str) -> tuple[float, float, bool, float]:
     """Wall time to ready, RSS then (MB), whether Alembic was imported, and the child's CPU
     time to ready (user + system: less at the mercy of other processes on a shared machine
@@ -111,6 +186,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--source", action="store_true",
                         help="do not byte-compile the project first (a tree without .pyc)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also print the CPU time and RSS after each step of one start")
     args = parser.parse_args()
     if not args.source:
         for package in ("bot", "handlers", "schedules"):
@@ -122,7 +199,8 @@ def main() -> None:
 
         upgrade(url)  # the schema is current, as on every start but the first
         liaison_code = LIAISON.format(root=str(ROOT), url=url)
-        names = ("liaison", "bare", "libraries")
+        no_domains = NO_DOMAINS.format(root=str(ROOT), url=url)
+        names = ("liaison", "bare", "libraries", "no_domains")
         times: dict[str, list[float]] = {name: [] for name in names}
         rss: dict[str, list[float]] = {name: [] for name in names}
         cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -130,21 +208,27 @@ def main() -> None:
         once(liaison_code)
         once(BARE)  # warm the page cache
         for _ in range(args.runs):
-            for name, code in (("liaison", liaison_code), ("bare", BARE), ("libraries", LIBRARIES)):
+            for name, code in (("liaison", liaison_code), ("bare", BARE), ("libraries", LIBRARIES),
+                               ("no_domains", no_domains)):
                 took, mb, imported, used = once(code)
                 times[name].append(took)
                 cpu[name].append(used)
                 rss[name].append(mb)
                 alembic |= imported and name == "liaison"
+        steps = stages(STAGES.format(root=str(ROOT), url=url)) if args.stages else []
     print(f"{'':<34} {'ready ms':>9} {'CPU ms':>8} {'RSS MB':>8}")
     for name, label in (("liaison", "Liaison (Slack HTTP + scheduler)"),
                         ("bare", "bare Bolt + waitress"),
-                        ("libraries", "its libraries, imported only")):
+                        ("libraries", "its libraries, imported only"),
+                        ("no_domains", "Liaison without its domains")):
         print(f"{label:<34} {statistics.median(times[name]) * 1000:>9.0f} "
               f"{statistics.median(cpu[name]) * 1000:>8.0f} {statistics.median(rss[name]):>8.1f}")
     ratio = statistics.median(times["liaison"]) / statistics.median(times["bare"])
     print(f"Liaison / bare: start-up x{ratio:.2f}; goal: ready < 500 ms, RSS < 70 MB; "
           f"Alembic imported with the schema current: {alembic}")
+    if steps:
+        print(f"{'one start, after each step':<44} {'CPU ms':>7} {'+':>7} {'RSS MB':>7} {'+':>6}")
+        print("\n".join(steps))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
