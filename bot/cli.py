@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -193,6 +192,8 @@ def _console(settings: Settings, user: str | None, locale: str | None) -> int:
 
 
 def _login_name() -> str:
+    import getpass  # the console's only (with termios): a run never needs it
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
