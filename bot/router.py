@@ -8,7 +8,6 @@ filtered by the member's roles.
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 import unicodedata
@@ -366,11 +365,15 @@ class Registry:
         return Parsed(command, Args(tuple(positional), keywords, raw_rest.strip()))
 
     def suggest(self, word: str) -> list[str]:
+        import difflib  # for a mistyped word only: not loaded before the first one
+
         names = list(self._alias)
         close = difflib.get_close_matches(word.lower().lstrip("/"), names, n=3, cutoff=0.5)
         return sorted({self._alias[c] for c in close})  # command words; templates cmd() them
 
     def suggest_sub(self, family: Family, word: str) -> list[str]:
+        import difflib
+
         subs = {c.name: c for c in family.commands.values() if c.name}
         candidates = list(subs) + [a for c in subs.values() for a in c.aliases]
         # Only a real likeness is a suggestion (`frobnicate` is not "note"); otherwise all.
