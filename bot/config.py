@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -19,7 +20,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from bot.errors import ConfigError
 
@@ -58,9 +64,31 @@ def env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+# dotenv_filtering: a `.env` line that names no setting is not kept as an extra value (with
+# extra="ignore" it was dropped anyway); finding that out compared every line with every
+# field's names, per settings class: most of building the settings (issue 22).
 _CONFIG = SettingsConfigDict(
-    env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True,
+    dotenv_filtering="only_existing",
 )
+# What decides how a settings class reads its `.env` file: classes that agree on these read it
+# alike, so the sections take the core settings' reading (Settings.__init__).
+_DOTENV_KEYS = ("env_file", "env_file_encoding", "case_sensitive", "env_ignore_empty",
+                "env_parse_none_str", "env_file_depth")
+# The `.env` as the core settings read it: set while Settings.__init__ builds them (`read`
+# receives it) and while it builds their sections (which use it instead of reading again).
+_DOTENV: ContextVar[dict[str, Any] | None] = ContextVar("liaison_dotenv", default=None)
+
+
+class _ReadDotEnv(DotEnvSettingsSource):
+    """A section's `.env` values: the file the core settings read, as they read it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env_vars: Mapping[str, str | None]):
+        self._read = env_vars
+        super().__init__(settings_cls, env_file=None)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._read
 
 
 class Section(BaseSettings):
@@ -68,6 +96,20 @@ class Section(BaseSettings):
     reached as `settings.<domain name>`. Fields name their variable with `env(...)`."""
 
     model_config = _CONFIG
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = _DOTENV.get()
+        if shared is not None and "section" in shared:
+            dotenv_settings = _ReadDotEnv(settings_cls, shared["section"])
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
 
 class Settings(BaseSettings):
@@ -89,15 +131,43 @@ class Settings(BaseSettings):
         web = {d.name: d.web for d in domains if d.web is not None}
         domains = [d for d in domains if d.settings is not None]
         given = {d.name: values.pop(d.name, None) or {} for d in domains}
-        super().__init__(**values)
+        read: dict[str, Any] = {}  # the `.env` as read here (settings_customise_sources)
+        token = _DOTENV.set(read)
+        try:
+            super().__init__(**values)
+        finally:
+            _DOTENV.reset(token)
         self._web = web
         files = {k: values[k] for k in ("_env_file",) if k in values}
         for domain in domains:
             assert domain.settings is not None
+            # A section reading its `.env` as these settings did takes their reading: the
+            # file is read and parsed once, not once per domain (issue 22).
+            alike = "env_vars" in read and all(
+                domain.settings.model_config.get(k) == self.model_config.get(k)
+                for k in _DOTENV_KEYS)
+            token = _DOTENV.set({"section": read["env_vars"]} if alike else None)
             try:
-                self._sections[domain.name] = domain.settings(**files, **given[domain.name])
+                self._sections[domain.name] = domain.settings(
+                    **({"_env_file": None} if alike else files), **given[domain.name])
             except ValidationError as exc:
                 raise ConfigError(_describe(domain.settings, exc)) from None
+            finally:
+                _DOTENV.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        read = _DOTENV.get()
+        if read is not None and isinstance(dotenv_settings, DotEnvSettingsSource):
+            read["env_vars"] = dotenv_settings.env_vars  # for the sections (__init__)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 (a section, by domain name)
         sections = (object.__getattribute__(self, "__pydantic_private__") or {}).get("_sections")
