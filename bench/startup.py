@@ -7,13 +7,15 @@ that lazy imports in Liaison's code cannot go under. A fourth row starts Liaison
 does but with no domain (no package of handlers/ imported, an empty registry): what the domains
 cost a start, the most that loading them on first use could save. `--stages` prints, for one
 start, the CPU time and RSS after each step (imports, settings, build, adapter, scheduler).
+`--dotenv` has the Liaison starts read a `.env` file holding every value `.env.example` sets
+(as after the quick start's `cp .env.example .env`) instead of none.
 
 The project's modules are byte-compiled first, as `pip install` does in the image (the
 Dockerfile), so that each run measures a start, not compiling 200 modules from source: the
 children run with PYTHONDONTWRITEBYTECODE=1 (as the image does), which otherwise leaves a
 development tree without .pyc files (about 0.7 s of CPU per start). `--source` skips that.
 
-    .venv/bin/python bench/startup.py [--runs 5] [--stages]
+    .venv/bin/python bench/startup.py [--runs 5] [--stages] [--dotenv]
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import gc; gc.disable()  # as bot.cli.entry does for `liaison run`, until the bo
 from bot.config import Settings
 from bot.runtime import build
 from bot.adapters.slack import SlackAdapter
-settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",
+settings = Settings(_env_file={env_file!r}, database_url={url!r}, slack_bot_token="xoxb-bench",
                     slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
 app = build(settings)
 adapter = SlackAdapter(app, settings, host="127.0.0.1")
@@ -63,7 +65,7 @@ from bot.core import Liaison
 from bot.db import Database
 from bot.router import Registry
 from bot.adapters.slack import SlackAdapter
-settings = Settings(domains=[], _env_file=None, database_url={url!r},
+settings = Settings(domains=[], _env_file={env_file!r}, database_url={url!r},
                     slack_bot_token="xoxb-bench", slack_signing_secret="s",
                     slack_api_url="http://127.0.0.1:9/api/")
 db = Database(settings.database_url)
@@ -100,7 +102,7 @@ import bot.models, schedules.models; mark("import bot.models, schedules.models")
 import bot.core; mark("import bot.core (jinja2, the engine, ...)")
 import handlers; mark("import handlers (every domain)")
 from bot.runtime import build; mark("import bot.runtime")
-settings = Settings(_env_file=None, database_url={url!r}, slack_bot_token="xoxb-bench",
+settings = Settings(_env_file={env_file!r}, database_url={url!r}, slack_bot_token="xoxb-bench",
                     slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
 mark("Settings(...)")
 from bot.adapters.slack import SlackAdapter; mark("import bot.adapters.slack (slack-bolt)")
@@ -186,6 +188,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--source", action="store_true",
                         help="do not byte-compile the project first (a tree without .pyc)")
+    parser.add_argument("--dotenv", action="store_true",
+                        help="the Liaison starts read a .env of the values .env.example sets")
     parser.add_argument("--stages", action="store_true",
                         help="also print the CPU time and RSS after each step of one start")
     args = parser.parse_args()
@@ -198,8 +202,17 @@ def main() -> None:
         from bot.db import upgrade
 
         upgrade(url)  # the schema is current, as on every start but the first
-        liaison_code = LIAISON.format(root=str(ROOT), url=url)
-        no_domains = NO_DOMAINS.format(root=str(ROOT), url=url)
+        env_file = None
+        if args.dotenv:
+            env_file = str(Path(tmp) / ".env")
+            example = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+            Path(env_file).write_text("".join(
+                f"{line}\n" for line in example
+                if "=" in line and not line.startswith("#") and line.split("=", 1)[1].strip()),
+                encoding="utf-8")
+        given = {"root": str(ROOT), "url": url, "env_file": env_file}
+        liaison_code = LIAISON.format(**given)
+        no_domains = NO_DOMAINS.format(**given)
         names = ("liaison", "bare", "libraries", "no_domains")
         times: dict[str, list[float]] = {name: [] for name in names}
         rss: dict[str, list[float]] = {name: [] for name in names}
@@ -215,7 +228,7 @@ def main() -> None:
                 cpu[name].append(used)
                 rss[name].append(mb)
                 alembic |= imported and name == "liaison"
-        steps = stages(STAGES.format(root=str(ROOT), url=url)) if args.stages else []
+        steps = stages(STAGES.format(**given)) if args.stages else []
     print(f"{'':<34} {'ready ms':>9} {'CPU ms':>8} {'RSS MB':>8}")
     for name, label in (("liaison", "Liaison (Slack HTTP + scheduler)"),
                         ("bare", "bare Bolt + waitress"),
