@@ -66,7 +66,8 @@ def env(name: str) -> AliasChoices:
 
 # dotenv_filtering: a `.env` line that names no setting is not kept as an extra value (with
 # extra="ignore" it was dropped anyway); finding that out compared every line with every
-# field's names, per settings class: most of building the settings (issue 22).
+# field's names, per settings class: most of building the settings (issue 22). Every section
+# inherits this: one with extra="allow" or "forbid" would not see unknown `.env` lines.
 _CONFIG = SettingsConfigDict(
     env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True,
     dotenv_filtering="only_existing",
@@ -75,6 +76,9 @@ _CONFIG = SettingsConfigDict(
 # alike, so the sections take the core settings' reading (Settings.__init__).
 _DOTENV_KEYS = ("env_file", "env_file_encoding", "case_sensitive", "env_ignore_empty",
                 "env_parse_none_str", "env_file_depth")
+# Arguments that change how the core settings read it: given any, each section reads its own.
+_READ_ARGS = {"_env_file_encoding", "_case_sensitive", "_env_ignore_empty",
+              "_env_parse_none_str", "_env_file_depth"}
 # The `.env` as the core settings read it: set while Settings.__init__ builds them (`read`
 # receives it) and while it builds their sections (which use it instead of reading again).
 _DOTENV: ContextVar[dict[str, Any] | None] = ContextVar("liaison_dotenv", default=None)
@@ -107,7 +111,7 @@ class Section(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         shared = _DOTENV.get()
-        if shared is not None and "section" in shared:
+        if shared is not None and shared.get("cls") is settings_cls:
             dotenv_settings = _ReadDotEnv(settings_cls, shared["section"])
         return init_settings, env_settings, dotenv_settings, file_secret_settings
 
@@ -143,10 +147,14 @@ class Settings(BaseSettings):
             assert domain.settings is not None
             # A section reading its `.env` as these settings did takes their reading: the
             # file is read and parsed once, not once per domain (issue 22).
-            alike = "env_vars" in read and all(
-                domain.settings.model_config.get(k) == self.model_config.get(k)
-                for k in _DOTENV_KEYS)
-            token = _DOTENV.set({"section": read["env_vars"]} if alike else None)
+            alike = ("env_vars" in read and not _READ_ARGS & values.keys()
+                     and issubclass(domain.settings, Section)
+                     and domain.settings.settings_customise_sources.__func__
+                     is Section.settings_customise_sources.__func__
+                     and all(domain.settings.model_config.get(k) == self.model_config.get(k)
+                             for k in _DOTENV_KEYS))
+            token = _DOTENV.set({"section": read["env_vars"], "cls": domain.settings}
+                                if alike else None)
             try:
                 self._sections[domain.name] = domain.settings(
                     **({"_env_file": None} if alike else files), **given[domain.name])
