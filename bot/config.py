@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -64,6 +65,17 @@ def env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def _blank_is_unset(cls: type[BaseSettings], value: Any, info: ValidationInfo) -> Any:  # noqa: ANN401
+    """`KEY=` with nothing after it, as `.env.example` lists the optional settings, means the
+    setting is not set: its default (None), not a value to parse. Settings with a default of
+    their own keep the old meaning, so `LIAISON_COMPLAINT_WARN=` still means no warnings."""
+    if isinstance(value, str) and not value.strip():
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and field.default is None and not field.is_required():
+            return None
+    return value
+
+
 # dotenv_filtering: a `.env` line that names no setting is not kept as an extra value (with
 # extra="ignore" it was dropped anyway); finding that out compared every line with every
 # field's names, per settings class: most of building the settings (issue 22). Every section
@@ -100,6 +112,7 @@ class Section(BaseSettings):
     reached as `settings.<domain name>`. Fields name their variable with `env(...)`."""
 
     model_config = _CONFIG
+    _blank = field_validator("*", mode="before")(classmethod(_blank_is_unset))
 
     @classmethod
     def settings_customise_sources(
@@ -121,6 +134,7 @@ class Settings(BaseSettings):
     fields here; each domain's are its `Section`, validated with these: `settings.complaints`."""
 
     model_config = _CONFIG
+    _blank = field_validator("*", mode="before")(classmethod(_blank_is_unset))
     _sections: dict[str, Section] = PrivateAttr(default_factory=dict)
     _web: dict[str, Any] = PrivateAttr(default_factory=dict)  # domain -> its WebPages
 

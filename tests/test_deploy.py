@@ -113,3 +113,27 @@ def test_every_setting_is_documented_in_env_example() -> None:
     documented = (ROOT / ".env.example").read_text(encoding="utf-8")
     assert "LIAISON_METRICS" in names
     assert [n for n in names if n not in documented] == []
+
+
+def test_the_example_settings_file_copied_as_it_is_starts_the_bot(tmp_path, monkeypatch) -> None:
+    """The README's set-up copies `.env.example` as it is (deploy/liaison.env, /etc/liaison.env
+    for systemd); its optional settings are listed empty (`LIAISON_COMPLAINT_SLA_LOW=`), which
+    means unset, both from the file and from the environment systemd and Compose fill from it.
+    It used to stop the start: "LIAISON_COMPLAINT_SLA_LOW: '' is not a duration"."""
+    from bot.config import load_settings
+
+    example = ROOT / ".env.example"
+    lines = [line.split("=", 1) for line in example.read_text(encoding="utf-8").splitlines()
+             if re.match(r"[A-Z][A-Z0-9_]*=", line)]
+    for name, _ in lines:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    from_file = load_settings(_env_file=example)
+    for name, value in lines:
+        monkeypatch.setenv(name, value)
+    from_environment = load_settings(_env_file=None)
+    for settings in (from_file, from_environment):
+        assert settings.complaints.sla_low is None  # the complaint SLA applies
+        assert settings.complaints.sla_critical.total_seconds() == 4 * 3600
+        assert settings.handbook.handbook_file is None
+        assert not settings.slack_enabled and not settings.dingtalk_enabled  # the console
