@@ -7,7 +7,7 @@ that lazy imports in Liaison's code cannot go under. A fourth row starts Liaison
 does but with no domain (no package of handlers/ imported, an empty registry): what the domains
 cost a start, the most that loading them on first use could save. `--stages` prints, for one
 start, the CPU time and RSS after each step (imports, settings, build, adapter, scheduler).
-`--dotenv` has the Liaison starts read a `.env` file holding every value `.env.example` sets
+`--dotenv` has the Liaison starts read a `.env` file that is a copy of `.env.example`
 (as after the quick start's `cp .env.example .env`) instead of none.
 
 The project's modules are byte-compiled first, as `pip install` does in the image (the
@@ -24,6 +24,7 @@ import argparse
 import compileall
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -204,12 +205,8 @@ def main() -> None:
         upgrade(url)  # the schema is current, as on every start but the first
         env_file = None
         if args.dotenv:
-            env_file = str(Path(tmp) / ".env")
-            example = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
-            Path(env_file).write_text("".join(
-                f"{line}\n" for line in example
-                if "=" in line and not line.startswith("#") and line.split("=", 1)[1].strip()),
-                encoding="utf-8")
+            env_file = str(Path(tmp) / ".env")  # a copy of the example, as the README makes
+            shutil.copyfile(ROOT / ".env.example", env_file)
         given = {"root": str(ROOT), "url": url, "env_file": env_file}
         liaison_code = LIAISON.format(**given)
         no_domains = NO_DOMAINS.format(**given)
