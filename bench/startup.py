@@ -8,7 +8,7 @@ does but with no domain (no package of handlers/ imported, an empty registry): w
 cost a start, the most that loading them on first use could save. `--stages` prints, for one
 start, the CPU time and RSS after each step (imports, settings, build, adapter, scheduler).
 `--dotenv` has the Liaison starts read a `.env` file that is a copy of `.env.example`
-(as after the quick start's `cp .env.example .env`) instead of none.
+(as the README's Slack set-up makes it, `Copy .env.example to .env`) instead of none.
 
 The project's modules are byte-compiled first, as `pip install` does in the image (the
 Dockerfile), so that each run measures a start, not compiling 200 modules from source: the
