@@ -241,7 +241,10 @@ class Sweeper:
             exhausted = {r.id for r in rows if r.attempts >= limit_ and r.lease_owner != self.owner}
             ids = [r.id for r in rows if r.id not in exhausted]
             for r in rows:
-                if r.id in ids and r.status == Status.CLAIMED and r.lease_owner != self.owner:
+                # `exhausted`, a set: `r.id in ids` (a list) made a claim of 10,000 quadratic,
+                # 0.6 of its 0.9 s (issue 22).
+                if (r.id not in exhausted and r.status == Status.CLAIMED
+                        and r.lease_owner != self.owner):
                     log.warning("reminder %s: taking over from %s, whose lease expired",
                                 r.id, r.lease_owner)
             if exhausted:
