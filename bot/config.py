@@ -380,6 +380,17 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(Settings, exc)) from None
+    except UnicodeDecodeError as exc:  # the `.env` file, read as UTF-8 (env_file_encoding)
+        raise ConfigError(f"The settings file {_env_file_of(overrides)} is not UTF-8 text "
+                          f"(byte {exc.start + 1}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"The settings file {_env_file_of(overrides)} cannot be read: "
+                          f"{exc.strerror or exc}") from None
+
+
+def _env_file_of(overrides: Mapping[str, object]) -> str:
+    given = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    return str(given[0] if isinstance(given, (list, tuple)) and given else given)
 
 
 def _describe(model: type[BaseSettings], exc: ValidationError) -> str:

@@ -147,3 +147,18 @@ def test_a_dotenv_file_is_read_once_for_the_settings_and_every_section(tmp_path,
     env.write_text("LIAISON_COMPLAINT_SLA=soon\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="^Setting LIAISON_COMPLAINT_SLA: 'soon' is not a"):
         load_settings(_env_file=env)
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_named_in_a_clear_error(tmp_path, monkeypatch):
+    """Saved in another encoding (a GBK editor, say), `.env` stopped the start with a
+    UnicodeDecodeError's traceback; it is a configuration error that names the file."""
+    import pytest
+
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    monkeypatch.delenv("LIAISON_TIMEZONE", raising=False)
+    env = tmp_path / ".env"
+    env.write_bytes("LIAISON_TIMEZONE=亚洲/上海\n".encode("gbk"))
+    with pytest.raises(ConfigError, match=r"^The settings file .*\.env is not UTF-8 text"):
+        load_settings(_env_file=env)
