@@ -389,8 +389,9 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _env_file_of(overrides: Mapping[str, object]) -> str:
+    """The `.env` file(s) read, as given: every one of a list, since any may be the one."""
     given = overrides.get("_env_file", Settings.model_config.get("env_file"))
-    return str(given[0] if isinstance(given, (list, tuple)) and given else given)
+    return " or ".join(map(str, given)) if isinstance(given, (list, tuple)) else str(given)
 
 
 def _describe(model: type[BaseSettings], exc: ValidationError) -> str:
