@@ -94,6 +94,7 @@ def _parser(*, domains: bool = True) -> argparse.ArgumentParser:
         import handlers
 
         for domain in handlers.DOMAINS:  # each domain adds its own sub-commands
+            domain.load()  # its code declares them
             if domain.cli is not None:
                 domain.cli(sub)
     return parser

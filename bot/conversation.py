@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from bot.context import Ctx
+    from bot.router import Registry
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +236,15 @@ def _counted(flow: Flow, conv: Conversation) -> list[Step]:
 
 
 class Engine:
-    def __init__(self, flows: dict[str, Flow]) -> None:
-        self.flows = flows
+    def __init__(self, flows: Mapping[str, Flow] | Registry) -> None:
+        """`flows`: the flows by name, or the registry that holds them, read at each use (a
+        registry imports its domains' code on first use: bot.router.Registry.load)."""
+        self._flows = flows
+
+    @property
+    def flows(self) -> Mapping[str, Flow]:
+        source = self._flows
+        return source if isinstance(source, Mapping) else source.flows
 
     # -- state -------------------------------------------------------------------------------
 

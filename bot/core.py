@@ -85,7 +85,7 @@ class Liaison:
             handlers.register_all(registry)
         self.registry = registry
         self.renderer.use_commands(registry.slack_commands, registry.app_command)
-        self.engine = Engine(registry.flows)
+        self.engine = Engine(registry)
 
     # -- inbound ----------------------------------------------------------------------------
 

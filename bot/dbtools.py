@@ -50,8 +50,10 @@ def _libpq_url(url: str) -> str:
 def tables() -> list[Table]:
     """Every table the models declare (the core's, the outbox's and each domain's), parents
     before children."""
-    import handlers  # noqa: F401  (each domain's models register their tables)
+    import handlers
     import schedules.models  # noqa: F401
+
+    handlers.load_all()  # each domain's models register their tables
 
     return list(SQLModel.metadata.sorted_tables)
 

@@ -9,8 +9,21 @@ purposes of `/route`, the CLI, the validation of settings, the web pages served,
 manifest check. Adding a domain touches its own package, its templates and
 that one list.
 
-    DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)})
+The declaration comes in two parts, so that a start imports only what it uses. The package's
+`__init__.py` makes the object with what is known before any message (its name, slash command,
+roles, purposes, settings section, families, web pages and job names), importing nothing heavier
+than its settings; `code` names the module whose import declares the rest on the same object
+(commands, flows, reminder kinds, digests, purges, CLI). The registry imports every domain's
+`code` the first time any of that is asked for (the first message, the first due reminder,
+`/help`), not at start: bot.router.Registry.load.
+
+    # handlers/visits/__init__.py
+    DOMAIN = Domain("visits", slash="/visit", purposes={"visits": ("拜访",)},
+                    code="handlers.visits.commands")
     DOMAIN.family("visit", aliases=("拜访",), label="visits.family")
+
+    # handlers/visits/commands.py
+    from handlers.visits import DOMAIN
 
     @DOMAIN.command("visit", "new", aliases=("新建",), usage="visits.cmd.new")
     def new(ctx: Ctx, args: Args) -> Reply: ...
@@ -19,6 +32,7 @@ that one list.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +95,9 @@ class Domain:
     purges: list[Purge] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)  # "surveys.mail" -> run(app)
     web: WebPages | None = None  # pages it serves in the bot's web app, if any
+    # The module that declares the rest (commands, flows, kinds, ...), imported by `load`;
+    # "" when everything is declared already (a domain made in one module, as in tests).
+    code: str = ""
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
         self.families.append((name, tuple(aliases), label))
@@ -134,7 +151,14 @@ class Domain:
 
         return decorate
 
+    def load(self) -> None:
+        """Import the module that declares the domain's commands, flows and kinds (`code`),
+        once: its decorators fill this object in."""
+        if self.code:
+            importlib.import_module(self.code)
+
     def install_into(self, registry: Registry) -> None:
+        """Register what the domain declared (after `load`) in the registry's tables."""
         for name, aliases, label in self.families:
             registry.family(name, aliases, label=label)
         for family, name, handler, options in self.commands:
@@ -145,7 +169,6 @@ class Domain:
             registry.reminder_kind(kind, on_sent=on_sent)(render)
         for provider in self.digests:
             registry.digest(provider)
-        registry.domains.append(self)
         if self.install is not None:
             self.install(registry)
 

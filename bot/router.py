@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -168,22 +169,100 @@ class Parsed:
 
 class Registry:
     """All commands, flows, reminder kinds and digests, and the domains that declared them
-    (`install`). Roles, channel purposes and slash commands are read from the domains."""
+    (`install`). Roles, channel purposes and slash commands are read from the domains.
+
+    A domain's own declaration (name, slash command, roles, purposes, families, settings) is
+    known from `install` on; its commands, flows, kinds and digests once its code is imported
+    (Domain.code). That happens for every installed domain at once, the first time any of them
+    is asked for (`load`): a start that has answered nothing yet has imported none of it."""
 
     def __init__(self) -> None:
-        self.domains: list[Domain] = []
-        self.families: dict[str, Family] = {}
+        self._domains: list[Domain] = []
+        self._waiting: list[Domain] = []  # installed, their code not yet imported (`load`)
+        self._loading = threading.RLock()
+        self._in_load = False
+        self._families: dict[str, Family] = {}
         self._alias: dict[str, str] = {}
-        self.flows: dict[str, Flow] = {}
+        self._flows: dict[str, Flow] = {}
         # Reminder kinds: how a due reminder becomes a message, rendered at send time.
-        self.reminder_kinds: dict[str, ReminderKind] = {}
+        self._kinds: dict[str, ReminderKind] = {}
         # Overdue items per purpose for the daily digest, one provider per domain.
-        self.digests: list[DigestProvider] = []
+        self._digests: list[DigestProvider] = []
         # (session, settings, scope) -> the working calendar of a purpose or team; filled
         # by the calendar domain. Without it every calendar is 24x7.
-        self.calendar_source: Callable[[Any, Any, str], Any] | None = None
+        self._calendar_source: Callable[[Any, Any, str], Any] | None = None
         # (session, settings, member) -> a person's calendar (their team's, else the default).
-        self.person_calendar_source: Callable[[Any, Any, Any], Any] | None = None
+        self._person_calendar_source: Callable[[Any, Any, Any], Any] | None = None
+
+    def load(self) -> None:
+        """Import the code of every domain installed and not loaded yet, in the order they were
+        installed, and register what it declares. Called by everything that reads commands,
+        flows, kinds or digests; once they are in, only a list's emptiness is checked. Another
+        thread asking meanwhile waits for the whole; a domain's `install` hook, run while
+        loading, reads what is registered so far (as it always has)."""
+        if not self._waiting:
+            return
+        with self._loading:
+            if self._in_load:
+                return
+            self._in_load = True
+            try:
+                while self._waiting:
+                    domain = self._waiting[0]
+                    domain.load()
+                    domain.install_into(self)
+                    self._waiting.pop(0)
+            finally:
+                self._in_load = False
+
+    @property
+    def domains(self) -> list[Domain]:
+        """Every installed domain, its code loaded."""
+        self.load()
+        return self._domains
+
+    @property
+    def families(self) -> dict[str, Family]:
+        self.load()
+        return self._families
+
+    @property
+    def flows(self) -> dict[str, Flow]:
+        self.load()
+        return self._flows
+
+    @property
+    def reminder_kinds(self) -> dict[str, ReminderKind]:
+        self.load()
+        return self._kinds
+
+    @property
+    def digests(self) -> list[DigestProvider]:
+        self.load()
+        return self._digests
+
+    @property
+    def calendar_source(self) -> Callable[[Any, Any, str], Any] | None:
+        self.load()
+        return self._calendar_source
+
+    @calendar_source.setter
+    def calendar_source(self, source: Callable[[Any, Any, str], Any] | None) -> None:
+        self._calendar_source = source
+
+    @property
+    def person_calendar_source(self) -> Callable[[Any, Any, Any], Any] | None:
+        self.load()
+        return self._person_calendar_source
+
+    @person_calendar_source.setter
+    def person_calendar_source(self, source: Callable[[Any, Any, Any], Any] | None) -> None:
+        self._person_calendar_source = source
+
+    @property
+    def jobs(self) -> dict[str, Callable[[Any], None]]:
+        """The domains' background jobs by name (declared with the domain: nothing loaded)."""
+        return {name: run for d in self._domains for name, run in d.jobs.items()}
 
     def calendar(self, session: Any, settings: Any, scope: str = "default") -> Any:  # noqa: ANN401
         """The working calendar (bot.workcal.Calendar) of a purpose or team."""
@@ -200,11 +279,13 @@ class Registry:
         return self.person_calendar_source(session, settings, member)
 
     def install(self, domain: Domain) -> None:
-        domain.install_into(self)
+        """Add a domain: its own declaration now, its code at the first `load`."""
+        self._domains.append(domain)
+        self._waiting.append(domain)
 
     @property
     def grantable_roles(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(r for d in self.domains for r in d.roles))
+        return tuple(dict.fromkeys(r for d in self._domains for r in d.roles))
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -212,12 +293,12 @@ class Registry:
 
     @property
     def purposes(self) -> tuple[str, ...]:
-        return tuple(sorted({p for d in self.domains for p in d.purposes}))
+        return tuple(sorted({p for d in self._domains for p in d.purposes}))
 
     def purpose(self, word: str) -> str | None:
         """A purpose by its name or one of its aliases (`投诉`, `complaint`)."""
         low = word.lower()
-        for domain in self.domains:
+        for domain in self._domains:
             for purpose, aliases in domain.purposes.items():
                 if low == purpose or low in (a.lower() for a in aliases):
                     return purpose
@@ -225,24 +306,24 @@ class Registry:
 
     @property
     def slash_commands(self) -> tuple[str, ...]:
-        return tuple(d.slash for d in self.domains if d.slash)
+        return tuple(d.slash for d in self._domains if d.slash)
 
     @property
     def slack_commands(self) -> dict[str, str]:
         """family -> the slash command that opens it: each domain's command opens its first
         family. The other families are reached through `app_command`."""
-        return {d.families[0][0]: d.slash for d in self.domains
+        return {d.families[0][0]: d.slash for d in self._domains
                 if d.slash and d.families and not d.app_command}
 
     @property
     def app_command(self) -> str:
-        found = [d.slash for d in self.domains if d.app_command]
+        found = [d.slash for d in self._domains if d.app_command]
         return found[0] if found else "/liaison"
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> Family:
-        fam = self.families.get(name)
+        fam = self._families.get(name)
         if fam is None:
-            fam = self.families[name] = Family(name, tuple(aliases), label=label)
+            fam = self._families[name] = Family(name, tuple(aliases), label=label)
             self._alias[name] = name
             for alias in aliases:
                 self._alias[alias.lower()] = name
@@ -273,22 +354,23 @@ class Registry:
         the pure `render`; `on_sent` is the optional once-only follow-up."""
 
         def decorate(render: ReminderRenderer) -> ReminderRenderer:
-            self.reminder_kinds[kind] = ReminderKind(render, on_sent)
+            self._kinds[kind] = ReminderKind(render, on_sent)
             return render
 
         return decorate
 
     def digest(self, provider: DigestProvider) -> DigestProvider:
-        self.digests.append(provider)
+        self._digests.append(provider)
         return provider
 
     def flow(self, flow: Flow) -> Flow:
-        self.flows[flow.name] = flow
+        self._flows[flow.name] = flow
         return flow
 
     def lookup_family(self, word: str) -> Family | None:
+        self.load()
         name = self._alias.get(word.lower().lstrip("/"))
-        return self.families.get(name) if name else None
+        return self._families.get(name) if name else None
 
     def looks_like_command(self, text: str) -> bool:
         text = command_form(text)
@@ -367,6 +449,7 @@ class Registry:
     def suggest(self, word: str) -> list[str]:
         import difflib  # for a mistyped word only: not loaded before the first one
 
+        self.load()
         names = list(self._alias)
         close = difflib.get_close_matches(word.lower().lstrip("/"), names, n=3, cutoff=0.5)
         return sorted({self._alias[c] for c in close})  # command words; templates cmd() them

@@ -2,8 +2,10 @@
 
 DOMAINS is the one list the core reads: the registry (commands, flows, reminder kinds,
 digests, roles, purposes, slash commands), the CLI and the settings all come from it, in this
-order (the order of /help). Importing this package also registers every domain's tables for
-migrations."""
+order (the order of /help). Importing this package imports each domain's declaration only (its
+package's __init__: settings, slash command, families); the registry imports their code, and
+with it their tables, on first use (bot.router.Registry.load), and `load_all` does it at once
+(migrations, the CLI)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,12 @@ DOMAINS = [
     disputes.DOMAIN,
     surveys.DOMAIN,
 ]
+
+
+def load_all() -> None:
+    """Import every domain's code: its commands, flows and kinds, and its tables."""
+    for domain in DOMAINS:
+        domain.load()
 
 
 def register_all(registry: Registry) -> None:

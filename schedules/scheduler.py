@@ -57,7 +57,7 @@ class ReminderScheduler:
         self._in_sweep = False  # a sweep is running and will look at _woken before it ends
         self._stopping = False  # stop() has begun: no more wake-ups
         # The domains' background jobs, by name, and those woken while running (see run_job).
-        self.jobs = {name: run for d in app.registry.domains for name, run in d.jobs.items()}
+        self.jobs = app.registry.jobs  # declared with each domain: nothing is loaded
         self._job_locks = {name: threading.Lock() for name in self.jobs}
         self._jobs_woken: set[str] = set()
         self.scheduler = BackgroundScheduler(

@@ -145,7 +145,9 @@ def test_every_reminder_kind_and_record_has_a_name_in_remind_list(locale):
 
     labels = yaml.safe_load((Path(handlers.__file__).parent.parent / "templates" / locale
                              / "reminders" / "labels.yaml").read_text(encoding="utf-8"))
+    handlers.load_all()  # the kinds are declared by each domain's code
     kinds = {kind for domain in handlers.DOMAINS for kind in domain.kinds}
+    assert len(kinds) > 20
     unnamed = sorted(k for k in kinds if k.replace(".", "_") not in labels["kinds"])
     assert unnamed == []
     records = {"complaint", "meeting", "action", "comm", "talking_point", "dispute", "press",
@@ -188,3 +190,63 @@ def test_a_domain_serves_its_own_web_pages_behind_slacks_guard(tmp_path, monkeyp
     answer = client.post("/probe-page/hello")
     assert answer.status_code == 200 and answer.get_data(as_text=True) == "probe page: hello"
     assert client.post("/slack/events", data="{}").status_code in (401, 403)
+
+
+PROBE_CODE = """
+import lazy_probe_state as state
+state.imports.append(__name__)
+if __name__ == "lazy_probe_first":
+    state.entered.set()
+    state.release.wait(10)
+domain = state.domains[__name__]
+domain.family(domain.name)
+
+
+@domain.command(domain.name, None)
+def main(ctx, args):
+    return None
+"""
+
+
+def test_a_registry_imports_its_domains_code_once_on_first_use_and_others_wait(
+        tmp_path, monkeypatch):
+    """Installing a domain imports none of its code; the first question asked of the registry
+    imports every domain's, in order, once. A thread asking meanwhile (a second Slack request
+    while the first one loads) waits for all of it: never "unknown command" from a registry
+    half filled."""
+    import sys
+    import threading
+    import types
+
+    state = types.ModuleType("lazy_probe_state")
+    state.imports, state.entered, state.release = [], threading.Event(), threading.Event()
+    first = Domain("alpha", code="lazy_probe_first")
+    second = Domain("beta", code="lazy_probe_second")
+    state.domains = {"lazy_probe_first": first, "lazy_probe_second": second}
+    monkeypatch.setitem(sys.modules, "lazy_probe_state", state)
+    for name in state.domains:
+        (tmp_path / f"{name}.py").write_text(PROBE_CODE, encoding="utf-8")
+        monkeypatch.delitem(sys.modules, name, raising=False)  # removed again after the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry()
+    registry.install(first)
+    registry.install(second)
+    assert state.imports == [] and registry.slash_commands == ()
+
+    loading = threading.Thread(target=registry.load)
+    loading.start()
+    assert state.entered.wait(10)  # the first domain's code is being imported
+    found = []
+    asking = threading.Thread(target=lambda: found.append(registry.lookup_family("beta")))
+    asking.start()
+    asking.join(0.5)
+    waited = asking.is_alive()
+    state.release.set()
+    loading.join(10)
+    asking.join(10)
+    assert waited, "a question asked while loading was answered from a half-filled registry"
+    assert [f.name for f in found] == ["beta"]
+    assert state.imports == ["lazy_probe_first", "lazy_probe_second"]
+    assert list(registry.families) == ["alpha", "beta"]
+    registry.load()
+    assert state.imports == ["lazy_probe_first", "lazy_probe_second"]  # not again

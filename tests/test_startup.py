@@ -1,7 +1,9 @@
 """What a start loads (issue 22: ready in under 500 ms): a Slack-HTTP bot whose schema is
 current is ready, port bound, without importing Alembic or Flask. The web app (Flask) is built
 with the first request that needs it, once, however many of the server's threads bring one at
-the same moment, and then answers as before. With the dashboard on, it is built at start."""
+the same moment, and then answers as before. With the dashboard on, it is built at start. The
+domains' code (their commands, flows, kinds and tables) is imported by the first message, not
+by the start: bot.router.Registry.load."""
 
 from __future__ import annotations
 
@@ -102,6 +104,56 @@ def test_with_the_dashboard_on_flask_is_built_at_start(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'start.db'}"
     upgrade(url)
     assert _start(url, "dashboard")[0] == "ready: False True"
+
+
+# A bot started as `liaison run` starts one in Slack's HTTP mode, reminder scheduler included;
+# then the first message.
+LAZY_CHILD = textwrap.dedent("""
+    import sys
+    import bot.cli
+    import handlers
+    from bot.config import Settings
+    from bot.messages import Inbound
+    from bot.runtime import build
+    from bot.adapters.slack import SlackAdapter
+    from schedules.scheduler import ReminderScheduler
+
+    def code():
+        return sorted(d.name for d in handlers.DOMAINS if d.code and d.code in sys.modules)
+
+    settings = Settings(_env_file=None, database_url=sys.argv[1], slack_bot_token="xoxb-t",
+                        slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
+    app = build(settings)
+    adapter = SlackAdapter(app, settings, host="127.0.0.1")
+    adapter.port = 0
+    adapter.listen()
+    scheduler = ReminderScheduler(app, {"slack": adapter})
+    scheduler.start()
+    print("ready, domains' code:", code())
+    print("slash commands:", " ".join(app.registry.slash_commands))
+    print("surveys job:", sorted(scheduler.jobs))
+    scheduler.stop()
+    answers = app.handle(Inbound(platform="console", channel="C1", user="U1",
+                                 text="/complaint list"))
+    print("first message:", answers[0].message.text.splitlines()[0])
+    print("then, domains' code:", len(code()), "of", len(handlers.DOMAINS))
+""")
+
+
+def test_a_start_imports_no_domains_code_and_the_first_message_imports_it(tmp_path):
+    """A start reads each domain's declaration (slash command, families, settings, job names)
+    and imports none of its code: the first message does, and is answered as ever."""
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    upgrade(url)
+    done = subprocess.run([sys.executable, "-c", LAZY_CHILD, url], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ready, domains' code: []"
+    assert "/complaint" in lines[1].split() and "/liaison" in lines[1].split()
+    assert lines[2] == "surveys job: ['surveys.mail']"
+    assert lines[3] == "first message: 投诉 · 未结(0)"  # the complaints list, empty
+    assert lines[4] == "then, domains' code: 18 of 18"
 
 
 def _start(url: str, mode: str) -> list[str]:

@@ -6,8 +6,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers the core tables)
-import handlers  # noqa: F401  (registers every domain's tables)
+import handlers
 from bot.db import make_engine
+
+handlers.load_all()  # every domain's code, and with it its tables
 
 config = context.config
 target_metadata = SQLModel.metadata

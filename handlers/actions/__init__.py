@@ -1,5 +1,8 @@
 """`/action` (行动项): the action items recorded in meeting minutes."""
 
-from handlers.actions.commands import DOMAIN
+from bot.domain import Domain
+
+DOMAIN = Domain("actions", slash="/action", code="handlers.actions.commands")
+DOMAIN.family("action", aliases=("行动项", "待办"), label="actions.family")
 
 __all__ = ["DOMAIN"]

@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 
 from bot import members, parsers, records, workcal
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
+from handlers.actions import DOMAIN
 from handlers.calendar.store import from_spec, spec
 from handlers.meetings.models import (
     ACTION_IDS,
@@ -197,10 +197,6 @@ def overdue_items(session: Session, now: datetime) -> dict[str, list[dict[str, A
 
 
 # -- commands --------------------------------------------------------------------------------
-
-
-DOMAIN = Domain("actions", slash="/action")
-DOMAIN.family("action", aliases=("行动项", "待办"), label="actions.family")
 
 
 @DOMAIN.command("action", "list", aliases=("列表",), usage="actions.cmd.list")

@@ -12,13 +12,11 @@ from sqlmodel import select
 
 from bot import teams, workcal
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.errors import UserError
 from bot.messages import Audience, Reply
 from bot.router import Args, Registry
-from handlers.calendar import store
+from handlers.calendar import DOMAIN, store
 from handlers.calendar.models import MAX_DAY_NAME, MAX_SCOPE, CalendarChoice, CompanyDayOff
-from handlers.calendar.settings import CalendarSettings
 
 RECORD = "calendar"
 SHOW_DAYS = 30
@@ -30,9 +28,7 @@ def _install(registry: Registry) -> None:
     registry.person_calendar_source = store.person_calendar  # ... and for a person's
 
 
-DOMAIN = Domain("calendar", slash="", settings=CalendarSettings,  # `/liaison calendar` in Slack
-                install=_install)
-DOMAIN.family("calendar", aliases=("日历", "工作日历"), label="calendar.family")
+DOMAIN.install = _install
 
 
 @DOMAIN.command("calendar", None, usage="calendar.cmd.main")

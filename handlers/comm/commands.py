@@ -17,17 +17,16 @@ from sqlmodel import Session, col, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.models import AuditEntry, Member
 from bot.router import Args
 from handlers.actions import commands as actions
-from handlers.comm import rules
+from handlers.comm import DOMAIN, rules
 from handlers.comm.export import cli
 from handlers.comm.models import CommRecord
 from handlers.comm.rules import State
-from handlers.comm.settings import CommSettings
 from handlers.meetings.models import ACTION_IDS
 from handlers.reports import commands as reports
 from handlers.training import tips
@@ -59,8 +58,7 @@ NOT_YET = Choice("skip", "comm.not_yet")
 SCORE_CHOICES = [Choice(str(n), str(n), literal=True) for n in range(1, 6)]
 
 
-DOMAIN = Domain("comm", slash="/comm", settings=CommSettings, cli=cli)
-DOMAIN.family("comm", aliases=("沟通",), label="comm.family")
+DOMAIN.cli = cli
 
 
 @DOMAIN.command("comm", None, usage="comm.cmd.main")

@@ -23,14 +23,14 @@ from bot.confirm import ask_first, without_confirm
 from bot.context import Ctx
 from bot.conversation import Flow, Step
 from bot.db import Direct
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args
 from bot.routes import routed
 from handlers import principles
 from handlers.calendar.store import from_spec
-from handlers.complaints import rules, store
+from handlers.complaints import DOMAIN, rules, store
 from handlers.complaints.models import (
     MAX_CONTACT,
     MAX_CUSTOMER,
@@ -40,8 +40,8 @@ from handlers.complaints.models import (
     MAX_TEXT,
     Complaint,
 )
-from handlers.complaints.settings import ComplaintSettings
 from handlers.glossary import commands as glossary
+from handlers.principles.domain import lists as principle_lists
 from schedules.models import Reminder
 
 FLOW = "complaint"
@@ -74,13 +74,6 @@ FILTERS = {
     "overdue": ("overdue", "late", "逾期", "超时", "已超时"),
     "all": ("all", "全部", "所有"),
 }
-
-
-DOMAIN = Domain(
-    "complaints", slash="/complaint", roles=("agent",), settings=ComplaintSettings,
-    purposes={"complaints": ("complaint", "投诉"), "escalations": ("escalation", "升级")},
-)
-DOMAIN.family("complaint", aliases=("投诉", "complaints"), label="complaints.family")
 
 
 @DOMAIN.digest
@@ -302,7 +295,6 @@ def _place(ctx: Ctx) -> str:
     return store.place_of(ctx.session, inbound.platform, inbound.channel, inbound.direct)
 
 
-
 @DOMAIN.command("complaint", None, usage="complaints.cmd.main")
 def main(ctx: Ctx, args: Args) -> Reply:
     first = args.get(0)
@@ -449,7 +441,7 @@ def _hints(ctx: Ctx, text: str) -> list[dict[str, Any]]:
     """What the customer is told, checked against the handbook's principles (absolute claims,
     vague or emotional wording, discriminatory terms, the glossary's avoided forms): hints to
     the agent, never a refusal."""
-    return [h.as_values() for h in principles.check(text, principles.lists(ctx.session),
+    return [h.as_values() for h in principles.check(text, principle_lists(ctx.session),
                                                     glossary.pairs(ctx.session))]
 
 

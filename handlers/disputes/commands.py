@@ -18,14 +18,13 @@ from sqlmodel import Session, col, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.export import DOCX_MIME, MARKDOWN_MIME
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
-from handlers.disputes import export, rules
+from handlers.disputes import DOMAIN, export, rules
 from handlers.disputes.models import CLOSED, OPEN, Dispute, DisputeEntry
-from handlers.disputes.settings import DisputeSettings
 from handlers.meetings.models import partner_key  # one folding: a dispute finds its meetings by it
 from schedules import api
 from schedules.api import Target
@@ -36,8 +35,6 @@ NEW_FLOW = "dispute.new"
 NEXT_KIND, MEDIATION_KIND, STALE_KIND = "dispute.next", "dispute.mediation", "dispute.stale"
 LIST_LIMIT = 20
 
-DOMAIN = Domain("disputes", slash="/dispute", roles=("disputes",), settings=DisputeSettings)
-DOMAIN.family("dispute", aliases=("纠纷",), label="disputes.family")
 
 # Who may add to a file: its owner, the disputes role, admins.
 WRITERS = records.Who("disputes/not_allowed", people=("owner",), roles=("disputes", "admin"),

@@ -11,19 +11,16 @@ import unicodedata
 from sqlmodel import Session, col, select
 
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.errors import UserError
 from bot.messages import Audience, Reply
 from bot.router import Args
+from handlers.glossary import DOMAIN
 from handlers.glossary.models import TERM_MAX, GlossaryTerm
 
 RECORD = "glossary"
 AVOID_MAX = 10
 _AVOID = re.compile(r"(?:^|\s)(?:avoid|避免|不用)\s*[:：]", re.IGNORECASE)
 _SPLIT = re.compile(r"[,，、;；]+")
-
-DOMAIN = Domain("glossary", slash="")  # reached as `/liaison glossary` in Slack channels
-DOMAIN.family("glossary", aliases=("术语", "术语表"), label="glossary.family")
 
 
 def key_of(term: str) -> str:

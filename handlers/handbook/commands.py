@@ -5,17 +5,14 @@ names the others that match; English readers get an English summary beside the q
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.messages import Audience, Reply
 from bot.router import Args
+from handlers.handbook import DOMAIN
 from handlers.handbook.book import Handbook, Part, load, number_of
 from handlers.handbook.settings import HandbookSettings
 
 ALSO_LIMIT = 4
 QUERY_MAX = 100
-
-DOMAIN = Domain("handbook", slash="/handbook", settings=HandbookSettings)
-DOMAIN.family("handbook", aliases=("手册",), label="handbook.family")
 
 
 def handbook(ctx: Ctx) -> Handbook:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.records import RecordIds
@@ -36,7 +36,9 @@ from handlers.comm.commands import _settle as settle_comm
 from handlers.comm.models import CommRecord
 from handlers.comm.rules import command_safe
 from handlers.glossary import commands as glossary
+from handlers.interviews import DOMAIN
 from handlers.interviews.models import Interview
+from handlers.principles.domain import lists as principle_lists
 from handlers.talking_points.models import TalkingPoint
 from handlers.talking_points.search import search
 from schedules import api
@@ -57,9 +59,6 @@ FORMAT_CHOICES = [Choice(f, f"interviews.format.{f}") for f in FORMATS]
 LEGAL_CHOICES = [Choice("yes", "interviews.legal.yes"), Choice("no", "interviews.legal.no")]
 YES_NO = {"yes": ("是", "要", "需要", "y"), "no": ("否", "不", "不要", "不需要", "n")}
 LIST_LIMIT = 20
-
-DOMAIN = Domain("interviews", slash="/interview")
-DOMAIN.family("interview", aliases=("采访",), label="interviews.family")
 
 
 @DOMAIN.command("interview", None, usage="interviews.cmd.main")
@@ -211,7 +210,7 @@ def _debrief_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     # The statement to correct is checked against the handbook's principles: hints only.
     text = str(answers.get("correction") or "")
     return {"hints": [h.as_values() for h in principles.check(
-        text, principles.lists(ctx.session), glossary.pairs(ctx.session))]}
+        text, principle_lists(ctx.session), glossary.pairs(ctx.session))]}
 
 
 def _finish_new(ctx: Ctx, answers: dict[str, Any]) -> list[Reply]:

@@ -16,11 +16,11 @@ from bot import parsers, records
 from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
 from handlers.actions import commands as actions
+from handlers.meetings import DOMAIN, PURPOSE
 from handlers.meetings.models import (
     ACTION_IDS,
     AGENDA_LAST_CALL,
@@ -38,11 +38,9 @@ from handlers.meetings.models import (
     partner_key,
     video_link_of,
 )
-from handlers.meetings.settings import MeetingSettings
 from schedules import api
 from schedules.api import Target
 
-PURPOSE = "meetings"
 AGENDA_DUE = "meeting.agenda_due"
 MINUTES_DUE = "meeting.minutes_due"
 TIME_UP = "meeting.time_up"  # 会中高效: at the planned end, "time is up; record the minutes"
@@ -555,9 +553,6 @@ MINUTES_FLOW = Flow(
 # -- commands --------------------------------------------------------------------------------
 
 
-DOMAIN = Domain("meetings", slash="/meeting", settings=MeetingSettings,
-                purposes={PURPOSE: ("meeting", "会议")})
-DOMAIN.family("meeting", aliases=("会议",), label="meetings.family")
 DOMAIN.flow(NEW_FLOW)
 DOMAIN.flow(MINUTES_FLOW)
 

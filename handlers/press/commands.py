@@ -24,7 +24,7 @@ from sqlmodel import Session, col, delete, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, PermissionDenied, UserError
 from bot.export import DOCX_MIME, MARKDOWN_MIME
 from bot.messages import Attachment, Audience, Choice, Reply
@@ -35,7 +35,7 @@ from handlers.comm.commands import RECORD as COMM_RECORD
 from handlers.comm.commands import _settle as settle_comm
 from handlers.comm.models import CommRecord
 from handlers.glossary import commands as glossary
-from handlers.press import export, rules
+from handlers.press import DOMAIN, export, rules
 from handlers.press.models import (
     BACKGROUND_MAX,
     FACT_MAX,
@@ -46,7 +46,7 @@ from handlers.press.models import (
     PressVersion,
 )
 from handlers.press.rules import State
-from handlers.press.settings import PressSettings
+from handlers.principles.domain import lists as principle_lists
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder
@@ -59,12 +59,6 @@ LIST_LIMIT = 20
 LEGAL_CHOICES = [Choice("yes", "press.legal.yes"), Choice("no", "press.legal.no")]
 YES_NO = {"yes": ("是", "要", "需要", "y"), "no": ("否", "不", "不要", "不需要", "n")}
 _SPLIT_LINES = re.compile(r"[\n;；]+")
-
-DOMAIN = Domain(
-    "press", slash="/press", roles=("pr", "legal"), settings=PressSettings,
-    purposes={"pr": ("公关", "press-office"), "legal": ("法务",)},
-)
-DOMAIN.family("press", aliases=("新闻稿",), label="press.family")
 
 
 # -- reading what people type -------------------------------------------------------------------
@@ -687,7 +681,7 @@ def _to_author(release: PressRelease, template: str, values: dict[str, Any],
 
 def _hints(session: Session, content: dict[str, Any]) -> list[dict[str, Any]]:
     text = "\n".join([content["headline"], content["background"], *content["facts"]])
-    hints = [h.as_values() for h in principles.check(text, principles.lists(session),
+    hints = [h.as_values() for h in principles.check(text, principle_lists(session),
                                                        glossary.pairs(session))]
     if rules.headline_too_long(content["headline"]):
         hints.insert(0, {"category": "headline", "principle": "professionalism", "words": [],

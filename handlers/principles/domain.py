@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.domain import Domain
+from handlers.principles import DOMAIN
 from handlers.principles.check import WordLists, default_lists
 from handlers.principles.models import PrincipleWord
 
@@ -63,4 +63,4 @@ def cli(sub: Any) -> None:  # noqa: ANN401 (argparse's sub-parsers)
     imp.set_defaults(run=_import_command)
 
 
-DOMAIN = Domain("principles", cli=cli)
+DOMAIN.cli = cli

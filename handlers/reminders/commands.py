@@ -10,11 +10,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.router import Args, Registry
 from handlers.calendar.store import person_calendar
+from handlers.reminders import DOMAIN
 from schedules.api import snooze, snooze_time, wake_after_commit
 from schedules.models import Reminder, Status
 from schedules.scheduler import DIGEST
@@ -37,9 +37,7 @@ def _install(registry: Registry) -> None:
         return Reply("reminders/digest", {"items": items, "purpose": purpose})
 
 
-DOMAIN = Domain("reminders", slash="/reminders", purposes={"training": ("培训",)},
-                install=_install)
-DOMAIN.family("remind", aliases=("提醒",), label="reminders.family")
+DOMAIN.install = _install
 
 
 @DOMAIN.command("remind", "list", aliases=("列表",), usage="reminders.cmd.list")
@@ -117,8 +115,6 @@ def failed_notice(session: Session, reminder: Reminder, now: datetime) -> Reply 
 @DOMAIN.reminder_kind(SUMMARY)
 def summary(session: Session, reminder: Reminder, now: datetime) -> Reply:
     return Reply("reminders/summary", {"items": reminder.payload.get("items", [])})
-
-
 
 
 def _get(ctx: Ctx, raw: str | None) -> Reminder:

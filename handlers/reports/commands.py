@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from bot.context import Ctx
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import UserError
 from bot.messages import Audience, Reply
 from bot.router import Args
+from handlers.reports import DOMAIN
 from handlers.reports.models import TAGS_MAX, TITLE_MAX, URL_MAX, Report
 from handlers.talking_points.models import fold
 from handlers.talking_points.search import terms_of
@@ -23,9 +24,6 @@ LIST_LIMIT = 10
 FOUND_LIMIT = 5
 OFFER_LIMIT = 3
 OFFER_SCAN = 200
-
-DOMAIN = Domain("reports", slash="/reports")
-DOMAIN.family("reports", aliases=("报告", "报告库"), label="reports.family")
 
 
 def _like(term: str) -> str:

@@ -12,47 +12,26 @@ otherwise LIAISON_TIMEZONE. The dashboard's review page shows the same numbers w
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
 from bot import teams
-from bot.config import Section, env
 from bot.context import Ctx
-from bot.domain import Domain
 from bot.errors import UserError
 from bot.messages import Attachment, Audience, Reply
 from bot.models import ChannelRoute
 from bot.render import templates_root
 from bot.router import Args
-from handlers.review import chart, figures
+from handlers.review import DOMAIN, chart, figures
 from schedules import api
 from schedules.api import Target
 
 WEEKLY = "review.weekly"
 PURPOSES = ("complaints", "meetings", "pr")
-
-
-class ReviewSettings(Section):
-    # Monday's local time (LIAISON_TIMEZONE) at which last week's review is posted.
-    time: str = Field("09:30", validation_alias=env("LIAISON_REVIEW_TIME"))
-
-    @field_validator("time")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
-            raise ValueError(f"{value!r} is not a time of day such as 09:30")
-        return value.strip()
-
-
-DOMAIN = Domain("review", slash="/review", settings=ReviewSettings)
-DOMAIN.family("review", aliases=("复盘",), label="review.family")
-DOMAIN.family("dashboard", aliases=("看板", "仪表盘"), label="review.dashboard_family")
 
 
 @lru_cache(maxsize=4)

@@ -19,12 +19,12 @@ from sqlmodel import col, func, select
 from bot import parsers, records
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, WebPages, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.export import csv_bytes
 from bot.messages import Attachment, Audience, Choice, Reply
 from bot.router import Args
-from handlers.surveys import mailer, rules, store
+from handlers.surveys import DOMAIN, mailer, rules, store
 from handlers.surveys.models import (
     CLOSED,
     FAILED,
@@ -36,29 +36,12 @@ from handlers.surveys.models import (
     SurveyInvitation,
     SurveyResponse,
 )
-from handlers.surveys.settings import SurveySettings
 
 RECORD = "survey"
 NEW_FLOW = "survey.new"
 LIST_LIMIT = 20
 CSV_MIME = "text/csv; charset=utf-8"
 
-
-
-def _pages_served(settings: Any) -> bool:  # noqa: ANN401
-    """The answer pages are on when links can point at them: LIAISON_PUBLIC_URL is set."""
-    return str(settings.public_url).startswith(("http://", "https://"))
-
-
-def _install_pages(app: Any, liaison: Any, pages: Any) -> None:  # noqa: ANN401
-    from handlers.surveys import web  # Flask, only when the web app is built
-
-    web.install(app, liaison, pages)
-
-
-DOMAIN = Domain("surveys", slash="/survey", roles=("surveys",), settings=SurveySettings,
-                web=WebPages("/s/", _pages_served, _install_pages))
-DOMAIN.family("survey", aliases=("满意度调查", "问卷", "调查"), label="surveys.family")
 
 # Who may invite to, close or read the results of a survey: its owner, the surveys role, admins.
 KEEPERS = records.Who("surveys/not_allowed", people=("owner",), roles=("surveys", "admin"),
@@ -210,7 +193,6 @@ def survey_close(ctx: Ctx, args: Args) -> Reply:
 
 
 # E-mailing the invitations, outside the command's transaction, and telling the inviter.
-DOMAIN.job(mailer.JOB)(mailer.run)
 DOMAIN.reminder_kind(mailer.REPORT)(mailer.render_report)
 
 
@@ -453,7 +435,6 @@ def _reach(ctx: Ctx, survey: Survey) -> dict[str, int | bool]:
 def _count(ctx: Ctx, model: Any, survey: Survey) -> int:  # noqa: ANN401 (two tables)
     return int(ctx.session.exec(select(func.count()).select_from(model)
                                 .where(model.survey_id == survey.id)).one())
-
 
 
 def _questions(questions: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import StorageError
 from bot.messages import Reply
+from handlers.surveys import MAIL_JOB as JOB
 from handlers.surveys import rules
 from handlers.surveys.models import (
     CANCELLED,
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOB = "surveys.mail"  # the domain job (bot.domain.Job) that runs MailSender
 REPORT = "surveys.mail_report"  # the reminder kind that tells the inviter how it went
 CLAIM_BATCH = 10  # invitations claimed at once (one SMTP connection)
 LEASE = timedelta(minutes=15)  # > one message's longest wait (3 replies of 60 s, 600 s after

@@ -11,20 +11,12 @@ from sqlmodel import col, select
 
 from bot import members, parsers, teams
 from bot.context import Ctx
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Reply
 from bot.models import ChannelRoute, Member, Team
 from bot.router import Args, Registry
-
-DOMAIN = Domain("system", slash="/liaison", app_command=True)
-DOMAIN.family("help", aliases=("帮助", "h", "?"))
-DOMAIN.family("lang", aliases=("语言", "language"))
-DOMAIN.family("tz", aliases=("时区", "timezone"))
-DOMAIN.family("role", aliases=("角色",))
-DOMAIN.family("route", aliases=("路由", "频道"))
-DOMAIN.family("whoami", aliases=("我",))
-DOMAIN.family("team", aliases=("团队", "小组"))
+from handlers.system import DOMAIN
 
 
 @DOMAIN.command("help")

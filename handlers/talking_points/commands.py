@@ -18,14 +18,14 @@ from bot import members, parsers
 from bot.confirm import ask_first
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain
 from bot.errors import InvalidAnswer, NotFound, PermissionDenied, UserError
 from bot.messages import Audience, Choice, Reply
 from bot.records import find as find_record
 from bot.router import Args
 from handlers import principles
 from handlers.glossary import commands as glossary
-from handlers.talking_points import records
+from handlers.principles.domain import lists as principle_lists
+from handlers.talking_points import DOMAIN, PURPOSE, records
 from handlers.talking_points.io import cli
 from handlers.talking_points.models import (
     ANSWER_MAX,
@@ -39,21 +39,15 @@ from handlers.talking_points.models import (
 )
 from handlers.talking_points.records import Content, Invalid
 from handlers.talking_points.search import search
-from handlers.talking_points.settings import TalkingPointSettings
 from schedules.models import Reminder
 
-PURPOSE = "talking_points"
 APPROVERS = ("approver", "admin")
 SHARE_WORDS = ("share", "分享", "公开")
 LANGUAGE_CHOICES = (Choice("zh", "talking_points.lang.zh"), Choice("en", "talking_points.lang.en"))
 PENDING_LIMIT = 20
 
 
-DOMAIN = Domain(
-    "talking_points", slash="/tp", roles=("approver",), settings=TalkingPointSettings, cli=cli,
-    purposes={PURPOSE: ("tp", "talking-points", "口径")},
-)
-DOMAIN.family("tp", aliases=("口径", "talking-points"), label="talking_points.family")
+DOMAIN.cli = cli
 
 
 @DOMAIN.command("tp", None, usage="talking_points.cmd.main")
@@ -266,7 +260,7 @@ def _flow_values(ctx: Ctx, answers: dict[str, Any]) -> dict[str, Any]:
     # The handbook's principles, checked on the proposed text: hints on the summary only.
     text = "\n".join(str(answers.get(k) or "") for k in ("topic", "question", "answer"))
     hints = [h.as_values() for h in principles.check(
-        text, principles.lists(ctx.session), glossary.pairs(ctx.session))]
+        text, principle_lists(ctx.session), glossary.pairs(ctx.session))]
     if "point" not in answers:
         return {"editing": False, "current": {}, "point_id": None, "hints": hints}
     return {"editing": True, "current": _base(ctx, answers), "point_id": answers["point"],

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from bot import members, parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.domain import Domain, family_menu
+from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
 from bot.router import Args
@@ -28,6 +28,7 @@ from handlers.comm.models import CommRecord
 from handlers.complaints.models import Complaint
 from handlers.meetings.commands import parse_action, parse_attendees, person
 from handlers.meetings.models import ACTION_IDS
+from handlers.training import DOMAIN
 from handlers.training.models import (
     ANNOUNCE,
     INVITEES_BEFORE,
@@ -38,7 +39,6 @@ from handlers.training.models import (
     TrainingSession,
     quarter_of,
 )
-from handlers.training.settings import TrainingSettings
 from handlers.training.tips import cli, tip_for
 from schedules import api
 from schedules.api import Target
@@ -328,9 +328,9 @@ LOG_FLOW = Flow(
 # -- commands --------------------------------------------------------------------------------
 
 
-DOMAIN = Domain("training", slash="/training", roles=("trainer",), settings=TrainingSettings,
-                cli=cli, flows=[PLAN_FLOW, LOG_FLOW])
-DOMAIN.family("training", aliases=("培训",), label="training.family")
+DOMAIN.cli = cli
+DOMAIN.flow(PLAN_FLOW)
+DOMAIN.flow(LOG_FLOW)
 
 
 @DOMAIN.command("training", None, usage="training.cmd.main")
