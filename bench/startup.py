@@ -10,6 +10,12 @@ start, the CPU time and RSS after each step (imports, settings, build, adapter, 
 `--dotenv` has the Liaison starts read a `.env` file that is a copy of `.env.example`
 (as the README's Slack set-up makes it, `Copy .env.example to .env`) instead of none.
 
+The domains' code is imported on first use (bot.router.Registry.load), so after the table one
+more start says what comes after ready: the RSS once the start-up sweep and jobs have run (the
+start left idle for --idle seconds) and which domains' code they imported, then the first
+command (`help`, through the core, as a platform adapter hands it over) and what it costs:
+its time, which imports every domain, and the RSS after it; then the same command again.
+
 The project's modules are byte-compiled first, as `pip install` does in the image (the
 Dockerfile), so that each run measures a start, not compiling 200 modules from source: the
 children run with PYTHONDONTWRITEBYTECODE=1 (as the image does), which otherwise leaves a
@@ -144,6 +150,26 @@ import slack_bolt, slack_sdk, waitress.server, zoneinfo
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 """
 
+# After READY (a Liaison start above): idle, then the first command and a second.
+AFTER = r"""
+import time
+from bot.messages import Inbound
+def domains_loaded():
+    import handlers
+    return [d.name for d in handlers.DOMAINS
+            if d.code and d.code in sys.modules]
+def rss_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status")
+                if line.startswith("VmRSS")) / 1024
+time.sleep({idle})
+print("IDLE", rss_mb(), ",".join(domains_loaded()) or "-", flush=True)
+for label in ("FIRST", "SECOND"):
+    began = time.perf_counter()
+    app.handle(Inbound(platform="console", channel="C1", user="U1", text="help"))
+    print(label, (time.perf_counter() - began) * 1000, rss_mb(), len(domains_loaded()),
+          flush=True)
+"""
+
 REPORT = r"""
 rss = next(int(line.split()[1]) for line in open("/proc/self/status")
            if line.startswith("VmRSS"))
@@ -184,6 +210,17 @@ def once(code: str) -> tuple[float, float, bool, float]:
     return took, int(parts[1]) / 1024, parts[2] == "True", _cpu() - cpu
 
 
+def after(code: str, idle: float) -> dict[str, list[str]]:
+    """One start of `code` + AFTER: its IDLE, FIRST and SECOND lines, by their first word."""
+    script = "import sys\n" + code + REPORT + AFTER.replace("{idle}", repr(idle))
+    proc = subprocess.run([sys.executable, "-c", script],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    return {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()
+            if line.split()[:1] in (["IDLE"], ["FIRST"], ["SECOND"])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -191,6 +228,8 @@ def main() -> None:
                         help="do not byte-compile the project first (a tree without .pyc)")
     parser.add_argument("--dotenv", action="store_true",
                         help="the Liaison starts read a .env of the values .env.example sets")
+    parser.add_argument("--idle", type=float, default=2.0,
+                        help="seconds a start is left idle before its RSS is read again")
     parser.add_argument("--stages", action="store_true",
                         help="also print the CPU time and RSS after each step of one start")
     args = parser.parse_args()
@@ -226,6 +265,7 @@ def main() -> None:
                 rss[name].append(mb)
                 alembic |= imported and name == "liaison"
         steps = stages(STAGES.format(**given)) if args.stages else []
+        later = after(liaison_code, args.idle)
     print(f"{'':<34} {'ready ms':>9} {'CPU ms':>8} {'RSS MB':>8}")
     for name, label in (("liaison", "Liaison (Slack HTTP + scheduler)"),
                         ("bare", "bare Bolt + waitress"),
@@ -236,6 +276,13 @@ def main() -> None:
     ratio = statistics.median(times["liaison"]) / statistics.median(times["bare"])
     print(f"Liaison / bare: start-up x{ratio:.2f}; goal: ready < 500 ms, RSS < 70 MB; "
           f"Alembic imported with the schema current: {alembic}")
+    idle_mb, idle_domains = float(later["IDLE"][0]), later["IDLE"][1]
+    print(f"the same start {args.idle:g} s after ready (its start-up sweep and jobs run): RSS "
+          f"{idle_mb:.1f} MB; domains whose code they imported: {idle_domains}")
+    for label, name in (("FIRST", "first"), ("SECOND", "second")):
+        took, mb, loaded = later[label]
+        print(f"then its {name} command (`help`, through the core): {float(took):.0f} ms, "
+              f"RSS after {float(mb):.1f} MB, domains' code imported: {loaded}")
     if steps:
         print(f"{'one start, after each step':<44} {'CPU ms':>7} {'+':>7} {'RSS MB':>7} {'+':>6}")
         print("\n".join(steps))
