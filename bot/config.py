@@ -60,6 +60,13 @@ def _positive(value: timedelta | None) -> timedelta | None:
 Period = Annotated[timedelta, BeforeValidator(parse_setting_duration), AfterValidator(_positive)]
 
 
+def clock_time(value: str) -> str:
+    """A setting's time of day, such as 09:30 (stripped); ValueError otherwise."""
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        raise ValueError(f"{value!r} is not a time of day such as 09:30")
+    return value.strip()
+
+
 def env(name: str) -> AliasChoices:
     """The environment variable a setting is read from (and named by in errors)."""
     return AliasChoices(name)
@@ -313,9 +320,7 @@ class Settings(BaseSettings):
     @field_validator("digest_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
-            raise ValueError(f"{value!r} is not a time of day such as 09:30")
-        return value.strip()
+        return clock_time(value)
 
     @model_validator(mode="after")
     def _dashboard_needs(self) -> Settings:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
-from bot.config import Section, env
+from bot.config import Section, clock_time, env
 
 
 class ReviewSettings(Section):
@@ -16,6 +14,4 @@ class ReviewSettings(Section):
     @field_validator("time")
     @classmethod
     def _clock(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
-            raise ValueError(f"{value!r} is not a time of day such as 09:30")
-        return value.strip()
+        return clock_time(value)
