@@ -12,9 +12,10 @@ start, the CPU time and RSS after each step (imports, settings, build, adapter, 
 
 The domains' code is imported on first use (bot.router.Registry.load), so after the table one
 more start says what comes after ready: the RSS once the start-up sweep and jobs have run (the
-start left idle for --idle seconds) and which domains' code they imported, then the first
-command (`help`, through the core, as a platform adapter hands it over) and what it costs:
-its time, which imports every domain, and the RSS after it; then the same command again.
+start left idle for --idle seconds, nothing due) and which domains' code they imported; then
+the import of every domain's code, timed alone, as the first message or the first due reminder
+does it, and the RSS after it; then the first command (`help`, through the core, as a platform
+adapter hands it over: its first transaction and templates) and a second.
 
 The project's modules are byte-compiled first, as `pip install` does in the image (the
 Dockerfile), so that each run measures a start, not compiling 200 modules from source: the
@@ -107,7 +108,7 @@ from bot.config import Settings; mark("import bot.config (pydantic-settings)")
 import sqlalchemy.orm, sqlmodel; mark("import sqlmodel, sqlalchemy.orm")
 import bot.models, schedules.models; mark("import bot.models, schedules.models")
 import bot.core; mark("import bot.core (jinja2, the engine, ...)")
-import handlers; mark("import handlers (every domain)")
+import handlers; mark("import handlers (every domain's declaration)")
 from bot.runtime import build; mark("import bot.runtime")
 settings = Settings(_env_file={env_file!r}, database_url={url!r}, slack_bot_token="xoxb-bench",
                     slack_signing_secret="s", slack_api_url="http://127.0.0.1:9/api/")
@@ -163,6 +164,9 @@ def rss_mb():
                 if line.startswith("VmRSS")) / 1024
 time.sleep({idle})
 print("IDLE", rss_mb(), ",".join(domains_loaded()) or "-", flush=True)
+began = time.perf_counter()
+app.registry.load()
+print("LOAD", (time.perf_counter() - began) * 1000, rss_mb(), len(domains_loaded()), flush=True)
 for label in ("FIRST", "SECOND"):
     began = time.perf_counter()
     app.handle(Inbound(platform="console", channel="C1", user="U1", text="help"))
@@ -211,14 +215,15 @@ def once(code: str) -> tuple[float, float, bool, float]:
 
 
 def after(code: str, idle: float) -> dict[str, list[str]]:
-    """One start of `code` + AFTER: its IDLE, FIRST and SECOND lines, by their first word."""
+    """One start of `code` + AFTER: its IDLE, LOAD, FIRST and SECOND lines, by their first
+    word."""
     script = "import sys\n" + code + REPORT + AFTER.replace("{idle}", repr(idle))
     proc = subprocess.run([sys.executable, "-c", script],
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 0, proc.stderr
     return {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()
-            if line.split()[:1] in (["IDLE"], ["FIRST"], ["SECOND"])}
+            if line.split()[:1] in (["IDLE"], ["LOAD"], ["FIRST"], ["SECOND"])}
 
 
 def main() -> None:
@@ -277,12 +282,17 @@ def main() -> None:
     print(f"Liaison / bare: start-up x{ratio:.2f}; goal: ready < 500 ms, RSS < 70 MB; "
           f"Alembic imported with the schema current: {alembic}")
     idle_mb, idle_domains = float(later["IDLE"][0]), later["IDLE"][1]
-    print(f"the same start {args.idle:g} s after ready (its start-up sweep and jobs run): RSS "
-          f"{idle_mb:.1f} MB; domains whose code they imported: {idle_domains}")
+    print(f"the same start {args.idle:g} s after ready (its start-up sweep and jobs run, with "
+          f"nothing due): RSS {idle_mb:.1f} MB; domains whose code they imported: "
+          f"{idle_domains}")
+    took, mb, loaded = later["LOAD"]
+    print(f"then every domain's code imported (Registry.load, as the first message or the first "
+          f"due reminder does): {float(took):.0f} ms, RSS after {float(mb):.1f} MB, "
+          f"domains' code imported: {loaded}")
     for label, name in (("FIRST", "first"), ("SECOND", "second")):
         took, mb, loaded = later[label]
-        print(f"then its {name} command (`help`, through the core): {float(took):.0f} ms, "
-              f"RSS after {float(mb):.1f} MB, domains' code imported: {loaded}")
+        print(f"then its {name} command (`help`, through the core): {float(took):.2f} ms, "
+              f"RSS after {float(mb):.1f} MB")
     if steps:
         print(f"{'one start, after each step':<44} {'CPU ms':>7} {'+':>7} {'RSS MB':>7} {'+':>6}")
         print("\n".join(steps))

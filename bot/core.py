@@ -141,6 +141,9 @@ class Liaison:
         locale = self.renderer.locale(inbound.locale)
         zone = zone_of(inbound.timezone, self.settings.zone)
         try:
+            # The domains' code, on the first message: imported before the transaction, which
+            # on SQLite holds the process's write lock (a no-op once it is in).
+            self.registry.load()
             with self.db.session() as session:
                 if inbound.event_id and self._seen(session, inbound, now):
                     return []

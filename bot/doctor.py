@@ -98,6 +98,7 @@ def diagnose(*, send_test: bool = False,
         yield database
         yield _time_zone(settings)
         yield _templates()
+        yield _domains()
         routes = _routes(db) if has_tables else None
         platforms = [p for p, on in (("slack", settings.slack_enabled),
                                      ("dingtalk", settings.dingtalk_enabled)) if on]
@@ -182,6 +183,23 @@ def _templates() -> Finding:
                        + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
     return Finding(OK, "templates",
                    f"{len(zh)} templates and {len(labels['zh'])} labels, in Chinese and English")
+
+
+def _domains() -> Finding:
+    """Each domain's code imports: `liaison run` imports it only with the first message, so a
+    broken install would otherwise show only as every answer being an apology."""
+    import handlers
+
+    for domain in handlers.DOMAINS:
+        try:
+            domain.load()
+        except Exception as exc:  # whatever its import raised
+            return Finding(FAIL, "domains",
+                           f"the code of domain {domain.name} ({domain.code}) does not import: "
+                           f"{exc!r}; the bot would answer every message with an apology. "
+                           "Reinstall (`pip install -e .`), or see why with "
+                           f"`python -c 'import {domain.code}'`")
+    return Finding(OK, "domains", f"the code of all {len(handlers.DOMAINS)} domains imports")
 
 
 def _flatten(labels: dict, prefix: str = "") -> set[str]:

@@ -151,6 +151,11 @@ class Domain:
 
         return decorate
 
+    def declaration(self) -> tuple[Any, ...]:
+        """What the package's __init__.py declares, which a start reads before `load`."""
+        return (self.slash, self.app_command, self.roles, dict(self.purposes), self.settings,
+                self.web, tuple(self.families), tuple(self.jobs.items()))
+
     def load(self) -> None:
         """Import the module that declares the domain's commands, flows and kinds (`code`),
         once: its decorators fill this object in."""

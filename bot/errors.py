@@ -17,6 +17,11 @@ class ConfigError(LiaisonError):
     """A setting is missing or wrong; start-up stops with one line naming it."""
 
 
+class DomainLoadError(LiaisonError):
+    """A domain's code could not be imported (bot.router.Registry.load): a broken install,
+    not a person's mistake. Raised again, without a new try, until the process restarts."""
+
+
 class UserError(LiaisonError):
     """Something the user can fix. Carries a template name and values, never a sentence:
     the renderer turns it into a polite answer in the user's language."""

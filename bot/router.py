@@ -8,6 +8,7 @@ filtered by the member's roles.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import threading
@@ -16,12 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import UserError
+from bot.errors import DomainLoadError, UserError
 
 if TYPE_CHECKING:
     from bot.context import Ctx
     from bot.conversation import Flow
     from bot.domain import Domain
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 4000
 # Roles every member or admin has whatever the domains: admins come from LIAISON_ADMINS, and
@@ -181,6 +184,7 @@ class Registry:
         self._waiting: list[Domain] = []  # installed, their code not yet imported (`load`)
         self._loading = threading.RLock()
         self._in_load = False
+        self._broken: str | None = None  # what failed a load (it is not tried again)
         self._families: dict[str, Family] = {}
         self._alias: dict[str, str] = {}
         self._flows: dict[str, Flow] = {}
@@ -205,15 +209,39 @@ class Registry:
         with self._loading:
             if self._in_load:
                 return
+            if self._broken is not None:
+                raise DomainLoadError(self._broken)
             self._in_load = True
             try:
                 while self._waiting:
                     domain = self._waiting[0]
+                    declared = domain.declaration()
                     domain.load()
+                    if domain.declaration() != declared:
+                        raise DomainLoadError(
+                            f"domain {domain.name}: its code ({domain.code}) changed what its "
+                            "package's __init__.py declares (slash command, roles, purposes, "
+                            "families, settings, web pages, jobs): a start has read those "
+                            "already; declare them there")
                     domain.install_into(self)
                     self._waiting.pop(0)
+            except Exception as exc:
+                # Not tried again: a second import would run the module's decorators twice
+                # (a digest listed twice). Every later question gets this error, and
+                # `liaison doctor` names it.
+                failed = self._waiting[0]
+                self._broken = str(exc) if isinstance(exc, DomainLoadError) else (
+                    f"domain {failed.name}: its code ({failed.code}) could not be imported: "
+                    f"{exc!r}")
+                log.critical("%s", self._broken, exc_info=exc)
+                raise DomainLoadError(self._broken) from exc
             finally:
                 self._in_load = False
+
+    @property
+    def loaded(self) -> bool:
+        """Whether every installed domain's code is in (see `load`)."""
+        return not self._waiting
 
     @property
     def domains(self) -> list[Domain]:

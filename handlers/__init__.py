@@ -4,8 +4,8 @@ DOMAINS is the one list the core reads: the registry (commands, flows, reminder 
 digests, roles, purposes, slash commands), the CLI and the settings all come from it, in this
 order (the order of /help). Importing this package imports each domain's declaration only (its
 package's __init__: settings, slash command, families); the registry imports their code, and
-with it their tables, on first use (bot.router.Registry.load), and `load_all` does it at once
-(migrations, the CLI)."""
+with it their tables, on first use (bot.router.Registry.load); migrations import them all at
+once (`load_all`), the CLI and `liaison doctor` each domain's in turn."""
 
 from __future__ import annotations
 

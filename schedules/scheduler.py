@@ -161,6 +161,13 @@ class ReminderScheduler:
 
     def _sweep_once(self) -> datetime | None:
         try:
+            if not self.app.registry.loaded:
+                due = self.sweeper.next_due()
+                if due is not None and due <= datetime.now(UTC):
+                    # Reminder kinds are declared by the domains' code: imported before a row
+                    # is claimed (should it fail, no attempt is counted and nothing is sent
+                    # until it is mended) and outside any transaction.
+                    self.app.registry.load()
             self.sweeper.sweep()
             upcoming = self.sweeper.next_due()
             if self._down:

@@ -79,7 +79,8 @@ def test_a_good_slack_and_dingtalk_configuration_passes(
     assert [ln.split()[0] for ln in lines] == ["OK"] * len(lines), lines
     checks = [ln.split(":", 1)[0].split(None, 1)[1] for ln in lines]
     assert checks == [
-        "settings", "database", "time zone", "templates", "slack auth.test", "slack scopes",
+        "settings", "database", "time zone", "templates", "domains", "slack auth.test",
+        "slack scopes",
         "slack socket mode", "slack channel", "dingtalk access token", "dingtalk stream",
         "dingtalk robot code", "dingtalk test message",
     ]

@@ -5,11 +5,12 @@ section, adds a CLI command, and has its slash command checked against the manif
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import Field
+from sqlmodel import select
 
 import handlers
 from bot import cli
@@ -199,7 +200,6 @@ if __name__ == "lazy_probe_first":
     state.entered.set()
     state.release.wait(10)
 domain = state.domains[__name__]
-domain.family(domain.name)
 
 
 @domain.command(domain.name, None)
@@ -208,8 +208,18 @@ def main(ctx, args):
 """
 
 
+@pytest.fixture
+def forget_probes():
+    """The probe modules a test imports are forgotten after it (sys.modules)."""
+    import sys
+
+    yield
+    for name in [m for m in sys.modules if m.startswith("lazy_probe_")]:
+        del sys.modules[name]
+
+
 def test_a_registry_imports_its_domains_code_once_on_first_use_and_others_wait(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, forget_probes):
     """Installing a domain imports none of its code; the first question asked of the registry
     imports every domain's, in order, once. A thread asking meanwhile (a second Slack request
     while the first one loads) waits for all of it: never "unknown command" from a registry
@@ -222,11 +232,12 @@ def test_a_registry_imports_its_domains_code_once_on_first_use_and_others_wait(
     state.imports, state.entered, state.release = [], threading.Event(), threading.Event()
     first = Domain("alpha", code="lazy_probe_first")
     second = Domain("beta", code="lazy_probe_second")
+    first.family("alpha")
+    second.family("beta")
     state.domains = {"lazy_probe_first": first, "lazy_probe_second": second}
-    monkeypatch.setitem(sys.modules, "lazy_probe_state", state)
+    sys.modules["lazy_probe_state"] = state
     for name in state.domains:
         (tmp_path / f"{name}.py").write_text(PROBE_CODE, encoding="utf-8")
-        monkeypatch.delitem(sys.modules, name, raising=False)  # removed again after the test
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = Registry()
     registry.install(first)
@@ -250,3 +261,68 @@ def test_a_registry_imports_its_domains_code_once_on_first_use_and_others_wait(
     assert list(registry.families) == ["alpha", "beta"]
     registry.load()
     assert state.imports == ["lazy_probe_first", "lazy_probe_second"]  # not again
+
+
+BROKEN_CODE = """
+import lazy_probe_state as state
+state.imports.append(__name__)
+raise RuntimeError("a half-deployed module")
+"""
+
+
+def test_a_domain_whose_code_does_not_import_gets_an_apology_not_retried_and_doctor_names_it(
+        db_url, tmp_path, monkeypatch, caplog, capsys, forget_probes):
+    """A broken install shows: every message gets the apology and the log says which domain,
+    once (the module is not imported again: its decorators would run twice); a due reminder
+    stays due with no attempt counted, nothing sent; `liaison doctor` fails naming it."""
+    import sys
+    import types
+
+    from schedules import api
+    from schedules.api import Target
+    from schedules.models import Reminder
+    from schedules.scheduler import ReminderScheduler
+    from tests.support import recording_adapters, renderer_with_test_templates
+
+    state = types.ModuleType("lazy_probe_state")
+    state.imports = []
+    sys.modules["lazy_probe_state"] = state
+    (tmp_path / "lazy_probe_broken.py").write_text(BROKEN_CODE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = Domain("broken", code="lazy_probe_broken")
+    broken.family("broken")
+    registry = Registry()
+    handlers.register_all(registry)
+    registry.install(broken)
+    app = Liaison(settings(db_url), Database(db_url), renderer_with_test_templates(), registry)
+    with app.db.session() as session:
+        api.plan(session, key="k1", kind="meeting.agenda_due", due=datetime.now(UTC),
+                 target=Target.member("console", "alice"), record_type="meeting",
+                 record_id="M-1")
+    adapters = recording_adapters()
+    scheduler = ReminderScheduler(app, adapters)
+    try:
+        scheduler._sweep_once()  # the sweep's job: it asks for the kinds before claiming
+        chat = Chat(app, "alice")
+        first, second = chat.say("/help"), chat.say("/complaint list")
+    finally:
+        scheduler.scheduler.shutdown(wait=False) if scheduler.scheduler.running else None
+
+    apology = "抱歉,处理这条消息时出了问题"
+    assert [o.message.text[:len(apology)] for o in first + second] == [apology, apology]
+    assert state.imports == ["lazy_probe_broken"]  # once, not at each message
+    assert [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"] == [
+        "domain broken: its code (lazy_probe_broken) could not be imported: "
+        "RuntimeError('a half-deployed module')"]
+    with app.db.session() as session:
+        row = session.exec(select(Reminder)).one()
+    assert (row.status, row.attempts, adapters["console"].sent) == ("pending", 0, [])
+
+    monkeypatch.setattr(handlers, "DOMAINS", [*handlers.DOMAINS, broken])
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    from bot import doctor
+
+    assert doctor.main() == 1
+    out = capsys.readouterr().out
+    assert ("FAIL  domains: the code of domain broken (lazy_probe_broken) does not import: "
+            "RuntimeError('a half-deployed module')") in out
