@@ -22,7 +22,13 @@ from bot.config import Settings
 from bot.context import Ctx
 from bot.conversation import Engine, tapped, word_of
 from bot.db import Database, Direct, dialect_insert, safe_url
-from bot.errors import LiaisonError, PermissionDenied, StorageError, UserError
+from bot.errors import (
+    DomainLoadError,
+    LiaisonError,
+    PermissionDenied,
+    StorageError,
+    UserError,
+)
 from bot.messages import Address, Audience, Inbound, Outbound, Reply
 from bot.models import AuditEntry, Conversation, InboundEvent, Member, WebLogin
 from bot.render import Renderer
@@ -166,6 +172,9 @@ class Liaison:
             # "Rolled back" only when a change was on its way; a failed read just says wait.
             template = "errors/storage" if exc.wrote else "errors/unavailable"
             reply = Reply(template, audience=Audience.USER)
+        except DomainLoadError as exc:  # its traceback was logged once, when the load failed
+            log.error("could not handle a message: %s", exc)
+            reply = Reply("errors/internal", audience=Audience.USER)
         except LiaisonError:
             log.exception("could not handle a message")
             reply = Reply("errors/internal", audience=Audience.USER)
@@ -387,7 +396,14 @@ class Liaison:
     # -- housekeeping ------------------------------------------------------------------------
 
     def purge(self, now: datetime, keep_events: timedelta = timedelta(days=7)) -> None:
-        """Forget old inbound event ids and expired conversations."""
+        """Forget old inbound event ids and expired conversations, and what each domain's
+        purges forget. The domains' code is imported first, outside the transaction; should it
+        fail (logged when it did), the core's own purges still run."""
+        try:
+            purges = [forget for domain in self.registry.domains for forget in domain.purges]
+        except DomainLoadError as exc:
+            log.error("the domains' purges wait for their code: %s", exc)
+            purges = []
         with self.db.session() as session:
             old = col(InboundEvent.received_at) < now - keep_events
             session.exec(delete(InboundEvent).where(old))
@@ -395,6 +411,5 @@ class Liaison:
             # dashboard sign-in links a day past their expiry
             session.exec(delete(WebLogin).where(
                 col(WebLogin.expires_at) < now - timedelta(days=1)))
-            for domain in self.registry.domains:
-                for forget in domain.purges:
-                    forget(session, now, self.settings)
+            for forget in purges:
+                forget(session, now, self.settings)

@@ -189,14 +189,14 @@ def _domains() -> Finding:
     """Each domain's code imports: `liaison run` imports it only with the first message, so a
     broken install would otherwise show only as every answer being an apology."""
     import handlers
+    from bot.errors import DomainLoadError
 
     for domain in handlers.DOMAINS:
         try:
             domain.load()
-        except Exception as exc:  # whatever its import raised
+        except DomainLoadError as exc:
             return Finding(FAIL, "domains",
-                           f"the code of domain {domain.name} ({domain.code}) does not import: "
-                           f"{exc!r}; the bot would answer every message with an apology. "
+                           f"{exc}; the bot would answer every message with an apology. "
                            "Reinstall (`pip install -e .`), or see why with "
                            f"`python -c 'import {domain.code}'`")
     return Finding(OK, "domains", f"the code of all {len(handlers.DOMAINS)} domains imports")

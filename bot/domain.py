@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import UserError
+from bot.errors import DomainLoadError, UserError
 from bot.messages import Audience, Reply
 from bot.router import DigestProvider, Handler, ReminderRenderer, ReminderSent
 
@@ -98,6 +100,8 @@ class Domain:
     # The module that declares the rest (commands, flows, kinds, ...), imported by `load`;
     # "" when everything is declared already (a domain made in one module, as in tests).
     code: str = ""
+    # The declaration as its package made it (`seal`), which its code may not change.
+    _sealed: tuple[Any, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def family(self, name: str, aliases: Iterable[str] = (), label: str = "") -> None:
         self.families.append((name, tuple(aliases), label))
@@ -156,11 +160,29 @@ class Domain:
         return (self.slash, self.app_command, self.roles, dict(self.purposes), self.settings,
                 self.web, tuple(self.families), tuple(self.jobs.items()))
 
+    def seal(self) -> None:
+        """Take note of the declaration (handlers/__init__.py does, before any domain's code
+        is imported): a start reads it before the code, which must not change it."""
+        if self._sealed is None:
+            self._sealed = self.declaration()
+
     def load(self) -> None:
         """Import the module that declares the domain's commands, flows and kinds (`code`),
-        once: its decorators fill this object in."""
-        if self.code:
+        once: its decorators fill this object in. DomainLoadError, naming the domain and the
+        file that failed, when the import raises or changes the declaration."""
+        if not self.code:
+            return
+        self.seal()
+        try:
             importlib.import_module(self.code)
+        except Exception as exc:  # whatever the import raised, with where
+            raise DomainLoadError(f"domain {self.name}: its code ({self.code}) could not be "
+                                  f"imported: {exc!r}{_where(exc)}") from exc
+        if self.declaration() != self._sealed:
+            raise DomainLoadError(
+                f"domain {self.name}: its code ({self.code}) changes what its package's "
+                "__init__.py declares (slash command, roles, purposes, families, settings, web "
+                "pages, jobs), which a start reads before the code: declare it there")
 
     def install_into(self, registry: Registry) -> None:
         """Register what the domain declared (after `load`) in the registry's tables."""
@@ -176,6 +198,17 @@ class Domain:
             registry.digest(provider)
         if self.install is not None:
             self.install(registry)
+
+
+def _where(exc: BaseException) -> str:
+    """The last line of a domain's code the error went through (another domain's, when one
+    imports the other), for the operator: ` (handlers/glossary/commands.py, line 12)`."""
+    inner = [f for f in traceback.extract_tb(exc.__traceback__)
+             if f"{os.sep}handlers{os.sep}" in f.filename]
+    if not inner:
+        return ""
+    path = inner[-1].filename
+    return f" ({path[path.rindex(f'{os.sep}handlers{os.sep}') + 1:]}, line {inner[-1].lineno})"
 
 
 def family_menu(ctx: Ctx, family_name: str, word: str | None) -> Reply:

@@ -215,14 +215,7 @@ class Registry:
             try:
                 while self._waiting:
                     domain = self._waiting[0]
-                    declared = domain.declaration()
                     domain.load()
-                    if domain.declaration() != declared:
-                        raise DomainLoadError(
-                            f"domain {domain.name}: its code ({domain.code}) changed what its "
-                            "package's __init__.py declares (slash command, roles, purposes, "
-                            "families, settings, web pages, jobs): a start has read those "
-                            "already; declare them there")
                     domain.install_into(self)
                     self._waiting.pop(0)
             except Exception as exc:
@@ -231,8 +224,7 @@ class Registry:
                 # `liaison doctor` names it.
                 failed = self._waiting[0]
                 self._broken = str(exc) if isinstance(exc, DomainLoadError) else (
-                    f"domain {failed.name}: its code ({failed.code}) could not be imported: "
-                    f"{exc!r}")
+                    f"domain {failed.name}: installing it failed: {exc!r}")
                 log.critical("%s", self._broken, exc_info=exc)
                 raise DomainLoadError(self._broken) from exc
             finally:
@@ -308,6 +300,7 @@ class Registry:
 
     def install(self, domain: Domain) -> None:
         """Add a domain: its own declaration now, its code at the first `load`."""
+        domain.seal()
         self._domains.append(domain)
         self._waiting.append(domain)
 

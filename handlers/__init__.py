@@ -58,6 +58,12 @@ DOMAINS = [
 ]
 
 
+# What each package declared, before any domain's code is imported (importing a domain's code
+# imports this package first): the code may not change it (Domain.load checks).
+for _domain in DOMAINS:
+    _domain.seal()
+
+
 def load_all() -> None:
     """Import every domain's code: its commands, flows and kinds, and its tables."""
     for domain in DOMAINS:

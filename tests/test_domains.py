@@ -324,5 +324,97 @@ def test_a_domain_whose_code_does_not_import_gets_an_apology_not_retried_and_doc
 
     assert doctor.main() == 1
     out = capsys.readouterr().out
-    assert ("FAIL  domains: the code of domain broken (lazy_probe_broken) does not import: "
-            "RuntimeError('a half-deployed module')") in out
+    assert ("FAIL  domains: domain broken: its code (lazy_probe_broken) could not be imported: "
+            "RuntimeError('a half-deployed module'); the bot would answer every message with an "
+            "apology.") in out
+
+
+FREE_CODE = """
+import threading
+
+import lazy_probe_state as state
+
+got = []
+
+
+def try_lock():
+    got.append(state.lock.acquire(timeout=0.5))
+    if got[0]:
+        state.lock.release()
+
+
+other = threading.Thread(target=try_lock)
+other.start()
+other.join()
+state.free.append(got[0])
+"""
+
+
+def test_the_first_message_imports_the_code_with_no_write_lock_held(
+        tmp_path, forget_probes):
+    """On SQLite every write holds the process's lock, which Slack acks and the DingTalk inbox
+    wait for: the first message imports the domains' code before its transaction."""
+    import sys
+    import types
+
+    from tests.support import renderer_with_test_templates
+
+    url = f"sqlite:///{tmp_path / 'free.db'}"
+    from bot.db import upgrade
+
+    upgrade(url)
+    state = types.ModuleType("lazy_probe_state")
+    state.free = []
+    sys.modules["lazy_probe_state"] = state
+    (tmp_path / "lazy_probe_free.py").write_text(FREE_CODE, encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        probe = Domain("free", code="lazy_probe_free")
+        registry = Registry()
+        handlers.register_all(registry)
+        registry.install(probe)
+        app = Liaison(settings(url), Database(url), renderer_with_test_templates(), registry)
+        state.lock = app.db.write_lock()
+        Chat(app, "alice").say("/help")
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert state.free == [True]
+
+
+CHANGING_CODE = """
+import lazy_probe_state as state
+
+state.domain.family("extra")  # belongs in the package's __init__.py
+"""
+
+
+def test_code_that_changes_its_domains_declaration_fails_however_it_was_imported(
+        tmp_path, monkeypatch, capsys, sqlite_url, forget_probes):
+    """A start reads families, slash commands, settings, web pages and jobs before the code:
+    code that adds one fails its load, naming the domain, even when something imported it
+    before (a migration imports every domain's code), and `liaison doctor` says so."""
+    import importlib
+    import sys
+    import types
+
+    from bot import doctor
+    from bot.errors import DomainLoadError
+
+    state = types.ModuleType("lazy_probe_state")
+    sys.modules["lazy_probe_state"] = state
+    (tmp_path / "lazy_probe_changing.py").write_text(CHANGING_CODE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    state.domain = changing = Domain("changing", code="lazy_probe_changing")
+    changing.family("changing")
+    monkeypatch.setattr(handlers, "DOMAINS", [*handlers.DOMAINS, changing])
+    changing.seal()  # as handlers/__init__.py seals every domain it lists
+    importlib.import_module("lazy_probe_changing")  # imported before the registry's load
+    registry = Registry()
+    registry.install(changing)
+    with pytest.raises(DomainLoadError, match="domain changing: its code .* changes what its "
+                                              "package's __init__.py declares"):
+        registry.load()
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    assert doctor.main() == 1
+    assert "FAIL  domains: domain changing: its code (lazy_probe_changing) changes" in (
+        capsys.readouterr().out)
