@@ -127,14 +127,17 @@ def make_engine(url: str, *, connect_timeout: float = 5.0,
         def _begin_immediate(connection) -> None:  # noqa: ANN001
             # A deferred transaction that reads, then writes, fails at once with "database is
             # locked" when another writer got there first; taking the write lock up front makes
-            # writers queue on busy_timeout instead.
+            # writers queue on busy_timeout instead. A read-only one (Database.read_session,
+            # whose connection refuses writes) is deferred: it takes no write lock.
             # Sent to the driver itself: through exec_driver_sql it cost a fifth of opening,
             # and committing, a session (issue 22). An error leaves as SQLAlchemy's own would
             # (OperationalError: database is locked), for bot.db.unavailable to read.
+            sql = ("BEGIN" if connection.get_execution_options().get(READ_ONLY)
+                   else "BEGIN IMMEDIATE")
             try:
-                connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+                connection.connection.driver_connection.execute(sql)
             except sqlite3.Error as exc:
-                raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error,
+                raise DBAPIError.instance(sql, (), exc, sqlite3.Error,
                                           dialect=connection.dialect) from exc
 
         _driver_savepoints(engine)
@@ -288,6 +291,8 @@ def _driver_savepoints(engine: Engine) -> None:
 
 # Execution option: run this statement as a prepared one on PostgreSQL (see `make_engine`).
 PREPARED = "liaison_prepared"
+# Execution option of Database.read_session's connections on SQLite: a deferred BEGIN.
+READ_ONLY = "liaison_read_only"
 
 
 def dialect_insert(dialect: str):  # noqa: ANN201
@@ -502,6 +507,11 @@ class Database:
         # 100 ms; queueing this process's threads on a lock instead turns that tail latency
         # into a short, fair wait. Other processes still queue on busy_timeout.
         self._sqlite_lock = threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        # A SQLite file is in WAL mode (make_engine), where a reader and the writer do not wait
+        # for each other: read_session takes no lock there.
+        self._wal = self.dialect == "sqlite" and make_url(url).database not in (
+            None, "", ":memory:")
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
         self._away = False  # the last attempt found the database unreachable (logged once)
         self._caches: dict[str, Cache] = {}  # bot/cache.py: rows read on every message
 
@@ -521,8 +531,37 @@ class Database:
         with self._sqlite_lock:
             yield from self._session()
 
-    def _session(self) -> Iterator[Session]:
-        session = _Session(self.engine, expire_on_commit=False)
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading only (the sweep's read of the reminders it renders). On a
+        SQLite file it takes neither the process's write lock nor SQLite's: a deferred
+        transaction reads one snapshot while this process's writers go on, instead of holding
+        them (Slack acks) for as long as it reads (WAL: a reader and the writer do not wait
+        for each other). Its connection refuses writes meanwhile (PRAGMA query_only), so a
+        write in it fails at once, as StorageError, rather than taking SQLite's lock outside
+        the process's queue. Elsewhere (PostgreSQL, an in-memory SQLite) it is `session()`."""
+        if not self._wal:
+            with self.session() as session:
+                yield session
+            return
+        try:
+            connection = self._reader.connect()
+        except SQLAlchemyError as exc:
+            raise self._failed(exc, wrote=False) from exc
+        with connection:
+            raw = connection.connection.driver_connection
+            raw.execute("PRAGMA query_only = ON")
+            try:
+                yield from self._session(connection)
+            finally:
+                try:
+                    raw.execute("PRAGMA query_only = OFF")
+                except sqlite3.Error:
+                    # Not back to the pool as a read-only connection: a new one replaces it.
+                    connection.invalidate()
+
+    def _session(self, bind: Engine | Connection | None = None) -> Iterator[Session]:
+        session = _Session(bind if bind is not None else self.engine, expire_on_commit=False)
         session.info["database"] = self
         try:
             yield session
