@@ -149,6 +149,13 @@ def _first_open(dialect: str) -> ColumnElement[bool]:
     return or_(c.conversation.is_(None), head)
 
 
+# A claimed reminder with nothing to say, cancelled (by the sweeper that holds it).
+_CANCEL = (update(Reminder.__table__)
+           .where(_c.id == bindparam("rid"), _c.status == Status.CLAIMED,
+                  _c.lease_owner == bindparam("owner"))
+           .values(status=Status.CANCELLED, last_error=bindparam("reason"), lease_owner=None,
+                   lease_until=None))
+
 _CHUNK = (select(Reminder).where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
           .order_by(col(Reminder.id)))
 
@@ -376,14 +383,17 @@ class Sweeper:
 
     def _render_chunk(self, ids: list[int], now: datetime,
                       result: SweepResult) -> list[_Prepared]:
-        """Read a few claimed reminders in one transaction, then render their templates after
-        it (on SQLite a transaction holds the process-wide lock, which Slack acks wait for).
-        Should any kind raise, the chunk is read again one reminder per transaction, so that
-        one fails alone."""
+        """Read a few claimed reminders in one read-only transaction, then render their
+        templates after it. On a SQLite file that read takes no lock (Database.read_session):
+        holding the process-wide write lock while it read, it held Slack acks up to a few
+        milliseconds each time, the most frequent of their waits longer than 1 ms during a
+        sweep (issue 22). The reminders it finds with nothing to say are cancelled after it,
+        in a short write of their own. Should any kind raise (or write), the chunk is read
+        again one reminder per transaction, so that one fails alone."""
         drafts: list[_Draft | None] | None = None
         try:
-            dropped: list[int] = []
-            with self.app.db.session() as session:
+            dropped: list[tuple[int, str]] = []
+            with self.app.db.read_session() as session:
                 rows = session.execute(_CHUNK, {"ids": ids}).scalars().all()
                 # Their recipients in one query, not one `members.find` per reminder; read
                 # fresh, so a `/lang` or `/tz` made on another replica counts at once.
@@ -391,7 +401,6 @@ class Sweeper:
                                           if row.target_kind == "member"])
                 read = [self._draft(session, row, now, dropped) for row in rows]
             drafts = read  # only once the transaction committed
-            result.dropped += len(dropped)
         except StorageError as exc:
             if exc.unavailable:
                 raise
@@ -399,6 +408,9 @@ class Sweeper:
             pass
         if drafts is None:
             drafts = [self._draft_alone(rid, now, result) for rid in ids]
+        elif dropped:
+            with self.app.db.session() as session:
+                result.dropped += self._cancel(session, dropped)
         found = (self._finish(d, now, result) for d in drafts if d is not None)
         return [p for p in found if p is not None]
 
@@ -410,11 +422,12 @@ class Sweeper:
 
     def _draft_alone(self, rid: int, now: datetime, result: SweepResult) -> _Draft | None:
         try:
-            dropped: list[int] = []
+            dropped: list[tuple[int, str]] = []
             with self.app.db.session() as session:
                 row = session.get(Reminder, rid)
                 found = self._draft(session, row, now, dropped) if row else None
-            result.dropped += len(dropped)
+                cancelled = self._cancel(session, dropped)
+            result.dropped += cancelled
             return found
         except StorageError as exc:
             if exc.unavailable:
@@ -430,8 +443,20 @@ class Sweeper:
         log.error("reminder %s: rendering failed: %s: %s", rid, error.__class__.__name__, error)
         self._fail(rid, now, f"render:{error.__class__.__name__}", permanent=False, result=result)
 
+    def _cancel(self, session: Session, dropped: list[tuple[int, str]]) -> int:
+        """Cancel the reminders found with nothing to say (id, reason), those still this
+        sweeper's; how many."""
+        cancelled = 0
+        for rid, reason in dropped:
+            cancelled += session.execute(_CANCEL, {"rid": rid, "reason": reason,
+                                                   "owner": self.owner}).rowcount
+        return cancelled
+
     def _draft(self, session: Session, row: Reminder, now: datetime,
-               dropped: list[int]) -> _Draft | None:
+               dropped: list[tuple[int, str]]) -> _Draft | None:
+        """The reminder as read (its kind's reply and places), or None: someone else's, or
+        nothing to say (then noted in `dropped`, for `_cancel`: the row is left unchanged,
+        since the session may be a read-only one)."""
         if row.status != Status.CLAIMED or row.lease_owner != self.owner:
             return None  # someone else's now (our lease expired)
         draft = _Draft(row.id, row.key, row.kind, row.planned_at,
@@ -443,11 +468,7 @@ class Sweeper:
         kind = self.app.registry.reminder_kinds.get(row.kind)
         reply = kind.render(session, row, now) if kind else None
         if reply is None:
-            row.status = Status.CANCELLED
-            row.last_error = "nothing_to_say" if kind else f"unknown_kind:{row.kind}"
-            row.lease_owner = row.lease_until = None
-            session.add(row)
-            dropped.append(row.id)
+            dropped.append((row.id, "nothing_to_say" if kind else f"unknown_kind:{row.kind}"))
             return None
         # Every personal reminder can be moved from the message itself ("remind me again").
         reply.choices = [*reply.choices, *api.again_choices(row)]
