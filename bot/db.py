@@ -10,12 +10,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from importlib import import_module
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -291,6 +291,9 @@ def _driver_savepoints(engine: Engine) -> None:
 
 # Execution option: run this statement as a prepared one on PostgreSQL (see `make_engine`).
 PREPARED = "liaison_prepared"
+# Writes on a SQLite file between two checkpoints run out of the process's lock
+# (Database._wrote): a few hundred pages of WAL, under SQLite's own 1,000.
+CHECKPOINT_EVERY = 100
 # Execution option of Database.read_session's connections on SQLite: a deferred BEGIN.
 READ_ONLY = "liaison_read_only"
 
@@ -512,6 +515,9 @@ class Database:
         self._wal = self.dialect == "sqlite" and make_url(url).database not in (
             None, "", ":memory:")
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
+        # Writes since the last checkpoint, and the one checkpoint running (see _wrote).
+        self._writes = 0
+        self._checkpointing = threading.Lock()
         self._away = False  # the last attempt found the database unreachable (logged once)
         self._caches: dict[str, Cache] = {}  # bot/cache.py: rows read on every message
 
@@ -530,6 +536,39 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sqlite_lock:
             yield from self._session()
+        self._wrote()
+
+    def _wrote(self) -> None:
+        """After a write on a SQLite file, out of the process's lock: every CHECKPOINT_EVERY
+        writes, a checkpoint on a thread of its own. SQLite's automatic checkpoint runs inside
+        the commit that finds the WAL past 1,000 pages, under the process's lock, and copying
+        those pages and syncing the file held that commit, and every write queued behind it,
+        for 5 to 35 ms (issue 22: a sweep's marks, a Slack ack behind them). A PASSIVE
+        checkpoint waits for no reader or writer, and they do not wait for it, so the WAL is
+        copied back while writes go on; the automatic one stays, for a WAL that grows faster
+        than this keeps up with."""
+        if not self._wal:
+            return
+        self._writes += 1  # unlocked: a count lost now and then only moves a checkpoint
+        if self._writes < CHECKPOINT_EVERY or not self._checkpointing.acquire(blocking=False):
+            return
+        self._writes = 0
+        try:
+            threading.Thread(target=self._checkpoint, name="liaison-checkpoint",
+                             daemon=True).start()
+        except RuntimeError:  # no thread now (interpreter shutting down): SQLite's own then
+            self._checkpointing.release()
+
+    def _checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                # The driver is in autocommit (make_engine), so no transaction around it.
+                connection.connection.driver_connection.execute(
+                    "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            log.debug("checkpoint skipped: %s", exc)  # the next one, or SQLite's own, does it
+        finally:
+            self._checkpointing.release()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -617,16 +656,20 @@ class Database:
                 if connection is not None:
                     raise
                 raise self._failed(exc, wrote=True) from exc
+        self._wrote()
         if self._away:
             self._away = False
             log.warning("database reachable again")
         return count
 
-    def write_lock(self) -> AbstractContextManager[Any]:
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
         """The process's SQLite write lock, which every write here holds (a no-op context on
         PostgreSQL): for a statement run in the driver's autocommit on a connection of the
         caller's own (the sweep's marks)."""
-        return self._sqlite_lock
+        with self._sqlite_lock:
+            yield
+        self._wrote()
 
     def autocommit_rows(self, statement: Direct, params: dict) -> list[dict]:
         """One Direct statement that commits by itself, with no BEGIN and COMMIT around it:
@@ -645,6 +688,7 @@ class Database:
                     rows = statement.rows(conn, params)
             except SQLAlchemyError as exc:
                 raise self._failed(exc, wrote=True) from exc
+        self._wrote()
         if self._away:
             self._away = False
             log.warning("database reachable again")

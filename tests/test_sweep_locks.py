@@ -115,3 +115,35 @@ def test_a_read_session_takes_no_lock_and_refuses_writes(tmp_path):
     with db.read_session() as s:
         assert sorted(x for (x,) in s.execute(text("SELECT x FROM t"))) == [1, 3]
     db.dispose()
+
+
+def _checkpoints_done() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "liaison-checkpoint":
+            thread.join(timeout=10)
+
+
+def test_the_wal_is_checkpointed_out_of_the_commits(tmp_path):
+    """SQLite's own checkpoint runs inside the commit that finds the WAL past 1,000 pages,
+    under the process's lock, holding the writes queued behind it (a Slack ack behind a
+    sweep's mark); the database checkpoints on a thread of its own every CHECKPOINT_EVERY
+    writes instead, so the WAL is copied back, and reused, long before that."""
+    from bot.db import CHECKPOINT_EVERY
+
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    with db.session() as s:
+        s.execute(text("CREATE TABLE t (x TEXT)"))
+    wal = path.with_name("x.db-wal")
+
+    def writes() -> int:
+        for _ in range(CHECKPOINT_EVERY):
+            db.run(text("INSERT INTO t VALUES (:x)"), {"x": "x" * 3000})
+            _checkpoints_done()  # before the next write: a checkpoint that copied every page
+        return wal.stat().st_size
+
+    first = writes()
+    assert first < 1000 * 4096  # below SQLite's own checkpoint
+    second = writes()
+    assert second < 1.5 * first  # checkpointed and begun again, not grown (twice as long)
+    db.dispose()
