@@ -10,8 +10,8 @@ are planted due now, one per channel so that Slack's pace of one post a second p
 holds none back, the scheduler is woken as a commit would wake it, and the acks are timed
 until the last of them is delivered (--render-chunks 20,4: the same with the sweeper reading
 20, then 4, reminders per render transaction, before and after in one run). Prints p50 / p99 /
-max idle and during, the ratio of the p99s against the goal, the sweep's time, and the load
-average.
+max idle and during, the ratio of the p99s against the goal, the sweep's time, the load
+average, and Python's full garbage collections during the sweep (each pauses every thread).
 
     .venv/bin/python bench/sweep_acks.py [--due 3000] [--idle 1500] [--sqlite-only]
 """
@@ -19,6 +19,7 @@ average.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import logging
 import multiprocessing
@@ -145,6 +146,28 @@ def plant(app, due: int, now: datetime) -> None:  # noqa: ANN001
         session.execute(insert(Reminder.__table__), rows)
 
 
+class FullCollections:
+    """Python's full (generation 2) garbage collections in this process, with their pauses:
+    every thread waits while one runs (tens of milliseconds over the app's heap), which is
+    what a sweep's `max` often is."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float]] = []  # (wall-clock start, seconds)
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses.append((time.time(), time.perf_counter() - self._began))
+
+    def within(self, began: float, ended: float) -> tuple[int, float]:
+        found = [p for at, p in self.pauses if began <= at <= ended]
+        return len(found), max(found, default=0.0)
+
+
 def figures(samples: list[float]) -> tuple[float, float, float]:
     ms = [s * 1000 for s in samples]
     return percentile(ms, 50), percentile(ms, 99), max(ms)
@@ -181,12 +204,15 @@ def run(url: str, label: str, api_url: str, due: int, idle: int,
         time.sleep(0.5)  # the client is sending
         now = datetime.now(UTC)
         plant(app, due, now)
+        collections = FullCollections()
+        gc.callbacks.append(collections)
         began = time.time()
         scheduler.wake(datetime.now(UTC))
         if not counting.done.wait(timeout=300):
             stop.set()
             raise RuntimeError(f"only {counting.sent} of {due} delivered in 300 s")
         ended = counting.last_at
+        gc.callbacks.remove(collections)
         stop.set()
         samples = collect(process, out)
         load = load_average()
@@ -196,7 +222,7 @@ def run(url: str, label: str, api_url: str, due: int, idle: int,
             "label": label, "idle": figures([s[1] for s in idle_samples]),
             "during": figures([s[1] for s in during]), "n_idle": len(idle_samples),
             "n_during": len(during), "sweep": ended - began, "load": load,
-            "dialect": app.db.dialect,
+            "dialect": app.db.dialect, "full_gc": collections.within(began, ended),
         }
     finally:
         scheduler.stop()
@@ -219,6 +245,9 @@ def report(rows: list[dict[str, object]], due: int) -> None:
               f"{during[1]:>8.2f} {during[2]:>8.2f} {ratio:>6.2f} {row['sweep']:>8.2f} "
               f"{row['sweep'] / due * 1000:>10.3f}  {row['load']}"
               f"{'' if ratio <= GOAL else '  (goal not met)'}")
+        count, longest = row["full_gc"]
+        print(f"{'':<16} full garbage collections during the sweep: {count}"
+              + (f", the longest {longest * 1000:.1f} ms (every thread waits)" if count else ""))
 
 
 def main() -> None:
