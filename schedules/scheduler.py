@@ -161,13 +161,6 @@ class ReminderScheduler:
 
     def _sweep_once(self) -> datetime | None:
         try:
-            if not self.app.registry.loaded:
-                due = self.sweeper.next_due()
-                if due is not None and due <= datetime.now(UTC):
-                    # Reminder kinds are declared by the domains' code: imported before a row
-                    # is claimed (should it fail, no attempt is counted and nothing is sent
-                    # until it is mended) and outside any transaction.
-                    self.app.registry.load()
             self.sweeper.sweep()
             upcoming = self.sweeper.next_due()
             if self._down:
@@ -255,6 +248,7 @@ class ReminderScheduler:
         """Plan one digest per purpose with overdue work; it is rendered when it is sent."""
         now = now or datetime.now(UTC)
         day = now.astimezone(self.settings.zone).date().isoformat()
+        self.app.registry.load()  # the domains' code, outside the transaction
         planned = 0
         with self.app.db.session() as session:
             purposes: set[str] = set()
@@ -278,6 +272,7 @@ class ReminderScheduler:
         """Last week's review, one row per routed channel and week (handlers/review)."""
         from handlers.review.commands import plan_weekly
 
+        self.app.registry.load()  # the domains' code, outside the transaction
         now = now or datetime.now(UTC)
         with self.app.db.session() as session:
             return plan_weekly(session, self.settings, now)
@@ -303,6 +298,7 @@ class ReminderScheduler:
         key is the period's number, so later days and other replicas add nothing)."""
         now = now or datetime.now(UTC)
         local = now.astimezone(self.settings.zone)
+        self.app.registry.load()  # the domains' code, outside the transaction
         with self.app.db.session() as session:
             cal = self.app.registry.calendar(session, self.settings, "training")
         if (local.weekday() >= 5) if cal.always else not cal.is_working_day(local.date()):

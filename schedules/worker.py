@@ -60,7 +60,7 @@ from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison, Place
 from bot.db import PREPARED, Direct
-from bot.errors import DeliveryError, StorageError
+from bot.errors import DeliveryError, DomainLoadError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
 from schedules.api import Target
@@ -356,6 +356,7 @@ class Sweeper:
             result.failed += self.failed_at_claim
             if not ids and not self.failed_at_claim:
                 return result
+            ids = self._with_code(ids, current, result)
             cutoff = current - self.settings.reminder_grace
             # Only when a claimed row is old enough to be summarised: a query less per claim.
             stale = self._summarise_stale(ids, current, result) if any(
@@ -369,6 +370,27 @@ class Sweeper:
                     self._send(item, now_or(now), result)
             # Loop until nothing is due: summaries and admin notices planned in this round
             # are due at once. Retries are not, since their backoff puts them in the future.
+
+    def _with_code(self, ids: list[int], now: datetime, result: SweepResult) -> list[int]:
+        """The claimed rows this sweep goes on with. Reminder kinds are declared by the
+        domains' code, which is imported (once, bot.router.Registry.load) the first time a
+        claimed row needs one: here, outside any transaction. Should that fail (logged then),
+        the rows that need it go back to the outbox until the next sweep, no attempt counted,
+        and queued messages (replies, apologies: rendered already) go out."""
+        registry = self.app.registry
+        if registry.loaded or all(self.claimed[rid][1] == api.OUTBOUND for rid in ids):
+            return ids
+        try:
+            registry.load()
+        except DomainLoadError as exc:
+            waiting = [rid for rid in ids if self.claimed[rid][1] != api.OUTBOUND]
+            until = now + self.settings.reminder_sweep
+            for rid in waiting:
+                self._release(rid, until, result, reason="domains_not_loaded")
+            log.error("%d reminders wait for the domains' code, until %s: %s", len(waiting),
+                      until.isoformat(timespec="seconds"), exc)
+            return [rid for rid in ids if self.claimed[rid][1] == api.OUTBOUND]
+        return ids
 
     def _send(self, item: _Prepared, now: datetime, result: SweepResult) -> None:
         self._renew_if_due()
@@ -520,7 +542,8 @@ class Sweeper:
                     latest = until
         return latest
 
-    def _release(self, rid: int, until: datetime, result: SweepResult) -> None:
+    def _release(self, rid: int, until: datetime, result: SweepResult,
+                 reason: str = "rate_limited") -> None:
         """Back to the outbox until `until`, without counting an attempt: it was never tried."""
         c = Reminder.__table__.c
         with self.app.db.session() as session:
@@ -528,7 +551,7 @@ class Sweeper:
                 update(Reminder.__table__)
                 .where(c.id == rid, c.lease_owner == self.owner, c.status == Status.CLAIMED)
                 .values(status=Status.PENDING, due_at=until, attempts=c.attempts - 1,
-                        lease_owner=None, lease_until=None, last_error="rate_limited")
+                        lease_owner=None, lease_until=None, last_error=reason)
             )
             api.wake_after_commit(session, until)
         result.released += 1
@@ -618,7 +641,9 @@ class Sweeper:
     def _write_mark(self, rid: int, sent_at: datetime, ts: str | None = None) -> None:
         facts = self._facts.get(rid)
         if facts is not None and not ts:
-            kind = self.app.registry.reminder_kinds.get(facts[0])
+            # A queued message has no kind of a domain's (and needs none of their code).
+            kind = (None if facts[0] == api.OUTBOUND
+                    else self.app.registry.reminder_kinds.get(facts[0]))
             if kind is None or kind.on_sent is None:
                 # Nothing but the mark to write (most reminders, every reply): one Core
                 # statement built once, in its own transaction, without an ORM session (a
@@ -641,7 +666,8 @@ class Sweeper:
                 row = session.get(Reminder, rid)
                 row.payload = {**row.payload, "ts": ts}
                 session.add(row)
-            kind = self.app.registry.reminder_kinds.get(marked.kind)
+            kind = (None if marked.kind == api.OUTBOUND
+                    else self.app.registry.reminder_kinds.get(marked.kind))
             if kind is not None and kind.on_sent is not None:
                 self._on_sent(session, session.get(Reminder, rid), sent_at)
 

@@ -20,7 +20,7 @@ from bot.core import Liaison
 from bot.db import Database
 from bot.domain import Domain
 from bot.errors import ConfigError
-from bot.messages import Reply
+from bot.messages import Inbound, Reply
 from bot.render import Renderer
 from bot.router import Args, Registry
 from tests.support import TEST_TEMPLATES, Chat, settings
@@ -273,8 +273,9 @@ raise RuntimeError("a half-deployed module")
 def test_a_domain_whose_code_does_not_import_gets_an_apology_not_retried_and_doctor_names_it(
         db_url, tmp_path, monkeypatch, caplog, capsys, forget_probes):
     """A broken install shows: every message gets the apology and the log says which domain,
-    once (the module is not imported again: its decorators would run twice); a due reminder
-    stays due with no attempt counted, nothing sent; `liaison doctor` fails naming it."""
+    once (the module is not imported again: its decorators would run twice); an apology queued
+    for delivery (Slack's and DingTalk's way) goes out, while a due reminder goes back to the
+    outbox until the next sweep, no attempt counted; `liaison doctor` fails naming it."""
     import sys
     import types
 
@@ -301,22 +302,40 @@ def test_a_domain_whose_code_does_not_import_gets_an_apology_not_retried_and_doc
                  record_id="M-1")
     adapters = recording_adapters()
     scheduler = ReminderScheduler(app, adapters)
-    try:
-        scheduler._sweep_once()  # the sweep's job: it asks for the kinds before claiming
-        chat = Chat(app, "alice")
-        first, second = chat.say("/help"), chat.say("/complaint list")
-    finally:
-        scheduler.scheduler.shutdown(wait=False) if scheduler.scheduler.running else None
+    before = datetime.now(UTC)
+    upcoming = scheduler._sweep_once()  # the sweep's job
+    chat = Chat(app, "alice")
+    first, second = chat.say("/help"), chat.say("/complaint list")
+    queued = app.handle(Inbound(platform="console", channel="console", user="alice",
+                                text="/help"), queue=True)
+    after_queued = scheduler._sweep_once()
 
     apology = "抱歉,处理这条消息时出了问题"
     assert [o.message.text[:len(apology)] for o in first + second] == [apology, apology]
+    assert queued == [] and [o.message.text[:len(apology)] for o in
+                             adapters["console"].sent] == [apology]
+    # Not again at once (0.25 s, as for a database away), but at the next sweep.
+    assert upcoming >= before + app.settings.reminder_sweep
     assert state.imports == ["lazy_probe_broken"]  # once, not at each message
     assert [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"] == [
         "domain broken: its code (lazy_probe_broken) could not be imported: "
         "RuntimeError('a half-deployed module')"]
     with app.db.session() as session:
-        row = session.exec(select(Reminder)).one()
-    assert (row.status, row.attempts, adapters["console"].sent) == ("pending", 0, [])
+        row = session.exec(select(Reminder).where(Reminder.kind != api.OUTBOUND)).one()
+    assert (row.status, row.attempts, row.last_error) == ("pending", 0, "domains_not_loaded")
+    with app.db.session() as session:
+        sent = session.exec(select(Reminder).where(Reminder.kind == api.OUTBOUND)).one()
+    assert sent.status == "sent" and after_queued >= before + app.settings.reminder_sweep
+
+    # The hourly housekeeping still forgets what the core keeps (the domains' purges wait).
+    from bot.models import InboundEvent
+
+    with app.db.session() as session:
+        session.add(InboundEvent(platform="slack", event_id="old",
+                                 received_at=before - timedelta(days=30)))
+    app.purge(datetime.now(UTC))
+    with app.db.session() as session:
+        assert session.exec(select(InboundEvent)).all() == []
 
     monkeypatch.setattr(handlers, "DOMAINS", [*handlers.DOMAINS, broken])
     monkeypatch.setenv("DATABASE_URL", db_url)
@@ -374,7 +393,7 @@ def test_the_first_message_imports_the_code_with_no_write_lock_held(
         handlers.register_all(registry)
         registry.install(probe)
         app = Liaison(settings(url), Database(url), renderer_with_test_templates(), registry)
-        state.lock = app.db.write_lock()
+        state.lock = app.db._sqlite_lock  # the process's SQLite write lock (Database.write_lock)
         Chat(app, "alice").say("/help")
     finally:
         sys.path.remove(str(tmp_path))
