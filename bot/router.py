@@ -185,6 +185,7 @@ class Registry:
         self._loading = threading.RLock()
         self._in_load = False
         self._broken: str | None = None  # what failed a load (it is not tried again)
+        self._after_load: list[Callable[[], None]] = []
         self._families: dict[str, Family] = {}
         self._alias: dict[str, str] = {}
         self._flows: dict[str, Flow] = {}
@@ -229,6 +230,16 @@ class Registry:
                 raise DomainLoadError(self._broken) from exc
             finally:
                 self._in_load = False
+            for then in self._after_load:
+                then()
+
+    def after_load(self, then: Callable[[], None]) -> None:
+        """Call `then` once every domain's code is in: now, if it is."""
+        with self._loading:
+            if self.loaded:
+                then()
+            else:
+                self._after_load.append(then)
 
     @property
     def loaded(self) -> bool:

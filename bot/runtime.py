@@ -86,6 +86,8 @@ def serve(app: Liaison, adapters: Mapping[str, Adapter], *, foreground: Adapter 
     if not gc.isenabled():  # started by `liaison run` or `console` (bot.cli.entry)
         gc.freeze()  # what start-up made stays: later collections need not scan it
         gc.enable()
+        # So does the domains' code, imported with the first message or due reminder.
+        app.registry.after_load(gc.freeze)
     stopping = threading.Event()
 
     def stop(*_: object) -> None:

@@ -437,3 +437,20 @@ def test_code_that_changes_its_domains_declaration_fails_however_it_was_imported
     assert doctor.main() == 1
     assert "FAIL  domains: domain changing: its code (lazy_probe_changing) changes" in (
         capsys.readouterr().out)
+
+
+def test_what_waits_for_the_domains_code_runs_once_it_is_in():
+    """`liaison run` freezes what start-up made for the garbage collector, and again once the
+    domains' code is in (Registry.after_load): their objects stay as long as the process."""
+    probe = Domain("later")
+    probe.family("later")
+    registry = Registry()
+    registry.install(probe)
+    ran: list[int] = []
+    registry.after_load(lambda: ran.append(len(registry._families)))
+    assert ran == []
+    registry.lookup_family("later")
+    registry.load()
+    assert ran == [1]
+    registry.after_load(lambda: ran.append(0))  # once in, at once
+    assert ran == [1, 0]
