@@ -191,6 +191,10 @@ def run(url: str, label: str, api_url: str, due: int, idle: int,
         scheduler.sweeper.render_chunk = chunk
     label = f"{label}, {scheduler.sweeper.render_chunk}"
     scheduler.start()
+    # As `liaison run` does (bot.runtime.serve): what start-up made, and the domains' code
+    # when the first request imports it, are frozen out of the garbage collector's scans.
+    gc.freeze()
+    app.registry.after_load(gc.freeze)
     try:
         collect(*timed(port, 200))  # warm up
         time.sleep(0.5)  # the scheduler's first sweep and jobs, on an empty outbox
