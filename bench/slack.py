@@ -22,8 +22,17 @@ With --by-thread, each server's CPU per request is also split by the threads tha
 answer), `slack-work` (the adapter's pool: the command's work), `http loop` (waitress's
 socket loop), with the voluntary context switches per request of each in brackets.
 
+With --gap, after the tables: where the CPU per request that HTTP adds goes, one client
+thread, in the same process (median of three interleaved rounds): each app also called in this
+thread without a socket or waitress (signed requests built beforehand), bare Bolt answering
+Liaison's own ack body over HTTP (the answer's bytes), and Liaison with the hand-off to the
+adapter's pool made synchronous (what the hand-off costs; never how Liaison runs).
+
+With --pin (Linux, two cores or more), the servers' threads run on the first core and the
+client on the second: no server thread crosses cores, and a core's noise is the only noise.
+
     .venv/bin/python bench/slack.py [--requests 2000] [--threads 4,1]
-        [--commands "help,complaint list"] [--default] [--by-thread]
+        [--commands "help,complaint list"] [--default] [--by-thread] [--gap] [--pin]
 
 LIAISON_BENCH_DATABASE_URL: an empty PostgreSQL database to run Liaison on instead of SQLite.
 """
@@ -31,6 +40,7 @@ LIAISON_BENCH_DATABASE_URL: an empty PostgreSQL database to run Liaison on inste
 from __future__ import annotations
 
 import http.client
+import io
 import multiprocessing
 import os
 import re
@@ -39,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -50,6 +60,7 @@ import logging  # noqa: E402
 from slack_bolt import App  # noqa: E402
 from slack_bolt.adapter.wsgi import SlackRequestHandler  # noqa: E402
 from slack_bolt.authorization import AuthorizeResult  # noqa: E402
+from slack_bolt.response import BoltResponse  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from waitress import create_server  # noqa: E402
@@ -63,7 +74,8 @@ SECRET = "bench-secret"
 TIME_LIMIT = 120.0  # seconds per server, whatever the request count
 
 
-def bare_bolt(api_url: str, process_before_response: bool) -> App:
+def bare_bolt(api_url: str, process_before_response: bool, answer: str | None = None) -> App:
+    """A Bolt app whose command listener only acks, or (`answer`) acks with this body."""
     quiet = logging.getLogger("bench.bolt")
     quiet.setLevel(logging.ERROR)
     app = App(
@@ -78,9 +90,22 @@ def bare_bolt(api_url: str, process_before_response: bool) -> App:
 
     @app.command(re.compile(r"^/.+"))
     def only_ack(ack):  # noqa: ANN001, ANN202
+        if answer is not None:
+            return BoltResponse(status=200, body=answer)
         ack()
+        return None
 
     return app
+
+
+class Inline:
+    """SerialByKey's interface, running each task at once in the caller's thread: the
+    adapter's hand-off made synchronous, to measure it (never how Liaison runs)."""
+
+    def submit(self, _key, fn, *args) -> Future:  # noqa: ANN001
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
 
 
 def serve(wsgi_app) -> tuple[int, object]:  # noqa: ANN001
@@ -106,10 +131,12 @@ def request_body(n: int, text: str = "help", run: str = "") -> str:
     })
 
 
-def load(port: int, total: int, threads: int,
-         text: str = "help") -> tuple[float, list[float], int, float]:
+def load(port: int, total: int, threads: int, text: str = "help",
+         cpu: int | None = None) -> tuple[float, list[float], int, float]:
     """(wall seconds, each request's seconds to its answer, errors, this client process's CPU
-    seconds)."""
+    seconds). `cpu`: the core its threads run on (--pin)."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})  # this thread, and the client threads it starts
     verifier = SignatureVerifier(SECRET)
     latencies: list[float] = []
     errors = 0
@@ -188,16 +215,19 @@ def thread_split(before: dict, after: dict, requests: int) -> str:
                      if cpu > 0)
 
 
+CLIENT_CPU: int | None = None  # --pin: the client's core
+
+
 def figures(name: str, port: int, total: int, threads: int,
-            text: str = "help", split: bool = False) -> dict[str, float]:
+            text: str = "help", split: bool = False, show: bool = True) -> dict[str, float]:
     # The client runs in its own process, so it does not share the server's interpreter lock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as client:
-        client.submit(load, port, min(200, total), threads, text).result()  # warm up
+        client.submit(load, port, min(200, total), threads, text, CLIENT_CPU).result()  # warm up
         cpu = time.process_time()  # this process's threads: the servers (the client is apart)
         before = by_thread() if split else {}
         wall, latencies, errors, client_cpu = client.submit(
-            load, port, total, threads, text).result()
+            load, port, total, threads, text, CLIENT_CPU).result()
         cpu = time.process_time() - cpu
         after = by_thread() if split else {}
     latencies.sort()
@@ -215,6 +245,8 @@ def figures(name: str, port: int, total: int, threads: int,
     # The client's own CPU per request: its threads share one interpreter lock too, so at
     # `client` near 1000 / req/s it, not the server, is the ceiling.
     row["client"] = client_cpu / max(1, len(latencies)) * 1000
+    if not show:
+        return row
     print(f"{name:<44} {row['rps']:>9.0f} {row['p50']:>9.2f} {row['p99']:>9.2f} "
           f"{row['n']:>7} {errors:>6} {row['cpu']:>7.2f} {row['busy']:>5.2f} "
           f"{row['client']:>7.2f}", flush=True)
@@ -229,6 +261,99 @@ def seed_complaints(app, rows: int = 300) -> None:  # noqa: ANN001
     from _common import seed_complaints as seed
 
     seed(app.db, rows, platform="slack", reporter="UBENCH1", owner_of=lambda n: f"UBENCH{n % 20}")
+
+
+def in_process(wsgi_app, total: int, text: str, run: str) -> tuple[float, bytes]:  # noqa: ANN001
+    """CPU ms per request of this process (every thread: the adapter's pool too) calling the
+    WSGI app from this thread, with signed requests built beforehand (no socket, waitress or
+    client); and the last answer's body."""
+    verifier = SignatureVerifier(SECRET)
+    environs = []
+    for n in range(total):
+        body = request_body(n, text, run).encode()
+        ts = str(int(time.time()))
+        environs.append({
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)), "HTTP_X_SLACK_REQUEST_TIMESTAMP": ts,
+            "HTTP_X_SLACK_SIGNATURE": verifier.generate_signature(timestamp=ts,
+                                                                  body=body.decode()),
+        })
+    answer = b""
+    status: list[str] = []
+
+    def start_response(line: str, _headers: list, _exc_info: object = None) -> None:
+        status.append(line)
+
+    cpu = time.process_time()
+    for environ in environs:
+        answer = b"".join(wsgi_app(environ, start_response))
+        if not status[-1].startswith("200"):
+            raise SystemExit(f"in-process request refused: {status[-1]}")
+    return (time.process_time() - cpu) / total * 1000, answer
+
+
+def gap(adapter: SlackAdapter, liaison_port: int, api_url: str, total: int, text: str,
+        rounds: int = 3) -> None:
+    """What HTTP adds to the CPU per request, one client thread (see the module's doc)."""
+    served = adapter.wsgi()  # the same guard, Bolt app, adapter and core that the server runs
+    _, answer = in_process(served, 1, text, "gap-probe")
+    bare = SlackRequestHandler(bare_bolt(api_url, True))
+    sized = SlackRequestHandler(bare_bolt(api_url, True, answer=answer.decode()))
+    bare_port, bare_server = serve(bare)
+    sized_port, sized_server = serve(sized)
+    pool = adapter._serial
+    found: dict[str, list[float]] = {}
+    for r in range(rounds):
+        tag = f"gap{r}-{time.monotonic_ns()}-"
+        found.setdefault("bare in", []).append(in_process(bare, total, text, tag)[0])
+        found.setdefault("bare http", []).append(figures("", bare_port, total, 1, text,
+                                                         show=False)["cpu"])
+        found.setdefault("sized http", []).append(figures("", sized_port, total, 1, text,
+                                                          show=False)["cpu"])
+        adapter._serial = Inline()  # type: ignore[assignment]
+        try:
+            found.setdefault("inline in", []).append(in_process(served, total, text,
+                                                                tag + "i")[0])
+        finally:
+            adapter._serial = pool
+        found.setdefault("liaison in", []).append(in_process(served, total, text, tag + "s")[0])
+        found.setdefault("liaison http", []).append(figures("", liaison_port, total, 1, text,
+                                                            show=False)["cpu"])
+    for server in (bare_server, sized_server):
+        stop(server)
+    m = {k: statistics.median(v) for k, v in found.items()}
+    print(f"where HTTP's CPU per request goes, `/liaison {text}`, 1 client thread, median of "
+          f"{rounds} rounds (ms; load average {load_average()})")
+    lines = [
+        ("bare Bolt, in-process", "bare in", None),
+        ("bare Bolt, over HTTP", "bare http", ("waitress and the socket", "bare in")),
+        (f"bare Bolt acking with Liaison's answer ({len(answer):,} bytes), over HTTP",
+         "sized http", ("the answer's bytes", "bare http")),
+        ("Liaison, in-process, hand-off made synchronous", "inline in", None),
+        ("Liaison, in-process, as served (hand-off to the pool)", "liaison in",
+         ("the hand-off", "inline in")),
+        ("Liaison, over HTTP", "liaison http", ("HTTP", "liaison in")),
+    ]
+    for shown, key, delta in lines:
+        extra = f"   {delta[0]}: {m[key] - m[delta[1]]:+.3f}" if delta else ""
+        print(f"  {shown:<68} {m[key]:6.3f}{extra}")
+    rest = (m["liaison http"] - m["liaison in"]) - (m["sized http"] - m["bare in"])
+    print(f"  Liaison's HTTP beyond bare Bolt's with the same answer (threads: the hand-off "
+          f"over HTTP, contention): {rest:+.3f}\n")
+
+
+def pin_servers() -> int:
+    """--pin: this process's threads (and those they start) on the first core; returns the
+    core for the client."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--pin needs two cores")
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), {cores[0]})
+    return cores[1]
 
 
 def load_average() -> str:
@@ -246,7 +371,12 @@ def main() -> None:
                         help="also the bare app in Bolt's default mode (10 ms ack polling)")
     parser.add_argument("--by-thread", action="store_true",
                         help="each server's CPU per request by the threads that spent it")
+    parser.add_argument("--gap", action="store_true",
+                        help="where the CPU per request that HTTP adds goes (1 client thread)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the servers on the first core, the client on the second")
     args = parser.parse_args()
+    global CLIENT_CPU
     # Bolt warns, once per app, that the client's token is unused when `authorize` is given.
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
     total = args.requests
@@ -270,9 +400,13 @@ def main() -> None:
         runner.start()
         fast_port, fast = serve(SlackRequestHandler(bare_bolt(fake.api_url, True)))
         slow_port, slow = serve(SlackRequestHandler(bare_bolt(fake.api_url, False)))
+        cores = len(os.sched_getaffinity(0))
+        if args.pin:
+            CLIENT_CPU = pin_servers()
 
         print(f"{total} signed requests per server and case, keep-alive, waitress with 8 "
-              f"threads, {app.db.dialect}, {len(os.sched_getaffinity(0))} cores; "
+              f"threads, {app.db.dialect}, {cores} cores"
+              f"{' (servers on one, the client on another)' if args.pin else ''}; "
               f"load average before: {load_average()}\n")
         results = []
         for text in commands:
@@ -301,7 +435,10 @@ def main() -> None:
             print(f"{text:<16} {threads:>7} {liaison['rps']:>8.0f} {ratio[0]:>7.2f} "
                   f"{ratio[1]:>7.2f} {ratio[2]:>7.2f} {liaison['cpu']:>7.2f} {ratio[3]:>7.2f} "
                   f"{liaison['busy']:>5.2f} {1000 / max(liaison['cpu'], 1e-9):>6.0f}")
-        print(f"load average after: {load_average()}")
+        print(f"load average after: {load_average()}\n")
+        if args.gap:
+            for text in commands:
+                gap(adapter, liaison_port, fake.api_url, total, text)
         adapter.stop()
         runner.join(timeout=10)
         for server in (fast, slow):

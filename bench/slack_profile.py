@@ -26,14 +26,13 @@ import pstats
 import sys
 import tempfile
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from slack import SECRET, request_body, seed_complaints  # noqa: E402
+from slack import SECRET, Inline, request_body, seed_complaints  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from bot.adapters.slack import SlackAdapter  # noqa: E402
@@ -71,15 +70,6 @@ class _Split:
             print(f"  {shown:<58} {own / requests * 1000:7.3f} ms")
 
 
-class _Inline:
-    """SerialByKey's interface, running each task at once in the caller's thread."""
-
-    def submit(self, _key: Any, fn: Any, *args: Any) -> Future:  # noqa: ANN401
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-
 def main() -> None:
     import argparse
 
@@ -104,7 +94,7 @@ def main() -> None:
         app = build(settings)
         seed_complaints(app)
         adapter = SlackAdapter(app, settings, host="127.0.0.1")
-        adapter._serial = _Inline()  # type: ignore[assignment]
+        adapter._serial = Inline()  # type: ignore[assignment]
         wsgi = adapter.wsgi()
         verifier = SignatureVerifier(SECRET)
 
