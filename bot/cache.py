@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from time import monotonic
 from typing import Any
 
@@ -28,7 +30,27 @@ MAX_ENTRIES = 10_000  # bounded: cleared whole when full
 
 _MISSING = object()
 _CACHES: weakref.WeakSet[Cache] = weakref.WeakSet()
+_lock = threading.Lock()  # for copying _CACHES while another thread adds to it
 _PENDING = "cache_forget"  # session.info: (cache, keys) dropped at flush, dropped again at commit
+
+
+# The generation of each cache when this thread's snapshot read began (`snapshot`).
+_SNAPSHOT: ContextVar[dict[Cache, int] | None] = ContextVar("cache_snapshot", default=None)
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """A read of one snapshot that may begin before a write this process commits meanwhile
+    (bot.db.Database.read_session, which holds no lock): the values it loads are put back
+    only when no write has touched their cache since it began. Without it, a value read
+    from the snapshot, with the generation read after that write, went in stale."""
+    with _lock:
+        held = {cache: cache._generation for cache in _CACHES}
+    token = _SNAPSHOT.set(held)
+    try:
+        yield
+    finally:
+        _SNAPSHOT.reset(token)
 
 
 class Cache:
@@ -44,12 +66,18 @@ class Cache:
         self._data: dict[Hashable, tuple[float, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        _CACHES.add(self)
+        with _lock:
+            _CACHES.add(self)
 
     @property
     def generation(self) -> int:
-        """Read before loading a value, handed to `put`: a change in between keeps it out."""
-        return self._generation
+        """Read before loading a value, handed to `put`: a change in between keeps it out. In
+        a snapshot read (`snapshot`), the generation when it began: a change committed since
+        is one the snapshot may not see."""
+        held = _SNAPSHOT.get()
+        if held is None:
+            return self._generation
+        return held.get(self, -1)  # a cache made during the read: nothing is put
 
     def get(self, key: Hashable, default: Any = None) -> Any:  # noqa: ANN401
         found = self._data.get(key, _MISSING)

@@ -34,6 +34,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from bot import metrics
 from bot.cache import Cache
+from bot.cache import snapshot as cache_snapshot
 from bot.errors import LiaisonError, StorageError
 
 if TYPE_CHECKING:
@@ -587,7 +588,7 @@ class Database:
             connection = self._reader.connect()
         except SQLAlchemyError as exc:
             raise self._failed(exc, wrote=False) from exc
-        with connection:
+        with connection, cache_snapshot():
             raw = connection.connection.driver_connection
             raw.execute("PRAGMA query_only = ON")
             try:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot import members
 from bot.db import Database
 from bot.errors import StorageError
 from bot.messages import Reply
+from bot.models import ChannelRoute, Member
+from bot.routes import routes_for
 from schedules import api
 from schedules.api import Target
 from schedules.models import Reminder, Status
@@ -147,3 +150,106 @@ def test_the_wal_is_checkpointed_out_of_the_commits(tmp_path):
     second = writes()
     assert second < 1.5 * first  # checkpointed and begun again, not grown (twice as long)
     db.dispose()
+
+
+# -- what the lock-free read must not get wrong (found by review) ---------------------------------
+# A write this process commits while the sweep reads one snapshot: the caches must not keep
+# the snapshot's older row (bot.cache.snapshot), and the cancel of a reminder with nothing to
+# say must not touch a row planned again or taken over meanwhile (the guarded cancel).
+
+
+def test_a_route_bound_while_the_sweep_reads_is_seen_at_once_not_cached_as_absent(
+        db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+
+    with app.db.session() as s:  # warm the routes cache: no route yet
+        assert routes_for(s, "complaints") == []
+
+    @app.registry.reminder_kind("test.bind")
+    def bind(session, reminder, now):  # noqa: ANN001, ANN202
+        def write() -> None:  # e.g. an admin's `/route complaints` from a Slack ack
+            with app.db.session() as s:
+                s.add(ChannelRoute(purpose="complaints", platform="console", channel_id="C1"))
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        t.join(timeout=5)
+        return Reply("reminders/training", {"quarter": "Q"})
+
+    with app.db.session() as s:
+        api.plan(s, key="k1", kind="test.bind", due=datetime.now(UTC),
+                 target=Target.purpose("complaints"), record_type="complaint", record_id="C-1")
+    run_due(app)
+    with app.db.session() as s:
+        in_db = s.exec(select(ChannelRoute)).all()
+        seen = routes_for(s, "complaints")
+    assert len(in_db) == 1
+    assert len(seen) == 1, "routes cache kept 'no route' after the route was committed"
+
+
+def test_a_language_changed_while_the_sweep_reads_is_not_cached_stale(db_url, tmp_path, clock):
+    app, _ = build_app(db_url, tmp_path)
+    with app.db.session() as s:
+        s.add(Member(platform="console", user_id="bob", display_name="bob", locale="zh"))
+
+    @app.registry.reminder_kind("test.owner")
+    def owner(session, reminder, now):  # noqa: ANN001, ANN202
+        def write() -> None:  # bob's `/lang en`, acked meanwhile
+            with app.db.session() as s:
+                m = s.exec(select(Member).where(Member.user_id == "bob")).one()
+                m.locale = "en"
+                s.add(m)
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        t.join(timeout=5)
+        bob = members.recipient(session, "console", "bob")  # e.g. the record's owner
+        return Reply("reminders/training", {"quarter": bob.locale if bob else "?"})
+
+    with app.db.session() as s:
+        api.plan(s, key="k1", kind="test.owner", due=datetime.now(UTC),
+                 target=Target.member("console", "alice"), record_type="complaint",
+                 record_id="C-1")
+    run_due(app)
+    with app.db.session() as s:
+        bob = members.recipient(s, "console", "bob")
+        in_db = s.exec(select(Member).where(Member.user_id == "bob")).one().locale
+    assert bob.locale == in_db == "en"
+
+
+def _gone_while_read(db_url, tmp_path, meanwhile):  # noqa: ANN001
+    app, _ = build_app(db_url, tmp_path)
+
+    @app.registry.reminder_kind("test.gone")
+    def gone(session, reminder, now):  # noqa: ANN001, ANN202
+        t = threading.Thread(target=meanwhile, args=(app,), daemon=True)
+        t.start()
+        t.join(timeout=3)
+        return None
+
+    with app.db.session() as s:
+        api.plan(s, key="k", kind="test.gone", due=datetime.now(UTC),
+                 target=Target.member("console", "alice"), record_type="x", record_id="1")
+    run_due(app)
+    with app.db.session() as s:
+        return s.exec(select(Reminder).where(Reminder.key == "k")).one()
+
+
+def _replan(app):  # noqa: ANN001
+    with app.db.session() as s:
+        api.plan(s, key="k", kind="test.gone", due=datetime.now(UTC) + timedelta(hours=1),
+                 target=Target.member("console", "alice"), record_type="x", record_id="1")
+
+
+def _takeover(app):  # noqa: ANN001
+    with app.db.session() as s:
+        s.execute(text("UPDATE reminder SET lease_owner = 'other' WHERE key = 'k'"))
+
+
+def test_a_reminder_planned_again_while_the_sweep_reads_is_not_cancelled(
+        sqlite_url, tmp_path, clock):
+    row = _gone_while_read(sqlite_url, tmp_path, _replan)
+    assert row.status == Status.PENDING
+
+
+def test_a_reminder_taken_over_while_the_sweep_reads_is_not_cancelled(sqlite_url, tmp_path, clock):
+    row = _gone_while_read(sqlite_url, tmp_path, _takeover)
+    assert row.status == Status.CLAIMED and row.lease_owner == "other"

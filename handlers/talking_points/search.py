@@ -146,7 +146,7 @@ _PRESENT: dict[tuple[int, str, str], bool] = {}
 
 
 def _present(session: Session, what: str, sql: str) -> bool:
-    engine = session.get_bind()
+    engine = session.get_bind().engine  # the session's bind may be a Connection (a read's)
     key = (id(engine), str(engine.url), what)
     if key not in _PRESENT:
         # On the session's own connection: a second one would wait for its write lock.
