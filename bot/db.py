@@ -518,7 +518,10 @@ class Database:
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         # Writes since the last checkpoint, and the one checkpoint running (see _wrote).
         self._writes = 0
-        self._checkpointing = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_due: threading.Event | None = None  # wakes the checkpoint thread
+        self._checkpoints_made = 0  # checkpoints tried, and a condition to wait for one (tests)
+        self._checkpointed = threading.Condition()
         self._away = False  # the last attempt found the database unreachable (logged once)
         self._caches: dict[str, Cache] = {}  # bot/cache.py: rows read on every message
 
@@ -541,35 +544,53 @@ class Database:
 
     def _wrote(self) -> None:
         """After a write on a SQLite file, out of the process's lock: every CHECKPOINT_EVERY
-        writes, a checkpoint on a thread of its own. SQLite's automatic checkpoint runs inside
+        writes, the checkpoint thread is woken. SQLite's automatic checkpoint runs inside
         the commit that finds the WAL past 1,000 pages, under the process's lock, and copying
         those pages and syncing the file held that commit, and every write queued behind it,
         for 5 to 35 ms (issue 22: a sweep's marks, a Slack ack behind them). A PASSIVE
         checkpoint waits for no reader or writer, and they do not wait for it, so the WAL is
         copied back while writes go on; the automatic one stays, for a WAL that grows faster
-        than this keeps up with."""
+        than this keeps up with. One thread for the database's life, woken by an Event: a
+        thread started at each checkpoint cost the write that started it up to 18 ms when
+        other threads held the interpreter (found by review)."""
         if not self._wal:
             return
         self._writes += 1  # unlocked: a count lost now and then only moves a checkpoint
-        if self._writes < CHECKPOINT_EVERY or not self._checkpointing.acquire(blocking=False):
+        if self._writes < CHECKPOINT_EVERY:
             return
         self._writes = 0
-        try:
-            threading.Thread(target=self._checkpoint, name="liaison-checkpoint",
-                             daemon=True).start()
-        except RuntimeError:  # no thread now (interpreter shutting down): SQLite's own then
-            self._checkpointing.release()
+        due = self._checkpoint_due
+        if due is None:
+            with self._checkpoint_lock:
+                if self._checkpoint_due is None:
+                    wanted = threading.Event()
+                    try:
+                        threading.Thread(target=self._checkpoints, args=(wanted,),
+                                         name="liaison-checkpoint", daemon=True).start()
+                    except RuntimeError:  # no thread now (shutting down): SQLite's own then
+                        return
+                    self._checkpoint_due = wanted
+                due = self._checkpoint_due
+        due.set()
 
-    def _checkpoint(self) -> None:
-        try:
-            with self.engine.connect() as connection:
-                # The driver is in autocommit (make_engine), so no transaction around it.
-                connection.connection.driver_connection.execute(
-                    "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            log.debug("checkpoint skipped: %s", exc)  # the next one, or SQLite's own, does it
-        finally:
-            self._checkpointing.release()
+    def _checkpoints(self, due: threading.Event) -> None:
+        """The checkpoint thread: a PASSIVE checkpoint each time it is woken, until `dispose`
+        (which wakes it with another Event in place, or none)."""
+        while True:
+            due.wait()
+            due.clear()
+            if self._checkpoint_due is not due:
+                return
+            try:
+                with self.engine.connect() as connection:
+                    # The driver is in autocommit (make_engine), so no transaction around it.
+                    connection.connection.driver_connection.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except (SQLAlchemyError, sqlite3.Error) as exc:
+                log.debug("checkpoint skipped: %s", exc)  # the next, or SQLite's own, does it
+            with self._checkpointed:
+                self._checkpoints_made += 1
+                self._checkpointed.notify_all()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -715,6 +736,10 @@ class Database:
         upgrade(self.url, engine=self.engine)
 
     def dispose(self) -> None:
+        with self._checkpoint_lock:
+            due, self._checkpoint_due = self._checkpoint_due, None
+        if due is not None:
+            due.set()  # the checkpoint thread sees it is no longer wanted, and ends
         self.engine.dispose()
 
 
