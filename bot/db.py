@@ -9,6 +9,7 @@ import select
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -565,7 +566,8 @@ class Database:
                 if self._checkpoint_due is None:
                     wanted = threading.Event()
                     try:
-                        threading.Thread(target=self._checkpoints, args=(wanted,),
+                        threading.Thread(target=self._checkpoints,
+                                         args=(weakref.ref(self), wanted),
                                          name="liaison-checkpoint", daemon=True).start()
                     except RuntimeError:  # no thread now (shutting down): SQLite's own then
                         return
@@ -573,24 +575,32 @@ class Database:
                 due = self._checkpoint_due
         due.set()
 
-    def _checkpoints(self, due: threading.Event) -> None:
+    @staticmethod
+    def _checkpoints(database: weakref.ref[Database], due: threading.Event) -> None:
         """The checkpoint thread: a PASSIVE checkpoint each time it is woken, until `dispose`
-        (which wakes it with another Event in place, or none)."""
+        (which wakes it with another Event in place, or none) or until the database is
+        garbage (it holds the database only while it checkpoints: looked at every minute)."""
         while True:
-            due.wait()
-            due.clear()
-            if self._checkpoint_due is not due:
+            woken = due.wait(timeout=60)
+            db = database()
+            if db is None or db._checkpoint_due is not due:
                 return
-            try:
-                with self.engine.connect() as connection:
-                    # The driver is in autocommit (make_engine), so no transaction around it.
-                    connection.connection.driver_connection.execute(
-                        "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except (SQLAlchemyError, sqlite3.Error) as exc:
-                log.debug("checkpoint skipped: %s", exc)  # the next, or SQLite's own, does it
-            with self._checkpointed:
-                self._checkpoints_made += 1
-                self._checkpointed.notify_all()
+            if woken:
+                due.clear()
+                db._checkpoint()
+            del db
+
+    def _checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                # The driver is in autocommit (make_engine), so no transaction around it.
+                connection.connection.driver_connection.execute(
+                    "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            log.debug("checkpoint skipped: %s", exc)  # the next, or SQLite's own, does it
+        with self._checkpointed:
+            self._checkpoints_made += 1
+            self._checkpointed.notify_all()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
