@@ -127,6 +127,9 @@ def claim_plan(app, now: datetime) -> str:  # noqa: ANN001
 def sweep_once(url: str, label: str, tmp: Path) -> None:
     upgrade(url)
     app, _ = build_app(url, tmp)
+    # The domains' code (their reminder kinds), imported once per process at the first message
+    # or due reminder (bot.router.Registry.load): before the timing, which is per reminder.
+    app.registry.load()
     now = datetime.now(UTC)
     fill(app, now)
     adapter = NullAdapter()
