@@ -9,14 +9,13 @@ import select
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from importlib import import_module
 from importlib.resources import files
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -293,9 +292,6 @@ def _driver_savepoints(engine: Engine) -> None:
 
 # Execution option: run this statement as a prepared one on PostgreSQL (see `make_engine`).
 PREPARED = "liaison_prepared"
-# Writes on a SQLite file between two checkpoints run out of the process's lock
-# (Database._wrote): a few hundred pages of WAL, under SQLite's own 1,000.
-CHECKPOINT_EVERY = 100
 # Execution option of Database.read_session's connections on SQLite: a deferred BEGIN.
 READ_ONLY = "liaison_read_only"
 
@@ -517,12 +513,6 @@ class Database:
         self._wal = self.dialect == "sqlite" and make_url(url).database not in (
             None, "", ":memory:")
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
-        # Writes since the last checkpoint, and the one checkpoint running (see _wrote).
-        self._writes = 0
-        self._checkpoint_lock = threading.Lock()
-        self._checkpoint_due: threading.Event | None = None  # wakes the checkpoint thread
-        self._checkpoints_made = 0  # checkpoints tried, and a condition to wait for one (tests)
-        self._checkpointed = threading.Condition()
         self._away = False  # the last attempt found the database unreachable (logged once)
         self._caches: dict[str, Cache] = {}  # bot/cache.py: rows read on every message
 
@@ -541,66 +531,6 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sqlite_lock:
             yield from self._session()
-        self._wrote()
-
-    def _wrote(self) -> None:
-        """After a write on a SQLite file, out of the process's lock: every CHECKPOINT_EVERY
-        writes, the checkpoint thread is woken. SQLite's automatic checkpoint runs inside
-        the commit that finds the WAL past 1,000 pages, under the process's lock, and copying
-        those pages and syncing the file held that commit, and every write queued behind it,
-        for 5 to 35 ms (issue 22: a sweep's marks, a Slack ack behind them). A PASSIVE
-        checkpoint waits for no reader or writer, and they do not wait for it, so the WAL is
-        copied back while writes go on; the automatic one stays, for a WAL that grows faster
-        than this keeps up with. One thread for the database's life, woken by an Event: a
-        thread started at each checkpoint cost the write that started it up to 18 ms when
-        other threads held the interpreter (found by review)."""
-        if not self._wal:
-            return
-        self._writes += 1  # unlocked: a count lost now and then only moves a checkpoint
-        if self._writes < CHECKPOINT_EVERY:
-            return
-        self._writes = 0
-        due = self._checkpoint_due
-        if due is None:
-            with self._checkpoint_lock:
-                if self._checkpoint_due is None:
-                    wanted = threading.Event()
-                    try:
-                        threading.Thread(target=self._checkpoints,
-                                         args=(weakref.ref(self), wanted),
-                                         name="liaison-checkpoint", daemon=True).start()
-                    except RuntimeError:  # no thread now (shutting down): SQLite's own then
-                        return
-                    self._checkpoint_due = wanted
-                due = self._checkpoint_due
-        due.set()
-
-    @staticmethod
-    def _checkpoints(database: weakref.ref[Database], due: threading.Event) -> None:
-        """The checkpoint thread: a PASSIVE checkpoint each time it is woken, until `dispose`
-        (which wakes it with another Event in place, or none) or until the database is
-        garbage (it holds the database only while it checkpoints: looked at every minute)."""
-        while True:
-            woken = due.wait(timeout=60)
-            db = database()
-            if db is None or db._checkpoint_due is not due:
-                return
-            if woken:
-                due.clear()
-                db._checkpoint()
-            del db
-
-    def _checkpoint(self) -> None:
-        try:
-            with self.engine.connect() as connection:
-                # The driver is in autocommit (make_engine), so no transaction around it.
-                connection.connection.driver_connection.execute(
-                    "PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            log.debug("checkpoint skipped: %s", exc)  # the next, or SQLite's own, does it
-        with self._checkpointed:
-            self._checkpoints_made += 1
-            self._checkpointed.notify_all()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -688,20 +618,16 @@ class Database:
                 if connection is not None:
                     raise
                 raise self._failed(exc, wrote=True) from exc
-        self._wrote()
         if self._away:
             self._away = False
             log.warning("database reachable again")
         return count
 
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self) -> AbstractContextManager[Any]:
         """The process's SQLite write lock, which every write here holds (a no-op context on
         PostgreSQL): for a statement run in the driver's autocommit on a connection of the
         caller's own (the sweep's marks)."""
-        with self._sqlite_lock:
-            yield
-        self._wrote()
+        return self._sqlite_lock
 
     def autocommit_rows(self, statement: Direct, params: dict) -> list[dict]:
         """One Direct statement that commits by itself, with no BEGIN and COMMIT around it:
@@ -720,7 +646,6 @@ class Database:
                     rows = statement.rows(conn, params)
             except SQLAlchemyError as exc:
                 raise self._failed(exc, wrote=True) from exc
-        self._wrote()
         if self._away:
             self._away = False
             log.warning("database reachable again")
@@ -746,10 +671,6 @@ class Database:
         upgrade(self.url, engine=self.engine)
 
     def dispose(self) -> None:
-        with self._checkpoint_lock:
-            due, self._checkpoint_due = self._checkpoint_due, None
-        if due is not None:
-            due.set()  # the checkpoint thread sees it is no longer wanted, and ends
         self.engine.dispose()
 
 

@@ -120,45 +120,6 @@ def test_a_read_session_takes_no_lock_and_refuses_writes(tmp_path):
     db.dispose()
 
 
-def _checkpoints_done(db: Database, made: int) -> None:
-    """Wait until the database's checkpoint thread has made `made` checkpoints."""
-    with db._checkpointed:
-        assert db._checkpointed.wait_for(lambda: db._checkpoints_made >= made, timeout=10)
-
-
-def test_the_wal_is_checkpointed_out_of_the_commits(tmp_path):
-    """SQLite's own checkpoint runs inside the commit that finds the WAL past 1,000 pages,
-    under the process's lock, holding the writes queued behind it (a Slack ack behind a
-    sweep's mark); the database checkpoints on a thread of its own every CHECKPOINT_EVERY
-    writes instead, so the WAL is copied back, and reused, long before that."""
-    from bot.db import CHECKPOINT_EVERY
-
-    path = tmp_path / "x.db"
-    db = Database(f"sqlite:///{path}")
-    with db.session() as s:
-        s.execute(text("CREATE TABLE t (x TEXT)"))
-    wal = path.with_name("x.db-wal")
-
-    asked = [0]
-
-    def writes() -> int:
-        for _ in range(CHECKPOINT_EVERY):
-            db.run(text("INSERT INTO t VALUES (:x)"), {"x": "x" * 3000})
-            if db._writes == 0:  # this write woke the checkpoint thread
-                asked[0] += 1
-                _checkpoints_done(db, asked[0])  # before the next write: all pages copied
-        return wal.stat().st_size
-
-    first = writes()
-    assert first < 1000 * 4096  # below SQLite's own checkpoint
-    second = writes()
-    assert second < 1.5 * first  # checkpointed and begun again, not grown (twice as long)
-    thread = next(t for t in threading.enumerate() if t.name == "liaison-checkpoint")
-    db.dispose()
-    thread.join(timeout=10)
-    assert not thread.is_alive()  # one thread for the database's life, ended with it
-
-
 # -- what the lock-free read must not get wrong (found by review) ---------------------------------
 # A write this process commits while the sweep reads one snapshot: the caches must not keep
 # the snapshot's older row (bot.cache.snapshot), and the cancel of a reminder with nothing to
