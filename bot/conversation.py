@@ -236,15 +236,14 @@ def _counted(flow: Flow, conv: Conversation) -> list[Step]:
 
 
 class Engine:
-    def __init__(self, flows: Mapping[str, Flow] | Registry) -> None:
-        """`flows`: the flows by name, or the registry that holds them, read at each use (a
-        registry imports its domains' code on first use: bot.router.Registry.load)."""
-        self._flows = flows
+    def __init__(self, registry: Registry) -> None:
+        """The flows are the registry's, read at each use (a registry imports its domains'
+        code on first use: bot.router.Registry.load)."""
+        self.registry = registry
 
     @property
     def flows(self) -> Mapping[str, Flow]:
-        source = self._flows
-        return source if isinstance(source, Mapping) else source.flows
+        return self.registry.flows
 
     # -- state -------------------------------------------------------------------------------
 
