@@ -4,6 +4,10 @@ message -> DingTalk markdown, and the access token's lifetime."""
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -185,3 +189,53 @@ def test_a_session_webhook_answer_honours_the_proxy_settings_of_the_environment(
     unproxied = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
     unproxied.post_webhook(data["sessionWebhook"], payload)
     assert fake.webhook_texts() == ["好", "好"]
+
+
+def test_a_session_webhook_over_https_is_verified_against_the_environments_ca_bundle(
+        fake, tmp_path, monkeypatch) -> None:
+    """A webhook answer to an https host checks the host's certificate against the CA bundle
+    requests would use (REQUESTS_CA_BUNDLE): trusted there, the answer goes; without it, a
+    certificate no public CA signed is refused (the caller then uses the OpenAPI)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    bodies: list[dict[str, Any]] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            data = b'{"errcode":0,"errmsg":"ok"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/robot/sendBySession?session=s1"
+    payload = {"msgtype": "markdown", "markdown": {"title": "t", "text": "好"},
+               "at": {"atUserIds": [], "isAtAll": False}}
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id).post_webhook(
+            url, payload)
+        assert [b["markdown"]["text"] for b in bodies] == ["好"]
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        untrusting = OpenApi(fake.endpoint, fake.client_id, fake.client_secret, fake.client_id)
+        with pytest.raises(WebhookRefused, match="unreachable"):
+            untrusting.post_webhook(url, payload)
+        assert len(bodies) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
