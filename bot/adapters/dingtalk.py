@@ -917,7 +917,14 @@ def _sdk_classes(sdk: Any) -> tuple[type, type]:
             """One connection, until it closes or falls silent. True when it carried frames."""
             uri = f"{connection['endpoint']}?ticket={quote_plus(connection['ticket'])}"
             try:
-                async with websockets.connect(uri, open_timeout=15, close_timeout=3) as ws:
+                # No permessage-deflate: DingTalk's frames are small JSON, and zlib (which lets go
+                # of the GIL on every call) cost the loop three hand-offs per message, to inflate
+                # the frame and deflate its ACK (issue 22). The extension is used only when the
+                # client offers it (RFC 7692 section 5); the official Go SDK offers none
+                # (open-dingtalk/dingtalk-stream-sdk-go, client/client.go: gorilla's
+                # DefaultDialer, compression off).
+                async with websockets.connect(uri, open_timeout=15, close_timeout=3,
+                                              compression=None) as ws:
                     self.websocket = ws
                     if self.adapter.stopping:
                         return False
