@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import shlex
+
 import pytest
 
 from bot.errors import UserError
-from bot.router import Registry
+from bot.router import Registry, split_words
 
 
 @pytest.fixture
@@ -87,3 +90,19 @@ def test_help_is_filtered_by_role(registry: Registry) -> None:
     agent = {fam.name: [c.key for c in cmds] for fam, cmds in registry.visible({"agent"})}
     assert "complaint close" not in staff["complaint"]
     assert "complaint close" in agent["complaint"]
+
+
+def test_words_split_as_shlex_splits_them() -> None:
+    # The fast path for texts without quotes or backslashes must split exactly as shlex:
+    # on its four whitespace characters only (not a full-width space, not U+00A0).
+    alphabet = [*"ab 中文\t\r\n\u3000\x0b\x0c\xa0=/-#;|&$()*?~", "\u2028", "\x85", "'", '"', "\\"]
+    rng = random.Random(22)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        try:
+            expected = shlex.split(text)
+        except ValueError:
+            with pytest.raises(ValueError):
+                split_words(text)
+            continue
+        assert split_words(text) == expected, repr(text)
