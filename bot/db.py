@@ -293,6 +293,9 @@ def _driver_savepoints(engine: Engine) -> None:
 
 # Execution option: run this statement as a prepared one on PostgreSQL (see `make_engine`).
 PREPARED = "liaison_prepared"
+# How long `Database.dispose` waits for a session on the kept SQLite connection to end.
+DISPOSE_WAIT = 5.0  # seconds
+
 # Execution option of Database.read_session's connections on SQLite: a deferred BEGIN.
 READ_ONLY = "liaison_read_only"
 
@@ -724,10 +727,16 @@ class Database:
         upgrade(self.url, engine=self.engine)
 
     def dispose(self) -> None:
-        with self._sqlite_lock:
-            kept, self._kept = self._kept, None
-            if kept is not None:
-                _close_kept(kept)
+        # The kept connection is closed by the lock's holder, once any session on it ended;
+        # a session that holds the lock longer than this (a stuck call) keeps it until the
+        # process ends (`_close_kept`'s finalizer), rather than holding up the shutdown.
+        if self._wal and self._sqlite_lock.acquire(timeout=DISPOSE_WAIT):
+            try:
+                kept, self._kept = self._kept, None
+                if kept is not None:
+                    _close_kept(kept)
+            finally:
+                self._sqlite_lock.release()
         self.engine.dispose()
 
 
