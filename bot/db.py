@@ -524,6 +524,7 @@ class Database:
         # `dispose`, or when the Database is collected or the process ends (`_close_kept`).
         self._kept: Connection | None = None
         self._kept_busy = False  # in use (a session opened inside another takes the pool's)
+        self._kept_finalizer: weakref.finalize | None = None
         self._away = False  # the last attempt found the database unreachable (logged once)
         self._caches: dict[str, Cache] = {}  # bot/cache.py: rows read on every message
 
@@ -566,22 +567,38 @@ class Database:
         kept = self._kept
         if kept is None or kept.closed or kept.invalidated or kept.engine is not self.engine:
             if kept is not None:
-                self._kept = None
-                _close_kept(kept)
+                self._drop_kept()
             try:
                 kept = self.engine.connect()
             except SQLAlchemyError as exc:
                 raise self._failed(exc, wrote=wrote) from exc
             self._kept = kept
-            weakref.finalize(self, _close_kept, kept)
+            self._kept_finalizer = weakref.finalize(self, _close_kept, kept)
         self._kept_busy = True
+        failed = True
         try:
             yield kept
+            failed = False
         finally:
             self._kept_busy = False
-            if kept.invalidated or kept.in_transaction():
-                self._kept = None
-                _close_kept(kept)
+            # Kept only when the block ended cleanly and the driver itself is out of any
+            # transaction. After an error (a COMMIT that SQLite refused and left open, a BEGIN
+            # that failed half-way, an interrupt) SQLAlchemy's view of the connection may
+            # differ from SQLite's: closed, it goes back to the pool, whose rollback ends
+            # whatever is open, and the next use opens another.
+            if (failed or kept.invalidated or kept.in_transaction()
+                    or _driver_in_transaction(kept)):
+                self._drop_kept()
+
+    def _drop_kept(self) -> None:
+        """Close the kept connection, and forget its finalizer (which held it, and its
+        engine, for as long as this Database lives)."""
+        kept, self._kept = self._kept, None
+        if self._kept_finalizer is not None:
+            self._kept_finalizer.detach()
+            self._kept_finalizer = None
+        if kept is not None:
+            _close_kept(kept)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -732,12 +749,19 @@ class Database:
         # process ends (`_close_kept`'s finalizer), rather than holding up the shutdown.
         if self._wal and self._sqlite_lock.acquire(timeout=DISPOSE_WAIT):
             try:
-                kept, self._kept = self._kept, None
-                if kept is not None:
-                    _close_kept(kept)
+                self._drop_kept()
             finally:
                 self._sqlite_lock.release()
         self.engine.dispose()
+
+
+def _driver_in_transaction(connection: Connection) -> bool:
+    """Whether SQLite itself has a transaction open on this connection (sqlite3's own flag;
+    SQLAlchemy's can say otherwise after a failed COMMIT)."""
+    try:
+        return bool(connection.connection.driver_connection.in_transaction)
+    except (SQLAlchemyError, AttributeError):
+        return True  # cannot tell: not kept
 
 
 def _close_kept(connection: Connection) -> None:

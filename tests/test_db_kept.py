@@ -5,13 +5,15 @@ database fails a write once, and nothing stays open after `dispose`."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 from sqlmodel import select
 
 from bot.adapters.http_guard import SlackHttpGuard
@@ -102,3 +104,58 @@ def test_nothing_stays_open_after_dispose(sqlite_file) -> None:  # noqa: ANN001
     assert _open_files(sqlite_file)
     db.dispose()
     assert _open_files(sqlite_file) == []
+
+
+def test_a_commit_that_sqlite_refuses_leaves_no_transaction_open(tmp_path) -> None:  # noqa: ANN001
+    """A COMMIT that SQLite refuses and leaves open (a deferred foreign key violated) fails
+    that change alone: the next change goes in, and another process gets the write lock."""
+    path = tmp_path / "deferred.db"
+    setup = sqlite3.connect(path)
+    setup.executescript(
+        "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+        "CREATE TABLE c(id INTEGER PRIMARY KEY,"
+        " p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);")
+    setup.close()
+    db = Database(f"sqlite:///{path}", statement_timeout=0.2)
+    try:
+        with db.session() as session:
+            session.exec(text("PRAGMA foreign_keys=ON"))
+        with pytest.raises(StorageError), db.session() as session:
+            session.exec(text("INSERT INTO c(p) VALUES (42)"))  # refused only at COMMIT
+        with db.session() as session:
+            session.exec(text("INSERT INTO p(id) VALUES (1)"))
+        assert db.run(text("INSERT INTO p(id) VALUES (2)")) == 1
+        other = sqlite3.connect(path, timeout=0.2)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if one stayed open
+            other.rollback()
+            assert other.execute("SELECT id FROM p ORDER BY id").fetchall() == [(1,), (2,)]
+        finally:
+            other.close()
+    finally:
+        db.dispose()
+
+
+def test_engines_replaced_many_times_are_not_kept_alive(sqlite_file) -> None:  # noqa: ANN001
+    """Each new kept connection replaces the last one's close-at-exit: the engines of the old
+    ones are freed, not held for the Database's lifetime."""
+    db = Database(f"sqlite:///{sqlite_file}")
+    healthy = db.engine
+
+    def swap() -> weakref.ref:
+        other = create_engine(f"sqlite:///{sqlite_file}")
+        db.engine = other
+        with db.session() as session:
+            session.exec(text("SELECT 1"))
+        other.dispose()
+        db.engine = healthy
+        with db.session() as session:
+            session.exec(text("SELECT 1"))
+        return weakref.ref(other)
+
+    try:
+        engines = [swap() for _ in range(20)]
+        gc.collect()
+        assert [e for e in engines if e() is not None] == []
+    finally:
+        db.dispose()
