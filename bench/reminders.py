@@ -7,9 +7,14 @@
    ms SQLite, 0.2 ms PostgreSQL), on SQLite and PostgreSQL, and the query plan of the claim.
 2. Lateness under the real APScheduler: 500 reminders falling due within ten seconds,
    measured from each one's due time to its delivery (p50/p99).
+3. With --lone N: lone answers (a chat answer queued by a conversation step, then delivered by
+   the sweep woken for it, as DingTalk's messages coming one at a time are), under the real
+   scheduler, one at a time among 10,000 pending: the CPU the delivery side spends per answer
+   (every thread but the one queueing: the wake-up, claim, read, send, mark, next due time),
+   the fixed cost of a sweep that finds one row.
 
     .venv/bin/python bench/reminders.py [--pending 200000] [--due 10000] [--skip-lateness]
-        [--sqlite-only] [--analyze]
+        [--sqlite-only] [--analyze] [--lone N] [--lone-only]
 """
 
 from __future__ import annotations
@@ -220,6 +225,61 @@ def lateness(tmp: Path) -> None:
     app.db.dispose()
 
 
+class Signalling:
+    """Counts the messages sent, and says when one went."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent = threading.Event()
+
+    def send(self, outbound) -> None:  # noqa: ANN001
+        self.count += 1
+        self.sent.set()
+
+
+def lone(url: str, label: str, tmp: Path, n: int) -> None:
+    from bot.messages import Address, Outbound, Rendered
+    from schedules import api
+    from schedules.scheduler import ReminderScheduler
+
+    global TOTAL, DUE
+    upgrade(url)
+    app, _ = build_app(url, tmp)
+    app.registry.load()
+    TOTAL, DUE = 10_000, 0
+    fill(app, datetime.now(UTC))
+    adapter = Signalling()
+    scheduler = ReminderScheduler(app, {"console": adapter})
+    scheduler.start()
+    time.sleep(0.5)  # the start-up sweep (nothing due)
+    with scheduler._sweeping:
+        pass
+    cpu, own, t0 = time.process_time(), time.thread_time(), time.perf_counter()
+    walls = []
+    for i in range(n):
+        adapter.sent.clear()
+        started = time.perf_counter()
+        with app.db.session() as session:
+            api.queue(session, Outbound(Address("console", user=f"user{i % 50}"),
+                                        Rendered(title="", body=f"answer {i}")))
+        adapter.sent.wait(10)
+        walls.append(time.perf_counter() - started)
+        with scheduler._sweeping:  # the sweep that sent it has ended (mark and next due time)
+            pass
+    wall = time.perf_counter() - t0
+    cpu, own = time.process_time() - cpu, time.thread_time() - own
+    scheduler.stop()
+    assert adapter.count == n, adapter.count
+    print(f"{label}: {n} lone answers, each queued alone and delivered by the sweep woken for "
+          f"it (10,000 pending); load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"  delivery CPU per answer (every thread but the queueing one): "
+          f"{(cpu - own) / n * 1000:.3f} ms; queueing thread {own / n * 1000:.3f} ms; "
+          f"queued to sent p50 {percentile(walls, 50) * 1000:.2f} ms; "
+          f"{n / wall:,.0f} answers/s")
+    app.db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-lateness", action="store_true")
@@ -228,10 +288,21 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--analyze", action="store_true",
                         help="commit ANALYZE after the fill (SQLite plans with sqlite_stat1)")
+    parser.add_argument("--lone", type=int, default=0,
+                        help="also N lone answers, each delivered by its own sweep")
+    parser.add_argument("--lone-only", action="store_true", help="only the lone answers")
     args = parser.parse_args()
     global TOTAL, DUE, ANALYZE
     TOTAL, DUE, ANALYZE = args.pending, args.due, args.analyze
     with tempfile.TemporaryDirectory() as tmp:
+        if args.lone:
+            lone(f"sqlite:///{Path(tmp) / 'lone.db'}", "SQLite", Path(tmp) / "ls", args.lone)
+            with temporary_postgres() as pg:
+                if pg and not args.sqlite_only:
+                    lone(pg, "PostgreSQL", Path(tmp) / "lp", args.lone)
+            TOTAL, DUE = args.pending, args.due
+            if args.lone_only:
+                return
         sweep_once(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", Path(tmp) / "s")
         with temporary_postgres() as pg:
             if pg and not args.sqlite_only:

@@ -162,7 +162,9 @@ class ReminderScheduler:
     def _sweep_once(self) -> datetime | None:
         try:
             self.sweeper.sweep()
-            upcoming = self.sweeper.next_due()
+            # The sweep read it last thing, on its own connection (Sweeper.upcoming).
+            upcoming = (self.sweeper.upcoming if self.sweeper.upcoming_known
+                        else self.sweeper.next_due())
             if self._down:
                 log.warning("database is back; reminder delivery resumed")
             self._down = False

@@ -59,7 +59,7 @@ from sqlmodel import Session, col
 from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison, Place
-from bot.db import PREPARED, Direct
+from bot.db import PREPARED, Direct, loaded
 from bot.errors import DeliveryError, DomainLoadError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
@@ -142,11 +142,60 @@ def _first_open(dialect: str) -> ColumnElement[bool]:
     nothing else."""
     c = Reminder.__table__.c
     earlier = Reminder.__table__.alias("earlier")
+    # The statuses as named parameters (_OPEN), not an IN list SQLAlchemy expands at each run:
+    # the statement then runs as it is on the driver (bot.db.Direct).
     head = ~exists().where(
         _rare(earlier.c.conversation == c.conversation, dialect), earlier.c.id < c.id,
-        _not_an_index(earlier.c.status, dialect).in_((Status.PENDING, Status.CLAIMED)),
+        _not_an_index(earlier.c.status, dialect).in_([
+            bindparam("pending", type_=c.status.type), bindparam("claimed", type_=c.status.type)]),
     )
     return or_(c.conversation.is_(None), head)
+
+
+# The values of the statuses the claim and next_due name as parameters (see _first_open).
+_OPEN = {"pending": Status.PENDING.value, "claimed": Status.CLAIMED.value}
+
+
+def _limited(query: Select, dialect: str) -> Select:
+    """`query` limited to `:limit` rows. On SQLite with an explicit `OFFSET :zero`: SQLite's
+    compiler otherwise adds `OFFSET 0` as a parameter of its own, which bot.db.Direct, given
+    every parameter by name, refuses."""
+    query = query.limit(bindparam("limit", type_=Integer))
+    return query.offset(bindparam("zero", type_=Integer)) if dialect == "sqlite" else query
+
+
+_SLOTS = 20  # the most ids a statement below takes as separate parameters (a claim's rows)
+_BY_IDS: dict[tuple[str, int], Direct] = {}
+
+
+def _by_ids(name: str, n: int) -> Direct:
+    """Statement `name` for `n` ids (`:i0` ... `:i<n-1>`), built once per count: the same SQL
+    as an expanding IN, but run on the driver as it is (bot.db.Direct) instead of through
+    SQLAlchemy's execution, which compiled the expanded list again at each run (a third of a
+    lone answer's claim and read, issue 22)."""
+    found = _BY_IDS.get((name, n))
+    if found is None:
+        ids = _c.id.in_([bindparam(f"i{k}", type_=_c.id.type) for k in range(n)])
+        if name == "take":
+            found = Direct(
+                update(Reminder.__table__).where(ids)
+                .values(status=bindparam("claimed_status"), lease_owner=bindparam("owner"),
+                        lease_until=bindparam("until"),
+                        # Our own rows from an interrupted sweep were not attempted.
+                        attempts=case((_c.lease_owner == bindparam("owner"), _c.attempts),
+                                      else_=_c.attempts + literal_column("1"))))
+        else:  # "rows": the rows themselves, every column, in id order
+            found = Direct(select(Reminder.__table__).where(ids).order_by(_c.id))
+        found = _BY_IDS.setdefault((name, n), found)
+    return found
+
+
+def _ids(ids: list[int]) -> dict[str, int]:
+    return {f"i{k}": rid for k, rid in enumerate(ids)}
+
+
+# A queued message's thread anchor: the payload of the row with this key (unique).
+_ANCHOR = Direct(select(_c.payload).where(_c.key == bindparam("key")))
 
 
 # A claimed reminder with nothing to say, cancelled (by the sweeper that holds it).
@@ -156,8 +205,6 @@ _CANCEL = (update(Reminder.__table__)
            .values(status=Status.CANCELLED, last_error=bindparam("reason"), lease_owner=None,
                    lease_until=None))
 
-_CHUNK = (select(Reminder).where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
-          .order_by(col(Reminder.id)))
 
 
 @dataclass
@@ -228,7 +275,14 @@ class Sweeper:
         self._clock_given = False  # sweep(now=...): a caller's clock, used throughout
         self.render_chunk = RENDER_CHUNK_SQLITE if app.db.dialect == "sqlite" else RENDER_CHUNK
         self._claim_select: Select | None = None  # built on first use (see _pick)
+        self._claim_direct: Direct | None = None  # the same, run on the driver (see claim)
         self._next_due: Select | None = None  # likewise (see next_due)
+        self._next_due_direct: Direct | None = None
+        # The earliest time the last sweep found a row to take at (next_due's answer, read at
+        # its end on the connection it marked on), when `upcoming_known`: the scheduler's next
+        # wake-up, without a transaction of its own.
+        self.upcoming: datetime | None = None
+        self.upcoming_known = False
         # The connection a sweep marks on (None: not open; False: failed in this sweep), see
         # _quick_mark.
         self._marker: Connection | None | bool = None
@@ -241,32 +295,46 @@ class Sweeper:
         """Take up to `limit` due rows (and rows whose lease expired, and this sweeper's own
         rows left claimed by an interrupted sweep). Rows already tried
         LIAISON_REMINDER_MAX_ATTEMPTS times are failed here instead of claimed again."""
+        if self._claim_direct is None:
+            self._claim_direct = Direct(self._pick(), prepare=False)  # plans follow `now`
+        until = now + self.settings.reminder_lease
         with self.app.db.session() as session:
-            rows = session.execute(self._pick(), {"now": now, "limit": limit or self.batch,
-                                                  "owner": self.owner}).all()
+            # Both statements on the driver (bot.db.Direct): through the session's execute,
+            # SQLAlchemy's execution was most of a lone answer's claim (issue 22).
+            conn = session.connection()
+            rows = self._claim_direct.rows(conn, self._claim_params(now, limit or self.batch))
             limit_ = self.settings.reminder_max_attempts
-            exhausted = {r.id for r in rows if r.attempts >= limit_ and r.lease_owner != self.owner}
-            ids = [r.id for r in rows if r.id not in exhausted]
+            owner = self.owner
+            exhausted = {r["id"] for r in rows
+                         if r["attempts"] >= limit_ and r["lease_owner"] != owner}
+            ids = [r["id"] for r in rows if r["id"] not in exhausted]
             for r in rows:
                 # `exhausted`, a set: `r.id in ids` (a list) made a claim of 10,000 quadratic,
                 # 0.6 of its 0.9 s (issue 22).
-                if (r.id not in exhausted and r.status == Status.CLAIMED
-                        and r.lease_owner != self.owner):
+                if (r["id"] not in exhausted and r["status"] == Status.CLAIMED
+                        and r["lease_owner"] != owner):
                     log.warning("reminder %s: taking over from %s, whose lease expired",
-                                r.id, r.lease_owner)
+                                r["id"], r["lease_owner"])
             if exhausted:
                 self._fail_exhausted(session, sorted(exhausted), now)
             self.failed_at_claim = len(exhausted)
-            if ids:
-                session.execute(_TAKE, {"ids": ids, "owner": self.owner,
-                                        "until": now + self.settings.reminder_lease})
+            if ids and len(ids) <= _SLOTS:
+                _by_ids("take", len(ids)).run(conn, {
+                    **_ids(ids), "owner": owner, "until": until,
+                    "claimed_status": Status.CLAIMED.value})
+            elif ids:  # a claim larger than any sweep's (the bench's claim of all due)
+                session.execute(_TAKE, {"ids": ids, "owner": owner, "until": until})
         self._renewed_at = now
-        self.claimed = {r.id: (r.planned_at, r.kind) for r in rows if r.id not in exhausted}
+        self.claimed = {r["id"]: (r["planned_at"], r["kind"]) for r in rows
+                        if r["id"] not in exhausted}
         return ids
+
+    def _claim_params(self, now: datetime, limit: int) -> dict[str, Any]:
+        return {"now": now, "limit": limit, "owner": self.owner, "zero": 0, **_OPEN}
 
     def claim_query(self, now: datetime, limit: int) -> Select:
         """The rows a claim takes, with these values bound (the bench shows its plan)."""
-        return self._pick().params(now=now, limit=limit, owner=self.owner)
+        return self._pick().params(self._claim_params(now, limit))
 
     def _pick(self) -> Select:
         """The rows a claim takes: due ones, expired leases, and this sweeper's own rows
@@ -277,8 +345,10 @@ class Sweeper:
             return self._claim_select
         c = Reminder.__table__.c
         now = bindparam("now", type_=c.due_at.type)
-        limit = bindparam("limit", type_=Integer)
         owner = bindparam("owner", type_=c.lease_owner.type)
+        # Statuses as parameters, as in _first_open: every value is given (bot.db.Direct).
+        pending = bindparam("pending", type_=c.status.type)
+        claimed = bindparam("claimed", type_=c.status.type)
         first = _first_open(self.app.db.dialect)
         # Read as one OR of indexes, every due row was sorted on each claim: with 10,000 due,
         # 40 ms (SQLite) to 170 ms (PostgreSQL) a claim of 20, most of a sweep. Each kind is
@@ -286,22 +356,24 @@ class Sweeper:
         # those: the same rows, without the sort. On PostgreSQL each kind skips the rows
         # another replica holds (FOR UPDATE SKIP LOCKED), so replicas take different rows.
         kinds = (
-            and_(c.status == Status.PENDING, c.due_at <= now),
-            and_(c.status == Status.CLAIMED, c.lease_until < now),
-            and_(c.status == Status.CLAIMED, c.lease_owner == owner),
+            and_(c.status == pending, c.due_at <= now),
+            and_(c.status == claimed, c.lease_until < now),
+            and_(c.status == claimed, c.lease_owner == owner),
         )
         locking = self.app.db.dialect == "postgresql"
         branches = []
+        dialect = self.app.db.dialect
         for kind in kinds:
-            branch = select(c.id).where(kind, first).order_by(c.due_at, c.id).limit(limit)
+            branch = _limited(select(c.id).where(kind, first).order_by(c.due_at, c.id),
+                              dialect)
             if locking:
                 branch = branch.with_for_update(skip_locked=True)
             branch = branch.subquery()
             branches.append(select(branch.c.id).select_from(branch))
         candidates = union(*branches).subquery()
-        pick = (select(c.id, c.lease_owner, c.status, c.attempts, c.planned_at, c.kind)
-                .where(c.id.in_(select(candidates.c.id)))
-                .order_by(c.due_at, c.id).limit(limit))
+        pick = _limited(select(c.id, c.lease_owner, c.status, c.attempts, c.planned_at, c.kind)
+                        .where(c.id.in_(select(candidates.c.id)))
+                        .order_by(c.due_at, c.id), dialect)
         if locking:
             pick = pick.with_for_update(skip_locked=True)
         self._claim_select = pick
@@ -349,27 +421,43 @@ class Sweeper:
     def _sweep(self, now: datetime | None) -> SweepResult:
         result = SweepResult()
         self._clock_given = now is not None
+        self.upcoming_known = False
         self._write_unwritten()
         while True:
             current = now_or(now)
             ids = self.claim(current)
+            taken = len(ids) + self.failed_at_claim
             result.failed += self.failed_at_claim
-            if not ids and not self.failed_at_claim:
-                return result
-            ids = self._with_code(ids, current, result)
-            cutoff = current - self.settings.reminder_grace
-            # Only when a claimed row is old enough to be summarised: a query less per claim.
-            stale = self._summarise_stale(ids, current, result) if any(
-                planned < cutoff and kind not in (SUMMARY, api.OUTBOUND)
-                for planned, kind in self.claimed.values()) else set()
-            todo = [rid for rid in ids if rid not in stale]
-            for at in range(0, len(todo), self.render_chunk):
-                chunk = todo[at:at + self.render_chunk]
-                prepared = self._render_chunk(chunk, now_or(now), result)
-                for item in prepared:
-                    self._send(item, now_or(now), result)
+            if taken:
+                self._round(ids, now, current, result)
+            if taken >= self.batch:
+                continue  # a full claim: more may be due
             # Loop until nothing is due: summaries and admin notices planned in this round
-            # are due at once. Retries are not, since their backoff puts them in the future.
+            # are due at once, and so is the next message of a conversation whose message
+            # went out. Retries are not, since their backoff puts them in the future. The
+            # next due time, read anyway for the scheduler's wake-up, says whether anything
+            # is, instead of a claim that finds nothing (a lone answer's sweep: one
+            # transaction less). After a claim that found nothing, no second look.
+            self.upcoming = self._upcoming()
+            self.upcoming_known = True
+            if not taken or self.upcoming is None or self.upcoming > now_or(now):
+                return result
+
+    def _round(self, ids: list[int], now: datetime | None, current: datetime,
+               result: SweepResult) -> None:
+        """Send what one claim took."""
+        ids = self._with_code(ids, current, result)
+        cutoff = current - self.settings.reminder_grace
+        # Only when a claimed row is old enough to be summarised: a query less per claim.
+        stale = self._summarise_stale(ids, current, result) if any(
+            planned < cutoff and kind not in (SUMMARY, api.OUTBOUND)
+            for planned, kind in self.claimed.values()) else set()
+        todo = [rid for rid in ids if rid not in stale]
+        for at in range(0, len(todo), self.render_chunk):
+            chunk = todo[at:at + self.render_chunk]
+            prepared = self._render_chunk(chunk, now_or(now), result)
+            for item in prepared:
+                self._send(item, now_or(now), result)
 
     def _with_code(self, ids: list[int], now: datetime, result: SweepResult) -> list[int]:
         """The claimed rows this sweep goes on with. Reminder kinds are declared by the
@@ -413,10 +501,15 @@ class Sweeper:
         in a short write of their own. Should any kind raise (or write), the chunk is read
         again one reminder per transaction, so that one fails alone."""
         drafts: list[_Draft | None] | None = None
+        if all(self.claimed.get(rid, ("", ""))[1] == api.OUTBOUND for rid in ids):
+            drafts = self._queued_drafts(ids)
+            if drafts is not None:
+                found = (self._finish(d, now, result) for d in drafts if d is not None)
+                return [p for p in found if p is not None]
         try:
             dropped: list[tuple[int, str]] = []
             with self.app.db.read_session() as session:
-                rows = session.execute(_CHUNK, {"ids": ids}).scalars().all()
+                rows = self._rows(session.connection(), ids)
                 # Their recipients in one query, not one `members.find` per reminder; read
                 # fresh, so a `/lang` or `/tz` made on another replica counts at once.
                 members.preload(session, [(row.target_platform, row.target_id) for row in rows
@@ -435,6 +528,46 @@ class Sweeper:
                 result.dropped += self._cancel(session, dropped)
         found = (self._finish(d, now, result) for d in drafts if d is not None)
         return [p for p in found if p is not None]
+
+    @staticmethod
+    def _rows(conn: Connection, ids: list[int]) -> list[Reminder]:
+        """The claimed rows, in id order: one statement on the driver, each row built as the
+        ORM builds one it loads (bot.db.loaded), detached. The ORM's load of a chunk was a
+        fifth of the sweep's read (issue 22)."""
+        return [loaded(Reminder, values) for at in range(0, len(ids), _SLOTS)
+                for values in _by_ids("rows", len(ids[at:at + _SLOTS])).rows(
+                    conn, _ids(ids[at:at + _SLOTS]))]
+
+    def _queued_drafts(self, ids: list[int]) -> list[_Draft | None] | None:
+        """Claimed queued messages (OUTBOUND rows: rendered when queued, no kind's code, no
+        recipient to look up), read by one statement on the sweep's kept connection, which
+        needs no transaction around it, instead of a read session of their own (a fifth of
+        a lone answer's sweep, issue 22). None when that connection failed in this sweep:
+        then they are read as any reminder is."""
+        conn = self._kept()
+        if conn is None:
+            return None
+        try:
+            with self.app.db.write_lock():
+                rows = self._rows(conn, ids)
+                return [self._queued_draft(conn, row) for row in rows]
+        except SQLAlchemyError as exc:
+            log.debug("queued messages on the sweep's connection failed (%s)", exc)
+            self._lost_kept()
+            return None
+
+    def _queued_draft(self, conn: Connection, row: Reminder) -> _Draft | None:
+        """A queued message as read (see _draft), its thread's anchor looked up on `conn`."""
+        if row.status != Status.CLAIMED or row.lease_owner != self.owner:
+            return None  # someone else's now (our lease expired)
+        outbound = api.outbound_of(row)
+        first = outbound.meta.get("thread_of")
+        if first:
+            anchors = _ANCHOR.rows(conn, {"key": first})
+            if anchors and anchors[0]["payload"].get("ts"):
+                outbound.meta["thread"] = anchors[0]["payload"]["ts"]
+        return _Draft(row.id, row.key, row.kind, row.planned_at, set(),
+                      dict(row.payload.get("_progress") or {}), outbounds=[outbound])
 
     def _render(self, rid: int, now: datetime, result: SweepResult) -> _Prepared | None:
         """Render one claimed reminder as its record is now, read in its own transaction. One
@@ -680,27 +813,45 @@ class Sweeper:
         SQLite: likewise the UPDATE alone, in the driver's autocommit, under the process's
         lock. None when the kept connection failed in this sweep (on either database): then
         Database.run marks it on a fresh one, and reports any failure."""
-        if self._marker is False:
+        conn = self._kept()
+        if conn is None:
             return None
         db = self.app.db
         try:
-            if self._marker is None:
-                self._marker = db.engine.connect()
-                if db.dialect == "postgresql":
-                    self._marker = self._marker.execution_options(isolation_level="AUTOCOMMIT")
             if db.dialect == "postgresql":
-                return _MARK_DIRECT.run(self._marker, params)
+                return _MARK_DIRECT.run(conn, params)
             # The driver is in autocommit (bot.db: the engine issues BEGIN, and here nothing
             # does), so the UPDATE alone is its transaction, as durable as BEGIN IMMEDIATE,
             # UPDATE, COMMIT, in one call instead of three and without SQLAlchemy's
             # transaction around them. Under the process's SQLite lock, as every write.
             with db.write_lock():
-                return _MARK_DIRECT.run(self._marker, params)
+                return _MARK_DIRECT.run(conn, params)
         except SQLAlchemyError as exc:
             log.debug("mark on the sweep's connection failed (%s); by Database.run", exc)
-            self._close_marker()
-            self._marker = False  # not again in this sweep (a dead server: one wait, not two)
+            self._lost_kept()
             return None
+
+    def _kept(self) -> Connection | None:
+        """The connection kept for the sweep, in autocommit (each statement its own
+        transaction): opened on first use, None once it failed in this sweep."""
+        if self._marker is False:
+            return None
+        if self._marker is None:
+            db = self.app.db
+            try:
+                marker = db.engine.connect()
+            except SQLAlchemyError as exc:
+                log.debug("the sweep's connection could not be opened (%s)", exc)
+                self._marker = False
+                return None
+            if db.dialect == "postgresql":
+                marker = marker.execution_options(isolation_level="AUTOCOMMIT")
+            self._marker = marker
+        return self._marker  # type: ignore[return-value]
+
+    def _lost_kept(self) -> None:
+        self._close_marker()
+        self._marker = False  # not again in this sweep (a dead server: one wait, not two)
 
     def _close_marker(self) -> None:
         marker, self._marker = self._marker, None
@@ -859,18 +1010,41 @@ class Sweeper:
         an earlier one still open (deferred to a retry, or being sent) is not due before it:
         counted, it was due at once, found untakeable, and due again, and the scheduler swept
         hundreds of times a second until the earlier one was out."""
+        with self.app.db.session() as session:
+            return session.execute(self._next_due_query(), {"limit": 1, "zero": 0, **_OPEN}
+                                   ).scalar()
+
+    def _next_due_query(self) -> Select:
         if self._next_due is None:
             c = Reminder.__table__.c
-            first = _first_open(self.app.db.dialect)
+            dialect = self.app.db.dialect
+            first = _first_open(dialect)
             branches = []
-            for status, at in ((Status.PENDING, c.due_at), (Status.CLAIMED, c.lease_until)):
-                branch = (select(at.label("at")).where(c.status == status, first)
-                          .order_by(at).limit(1).subquery())
+            for status, at in (("pending", c.due_at), ("claimed", c.lease_until)):
+                branch = _limited(select(at.label("at"))
+                                  .where(c.status == bindparam(status, type_=c.status.type),
+                                         first).order_by(at), dialect).subquery()
                 branches.append(select(branch.c.at).select_from(branch))
             either = union_all(*branches).subquery()
-            self._next_due = select(func.min(either.c.at))
-        with self.app.db.session() as session:
-            return session.execute(self._next_due).scalar()
+            self._next_due = select(func.min(either.c.at).label("at"))
+        return self._next_due
+
+    def _upcoming(self) -> datetime | None:
+        """next_due, as one statement on the connection the sweep marks on (a read needs no
+        transaction around it: a lone answer's sweep had one of its own for it), or through
+        next_due when that connection failed in this sweep."""
+        conn = self._kept()
+        if conn is not None:
+            if self._next_due_direct is None:
+                self._next_due_direct = Direct(self._next_due_query(), prepare=False)
+            try:
+                with self.app.db.write_lock():
+                    rows = self._next_due_direct.rows(conn, {"limit": 1, "zero": 0, **_OPEN})
+                return rows[0]["at"]
+            except SQLAlchemyError as exc:
+                log.debug("next due time on the sweep's connection failed (%s)", exc)
+                self._lost_kept()
+        return self.next_due()
 
 
 def _address_key(outbound: Outbound) -> str:
