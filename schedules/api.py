@@ -141,11 +141,16 @@ def conversation_of(outbound: Outbound) -> str:
 
 def outbound_of(row: Reminder) -> Outbound:
     """The message a queued row holds."""
-    message = dict(row.payload["message"])
+    return outbound_in(row.payload)
+
+
+def outbound_in(payload: dict[str, Any]) -> Outbound:
+    """The message a queued row's payload holds."""
+    message = dict(payload["message"])
     message["choices"] = tuple(RenderedChoice(**c) for c in message.get("choices", ()))
     message["files"] = tuple(Attachment.from_json(f) for f in message.get("files") or ())
-    return Outbound(Address(**row.payload["address"]), Rendered(**message),
-                    dict(row.payload.get("meta") or {}))
+    return Outbound(Address(**payload["address"]), Rendered(**message),
+                    dict(payload.get("meta") or {}))
 
 
 def cancel(

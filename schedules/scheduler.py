@@ -192,6 +192,12 @@ class ReminderScheduler:
                     return
             if self._stopping or not self.scheduler.running:
                 return
+            if due - datetime.now(UTC) > 2 * self.settings.reminder_sweep:
+                # Interval sweeps run before then, and each sets the wake-up anew when it
+                # ends: the last of them sets this one. (After every lone answer's sweep the
+                # next due time is usually hours off: a wake-up job for it, replaced by the
+                # next answer's, cost a sixth of that sweep, issue 22.)
+                return
             job = self.scheduler.get_job("wake")
             if job is not None and job.next_run_time is not None and job.next_run_time <= due:
                 return
