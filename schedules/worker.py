@@ -207,6 +207,10 @@ _CANCEL = (update(Reminder.__table__)
 
 
 
+class _Rollback(Exception):
+    """Leaves psycopg's transaction block, which rolls it back and raises this again."""
+
+
 @dataclass
 class _Prepared:
     id: int
@@ -288,6 +292,10 @@ class Sweeper:
         self._marker: Connection | None | bool = None
         # Planned time and kind of each row the last claim took (stale ones are summarised).
         self.claimed: dict[int, tuple[datetime, str]] = {}
+        self._exhausted: set[int] = set()  # of the last claim: failed, not taken
+        # The last sweep ended with the database unreachable: claim through a session (one
+        # wait for a dead server, not the kept connection's and then the session's).
+        self._doubtful = False
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -297,37 +305,99 @@ class Sweeper:
         LIAISON_REMINDER_MAX_ATTEMPTS times are failed here instead of claimed again."""
         if self._claim_direct is None:
             self._claim_direct = Direct(self._pick(), prepare=False)  # plans follow `now`
-        until = now + self.settings.reminder_lease
-        with self.app.db.session() as session:
-            # Both statements on the driver (bot.db.Direct): through the session's execute,
-            # SQLAlchemy's execution was most of a lone answer's claim (issue 22).
-            conn = session.connection()
-            rows = self._claim_direct.rows(conn, self._claim_params(now, limit or self.batch))
-            limit_ = self.settings.reminder_max_attempts
-            owner = self.owner
-            exhausted = {r["id"] for r in rows
-                         if r["attempts"] >= limit_ and r["lease_owner"] != owner}
-            ids = [r["id"] for r in rows if r["id"] not in exhausted]
-            for r in rows:
-                # `exhausted`, a set: `r.id in ids` (a list) made a claim of 10,000 quadratic,
-                # 0.6 of its 0.9 s (issue 22).
-                if (r["id"] not in exhausted and r["status"] == Status.CLAIMED
-                        and r["lease_owner"] != owner):
-                    log.warning("reminder %s: taking over from %s, whose lease expired",
-                                r["id"], r["lease_owner"])
-            if exhausted:
-                self._fail_exhausted(session, sorted(exhausted), now)
-            self.failed_at_claim = len(exhausted)
-            if ids and len(ids) <= _SLOTS:
-                _by_ids("take", len(ids)).run(conn, {
-                    **_ids(ids), "owner": owner, "until": until,
-                    "claimed_status": Status.CLAIMED.value})
-            elif ids:  # a claim larger than any sweep's (the bench's claim of all due)
-                session.execute(_TAKE, {"ids": ids, "owner": owner, "until": until})
+        limit = limit or self.batch
+        rows = self._claim_kept(now, limit) if limit <= _SLOTS and not self._doubtful else None
+        if rows is None:
+            rows = self._claim_in_session(now, limit)
+            self._doubtful = False
+        owner = self.owner
+        exhausted = self._exhausted
+        for r in rows:
+            # `exhausted`, a set: `r.id in ids` (a list) made a claim of 10,000 quadratic,
+            # 0.6 of its 0.9 s (issue 22).
+            if (r["id"] not in exhausted and r["status"] == Status.CLAIMED
+                    and r["lease_owner"] != owner):
+                log.warning("reminder %s: taking over from %s, whose lease expired",
+                            r["id"], r["lease_owner"])
+        self.failed_at_claim = len(exhausted)
         self._renewed_at = now
         self.claimed = {r["id"]: (r["planned_at"], r["kind"]) for r in rows
                         if r["id"] not in exhausted}
-        return ids
+        return [r["id"] for r in rows if r["id"] not in exhausted]
+
+    def _exhausted_of(self, rows: list[dict[str, Any]]) -> set[int]:
+        limit = self.settings.reminder_max_attempts
+        return {r["id"] for r in rows
+                if r["attempts"] >= limit and r["lease_owner"] != self.owner}
+
+    def _take_params(self, ids: list[int], now: datetime) -> dict[str, Any]:
+        return {**_ids(ids), "owner": self.owner, "until": now + self.settings.reminder_lease,
+                "claimed_status": Status.CLAIMED.value}
+
+    def _claim_in_session(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """The claim in a session's transaction: the statements on the driver (bot.db.Direct;
+        through the session's execute, SQLAlchemy's execution was most of a lone answer's
+        claim, issue 22); exhausted rows failed, with their admin notices, in it."""
+        with self.app.db.session() as session:
+            conn = session.connection()
+            rows = self._claim_direct.rows(conn, self._claim_params(now, limit))
+            exhausted = self._exhausted = self._exhausted_of(rows)
+            ids = [r["id"] for r in rows if r["id"] not in exhausted]
+            if exhausted:
+                self._fail_exhausted(session, sorted(exhausted), now)
+            if ids and len(ids) <= _SLOTS:
+                _by_ids("take", len(ids)).run(conn, self._take_params(ids, now))
+            elif ids:  # a claim larger than any sweep's (the bench's claim of all due)
+                session.execute(_TAKE, {"ids": ids, "owner": self.owner,
+                                        "until": now + self.settings.reminder_lease})
+        return rows
+
+    def _claim_kept(self, now: datetime, limit: int) -> list[dict[str, Any]] | None:
+        """The claim as the same two statements in a transaction of their own on the sweep's
+        kept connection, begun and committed on the driver (SQLite: BEGIN IMMEDIATE, under
+        the process's lock, as every write; PostgreSQL: psycopg's own transaction block on
+        the connection in autocommit), without a session: the session's begin, commit and
+        pool round trip were half of a lone answer's claim (issue 22). None when there is
+        an exhausted row to fail (rolled back: the session's claim does that, notices and
+        all) or the connection failed; then the claim goes through a session."""
+        conn = self._kept()
+        if conn is None:
+            return None
+        db = self.app.db
+        raw = conn.connection.driver_connection
+        driver_error = conn.dialect.loaded_dbapi.Error
+        try:
+            with db.write_lock():
+                if db.dialect == "postgresql":
+                    with raw.transaction():
+                        rows = self._claim_rows(conn, now, limit)
+                        if rows is None:
+                            raise _Rollback
+                    return rows
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = self._claim_rows(conn, now, limit)
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("ROLLBACK" if rows is None else "COMMIT")
+                return rows
+        except _Rollback:
+            return None
+        except (SQLAlchemyError, driver_error) as exc:
+            log.debug("claim on the sweep's connection failed (%s); in a session", exc)
+            self._lost_kept()
+            return None
+
+    def _claim_rows(self, conn: Connection, now: datetime,
+                    limit: int) -> list[dict[str, Any]] | None:
+        rows = self._claim_direct.rows(conn, self._claim_params(now, limit))  # type: ignore[union-attr]
+        self._exhausted = self._exhausted_of(rows)
+        if self._exhausted:
+            return None
+        if rows:
+            _by_ids("take", len(rows)).run(conn, self._take_params([r["id"] for r in rows], now))
+        return rows
 
     def _claim_params(self, now: datetime, limit: int) -> dict[str, Any]:
         return {"now": now, "limit": limit, "owner": self.owner, "zero": 0, **_OPEN}
@@ -415,6 +485,9 @@ class Sweeper:
         with self._lock:
             try:
                 return self._sweep(now)
+            except StorageError as exc:
+                self._doubtful = self._doubtful or exc.unavailable
+                raise
             finally:
                 self._close_marker()
 
