@@ -178,6 +178,9 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
           # Statements run straight on the driver (bot.db.Direct) fire no SQLAlchemy event.
           + ("; the marks (one UPDATE per reminder, schedules.worker._MARK_DIRECT) not seen"
              if hasattr(worker, "_MARK_DIRECT") else "")
+          # Nor the claims' statements and the chunks' reads, run on the driver too.
+          + ("; the claims and the chunks' reads (bot.db.Direct) not seen"
+             if hasattr(worker, "_by_ids") else "")
           + ("; SAVEPOINT and RELEASE (bot.db: sent to the driver) not seen"
              if hasattr(db_module, "_driver_savepoints") else ""))
     print(f"  a one-row UPDATE committing alone on a scratch table (the least a mark takes), p50: "
