@@ -293,6 +293,7 @@ class Sweeper:
         # Planned time and kind of each row the last claim took (stale ones are summarised).
         self.claimed: dict[int, tuple[datetime, str]] = {}
         self._exhausted: set[int] = set()  # of the last claim: failed, not taken
+        self._taken: dict[int, dict[str, Any]] = {}  # the last claim's rows, as it read them
         # The last sweep ended with the database unreachable: claim through a session (one
         # wait for a dead server, not the kept connection's and then the session's).
         self._doubtful = False
@@ -323,6 +324,7 @@ class Sweeper:
         self._renewed_at = now
         self.claimed = {r["id"]: (r["planned_at"], r["kind"]) for r in rows
                         if r["id"] not in exhausted}
+        self._taken = {r["id"]: r for r in rows if r["id"] not in exhausted}
         return [r["id"] for r in rows if r["id"] not in exhausted]
 
     def _exhausted_of(self, rows: list[dict[str, Any]]) -> set[int]:
@@ -441,7 +443,10 @@ class Sweeper:
             branch = branch.subquery()
             branches.append(select(branch.c.id).select_from(branch))
         candidates = union(*branches).subquery()
-        pick = _limited(select(c.id, c.lease_owner, c.status, c.attempts, c.planned_at, c.kind)
+        # The key and payload too: a queued message is sent as the claim read it (see
+        # _queued_drafts).
+        pick = _limited(select(c.id, c.lease_owner, c.status, c.attempts, c.planned_at, c.kind,
+                               c.key, c.payload)
                         .where(c.id.in_(select(candidates.c.id)))
                         .order_by(c.due_at, c.id), dialect)
         if locking:
@@ -613,37 +618,44 @@ class Sweeper:
 
     def _queued_drafts(self, ids: list[int]) -> list[_Draft | None] | None:
         """Claimed queued messages (OUTBOUND rows: rendered when queued, no kind's code, no
-        recipient to look up), read by one statement on the sweep's kept connection, which
-        needs no transaction around it, instead of a read session of their own (a fifth of
-        a lone answer's sweep, issue 22). None when that connection failed in this sweep:
-        then they are read as any reminder is."""
-        conn = self._kept()
-        if conn is None or len(ids) > _SLOTS:
+        recipient to look up), as the claim that took them read them, in id order: in its
+        transaction, just now, and ours since (a read session of their own was a fifth of a
+        lone answer's sweep, issue 22). A message that follows a thread's first one looks up
+        that one's id on the sweep's kept connection. None when that is needed and the
+        connection failed in this sweep: then they are read as any reminder is."""
+        rows = [self._taken.get(rid) for rid in sorted(ids)]
+        if any(row is None for row in rows):
             return None
+        drafts = []
+        for row in rows:
+            payload = row["payload"]  # type: ignore[index]
+            outbound = api.outbound_in(payload)
+            first = outbound.meta.get("thread_of")
+            if first:
+                anchor = self._anchor(first)
+                if anchor is False:
+                    return None
+                if anchor:
+                    outbound.meta["thread"] = anchor
+            drafts.append(_Draft(row["id"], row["key"], row["kind"],  # type: ignore[index]
+                                 row["planned_at"], set(),  # type: ignore[index]
+                                 dict(payload.get("_progress") or {}), outbounds=[outbound]))
+        return drafts
+
+    def _anchor(self, key: str) -> str | None | bool:
+        """The platform's id of a thread's first message (the row with this key), None when
+        it has none yet, False when the kept connection failed."""
+        conn = self._kept()
+        if conn is None:
+            return False
         try:
             with self.app.db.write_lock():
-                # The columns as they are: no ORM row to build (bot.db.loaded was a sixth
-                # of this read) for what is only read here.
-                rows = _by_ids("rows", len(ids)).rows(conn, _ids(ids))
-                return [self._queued_draft(conn, row) for row in rows]
+                anchors = _ANCHOR.rows(conn, {"key": key})
         except SQLAlchemyError as exc:
-            log.debug("queued messages on the sweep's connection failed (%s)", exc)
+            log.debug("a thread's first message on the sweep's connection failed (%s)", exc)
             self._lost_kept()
-            return None
-
-    def _queued_draft(self, conn: Connection, row: dict[str, Any]) -> _Draft | None:
-        """A queued message as read (see _draft), its thread's anchor looked up on `conn`."""
-        if row["status"] != Status.CLAIMED or row["lease_owner"] != self.owner:
-            return None  # someone else's now (our lease expired)
-        payload = row["payload"]
-        outbound = api.outbound_in(payload)
-        first = outbound.meta.get("thread_of")
-        if first:
-            anchors = _ANCHOR.rows(conn, {"key": first})
-            if anchors and anchors[0]["payload"].get("ts"):
-                outbound.meta["thread"] = anchors[0]["payload"]["ts"]
-        return _Draft(row["id"], row["key"], row["kind"], row["planned_at"], set(),
-                      dict(payload.get("_progress") or {}), outbounds=[outbound])
+            return False
+        return (anchors[0]["payload"].get("ts") or None) if anchors else None
 
     def _render(self, rid: int, now: datetime, result: SweepResult) -> _Prepared | None:
         """Render one claimed reminder as its record is now, read in its own transaction. One
