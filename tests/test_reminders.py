@@ -260,6 +260,36 @@ def test_the_real_scheduler_wakes_for_a_new_reminder(db_url, tmp_path):
     assert len(adapters["console"].sent) == 1
 
 
+def test_a_reminder_further_off_than_two_sweeps_goes_out_without_a_wake_up_of_its_own(
+    db_url, tmp_path  # noqa: ANN001
+):
+    """A time more than two sweep intervals off sets no wake-up job (after nearly every
+    answer's sweep one was set for the next reminder, hours off, and replaced by the next
+    answer's: a sixth of that sweep, issue 22). The interval sweeps before it set one as it
+    nears, so it goes out at its time."""
+    app = _app(db_url, tmp_path, reminder_sweep=timedelta(milliseconds=200))
+    adapters = recording_adapters()
+    sent_at: list[datetime] = []
+    delivered = threading.Event()
+
+    def on_send(outbound) -> None:  # noqa: ANN001
+        sent_at.append(datetime.now(UTC))
+        delivered.set()
+
+    adapters["console"].on_send = on_send
+    scheduler = ReminderScheduler(app, adapters)
+    scheduler.start()
+    try:
+        scheduler.sweep()  # the start-up sweep has run; nothing was due
+        due = datetime.now(UTC) + timedelta(seconds=1)
+        _plan(app, due=due)
+        assert scheduler.scheduler.get_job("wake") is None
+        assert delivered.wait(timeout=10), "the reminder did not go out"
+    finally:
+        scheduler.stop()
+    assert len(sent_at) == 1 and sent_at[0] >= due
+
+
 def test_a_reminder_due_now_planned_during_a_sweep_goes_out_in_that_sweep(db_url, tmp_path):
     """A reply queued while a sweep runs (a burst of answers) is taken by that sweep's next
     round, without a wake-up job per reply (APScheduler's add_job was 0.1 ms of CPU each)."""
