@@ -51,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, col
@@ -59,7 +59,7 @@ from sqlmodel import Session, col
 from bot import logs, members, metrics
 from bot.adapters.base import Pace
 from bot.core import Liaison, Place
-from bot.db import PREPARED, Direct, loaded
+from bot.db import PREPARED, Direct, loaded, unavailable
 from bot.errors import DeliveryError, DomainLoadError, StorageError
 from bot.messages import Outbound, Reply
 from schedules import api
@@ -290,6 +290,7 @@ class Sweeper:
         # The connection a sweep marks on (None: not open; False: failed in this sweep), see
         # _quick_mark.
         self._marker: Connection | None | bool = None
+        self._kept_error: SQLAlchemyError | None = None  # why it could not be opened
         # Planned time and kind of each row the last claim took (stale ones are summarised).
         self.claimed: dict[int, tuple[datetime, str]] = {}
         self._exhausted: set[int] = set()  # of the last claim: failed, not taken
@@ -364,6 +365,7 @@ class Sweeper:
         all) or the connection failed; then the claim goes through a session."""
         conn = self._kept()
         if conn is None:
+            self._fail_if_away(self._kept_error)
             return None
         db = self.app.db
         raw = conn.connection.driver_connection
@@ -387,9 +389,19 @@ class Sweeper:
         except _Rollback:
             return None
         except (SQLAlchemyError, driver_error) as exc:
-            log.debug("claim on the sweep's connection failed (%s); in a session", exc)
+            log.debug("claim on the sweep's connection failed (%s)", exc)
             self._lost_kept()
-            return None
+            self._fail_if_away(exc if isinstance(exc, SQLAlchemyError) else DBAPIError.instance(
+                None, None, exc, driver_error))
+            return None  # a statement refused: the session's claim tries it once more
+
+    def _fail_if_away(self, exc: SQLAlchemyError | None) -> None:
+        """A database that did not answer, or stayed locked past the busy timeout, fails the
+        claim here, as the session's would after as long a wait again: one wait, not two
+        (a dead server; another process holding SQLite's write lock, while this process's
+        own lock is held)."""
+        if exc is not None and unavailable(exc):
+            raise self.app.db._failed(exc, wrote=False) from exc
 
     def _claim_rows(self, conn: Connection, now: datetime,
                     limit: int) -> list[dict[str, Any]] | None:
@@ -931,6 +943,7 @@ class Sweeper:
             except SQLAlchemyError as exc:
                 log.debug("the sweep's connection could not be opened (%s)", exc)
                 self._marker = False
+                self._kept_error = exc
                 return None
             if db.dialect == "postgresql":
                 marker = marker.execution_options(isolation_level="AUTOCOMMIT")
@@ -942,6 +955,7 @@ class Sweeper:
         self._marker = False  # not again in this sweep (a dead server: one wait, not two)
 
     def _close_marker(self) -> None:
+        self._kept_error = None
         marker, self._marker = self._marker, None
         if marker:
             try:

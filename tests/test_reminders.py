@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.adapters.base import Pace
-from bot.errors import DeliveryError
+from bot.db import Database
+from bot.errors import DeliveryError, StorageError
 from bot.messages import Reply
 from schedules import api
 from schedules.api import Target
@@ -742,3 +747,68 @@ def test_an_answer_behind_a_dead_replicas_claimed_one_is_due_when_its_lease_ends
         s.execute(update(table).where(table.c.id == first).values(
             status=Status.CLAIMED, lease_owner="dead-replica", lease_until=lease))
     assert Sweeper(app, recording_adapters()).next_due() == lease
+
+
+def test_a_sweep_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None:  # noqa: ANN001
+    """Another process holds SQLite's write lock: the sweep's claim waits out the busy
+    timeout once and fails (the scheduler then says delivery is paused), rather than trying
+    again in a session and keeping this process's own lock, and every Slack ack behind it,
+    for a second wait. Every connection's statements are counted."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    app = _app(db_url, tmp_path)
+    app.db.dispose()
+    app.db = Database(db_url, statement_timeout=0.05)
+    sent: list[str] = []
+    event.listen(app.db.engine, "connect",
+                 lambda dbapi, _record: dbapi.set_trace_callback(sent.append))
+    _plan(app, key="a", due=datetime.now(UTC) - timedelta(seconds=1))
+    other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        sent.clear()
+        with pytest.raises(StorageError) as failed:
+            Sweeper(app, recording_adapters()).sweep()
+        assert failed.value.unavailable
+        assert [s for s in sent if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        other.execute("ROLLBACK")
+        sweeper = Sweeper(app, recording_adapters())
+        assert sweeper.sweep().delivered == 1  # the lock gone, it goes out
+    finally:
+        other.close()
+        app.db.dispose()
+
+
+def test_a_sweep_meeting_a_silent_server_waits_once(db_url, tmp_path) -> None:  # noqa: ANN001
+    """A PostgreSQL server that takes connections and never answers: the sweep's first claim
+    opens one connection, waits out its connect timeout and fails, without a second
+    connection (and as long a wait again) for a session."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("a PostgreSQL server")
+    app = _app(db_url, tmp_path)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    app.db.dispose()
+    url = make_url(db_url).set(host="127.0.0.1", port=server.getsockname()[1])
+    app.db = Database(url.render_as_string(hide_password=False), connect_timeout=1.0)
+    try:
+        with pytest.raises(StorageError) as failed:
+            Sweeper(app, recording_adapters()).sweep()
+        assert failed.value.unavailable
+        assert len(accepted) == 1
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+        app.db.dispose()
