@@ -146,10 +146,47 @@ def find(session: Session, platform: str, *, user_id: str) -> Member | None:
     return session.exec(_FIND, params={"platform": platform, "user_id": user_id}).first()
 
 
+_SLOTS = 20  # the most user ids one `_of_platform` statement takes (a sweep's chunk)
+
+
+@cache
+def _of_platform(n: int) -> Direct:
+    """The members of one platform with any of `n` user ids (`:u0` ... `:u<n-1>`), every
+    column, run on the driver (bot.db.Direct): built once per count, the same SQL as an
+    expanding IN. Through the ORM, that read was a sixth of a many-due sweep (issue 22)."""
+    table = Member.__table__
+    return Direct(core_select(*table.columns).where(
+        table.c.platform == bindparam("platform"),
+        table.c.user_id.in_([bindparam(f"u{k}", type_=table.c.user_id.type)
+                             for k in range(n)])))
+
+
+def _writes_members(session: Session) -> bool:
+    """Whether the session holds a member or role to write (added, changed or deleted): a
+    read then goes through the ORM, which flushes it first (a Direct read does not)."""
+    return any(isinstance(row, Member | MemberRole)
+               for row in (*session.new, *session.dirty, *session.deleted))
+
+
+def _as_read(session: Session, values: dict) -> Member:
+    """A member row read with Core, as the ORM query would give it: the session's own copy
+    when it holds one, else the row joined to the session as if loaded (nothing to flush)."""
+    if session.identity_map:
+        present = session.identity_map.get(session.identity_key(Member, values["id"]))
+        if present is not None:
+            return present
+    member = loaded(Member, values)
+    session.add(member)
+    return member
+
+
 def preload(session: Session, ids: Iterable[tuple[str, str]]) -> None:
     """Load these members in one query for the `find` calls that follow in this session
     (a sweep addresses many reminders; one query each was two thirds of its time). Ids
-    not found are remembered as unknown."""
+    not found are remembered as unknown. Read with Core on the driver, in statements of up
+    to 20 ids, unless the session has members to flush first (then the ORM query, which
+    does). The members found are detached copies unless the session holds them already (a
+    sweep's read session, which writes nothing): read them, never change them."""
     wanted = set(ids) - set(session.info.get(KNOWN, {}))
     if not wanted:
         return
@@ -157,11 +194,24 @@ def preload(session: Session, ids: Iterable[tuple[str, str]]) -> None:
     by_platform: dict[str, set[str]] = {}
     for platform, user_id in wanted:
         by_platform.setdefault(platform, set()).add(user_id)
+    orm = _writes_members(session)
+    held = session.identity_map
     for platform, users in by_platform.items():
-        found = session.exec(select(Member).where(
-            Member.platform == platform, col(Member.user_id).in_(sorted(users)))).all()
-        for member in found:
-            known[(member.platform, member.user_id)] = member
+        if orm:
+            found = session.exec(select(Member).where(
+                Member.platform == platform, col(Member.user_id).in_(sorted(users)))).all()
+            for member in found:
+                known[(member.platform, member.user_id)] = member
+            continue
+        ordered = sorted(users)
+        for at in range(0, len(ordered), _SLOTS):
+            part = ordered[at:at + _SLOTS]
+            params: dict[str, str] = {f"u{k}": user for k, user in enumerate(part)}
+            params["platform"] = platform
+            for values in _of_platform(len(part)).rows(session.connection(), params):
+                present = held.get(session.identity_key(Member, values["id"])) if held else None
+                known[(values["platform"], values["user_id"])] = (
+                    present if present is not None else loaded(Member, values))
     for key in wanted:
         known.setdefault(key, None)
 
@@ -307,20 +357,34 @@ def revoke(session: Session, member: Member, role: str) -> bool:
 _WITH_ROLE = "members_with_role"  # session.info: role -> its members, for this session
 
 
+# The members holding a role (`:role`), in id order, every column (bot.db.Direct).
+_WITH = Direct(core_select(*Member.__table__.columns)
+               .join(MemberRole.__table__, MemberRole.__table__.c.member_id
+                     == Member.__table__.c.id)
+               .where(MemberRole.__table__.c.role == bindparam("role"))
+               .order_by(Member.__table__.c.id))
+
+
 def with_role(session: Session, role: str) -> list[Member]:
     """The members holding `role`, read once per session (a sweep renders many reminders that
     name the trainers in one session: one query each was a fifth of it). A write to members
-    or roles in the session reads them again."""
+    or roles in the session reads them again. Read with Core on the driver (through the ORM,
+    the once-per-chunk read was an eighth of a many-due sweep, issue 22), unless the session
+    has members or roles to flush first: then the ORM query, which does."""
     _roles_written(session, None, None)  # a grant not flushed yet counts
     known = session.info.setdefault(_WITH_ROLE, {})
     if role not in known:
-        query = (
-            select(Member)
-            .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-            .where(MemberRole.role == role)
-            .order_by(col(Member.id))
-        )
-        known[role] = list(session.exec(query).all())
+        if _writes_members(session):
+            query = (
+                select(Member)
+                .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+                .where(MemberRole.role == role)
+                .order_by(col(Member.id))
+            )
+            known[role] = list(session.exec(query).all())
+        else:
+            known[role] = [_as_read(session, values)
+                           for values in _WITH.rows(session.connection(), {"role": role})]
     return list(known[role])
 
 

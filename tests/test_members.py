@@ -123,3 +123,53 @@ def test_a_newcomer_is_kept_once_their_first_message_commits(db_url, tmp_path, c
     finally:
         members._SENDER = real
     assert "newbie" not in reads
+
+
+def test_members_read_ahead_are_found_past_twenty_on_each_platform(db_url, tmp_path):
+    """A sweep reads its recipients ahead, twenty ids a statement: more than that on one
+    platform, several platforms, and ids nobody has are each answered as `find` would."""
+    from datetime import UTC, datetime
+
+    app, _ = build_app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        for i in range(25):
+            s.add(Member(platform="console", user_id=f"u{i}", display_name=f"U {i}",
+                         locale=("zh", "en")[i % 2], created_at=now))
+        s.add(Member(platform="slack", user_id="u3", display_name="Slack 3", created_at=now))
+    wanted = [("console", f"u{i}") for i in range(25)] + [("slack", "u3"), ("slack", "u4"),
+                                                         ("console", "nobody")]
+    with app.db.read_session() as s:
+        members.preload(s, wanted)
+        found = {key: members.find(s, key[0], user_id=key[1]) for key in wanted}
+    assert [(m.display_name, m.locale) for key, m in found.items() if key[0] == "console"
+            and m is not None] == [(f"U {i}", ("zh", "en")[i % 2]) for i in range(25)]
+    assert found[("slack", "u3")].display_name == "Slack 3"
+    assert found[("slack", "u4")] is None and found[("console", "nobody")] is None
+
+
+def test_the_holders_of_a_role_include_a_grant_not_written_yet_and_the_sessions_own_rows(
+        db_url, tmp_path):
+    """`with_role` in a transaction that grants: the grant counts before it is flushed, and a
+    member the transaction holds is that very object (a change to it is not lost)."""
+    from datetime import UTC, datetime
+
+    app, _ = build_app(db_url, tmp_path)
+    now = datetime.now(UTC)
+    with app.db.session() as s:
+        for name in ("alice", "bob"):
+            s.add(Member(platform="console", user_id=name, display_name=name, created_at=now))
+    with app.db.session() as s:
+        alice = members.find(s, "console", user_id="alice")
+        assert members.with_role(s, "trainer") == []
+        assert members.grant(s, alice, "trainer", by="admin")
+        (holder,) = members.with_role(s, "trainer")
+        assert holder is alice
+        bob = members.find(s, "console", user_id="bob")
+        members.grant(s, bob, "trainer", by="admin")
+        s.flush()
+        assert [m.user_id for m in members.with_role(s, "trainer")] == ["alice", "bob"]
+    with app.db.session() as s:
+        holders = members.with_role(s, "trainer")
+        assert [m.user_id for m in holders] == ["alice", "bob"]
+        assert holders[0] is members.find(s, "console", user_id="alice")

@@ -242,3 +242,18 @@ def test_the_plan_names_only_the_reminders_that_will_come(db_url, tmp_path, cloc
         keys = sorted(r.key for r in s.exec(select(Reminder).where(
             Reminder.record_type == "training")).all())
     assert keys == ["training:T-2026-0001:announce:1d", "training:T-2026-0001:starting:console:bob"]
+
+
+def test_a_trainer_granted_between_two_sweeps_is_named_in_the_next_quarterly_message(
+        db_url, tmp_path, clock):
+    """Who is asked to plan is read for each sweep, not kept from an earlier one: the admins
+    while nobody is a trainer, the trainer from the sweep after the grant on."""
+    app, admin, bob, carol = _team(db_url, tmp_path)
+    ReminderScheduler(app, recording_adapters()).plan_training()
+    (first,) = run_due(app)
+    assert first.message.body.startswith("@admin:请安排本季度的培训。")
+    admin("/role grant @bob trainer")
+    clock.move_to(datetime(2027, 1, 4, 2, 0, tzinfo=UTC))  # the next quarter's first Monday
+    ReminderScheduler(app, recording_adapters()).plan_training()
+    (second,) = run_due(app)
+    assert second.message.body.startswith("@bob:请安排本季度的培训。")

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, event
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot import members, parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
+from bot.db import Direct, loaded
 from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
@@ -533,11 +535,34 @@ def _read_once(session: Session, key: tuple[str, str],
     return known[key]
 
 
+_QUARTER = Direct(core_select(*TrainingSession.__table__.columns)
+                  .where(TrainingSession.__table__.c.quarter == bindparam("quarter"))
+                  .order_by(TrainingSession.__table__.c.starts_at))
+
+
 def _quarter_session(session: Session, quarter: str) -> TrainingSession | None:
     """The quarter's first session."""
-    return _read_once(session, ("quarter", quarter), lambda: session.exec(
-        select(TrainingSession).where(TrainingSession.quarter == quarter)
-        .order_by(col(TrainingSession.starts_at))).first())
+    return _read_once(session, ("quarter", quarter), lambda: _first_of_quarter(session, quarter))
+
+
+def _first_of_quarter(session: Session, quarter: str) -> TrainingSession | None:
+    """Read with Core on the driver (bot.db.Direct; through the ORM, this once-per-chunk read
+    was a sixteenth of a many-due sweep, issue 22), as the ORM query would answer: the
+    session's own copy when it holds the row, else the row joined to the session as if
+    loaded; or, when the session has a training session to flush, the ORM query (which
+    flushes it first: Direct does not)."""
+    if _writes_training(session):
+        return session.exec(select(TrainingSession).where(TrainingSession.quarter == quarter)
+                            .order_by(col(TrainingSession.starts_at))).first()
+    rows = _QUARTER.rows(session.connection(), {"quarter": quarter})
+    if not rows:
+        return None
+    present = session.identity_map.get(session.identity_key(TrainingSession, rows[0]["id"]))
+    if present is not None:
+        return present
+    row = loaded(TrainingSession, rows[0])
+    session.add(row)  # as if loaded: nothing to flush
+    return row
 
 
 @event.listens_for(Session, "before_flush")
