@@ -49,7 +49,7 @@ class ReminderScheduler:
     def __init__(self, app: Liaison, adapters: Mapping[str, object]) -> None:
         self.app = app
         self.settings = app.settings
-        self.sweeper = Sweeper(app, adapters)
+        self.sweeper = Sweeper(app, adapters, keep_sent=False)  # nobody reads the list
         self._sweeping = threading.Lock()
         self._wake_lock = threading.Lock()
         self._down = False
