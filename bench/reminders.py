@@ -173,14 +173,16 @@ def sweep_once(url: str, label: str, tmp: Path) -> None:
     print(f"  sweep CPU (this process; steadier than the time on a shared machine): "
           f"{cpu / DUE * 1000:.3f} ms per reminder")
     total = sum(statements.values())
-    print(f"  statements sent: {total / DUE:.2f} per reminder ("
-          + ", ".join(f"{word} {n / DUE:.2f}" for word, n in statements.most_common()) + ")"
+    print(f"  statements sent through SQLAlchemy: {total / DUE:.2f} per reminder ("
+          + (", ".join(f"{word} {n / DUE:.2f}" for word, n in statements.most_common())
+             or "none") + ")"
           + ("; psycopg's own BEGIN, COMMIT and the pool's pings not counted"
              if app.db.dialect == "postgresql" else "; COMMIT not counted")
           # Statements run straight on the driver (bot.db.Direct) fire no SQLAlchemy event.
           + ("; the marks (one UPDATE per reminder, schedules.worker._MARK_DIRECT) not seen"
              if hasattr(worker, "_MARK_DIRECT") else "")
-          # Nor the claims' statements and the chunks' reads, run on the driver too.
+          # Nor the claims' statements and the chunks' reads (the rows, their recipients,
+          # the kinds' once-per-read lookups), run on the driver too.
           + ("; the claims and the chunks' reads (bot.db.Direct) not seen"
              if hasattr(worker, "_by_ids") else "")
           + ("; SAVEPOINT and RELEASE (bot.db: sent to the driver) not seen"
