@@ -302,6 +302,8 @@ class Renderer:
         # Labels looked up (a list renders dozens): the files are read once (_Labels), so a
         # key's value never changes; the keys are the templates' and the code's, a few hundred.
         self._found: dict[tuple[str, str], Any] = {}
+        # (locale, dialect, label key) -> the label as a choice shows it there (`_choice`).
+        self._shown: dict[tuple[str, str, str], str] = {}
         # Rendered replies that said they depend on their `cache` key alone (Reply.cache).
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
         # (locale, platform, zone, direct, bot, commands) -> what every reply rendered there gets
@@ -438,10 +440,21 @@ class Renderer:
         )
 
     def _choice(self, locale: str, dialect: Dialect, choice: Choice) -> RenderedChoice:
-        label = choice.label if choice.literal else self.label(locale, choice.label)
-        if choice.ref:
-            label = label.replace("{ref}", choice.ref)
-        return RenderedChoice(value=choice.value, label=dialect.escape(label), style=choice.style)
+        if choice.literal or choice.ref:
+            label = choice.label if choice.literal else self.label(locale, choice.label)
+            if choice.ref:
+                label = label.replace("{ref}", choice.ref)
+            return RenderedChoice(value=choice.value, label=dialect.escape(label),
+                                  style=choice.style)
+        # A label by key alone, as shown on the platform: looked up and escaped once (every
+        # reminder to a person carries five "remind me again" buttons, a third of its
+        # rendering). The keys are the code's and the templates' own, a few hundred at most;
+        # user text and a record's ref (unbounded) are not kept.
+        key = (locale, dialect.name, choice.label)
+        label = self._shown.get(key)
+        if label is None:
+            label = self._shown[key] = dialect.escape(self.label(locale, choice.label))
+        return RenderedChoice(value=choice.value, label=label, style=choice.style)
 
     def template_names(self, locale: str) -> set[str]:
         base = self.root / locale
