@@ -475,6 +475,20 @@ def loaded(model: type[M], values: dict) -> M:
     return row
 
 
+def attached(session: Session, model: type[M], values: dict) -> M:
+    """A row read with Core (`values`, every column, its key `id`), as an ORM query in
+    `session` would give it: the session's own copy when it holds the row (with whatever
+    change it has), else the row built as loaded (`loaded`) and joined to the session, clean:
+    nothing to flush."""
+    held = session.identity_map
+    present = held.get(session.identity_key(model, values["id"])) if held else None
+    if present is not None:
+        return present
+    row = loaded(model, values)
+    session.add(row)
+    return row
+
+
 def fresh(model: type[M], values: dict) -> M:
     """A new (transient) `model` holding `values`, every column but a generated key given,
     built without the model's constructor: for rows the caller writes with Core statements

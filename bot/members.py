@@ -11,7 +11,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.cache import Cache
-from bot.db import PREPARED, Direct, dialect_insert, loaded
+from bot.db import PREPARED, Direct, attached, dialect_insert, loaded
 from bot.messages import Inbound
 from bot.models import Member, MemberRole, utcnow
 
@@ -93,12 +93,7 @@ def _read_sender(session: Session, platform: str, user_id: str) -> Member | None
     rows = _SENDER.rows(session.connection(), {"platform": platform, "user_id": user_id})
     if not rows:
         return None
-    present = session.identity_map.get(session.identity_key(Member, rows[0]["id"]))
-    if present is not None:
-        return present
-    member = loaded(Member, rows[0])
-    session.add(member)  # as if loaded: nothing to flush
-    return member
+    return attached(session, Member, rows[0])
 
 
 def _kept(member: Member) -> Member:
@@ -166,18 +161,6 @@ def _writes_members(session: Session) -> bool:
     read then goes through the ORM, which flushes it first (a Direct read does not)."""
     return any(isinstance(row, Member | MemberRole)
                for row in (*session.new, *session.dirty, *session.deleted))
-
-
-def _as_read(session: Session, values: dict) -> Member:
-    """A member row read with Core, as the ORM query would give it: the session's own copy
-    when it holds one, else the row joined to the session as if loaded (nothing to flush)."""
-    if session.identity_map:
-        present = session.identity_map.get(session.identity_key(Member, values["id"]))
-        if present is not None:
-            return present
-    member = loaded(Member, values)
-    session.add(member)
-    return member
 
 
 def preload(session: Session, ids: Iterable[tuple[str, str]]) -> None:
@@ -383,7 +366,7 @@ def with_role(session: Session, role: str) -> list[Member]:
             )
             known[role] = list(session.exec(query).all())
         else:
-            known[role] = [_as_read(session, values)
+            known[role] = [attached(session, Member, values)
                            for values in _WITH.rows(session.connection(), {"role": role})]
     return list(known[role])
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot import members, parsers, records, teams
 from bot.context import Ctx
 from bot.conversation import Flow, Step
-from bot.db import Direct, loaded
+from bot.db import Direct, attached
 from bot.domain import family_menu
 from bot.errors import InvalidAnswer, UserError
 from bot.messages import Audience, Choice, Mention, Reply
@@ -557,12 +557,7 @@ def _first_of_quarter(session: Session, quarter: str) -> TrainingSession | None:
     rows = _QUARTER.rows(session.connection(), {"quarter": quarter})
     if not rows:
         return None
-    present = session.identity_map.get(session.identity_key(TrainingSession, rows[0]["id"]))
-    if present is not None:
-        return present
-    row = loaded(TrainingSession, rows[0])
-    session.add(row)  # as if loaded: nothing to flush
-    return row
+    return attached(session, TrainingSession, rows[0])
 
 
 @event.listens_for(Session, "before_flush")
