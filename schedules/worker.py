@@ -370,7 +370,7 @@ class Sweeper:
         all) or the connection failed; then the claim goes through a session."""
         conn = self._kept()
         if conn is None:
-            self._fail_if_away(self._kept_error)
+            self._fail_if_away(self._kept_error, opening=True)
             return None
         db = self.app.db
         raw = conn.connection.driver_connection
@@ -400,13 +400,18 @@ class Sweeper:
                 None, None, exc, driver_error))
             return None  # a statement refused: the session's claim tries it once more
 
-    def _fail_if_away(self, exc: SQLAlchemyError | None) -> None:
+    def _fail_if_away(self, exc: SQLAlchemyError | None, *, opening: bool = False) -> None:
         """A database that did not answer, or stayed locked past the busy timeout, fails the
-        claim here, as the session's would after as long a wait again: one wait, not two
-        (a dead server; another process holding SQLite's write lock, while this process's
-        own lock is held)."""
-        if exc is not None and unavailable(exc):
-            raise self.app.db._failed(exc, wrote=False) from exc
+        claim or mark here, as the session's (or Database.run's) would after as long a wait
+        again: one wait, not two (a dead server; another process holding SQLite's write lock,
+        while this process's own lock is held). A kept connection that was cut (a server
+        restart, a proxy) failed at once: a fresh one is tried. `opening`: the kept
+        connection could not be opened at all."""
+        if exc is None or not unavailable(exc):
+            return
+        if not opening and getattr(exc, "connection_invalidated", False):
+            return
+        raise self.app.db._failed(exc, wrote=False) from exc
 
     def _claim_rows(self, conn: Connection, now: datetime,
                     limit: int) -> list[dict[str, Any]] | None:
@@ -917,10 +922,12 @@ class Sweeper:
         transaction), in one round trip instead of three or four (BEGIN, UPDATE, COMMIT, and the
         pool's ping of a connection in doubt: bot.db._ping_when_in_doubt).
         SQLite: likewise the UPDATE alone, in the driver's autocommit, under the process's
-        lock. None when the kept connection failed in this sweep (on either database): then
-        Database.run marks it on a fresh one, and reports any failure."""
+        lock. None when the kept connection failed in this sweep on a statement the database
+        refused (on either database): then Database.run marks it on a fresh one, and reports
+        any failure. A database that did not answer fails the mark here (`_fail_if_away`)."""
         conn = self._kept()
         if conn is None:
+            self._fail_if_away(self._kept_error, opening=True)
             return None
         db = self.app.db
         try:
@@ -933,9 +940,10 @@ class Sweeper:
             with db.write_lock():
                 return _MARK_DIRECT.run(conn, params)
         except SQLAlchemyError as exc:
-            log.debug("mark on the sweep's connection failed (%s); by Database.run", exc)
+            log.debug("mark on the sweep's connection failed (%s)", exc)
             self._lost_kept()
-            return None
+            self._fail_if_away(exc)  # kept for the next sweep (_write_unwritten): one wait
+            return None  # a statement refused: Database.run tries it once more and reports
 
     def _kept(self) -> Connection | None:
         """The connection kept for the sweep, in autocommit (each statement its own

@@ -838,3 +838,41 @@ def test_the_schedulers_sweep_lets_go_of_each_message_once_it_is_sent(db_url, tm
     scheduler = ReminderScheduler(app, {"console": Forgetting()})
     assert scheduler.sweeper.sweep().delivered == 22
     assert held == [True] * 20 + [False, False]
+
+
+def test_a_mark_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None:  # noqa: ANN001
+    """The platform took the reminder, then another process holds SQLite's write lock: the
+    mark waits out the busy timeout once (not again through Database.run), the sweep fails
+    and keeps the mark, and the next sweep writes it without sending the reminder again.
+    Every connection's statements are counted."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    app = _app(db_url, tmp_path)
+    app.db.dispose()
+    app.db = Database(db_url, statement_timeout=0.05)
+    sent: list[str] = []
+    event.listen(app.db.engine, "connect",
+                 lambda dbapi, _record: dbapi.set_trace_callback(sent.append))
+    _plan(app, key="a", due=datetime.now(UTC) - timedelta(seconds=1))
+    other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    adapters = recording_adapters()
+
+    def lock_after_send(_outbound: object) -> None:
+        other.execute("BEGIN IMMEDIATE")  # another process takes the write lock
+        sent.clear()
+
+    adapters["console"].on_send = lock_after_send
+    sweeper = Sweeper(app, adapters)
+    try:
+        with pytest.raises(StorageError) as failed:
+            sweeper.sweep()
+        assert failed.value.unavailable
+        assert [s.split()[0] for s in sent] == ["UPDATE"]  # the mark, tried once
+        other.execute("ROLLBACK")
+        adapters["console"].on_send = None
+        sweeper.sweep()
+        assert len(adapters["console"].sent) == 1  # sent once, and now marked
+        assert _row(app, "a").status == Status.SENT
+    finally:
+        other.close()
+        app.db.dispose()
