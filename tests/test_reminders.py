@@ -749,11 +749,10 @@ def test_an_answer_behind_a_dead_replicas_claimed_one_is_due_when_its_lease_ends
     assert Sweeper(app, recording_adapters()).next_due() == lease
 
 
-def test_a_sweep_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None:  # noqa: ANN001
-    """Another process holds SQLite's write lock: the sweep's claim waits out the busy
-    timeout once and fails (the scheduler then says delivery is paused), rather than trying
-    again in a session and keeping this process's own lock, and every Slack ack behind it,
-    for a second wait. Every connection's statements are counted."""
+def _locked_later(db_url, tmp_path):  # noqa: ANN001, ANN202
+    """A SQLite app with one reminder due and a short busy timeout, the statements of every
+    connection it opens (`sent`), and another process's connection to the file (`other`),
+    to take the write lock with."""
     if not db_url.startswith("sqlite"):
         pytest.skip("SQLite's write lock")
     app = _app(db_url, tmp_path)
@@ -763,7 +762,15 @@ def test_a_sweep_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None:
     event.listen(app.db.engine, "connect",
                  lambda dbapi, _record: dbapi.set_trace_callback(sent.append))
     _plan(app, key="a", due=datetime.now(UTC) - timedelta(seconds=1))
-    other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    return app, sent, sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+
+
+def test_a_sweep_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None:  # noqa: ANN001
+    """Another process holds SQLite's write lock: the sweep's claim waits out the busy
+    timeout once and fails (the scheduler then says delivery is paused), rather than trying
+    again in a session and keeping this process's own lock, and every Slack ack behind it,
+    for a second wait. Every connection's statements are counted."""
+    app, sent, other = _locked_later(db_url, tmp_path)
     try:
         other.execute("BEGIN IMMEDIATE")
         sent.clear()
@@ -845,16 +852,7 @@ def test_a_mark_meeting_a_locked_database_waits_once(db_url, tmp_path) -> None: 
     mark waits out the busy timeout once (not again through Database.run), the sweep fails
     and keeps the mark, and the next sweep writes it without sending the reminder again.
     Every connection's statements are counted."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock")
-    app = _app(db_url, tmp_path)
-    app.db.dispose()
-    app.db = Database(db_url, statement_timeout=0.05)
-    sent: list[str] = []
-    event.listen(app.db.engine, "connect",
-                 lambda dbapi, _record: dbapi.set_trace_callback(sent.append))
-    _plan(app, key="a", due=datetime.now(UTC) - timedelta(seconds=1))
-    other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    app, sent, other = _locked_later(db_url, tmp_path)
     adapters = recording_adapters()
 
     def lock_after_send(_outbound: object) -> None:
