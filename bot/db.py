@@ -534,7 +534,7 @@ class Database:
         # SQLite file: one connection kept checked out for the holder of the process's lock
         # (`_connected`), which every session and write here holds anyway: taking a pool
         # connection and giving it back, and SQLAlchemy's Connection around it, were a third
-        # of a read-only message's transaction (issue 22: 48 -> 28 us a session). Closed by
+        # of a read-only message's transaction (issue 22: 48 -> 32 us a session). Closed by
         # `dispose`, or when the Database is collected or the process ends (`_close_kept`).
         self._kept: Connection | None = None
         self._kept_busy = False  # in use (a session opened inside another takes the pool's)
@@ -566,10 +566,10 @@ class Database:
     def _connected(self, *, wrote: bool) -> Iterator[Connection]:
         """A SQLite file's connection for the holder of the process's lock (held by the
         caller): the kept one, opened on first use, or, inside a block that uses it already
-        (a session opened in another), one from the pool. Given back out of any transaction;
-        a kept one that is not (a failed rollback) or that SQLAlchemy invalidated is closed,
-        and the next use opens another, as it does when `engine` was replaced. Failing to open
-        one raises StorageError (`wrote`)."""
+        (a session opened in another), one from the pool. The kept one is closed, and the next
+        use opens another, after an error in the block, when it is still in a transaction or
+        invalidated, and when `engine` was replaced. Failing to open one raises StorageError
+        (`wrote`)."""
         if self._kept_busy:
             try:
                 pooled = self.engine.connect()

@@ -367,7 +367,9 @@ class Sweeper:
         the connection in autocommit), without a session: the session's begin, commit and
         pool round trip were half of a lone answer's claim (issue 22). None when there is
         an exhausted row to fail (rolled back: the session's claim does that, notices and
-        all) or the connection failed; then the claim goes through a session."""
+        all), a statement was refused or the kept connection was cut: then the claim goes
+        through a session. A database that did not answer fails the claim here
+        (`_fail_if_away`)."""
         conn = self._kept()
         if conn is None:
             self._fail_if_away(self._kept_error, opening=True)
