@@ -206,7 +206,6 @@ _CANCEL = (update(Reminder.__table__)
                    lease_until=None))
 
 
-
 class _Rollback(Exception):
     """Leaves psycopg's transaction block, which rolls it back and raises this again."""
 
@@ -300,9 +299,6 @@ class Sweeper:
         self.claimed: dict[int, tuple[datetime, str]] = {}
         self._exhausted: set[int] = set()  # of the last claim: failed, not taken
         self._taken: dict[int, dict[str, Any]] = {}  # the last claim's rows, as it read them
-        # The last sweep ended with the database unreachable: claim through a session (one
-        # wait for a dead server, not the kept connection's and then the session's).
-        self._doubtful = False
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -313,10 +309,10 @@ class Sweeper:
         if self._claim_direct is None:
             self._claim_direct = Direct(self._pick(), prepare=False)  # plans follow `now`
         limit = limit or self.batch
-        rows = self._claim_kept(now, limit) if limit <= _SLOTS and not self._doubtful else None
+        # A database that does not answer fails the kept claim after one wait (_fail_if_away).
+        rows = self._claim_kept(now, limit) if limit <= _SLOTS else None
         if rows is None:
             rows = self._claim_in_session(now, limit)
-            self._doubtful = False
         owner = self.owner
         exhausted = self._exhausted
         for r in rows:
@@ -514,9 +510,6 @@ class Sweeper:
         with self._lock:
             try:
                 return self._sweep(now)
-            except StorageError as exc:
-                self._doubtful = self._doubtful or exc.unavailable
-                raise
             finally:
                 self._close_marker()
 
