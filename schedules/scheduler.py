@@ -161,10 +161,8 @@ class ReminderScheduler:
 
     def _sweep_once(self) -> datetime | None:
         try:
-            self.sweeper.sweep()
-            # The sweep read it last thing, on its own connection (Sweeper.upcoming).
-            upcoming = (self.sweeper.upcoming if self.sweeper.upcoming_known
-                        else self.sweeper.next_due())
+            # The sweep reads the next due time last thing, on its own connection.
+            upcoming = self.sweeper.sweep().next_due
             if self._down:
                 log.warning("database is back; reminder delivery resumed")
             self._down = False

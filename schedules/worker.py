@@ -247,6 +247,10 @@ class SweepResult:
     dropped: int = 0
     summarised: int = 0
     released: int = 0  # held back by a rate limit, no attempt counted
+    # The earliest time a row can be taken at after this sweep (next_due's answer, read at
+    # its end on the connection it marked on): the scheduler's next wake-up, without a
+    # transaction of its own.
+    next_due: datetime | None = None
 
 
 class Sweeper:
@@ -286,11 +290,6 @@ class Sweeper:
         self._claim_direct: Direct | None = None  # the same, run on the driver (see claim)
         self._next_due: Select | None = None  # likewise (see next_due)
         self._next_due_direct: Direct | None = None
-        # The earliest time the last sweep found a row to take at (next_due's answer, read at
-        # its end on the connection it marked on), when `upcoming_known`: the scheduler's next
-        # wake-up, without a transaction of its own.
-        self.upcoming: datetime | None = None
-        self.upcoming_known = False
         # The connection a sweep marks on (None: not open; False: failed in this sweep), see
         # _quick_mark.
         self._marker: Connection | None | bool = None
@@ -516,7 +515,6 @@ class Sweeper:
     def _sweep(self, now: datetime | None) -> SweepResult:
         result = SweepResult()
         self._clock_given = now is not None
-        self.upcoming_known = False
         self._write_unwritten()
         while True:
             current = now_or(now)
@@ -533,9 +531,8 @@ class Sweeper:
             # next due time, read anyway for the scheduler's wake-up, says whether anything
             # is, instead of a claim that finds nothing (a lone answer's sweep: one
             # transaction less). After a claim that found nothing, no second look.
-            self.upcoming = self._upcoming()
-            self.upcoming_known = True
-            if not taken or self.upcoming is None or self.upcoming > now_or(now):
+            result.next_due = self._upcoming()
+            if not taken or result.next_due is None or result.next_due > now_or(now):
                 return result
 
     def _round(self, ids: list[int], now: datetime | None, current: datetime,
